@@ -1,0 +1,411 @@
+#!/usr/bin/env bash
+# Benchmark `rehearse import` (and `rehearse run` once it exists) on generated pg_dump exports,
+# optionally against the baseline a user has without rehearse: restore the dump into a scratch
+# PostgreSQL 15 and run the shipped rollback there (docs/ROLLBACK.md §2).
+#
+# Usage: scripts/bench.sh [--sizes "100 500"] [--formats "plain custom"] [--baseline]
+# Env:   REHEARSE_BIN (default $HOME/.cache/rehearse/target/release/rehearse)
+#        BENCH_OUT    (default out/bench; bench-results.md and logs/ are written there)
+#        TMPDIR       (scratch space: cluster + dumps + workspaces, GBs for big sizes)
+# See scripts/README-bench.md.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+BIN="${REHEARSE_BIN:-$HOME/.cache/rehearse/target/release/rehearse}"
+OUT_DIR="${BENCH_OUT:-out/bench}"
+sizes="100"
+formats="plain custom"
+baseline=""
+db=model_management_db
+
+usage() { sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --sizes) sizes="${2:?--sizes needs a value}"; shift 2 ;;
+        --sizes=*) sizes="${1#*=}"; shift ;;
+        --formats) formats="${2:?--formats needs a value}"; shift 2 ;;
+        --formats=*) formats="${1#*=}"; shift ;;
+        --baseline) baseline=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "bench: unknown argument: $1" >&2; usage >&2; exit 2 ;;
+    esac
+done
+for s in $sizes; do
+    [[ "$s" =~ ^[0-9]+([.][0-9]+)?$ ]] && awk -v s="$s" 'BEGIN{exit !(s>0)}' \
+        || { echo "bench: bad size '$s' (MB, e.g. 100)" >&2; exit 2; }
+done
+for f in $formats; do
+    [[ "$f" == plain || "$f" == custom ]] || { echo "bench: bad format '$f' (plain, custom)" >&2; exit 2; }
+done
+[[ -n "${sizes// }" && -n "${formats// }" ]] || { echo "bench: empty --sizes or --formats" >&2; exit 2; }
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { echo "bench: $*" >&2; exit 1; }
+
+[[ -x "$BIN" ]] || die "rehearse binary not found at $BIN (build it: cargo build --release, or set REHEARSE_BIN)"
+command -v python3 >/dev/null || die "python3 is required"
+
+sudo=""
+[[ "$(id -u)" == 0 ]] || sudo="sudo"
+if [[ ! -x /usr/bin/time ]]; then
+    log "installing /usr/bin/time (Debian package 'time')"
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq time >/dev/null
+fi
+
+# --- PostgreSQL 15 (same approach as fixtures/make_example.sh) -----------------------------
+find_bindir() {
+    local d
+    for d in /usr/lib/postgresql/15/bin "$(pg_config --bindir 2>/dev/null || true)"; do
+        if [[ -n "$d" && -x "$d/initdb" && -x "$d/pg_ctl" && -x "$d/postgres" && -x "$d/pg_restore" ]] \
+            && "$d/postgres" --version | grep -q ' 15\.'; then
+            echo "$d"; return 0
+        fi
+    done
+    return 1
+}
+if ! bindir="$(find_bindir)"; then
+    log "PostgreSQL 15 not found; installing it with apt-get"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql-15 >/dev/null \
+        || DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+    bindir="$(find_bindir)" || die "no PostgreSQL 15 binaries after install"
+fi
+
+mkdir -p "$OUT_DIR/logs"
+OUT_DIR="$(cd "$OUT_DIR" && pwd)"
+logs="$OUT_DIR/logs"
+rm -f "$logs"/*.log
+
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/rehearse-bench.XXXXXX")"
+work="$tmp/work"          # dumps, workspaces, run dirs (ours)
+mkdir -p "$work"
+run=()
+if [[ "$(id -u)" == 0 ]]; then
+    chown postgres: "$tmp"
+    run=(runuser -u postgres --)
+fi
+started=""
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [[ -n "$started" ]]; then
+        (cd "$tmp" && "${run[@]}" "$bindir/pg_ctl" -D "$tmp/data" -m immediate -w stop >/dev/null 2>&1) || true
+    fi
+    rm -rf "$tmp"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+cd "$tmp"   # the postgres user must be able to stat its cwd
+
+"${run[@]}" "$bindir/initdb" -D "$tmp/data" -U postgres --auth=trust -E UTF8 --no-locale >"$logs/initdb.log" 2>&1 \
+    || { cat "$logs/initdb.log" >&2; die "initdb failed"; }
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port=""
+for p in $(seq 54329 54499); do
+    port_free "$p" || continue
+    [[ -e "$tmp/.s.PGSQL.$p" ]] && continue
+    if "${run[@]}" "$bindir/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w -t 60 \
+        -o "-c listen_addresses='' -c unix_socket_directories='$tmp' -p $p -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+        start >/dev/null; then
+        port=$p; started=1; break
+    fi
+done
+[[ -n "$port" ]] || { cat "$tmp/server.log" >&2 || true; die "could not start a scratch PostgreSQL"; }
+
+conn=(-h "$tmp" -p "$port" -U postgres)
+export PGOPTIONS="-c client_min_messages=warning"
+psql=("$bindir/psql" -X -q -v ON_ERROR_STOP=1 "${conn[@]}")
+q() { "${psql[@]}" -At -d "$1" -c "$2"; }   # q DB SQL -> value
+
+# --- helpers --------------------------------------------------------------------------------
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.2f", b-a}'; }
+fmt1() { awk -v x="$1" 'BEGIN{printf "%.1f", x}'; }
+
+# measure NAME CMD... : runs CMD under /usr/bin/time -v; sets m_rc, m_wall (s), m_rss (MB), m_err
+measure() {
+    local name="$1"; shift
+    m_rc=0
+    /usr/bin/time -v -o "$work/$name.time" "$@" >"$logs/$name.out.log" 2>"$logs/$name.err.log" || m_rc=$?
+    read -r m_wall m_rss < <(python3 - "$work/$name.time" <<'PY'
+import sys
+wall = rss = None
+for line in open(sys.argv[1], errors="replace"):
+    line = line.strip()
+    if line.startswith("Elapsed (wall clock) time"):
+        v = line.rsplit(": ", 1)[1].split(":")
+        wall = sum(float(p) * 60 ** i for i, p in enumerate(reversed(v)))
+    elif line.startswith("Maximum resident set size (kbytes)"):
+        rss = int(line.rsplit(": ", 1)[1]) / 1024
+print(f"{wall:.2f}" if wall is not None else "nan", f"{rss:.0f}" if rss is not None else "nan")
+PY
+)
+    m_err="$(grep -m1 -v '^[[:space:]]*$' "$logs/$name.err.log" 2>/dev/null || true)"
+    [[ -n "$m_err" ]] || m_err="exit $m_rc"
+    m_err="${m_err//"$work/"/}"
+    m_err="${m_err//|/\\|}"
+    (( ${#m_err} <= 100 )) || m_err="${m_err:0:97}..."
+}
+
+# size (MB, 10^6 bytes) -> "--models N --request-logs M": request_logs ~85 % of the bytes.
+# Calibration (generate.py output, measured): ~6 220 bytes per model_id (its 1-12 versions, services,
+# experiments, artifacts, feedback, contracts) and ~142 bytes per request_logs row; this reproduces
+# the fixture README's figure (50 000 models + 5 000 000 logs = 0.31 GB + 0.71 GB ≈ 1.1 GB, ≈70 %
+# logs). The table reports the measured share of request_logs in each plain dump.
+size_args() {
+    python3 - "$1" <<'PY'
+import sys
+b = float(sys.argv[1]) * 1e6
+print(max(21, round(0.15 * b / 6220)), max(1, round(0.85 * b / 142)))
+PY
+}
+
+# Bytes of each table's COPY block in a plain dump -> prints request_logs share (%).
+logs_share() {
+    python3 - "$1" <<'PY'
+import sys
+total = cur = 0
+per = {}
+with open(sys.argv[1], "rb") as f:
+    for line in f:
+        total += len(line)
+        if cur:
+            per[cur] = per.get(cur, 0) + len(line)
+            if line == b"\\.\n":
+                cur = 0
+        elif line.startswith(b"COPY "):
+            cur = line.split(b" ", 2)[1].decode()
+            per[cur] = per.get(cur, 0) + len(line)
+print(f"{100 * per.get('public.request_logs', 0) / total:.1f}")
+PY
+}
+
+loaded_rows() {   # sum of .tables[] | select(.loaded) | .rows from `rehearse inspect --json`
+    python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(sum(int(t.get("rows") or 0) for t in d.get("tables", []) if t.get("loaded")))'
+}
+
+# The shipped rollback, as PostgreSQL runs it (docs/ROLLBACK.md §2 "What the shipped scripts really
+# do"): export_version_data_before_rollback.sql, then rollback_model_versioning.sql (policy legacy,
+# orphan services deleted unconditionally, unique constraint in a DO block that swallows duplicates).
+cat >"$work/rollback.sql" <<'SQL'
+\timing on
+-- export_version_data_before_rollback.sql
+CREATE TABLE IF NOT EXISTS models_version_backup AS
+SELECT id, model_id, version, version_status, release_notes, is_immutable, name, description,
+       submitted_on, updated_on, is_published, published_at, unpublished_at, created_at, updated_at,
+       CURRENT_TIMESTAMP AS backup_timestamp
+FROM models;
+CREATE TABLE IF NOT EXISTS services_version_backup AS
+SELECT id, service_id, model_id, model_version, version_updated_at, name, endpoint,
+       CURRENT_TIMESTAMP AS backup_timestamp
+FROM services;
+CREATE TABLE IF NOT EXISTS model_version_keep_mapping AS
+SELECT DISTINCT ON (model_id) model_id, id AS model_id_to_keep, version AS version_to_keep,
+       version_status, name
+FROM models
+ORDER BY model_id, CASE WHEN version_status = 'active' THEN 1 ELSE 2 END, version DESC;
+
+-- rollback_model_versioning.sql
+BEGIN;
+-- Not in the shipped script: keeps the guide's NOT IN below a hashed subplan at every size.
+SET LOCAL work_mem = '64MB';
+DROP INDEX IF EXISTS idx_model_id_version;
+DROP INDEX IF EXISTS idx_model_id_version_status;
+DROP INDEX IF EXISTS idx_service_model_version;
+ALTER TABLE models DROP CONSTRAINT IF EXISTS uq_model_id_version;
+UPDATE services SET model_id = model_id;
+ALTER TABLE services DROP COLUMN IF EXISTS model_version;
+ALTER TABLE services DROP COLUMN IF EXISTS version_updated_at;
+CREATE TEMP TABLE models_to_keep ON COMMIT DROP AS
+SELECT DISTINCT ON (model_id) id
+FROM models
+ORDER BY model_id, CASE WHEN version_status = 'active' THEN 1 ELSE 2 END, version DESC;
+DELETE FROM models m WHERE NOT EXISTS (SELECT 1 FROM models_to_keep k WHERE k.id = m.id);
+ALTER TABLE models DROP COLUMN IF EXISTS version_status;
+ALTER TABLE models DROP COLUMN IF EXISTS release_notes;
+ALTER TABLE models DROP COLUMN IF EXISTS is_immutable;
+DO $$
+BEGIN
+    ALTER TABLE models ADD CONSTRAINT models_model_id_key UNIQUE (model_id);
+EXCEPTION WHEN unique_violation THEN
+    RAISE WARNING 'could not add models_model_id_key: duplicate model_id values remain';
+END $$;
+DELETE FROM services WHERE model_id NOT IN (SELECT model_id FROM models);
+DO $$
+DECLARE n bigint;
+BEGIN
+    SELECT count(*) INTO n FROM information_schema.columns
+    WHERE table_schema = 'public' AND ((table_name = 'models' AND column_name IN
+          ('version_status', 'release_notes', 'is_immutable')) OR (table_name = 'services'
+          AND column_name IN ('model_version', 'version_updated_at')));
+    IF n > 0 THEN RAISE WARNING 'V1: % version columns remain', n; END IF;
+    SELECT count(*) INTO n FROM (SELECT model_id FROM models GROUP BY model_id HAVING count(*) > 1) d;
+    IF n > 0 THEN RAISE WARNING 'V2: % duplicated model_id', n; END IF;
+    SELECT count(*) INTO n FROM services s LEFT JOIN models m ON m.model_id = s.model_id
+    WHERE m.model_id IS NULL;
+    IF n > 0 THEN RAISE WARNING 'V3: % services without a model', n; END IF;
+END $$;
+COMMIT;
+SQL
+
+# --- environment ----------------------------------------------------------------------------
+ncpu="$(nproc)"
+cpu="$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //' || true)"
+mem_gb="$(awk '/MemTotal/{printf "%.1f", $2/1048576}' /proc/meminfo)"
+rver="$("$BIN" --version 2>/dev/null | head -1 || echo '?')"
+pgver="$("$bindir/postgres" --version)"
+has_run=""
+if "$BIN" run --help >/dev/null 2>&1; then has_run=1; fi
+log "rehearse: $BIN ($rver); run subcommand: ${has_run:+yes}${has_run:-no}; nproc=$ncpu"
+
+setup_rows=()
+result_rows=()
+
+for size in $sizes; do
+    read -r n_models n_logs < <(size_args "$size")
+    tag="${size}MB"
+    log "$tag: generate.py --models $n_models --request-logs $n_logs"
+    t0=$(now)
+    python3 "$root/fixtures/generate.py" --models "$n_models" --request-logs "$n_logs" \
+        --out "$work/gen.sql" 2>"$logs/$tag-generate.log"
+    t_gen=$(since "$t0")
+    sql_bytes=$(stat -c %s "$work/gen.sql")
+
+    log "$tag: loading $(fmt1 "$(awk -v b="$sql_bytes" 'BEGIN{print b/1e6}')") MB of SQL into PostgreSQL"
+    q postgres "DROP DATABASE IF EXISTS $db" >/dev/null
+    q postgres "CREATE DATABASE $db" >/dev/null
+    t0=$(now)
+    "${psql[@]}" -d "$db" -f "$work/gen.sql" >"$logs/$tag-load.log" 2>&1 \
+        || { tail -5 "$logs/$tag-load.log" >&2; die "$tag: loading the generated SQL failed"; }
+    t_load=$(since "$t0")
+    rm -f "$work/gen.sql"
+    rows_m=$(q "$db" "SELECT count(*) FROM models")
+    rows_s=$(q "$db" "SELECT count(*) FROM services")
+    rows_l=$(q "$db" "SELECT count(*) FROM request_logs")
+
+    declare -A dump=()
+    t0=$(now)
+    "$bindir/pg_dump" --no-owner "${conn[@]}" -d "$db" -f "$work/dump-$tag.sql"
+    t_dump_plain=$(since "$t0")
+    dump[plain]="$work/dump-$tag.sql"
+    share=$(logs_share "${dump[plain]}")
+    t_dump_custom="-"
+    if [[ " $formats " == *" custom "* ]]; then
+        t0=$(now)
+        "$bindir/pg_dump" --no-owner -Fc "${conn[@]}" -d "$db" -f "$work/dump-$tag.dump"
+        t_dump_custom=$(since "$t0")
+        dump[custom]="$work/dump-$tag.dump"
+    fi
+    q postgres "DROP DATABASE $db" >/dev/null
+    setup_rows+=("| $size | $n_models | $n_logs | $sql_bytes | $t_gen | $t_load | $t_dump_plain | $t_dump_custom | $share % |")
+
+    for fmt in $formats; do
+        f="${dump[$fmt]}"
+        bytes=$(stat -c %s "$f")
+        ws="$work/ws-$tag-$fmt.duckdb"
+        name="$tag-$fmt"
+
+        # (a) rehearse
+        log "$name: rehearse import ($bytes bytes)"
+        measure "$name-import" "$BIN" import "$f" --workspace "$ws" --force
+        a_ok=""; imp="-"; mbps="-"; loaded="-"; rps="-"; rss="-"
+        if [[ $m_rc == 0 ]]; then
+            a_ok=1; imp=$m_wall; rss=$m_rss
+            mbps=$(awk -v b="$bytes" -v s="$imp" 'BEGIN{ if (s > 0) printf "%.1f", b/1e6/s; else print "-" }')
+            if loaded=$("$BIN" inspect "$ws" --json 2>"$logs/$name-inspect.err.log" | loaded_rows); then
+                rps=$(awk -v r="$loaded" -v s="$imp" 'BEGIN{ if (s > 0) printf "%.0f", r/s; else print "-" }')
+            else
+                loaded="inspect failed"; rps="-"
+            fi
+        else
+            imp="failed: $m_err"
+            log "$name: import failed: $m_err"
+        fi
+        rm -f "$ws" "$ws.wal"
+
+        runs="n/a"; run_ok=""; run_rss=""
+        if [[ -n "$has_run" ]]; then
+            log "$name: rehearse run"
+            measure "$name-run" "$BIN" run "$f" --out "$work/run-$name" --force
+            if [[ $m_rc == 0 || $m_rc == 3 ]]; then
+                runs=$m_wall; [[ $m_rc == 3 ]] && runs="$runs (exit 3)"
+                run_rss=" / $m_rss"; run_ok=$m_wall
+            else
+                runs="failed: $m_err"
+            fi
+            rm -rf "$work/run-$name"
+        fi
+
+        # (b) baseline: restore + shipped rollback in PostgreSQL
+        b_rest="-"; b_roll="-"; b_sum="-"; ratio="-"; ratio_run="-"
+        if [[ -n "$baseline" ]]; then
+            bdb="baseline_$fmt"
+            q postgres "DROP DATABASE IF EXISTS $bdb" >/dev/null
+            "$bindir/createdb" "${conn[@]}" "$bdb"
+            log "$name: baseline restore"
+            t0=$(now)
+            if [[ $fmt == plain ]]; then
+                "${psql[@]}" -d "$bdb" -f "$f" >"$logs/$name-restore.log" 2>&1
+            else
+                "$bindir/pg_restore" --no-owner --exit-on-error --jobs="$ncpu" "${conn[@]}" -d "$bdb" "$f" \
+                    >"$logs/$name-restore.log" 2>&1
+            fi || { tail -5 "$logs/$name-restore.log" >&2; die "$name: baseline restore failed"; }
+            b_rest=$(since "$t0")
+            log "$name: baseline rollback"
+            t0=$(now)
+            "${psql[@]}" -d "$bdb" -f "$work/rollback.sql" >"$logs/$name-rollback.log" 2>&1 \
+                || { tail -5 "$logs/$name-rollback.log" >&2; die "$name: baseline rollback failed"; }
+            b_roll=$(since "$t0")
+            after=$(q "$bdb" "SELECT count(*) || ' models, ' || (SELECT count(*) FROM services) || ' services' FROM models")
+            echo "models/services after the rollback: $after" >>"$logs/$name-rollback.log"
+            q postgres "DROP DATABASE $bdb" >/dev/null
+            b_sum=$(awk -v a="$b_rest" -v b="$b_roll" 'BEGIN{printf "%.2f", a+b}')
+            [[ -z "$a_ok" ]] || ratio=$(awk -v b="$b_sum" -v a="$imp" 'BEGIN{ if (a > 0) printf "%.1f×", b/a; else print "-" }')
+            [[ -z "$run_ok" ]] || ratio_run=$(awk -v b="$b_sum" -v a="$run_ok" 'BEGIN{ if (a > 0) printf "%.1f×", b/a; else print "-" }')
+        fi
+        b_cell="-"
+        [[ -z "$baseline" ]] || b_cell="$b_rest + $b_roll = $b_sum"
+        result_rows+=("| $size | $fmt | $bytes | $rows_m | $rows_s | $rows_l | $imp | $mbps | $loaded | $rps | $rss$run_rss | $runs | $b_cell | $ratio | $ratio_run |")
+    done
+    rm -f "${dump[@]}"
+    unset dump
+done
+
+# --- report ---------------------------------------------------------------------------------
+report="$OUT_DIR/bench-results.md"
+{
+    echo "# rehearse benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "- machine: nproc=$ncpu, ${cpu:-unknown CPU}, ${mem_gb} GB RAM"
+    echo "- rehearse: \`$BIN\` ($rver); \`rehearse run\`: ${has_run:+measured}${has_run:-n/a (subcommand not available)}"
+    echo "- $pgver (scratch cluster: fsync=off, synchronous_commit=off, full_page_writes=off)"
+    echo "- command: \`scripts/bench.sh --sizes \"$sizes\" --formats \"$formats\"${baseline:+ --baseline}\`"
+    echo
+    echo "## Set-up (not compared)"
+    echo
+    echo "| size MB | --models | --request-logs | SQL bytes | generate s | load s | pg_dump plain s | pg_dump -Fc s | request_logs share of plain dump |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${setup_rows[@]}"
+    echo
+    echo "## Results"
+    echo
+    echo "| size MB | format | dump bytes | models | services | request_logs | (a) import s | MB/s | rows loaded | rows/s | peak RSS MB (import${has_run:+ / run}) | run s | (b) restore + rollback s | (b)/(a) | (b)/run |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${result_rows[@]}"
+    echo
+    echo "(a) = \`rehearse import <dump> --workspace <tmp>.duckdb --force\`; run = \`rehearse run <dump> --out <dir> --force\` (end to end: it imports the dump itself, then rehearses with its default policy); wall times from \`/usr/bin/time -v\`."
+    echo "MB = 10^6 bytes; MB/s = dump bytes / import s; rows loaded = sum of \`.tables[] | select(.loaded) | .rows\` of \`rehearse inspect --json\`."
+    if [[ -n "$baseline" ]]; then
+        echo "(b) = \`createdb\` + restore (plain: \`psql -f\`; custom: \`pg_restore --jobs=$ncpu\`) + the shipped backup and rollback SQL (ROLLBACK.md §2) in \`psql\`."
+    fi
+    echo "Logs of every step: \`$logs\`."
+} >"$report"
+echo
+cat "$report"
+echo
+log "wrote $report"

@@ -1,0 +1,117 @@
+//! Command-line definitions. Each subcommand's behaviour lives in `commands/<name>.rs`.
+
+use clap::{Args, Parser, Subcommand};
+use rehearse::plan::Mode;
+use rehearse::rehearsal::policy::Policy;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rehearse",
+    version,
+    about = "Rehearse the model-versioning rollback offline, in DuckDB, before anyone touches production.",
+    after_help = "Examples:\n  rehearse import fixtures/example.sql --workspace /tmp/ws.duckdb\n  rehearse inspect /tmp/ws.duckdb\n  rehearse inspect backup.sql.gz --json\n\nExit codes: 0 ok, 1 bad input or I/O error, 2 usage error, 3 predicted failure, 4 check threshold breached."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Load a pg_dump (plain or gzip) or a directory of CSV exports into a DuckDB workspace.
+    #[command(
+        after_help = "Examples:\n  rehearse import backup.sql --workspace ws.duckdb\n  rehearse import backup.sql.gz --workspace ws.duckdb --all-tables\n  rehearse import exports/ --workspace ws.duckdb   # models.csv, services.csv, … (+ schema.sql)"
+    )]
+    Import(ImportArgs),
+    /// Show what an export or workspace holds: tables, rows, columns, constraints, foreign keys,
+    /// and which tables the rollback touches.
+    #[command(after_help = "Examples:\n  rehearse inspect ws.duckdb\n  rehearse inspect backup.sql --json")]
+    Inspect(InspectArgs),
+    /// Rehearse the rollback: import (when given an export), replay it in DuckDB, and write the
+    /// run directory (summary.json, report.md, reports/*.csv).
+    #[command(
+        after_help = "Examples:\n  rehearse run fixtures/example.sql --out out/example\n  rehearse run backup.sql.gz --out out/legacy --policy legacy --delete-orphans   # the shipped script, exactly\n  rehearse run ws.duckdb --out out/selective --mode selective\n\nExit codes: 0 ok, 1 bad input, 2 usage, 3 predicted failure or failed verification."
+    )]
+    Run(RunArgs),
+    /// Rehearse, then prove it: restore the input into a scratch PostgreSQL that rehearse
+    /// creates, run the emitted scripts, and diff the result with the rehearsal row by row.
+    #[command(
+        after_help = "Examples:\n  rehearse validate fixtures/example.sql --out out/validated\n  rehearse validate backup.sql --out out/v --policy legacy --pg-bin /usr/lib/postgresql/15/bin\n\nIt never connects to a database it did not create. Exit 3 on any difference."
+    )]
+    Validate(ValidateArgs),
+    /// Show the rollback spec (the guide's rollback, as data).
+    #[command(
+        after_help = "Examples:\n  rehearse spec --print > my-spec.toml   # edit the names, then: rehearse run … --spec my-spec.toml"
+    )]
+    Spec(SpecArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// An export (pg_dump plain/gzip, CSV directory) or a workspace written by `rehearse import`.
+    pub input: PathBuf,
+    /// The run directory to write; it appears only when the run completes.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: PathBuf,
+    /// Which version of each model_id is kept (ROLLBACK.md §3).
+    #[arg(long, value_enum, default_value = "documented")]
+    pub policy: Policy,
+    /// Text order of the database, for the legacy policy's `version DESC`. Only C is modelled.
+    #[arg(long, default_value = "C")]
+    pub collation: String,
+    /// full: consolidate to one version per model; selective: keep every version, drop only the
+    /// version columns.
+    #[arg(long, value_enum, default_value = "full")]
+    pub mode: Mode,
+    /// Delete services whose model_id has no models row (and all that cascades from them), as
+    /// the shipped script does. Without it they are kept and listed (H8).
+    #[arg(long)]
+    pub delete_orphans: bool,
+    /// A rollback spec (TOML, see `rehearse spec --print`) for a schema with other names.
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
+    /// Replace an existing run directory.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Directory of the PostgreSQL server binaries (initdb, pg_ctl, psql).
+    #[arg(long, value_name = "DIR")]
+    pub pg_bin: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct SpecArgs {
+    /// Print the built-in spec as TOML.
+    #[arg(long)]
+    pub print: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// A pg_dump plain file (.sql, .sql.gz) or a directory of <table>.csv files.
+    pub input: PathBuf,
+    /// The DuckDB file to write; it appears only when the import succeeds.
+    #[arg(long, short = 'w', value_name = "FILE.duckdb")]
+    pub workspace: PathBuf,
+    /// Load every table, not only those the rollback reaches through foreign keys.
+    #[arg(long)]
+    pub all_tables: bool,
+    /// Replace an existing workspace file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// A workspace written by `rehearse import`, or an export (read into memory).
+    pub source: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}

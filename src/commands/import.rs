@@ -1,0 +1,36 @@
+//! `rehearse import`: an export becomes a DuckDB workspace file, atomically.
+
+use crate::cli::ImportArgs;
+use anyhow::Result;
+use rehearse::import::{import, ImportOptions};
+use rehearse::spec::Spec;
+use rehearse::workspace::Workspace;
+use rehearse::Error;
+
+pub fn run(args: &ImportArgs) -> Result<()> {
+    if args.workspace.exists() && !args.force {
+        return Err(Error::Usage(format!(
+            "{} already exists: choose another path or pass --force to replace it",
+            args.workspace.display()
+        ))
+        .into());
+    }
+    let pending = Workspace::create(&args.workspace)?;
+    let imported =
+        import(&args.input, &pending.workspace, &Spec::guide(), ImportOptions { all_tables: args.all_tables })?;
+    pending.commit()?;
+    let loaded: Vec<_> = imported.stats.iter().filter(|s| s.loaded).collect();
+    let rows: u64 = loaded.iter().filter_map(|s| s.rows).sum();
+    eprintln!(
+        "imported {} ({}): {} tables loaded ({rows} rows), {} skipped -> {}",
+        args.input.display(),
+        imported.format.name(),
+        loaded.len(),
+        imported.stats.len() - loaded.len(),
+        args.workspace.display()
+    );
+    for note in &imported.notes {
+        eprintln!("note: {note}");
+    }
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! One file per subcommand: each turns parsed arguments into calls on the library and prints.
+
+pub mod import;
+pub mod inspect;
+pub mod run;
+pub mod spec;
+pub mod validate;

@@ -1,0 +1,134 @@
+//! `rehearse run`: the main job. Import (or open a workspace), rehearse, write the run
+//! directory atomically, and exit 3 when the rollback is predicted to fail.
+
+use crate::cli::RunArgs;
+use anyhow::Result;
+use rehearse::catalog::Catalog;
+use rehearse::import::{import, ImportOptions};
+use rehearse::plan::{Plan, ServiceAction};
+use rehearse::rehearsal::{rehearse, Options};
+use rehearse::spec::Spec;
+use rehearse::staging::Staged;
+use rehearse::workspace::Workspace;
+use rehearse::{emit, report, Error};
+
+/// A finished rehearsal: the workspace it ran on, its plan, and the checked scripts.
+pub struct Rehearsed {
+    pub workspace: Workspace,
+    pub spec: Spec,
+    pub catalog: Catalog,
+    pub plan: Plan,
+    pub scripts: Vec<(&'static str, String)>,
+}
+
+/// Checks the arguments, imports (or opens) the input and rehearses: everything `run` and
+/// `validate` share before they write anything.
+pub fn rehearse_input(args: &RunArgs) -> Result<Rehearsed> {
+    if args.collation != "C" {
+        return Err(Error::Usage(format!(
+            "--collation {}: only the C collation is modelled (rehearse flags keepers that depend on it)",
+            args.collation
+        ))
+        .into());
+    }
+    if args.out.exists() && !args.force {
+        return Err(Error::Usage(format!(
+            "{} already exists: choose another directory or pass --force to replace it",
+            args.out.display()
+        ))
+        .into());
+    }
+    let spec = match &args.spec {
+        Some(file) => Spec::from_file(file)?,
+        None => Spec::guide(),
+    };
+    let workspace = match Workspace::open(&args.input) {
+        Ok(workspace) if args.input.is_file() => workspace,
+        _ => {
+            let workspace = Workspace::in_memory()?;
+            import(&args.input, &workspace, &spec, ImportOptions::default())?;
+            workspace
+        }
+    };
+    let options = Options {
+        policy: args.policy,
+        mode: args.mode,
+        delete_orphans: args.delete_orphans,
+        collation: args.collation.clone(),
+    };
+    let plan = rehearse(&workspace, &spec, &options)?;
+    let catalog = workspace.catalog()?;
+    let scripts = emit::render(&emit::Context::new(&plan, &spec, &catalog)?)?;
+    Ok(Rehearsed { workspace, spec, catalog, plan, scripts })
+}
+
+/// Writes the run directory (reports and scripts) into a staged directory, not yet in place.
+pub fn write_run(rehearsed: &Rehearsed, out: &std::path::Path) -> Result<Staged> {
+    let staged = Staged::beside(out)?;
+    report::write_all(&rehearsed.plan, staged.path())?;
+    emit::write(&rehearsed.scripts, &staged.path().join("scripts"))?;
+    Ok(staged)
+}
+
+/// Exit 3 when the plan predicts a failure (after the run directory is written).
+pub fn failure(plan: &Plan, out: &std::path::Path) -> Result<()> {
+    if plan.fails() {
+        let reason =
+            plan.predicted_failure.clone().unwrap_or_else(|| "verification fails on the simulated result".into());
+        return Err(Error::Predicted(format!("predicted failure: {reason} (see {}/report.md)", out.display())).into());
+    }
+    Ok(())
+}
+
+pub fn run(args: &RunArgs) -> Result<()> {
+    let rehearsed = rehearse_input(args)?;
+    write_run(&rehearsed, &args.out)?.commit()?;
+    print!("{}", headline(&rehearsed.plan, &args.out.display().to_string()));
+    failure(&rehearsed.plan, &args.out)
+}
+
+/// A few lines for the terminal; the run directory has the rest.
+pub fn headline(plan: &Plan, out: &str) -> String {
+    let counts = plan.hazard_counts();
+    let hazards: Vec<String> = counts.iter().filter(|(_, n)| **n > 0).map(|(code, n)| format!("{code}={n}")).collect();
+    let v = &plan.verification;
+    let verdict = |pass: bool, applicable: bool| {
+        if !applicable {
+            "n/a"
+        } else if pass {
+            "pass"
+        } else {
+            "FAIL"
+        }
+    };
+    format!(
+        "policy {} ({:?}): models {} -> {} ({} versions deleted), services {} -> {} ({} repointed, {} orphaned, {} deleted)\n\
+         cascade: {}\n\
+         verification: V1 {}, V2 {}, V3 {} ({} rows), V3-caused {}\n\
+         hazards: {}\n\
+         reports: {out}/report.md\n",
+        plan.policy.name(),
+        plan.mode,
+        plan.models_before,
+        plan.models_after,
+        plan.deleted.len(),
+        plan.services_before,
+        plan.services_after,
+        plan.services_with(ServiceAction::Repointed),
+        plan.services_with(ServiceAction::Orphan),
+        plan.services_with(ServiceAction::Deleted),
+        if plan.cascade_deleted.is_empty() && plan.cascade_changed.is_empty() {
+            "none".to_string()
+        } else {
+            let deleted = plan.cascade_deleted.iter().map(|(t, n)| format!("{t} -{n}"));
+            let changed = plan.cascade_changed.iter().map(|(t, n)| format!("{t} ~{n}"));
+            deleted.chain(changed).collect::<Vec<_>>().join(", ")
+        },
+        verdict(v.v1.pass, v.v1.applicable),
+        verdict(v.v2.pass, v.v2.applicable),
+        verdict(v.v3.pass, v.v3.applicable),
+        v.v3.count,
+        verdict(v.v3_caused.pass, v.v3_caused.applicable),
+        if hazards.is_empty() { "none".to_string() } else { hazards.join(" ") }
+    )
+}

@@ -1,0 +1,40 @@
+//! `rehearse validate`: rehearse, then run the emitted scripts on a scratch PostgreSQL and
+//! compare. The run directory gains `validation.json`; any difference exits 3.
+
+use super::run::{headline, rehearse_input, write_run};
+use crate::cli::ValidateArgs;
+use anyhow::Result;
+use rehearse::emit::Context;
+use rehearse::pg::Cluster;
+use rehearse::validate::{describe, validate};
+use rehearse::{report, Error};
+
+pub fn run(args: &ValidateArgs) -> Result<()> {
+    let rehearsed = rehearse_input(&args.run)?;
+    let staged = write_run(&rehearsed, &args.run.out)?;
+    let cluster = Cluster::start(args.pg_bin.as_deref())?;
+    let context = Context::new(&rehearsed.plan, &rehearsed.spec, &rehearsed.catalog)?;
+    let validation = validate(
+        &cluster,
+        "model_management_db",
+        &args.run.input,
+        &rehearsed.workspace,
+        &rehearsed.catalog,
+        &rehearsed.spec,
+        &context,
+        &staged.path().join("scripts"),
+    )?;
+    let json = serde_json::to_string_pretty(&validation)?;
+    report::write(&staged.path().join("validation.json"), &json)?;
+    staged.commit()?;
+    print!("{}", headline(&rehearsed.plan, &args.run.out.display().to_string()));
+    print!("{}", describe(&validation));
+    if !validation.matches() {
+        return Err(Error::Predicted(format!(
+            "PostgreSQL did not do what was rehearsed (see {}/validation.json)",
+            args.run.out.display()
+        ))
+        .into());
+    }
+    Ok(())
+}

@@ -1,0 +1,442 @@
+//! The text of each script. Names come from the spec and the catalog, values from the plan;
+//! `quote_ident` and `literal` quote all of them, so hostile data cannot break a statement.
+
+use super::check::dollar_quote;
+use super::Context;
+use crate::catalog::{quote_ident, ConstraintKind, FkAction, Table, TableName};
+use crate::plan::Mode;
+use crate::sql::{self, literal, Dialect};
+use std::fmt::Write;
+
+/// Makes text safe inside a `--` comment (one line, no control characters).
+fn comment(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+fn header(ctx: &Context, name: &str, what: &str) -> String {
+    let plan = ctx.plan;
+    let input = |k: &str| comment(plan.input.get(k).map(String::as_str).unwrap_or(""));
+    let mut out = String::new();
+    let _ = writeln!(out, "-- rehearse {} {name}: {what}", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(out, "-- input: {} ({}), sha256 {}", input("input_path"), input("format"), input("input_sha256"));
+    let _ = writeln!(
+        out,
+        "-- policy: {}, mode: {:?}, orphans: {}",
+        plan.policy.name(),
+        plan.mode,
+        if plan.delete_orphans { "deleted" } else { "kept" }
+    );
+    let _ = writeln!(
+        out,
+        "-- predicted: models {} -> {}, services {} -> {}{}",
+        plan.models_before,
+        plan.models_after,
+        plan.services_before,
+        plan.services_after,
+        plan.cascade_deleted
+            .iter()
+            .map(|(t, n)| format!(", {} -{n}", comment(t)))
+            .chain(plan.cascade_changed.iter().map(|(t, n)| format!(", {} ~{n} changed", comment(t))))
+            .collect::<String>()
+    );
+    let _ = writeln!(out, "-- run: psql -X -v ON_ERROR_STOP=1 -d <database> -f {name}");
+    let _ = writeln!(out, "SET standard_conforming_strings = on;");
+    out
+}
+
+/// The backup table of a live table: the guide's names for models and services.
+fn backup_of(ctx: &Context, table: &TableName) -> TableName {
+    let b = &ctx.spec.backup;
+    let name = if *table == ctx.models.name {
+        b.models_table.clone()
+    } else if *table == ctx.services.name {
+        b.services_table.clone()
+    } else {
+        format!("{}_version_backup", table.name)
+    };
+    TableName::new(&table.schema, &name)
+}
+
+fn backed_up<'a>(ctx: &'a Context) -> Vec<&'a Table> {
+    let mut tables = vec![ctx.models, ctx.services];
+    tables.extend(ctx.touched());
+    tables
+}
+
+/// A temp table of the kept `id`s, filled in batches.
+fn keepers(ctx: &Context) -> String {
+    let id = ctx.models.column(&ctx.spec.models.id).map_or("text", |c| c.pg_type.as_str());
+    let mut out = format!("CREATE TEMP TABLE rehearse_keepers (id {id} PRIMARY KEY) ON COMMIT DROP;\n");
+    for chunk in ctx.plan.kept.chunks(1000) {
+        let values: Vec<String> = chunk.iter().map(|k| format!("({})", literal(&k.id))).collect();
+        let _ = writeln!(out, "INSERT INTO rehearse_keepers (id) VALUES {};", values.join(", "));
+    }
+    out
+}
+
+/// `information_schema.columns` restricted to the version columns that still exist.
+fn version_columns(ctx: &Context) -> String {
+    let d = &ctx.spec.drop;
+    let tuples: Vec<String> = [(ctx.models, &d.models_columns), (ctx.services, &d.services_columns)]
+        .iter()
+        .flat_map(|(table, columns)| {
+            columns.iter().map(move |c| {
+                format!("({}, {}, {})", literal(&table.name.schema), literal(&table.name.name), literal(c))
+            })
+        })
+        .collect();
+    format!("information_schema.columns WHERE (table_schema, table_name, column_name) IN ({})", tuples.join(", "))
+}
+
+fn version_column_count(ctx: &Context) -> usize {
+    ctx.spec.drop.models_columns.len() + ctx.spec.drop.services_columns.len()
+}
+
+pub fn backup(ctx: &Context) -> String {
+    let mut out = header(ctx, "01_backup.sql", "complete copies of every row the rollback deletes or changes");
+    out.push_str("BEGIN;\n");
+    out.push_str(&keepers(ctx));
+    let mut checks = String::from("DECLARE\n  stale text := '';\nBEGIN\n");
+    for table in backed_up(ctx) {
+        let backup = backup_of(ctx, &table.name);
+        let columns_of = |t: &TableName| {
+            format!(
+                "(SELECT array_agg(column_name::text ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = {} AND table_name = {})",
+                literal(&t.schema),
+                literal(&t.name)
+            )
+        };
+        let _ = write!(
+            checks,
+            "  IF to_regclass({reg}) IS NOT NULL THEN\n    IF {bc} IS DISTINCT FROM {lc} THEN\n      stale := stale || ' ' || {name} || ' (other columns)';\n    ELSIF EXISTS (SELECT t::text FROM {live} t EXCEPT ALL SELECT b::text FROM {back} b)\n       OR EXISTS (SELECT b::text FROM {back} b EXCEPT ALL SELECT t::text FROM {live} t) THEN\n      stale := stale || ' ' || {name} || ' (other rows)';\n    END IF;\n  END IF;\n",
+            reg = literal(&backup.quoted()),
+            bc = columns_of(&backup),
+            lc = columns_of(&table.name),
+            name = literal(&backup.to_string()),
+            live = table.name.quoted(),
+            back = backup.quoted(),
+        );
+    }
+    checks.push_str("  IF stale <> '' THEN\n    RAISE EXCEPTION 'rehearse: backup tables from an earlier run differ from the live rows:%. Drop or rename them, then run again (a stale backup is never kept silently).', stale;\n  END IF;\nEND\n");
+    let _ = writeln!(out, "DO {};", dollar_quote(&checks));
+    for table in backed_up(ctx) {
+        let _ = writeln!(
+            out,
+            "CREATE TABLE IF NOT EXISTS {} AS SELECT * FROM {};",
+            backup_of(ctx, &table.name).quoted(),
+            table.name.quoted()
+        );
+    }
+    let m = &ctx.spec.models;
+    let name = if ctx.models.column("name").is_some() { ", m.\"name\"" } else { "" };
+    let _ = writeln!(
+        out,
+        "CREATE TABLE IF NOT EXISTS {mapping} AS\nSELECT m.{mid} AS model_id, m.{id} AS model_id_to_keep, m.{ver} AS version_to_keep, m.{st} AS version_status{name},\n       (SELECT count(*) FROM {models} x WHERE x.{mid} IS NOT DISTINCT FROM m.{mid}) - 1 AS versions_removed\nFROM {models} m WHERE m.{id} IN (SELECT id FROM rehearse_keepers);",
+        mapping = TableName::new(&ctx.models.name.schema, &ctx.spec.backup.keep_mapping).quoted(),
+        mid = quote_ident(&m.model_id),
+        id = quote_ident(&m.id),
+        ver = quote_ident(&m.version),
+        st = quote_ident(&m.status),
+        models = ctx.models.name.quoted(),
+    );
+    out.push_str("COMMIT;\n");
+    out
+}
+
+/// The PL/pgSQL that raises when a count differs from the prediction.
+fn expect_count(variable: &str, predicted: u64, what: &str) -> String {
+    format!(
+        "  IF {variable} <> {predicted} THEN\n    RAISE EXCEPTION 'rehearse: {} is %, the rehearsal predicted {predicted}: everything is rolled back', {variable};\n  END IF;\n",
+        what.replace('\'', "''").replace('%', "%%")
+    )
+}
+
+/// `table WHERE` its SET NULL foreign-key columns are all NULL: what SET NULL effects add to.
+fn null_refs(ctx: &Context, table: &Table) -> Option<String> {
+    let columns: Vec<String> = ctx
+        .catalog
+        .foreign_keys()
+        .filter(|(c, fk)| c.table == table.name && fk.on_delete == FkAction::SetNull)
+        .flat_map(|(c, _)| c.columns.iter().map(|col| format!("{} IS NULL", quote_ident(col))))
+        .collect();
+    (!columns.is_empty()).then(|| format!("{} WHERE {}", table.name.quoted(), columns.join(" AND ")))
+}
+
+fn verification(ctx: &Context, body: &mut String, orphans_before: Option<&str>) {
+    let (m, s) = (&ctx.spec.models, &ctx.spec.services);
+    let _ = writeln!(body, "  SELECT count(*) INTO n FROM {};", version_columns(ctx));
+    body.push_str(
+        "  IF n > 0 THEN\n    RAISE EXCEPTION 'rehearse: V1 failed: % version columns remain', n;\n  END IF;\n",
+    );
+    if ctx.plan.mode == Mode::Full {
+        let _ = write!(
+            body,
+            "  SELECT count(*) INTO n FROM ({}) v;\n",
+            sql::duplicate_model_ids(&ctx.models.name.quoted(), &m.model_id)
+        );
+        body.push_str("  IF n > 0 THEN\n    RAISE EXCEPTION 'rehearse: V2 failed: % model_ids appear more than once', n;\n  END IF;\n");
+    }
+    let v3 = sql::services_without_model(
+        &ctx.services.name.quoted(),
+        &ctx.models.name.quoted(),
+        &s.service_id,
+        &s.model_id,
+        &m.model_id,
+    );
+    let _ = write!(body, "  SELECT count(*) INTO n FROM ({v3}) v;\n");
+    body.push_str("  RAISE NOTICE 'rehearse: V3 as the guide writes it: % services reference a model_id absent from models', n;\n");
+    if let Some(before) = orphans_before {
+        let _ = write!(
+            body,
+            "  SELECT count(*) INTO n FROM ({v3}) v(service_id, model_id) WHERE NOT ({before});\n  IF n > 0 THEN\n    RAISE EXCEPTION 'rehearse: V3 failed: the rollback orphaned % services', n;\n  END IF;\n"
+        );
+    }
+}
+
+pub fn rollback(ctx: &Context) -> String {
+    let plan = ctx.plan;
+    let mut out = header(ctx, "02_rollback.sql", "the rollback exactly as rehearsed, or nothing");
+    if let Some(reason) = plan.predicted_failure.clone().or_else(|| {
+        (!plan.verification.gating_pass()).then(|| "verification fails on the rehearsed result".to_string())
+    }) {
+        let body = format!(
+            "BEGIN\n  RAISE EXCEPTION 'rehearse predicted that this rollback fails: %. Nothing was changed; see report.md.', {};\nEND\n",
+            literal(&reason)
+        );
+        let _ = writeln!(out, "DO {};", dollar_quote(&body));
+        return out;
+    }
+    out.push_str("BEGIN;\nSET LOCAL lock_timeout = '10s';\nSET LOCAL statement_timeout = '30min';\n");
+    let mut locks = vec![ctx.models.name.quoted(), ctx.services.name.quoted()];
+    locks.extend(ctx.touched().iter().map(|t| t.name.quoted()));
+    let _ = writeln!(out, "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE;", locks.join(", "));
+    out.push_str(&keepers(ctx));
+    let (m, s) = (&ctx.spec.models, &ctx.spec.services);
+    let touched = ctx.touched();
+    let mut body = String::from("DECLARE\n  n bigint;\n  digest text;\n");
+    for i in 0..touched.len() + 2 {
+        let _ = writeln!(body, "  before_{i} bigint;\n  nulls_{i} bigint;");
+    }
+    body.push_str("BEGIN\n");
+    let total = version_column_count(ctx);
+    let _ = write!(
+        body,
+        "  SELECT count(*) INTO n FROM {};\n  IF n = 0 THEN\n    RAISE NOTICE 'rehearse: the version columns are gone: this database is already rolled back. Nothing was changed.';\n    RETURN;\n  END IF;\n  IF n <> {total} THEN\n    RAISE EXCEPTION 'rehearse: only % of the {total} version columns remain: the database is partially rolled back. Nothing was changed.', n;\n  END IF;\n",
+        version_columns(ctx)
+    );
+    let [model_cols, service_cols] = ctx.spec.fingerprint_columns(ctx.models, ctx.services);
+    let fp = &plan.fingerprint;
+    for (table, cols, rows, expected) in [
+        (ctx.models, &model_cols, fp.models_rows, &fp.models_digest),
+        (ctx.services, &service_cols, fp.services_rows, &fp.services_digest),
+    ] {
+        let _ = write!(
+            body,
+            "  SELECT f.row_count, f.digest INTO n, digest FROM ({}) f;\n  IF n <> {rows} OR digest <> {lit} THEN\n    RAISE EXCEPTION 'rehearse: drift: % has % rows (digest %), the rehearsed export had {rows} ({expected}). This database is not the one rehearsed; nothing was changed.', {name}, n, digest;\n  END IF;\n",
+            sql::fingerprint(&table.name.quoted(), cols, &cols[..1], Dialect::Postgres),
+            lit = literal(expected),
+            name = literal(&table.name.to_string()),
+        );
+    }
+    let v3_before = sql::services_without_model(
+        &ctx.services.name.quoted(),
+        &ctx.models.name.quoted(),
+        &s.service_id,
+        &s.model_id,
+        &m.model_id,
+    );
+    let _ = writeln!(body, "  CREATE TEMP TABLE rehearse_orphans_before ON COMMIT DROP AS SELECT * FROM ({v3_before}) v(service_id, model_id);");
+    let all: Vec<&Table> = [ctx.models, ctx.services].into_iter().chain(touched.iter().copied()).collect();
+    for (i, table) in all.iter().enumerate() {
+        let _ = writeln!(body, "  SELECT count(*) INTO before_{i} FROM {};", table.name.quoted());
+        if let Some(nulls) = null_refs(ctx, table) {
+            let _ = writeln!(body, "  SELECT count(*) INTO nulls_{i} FROM {nulls};");
+        }
+    }
+    for index in &ctx.spec.drop.indexes {
+        let _ = writeln!(body, "  DROP INDEX IF EXISTS {};", TableName::new(&ctx.models.name.schema, index).quoted());
+    }
+    for constraint in &ctx.spec.drop.constraints {
+        let _ = writeln!(
+            body,
+            "  ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};",
+            ctx.models.name.quoted(),
+            quote_ident(constraint)
+        );
+    }
+    if plan.mode == Mode::Full {
+        let _ = writeln!(
+            body,
+            "  DELETE FROM {} WHERE {} NOT IN (SELECT id FROM rehearse_keepers);",
+            ctx.models.name.quoted(),
+            quote_ident(&m.id)
+        );
+    }
+    if plan.delete_orphans {
+        let _ = writeln!(
+            body,
+            "  DELETE FROM {} WHERE {};",
+            ctx.services.name.quoted(),
+            sql::orphan_condition(&s.model_id, &ctx.models.name.quoted(), &m.model_id)
+        );
+    }
+    let drops = [(ctx.services, &ctx.spec.drop.services_columns), (ctx.models, &ctx.spec.drop.models_columns)];
+    for (table, columns) in drops {
+        let list: Vec<String> = columns.iter().map(|c| format!("DROP COLUMN {}", quote_ident(c))).collect();
+        let _ = writeln!(body, "  ALTER TABLE {} {};", table.name.quoted(), list.join(", "));
+    }
+    if plan.mode == Mode::Full {
+        let unique = &ctx.spec.restore_unique;
+        let columns: Vec<String> = unique.columns.iter().map(|c| quote_ident(c)).collect();
+        let _ = writeln!(
+            body,
+            "  ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({});",
+            ctx.models.name.quoted(),
+            quote_ident(&unique.name),
+            columns.join(", ")
+        );
+    }
+    for (i, table) in all.iter().enumerate() {
+        let name = table.name.to_string();
+        let deleted = match i {
+            0 => plan.models_before - plan.models_after,
+            1 => plan.services_before - plan.services_after,
+            _ => plan.cascade_deleted.get(&name).copied().unwrap_or(0),
+        };
+        let _ = writeln!(body, "  SELECT before_{i} - count(*) INTO n FROM {};", table.name.quoted());
+        body.push_str(&expect_count("n", deleted, &format!("the number of rows deleted from {name}")));
+        if let Some(nulls) = null_refs(ctx, table) {
+            let changed = plan.cascade_changed.get(&name).copied().unwrap_or(0);
+            let _ = writeln!(body, "  SELECT count(*) - nulls_{i} INTO n FROM {nulls};");
+            body.push_str(&expect_count("n", changed, &format!("the number of rows of {name} set to NULL")));
+        }
+    }
+    let before =
+        "EXISTS (SELECT 1 FROM rehearse_orphans_before b WHERE b.service_id IS NOT DISTINCT FROM v.service_id)";
+    verification(ctx, &mut body, Some(before));
+    let _ = write!(
+        body,
+        "  RAISE NOTICE 'rehearse: rollback applied as rehearsed: {} models rows and {} services deleted, verification passed.';\nEND\n",
+        plan.models_before - plan.models_after,
+        plan.services_before - plan.services_after
+    );
+    let _ = writeln!(out, "DO {};", dollar_quote(&body));
+    out.push_str("COMMIT;\n");
+    out
+}
+
+pub fn verify(ctx: &Context) -> String {
+    let mut out = header(ctx, "03_verify.sql", "the guide's verification, failing loudly");
+    let m = &ctx.spec.models;
+    let backup = backup_of(ctx, &ctx.models.name);
+    let before = format!(
+        "EXISTS (SELECT 1 FROM {} b WHERE b.{} IS NOT DISTINCT FROM v.model_id)",
+        backup.quoted(),
+        quote_ident(&m.model_id)
+    );
+    let mut body = String::from("DECLARE\n  n bigint;\nBEGIN\n");
+    // A service is orphaned by the rollback when its model_id had a row before (the backup).
+    let _ = write!(
+        body,
+        "  IF to_regclass({}) IS NULL THEN\n    RAISE EXCEPTION 'rehearse: {} is missing: run 01_backup.sql before the rollback, or V3 cannot tell old orphans from new';\n  END IF;\n",
+        literal(&backup.quoted()),
+        backup.to_string().replace('\'', "''").replace('%', "%%")
+    );
+    let mut checks = String::new();
+    verification(ctx, &mut checks, None);
+    body.push_str(&checks);
+    let s = &ctx.spec.services;
+    let v3 = sql::services_without_model(
+        &ctx.services.name.quoted(),
+        &ctx.models.name.quoted(),
+        &s.service_id,
+        &s.model_id,
+        &m.model_id,
+    );
+    let _ = write!(
+        body,
+        "  SELECT count(*) INTO n FROM ({v3}) v(service_id, model_id) WHERE {before};\n  IF n > 0 THEN\n    RAISE EXCEPTION 'rehearse: V3 failed: the rollback orphaned % services', n;\n  END IF;\n  RAISE NOTICE 'rehearse: verification passed (V1, V2, V3 caused by the rollback)';\nEND\n"
+    );
+    let _ = writeln!(out, "DO {};", dollar_quote(&body));
+    out
+}
+
+pub fn restore_version(ctx: &Context) -> String {
+    let mut out = header(ctx, "04_restore_version.sql", "restore one deleted version from 01_backup.sql's copy");
+    out.push_str("-- Defines rehearse_restore_version(model_id, version). After the rollback, UNIQUE(model_id)\n-- allows one row per model_id: the restored version replaces the current one, which stays in the\n-- backup, and the constraint is kept throughout. Call it in a transaction:\n--   BEGIN; SELECT rehearse_restore_version('<model_id>', '<version>'); COMMIT;\n");
+    let m = &ctx.spec.models;
+    let backup = backup_of(ctx, &ctx.models.name);
+    let dropped = &ctx.spec.drop.models_columns;
+    let surviving: Vec<String> =
+        ctx.models.columns.iter().filter(|c| !dropped.contains(&c.name)).map(|c| quote_ident(&c.name)).collect();
+    let mut body = String::from("DECLARE\n  restored_id text;\n  replaced_id text;\nBEGIN\n");
+    let _ = write!(
+        body,
+        "  SELECT CAST(b.{id} AS text) INTO restored_id FROM {backup} b WHERE CAST(b.{mid} AS text) IS NOT DISTINCT FROM p_model_id AND CAST(b.{ver} AS text) IS NOT DISTINCT FROM p_version;\n  IF restored_id IS NULL THEN\n    RAISE EXCEPTION 'rehearse: no version % of model % in {bname}', p_version, p_model_id;\n  END IF;\n  IF EXISTS (SELECT 1 FROM {models} WHERE CAST({id} AS text) = restored_id) THEN\n    RAISE EXCEPTION 'rehearse: version % of model % is the current row: nothing to restore', p_version, p_model_id;\n  END IF;\n  SELECT CAST({id} AS text) INTO replaced_id FROM {models} WHERE CAST({mid} AS text) IS NOT DISTINCT FROM p_model_id;\n  DELETE FROM {models} WHERE CAST({id} AS text) = replaced_id;\n  INSERT INTO {models} ({cols}) SELECT {cols} FROM {backup} WHERE CAST({id} AS text) = restored_id;\n",
+        id = quote_ident(&m.id),
+        mid = quote_ident(&m.model_id),
+        ver = quote_ident(&m.version),
+        backup = backup.quoted(),
+        bname = backup.to_string().replace('\'', "''").replace('%', "%%"),
+        models = ctx.models.name.quoted(),
+        cols = surviving.join(", "),
+    );
+    // Rows of other tables that pointed at the restored version come back from their backups.
+    for (constraint, fk) in ctx.catalog.foreign_keys().filter(|(_, fk)| fk.ref_table == ctx.models.name) {
+        let Some(child) = ctx.touched().into_iter().find(|t| t.name == constraint.table) else { continue };
+        let child_backup = backup_of(ctx, &child.name);
+        let fk_col = quote_ident(&constraint.columns[0]);
+        let pk: Vec<String> = ctx
+            .catalog
+            .constraints_of(&child.name)
+            .find(|c| c.kind == ConstraintKind::PrimaryKey)
+            .map(|c| c.columns.iter().map(|col| quote_ident(col)).collect())
+            .unwrap_or_default();
+        let same_row = pk.iter().map(|c| format!("l.{c} = b.{c}")).collect::<Vec<_>>().join(" AND ");
+        match fk.on_delete {
+            FkAction::Cascade if !pk.is_empty() => {
+                let _ = writeln!(
+                    body,
+                    "  INSERT INTO {child} SELECT b.* FROM {cb} b WHERE CAST(b.{fk_col} AS text) = restored_id AND NOT EXISTS (SELECT 1 FROM {child} l WHERE {same_row});",
+                    child = child.name.quoted(),
+                    cb = child_backup.quoted(),
+                );
+            }
+            FkAction::SetNull if !pk.is_empty() => {
+                let _ = writeln!(
+                    body,
+                    "  UPDATE {child} l SET {fk_col} = b.{fk_col} FROM {cb} b WHERE {same_row} AND CAST(b.{fk_col} AS text) = restored_id AND l.{fk_col} IS NULL;",
+                    child = child.name.quoted(),
+                    cb = child_backup.quoted(),
+                );
+            }
+            _ => {}
+        }
+    }
+    let _ = write!(
+        body,
+        "  RAISE NOTICE 'rehearse: restored version % of model % (id %), replacing id %. Not restorable: the dropped columns {}; rows deleted further down than one foreign key.', p_version, p_model_id, restored_id, coalesce(replaced_id, 'none');\nEND\n",
+        dropped.join(", ").replace('\'', "''").replace('%', "%%")
+    );
+    let _ = writeln!(
+        out,
+        "CREATE OR REPLACE FUNCTION rehearse_restore_version(p_model_id text, p_version text) RETURNS void LANGUAGE plpgsql AS {};",
+        dollar_quote(&body)
+    );
+    out
+}
+
+pub fn cleanup(ctx: &Context) -> String {
+    let mut out = header(ctx, "05_cleanup.sql", "drop the backups once the rollback is verified and accepted");
+    out.push_str("BEGIN;\n");
+    for table in backed_up(ctx) {
+        let _ = writeln!(out, "DROP TABLE IF EXISTS {};", backup_of(ctx, &table.name).quoted());
+    }
+    let _ = writeln!(
+        out,
+        "DROP TABLE IF EXISTS {};",
+        TableName::new(&ctx.models.name.schema, &ctx.spec.backup.keep_mapping).quoted()
+    );
+    out.push_str("DROP FUNCTION IF EXISTS rehearse_restore_version(text, text);\nCOMMIT;\n");
+    out
+}

@@ -1,0 +1,72 @@
+//! The import stage: an export becomes a workspace. Pass 1 reads the catalog, the rollback's
+//! reach is computed from its foreign keys, pass 2 loads only the reached tables (or all, when
+//! asked), and the workspace records what was loaded and skipped.
+
+use crate::catalog::TableName;
+use crate::error::{Error, Location, Result};
+use crate::input::{self, Format};
+use crate::spec::Spec;
+use crate::workspace::{TableStat, Workspace};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// Load every table, not only those the rollback reaches.
+    pub all_tables: bool,
+}
+
+/// What an import did.
+#[derive(Debug)]
+pub struct Imported {
+    pub format: Format,
+    pub stats: Vec<TableStat>,
+    pub notes: Vec<String>,
+}
+
+/// Reads `input` into `workspace`, which must be fresh (`Workspace::create` or `in_memory`).
+/// The rollback starts from the spec's models and services tables; the guide's backup tables
+/// are loaded too when the export has them (a stale backup is a hazard).
+pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportOptions) -> Result<Imported> {
+    let mut reader = input::open(input)?;
+    let scan = reader.scan()?;
+    let catalog = &scan.catalog;
+    let mut roots = Vec::new();
+    for root in [&spec.models.table, &spec.services.table] {
+        let table = catalog.find_table(root).ok_or_else(|| {
+            Error::bad_input(
+                Location::file(input),
+                format!("the export has no `{root}` table: it is not a model-management database (the rollback needs models and services)"),
+            )
+        })?;
+        roots.push(table.name.clone());
+    }
+    let loaded: Vec<TableName> = if options.all_tables {
+        catalog.tables.iter().map(|t| t.name.clone()).collect()
+    } else {
+        let backups = [&spec.backup.models_table, &spec.backup.services_table];
+        roots.extend(backups.iter().filter_map(|b| catalog.find_table(b)).map(|t| t.name.clone()));
+        catalog.reached_from(&roots)
+    };
+    let wanted: BTreeSet<TableName> = loaded.iter().cloned().collect();
+    workspace.create_tables(catalog, &loaded)?;
+    let mut loader = workspace.loader(catalog);
+    reader.load(&wanted, &mut loader)?;
+    let counts = loader.counts().clone();
+    let stats: Vec<TableStat> = catalog
+        .tables
+        .iter()
+        .map(|t| {
+            let loaded = wanted.contains(&t.name);
+            let scanned = scan.data.iter().find(|d| d.table == t.name);
+            let rows = if loaded {
+                Some(counts.get(&t.name).copied().unwrap_or(0))
+            } else {
+                scanned.map_or(Some(0), |d| d.rows)
+            };
+            TableStat { table: t.name.clone(), loaded, rows }
+        })
+        .collect();
+    workspace.record(input, &scan, &stats)?;
+    Ok(Imported { format: scan.format, stats, notes: scan.notes })
+}

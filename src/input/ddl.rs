@@ -1,0 +1,329 @@
+//! DDL → catalog, through PostgreSQL's own parser (libpg_query). Only the statements that shape
+//! tables are read: CREATE TABLE, ALTER TABLE (constraints, defaults, NOT NULL) and
+//! CREATE INDEX; the parser still checks every statement it is given.
+
+use crate::catalog::{Catalog, Column, Constraint, ConstraintKind, FkAction, ForeignKey, Index, Table, TableName};
+use crate::pgtype::format_type;
+use pg_query::protobuf::{self, a_const, AlterTableType, ConstrType};
+use pg_query::NodeEnum;
+
+/// A `COPY table (cols) FROM stdin` header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CopyHeader {
+    pub table: TableName,
+    pub columns: Vec<String>,
+}
+
+/// What one chunk of SQL turned out to be.
+#[derive(Debug)]
+pub enum Parsed {
+    /// A COPY FROM stdin: data lines follow.
+    Copy(CopyHeader),
+    /// Anything else (already applied to the catalog when it was DDL).
+    Other,
+}
+
+/// Parses a chunk of SQL (one or more statements), applies its DDL to `catalog` and reports
+/// whether it opens a COPY block. Errors are the parser's message, without location.
+pub fn apply(sql: &str, catalog: &mut Catalog) -> Result<Parsed, String> {
+    let parsed = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT).map_err(|e| e.to_string())?;
+    let mut outcome = Parsed::Other;
+    for raw in &parsed.protobuf.stmts {
+        let Some(node) = raw.stmt.as_ref().and_then(|s| s.node.as_ref()) else { continue };
+        match node {
+            NodeEnum::CreateStmt(create) => create_table(create, catalog)?,
+            NodeEnum::AlterTableStmt(alter) => alter_table(alter, catalog)?,
+            NodeEnum::IndexStmt(index) => create_index(index, catalog)?,
+            NodeEnum::CopyStmt(copy) if copy.is_from && copy.filename.is_empty() => {
+                let relation = copy.relation.as_ref().ok_or("COPY without a table")?;
+                outcome = Parsed::Copy(CopyHeader {
+                    table: table_name(relation),
+                    columns: copy.attlist.iter().filter_map(string_of).collect(),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(outcome)
+}
+
+fn table_name(relation: &protobuf::RangeVar) -> TableName {
+    TableName::new(&relation.schemaname, &relation.relname)
+}
+
+fn string_of(node: &protobuf::Node) -> Option<String> {
+    match node.node.as_ref()? {
+        NodeEnum::String(s) => Some(s.sval.clone()),
+        _ => None,
+    }
+}
+
+fn int_of(node: &protobuf::Node) -> Option<i64> {
+    match node.node.as_ref()? {
+        NodeEnum::Integer(i) => Some(i64::from(i.ival)),
+        NodeEnum::AConst(c) => match c.val.as_ref()? {
+            a_const::Val::Ival(i) => Some(i64::from(i.ival)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn type_of(type_name: &protobuf::TypeName) -> String {
+    let names: Vec<String> = type_name.names.iter().filter_map(string_of).collect();
+    let mods: Vec<i64> = type_name.typmods.iter().filter_map(int_of).collect();
+    format_type(&names, &mods, !type_name.array_bounds.is_empty())
+}
+
+/// The parse-tree version of the linked libpg_query (the deparser checks it).
+fn parser_version() -> Result<i32, String> {
+    let parsed = pg_query::parse("SELECT", pg_query::ParserOptions::DEFAULT).map_err(|e| e.to_string())?;
+    Ok(parsed.protobuf.version)
+}
+
+/// The text of an expression, as PostgreSQL's deparser writes it.
+fn expression_text(expr: &protobuf::Node) -> Result<String, String> {
+    let select = protobuf::SelectStmt {
+        target_list: vec![protobuf::Node {
+            node: Some(NodeEnum::ResTarget(Box::new(protobuf::ResTarget {
+                val: Some(Box::new(expr.clone())),
+                ..Default::default()
+            }))),
+        }],
+        ..Default::default()
+    };
+    let tree = protobuf::ParseResult {
+        version: parser_version()?,
+        stmts: vec![protobuf::RawStmt {
+            stmt: Some(Box::new(protobuf::Node { node: Some(NodeEnum::SelectStmt(Box::new(select))) })),
+            stmt_location: 0,
+            stmt_len: 0,
+        }],
+    };
+    let text = pg_query::deparse(&tree, Default::default()).map_err(|e| e.to_string())?;
+    Ok(text.strip_prefix("SELECT ").unwrap_or(&text).to_string())
+}
+
+fn create_table(create: &protobuf::CreateStmt, catalog: &mut Catalog) -> Result<(), String> {
+    let relation = create.relation.as_ref().ok_or("CREATE TABLE without a name")?;
+    let name = table_name(relation);
+    if catalog.table(&name).is_some() {
+        return Err(format!("table {name} is created twice"));
+    }
+    let mut table = Table { name: name.clone(), columns: Vec::new() };
+    let mut constraints = Vec::new();
+    for element in &create.table_elts {
+        match element.node.as_ref() {
+            Some(NodeEnum::ColumnDef(def)) => {
+                let type_name = def.type_name.as_ref().ok_or("column without a type")?;
+                let pg_type = type_of(type_name);
+                let serial = type_name.names.last().and_then(string_of).is_some_and(|t| t.contains("serial"));
+                let mut column =
+                    Column { name: def.colname.clone(), pg_type, not_null: def.is_not_null || serial, default: None };
+                for constraint in &def.constraints {
+                    if let Some(NodeEnum::Constraint(c)) = constraint.node.as_ref() {
+                        match c.contype() {
+                            ConstrType::ConstrNotnull => column.not_null = true,
+                            ConstrType::ConstrDefault => {
+                                if let Some(expr) = c.raw_expr.as_ref() {
+                                    column.default = Some(expression_text(expr)?);
+                                }
+                            }
+                            ConstrType::ConstrPrimary => column.not_null = true,
+                            _ => {}
+                        }
+                        if let Some(built) = constraint_of(c, &name, Some(&def.colname))? {
+                            constraints.push(built);
+                        }
+                    }
+                }
+                table.columns.push(column);
+            }
+            Some(NodeEnum::Constraint(c)) => {
+                if let Some(built) = constraint_of(c, &name, None)? {
+                    constraints.push(built);
+                }
+            }
+            _ => {}
+        }
+    }
+    for constraint in &constraints {
+        if constraint.kind == ConstraintKind::PrimaryKey {
+            for column in table.columns.iter_mut().filter(|c| constraint.columns.contains(&c.name)) {
+                column.not_null = true;
+            }
+        }
+    }
+    catalog.tables.push(table);
+    catalog.constraints.extend(constraints);
+    Ok(())
+}
+
+/// Builds a catalog constraint from a parsed one; `None` for kinds the catalog does not track
+/// (NOT NULL and DEFAULT live on the column). Unnamed constraints get PostgreSQL's default names.
+fn constraint_of(
+    c: &protobuf::Constraint,
+    table: &TableName,
+    column: Option<&str>,
+) -> Result<Option<Constraint>, String> {
+    let own_columns = |keys: &[protobuf::Node]| -> Vec<String> {
+        match column {
+            Some(column) if keys.is_empty() => vec![column.to_string()],
+            _ => keys.iter().filter_map(string_of).collect(),
+        }
+    };
+    let (kind, columns, suffix) = match c.contype() {
+        ConstrType::ConstrPrimary => (ConstraintKind::PrimaryKey, own_columns(&c.keys), "pkey"),
+        ConstrType::ConstrUnique => (ConstraintKind::Unique, own_columns(&c.keys), "key"),
+        ConstrType::ConstrCheck => (ConstraintKind::Check, own_columns(&[]), "check"),
+        ConstrType::ConstrForeign => {
+            let pktable = c.pktable.as_ref().ok_or("FOREIGN KEY without a referenced table")?;
+            let fk = ForeignKey {
+                ref_table: table_name(pktable),
+                ref_columns: c.pk_attrs.iter().filter_map(string_of).collect(),
+                on_delete: FkAction::from_code(&c.fk_del_action),
+                on_update: FkAction::from_code(&c.fk_upd_action),
+            };
+            (ConstraintKind::ForeignKey(fk), own_columns(&c.fk_attrs), "fkey")
+        }
+        _ => return Ok(None),
+    };
+    let name = if c.conname.is_empty() {
+        match suffix {
+            "pkey" => format!("{}_pkey", table.name),
+            _ => format!("{}_{}_{suffix}", table.name, columns.join("_")),
+        }
+    } else {
+        c.conname.clone()
+    };
+    Ok(Some(Constraint { name, table: table.clone(), kind, columns }))
+}
+
+fn alter_table(alter: &protobuf::AlterTableStmt, catalog: &mut Catalog) -> Result<(), String> {
+    let Some(relation) = alter.relation.as_ref() else { return Ok(()) };
+    let name = table_name(relation);
+    for cmd in &alter.cmds {
+        let Some(NodeEnum::AlterTableCmd(cmd)) = cmd.node.as_ref() else { continue };
+        match cmd.subtype() {
+            AlterTableType::AtAddConstraint => {
+                let Some(NodeEnum::Constraint(c)) = cmd.def.as_ref().and_then(|d| d.node.as_ref()) else {
+                    continue;
+                };
+                if let Some(constraint) = constraint_of(c, &name, None)? {
+                    if constraint.kind == ConstraintKind::PrimaryKey {
+                        set_not_null(catalog, &name, &constraint.columns);
+                    }
+                    catalog.constraints.push(constraint);
+                }
+            }
+            AlterTableType::AtColumnDefault => {
+                let default = cmd.def.as_ref().map(|d| expression_text(d)).transpose()?;
+                if let Some(column) = column_mut(catalog, &name, &cmd.name) {
+                    column.default = default;
+                }
+            }
+            AlterTableType::AtSetNotNull => set_not_null(catalog, &name, &[cmd.name.clone()]),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn column_mut<'a>(catalog: &'a mut Catalog, table: &TableName, column: &str) -> Option<&'a mut Column> {
+    catalog.table_mut(table)?.columns.iter_mut().find(|c| c.name == column)
+}
+
+fn set_not_null(catalog: &mut Catalog, table: &TableName, columns: &[String]) {
+    for column in columns {
+        if let Some(column) = column_mut(catalog, table, column) {
+            column.not_null = true;
+        }
+    }
+}
+
+fn create_index(index: &protobuf::IndexStmt, catalog: &mut Catalog) -> Result<(), String> {
+    let relation = index.relation.as_ref().ok_or("CREATE INDEX without a table")?;
+    let mut columns = Vec::new();
+    for param in &index.index_params {
+        if let Some(NodeEnum::IndexElem(elem)) = param.node.as_ref() {
+            if !elem.name.is_empty() {
+                columns.push(elem.name.clone());
+            } else if let Some(expr) = elem.expr.as_ref() {
+                columns.push(expression_text(expr)?);
+            }
+        }
+    }
+    catalog.indexes.push(Index {
+        name: index.idxname.clone(),
+        table: table_name(relation),
+        unique: index.unique,
+        columns,
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DDL: &str = r#"
+CREATE TABLE public.models (
+    id uuid NOT NULL,
+    model_id character varying(255),
+    version character varying(100),
+    version_status character varying(50) DEFAULT 'active'::character varying NOT NULL,
+    tags text[],
+    price numeric(12,2),
+    created_at timestamp without time zone
+);
+CREATE TABLE public.variants (id serial PRIMARY KEY, service_id varchar REFERENCES public.services(service_id) ON DELETE CASCADE);
+ALTER TABLE ONLY public.models ADD CONSTRAINT models_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY public.models ADD CONSTRAINT uq_model_id_version UNIQUE (model_id, version);
+ALTER TABLE ONLY public.notes ADD CONSTRAINT notes_model_fkey FOREIGN KEY (model_row) REFERENCES public.models(id) ON DELETE SET NULL;
+CREATE INDEX idx_model_id_version ON public.models USING btree (model_id, version);
+CREATE UNIQUE INDEX idx_lower ON public.models USING btree (lower((model_id)::text));
+"#;
+
+    #[test]
+    fn ddl_builds_tables_constraints_and_indexes() {
+        let mut catalog = Catalog::default();
+        assert!(matches!(apply(DDL, &mut catalog), Ok(Parsed::Other)));
+        let models = catalog.find_table("models").unwrap();
+        let status = models.column("version_status").unwrap();
+        assert_eq!(status.pg_type, "character varying(50)");
+        assert!(status.not_null);
+        assert_eq!(status.default.as_deref(), Some("'active'::varchar"));
+        assert!(models.column("id").unwrap().not_null);
+        assert_eq!(models.column("tags").unwrap().pg_type, "text[]");
+        assert_eq!(models.column("price").unwrap().pg_type, "numeric(12,2)");
+
+        let variants = catalog.find_table("variants").unwrap();
+        assert_eq!(variants.column("id").unwrap().pg_type, "integer");
+        let names: Vec<_> = catalog.constraints.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["variants_pkey", "variants_service_id_fkey", "models_pkey", "uq_model_id_version", "notes_model_fkey"]
+        );
+        let (_, fk) = catalog.foreign_keys().next().unwrap();
+        assert_eq!(fk.on_delete, FkAction::Cascade);
+        let (_, fk) = catalog.foreign_keys().nth(1).unwrap();
+        assert_eq!(fk.on_delete, FkAction::SetNull);
+        assert_eq!(catalog.indexes[1].columns, ["lower((model_id)::text)"]);
+        assert!(catalog.indexes[1].unique);
+    }
+
+    #[test]
+    fn copy_header_names_table_and_columns() {
+        let mut catalog = Catalog::default();
+        let parsed = apply(r#"COPY public."we""ird" (id, "Name") FROM stdin;"#, &mut catalog).unwrap();
+        let Parsed::Copy(header) = parsed else { panic!("not a COPY") };
+        assert_eq!(header.table, TableName::new("public", r#"we"ird"#));
+        assert_eq!(header.columns, ["id", "Name"]);
+    }
+
+    #[test]
+    fn syntax_errors_are_reported() {
+        let mut catalog = Catalog::default();
+        assert!(apply("CREATE TABLE (", &mut catalog).is_err());
+    }
+}

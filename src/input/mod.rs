@@ -1,0 +1,105 @@
+//! Readers: each kind of export becomes a catalog (pass 1, cheap: DDL only, data skipped at I/O
+//! speed) and then streams the rows of just the tables asked for into a `RowSink` (pass 2).
+//! Readers never touch the workspace; they only hand rows on.
+
+pub mod copy_text;
+pub mod csv_dir;
+pub mod csv_text;
+pub mod ddl;
+pub mod inserts;
+pub mod plain;
+pub mod source;
+pub mod statements;
+
+use crate::catalog::{Catalog, TableName};
+use crate::error::{Error, Location, Place, Result};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// The kinds of export rehearse reads (ROLLBACK.md §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Plain,
+    PlainGzip,
+    CsvDirectory,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Plain => "pg_dump plain",
+            Format::PlainGzip => "pg_dump plain (gzip)",
+            Format::CsvDirectory => "CSV directory",
+        }
+    }
+}
+
+/// Rows of a table that the input holds.
+#[derive(Debug, Clone)]
+pub struct TableData {
+    pub table: TableName,
+    /// Known without decoding (lines of a COPY block); `None` where only a parse could tell.
+    pub rows: Option<u64>,
+}
+
+/// What pass 1 learned about an input.
+#[derive(Debug)]
+pub struct Scan {
+    pub format: Format,
+    pub catalog: Catalog,
+    pub data: Vec<TableData>,
+    pub pg_dump_version: Option<String>,
+    pub size: u64,
+    pub sha256: String,
+    /// Things the user must know about how the input was read (for example inferred types).
+    pub notes: Vec<String>,
+}
+
+/// How a reader's row positions read in an error message.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// Positions are 1-based lines of this file.
+    Lines(PathBuf),
+    /// Positions are 1-based rows of a table inside this file.
+    Rows(PathBuf, String),
+}
+
+impl Origin {
+    pub fn locate(&self, at: u64) -> Location {
+        match self {
+            Origin::Lines(file) => Location::line(file, at),
+            Origin::Rows(file, table) => {
+                Location { file: file.clone(), place: Place::Row { table: table.clone(), row: at } }
+            }
+        }
+    }
+}
+
+/// Where rows go. Fields come as PostgreSQL text, in the order of `columns` given to `begin`.
+pub trait RowSink {
+    /// `at` is where the column list was declared (a COPY line, a CSV header), for errors.
+    fn begin(&mut self, table: &TableName, columns: &[String], origin: Origin, at: u64) -> Result<()>;
+    /// `at` is the row's position for error messages (see `Origin`).
+    fn row(&mut self, fields: &[Option<&str>], at: u64) -> Result<()>;
+    /// Ends the table's rows; returns how many were loaded.
+    fn end(&mut self) -> Result<u64>;
+}
+
+pub trait Input {
+    fn scan(&mut self) -> Result<Scan>;
+    /// Streams the rows of `tables` (only those) into `sink`. Call after `scan`.
+    fn load(&mut self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()>;
+}
+
+/// Opens an export, choosing the reader from what the path holds.
+pub fn open(path: &Path) -> Result<Box<dyn Input>> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        return Ok(Box::new(csv_dir::CsvDirectory::new(path)));
+    }
+    if meta.len() == 0 {
+        return Err(Error::bad_input(Location::file(path), "the file is empty"));
+    }
+    let gzip = source::is_gzip(path)?;
+    Ok(Box::new(plain::PlainDump::new(path, gzip)))
+}

@@ -1,0 +1,22 @@
+//! rehearse: rehearse a destructive PostgreSQL rollback offline.
+//!
+//! Data flows one way: `input` (readers) → `import` → `workspace` (DuckDB) → rehearsal → reports
+//! and scripts. The contract is ROLLBACK.md; the module docs say what each stage may not do.
+
+pub mod catalog;
+pub mod emit;
+pub mod error;
+pub mod import;
+pub mod input;
+pub mod pg;
+pub mod pgtype;
+pub mod plan;
+pub mod rehearsal;
+pub mod report;
+pub mod spec;
+pub mod sql;
+pub mod staging;
+pub mod validate;
+pub mod workspace;
+
+pub use error::{Error, Result};

@@ -1,0 +1,28 @@
+//! The `rehearse` binary: parse arguments, dispatch to a subcommand, map errors to exit codes
+//! (ROLLBACK.md §8).
+
+mod cli;
+mod commands;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Import(args) => commands::import::run(args),
+        Command::Inspect(args) => commands::inspect::run(args),
+        Command::Run(args) => commands::run::run(args),
+        Command::Spec(args) => commands::spec::run(args),
+        Command::Validate(args) => commands::validate::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            let code = error.downcast_ref::<rehearse::Error>().map_or(1, rehearse::Error::exit_code);
+            ExitCode::from(code as u8)
+        }
+    }
+}

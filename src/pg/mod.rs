@@ -1,0 +1,175 @@
+//! A throw-away PostgreSQL cluster: `initdb` into a temporary directory, a unix socket there, no
+//! TCP listener, trust authentication, stopped and deleted on drop. Used by `validate` and by
+//! the tests alike. It only ever talks to the cluster it created.
+
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Where PostgreSQL server binaries usually are on Debian; newest first.
+fn default_bin_dir() -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("initdb").is_file())
+        .collect();
+    candidates.sort_by_key(|p| {
+        p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0)
+    });
+    let preferred = PathBuf::from("/usr/lib/postgresql/15/bin");
+    if preferred.join("initdb").is_file() {
+        return Some(preferred);
+    }
+    candidates.pop().or_else(|| {
+        let out = Command::new("pg_config").arg("--bindir").output().ok()?;
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        dir.join("initdb").is_file().then_some(dir)
+    })
+}
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+pub struct Cluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl Cluster {
+    /// Creates and starts a cluster with binaries from `bin` (or the system's PostgreSQL).
+    pub fn start(bin: Option<&Path>) -> Result<Cluster> {
+        let bin = match bin {
+            Some(dir) => dir.to_path_buf(),
+            None => default_bin_dir().ok_or_else(|| {
+                Error::Usage(
+                    "no PostgreSQL server binaries found (install Debian's `postgresql`, or pass --pg-bin)".into(),
+                )
+            })?,
+        };
+        let dir =
+            tempfile::Builder::new().prefix("rehearse-pg-").tempdir().map_err(|e| Error::io(Path::new("/tmp"), e))?;
+        let as_postgres = running_as_root();
+        if as_postgres {
+            run_checked(Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()), "chown")?;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| Error::io(Path::new("127.0.0.1"), e))?;
+        let cluster = Cluster { dir, bin, port, as_postgres };
+        let data = cluster.data_dir();
+        let mut initdb = cluster.server_command("initdb");
+        initdb.args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "-D"]).arg(&data);
+        run_checked(&mut initdb, "initdb")?;
+        let options = format!(
+            "-c listen_addresses='' -c unix_socket_directories='{}' -p {} -c fsync=off -c full_page_writes=off -c TimeZone=UTC",
+            cluster.socket_dir().display(),
+            port
+        );
+        let mut pg_ctl = cluster.server_command("pg_ctl");
+        pg_ctl
+            .args(["-w", "-t", "60", "-D"])
+            .arg(&data)
+            .args(["-o", &options, "-l"])
+            .arg(cluster.dir.path().join("log"))
+            .arg("start");
+        run_checked(&mut pg_ctl, "pg_ctl start")?;
+        Ok(cluster)
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn socket_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A server program (initdb, pg_ctl), run as `postgres` when we are root.
+    fn server_command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        if self.as_postgres {
+            let mut cmd = Command::new("runuser");
+            cmd.args(["-u", "postgres", "--"]).arg(path);
+            cmd
+        } else {
+            Command::new(path)
+        }
+    }
+
+    /// A client program (psql, pg_dump, pg_restore, createdb) aimed at this cluster.
+    pub fn client(&self, program: &str) -> Command {
+        let mut cmd = Command::new(self.bin.join(program));
+        cmd.env("PGHOST", self.socket_dir())
+            .env("PGPORT", self.port.to_string())
+            .env("PGUSER", "postgres")
+            .env_remove("PGDATABASE")
+            .env_remove("PGPASSWORD")
+            .env_remove("PGSERVICE");
+        cmd
+    }
+
+    pub fn create_database(&self, name: &str) -> Result<()> {
+        run_checked(self.client("createdb").args(["-T", "template0", name]), "createdb")?;
+        Ok(())
+    }
+
+    /// Runs SQL through `psql -X -v ON_ERROR_STOP=1`; the output on success, an error otherwise.
+    pub fn psql(&self, database: &str, sql: &str) -> Result<Output> {
+        let mut cmd = self.client("psql");
+        cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql]);
+        run_checked(&mut cmd, "psql")
+    }
+
+    /// Runs a SQL file through `psql -X -v ON_ERROR_STOP=1`, returning the raw output whether or
+    /// not it succeeded (scripts that must fail are tested too).
+    pub fn psql_file(&self, database: &str, file: &Path) -> Result<Output> {
+        self.client("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database, "-f"])
+            .arg(file)
+            .output()
+            .map_err(|e| Error::io(file, e))
+    }
+
+    /// Rows of a query as text, NULL as `None` (read through psql's CSV output).
+    pub fn query(&self, database: &str, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        let mut cmd = self.client("psql");
+        cmd.args(["-X", "-q", "--csv", "-t", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql]);
+        let out = run_checked(&mut cmd, "psql")?;
+        let mut reader = crate::input::csv_text::CsvReader::new(&out.stdout[..]);
+        let mut row = crate::input::copy_text::DecodedRow::default();
+        let mut rows = Vec::new();
+        while reader.next_record(&mut row).map_err(|_| Error::Tool("psql printed malformed CSV".into()))?.is_some() {
+            let texts = row.texts().map_err(|_| Error::Tool("psql printed invalid UTF-8".into()))?;
+            rows.push(texts.into_iter().map(|t| t.map(str::to_string)).collect());
+        }
+        Ok(rows)
+    }
+}
+
+/// Runs a command; a non-zero exit becomes an error carrying its stderr.
+pub fn run_checked(cmd: &mut Command, what: &str) -> Result<Output> {
+    let out = cmd.output().map_err(|e| Error::io(Path::new(what), e))?;
+    if out.status.success() {
+        return Ok(out);
+    }
+    Err(Error::Tool(format!("{what} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim())))
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let mut stop = self.server_command("pg_ctl");
+        stop.args(["-w", "-D"]).arg(self.data_dir()).args(["-m", "immediate", "stop"]);
+        let _ = stop.output();
+    }
+}

@@ -1,0 +1,183 @@
+//! The plan: the one result of a rehearsal. Every row that the rollback deletes, changes or
+//! keeps, and why; every hazard with its rows; the verification outcome. Reports render it for
+//! people and machines, scripts render it for PostgreSQL; nothing downstream recomputes it.
+
+use crate::rehearsal::policy::Policy;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Consolidate every model to one version (the guide's rollback).
+    Full,
+    /// Keep every version; drop only the version columns, indexes and constraint.
+    Selective,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeptVersion {
+    pub id: String,
+    pub model_id: Option<String>,
+    pub version: Option<String>,
+    pub version_status: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeletedVersion {
+    pub id: String,
+    pub model_id: Option<String>,
+    pub version: Option<String>,
+    pub version_status: Option<String>,
+    pub is_immutable: Option<bool>,
+    pub is_published: Option<bool>,
+    pub release_notes: Option<String>,
+    pub kept_id: String,
+    pub kept_version: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceAction {
+    Repointed,
+    Unchanged,
+    Orphan,
+    Deleted,
+}
+
+impl ServiceAction {
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceAction::Repointed => "repointed",
+            ServiceAction::Unchanged => "unchanged",
+            ServiceAction::Orphan => "orphan",
+            ServiceAction::Deleted => "deleted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceImpact {
+    pub id: String,
+    pub service_id: Option<String>,
+    pub name: Option<String>,
+    pub model_id: Option<String>,
+    pub model_version_before: Option<String>,
+    pub model_version_after: Option<String>,
+    pub action: ServiceAction,
+}
+
+/// A row of another table that the rollback deletes or changes through a foreign key.
+#[derive(Debug, Clone, Serialize)]
+pub struct CascadeRow {
+    pub table: String,
+    /// The row's primary key (or all its values when it has none), as text.
+    pub key: String,
+    /// `deleted`, `set null` or `set default`.
+    pub action: String,
+    /// The foreign key (and the table it points to) that did it.
+    pub via: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Divergence {
+    pub model_id: Option<String>,
+    pub documented_id: String,
+    pub documented_version: Option<String>,
+    pub legacy_id: String,
+    pub legacy_version: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HazardRow {
+    pub code: &'static str,
+    pub table: String,
+    pub key: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// False where the check does not apply (V2 in selective mode); it then never fails a run.
+    pub applicable: bool,
+    pub pass: bool,
+    /// Offending rows (or columns, for V1).
+    pub count: u64,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    pub v1: Check,
+    pub v2: Check,
+    /// V3 as the guide writes it (fails on pre-existing orphans too).
+    pub v3: Check,
+    /// V3 counting only orphans that the rollback itself creates.
+    pub v3_caused: Check,
+}
+
+impl Verification {
+    /// The checks the emitted script fails hard on (ROLLBACK.md §2 step 8).
+    pub fn gating_pass(&self) -> bool {
+        [&self.v1, &self.v2, &self.v3_caused].iter().all(|c| c.pass || !c.applicable)
+    }
+}
+
+/// Row counts and a digest of the rows the rollback decides on, computed identically in DuckDB
+/// and in the emitted script's drift guard.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fingerprint {
+    pub models_rows: u64,
+    pub models_digest: String,
+    pub services_rows: u64,
+    pub services_digest: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub policy: Policy,
+    pub mode: Mode,
+    pub delete_orphans: bool,
+    pub collation: String,
+    pub input: BTreeMap<String, String>,
+    pub fingerprint: Fingerprint,
+    pub models_before: u64,
+    pub models_after: u64,
+    pub services_before: u64,
+    pub services_after: u64,
+    pub kept: Vec<KeptVersion>,
+    pub deleted: Vec<DeletedVersion>,
+    pub services: Vec<ServiceImpact>,
+    pub cascade: Vec<CascadeRow>,
+    /// Rows deleted per other table (`schema.table` → rows).
+    pub cascade_deleted: BTreeMap<String, u64>,
+    /// Rows changed (SET NULL / SET DEFAULT) per other table.
+    pub cascade_changed: BTreeMap<String, u64>,
+    pub divergence: Vec<Divergence>,
+    pub hazards: Vec<HazardRow>,
+    pub verification: Verification,
+    pub predicted_failure: Option<String>,
+}
+
+impl Plan {
+    pub fn services_with(&self, action: ServiceAction) -> u64 {
+        self.services.iter().filter(|s| s.action == action).count() as u64
+    }
+
+    /// Rows per hazard code, every code present (zero when clear).
+    pub fn hazard_counts(&self) -> BTreeMap<&'static str, u64> {
+        let mut counts: BTreeMap<&'static str, u64> =
+            crate::rehearsal::hazards::CODES.iter().map(|h| (h.code, 0)).collect();
+        for row in &self.hazards {
+            *counts.entry(row.code).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Whether the run must exit 3 (ROLLBACK.md §8).
+    pub fn fails(&self) -> bool {
+        self.predicted_failure.is_some() || !self.verification.gating_pass()
+    }
+}

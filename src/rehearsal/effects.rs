@@ -1,0 +1,178 @@
+//! Foreign-key effects of the rollback's deletes, followed through every constraint the dump
+//! declares: ON DELETE CASCADE recursively across any number of tables, SET NULL / SET DEFAULT
+//! as changed rows, RESTRICT / NO ACTION as blockers that make the real script fail. Rows are
+//! tracked by DuckDB rowid in two TEMP tables; the workspace itself is never modified.
+
+use crate::catalog::{quote_ident, Catalog, Constraint, FkAction, ForeignKey, TableName};
+use crate::error::Result;
+use crate::sql::literal;
+use duckdb::Connection;
+use std::collections::BTreeSet;
+
+pub const DELETED: &str = "_plan_deleted";
+pub const CHANGED: &str = "_plan_changed";
+
+/// A foreign key that forbids a delete the rollback makes.
+#[derive(Debug, Clone)]
+pub struct Blocker {
+    pub constraint: String,
+    pub table: TableName,
+    pub parent: TableName,
+    pub rows: u64,
+    pub example: String,
+}
+
+pub fn create(conn: &Connection) -> Result<()> {
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE {DELETED} (tbl VARCHAR, rid BIGINT, via VARCHAR);
+         CREATE OR REPLACE TEMP TABLE {CHANGED} (tbl VARCHAR, rid BIGINT, via VARCHAR, action VARCHAR, constraint_name VARCHAR);"
+    ))?;
+    Ok(())
+}
+
+/// The rowids of `table` that the rollback deletes, as a subquery.
+pub fn deleted_rids(table: &TableName) -> String {
+    format!("(SELECT rid FROM {DELETED} WHERE tbl = {})", literal(&table.to_string()))
+}
+
+/// Marks the rows of `table` selected by `condition` (over alias `t`) as deleted, for `via`.
+pub fn seed(conn: &Connection, table: &TableName, condition: &str, via: &str) -> Result<usize> {
+    Ok(conn.execute(
+        &format!(
+            "INSERT INTO {DELETED} SELECT {}, t.rowid, {} FROM {} t WHERE ({condition}) AND t.rowid NOT IN {}",
+            literal(&table.to_string()),
+            literal(via),
+            table.quoted(),
+            deleted_rids(table)
+        ),
+        [],
+    )?)
+}
+
+fn via(constraint: &Constraint, fk: &ForeignKey) -> String {
+    format!("{} -> {}", constraint.name, fk.ref_table)
+}
+
+/// `FROM child c JOIN parent p ON …` for a foreign key, restricted to deleted parent rows.
+fn referencing(constraint: &Constraint, fk: &ForeignKey) -> String {
+    let on: Vec<String> = constraint
+        .columns
+        .iter()
+        .zip(&fk.ref_columns)
+        .map(|(c, p)| format!("c.{} = p.{}", quote_ident(c), quote_ident(p)))
+        .collect();
+    format!(
+        "FROM {} c JOIN {} p ON {} WHERE p.rowid IN {} AND c.rowid NOT IN {}",
+        constraint.table.quoted(),
+        fk.ref_table.quoted(),
+        on.join(" AND "),
+        deleted_rids(&fk.ref_table),
+        deleted_rids(&constraint.table)
+    )
+}
+
+/// The foreign keys between loaded tables (the others cannot be followed, and need not be:
+/// import loads every table a delete can reach).
+fn keys<'c>(catalog: &'c Catalog, loaded: &BTreeSet<TableName>) -> Vec<(&'c Constraint, &'c ForeignKey)> {
+    catalog.foreign_keys().filter(|(c, fk)| loaded.contains(&c.table) && loaded.contains(&fk.ref_table)).collect()
+}
+
+/// Follows every ON DELETE CASCADE between loaded tables until no new row is deleted.
+pub fn cascade(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<TableName>) -> Result<()> {
+    let keys = keys(catalog, loaded);
+    loop {
+        let mut added = 0;
+        for (constraint, fk) in keys.iter().filter(|(_, fk)| fk.on_delete == FkAction::Cascade) {
+            added += conn.execute(
+                &format!(
+                    "INSERT INTO {DELETED} SELECT DISTINCT {}, c.rowid, {} {}",
+                    literal(&constraint.table.to_string()),
+                    literal(&via(constraint, fk)),
+                    referencing(constraint, fk)
+                ),
+                [],
+            )?;
+        }
+        if added == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// Once every delete is known: records SET NULL / SET DEFAULT changes of surviving rows, and
+/// returns the RESTRICT / NO ACTION keys that surviving rows still hold on deleted ones.
+pub fn consequences(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<TableName>) -> Result<Vec<Blocker>> {
+    let keys = keys(catalog, loaded);
+    let mut blockers = Vec::new();
+    for (constraint, fk) in &keys {
+        match fk.on_delete {
+            FkAction::Cascade => {}
+            FkAction::SetNull | FkAction::SetDefault => {
+                conn.execute(
+                    &format!(
+                        "INSERT INTO {CHANGED} SELECT DISTINCT {}, c.rowid, {}, {}, {} {}",
+                        literal(&constraint.table.to_string()),
+                        literal(&via(constraint, fk)),
+                        literal(&fk.on_delete.sql().to_lowercase()),
+                        literal(&constraint.name),
+                        referencing(constraint, fk)
+                    ),
+                    [],
+                )?;
+            }
+            FkAction::Restrict | FkAction::NoAction => {
+                let columns: Vec<String> =
+                    constraint.columns.iter().map(|c| format!("CAST(c.{} AS VARCHAR)", quote_ident(c))).collect();
+                let (rows, example): (i64, Option<String>) = conn.query_row(
+                    &format!(
+                        "SELECT count(*), min(concat_ws(', ', {})) {}",
+                        columns.join(", "),
+                        referencing(constraint, fk)
+                    ),
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                if rows > 0 {
+                    blockers.push(Blocker {
+                        constraint: constraint.name.clone(),
+                        table: constraint.table.clone(),
+                        parent: fk.ref_table.clone(),
+                        rows: rows as u64,
+                        example: example.unwrap_or_default(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(blockers)
+}
+
+/// The table as the rollback leaves it: deleted rows gone, SET NULL / SET DEFAULT applied.
+pub fn post_relation(catalog: &Catalog, table: &TableName) -> String {
+    let mut replaced = Vec::new();
+    for (constraint, fk) in catalog.foreign_keys().filter(|(c, _)| &c.table == table) {
+        let value = |column: &str| match fk.on_delete {
+            FkAction::SetDefault => catalog
+                .table(table)
+                .and_then(|t| t.column(column))
+                .and_then(|c| c.default.clone())
+                .unwrap_or_else(|| "NULL".into()),
+            _ => "NULL".into(),
+        };
+        if !matches!(fk.on_delete, FkAction::SetNull | FkAction::SetDefault) {
+            continue;
+        }
+        for column in &constraint.columns {
+            replaced.push(format!(
+                "CASE WHEN rowid IN (SELECT rid FROM {CHANGED} WHERE tbl = {} AND constraint_name = {}) THEN {} ELSE {} END AS {}",
+                literal(&table.to_string()),
+                literal(&constraint.name),
+                value(column),
+                quote_ident(column),
+                quote_ident(column)
+            ));
+        }
+    }
+    let replace = if replaced.is_empty() { String::new() } else { format!(" REPLACE ({})", replaced.join(", ")) };
+    format!("(SELECT *{replace} FROM {} WHERE rowid NOT IN {})", table.quoted(), deleted_rids(table))
+}

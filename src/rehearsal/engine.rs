@@ -1,0 +1,741 @@
+//! Replays the rollback on a workspace and builds the plan: keepers under both policies, the
+//! deletes and everything foreign keys make of them, what services end up serving, the guide's
+//! verification on the simulated result, and every hazard with its rows.
+
+use super::effects::{self, CHANGED, DELETED};
+use super::policy::{self, choose, is_active_exactly, is_active_loosely, Choice, Policy, VersionRow};
+use crate::catalog::{quote_ident, Catalog, ConstraintKind, Table, TableName};
+use crate::error::{Error, Result};
+use crate::pgtype::DuckType;
+use crate::plan::*;
+use crate::spec::Spec;
+use crate::sql::{self, literal, Col, Dialect};
+use crate::workspace::Workspace;
+use duckdb::Connection;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub policy: Policy,
+    pub mode: Mode,
+    pub delete_orphans: bool,
+    pub collation: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { policy: Policy::Documented, mode: Mode::Full, delete_orphans: false, collation: "C".into() }
+    }
+}
+
+/// A models row with what the reports need besides the policy's columns.
+struct ModelRow {
+    rid: i64,
+    row: VersionRow,
+    immutable: Option<bool>,
+    published: Option<bool>,
+    notes: Option<String>,
+}
+
+struct ServiceRow {
+    rid: i64,
+    id: String,
+    service_id: Option<String>,
+    name: Option<String>,
+    model_id: Option<String>,
+    pin: Option<String>,
+}
+
+/// A column read as text, whatever its DuckDB type.
+fn text(column: &str) -> String {
+    format!("CAST({} AS VARCHAR)", quote_ident(column))
+}
+
+fn epoch_micros(table: &Table, column: &str) -> String {
+    let pg_type = table.column(column).map(|c| c.pg_type.as_str()).unwrap_or("text");
+    match DuckType::of(pg_type) {
+        DuckType::Timestamp | DuckType::TimestampTz | DuckType::Date => {
+            format!("epoch_us(CAST({} AS TIMESTAMP))", quote_ident(column))
+        }
+        _ => format!("epoch_us(TRY_CAST({} AS TIMESTAMP))", quote_ident(column)),
+    }
+}
+
+fn load_models(conn: &Connection, spec: &Spec, table: &Table) -> Result<Vec<ModelRow>> {
+    let m = &spec.models;
+    let sql = format!(
+        "SELECT rowid, {}, {}, {}, {}, {}, TRY_CAST({} AS BOOLEAN), TRY_CAST({} AS BOOLEAN), {} FROM {} ORDER BY rowid",
+        text(&m.id),
+        text(&m.model_id),
+        text(&m.version),
+        text(&m.status),
+        epoch_micros(table, &m.created_at),
+        quote_ident(&m.is_immutable),
+        quote_ident(&m.is_published),
+        text(&m.release_notes),
+        table.name.quoted()
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], |r| {
+        Ok(ModelRow {
+            rid: r.get(0)?,
+            row: VersionRow {
+                id: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                model_id: r.get(2)?,
+                version: r.get(3)?,
+                status: r.get(4)?,
+                created_at: r.get(5)?,
+            },
+            immutable: r.get(6)?,
+            published: r.get(7)?,
+            notes: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn load_services(conn: &Connection, spec: &Spec, table: &Table) -> Result<Vec<ServiceRow>> {
+    let s = &spec.services;
+    let sql = format!(
+        "SELECT rowid, {}, {}, {}, {}, {} FROM {} ORDER BY rowid",
+        text(&s.id),
+        text(&s.service_id),
+        text(&s.name),
+        text(&s.model_id),
+        text(&s.model_version),
+        table.name.quoted()
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], |r| {
+        Ok(ServiceRow {
+            rid: r.get(0)?,
+            id: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            service_id: r.get(2)?,
+            name: r.get(3)?,
+            model_id: r.get(4)?,
+            pin: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn count(conn: &Connection, sql: &str) -> Result<u64> {
+    let n: i64 = conn.query_row(&format!("SELECT count(*) FROM ({sql})"), [], |r| r.get(0))?;
+    Ok(n as u64)
+}
+
+fn strings(conn: &Connection, sql: &str) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, Option<String>>(0)?.unwrap_or_default(), r.get::<_, Option<String>>(1)?.unwrap_or_default()))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The text that identifies a row of `table` in reports: its primary key, or all its columns.
+fn row_key(catalog: &Catalog, table: &Table, alias: &str) -> String {
+    let pk = catalog
+        .constraints_of(&table.name)
+        .find(|c| c.kind == ConstraintKind::PrimaryKey)
+        .map(|c| c.columns.clone())
+        .unwrap_or_else(|| table.columns.iter().map(|c| c.name.clone()).collect());
+    let parts: Vec<String> = pk.iter().map(|c| format!("CAST({alias}.{} AS VARCHAR)", quote_ident(c))).collect();
+    format!("concat_ws(', ', {})", parts.join(", "))
+}
+
+fn show(value: &Option<String>) -> String {
+    match value {
+        Some(v) => format!("{v:?}"),
+        None => "NULL".into(),
+    }
+}
+
+/// Groups models rows by `model_id` (NULL is one group, as DISTINCT ON makes it).
+fn groups(rows: &[ModelRow]) -> BTreeMap<Option<String>, Vec<usize>> {
+    let mut groups: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        groups.entry(row.row.model_id.clone()).or_default().push(i);
+    }
+    groups
+}
+
+struct GroupChoice {
+    members: Vec<usize>,
+    documented: Choice,
+    legacy: Choice,
+}
+
+impl GroupChoice {
+    fn chosen(&self, policy: Policy) -> &Choice {
+        match policy {
+            Policy::Documented => &self.documented,
+            Policy::Legacy => &self.legacy,
+        }
+    }
+    fn keeper(&self, policy: Policy) -> usize {
+        self.members[self.chosen(policy).keeper]
+    }
+}
+
+pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result<Plan> {
+    let catalog = workspace.catalog()?;
+    let (models, services) = spec.resolve(&catalog).map_err(Error::Spec)?;
+    let conn = workspace.connection();
+    let loaded: BTreeSet<TableName> =
+        workspace.table_stats()?.into_iter().filter(|s| s.loaded).map(|s| s.table).collect();
+    effects::create(conn)?;
+
+    let rows = load_models(conn, spec, models)?;
+    let mut choices = Vec::new();
+    for (_, members) in groups(&rows) {
+        let group: Vec<VersionRow> = members.iter().map(|&i| rows[i].row.clone()).collect();
+        choices.push(GroupChoice {
+            documented: choose(Policy::Documented, &group),
+            legacy: choose(Policy::Legacy, &group),
+            members,
+        });
+    }
+    let policy = options.policy;
+    let mut keeper_of: Vec<usize> = vec![0; rows.len()];
+    for choice in &choices {
+        for &member in &choice.members {
+            keeper_of[member] = choice.keeper(policy);
+        }
+    }
+
+    // The deletes, and all that the foreign keys make of them.
+    if options.mode == Mode::Full {
+        let doomed: Vec<String> =
+            (0..rows.len()).filter(|&i| keeper_of[i] != i).map(|i| rows[i].rid.to_string()).collect();
+        conn.execute(
+            "CREATE OR REPLACE TEMP TABLE _plan_doomed AS SELECT CAST(unnest(string_split(?, ',')) AS BIGINT) AS rid",
+            [doomed.join(",")],
+        )?;
+        conn.execute_batch("DELETE FROM _plan_doomed WHERE rid IS NULL")?;
+        effects::seed(conn, &models.name, "t.rowid IN (SELECT rid FROM _plan_doomed)", "rollback: not the keeper")?;
+    }
+    effects::cascade(conn, &catalog, &loaded)?;
+    let m = &spec.models;
+    let s = &spec.services;
+    if options.delete_orphans {
+        let post_models = effects::post_relation(&catalog, &models.name);
+        effects::seed(
+            conn,
+            &services.name,
+            &sql::orphan_condition(&s.model_id, &post_models, &m.model_id),
+            "orphan delete (--delete-orphans)",
+        )?;
+        effects::cascade(conn, &catalog, &loaded)?;
+    }
+    let blockers = effects::consequences(conn, &catalog, &loaded)?;
+
+    let deleted_models: BTreeSet<i64> = rid_set(conn, &models.name)?;
+    let deleted_services: BTreeSet<i64> = rid_set(conn, &services.name)?;
+    let service_rows = load_services(conn, spec, services)?;
+
+    // Keepers and deleted versions.
+    let mut kept = Vec::new();
+    let mut deleted = Vec::new();
+    for choice in &choices {
+        let keeper = choice.keeper(policy);
+        let reason = &choice.chosen(policy).reason;
+        for &member in &choice.members {
+            let r = &rows[member];
+            if !deleted_models.contains(&r.rid) {
+                kept.push(KeptVersion {
+                    id: r.row.id.clone(),
+                    model_id: r.row.model_id.clone(),
+                    version: r.row.version.clone(),
+                    version_status: r.row.status.clone(),
+                    reason: if member == keeper {
+                        format!("{}: {reason}", policy.name())
+                    } else {
+                        "selective: every version kept".into()
+                    },
+                });
+            } else {
+                deleted.push(DeletedVersion {
+                    id: r.row.id.clone(),
+                    model_id: r.row.model_id.clone(),
+                    version: r.row.version.clone(),
+                    version_status: r.row.status.clone(),
+                    is_immutable: r.immutable,
+                    is_published: r.published,
+                    release_notes: r.notes.clone(),
+                    kept_id: rows[keeper].row.id.clone(),
+                    kept_version: rows[keeper].row.version.clone(),
+                    reason: if member == keeper {
+                        "deleted through a foreign key".into()
+                    } else {
+                        format!("{} keeps {} ({})", policy.name(), show(&rows[keeper].row.version), reason)
+                    },
+                });
+            }
+        }
+    }
+
+    // What each service serves afterwards.
+    let model_ids: BTreeSet<&str> = rows.iter().filter_map(|r| r.row.model_id.as_deref()).collect();
+    let versions: BTreeSet<(&str, &str)> =
+        rows.iter().filter_map(|r| Some((r.row.model_id.as_deref()?, r.row.version.as_deref()?))).collect();
+    let kept_version: BTreeMap<&str, Option<&str>> = choices
+        .iter()
+        .filter_map(|c| {
+            let keeper = &rows[c.keeper(policy)].row;
+            Some((keeper.model_id.as_deref()?, keeper.version.as_deref()))
+        })
+        .collect();
+    let mut hazards: Vec<HazardRow> = Vec::new();
+    let services_table = services.name.to_string();
+    let models_table = models.name.to_string();
+    let any_null_model_id = rows.iter().any(|r| r.row.model_id.is_none());
+    let mut impacts = Vec::new();
+    for svc in &service_rows {
+        let model = svc.model_id.as_deref().filter(|id| model_ids.contains(id));
+        let pin_existed = match (model, svc.pin.as_deref()) {
+            (Some(model), Some(pin)) => versions.contains(&(model, pin)),
+            _ => false,
+        };
+        let after = match (options.mode, model) {
+            (Mode::Full, Some(model)) => kept_version.get(model).copied().flatten().map(str::to_string),
+            _ => None,
+        };
+        let action = if deleted_services.contains(&svc.rid) {
+            ServiceAction::Deleted
+        } else if model.is_none() {
+            ServiceAction::Orphan
+        } else if options.mode == Mode::Selective || after == svc.pin {
+            ServiceAction::Unchanged
+        } else {
+            ServiceAction::Repointed
+        };
+        let key = svc.service_id.clone().unwrap_or_else(|| svc.id.clone());
+        match model {
+            None => hazards.push(HazardRow {
+                code: "H8",
+                table: services_table.clone(),
+                key: key.clone(),
+                detail: format!(
+                    "model_id {} has no models row{}{}",
+                    show(&svc.model_id),
+                    if action == ServiceAction::Deleted { "; deleted with --delete-orphans" } else { "" },
+                    if any_null_model_id {
+                        "; the guide's NOT IN fix deletes nothing: a models.model_id is NULL"
+                    } else {
+                        ""
+                    }
+                ),
+            }),
+            Some(_) if !pin_existed => hazards.push(HazardRow {
+                code: "H7",
+                table: services_table.clone(),
+                key: key.clone(),
+                detail: format!("pinned to {} which never existed; serves {} after", show(&svc.pin), show(&after)),
+            }),
+            Some(_) if action == ServiceAction::Repointed => hazards.push(HazardRow {
+                code: "H6",
+                table: services_table.clone(),
+                key: key.clone(),
+                detail: format!("pinned to {}, which is deleted; serves {} after", show(&svc.pin), show(&after)),
+            }),
+            Some(_) => {}
+        }
+        impacts.push(ServiceImpact {
+            id: svc.id.clone(),
+            service_id: svc.service_id.clone(),
+            name: svc.name.clone(),
+            model_id: svc.model_id.clone(),
+            model_version_before: svc.pin.clone(),
+            model_version_after: after,
+            action,
+        });
+    }
+
+    // Hazards of the versions themselves.
+    for choice in &choices {
+        let group: Vec<&ModelRow> = choice.members.iter().map(|&i| &rows[i]).collect();
+        let group_rows: Vec<VersionRow> = group.iter().map(|r| r.row.clone()).collect();
+        let model_key = show(&group[0].row.model_id);
+        let legacy_keeper = &group_rows[choice.legacy.keeper];
+        let best = policy::legacy_candidates(&group_rows)
+            .into_iter()
+            .map(|i| &group_rows[i])
+            .max_by(|a, b| policy::semantic_cmp(a.version.as_deref(), b.version.as_deref()))
+            .expect("a group has rows");
+        if policy::semantic_cmp(legacy_keeper.version.as_deref(), best.version.as_deref()) == Ordering::Less {
+            hazards.push(HazardRow {
+                code: "H1",
+                table: models_table.clone(),
+                key: model_key.clone(),
+                detail: format!(
+                    "legacy keeps {}, semantic order keeps {}",
+                    show(&legacy_keeper.version),
+                    show(&best.version)
+                ),
+            });
+        }
+        if !group_rows.iter().any(|r| is_active_loosely(r.status.as_deref())) {
+            let keeper = &group_rows[choice.chosen(policy).keeper];
+            hazards.push(HazardRow {
+                code: "H3",
+                table: models_table.clone(),
+                key: model_key.clone(),
+                detail: format!("no active version; keeps {} ({})", show(&keeper.version), show(&keeper.status)),
+            });
+        }
+        let chosen = choice.chosen(policy);
+        if !chosen.tied_with.is_empty() {
+            let tied: Vec<String> = chosen.tied_with.iter().map(|&i| group_rows[i].id.clone()).collect();
+            hazards.push(HazardRow {
+                code: "H5",
+                table: models_table.clone(),
+                key: model_key.clone(),
+                detail: format!(
+                    "{} keeps {}; tied with {}",
+                    policy.name(),
+                    group_rows[chosen.keeper].id,
+                    tied.join(", ")
+                ),
+            });
+        }
+    }
+    for r in &rows {
+        let status = r.row.status.as_deref();
+        if is_active_loosely(status) && !is_active_exactly(status) {
+            hazards.push(HazardRow {
+                code: "H2",
+                table: models_table.clone(),
+                key: r.row.id.clone(),
+                detail: format!("status {} counts as active only ignoring case/spaces", show(&r.row.status)),
+            });
+        }
+        if !policy::parses(r.row.version.as_deref()) {
+            hazards.push(HazardRow {
+                code: "H4",
+                table: models_table.clone(),
+                key: r.row.id.clone(),
+                detail: format!("version {} does not parse", show(&r.row.version)),
+            });
+        }
+        let gone = deleted_models.contains(&r.rid);
+        if gone && r.immutable == Some(true) {
+            hazards.push(HazardRow {
+                code: "H10",
+                table: models_table.clone(),
+                key: r.row.id.clone(),
+                detail: format!("immutable version {} deleted", show(&r.row.version)),
+            });
+        }
+        if gone && r.published == Some(true) {
+            hazards.push(HazardRow {
+                code: "H11",
+                table: models_table.clone(),
+                key: r.row.id.clone(),
+                detail: format!("published version {} deleted", show(&r.row.version)),
+            });
+        }
+        if r.notes.as_deref().is_some_and(|n| !n.is_empty()) {
+            let fate = if gone { "deleted" } else { "kept" };
+            hazards.push(HazardRow {
+                code: "H12",
+                table: models_table.clone(),
+                key: r.row.id.clone(),
+                detail: format!("release notes of {fate} version {} lost", show(&r.row.version)),
+            });
+        }
+    }
+
+    // Foreign-key effects on other tables (H9), with predicted failures.
+    let mut cascade = Vec::new();
+    let mut cascade_deleted = BTreeMap::new();
+    let mut cascade_changed = BTreeMap::new();
+    for table in loaded.iter().filter(|t| *t != &models.name).filter_map(|t| catalog.table(t)) {
+        let key = row_key(&catalog, table, "t");
+        let name = literal(&table.name.to_string());
+        for (key, via) in strings(
+            conn,
+            &format!(
+                "SELECT {key}, d.via FROM {} t JOIN {DELETED} d ON d.tbl = {name} AND d.rid = t.rowid ORDER BY 1",
+                table.name.quoted()
+            ),
+        )? {
+            cascade.push(CascadeRow { table: table.name.to_string(), key, action: "deleted".into(), via });
+            *cascade_deleted.entry(table.name.to_string()).or_insert(0u64) += 1;
+        }
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {key}, d.via, d.action FROM {} t JOIN {CHANGED} d ON d.tbl = {name} AND d.rid = t.rowid ORDER BY 1",
+            table.name.quoted()
+        ))?;
+        let changed =
+            stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+        for row in changed {
+            let (key, via, action) = row?;
+            cascade.push(CascadeRow { table: table.name.to_string(), key, action, via });
+            *cascade_changed.entry(table.name.to_string()).or_insert(0u64) += 1;
+        }
+    }
+    for row in &cascade {
+        if row.via.starts_with("orphan delete") {
+            continue;
+        }
+        hazards.push(HazardRow {
+            code: "H9",
+            table: row.table.clone(),
+            key: row.key.clone(),
+            detail: format!("{} via {}", row.action, row.via),
+        });
+    }
+    for blocker in &blockers {
+        hazards.push(HazardRow {
+            code: "H9",
+            table: blocker.table.to_string(),
+            key: blocker.example.clone(),
+            detail: format!(
+                "blocks the delete: {} rows reference deleted {} rows through {}",
+                blocker.rows, blocker.parent, blocker.constraint
+            ),
+        });
+    }
+
+    // Verification on the simulated result.
+    let post_models = effects::post_relation(&catalog, &models.name);
+    let post_services = effects::post_relation(&catalog, &services.name);
+    // V1 reads the simulated schema: every table's columns less the ones the rollback drops.
+    let drops = [(models, &spec.drop.models_columns), (services, &spec.drop.services_columns)];
+    let simulated: Vec<String> = drops
+        .iter()
+        .flat_map(|(table, dropped)| {
+            table
+                .columns
+                .iter()
+                .filter(|c| !dropped.contains(&c.name))
+                .map(move |c| format!("{}.{}", table.name.name, c.name))
+        })
+        .collect();
+    let still_there: Vec<&String> = drops
+        .iter()
+        .flat_map(|(table, dropped)| dropped.iter().map(move |c| (table, c)))
+        .filter(|(table, c)| simulated.contains(&format!("{}.{c}", table.name.name)))
+        .map(|(_, c)| c)
+        .collect();
+    let v1 = Check {
+        applicable: true,
+        pass: still_there.is_empty(),
+        count: still_there.len() as u64,
+        detail: format!(
+            "{} of the {} version columns remain",
+            still_there.len(),
+            spec.drop.models_columns.len() + spec.drop.services_columns.len()
+        ),
+    };
+    let duplicates = count(conn, &sql::duplicate_model_ids(&post_models, &m.model_id))?;
+    let v2 = match options.mode {
+        Mode::Full => Check { applicable: true, pass: duplicates == 0, count: duplicates, detail: format!("{duplicates} model_ids appear more than once") },
+        Mode::Selective => Check {
+            applicable: false,
+            pass: duplicates == 0,
+            count: duplicates,
+            detail: format!("selective rollback keeps every version: {duplicates} model_ids keep several rows and UNIQUE(model_id) is not restored"),
+        },
+    };
+    let guide_v3 = |services: &str, models: &str| {
+        sql::services_without_model(services, models, &s.service_id, &s.model_id, &m.model_id)
+    };
+    let orphans_before: BTreeSet<String> = strings(conn, &guide_v3(&services.name.quoted(), &models.name.quoted()))?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let orphans_after = strings(conn, &guide_v3(&post_services, &post_models))?;
+    let caused: Vec<&String> =
+        orphans_after.iter().map(|(id, _)| id).filter(|id| !orphans_before.contains(*id)).collect();
+    let v3 = Check {
+        applicable: true,
+        pass: orphans_after.is_empty(),
+        count: orphans_after.len() as u64,
+        detail: format!(
+            "{} services reference a model_id absent from models (the guide's LEFT JOIN)",
+            orphans_after.len()
+        ),
+    };
+    let v3_caused = Check {
+        applicable: true,
+        pass: caused.is_empty(),
+        count: caused.len() as u64,
+        detail: format!("{} of them orphaned by the rollback itself", caused.len()),
+    };
+
+    // The unique constraint (H13).
+    let unique = &spec.restore_unique;
+    let conflict = catalog
+        .constraints
+        .iter()
+        .map(|c| (c.name.as_str(), "constraint"))
+        .chain(catalog.indexes.iter().map(|i| (i.name.as_str(), "index")))
+        .find(|(name, _)| *name == unique.name);
+    let mut predicted_failure = None;
+    if let Some((_, kind)) = conflict {
+        hazards.push(HazardRow {
+            code: "H13",
+            table: models_table.clone(),
+            key: unique.name.clone(),
+            detail: format!("a {kind} named {} already exists: ADD CONSTRAINT fails", unique.name),
+        });
+        if options.mode == Mode::Full {
+            predicted_failure =
+                Some(format!("{} already exists ({kind}): the unique constraint cannot be added", unique.name));
+        }
+    }
+    if duplicates > 0 {
+        hazards.push(HazardRow {
+            code: "H13",
+            table: models_table.clone(),
+            key: unique.name.clone(),
+            detail: format!(
+                "{duplicates} model_ids still have several rows: UNIQUE({}) cannot be restored",
+                unique.columns.join(", ")
+            ),
+        });
+    }
+    if let Some(blocker) = blockers.first() {
+        predicted_failure = Some(format!(
+            "foreign key {} on {} blocks the delete: {} rows (e.g. {}) still reference deleted {} rows",
+            blocker.constraint, blocker.table, blocker.rows, blocker.example, blocker.parent
+        ));
+    }
+
+    hazards.extend(stale_backup(conn, &catalog, spec, models, services)?);
+    hazards.extend(unrestorable(conn, spec, models)?);
+
+    let divergence = choices
+        .iter()
+        .filter(|c| c.documented.keeper != c.legacy.keeper)
+        .map(|c| {
+            let (d, l) = (&rows[c.keeper(Policy::Documented)].row, &rows[c.keeper(Policy::Legacy)].row);
+            Divergence {
+                model_id: d.model_id.clone(),
+                documented_id: d.id.clone(),
+                documented_version: d.version.clone(),
+                legacy_id: l.id.clone(),
+                legacy_version: l.version.clone(),
+            }
+        })
+        .collect();
+
+    let fingerprint = fingerprint(conn, spec, models, services)?;
+    let models_before = rows.len() as u64;
+    let services_before = service_rows.len() as u64;
+    hazards.sort_by(|a, b| code_order(a.code).cmp(&code_order(b.code)).then_with(|| a.key.cmp(&b.key)));
+    Ok(Plan {
+        policy,
+        mode: options.mode,
+        delete_orphans: options.delete_orphans,
+        collation: options.collation.clone(),
+        input: workspace.provenance()?,
+        fingerprint,
+        models_before,
+        models_after: models_before - deleted_models.len() as u64,
+        services_before,
+        services_after: services_before - deleted_services.len() as u64,
+        kept,
+        deleted,
+        services: impacts,
+        cascade,
+        cascade_deleted,
+        cascade_changed,
+        divergence,
+        hazards,
+        verification: Verification { v1, v2, v3, v3_caused },
+        predicted_failure,
+    })
+}
+
+fn code_order(code: &str) -> u32 {
+    code[1..].parse().unwrap_or(0)
+}
+
+fn rid_set(conn: &Connection, table: &TableName) -> Result<BTreeSet<i64>> {
+    let mut stmt = conn.prepare(&format!("SELECT rid FROM {DELETED} WHERE tbl = ?"))?;
+    let rows = stmt.query_map([table.to_string()], |r| r.get::<_, i64>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Row counts and digests of the rows the rollback decides on (same SQL as the drift guard).
+fn fingerprint(conn: &Connection, spec: &Spec, models: &Table, services: &Table) -> Result<Fingerprint> {
+    let [model_cols, service_cols] = spec.fingerprint_columns(models, services);
+    let digest = |table: &Table, columns: &[Col]| -> Result<(u64, String)> {
+        let sql = sql::fingerprint(&table.name.quoted(), columns, &columns[..1], Dialect::DuckDb);
+        let (n, d): (i64, String) = conn.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok((n as u64, d))
+    };
+    let (models_rows, models_digest) = digest(models, &model_cols)?;
+    let (services_rows, services_digest) = digest(services, &service_cols)?;
+    Ok(Fingerprint { models_rows, models_digest, services_rows, services_digest })
+}
+
+/// H14: backup tables from an earlier run that differ from the live rows.
+fn stale_backup(
+    conn: &Connection,
+    catalog: &Catalog,
+    spec: &Spec,
+    models: &Table,
+    services: &Table,
+) -> Result<Vec<HazardRow>> {
+    let b = &spec.backup;
+    let mut rows = Vec::new();
+    for (live, backup_name, columns, id) in [
+        (models, &b.models_table, &b.models_columns, &spec.models.id),
+        (services, &b.services_table, &b.services_columns, &spec.services.id),
+    ] {
+        let Some(backup) = catalog.find_table(backup_name) else { continue };
+        let shared: Vec<&String> =
+            columns.iter().filter(|c| live.column(c).is_some() && backup.column(c).is_some()).collect();
+        let differs: Vec<String> = shared
+            .iter()
+            .map(|c| format!("CAST(l.{0} AS VARCHAR) IS DISTINCT FROM CAST(b.{0} AS VARCHAR)", quote_ident(c)))
+            .collect();
+        let sql = format!(
+            "SELECT CAST(l.{id} AS VARCHAR), CASE WHEN b.{id} IS NULL THEN 'missing from {bn}' ELSE 'differs from {bn}' END
+             FROM {live} l LEFT JOIN {backup} b ON CAST(l.{id} AS VARCHAR) = CAST(b.{id} AS VARCHAR)
+             WHERE b.{id} IS NULL OR {differs} ORDER BY 1",
+            id = quote_ident(id),
+            bn = backup_name.replace('\'', "''"),
+            live = live.name.quoted(),
+            backup = backup.name.quoted(),
+            differs = if differs.is_empty() { "false".into() } else { differs.join(" OR ") },
+        );
+        for (key, detail) in strings(conn, &sql)? {
+            rows.push(HazardRow { code: "H14", table: live.name.to_string(), key, detail });
+        }
+    }
+    Ok(rows)
+}
+
+/// H15: deleted rows holding values that the guide's backup does not copy.
+fn unrestorable(conn: &Connection, spec: &Spec, models: &Table) -> Result<Vec<HazardRow>> {
+    let uncopied: Vec<String> = models
+        .columns
+        .iter()
+        .filter(|c| !spec.backup.models_columns.contains(&c.name))
+        .map(|c| format!("CASE WHEN t.{} IS NOT NULL THEN {} END", quote_ident(&c.name), literal(&c.name)))
+        .collect();
+    if uncopied.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT CAST(t.{} AS VARCHAR), concat_ws(', ', {}) AS lost FROM {} t WHERE t.rowid IN {} AND lost <> '' ORDER BY 1",
+        quote_ident(&spec.models.id),
+        uncopied.join(", "),
+        models.name.quoted(),
+        effects::deleted_rids(&models.name)
+    );
+    Ok(strings(conn, &sql)?
+        .into_iter()
+        .map(|(key, lost)| HazardRow {
+            code: "H15",
+            table: models.name.to_string(),
+            key,
+            detail: format!("not in the guide's backup: {lost}"),
+        })
+        .collect())
+}

@@ -1,0 +1,152 @@
+//! `report.md`: the same facts for a release manager. Totals first, then what is lost and why,
+//! hazards with their meaning and what to do, then the verification.
+
+use crate::plan::{Check, Plan, ServiceAction};
+use crate::rehearsal::hazards::CODES;
+use std::fmt::Write;
+
+/// Markdown table cell: one line, pipes escaped.
+fn cell(text: &str) -> String {
+    let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let short: String = flat.chars().take(120).collect();
+    let short = if flat.chars().count() > 120 { format!("{short}…") } else { short };
+    short.replace('|', "\\|").replace('`', "'")
+}
+
+fn opt(value: &Option<String>) -> String {
+    value.as_deref().map_or("NULL".to_string(), |v| format!("`{}`", cell(v)))
+}
+
+fn verdict(check: &Check) -> &'static str {
+    match (check.applicable, check.pass) {
+        (false, _) => "n/a",
+        (true, true) => "pass",
+        (true, false) => "FAIL",
+    }
+}
+
+const SAMPLE: usize = 20;
+
+pub fn report(plan: &Plan) -> String {
+    let mut out = String::new();
+    let input = |k: &str| plan.input.get(k).cloned().unwrap_or_default();
+    let _ = writeln!(out, "# Rollback rehearsal: model versioning\n");
+    let outcome = match (&plan.predicted_failure, plan.fails()) {
+        (Some(reason), _) => format!("**PREDICTED FAILURE**: {reason}"),
+        (None, true) => "**VERIFICATION FAILS**: see Verification below".to_string(),
+        (None, false) => "The rollback is predicted to succeed.".to_string(),
+    };
+    let _ = writeln!(out, "{outcome}\n");
+    let _ = writeln!(
+        out,
+        "Input `{}` ({}, sha256 `{}`), policy **{}**, mode **{:?}**, orphans {}, collation `{}`.\n",
+        cell(&input("input_path")),
+        input("format"),
+        input("input_sha256"),
+        plan.policy.name(),
+        plan.mode,
+        if plan.delete_orphans { "deleted (--delete-orphans)" } else { "kept and listed" },
+        plan.collation
+    );
+    let _ = writeln!(out, "## Totals\n");
+    let _ = writeln!(out, "| | before | after | lost |\n|---|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "| models rows (versions) | {} | {} | {} |",
+        plan.models_before,
+        plan.models_after,
+        plan.models_before - plan.models_after
+    );
+    let _ = writeln!(
+        out,
+        "| services | {} | {} | {} |",
+        plan.services_before,
+        plan.services_after,
+        plan.services_before - plan.services_after
+    );
+    for (table, rows) in &plan.cascade_deleted {
+        let _ = writeln!(out, "| {} (foreign keys) | | | {rows} |", cell(table));
+    }
+    for (table, rows) in &plan.cascade_changed {
+        let _ = writeln!(out, "| {} rows changed (SET NULL/DEFAULT) | | | {rows} |", cell(table));
+    }
+    let _ = writeln!(
+        out,
+        "\nServices: {} repointed to another version, {} unchanged, {} orphaned before the rollback, {} deleted.",
+        plan.services_with(ServiceAction::Repointed),
+        plan.services_with(ServiceAction::Unchanged),
+        plan.services_with(ServiceAction::Orphan),
+        plan.services_with(ServiceAction::Deleted)
+    );
+    let _ = writeln!(
+        out,
+        "The documented and legacy policies keep different rows for {} model_ids (`reports/policy_divergence.csv`).\n",
+        plan.divergence.len()
+    );
+
+    let _ = writeln!(out, "## What is lost, and why\n");
+    let _ = writeln!(out, "Every deleted version is in `reports/versions_deleted.csv` with the version kept instead. The first {SAMPLE}:\n");
+    let _ = writeln!(out, "| model_id | deleted version | status | kept version | why |\n|---|---|---|---|---|");
+    for d in plan.deleted.iter().take(SAMPLE) {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            opt(&d.model_id),
+            opt(&d.version),
+            opt(&d.version_status),
+            opt(&d.kept_version),
+            cell(&d.reason)
+        );
+    }
+    let repointed: Vec<_> = plan.services.iter().filter(|s| s.action == ServiceAction::Repointed).collect();
+    if !repointed.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nServices that silently serve another version afterwards (`reports/services_affected.csv`):\n"
+        );
+        let _ = writeln!(out, "| service_id | model_id | pinned | serves after |\n|---|---|---|---|");
+        for s in repointed.iter().take(SAMPLE) {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                opt(&s.service_id),
+                opt(&s.model_id),
+                opt(&s.model_version_before),
+                opt(&s.model_version_after)
+            );
+        }
+    }
+
+    let _ = writeln!(out, "\n## Hazards\n");
+    let counts = plan.hazard_counts();
+    let _ = writeln!(out, "| code | count | unit | meaning | what to do |\n|---|---:|---|---|---|");
+    for hazard in &CODES {
+        let n = counts.get(hazard.code).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "| {} | {n} | {} | {} | {} |",
+            hazard.code,
+            hazard.unit,
+            cell(hazard.title),
+            cell(hazard.help)
+        );
+    }
+    let _ = writeln!(out, "\nEvery hazard row is in `reports/hazards.csv`.");
+
+    let v = &plan.verification;
+    let _ = writeln!(out, "\n## Verification (on the simulated result)\n");
+    let _ = writeln!(out, "| check | result | count | detail |\n|---|---|---:|---|");
+    for (name, check) in [
+        ("V1 version columns gone", &v.v1),
+        ("V2 no duplicate model_id", &v.v2),
+        ("V3 as the guide writes it", &v.v3),
+        ("V3 caused by the rollback", &v.v3_caused),
+    ] {
+        let _ = writeln!(out, "| {name} | {} | {} | {} |", verdict(check), check.count, cell(&check.detail));
+    }
+    let _ = writeln!(
+        out,
+        "\nThe emitted script fails hard on V1, V2 and V3-caused; pre-existing orphans (H8) fail the guide's V3 only."
+    );
+    out
+}

@@ -1,0 +1,24 @@
+//! Renders the plan for people and machines: `summary.json`, `report.md` and the CSV loss
+//! reports of ROLLBACK.md §6. Rendering only: nothing here decides anything.
+
+pub mod csv;
+pub mod markdown;
+pub mod summary;
+
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+use std::path::Path;
+
+/// Writes every report of the run directory into `dir` (which exists and is empty).
+pub fn write_all(plan: &Plan, dir: &Path) -> Result<()> {
+    let reports = dir.join("reports");
+    std::fs::create_dir_all(&reports).map_err(|e| Error::io(&reports, e))?;
+    csv::write_all(plan, &reports)?;
+    let summary = serde_json::to_string_pretty(&summary::summary(plan)).expect("summary serialises");
+    write(&dir.join("summary.json"), &summary)?;
+    write(&dir.join("report.md"), &markdown::report(plan))
+}
+
+pub fn write(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+}

@@ -1,0 +1,97 @@
+//! SQL that must mean the same in DuckDB (the rehearsal) and in PostgreSQL (the emitted
+//! scripts): built once here, with a dialect switch only where the two engines differ. The
+//! drift fingerprint and the guide's verification queries come from these builders.
+
+use crate::catalog::quote_ident;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    DuckDb,
+    Postgres,
+}
+
+/// A string literal, safe for any content: quotes doubled, and no backslash escapes in either
+/// engine (PostgreSQL with standard_conforming_strings, DuckDB always).
+pub fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A column that takes part in an ordering or a fingerprint.
+#[derive(Debug, Clone)]
+pub struct Col {
+    pub name: String,
+    /// Text-typed columns order by bytes in PostgreSQL only with `COLLATE "C"`.
+    pub text: bool,
+}
+
+fn order_key(col: &Col, dialect: Dialect) -> String {
+    match (dialect, col.text) {
+        (Dialect::Postgres, true) => format!("{} COLLATE \"C\"", quote_ident(&col.name)),
+        _ => quote_ident(&col.name),
+    }
+}
+
+/// An md5 over every row's `columns` (each value hashed, NULL as `N`), in byte order of
+/// `order_by`: equal in both engines for equal rows, whatever the text holds.
+pub fn fingerprint(relation: &str, columns: &[Col], order_by: &[Col], dialect: Dialect) -> String {
+    let values: Vec<String> =
+        columns.iter().map(|c| format!("coalesce(md5(CAST({} AS VARCHAR)), 'N')", quote_ident(&c.name))).collect();
+    let order: Vec<String> = order_by.iter().map(|c| order_key(c, dialect)).collect();
+    format!(
+        "SELECT count(*) AS row_count, coalesce(md5(string_agg({}, '|' ORDER BY {})), '') AS digest FROM {relation}",
+        values.join(" || ',' || "),
+        order.join(", ")
+    )
+}
+
+/// V2 as the guide writes it: `model_id`s that appear more than once.
+pub fn duplicate_model_ids(models: &str, model_id: &str) -> String {
+    let key = quote_ident(model_id);
+    format!("SELECT {key}, count(*) FROM {models} GROUP BY {key} HAVING count(*) > 1")
+}
+
+/// V3 as the guide writes it: services whose `model_id` finds no models row (LEFT JOIN). The
+/// selected columns are cast to text so both engines return them alike.
+pub fn services_without_model(
+    services: &str,
+    models: &str,
+    service_id: &str,
+    service_model_id: &str,
+    model_id: &str,
+) -> String {
+    format!(
+        "SELECT CAST(s.{} AS VARCHAR), CAST(s.{} AS VARCHAR) FROM {services} s LEFT JOIN {models} m ON s.{} = m.{} WHERE m.{} IS NULL",
+        quote_ident(service_id),
+        quote_ident(service_model_id),
+        quote_ident(service_model_id),
+        quote_ident(model_id),
+        quote_ident(model_id),
+    )
+}
+
+/// The shipped script's orphan delete condition: `model_id NOT IN (SELECT model_id FROM models)`,
+/// with SQL's NULL semantics (a NULL `models.model_id` makes it match nothing).
+pub fn orphan_condition(service_model_id: &str, models: &str, model_id: &str) -> String {
+    format!("{} NOT IN (SELECT {} FROM {models})", quote_ident(service_model_id), quote_ident(model_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_survive_hostile_text() {
+        assert_eq!(literal("o'brien"), "'o''brien'");
+        assert_eq!(literal("a\\b$$;--"), "'a\\b$$;--'");
+    }
+
+    #[test]
+    fn fingerprints_differ_only_in_collation() {
+        let cols = [Col { name: "id".into(), text: false }, Col { name: "version".into(), text: true }];
+        let duck = fingerprint("m", &cols, &cols, Dialect::DuckDb);
+        let pg = fingerprint("m", &cols, &cols, Dialect::Postgres);
+        assert_eq!(pg.replace(" COLLATE \"C\"", ""), duck);
+        assert!(pg.contains("\"version\" COLLATE \"C\""));
+        assert!(!pg.contains("\"id\" COLLATE"));
+    }
+}

@@ -1,0 +1,260 @@
+//! Validation against a real PostgreSQL that rehearse creates itself: restore the input into a
+//! scratch cluster, run the emitted 01, 02 and 03, compare every table the rollback touches with
+//! the rehearsal's predicted post-state row by row, then run 02 again to prove it changes
+//! nothing. It never connects to a database it did not create.
+
+use crate::catalog::{quote_ident, Catalog, Table};
+use crate::emit::Context;
+use crate::error::{Error, Result};
+use crate::pg::{run_checked, Cluster};
+use crate::rehearsal::effects::post_relation;
+use crate::spec::Spec;
+use crate::workspace::Workspace;
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Serialize)]
+pub struct TableDiff {
+    pub table: String,
+    pub predicted_rows: usize,
+    pub actual_rows: usize,
+    /// Predicted rows that PostgreSQL does not have (first 20), as text.
+    pub missing: Vec<String>,
+    /// Rows PostgreSQL has that the rehearsal did not predict (first 20).
+    pub unexpected: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScriptRun {
+    pub script: String,
+    pub success: bool,
+    pub messages: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Validation {
+    pub verdict: String,
+    pub predicted_failure: Option<String>,
+    pub scripts: Vec<ScriptRun>,
+    pub tables: Vec<TableDiff>,
+    pub second_run_changed_nothing: bool,
+}
+
+impl Validation {
+    pub fn matches(&self) -> bool {
+        self.verdict == "match"
+    }
+}
+
+/// Restores an export into `database` of the cluster.
+pub fn restore(cluster: &Cluster, input: &Path, database: &str) -> Result<()> {
+    cluster.create_database(database)?;
+    if input.is_dir() {
+        return restore_csv(cluster, input, database);
+    }
+    let sql_file = if crate::input::source::is_gzip(input)? {
+        let temp = tempfile::NamedTempFile::new().map_err(|e| Error::io(input, e))?;
+        let mut decoder =
+            flate2::read::MultiGzDecoder::new(std::fs::File::open(input).map_err(|e| Error::io(input, e))?);
+        std::io::copy(&mut decoder, &mut temp.as_file()).map_err(|e| Error::io(input, e))?;
+        Some(temp)
+    } else {
+        None
+    };
+    let file: PathBuf = sql_file.as_ref().map_or(input.to_path_buf(), |t| t.path().to_path_buf());
+    let out = cluster.psql_file(database, &file)?;
+    if !out.status.success() {
+        return Err(Error::Tool(format!(
+            "restoring {} failed: {}",
+            input.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+fn restore_csv(cluster: &Cluster, dir: &Path, database: &str) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    files.sort();
+    let schema = files.iter().find(|f| f.extension().is_some_and(|e| e == "sql")).ok_or_else(|| {
+        Error::Usage(format!("{}: validate needs the schema-only dump (*.sql) beside the CSV files", dir.display()))
+    })?;
+    let out = cluster.psql_file(database, schema)?;
+    if !out.status.success() {
+        return Err(Error::Tool(format!(
+            "loading {} failed: {}",
+            schema.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "csv")) {
+        let table = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let copy = format!(
+            "\\copy {} FROM {} CSV HEADER",
+            quote_ident(&table),
+            crate::sql::literal(&file.display().to_string())
+        );
+        run_checked(
+            cluster.client("psql").args(["-X", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", &copy]),
+            "psql \\copy",
+        )?;
+    }
+    Ok(())
+}
+
+fn run_script(cluster: &Cluster, database: &str, dir: &Path, name: &str) -> Result<ScriptRun> {
+    let out = cluster.psql_file(database, &dir.join(name))?;
+    Ok(ScriptRun {
+        script: name.to_string(),
+        success: out.status.success(),
+        messages: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    })
+}
+
+/// The columns a table has after the rollback.
+fn surviving<'a>(spec: &Spec, context: &Context, table: &'a Table) -> Vec<&'a crate::catalog::Column> {
+    let dropped: &[String] = if table.name == context.models.name {
+        &spec.drop.models_columns
+    } else if table.name == context.services.name {
+        &spec.drop.services_columns
+    } else {
+        &[]
+    };
+    table.columns.iter().filter(|c| !dropped.contains(&c.name)).collect()
+}
+
+fn render(row: &[Option<String>]) -> String {
+    let cells: Vec<String> = row.iter().map(|v| v.as_deref().map_or("NULL".into(), |t| format!("{t:?}"))).collect();
+    format!("({})", cells.join(", "))
+}
+
+fn snapshot(
+    cluster: &Cluster,
+    database: &str,
+    tables: &[(&Table, Vec<&crate::catalog::Column>)],
+) -> Result<Vec<Vec<Vec<Option<String>>>>> {
+    tables
+        .iter()
+        .map(|(table, columns)| {
+            let texts: Vec<String> = columns.iter().map(|c| format!("{}::text", quote_ident(&c.name))).collect();
+            let mut rows =
+                cluster.query(database, &format!("SELECT {} FROM {}", texts.join(", "), table.name.quoted()))?;
+            rows.sort();
+            Ok(rows)
+        })
+        .collect()
+}
+
+/// Runs the scripts in `scripts_dir` on a scratch copy of `input` and compares with the plan.
+#[allow(clippy::too_many_arguments)]
+pub fn validate(
+    cluster: &Cluster,
+    database: &str,
+    input: &Path,
+    workspace: &Workspace,
+    catalog: &Catalog,
+    spec: &Spec,
+    context: &Context,
+    scripts_dir: &Path,
+) -> Result<Validation> {
+    restore(cluster, input, database)?;
+    let mut scripts = Vec::new();
+    let mut tables: Vec<&Table> = vec![context.models, context.services];
+    tables.extend(context.touched());
+    let compared: Vec<(&Table, Vec<&crate::catalog::Column>)> =
+        tables.iter().map(|t| (*t, surviving(spec, context, t))).collect();
+    if context.plan.fails() {
+        // The rollback must refuse to run and change nothing.
+        let before =
+            snapshot(cluster, database, &tables.iter().map(|t| (*t, t.columns.iter().collect())).collect::<Vec<_>>())?;
+        let run = run_script(cluster, database, scripts_dir, "02_rollback.sql")?;
+        let after =
+            snapshot(cluster, database, &tables.iter().map(|t| (*t, t.columns.iter().collect())).collect::<Vec<_>>())?;
+        let unchanged = before == after;
+        let refused = !run.success;
+        scripts.push(run);
+        return Ok(Validation {
+            verdict: if refused && unchanged { "match".into() } else { "differ".into() },
+            predicted_failure: context.plan.predicted_failure.clone(),
+            scripts,
+            tables: Vec::new(),
+            second_run_changed_nothing: unchanged,
+        });
+    }
+    for name in ["01_backup.sql", "02_rollback.sql", "03_verify.sql"] {
+        scripts.push(run_script(cluster, database, scripts_dir, name)?);
+    }
+    let actual = snapshot(cluster, database, &compared)?;
+    let mut diffs = Vec::new();
+    for ((table, columns), actual) in compared.iter().zip(&actual) {
+        let owned: Vec<crate::catalog::Column> = columns.iter().map(|c| (*c).clone()).collect();
+        let predicted = workspace.relation_text_rows(&post_relation(catalog, &table.name), &owned)?;
+        let missing: Vec<String> =
+            predicted.iter().filter(|r| actual.binary_search(r).is_err()).take(20).map(|r| render(r)).collect();
+        let unexpected: Vec<String> =
+            actual.iter().filter(|r| predicted.binary_search(r).is_err()).take(20).map(|r| render(r)).collect();
+        diffs.push(TableDiff {
+            table: table.name.to_string(),
+            predicted_rows: predicted.len(),
+            actual_rows: actual.len(),
+            missing,
+            unexpected,
+        });
+    }
+    let again = run_script(cluster, database, scripts_dir, "02_rollback.sql")?;
+    let second = snapshot(cluster, database, &compared)?;
+    let second_run_changed_nothing = again.success && second == actual;
+    scripts.push(ScriptRun { script: "02_rollback.sql (second run)".into(), ..again });
+    let clean = scripts.iter().all(|s| s.success)
+        && diffs.iter().all(|d| d.missing.is_empty() && d.unexpected.is_empty() && d.predicted_rows == d.actual_rows)
+        && second_run_changed_nothing;
+    Ok(Validation {
+        verdict: if clean { "match".into() } else { "differ".into() },
+        predicted_failure: None,
+        scripts,
+        tables: diffs,
+        second_run_changed_nothing,
+    })
+}
+
+/// A readable verdict with the first differences.
+pub fn describe(validation: &Validation) -> String {
+    let mut out = Vec::new();
+    let _ = writeln!(
+        out,
+        "validation: {}",
+        if validation.matches() { "MATCH: PostgreSQL did exactly what was rehearsed" } else { "DIFFERENCES" }
+    );
+    for run in &validation.scripts {
+        let _ = writeln!(out, "  {:32} {}", run.script, if run.success { "ok" } else { "FAILED" });
+        if !run.success {
+            for line in run.messages.lines().take(5) {
+                let _ = writeln!(out, "      {line}");
+            }
+        }
+    }
+    for diff in &validation.tables {
+        let same = diff.missing.is_empty() && diff.unexpected.is_empty() && diff.predicted_rows == diff.actual_rows;
+        let _ = writeln!(
+            out,
+            "  {:32} predicted {} rows, PostgreSQL {}{}",
+            diff.table,
+            diff.predicted_rows,
+            diff.actual_rows,
+            if same { "" } else { "  <- differs" }
+        );
+        for row in &diff.missing {
+            let _ = writeln!(out, "      - {row}");
+        }
+        for row in &diff.unexpected {
+            let _ = writeln!(out, "      + {row}");
+        }
+    }
+    if let Some(reason) = &validation.predicted_failure {
+        let _ = writeln!(out, "  predicted failure: {reason}");
+    }
+    let _ = writeln!(out, "  second run of 02 changed nothing: {}", validation.second_run_changed_nothing);
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -1,0 +1,439 @@
+//! The DuckDB workspace: the loaded rows of the reached tables, plus metadata tables (schema
+//! `_rehearse`) that record where the rows came from and everything the dump declared. A
+//! workspace file is written under a temporary name and renamed only when complete, so a failed
+//! import never leaves a half-written workspace behind.
+
+use crate::catalog::{
+    quote_ident, Catalog, Column, Constraint, ConstraintKind, FkAction, ForeignKey, Index, Table, TableName,
+};
+use crate::error::{Error, Result};
+use crate::input::{Origin, RowSink, Scan};
+use crate::pgtype::DuckType;
+use crate::staging::Staged;
+use duckdb::{params, AccessMode, Appender, Config, Connection, ToSql};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const STAGE: &str = "_rehearse_stage";
+
+const META_DDL: &str = r#"
+CREATE SCHEMA _rehearse;
+CREATE SCHEMA _rehearse_stage;
+CREATE TABLE _rehearse.provenance (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE _rehearse.tables (schema_name VARCHAR, table_name VARCHAR, loaded BOOLEAN, row_count BIGINT);
+CREATE TABLE _rehearse.columns (schema_name VARCHAR, table_name VARCHAR, position INTEGER,
+    column_name VARCHAR, pg_type VARCHAR, duck_type VARCHAR, not_null BOOLEAN, default_expr VARCHAR);
+CREATE TABLE _rehearse.constraints (schema_name VARCHAR, table_name VARCHAR, position INTEGER,
+    constraint_name VARCHAR, kind VARCHAR, columns VARCHAR, ref_schema VARCHAR, ref_table VARCHAR,
+    ref_columns VARCHAR, on_delete VARCHAR, on_update VARCHAR);
+CREATE TABLE _rehearse.indexes (schema_name VARCHAR, table_name VARCHAR, position INTEGER,
+    index_name VARCHAR, is_unique BOOLEAN, columns VARCHAR);
+CREATE TABLE _rehearse.notes (position INTEGER, note VARCHAR);
+"#;
+
+/// A table of the input: whether its rows were loaded, and how many it has.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TableStat {
+    pub table: TableName,
+    pub loaded: bool,
+    pub rows: Option<u64>,
+}
+
+pub struct Workspace {
+    conn: Connection,
+}
+
+/// A workspace being written: renamed into place by `commit`, deleted if dropped before.
+pub struct PendingWorkspace {
+    pub workspace: Workspace,
+    staged: Staged,
+}
+
+impl PendingWorkspace {
+    pub fn commit(self) -> Result<()> {
+        self.workspace.conn.execute_batch("CHECKPOINT;")?;
+        let PendingWorkspace { workspace, staged } = self;
+        workspace.conn.close().map_err(|(_, e)| Error::Workspace(e))?;
+        staged.commit()
+    }
+}
+
+impl Workspace {
+    /// Starts a workspace file that appears at `target` only on commit.
+    pub fn create(target: &Path) -> Result<PendingWorkspace> {
+        let staged = Staged::beside(target)?;
+        let conn = Connection::open(staged.path())
+            .map_err(|e| Error::io(staged.path(), std::io::Error::other(e.to_string())))?;
+        conn.execute_batch(META_DDL)?;
+        Ok(PendingWorkspace { workspace: Workspace { conn }, staged })
+    }
+
+    /// A workspace that lives in memory only (inspecting a dump without keeping it).
+    pub fn in_memory() -> Result<Workspace> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(META_DDL)?;
+        Ok(Workspace { conn })
+    }
+
+    /// Opens an existing workspace read-only.
+    pub fn open(path: &Path) -> Result<Workspace> {
+        let config = Config::default().access_mode(AccessMode::ReadOnly)?;
+        let conn = Connection::open_with_flags(path, config)
+            .map_err(|e| Error::NotAWorkspace { path: path.to_path_buf(), reason: e.to_string() })?;
+        let has_meta: i64 = conn.query_row(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = '_rehearse' AND table_name = 'provenance'",
+            [],
+            |r| r.get(0),
+        )?;
+        if has_meta == 0 {
+            return Err(Error::NotAWorkspace { path: path.to_path_buf(), reason: "no _rehearse metadata".into() });
+        }
+        Ok(Workspace { conn })
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Creates the DuckDB tables for `tables`, with their mapped types.
+    pub fn create_tables(&self, catalog: &Catalog, tables: &[TableName]) -> Result<()> {
+        for name in tables {
+            let Some(table) = catalog.table(name) else { continue };
+            let columns: Vec<String> = table
+                .columns
+                .iter()
+                .map(|c| format!("{} {}", quote_ident(&c.name), DuckType::of(&c.pg_type).sql()))
+                .collect();
+            self.conn.execute_batch(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {}; CREATE TABLE {} ({});",
+                quote_ident(&name.schema),
+                name.quoted(),
+                columns.join(", ")
+            ))?;
+        }
+        Ok(())
+    }
+
+    /// Records provenance, the catalog and what was loaded.
+    pub fn record(&self, input: &Path, scan: &Scan, stats: &[TableStat]) -> Result<()> {
+        let conn = &self.conn;
+        let provenance = [
+            ("input_path", input.display().to_string()),
+            ("input_size", scan.size.to_string()),
+            ("input_sha256", scan.sha256.clone()),
+            ("format", scan.format.name().to_string()),
+            ("pg_dump_version", scan.pg_dump_version.clone().unwrap_or_default()),
+            ("rehearse_version", env!("CARGO_PKG_VERSION").to_string()),
+        ];
+        let mut stmt = conn.prepare("INSERT INTO _rehearse.provenance VALUES (?, ?)")?;
+        for (key, value) in provenance {
+            stmt.execute(params![key, value])?;
+        }
+        let mut stmt = conn.prepare("INSERT INTO _rehearse.tables VALUES (?, ?, ?, ?)")?;
+        for stat in stats {
+            stmt.execute(params![stat.table.schema, stat.table.name, stat.loaded, stat.rows.map(|r| r as i64)])?;
+        }
+        let mut stmt = conn.prepare("INSERT INTO _rehearse.columns VALUES (?, ?, ?, ?, ?, ?, ?, ?)")?;
+        for table in &scan.catalog.tables {
+            for (position, c) in table.columns.iter().enumerate() {
+                stmt.execute(params![
+                    table.name.schema,
+                    table.name.name,
+                    position as i64,
+                    c.name,
+                    c.pg_type,
+                    DuckType::of(&c.pg_type).sql(),
+                    c.not_null,
+                    c.default
+                ])?;
+            }
+        }
+        let mut stmt = conn.prepare("INSERT INTO _rehearse.constraints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")?;
+        for (position, c) in scan.catalog.constraints.iter().enumerate() {
+            let fk = match &c.kind {
+                ConstraintKind::ForeignKey(fk) => Some(fk),
+                _ => None,
+            };
+            stmt.execute(params![
+                c.table.schema,
+                c.table.name,
+                position as i64,
+                c.name,
+                c.kind.label(),
+                json(&c.columns),
+                fk.map(|fk| fk.ref_table.schema.clone()),
+                fk.map(|fk| fk.ref_table.name.clone()),
+                fk.map(|fk| json(&fk.ref_columns)),
+                fk.map(|fk| fk.on_delete.sql()),
+                fk.map(|fk| fk.on_update.sql()),
+            ])?;
+        }
+        let mut stmt = conn.prepare("INSERT INTO _rehearse.indexes VALUES (?, ?, ?, ?, ?, ?)")?;
+        for (position, i) in scan.catalog.indexes.iter().enumerate() {
+            stmt.execute(params![i.table.schema, i.table.name, position as i64, i.name, i.unique, json(&i.columns)])?;
+        }
+        let mut stmt = conn.prepare("INSERT INTO _rehearse.notes VALUES (?, ?)")?;
+        for (position, note) in scan.notes.iter().enumerate() {
+            stmt.execute(params![position as i64, note])?;
+        }
+        Ok(())
+    }
+
+    /// Reads back the catalog recorded at import.
+    pub fn catalog(&self) -> Result<Catalog> {
+        let conn = &self.conn;
+        let mut catalog = Catalog::default();
+        let mut stmt = conn.prepare(
+            "SELECT schema_name, table_name, column_name, pg_type, not_null, default_expr
+             FROM _rehearse.columns ORDER BY schema_name, table_name, position",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                TableName::new(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?),
+                Column { name: r.get(2)?, pg_type: r.get(3)?, not_null: r.get(4)?, default: r.get(5)? },
+            ))
+        })?;
+        for row in rows {
+            let (name, column) = row?;
+            match catalog.table_mut(&name) {
+                Some(table) => table.columns.push(column),
+                None => catalog.tables.push(Table { name, columns: vec![column] }),
+            }
+        }
+        let mut stmt = conn.prepare(
+            "SELECT schema_name, table_name, constraint_name, kind, columns, ref_schema, ref_table,
+                    ref_columns, on_delete, on_update
+             FROM _rehearse.constraints ORDER BY position",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let kind: String = r.get(3)?;
+            let kind = match kind.as_str() {
+                "PRIMARY KEY" => ConstraintKind::PrimaryKey,
+                "UNIQUE" => ConstraintKind::Unique,
+                "FOREIGN KEY" => ConstraintKind::ForeignKey(ForeignKey {
+                    ref_table: TableName::new(&r.get::<_, String>(5)?, &r.get::<_, String>(6)?),
+                    ref_columns: unjson(&r.get::<_, String>(7)?),
+                    on_delete: FkAction::from_sql(&r.get::<_, String>(8)?).unwrap_or(FkAction::NoAction),
+                    on_update: FkAction::from_sql(&r.get::<_, String>(9)?).unwrap_or(FkAction::NoAction),
+                }),
+                _ => ConstraintKind::Check,
+            };
+            Ok(Constraint {
+                table: TableName::new(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?),
+                name: r.get(2)?,
+                kind,
+                columns: unjson(&r.get::<_, String>(4)?),
+            })
+        })?;
+        for row in rows {
+            catalog.constraints.push(row?);
+        }
+        let mut stmt = conn.prepare(
+            "SELECT schema_name, table_name, index_name, is_unique, columns FROM _rehearse.indexes ORDER BY position",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Index {
+                table: TableName::new(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?),
+                name: r.get(2)?,
+                unique: r.get(3)?,
+                columns: unjson(&r.get::<_, String>(4)?),
+            })
+        })?;
+        for row in rows {
+            catalog.indexes.push(row?);
+        }
+        Ok(catalog)
+    }
+
+    pub fn provenance(&self) -> Result<BTreeMap<String, String>> {
+        let mut stmt = self.conn.prepare("SELECT key, value FROM _rehearse.provenance")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn table_stats(&self) -> Result<Vec<TableStat>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT schema_name, table_name, loaded, row_count FROM _rehearse.tables ORDER BY schema_name, table_name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(TableStat {
+                table: TableName::new(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?),
+                loaded: r.get(2)?,
+                rows: r.get::<_, Option<i64>>(3)?.map(|n| n as u64),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn notes(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare("SELECT note FROM _rehearse.notes ORDER BY position")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every row of a loaded table, each value as PostgreSQL's `::text` prints it (NULL as
+    /// `None`), sorted: what differential tests and `validate` compare with PostgreSQL.
+    pub fn text_rows(&self, table: &Table) -> Result<Vec<Vec<Option<String>>>> {
+        self.relation_text_rows(&table.name.quoted(), &table.columns)
+    }
+
+    /// Like `text_rows`, for `columns` of any relation (a table, or a rehearsal's post-state).
+    pub fn relation_text_rows(&self, relation: &str, columns: &[Column]) -> Result<Vec<Vec<Option<String>>>> {
+        let texts: Vec<String> =
+            columns.iter().map(|c| DuckType::of(&c.pg_type).pg_text(&quote_ident(&c.name))).collect();
+        let sql = format!("SELECT {} FROM {relation}", texts.join(", "));
+        let mut stmt = self.conn.prepare(&sql)?;
+        let width = columns.len();
+        let mut rows: Vec<Vec<Option<String>>> = stmt
+            .query_map([], |r| (0..width).map(|i| r.get::<_, Option<String>>(i)).collect())?
+            .collect::<Result<_, _>>()?;
+        rows.sort();
+        Ok(rows)
+    }
+
+    /// A sink that bulk-loads rows into the tables made by `create_tables`.
+    pub fn loader<'w>(&'w self, catalog: &'w Catalog) -> Loader<'w> {
+        Loader { workspace: self, catalog, current: None, counts: BTreeMap::new() }
+    }
+}
+
+fn json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_default()
+}
+
+fn unjson(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// Rows of one table in flight: appended as text to a staging table, then cast into place in one
+/// set-based statement when the table ends.
+struct StagedTable<'w> {
+    table: TableName,
+    columns: Vec<Column>,
+    origin: Origin,
+    appender: Appender<'w>,
+    rows: u64,
+}
+
+pub struct Loader<'w> {
+    workspace: &'w Workspace,
+    catalog: &'w Catalog,
+    current: Option<StagedTable<'w>>,
+    counts: BTreeMap<TableName, u64>,
+}
+
+impl Loader<'_> {
+    /// Rows loaded per table.
+    pub fn counts(&self) -> &BTreeMap<TableName, u64> {
+        &self.counts
+    }
+}
+
+impl<'w> RowSink for Loader<'w> {
+    fn begin(&mut self, table: &TableName, columns: &[String], origin: Origin, at: u64) -> Result<()> {
+        let declared = self.catalog.table(table).ok_or_else(|| {
+            Error::bad_input(origin.locate(at), format!("rows for table {table}, which the schema does not declare"))
+        })?;
+        let mut chosen = Vec::with_capacity(columns.len());
+        for name in columns {
+            let column = declared.column(name).ok_or_else(|| {
+                Error::bad_input(origin.locate(at), format!("column \"{name}\" is not in table {table}"))
+            })?;
+            chosen.push(column.clone());
+        }
+        let conn = &self.workspace.conn;
+        let stage: Vec<String> = (0..columns.len()).map(|i| format!("c{i} VARCHAR")).collect();
+        conn.execute_batch(&format!(
+            "DROP TABLE IF EXISTS {STAGE}.stage; CREATE TABLE {STAGE}.stage ({}, source_at BIGINT);",
+            stage.join(", ")
+        ))?;
+        let appender = conn.appender_to_db("stage", STAGE)?;
+        self.current = Some(StagedTable { table: table.clone(), columns: chosen, origin, appender, rows: 0 });
+        Ok(())
+    }
+
+    fn row(&mut self, fields: &[Option<&str>], at: u64) -> Result<()> {
+        let staged = self.current.as_mut().expect("row() before begin()");
+        let at = at as i64;
+        let mut params: Vec<&dyn ToSql> = Vec::with_capacity(fields.len() + 1);
+        for field in fields {
+            params.push(field);
+        }
+        params.push(&at);
+        staged.appender.append_row(params.as_slice())?;
+        staged.rows += 1;
+        Ok(())
+    }
+
+    fn end(&mut self) -> Result<u64> {
+        let mut staged = self.current.take().expect("end() before begin()");
+        staged.appender.flush()?;
+        drop(staged.appender);
+        let conn = &self.workspace.conn;
+        for (i, column) in staged.columns.iter().enumerate() {
+            if column.not_null {
+                let null_at: Option<i64> =
+                    conn.query_row(&format!("SELECT min(source_at) FROM {STAGE}.stage WHERE c{i} IS NULL"), [], |r| {
+                        r.get(0)
+                    })?;
+                if let Some(at) = null_at {
+                    return Err(Error::bad_input(
+                        staged.origin.locate(at as u64),
+                        format!("NULL in column \"{}\" of {}, which is NOT NULL", column.name, staged.table),
+                    ));
+                }
+            }
+        }
+        let names: Vec<String> = staged.columns.iter().map(|c| quote_ident(&c.name)).collect();
+        let casts: Vec<String> = staged
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| DuckType::of(&c.pg_type).cast_from_text(&format!("c{i}")))
+            .collect();
+        let insert = format!(
+            "INSERT INTO {} ({}) SELECT {} FROM {STAGE}.stage ORDER BY source_at",
+            staged.table.quoted(),
+            names.join(", "),
+            casts.join(", ")
+        );
+        if let Err(error) = conn.execute_batch(&insert) {
+            return Err(self
+                .explain_cast_failure(&staged.columns, &staged.origin, &staged.table)
+                .unwrap_or(Error::Workspace(error)));
+        }
+        conn.execute_batch(&format!("DROP TABLE {STAGE}.stage"))?;
+        *self.counts.entry(staged.table.clone()).or_default() += staged.rows;
+        Ok(staged.rows)
+    }
+}
+
+impl Loader<'_> {
+    /// Finds the first value that does not convert to its column's type, to name its row.
+    fn explain_cast_failure(&self, columns: &[Column], origin: &Origin, table: &TableName) -> Option<Error> {
+        let conn = &self.workspace.conn;
+        for (i, column) in columns.iter().enumerate() {
+            let duck = DuckType::of(&column.pg_type);
+            let invalid = match duck {
+                DuckType::Text => continue,
+                DuckType::Blob => format!("NOT regexp_full_match(c{i}, '\\\\x([0-9a-fA-F]{{2}})*')"),
+                other => format!("TRY_CAST(c{i} AS {}) IS NULL", other.sql()),
+            };
+            let found: Option<(i64, String)> = conn
+                .query_row(
+                    &format!("SELECT source_at, c{i} FROM {STAGE}.stage WHERE c{i} IS NOT NULL AND {invalid} ORDER BY source_at LIMIT 1"),
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .ok();
+            if let Some((at, value)) = found {
+                let shown: String = value.chars().take(60).collect();
+                return Some(Error::bad_input(
+                    origin.locate(at as u64),
+                    format!("{shown:?} is not a valid {} for column \"{}\" of {table}", column.pg_type, column.name),
+                ));
+            }
+        }
+        None
+    }
+}

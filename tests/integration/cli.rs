@@ -1,0 +1,43 @@
+//! The command line as users meet it: exit codes, refusal to overwrite, inspect's output.
+
+use crate::support::{rehearse, repo, stderr};
+
+#[test]
+fn import_then_inspect_the_bundled_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = repo().join("fixtures/example.sql");
+    let workspace = dir.path().join("ws.duckdb");
+    let out = rehearse(&["import".as_ref(), example.as_os_str(), "-w".as_ref(), workspace.as_os_str()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("7 tables loaded"), "{}", stderr(&out));
+
+    let again = rehearse(&["import".as_ref(), example.as_os_str(), "-w".as_ref(), workspace.as_os_str()]);
+    assert_eq!(again.status.code(), Some(2), "an existing workspace is not replaced without --force");
+    assert!(stderr(&again).contains("--force"));
+
+    let inspect = rehearse(&["inspect".as_ref(), workspace.as_os_str(), "--json".as_ref()]);
+    assert!(inspect.status.success(), "{}", stderr(&inspect));
+    let json: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    let tables = json["tables"].as_array().unwrap();
+    let logs = tables.iter().find(|t| t["table"] == "public.request_logs").unwrap();
+    assert_eq!(logs["loaded"], false);
+    assert!(logs["rows"].as_u64().unwrap() > 0);
+    let reaches: Vec<&str> = json["rollback_reaches"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(reaches.contains(&"public.variant_metrics"), "{reaches:?}");
+    assert_eq!(json["provenance"]["format"], "pg_dump plain");
+    assert_eq!(json["provenance"]["input_sha256"].as_str().unwrap().len(), 64);
+
+    let text = rehearse(&["inspect".as_ref(), example.as_os_str()]);
+    assert!(text.status.success(), "{}", stderr(&text));
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("ROLLBACK REACHES"), "{text}");
+    assert!(text.contains("uq_model_id_version UNIQUE (model_id, version)"), "{text}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = rehearse(&["import".as_ref()]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = rehearse(&["frobnicate".as_ref()]);
+    assert_eq!(out.status.code(), Some(2));
+}

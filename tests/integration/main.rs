@@ -1,0 +1,9 @@
+//! Integration tests: one binary (every test binary links DuckDB). Tests that need PostgreSQL
+//! start a throw-away cluster of their own; they never skip.
+
+mod bad_input;
+mod cli;
+mod import_roundtrip;
+mod rehearsal_vs_postgres;
+mod scripts_vs_postgres;
+mod support;

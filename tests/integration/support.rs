@@ -1,0 +1,60 @@
+//! Shared test helpers: a generated database in a throw-away PostgreSQL, exports of it made with
+//! the real pg_dump and psql, and the rehearse binary.
+
+use rehearse::pg::{run_checked, Cluster};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const DB: &str = "model_management_db";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A cluster, or a loud failure: these tests must run wherever the suite runs (CI=true included).
+pub fn cluster() -> Cluster {
+    Cluster::start(None).unwrap_or_else(|e| panic!("cannot start a throw-away PostgreSQL: {e}"))
+}
+
+/// A cluster holding the fixture generator's database for `args` (e.g. `--models 30 --seed 7`).
+pub fn generated_database(dir: &Path, args: &[&str]) -> Cluster {
+    let pg = cluster();
+    pg.create_database(DB).unwrap();
+    let sql = dir.join("generated.sql");
+    run_checked(
+        Command::new("python3").arg(repo().join("fixtures/generate.py")).args(args).arg("--out").arg(&sql),
+        "fixtures/generate.py",
+    )
+    .unwrap();
+    let out = pg.psql_file(DB, &sql).unwrap();
+    assert!(out.status.success(), "loading the generated SQL failed: {}", String::from_utf8_lossy(&out.stderr));
+    pg
+}
+
+/// Runs pg_dump against the cluster with extra arguments, writing `file`.
+pub fn pg_dump(pg: &Cluster, args: &[&str], file: &Path) {
+    run_checked(pg.client("pg_dump").args(args).arg("-f").arg(file).arg(DB), "pg_dump").unwrap();
+}
+
+/// Exports every table as `<table>.csv` with psql's `\copy … CSV HEADER`, plus `schema.sql`.
+pub fn csv_export(pg: &Cluster, dir: &Path, tables: &[&str], with_schema: bool) {
+    std::fs::create_dir_all(dir).unwrap();
+    for table in tables {
+        let file = dir.join(format!("{table}.csv"));
+        let copy = format!("\\copy public.{table} TO '{}' CSV HEADER", file.display());
+        run_checked(pg.client("psql").args(["-X", "-v", "ON_ERROR_STOP=1", "-d", DB, "-c", &copy]), "psql \\copy")
+            .unwrap();
+    }
+    if with_schema {
+        pg_dump(pg, &["-s", "--no-owner"], &dir.join("schema.sql"));
+    }
+}
+
+/// Runs the rehearse binary.
+pub fn rehearse(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rehearse")).args(args).output().expect("run rehearse")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
