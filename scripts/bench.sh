@@ -258,10 +258,11 @@ ncpu="$(nproc)"
 cpu="$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //' || true)"
 mem_gb="$(awk '/MemTotal/{printf "%.1f", $2/1048576}' /proc/meminfo)"
 rver="$("$BIN" --version 2>/dev/null | head -1 || echo '?')"
+rsha="$(sha256sum "$BIN" | cut -c1-12)"
 pgver="$("$bindir/postgres" --version)"
-has_run=""
-if "$BIN" run --help >/dev/null 2>&1; then has_run=1; fi
-log "rehearse: $BIN ($rver); run subcommand: ${has_run:+yes}${has_run:-no}; nproc=$ncpu"
+has_run=""; run_note="n/a (\`rehearse run --help\` fails: subcommand not available)"
+if "$BIN" run --help >/dev/null 2>&1; then has_run=1; run_note="measured"; fi
+log "rehearse: $BIN ($rver); rehearse run: $run_note; nproc=$ncpu"
 
 setup_rows=()
 result_rows=()
@@ -382,7 +383,7 @@ report="$OUT_DIR/bench-results.md"
     echo "# rehearse benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
     echo "- machine: nproc=$ncpu, ${cpu:-unknown CPU}, ${mem_gb} GB RAM"
-    echo "- rehearse: \`$BIN\` ($rver); \`rehearse run\`: ${has_run:+measured}${has_run:-n/a (subcommand not available)}"
+    echo "- rehearse: \`$BIN\` ($rver, sha256 $rsha…); \`rehearse run\`: $run_note"
     echo "- $pgver (scratch cluster: fsync=off, synchronous_commit=off, full_page_writes=off)"
     echo "- command: \`scripts/bench.sh --sizes \"$sizes\" --formats \"$formats\"${baseline:+ --baseline}\`"
     echo

@@ -121,9 +121,10 @@ fn inferred_table(file: &Path, name: &TableName, infer: bool) -> Result<Table> {
     let mut row = DecodedRow::default();
     while infer {
         let Some(line) = reader.next_record(&mut row).map_err(|e| csv_error(file, e))? else { break };
-        let texts = row
-            .texts()
-            .map_err(|f| Error::bad_input(Location::line(file, line), format!("invalid UTF-8 in field {f}")))?;
+        let texts = row.texts().map_err(|f| {
+            let column = header.get(f - 1).map_or("", String::as_str);
+            Error::bad_input(Location::line(file, line), format!("invalid UTF-8 in field {f} ({column})"))
+        })?;
         check_width(file, line, texts.len(), header.len())?;
         for (column, value) in values.iter_mut().zip(texts) {
             column.extend(value.map(str::to_string));

@@ -147,6 +147,32 @@ fn declared_encoding(stmt: &str) -> Option<String> {
 impl Input for PlainDump {
     fn scan(&mut self) -> Result<Scan> {
         let mut src = LineSource::open(&self.path)?;
+        match self.scan_from(&mut src) {
+            // Corrupt compressed data often decodes into garbage before the checksum fails:
+            // when it does, the corruption is the error to report.
+            Err(Error::BadInput { .. }) if self.gzip => match src.drain() {
+                Err(corrupt) => Err(corrupt),
+                Ok(()) => self.scan_from(&mut LineSource::open(&self.path)?),
+            },
+            other => other,
+        }
+    }
+
+    fn load(&mut self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()> {
+        let mut src = LineSource::open(&self.path)?;
+        for block in self.blocks.iter().filter(|b| tables.contains(&b.table)) {
+            src.skip_to(block.offset, block.line)?;
+            match block.kind {
+                BlockKind::Copy => self.load_copy(&mut src, block, sink)?,
+                BlockKind::Inserts => self.load_inserts(&mut src, block, sink)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PlainDump {
+    fn scan_from(&mut self, src: &mut LineSource) -> Result<Scan> {
         let mut splitter = Splitter::default();
         let mut catalog = Catalog::default();
         let mut blocks: Vec<Block> = Vec::new();
@@ -218,6 +244,13 @@ impl Input for PlainDump {
             }
         }
         if catalog.tables.is_empty() {
+            if let Some(pending) = splitter.pending() {
+                let what = match std::str::from_utf8(pending) {
+                    Err(_) => "invalid UTF-8: not a SQL text dump",
+                    Ok(_) => "not a pg_dump export: the text from here on is no complete SQL statement",
+                };
+                return Err(self.at(splitter.first_line(), what));
+            }
             return Err(Error::bad_input(Location::file(&self.path), "not a pg_dump export: it creates no table"));
         }
         if let Some(block) = copy {
@@ -231,7 +264,12 @@ impl Input for PlainDump {
         }
         let size = std::fs::metadata(&self.path).map_err(|e| Error::io(&self.path, e))?.len();
         let sha256 = src.finish_hash()?;
-        let data = blocks.iter().map(|b| TableData { table: b.table.clone(), rows: Some(b.rows) }).collect();
+        // COPY rows are lines; INSERT statements may hold several rows each (--rows-per-insert),
+        // which only a parse would count.
+        let data = blocks
+            .iter()
+            .map(|b| TableData { table: b.table.clone(), rows: (b.kind == BlockKind::Copy).then_some(b.rows) })
+            .collect();
         self.catalog = catalog.clone();
         self.blocks = blocks;
         Ok(Scan {
@@ -243,17 +281,5 @@ impl Input for PlainDump {
             sha256,
             notes: Vec::new(),
         })
-    }
-
-    fn load(&mut self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()> {
-        let mut src = LineSource::open(&self.path)?;
-        for block in self.blocks.iter().filter(|b| tables.contains(&b.table)) {
-            src.skip_to(block.offset, block.line)?;
-            match block.kind {
-                BlockKind::Copy => self.load_copy(&mut src, block, sink)?,
-                BlockKind::Inserts => self.load_inserts(&mut src, block, sink)?,
-            }
-        }
-        Ok(())
     }
 }

@@ -127,16 +127,29 @@ impl LineSource {
         Ok(())
     }
 
-    /// Reads whatever is left of the file and returns its SHA-256, in hex. Call after a full pass.
-    pub fn finish_hash(self) -> Result<String> {
+    /// Reads the rest of the stream, only to surface a corrupt or truncated compressed stream.
+    pub fn drain(&mut self) -> Result<()> {
+        let mut line = Vec::new();
+        while self.next_line(&mut line)? {}
+        Ok(())
+    }
+
+    /// Reads whatever is left of the file and returns its SHA-256, in hex. Call after a full
+    /// pass (a seek skips bytes unhashed).
+    pub fn finish_hash(&mut self) -> Result<String> {
         let path = self.path.clone();
-        let mut hashing = match self.stream {
-            Stream::Plain(r) => r.into_inner(),
-            Stream::Gzip(r) => r.into_inner().into_inner(),
+        let hasher = match &mut self.stream {
+            Stream::Plain(r) => {
+                io::copy(r, &mut io::sink()).map_err(|e| Error::io(&path, e))?;
+                r.get_ref().hasher.clone()
+            }
+            Stream::Gzip(r) => {
+                let hashing = r.get_mut().get_mut();
+                io::copy(hashing, &mut io::sink()).map_err(|e| Error::io(&path, e))?;
+                hashing.hasher.clone()
+            }
         };
-        let mut rest = Vec::new();
-        hashing.read_to_end(&mut rest).map_err(|e| Error::io(&path, e))?;
-        Ok(hex(&hashing.hasher.finalize()))
+        Ok(hex(&hasher.finalize()))
     }
 }
 

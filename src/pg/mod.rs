@@ -141,15 +141,18 @@ impl Cluster {
             .map_err(|e| Error::io(file, e))
     }
 
-    /// Rows of a query as text, NULL as `None` (read through psql's CSV output).
+    /// Rows of a query as text, NULL as `None`. Read as COPY text format, which (unlike psql's
+    /// `--csv`) keeps NULL and the empty string apart.
     pub fn query(&self, database: &str, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        let copy = format!("COPY ({sql}) TO STDOUT");
         let mut cmd = self.client("psql");
-        cmd.args(["-X", "-q", "--csv", "-t", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql]);
+        cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", &copy]);
         let out = run_checked(&mut cmd, "psql")?;
-        let mut reader = crate::input::csv_text::CsvReader::new(&out.stdout[..]);
         let mut row = crate::input::copy_text::DecodedRow::default();
         let mut rows = Vec::new();
-        while reader.next_record(&mut row).map_err(|_| Error::Tool("psql printed malformed CSV".into()))?.is_some() {
+        let body = out.stdout.strip_suffix(b"\n").unwrap_or(&out.stdout);
+        for line in body.split(|&b| b == b'\n').filter(|_| !out.stdout.is_empty()) {
+            row.decode(line);
             let texts = row.texts().map_err(|_| Error::Tool("psql printed invalid UTF-8".into()))?;
             rows.push(texts.into_iter().map(|t| t.map(str::to_string)).collect());
         }

@@ -49,6 +49,7 @@ fn unescape(text: &str) -> Vec<u8> {
         match (bytes[i], bytes.get(i + 1)) {
             (b'\\', Some(b'n')) => (out.push(b'\n'), i += 2).1,
             (b'\\', Some(b't')) => (out.push(b'\t'), i += 2).1,
+            (b'\\', Some(b'r')) => (out.push(b'\r'), i += 2).1,
             (b'\\', Some(b'x')) => {
                 out.push(u8::from_str_radix(&text[i + 2..i + 4], 16).unwrap());
                 i += 4;
@@ -136,10 +137,11 @@ fn build_input(case: &Case, dir: &Path) -> std::path::PathBuf {
     }
 }
 
-/// The expectation as a pattern: literal text, `{input}` the path, LINE any line number.
+/// The expectation as a pattern: literal text, `{input}` the path, LINE any line number, `…`
+/// any text.
 fn matches(expect: &str, input: &Path, message: &str) -> bool {
     let expect = expect.replace("{input}", &input.display().to_string());
-    let pattern = regex::escape(&expect).replace("LINE", r"\d+");
+    let pattern = regex::escape(&expect).replace("LINE", r"\d+").replace('…', ".*");
     regex::Regex::new(&pattern).unwrap().is_match(message)
 }
 

@@ -80,14 +80,18 @@ fn every_pg_dump_text_form_imports_exactly_what_postgresql_holds() {
         let all = assert_matches_postgres(&pg, &file, ImportOptions { all_tables: true });
         assert!(loaded_names(&all).contains(&"request_logs".to_string()));
         let reached = assert_matches_postgres(&pg, &file, ImportOptions::default());
+        // The reached tables, and the guide's backup tables (read for H14).
         let mut expected: Vec<String> = REACHED.iter().map(|s| s.to_string()).collect();
+        expected.extend(["models_version_backup".to_string(), "services_version_backup".to_string()]);
         expected.sort();
         assert_eq!(loaded_names(&reached), expected, "{name}: only the reached tables load by default");
         let skipped =
             reached.table_stats().unwrap().into_iter().find(|s| s.table == TableName::new("public", "request_logs"));
         let logs: i64 =
             pg.query(DB, "SELECT count(*) FROM request_logs").unwrap()[0][0].as_ref().unwrap().parse().unwrap();
-        assert_eq!(skipped.unwrap().rows, Some(logs as u64), "{name}: skipped tables still report their rows");
+        // A COPY block's rows are counted without decoding; INSERT rows only a parse could count.
+        let expected_rows = if name.contains("inserts") { None } else { Some(logs as u64) };
+        assert_eq!(skipped.unwrap().rows, expected_rows, "{name}: rows of a skipped table");
     }
 }
 

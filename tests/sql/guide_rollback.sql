@@ -26,13 +26,10 @@ SELECT m.id, m.model_id, m.version, m.created_at,
        coalesce(p.parts[2]::numeric, 0) AS minor,
        coalesce(p.parts[3]::numeric, 0) AS patch,
        p.parts[4] IS NULL AS is_release,
-       ARRAY(
-         SELECT ROW(x !~ '^[0-9]+$',
-                    CASE WHEN x ~ '^[0-9]+$' THEN x::numeric ELSE 0 END,
-                    CASE WHEN x ~ '^[0-9]+$' THEN '' ELSE x END)
-         FROM unnest(string_to_array(p.parts[4], '.')) WITH ORDINALITY AS t(x, n)
-         ORDER BY n
-       ) AS pre,
+       -- Pre-release identifiers as one byte-comparable text: numeric ones zero-padded behind
+       -- '0', alphanumeric ones behind '1', joined by chr(1) so that a prefix sorts first.
+       (SELECT string_agg(CASE WHEN x ~ '^[0-9]+$' THEN '0' || lpad(x, 30, '0') ELSE '1' || x END, chr(1) ORDER BY n)
+        FROM unnest(string_to_array(p.parts[4], '.')) WITH ORDINALITY AS t(x, n)) COLLATE "C" AS pre,
        convert_to(m.version, 'UTF8') AS version_bytes
 FROM models m
 LEFT JOIN LATERAL (
