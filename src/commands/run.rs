@@ -90,7 +90,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
 /// A few lines for the terminal; the run directory has the rest.
 pub fn headline(plan: &Plan, out: &str) -> String {
     let counts = plan.hazard_counts();
-    let hazards: Vec<String> = counts.iter().filter(|(_, n)| **n > 0).map(|(code, n)| format!("{code}={n}")).collect();
+    let hazards: Vec<String> = rehearse::rehearsal::hazards::CODES
+        .iter()
+        .filter_map(|h| counts.get(h.code).filter(|n| **n > 0).map(|n| format!("{}={n}", h.code)))
+        .collect();
     let v = &plan.verification;
     let verdict = |pass: bool, applicable: bool| {
         if !applicable {

@@ -169,9 +169,9 @@ fn verification(ctx: &Context, body: &mut String, orphans_before: Option<&str>) 
         "  IF n > 0 THEN\n    RAISE EXCEPTION 'rehearse: V1 failed: % version columns remain', n;\n  END IF;\n",
     );
     if ctx.plan.mode == Mode::Full {
-        let _ = write!(
+        let _ = writeln!(
             body,
-            "  SELECT count(*) INTO n FROM ({}) v;\n",
+            "  SELECT count(*) INTO n FROM ({}) v;",
             sql::duplicate_model_ids(&ctx.models.name.quoted(), &m.model_id)
         );
         body.push_str("  IF n > 0 THEN\n    RAISE EXCEPTION 'rehearse: V2 failed: % model_ids appear more than once', n;\n  END IF;\n");
@@ -183,7 +183,7 @@ fn verification(ctx: &Context, body: &mut String, orphans_before: Option<&str>) 
         &s.model_id,
         &m.model_id,
     );
-    let _ = write!(body, "  SELECT count(*) INTO n FROM ({v3}) v;\n");
+    let _ = writeln!(body, "  SELECT count(*) INTO n FROM ({v3}) v;");
     body.push_str("  RAISE NOTICE 'rehearse: V3 as the guide writes it: % services reference a model_id absent from models', n;\n");
     if let Some(before) = orphans_before {
         let _ = write!(

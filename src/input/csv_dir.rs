@@ -84,9 +84,12 @@ fn read_header(file: &Path, reader: &mut CsvReader<BufReader<File>>) -> Result<V
     Ok(names)
 }
 
+/// Whether a value fits a type.
+type Fits = fn(&str) -> bool;
+
 /// The narrowest PostgreSQL type that every non-NULL value of a column fits.
 fn infer_type<'a>(values: impl Iterator<Item = &'a str>) -> String {
-    let candidates: [(&str, fn(&str) -> bool); 4] = [
+    let candidates: [(&str, Fits); 4] = [
         ("bigint", |v| v.parse::<i64>().is_ok()),
         ("boolean", |v| matches!(v, "t" | "f" | "true" | "false")),
         ("uuid", |v| {
@@ -114,13 +117,12 @@ fn infer_type<'a>(values: impl Iterator<Item = &'a str>) -> String {
 }
 
 /// Builds a table from a CSV file when no schema is given.
-fn inferred_table(file: &Path, name: &TableName, infer: bool) -> Result<Table> {
+fn inferred_table(file: &Path, name: &TableName) -> Result<Table> {
     let mut reader = open_csv(file)?;
     let header = read_header(file, &mut reader)?;
     let mut values: Vec<Vec<String>> = vec![Vec::new(); header.len()];
     let mut row = DecodedRow::default();
-    while infer {
-        let Some(line) = reader.next_record(&mut row).map_err(|e| csv_error(file, e))? else { break };
+    while let Some(line) = reader.next_record(&mut row).map_err(|e| csv_error(file, e))? {
         let texts = row.texts().map_err(|f| {
             let column = header.get(f - 1).map_or("", String::as_str);
             Error::bad_input(Location::line(file, line), format!("invalid UTF-8 in field {f} ({column})"))
@@ -215,7 +217,7 @@ impl Input for CsvDirectory {
                     continue;
                 }
                 None => {
-                    let table = inferred_table(file, &TableName::new("public", name), true)?;
+                    let table = inferred_table(file, &TableName::new("public", name))?;
                     let name = table.name.clone();
                     inferred.push(name.to_string());
                     catalog_ref.tables.push(table);

@@ -222,7 +222,7 @@ fn alter_table(alter: &protobuf::AlterTableStmt, catalog: &mut Catalog) -> Resul
                     column.default = default;
                 }
             }
-            AlterTableType::AtSetNotNull => set_not_null(catalog, &name, &[cmd.name.clone()]),
+            AlterTableType::AtSetNotNull => set_not_null(catalog, &name, std::slice::from_ref(&cmd.name)),
             _ => {}
         }
     }

@@ -356,7 +356,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     for choice in &choices {
         let group: Vec<&ModelRow> = choice.members.iter().map(|&i| &rows[i]).collect();
         let group_rows: Vec<VersionRow> = group.iter().map(|r| r.row.clone()).collect();
-        let model_key = show(&group[0].row.model_id);
+        let model_key = group[0].row.model_id.clone().unwrap_or_default();
         let legacy_keeper = &group_rows[choice.legacy.keeper];
         let best = policy::legacy_candidates(&group_rows)
             .into_iter()

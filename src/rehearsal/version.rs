@@ -102,8 +102,8 @@ mod tests {
         let cases = include_str!("../../tests/cases/versions.cases");
         let mut checked = 0;
         for line in cases.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
-            let (left, rest) = if line.starts_with('\'') {
-                let end = line[1..].find('\'').unwrap() + 2;
+            let (left, rest) = if let Some(quoted) = line.strip_prefix('\'') {
+                let end = quoted.find('\'').unwrap() + 2;
                 (&line[..end], line[end..].trim())
             } else {
                 line.split_once(' ').unwrap()

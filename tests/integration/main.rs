@@ -3,7 +3,9 @@
 
 mod bad_input;
 mod cli;
+mod hazards;
 mod import_roundtrip;
 mod rehearsal_vs_postgres;
+mod run_command;
 mod scripts_vs_postgres;
 mod support;

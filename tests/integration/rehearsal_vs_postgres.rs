@@ -40,7 +40,7 @@ fn run_guide_rollback(pg: &Cluster, db: &str, legacy: bool, delete_orphans: bool
     let on = |b: bool| if b { "legacy=on" } else { "legacy=off" };
     let orphans = if delete_orphans { "delete_orphans=on" } else { "delete_orphans=off" };
     pg.client("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", &on(legacy), "-v", orphans, "-d", db, "-f"])
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", on(legacy), "-v", orphans, "-d", db, "-f"])
         .arg(repo().join("tests/sql/guide_rollback.sql"))
         .output()
         .unwrap()

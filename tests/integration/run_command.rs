@@ -1,0 +1,151 @@
+//! `rehearse run` as users meet it: the run directory of ROLLBACK.md §6, consistent counts,
+//! CSV that round-trips hostile text, exit codes 0/1/2/3, --spec, selective mode.
+
+use crate::support::{rehearse, repo, stderr};
+use rehearse::import::{import, ImportOptions};
+use rehearse::rehearsal::{rehearse as rehearse_plan, Options};
+use rehearse::spec::Spec;
+use rehearse::workspace::Workspace;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn run(args: &[&str]) -> std::process::Output {
+    let os: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    rehearse(&os)
+}
+
+fn csv_rows(path: &Path) -> Vec<csv::StringRecord> {
+    csv::Reader::from_path(path).unwrap().records().map(Result::unwrap).collect()
+}
+
+#[test]
+fn the_run_directory_is_complete_and_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let example = repo().join("fixtures/example.sql");
+    let result = run(&["run", example.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    for file in [
+        "summary.json",
+        "report.md",
+        "reports/versions_kept.csv",
+        "reports/versions_deleted.csv",
+        "reports/services_affected.csv",
+        "reports/cascade.csv",
+        "reports/policy_divergence.csv",
+        "reports/hazards.csv",
+        "scripts/01_backup.sql",
+        "scripts/02_rollback.sql",
+        "scripts/03_verify.sql",
+        "scripts/04_restore_version.sql",
+        "scripts/05_cleanup.sql",
+    ] {
+        assert!(out.join(file).is_file(), "{file} is missing");
+    }
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    for key in [
+        "models_before",
+        "models_after",
+        "versions_deleted",
+        "services_before",
+        "services_after",
+        "services_repointed",
+        "services_deleted",
+        "cascade",
+        "verification",
+        "hazards",
+        "policy",
+        "predicted_failure",
+    ] {
+        assert!(summary.get(key).is_some(), "summary.json lacks {key}");
+    }
+    let n = |key: &str| summary[key].as_u64().unwrap();
+    assert_eq!(n("models_before") - n("models_after"), n("versions_deleted"));
+    assert_eq!(csv_rows(&out.join("reports/versions_deleted.csv")).len() as u64, n("versions_deleted"));
+    assert_eq!(csv_rows(&out.join("reports/versions_kept.csv")).len() as u64, n("models_after"));
+    let services = csv_rows(&out.join("reports/services_affected.csv"));
+    assert_eq!(services.iter().filter(|r| &r[5] == "repointed").count() as u64, n("services_repointed"));
+    let mut per_code: BTreeMap<String, u64> = BTreeMap::new();
+    for row in csv_rows(&out.join("reports/hazards.csv")) {
+        *per_code.entry(row[0].to_string()).or_default() += 1;
+    }
+    for (code, count) in summary["hazards"].as_object().unwrap() {
+        assert_eq!(per_code.get(code).copied().unwrap_or(0), count.as_u64().unwrap(), "{code}");
+    }
+    assert_eq!(summary["verification"]["V3"]["pass"], false, "the example has pre-existing orphans (H8)");
+    assert_eq!(summary["verification"]["V3_caused"]["pass"], true);
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("## Totals") && report.contains("## Hazards") && report.contains("## Verification"));
+
+    // The CSV reports carry the hostile text of the plan, byte for byte.
+    let workspace = Workspace::in_memory().unwrap();
+    import(&example, &workspace, &Spec::guide(), ImportOptions::default()).unwrap();
+    let plan = rehearse_plan(&workspace, &Spec::guide(), &Options::default()).unwrap();
+    let written: Vec<(String, String)> = csv_rows(&out.join("reports/versions_deleted.csv"))
+        .iter()
+        .map(|r| (r[1].to_string(), r[6].to_string()))
+        .collect();
+    let planned: Vec<(String, String)> = plan
+        .deleted
+        .iter()
+        .map(|d| (d.model_id.clone().unwrap_or_default(), d.release_notes.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(written, planned);
+    assert!(
+        written.iter().any(|(m, _)| m.contains('\n') && m.contains('\t') && m.contains('\\')),
+        "hostile model_ids are in the file"
+    );
+
+    // An existing run directory is not replaced without --force.
+    let again = run(&["run", example.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2));
+    let forced =
+        run(&["run", example.to_str().unwrap(), "--out", out.to_str().unwrap(), "--force", "--policy", "legacy"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", stderr(&forced));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["policy"], "legacy");
+}
+
+#[test]
+fn specs_selective_mode_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = repo().join("fixtures/example.sql");
+    let example = example.to_str().unwrap();
+    let out = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+
+    let printed = run(&["spec", "--print"]);
+    assert!(printed.status.success());
+    let text = String::from_utf8(printed.stdout).unwrap();
+    assert!(text.contains("[models]") && text.contains("models_model_id_key"));
+
+    // A spec whose restored constraint name is taken: predicted failure, exit 3, reports written.
+    let clash = dir.path().join("clash.toml");
+    std::fs::write(&clash, text.replace("name = \"models_model_id_key\"", "name = \"models_pkey\"")).unwrap();
+    let failed = run(&["run", example, "--out", &out("clash"), "--spec", clash.to_str().unwrap()]);
+    assert_eq!(failed.status.code(), Some(3), "{}", stderr(&failed));
+    assert!(stderr(&failed).contains("models_pkey already exists"), "{}", stderr(&failed));
+    let script = std::fs::read_to_string(dir.path().join("clash/scripts/02_rollback.sql")).unwrap();
+    assert!(script.contains("RAISE EXCEPTION 'rehearse predicted that this rollback fails"));
+
+    // A spec naming a column the workspace lacks: a clear error, exit 1, nothing written.
+    let missing = dir.path().join("missing.toml");
+    std::fs::write(&missing, text.replace("status = \"version_status\"", "status = \"lifecycle\"")).unwrap();
+    let refused = run(&["run", example, "--out", &out("missing"), "--spec", missing.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("has no column `lifecycle`"), "{}", stderr(&refused));
+    assert!(!dir.path().join("missing").exists());
+
+    // Selective: every version stays; V2 does not apply and does not fail the run.
+    let selective = run(&["run", example, "--out", &out("selective"), "--mode", "selective"]);
+    assert_eq!(selective.status.code(), Some(0), "{}", stderr(&selective));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("selective/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["models_after"], summary["models_before"]);
+    assert_eq!(summary["verification"]["V2"]["applicable"], false);
+    assert!(summary["hazards"]["H13"].as_u64().unwrap() >= 1, "UNIQUE(model_id) cannot be restored");
+
+    let bad = run(&["run", example, "--out", &out("c"), "--collation", "en_US"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let missing_input = run(&["run", "/nonexistent/dump.sql", "--out", &out("x")]);
+    assert_eq!(missing_input.status.code(), Some(1));
+}
