@@ -156,6 +156,8 @@ pub struct Plan {
     /// Rows changed (SET NULL / SET DEFAULT) per other table.
     pub cascade_changed: BTreeMap<String, u64>,
     pub divergence: Vec<Divergence>,
+    /// model_ids whose legacy keeper differs between the C collation and a linguistic one.
+    pub collation_sensitive: Vec<Option<String>>,
     pub hazards: Vec<HazardRow>,
     pub verification: Verification,
     pub predicted_failure: Option<String>,

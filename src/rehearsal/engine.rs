@@ -622,6 +622,14 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         })
         .collect();
 
+    let collation_sensitive = choices
+        .iter()
+        .filter(|c| {
+            let group: Vec<VersionRow> = c.members.iter().map(|&i| rows[i].row.clone()).collect();
+            policy::collation_sensitive(&group)
+        })
+        .map(|c| rows[c.members[0]].row.model_id.clone())
+        .collect();
     let fingerprint = fingerprint(conn, spec, models, services)?;
     let models_before = rows.len() as u64;
     let services_before = service_rows.len() as u64;
@@ -644,6 +652,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         cascade_deleted,
         cascade_changed,
         divergence,
+        collation_sensitive,
         hazards,
         verification: Verification { v1, v2, v3, v3_caused },
         predicted_failure,

@@ -145,13 +145,43 @@ fn documented(rows: &[VersionRow]) -> Choice {
     Choice { keeper, tied_with: top[1..].to_vec(), reason }
 }
 
-fn legacy(rows: &[VersionRow]) -> Choice {
-    let order = |a: &usize, b: &usize| legacy_order(&rows[*a], &rows[*b]).then_with(|| rows[*a].id.cmp(&rows[*b].id));
+/// Orders version texts the way a database collation would.
+type TextOrder = fn(&str, &str) -> Ordering;
+
+/// The C collation: bytes.
+fn c_order(a: &str, b: &str) -> Ordering {
+    a.as_bytes().cmp(b.as_bytes())
+}
+
+/// An approximation of a linguistic collation (en_US in glibc or ICU): letters and digits
+/// compare first, ignoring case and punctuation; only then the exact text.
+fn linguistic_order(a: &str, b: &str) -> Ordering {
+    let primary =
+        |s: &str| -> String { s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect() };
+    primary(a).cmp(&primary(b)).then_with(|| c_order(a, b))
+}
+
+/// The row legacy keeps, with `order` as the database's text order (ties: the smallest id).
+fn legacy_sorted(rows: &[VersionRow], order: TextOrder) -> Vec<usize> {
     let mut indexes: Vec<usize> = (0..rows.len()).collect();
-    indexes.sort_by(order);
+    indexes.sort_by(|&a, &b| legacy_order(&rows[a], &rows[b], order).then_with(|| rows[a].id.cmp(&rows[b].id)));
+    indexes
+}
+
+/// Whether legacy would keep another row under a linguistic collation than under C: the
+/// keeper then depends on the database's collation, which a dump does not tell.
+pub fn collation_sensitive(rows: &[VersionRow]) -> bool {
+    legacy_sorted(rows, c_order)[0] != legacy_sorted(rows, linguistic_order)[0]
+}
+
+fn legacy(rows: &[VersionRow]) -> Choice {
+    let indexes = legacy_sorted(rows, c_order);
     let keeper = indexes[0];
-    let tied_with: Vec<usize> =
-        indexes[1..].iter().copied().filter(|&i| legacy_order(&rows[i], &rows[keeper]) == Ordering::Equal).collect();
+    let tied_with: Vec<usize> = indexes[1..]
+        .iter()
+        .copied()
+        .filter(|&i| legacy_order(&rows[i], &rows[keeper], c_order) == Ordering::Equal)
+        .collect();
     let mut reason = if is_active_exactly(rows[keeper].status.as_deref()) {
         "first of the exactly-'active' rows by version text DESC (C order, NULL first)".to_string()
     } else {
@@ -164,14 +194,14 @@ fn legacy(rows: &[VersionRow]) -> Choice {
 }
 
 /// `CASE WHEN version_status = 'active' THEN 1 ELSE 2 END, version DESC`: DESC puts NULLs first,
-/// and text compares by bytes (the C collation).
-fn legacy_order(a: &VersionRow, b: &VersionRow) -> Ordering {
+/// and text compares in the collation's order.
+fn legacy_order(a: &VersionRow, b: &VersionRow, order: TextOrder) -> Ordering {
     let rank = |r: &VersionRow| if is_active_exactly(r.status.as_deref()) { 1 } else { 2 };
     rank(a).cmp(&rank(b)).then_with(|| match (&a.version, &b.version) {
         (None, None) => Ordering::Equal,
         (None, Some(_)) => Ordering::Less,
         (Some(_), None) => Ordering::Greater,
-        (Some(x), Some(y)) => y.as_bytes().cmp(x.as_bytes()),
+        (Some(x), Some(y)) => order(y, x),
     })
 }
 
@@ -236,6 +266,19 @@ mod tests {
             }
         }
         assert!(checked >= 30, "only {checked} expectations checked");
+    }
+
+    #[test]
+    fn keepers_that_depend_on_the_collation_are_flagged() {
+        let row = |id: &str, version: &str| VersionRow {
+            id: id.into(),
+            model_id: Some("m".into()),
+            version: Some(version.into()),
+            status: Some("active".into()),
+            created_at: None,
+        };
+        assert!(collation_sensitive(&[row("a", "v1.0.0"), row("b", "V2.0.0")]));
+        assert!(!collation_sensitive(&[row("a", "1.9.0"), row("b", "1.10.0")]));
     }
 
     #[test]

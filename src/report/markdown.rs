@@ -117,6 +117,19 @@ pub fn report(plan: &Plan) -> String {
         }
     }
 
+    if !plan.collation_sensitive.is_empty() {
+        let ids: Vec<String> = plan.collation_sensitive.iter().take(SAMPLE).map(opt).collect();
+        let _ = writeln!(
+            out,
+            "\n**Collation:** the legacy keeper of {} model_ids depends on the database collation (rehearsed in `{}`; a linguistic collation such as en_US keeps another row): {}.",
+            plan.collation_sensitive.len(),
+            plan.collation,
+            ids.join(", ")
+        );
+    }
+    if plan.mode == crate::plan::Mode::Selective {
+        let _ = writeln!(out, "\nSelective rollback: every version stays, but every service loses its `model_version` pin and `UNIQUE(model_id)` cannot be restored (H13).");
+    }
     let _ = writeln!(out, "\n## Hazards\n");
     let counts = plan.hazard_counts();
     let _ = writeln!(out, "| code | count | unit | meaning | what to do |\n|---|---:|---|---|---|");

@@ -40,6 +40,7 @@ pub fn summary(plan: &Plan) -> Value {
         },
         "hazards": plan.hazard_counts(),
         "policy_divergence": plan.divergence.len(),
+        "collation_sensitive": plan.collation_sensitive,
         "predicted_failure": plan.predicted_failure,
         "exit_code": if plan.fails() { 3 } else { 0 },
     })

@@ -41,3 +41,18 @@ fn usage_errors_exit_2() {
     let out = rehearse(&["frobnicate".as_ref()]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn validate_proves_the_example_on_a_scratch_postgresql() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = repo().join("fixtures/example.sql");
+    let out = dir.path().join("validated");
+    let result = rehearse(&["validate".as_ref(), example.as_os_str(), "--out".as_ref(), out.as_os_str()]);
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    assert!(String::from_utf8_lossy(&result.stdout).contains("MATCH"));
+    let validation: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("validation.json")).unwrap()).unwrap();
+    assert_eq!(validation["verdict"], "match");
+    assert_eq!(validation["second_run_changed_nothing"], true);
+    assert!(out.join("scripts/02_rollback.sql").is_file() && out.join("summary.json").is_file());
+}
