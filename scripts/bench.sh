@@ -53,24 +53,10 @@ if [[ ! -x /usr/bin/time ]]; then
     $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq time >/dev/null
 fi
 
-# --- PostgreSQL 15 (same approach as fixtures/make_example.sh) -----------------------------
-find_bindir() {
-    local d
-    for d in /usr/lib/postgresql/15/bin "$(pg_config --bindir 2>/dev/null || true)"; do
-        if [[ -n "$d" && -x "$d/initdb" && -x "$d/pg_ctl" && -x "$d/postgres" && -x "$d/pg_restore" ]] \
-            && "$d/postgres" --version | grep -q ' 15\.'; then
-            echo "$d"; return 0
-        fi
-    done
-    return 1
-}
-if ! bindir="$(find_bindir)"; then
-    log "PostgreSQL 15 not found; installing it with apt-get"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql-15 >/dev/null \
-        || DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
-    bindir="$(find_bindir)" || die "no PostgreSQL 15 binaries after install"
-fi
+# --- PostgreSQL 15 (scratch cluster, shared with fixtures/make_example.sh) -----------------
+# shellcheck source-path=SCRIPTDIR source=scratch-pg.sh
+source "$here/scratch-pg.sh"
+scratch_pg_find_bindir pg_restore || die "no PostgreSQL 15 binaries"
 
 mkdir -p "$OUT_DIR/logs"
 OUT_DIR="$(cd "$OUT_DIR" && pwd)"
@@ -80,39 +66,16 @@ rm -f "$logs"/*.log
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/rehearse-bench.XXXXXX")"
 work="$tmp/work"          # dumps, workspaces, run dirs (ours)
 mkdir -p "$work"
-run=()
-if [[ "$(id -u)" == 0 ]]; then
-    chown postgres: "$tmp"
-    run=(runuser -u postgres --)
-fi
-started=""
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
-    if [[ -n "$started" ]]; then
-        (cd "$tmp" && "${run[@]}" "$bindir/pg_ctl" -D "$tmp/data" -m immediate -w stop >/dev/null 2>&1) || true
-    fi
+    scratch_pg_stop
     rm -rf "$tmp"
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-cd "$tmp"   # the postgres user must be able to stat its cwd
-
-"${run[@]}" "$bindir/initdb" -D "$tmp/data" -U postgres --auth=trust -E UTF8 --no-locale >"$logs/initdb.log" 2>&1 \
-    || { cat "$logs/initdb.log" >&2; die "initdb failed"; }
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-port=""
-for p in $(seq 54329 54499); do
-    port_free "$p" || continue
-    [[ -e "$tmp/.s.PGSQL.$p" ]] && continue
-    if "${run[@]}" "$bindir/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w -t 60 \
-        -o "-c listen_addresses='' -c unix_socket_directories='$tmp' -p $p -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-        start >/dev/null; then
-        port=$p; started=1; break
-    fi
-done
-[[ -n "$port" ]] || { cat "$tmp/server.log" >&2 || true; die "could not start a scratch PostgreSQL"; }
+scratch_pg_start "$tmp" "$logs" || die "could not start a scratch PostgreSQL"
 
 conn=(-h "$tmp" -p "$port" -U postgres)
 export PGOPTIONS="-c client_min_messages=warning"

@@ -163,7 +163,7 @@ fn null_refs(ctx: &Context, table: &Table) -> Option<String> {
 }
 
 fn verification(ctx: &Context, body: &mut String, orphans_before: Option<&str>) {
-    let (m, s) = (&ctx.spec.models, &ctx.spec.services);
+    let m = &ctx.spec.models;
     let _ = writeln!(body, "  SELECT count(*) INTO n FROM {};", version_columns(ctx));
     body.push_str(
         "  IF n > 0 THEN\n    RAISE EXCEPTION 'rehearse: V1 failed: % version columns remain', n;\n  END IF;\n",
@@ -176,13 +176,7 @@ fn verification(ctx: &Context, body: &mut String, orphans_before: Option<&str>) 
         );
         body.push_str("  IF n > 0 THEN\n    RAISE EXCEPTION 'rehearse: V2 failed: % model_ids appear more than once', n;\n  END IF;\n");
     }
-    let v3 = sql::services_without_model(
-        &ctx.services.name.quoted(),
-        &ctx.models.name.quoted(),
-        &s.service_id,
-        &s.model_id,
-        &m.model_id,
-    );
+    let v3 = ctx.spec.orphaned_services(&ctx.services.name.quoted(), &ctx.models.name.quoted());
     let _ = writeln!(body, "  SELECT count(*) INTO n FROM ({v3}) v;");
     body.push_str("  RAISE NOTICE 'rehearse: V3 as the guide writes it: % services reference a model_id absent from models', n;\n");
     if let Some(before) = orphans_before {
@@ -238,13 +232,7 @@ pub fn rollback(ctx: &Context) -> String {
             name = literal(&table.name.to_string()),
         );
     }
-    let v3_before = sql::services_without_model(
-        &ctx.services.name.quoted(),
-        &ctx.models.name.quoted(),
-        &s.service_id,
-        &s.model_id,
-        &m.model_id,
-    );
+    let v3_before = ctx.spec.orphaned_services(&ctx.services.name.quoted(), &ctx.models.name.quoted());
     let _ = writeln!(body, "  CREATE TEMP TABLE rehearse_orphans_before ON COMMIT DROP AS SELECT * FROM ({v3_before}) v(service_id, model_id);");
     let all: Vec<&Table> = [ctx.models, ctx.services].into_iter().chain(touched.iter().copied()).collect();
     for (i, table) in all.iter().enumerate() {
@@ -345,14 +333,7 @@ pub fn verify(ctx: &Context) -> String {
     let mut checks = String::new();
     verification(ctx, &mut checks, None);
     body.push_str(&checks);
-    let s = &ctx.spec.services;
-    let v3 = sql::services_without_model(
-        &ctx.services.name.quoted(),
-        &ctx.models.name.quoted(),
-        &s.service_id,
-        &s.model_id,
-        &m.model_id,
-    );
+    let v3 = ctx.spec.orphaned_services(&ctx.services.name.quoted(), &ctx.models.name.quoted());
     let _ = write!(
         body,
         "  SELECT count(*) INTO n FROM ({v3}) v(service_id, model_id) WHERE {before};\n  IF n > 0 THEN\n    RAISE EXCEPTION 'rehearse: V3 failed: the rollback orphaned % services', n;\n  END IF;\n  RAISE NOTICE 'rehearse: verification passed (V1, V2, V3 caused by the rollback)';\nEND\n"

@@ -2,6 +2,7 @@
 //! speed) and then streams the rows of just the tables asked for into a `RowSink` (pass 2).
 //! Readers never touch the workspace; they only hand rows on.
 
+pub mod archive;
 pub mod copy_text;
 pub mod csv_dir;
 pub mod csv_text;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 pub enum Format {
     Plain,
     PlainGzip,
+    Custom,
     CsvDirectory,
 }
 
@@ -29,6 +31,7 @@ impl Format {
         match self {
             Format::Plain => "pg_dump plain",
             Format::PlainGzip => "pg_dump plain (gzip)",
+            Format::Custom => "pg_dump custom archive",
             Format::CsvDirectory => "CSV directory",
         }
     }
@@ -99,6 +102,9 @@ pub fn open(path: &Path) -> Result<Box<dyn Input>> {
     }
     if meta.len() == 0 {
         return Err(Error::bad_input(Location::file(path), "the file is empty"));
+    }
+    if archive::is_custom(path)? {
+        return Ok(Box::new(archive::CustomArchive::new(path)));
     }
     let gzip = source::is_gzip(path)?;
     Ok(Box::new(plain::PlainDump::new(path, gzip)))

@@ -539,9 +539,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
             detail: format!("selective rollback keeps every version: {duplicates} model_ids keep several rows and UNIQUE(model_id) is not restored"),
         },
     };
-    let guide_v3 = |services: &str, models: &str| {
-        sql::services_without_model(services, models, &s.service_id, &s.model_id, &m.model_id)
-    };
+    let guide_v3 = |services: &str, models: &str| spec.orphaned_services(services, models);
     let orphans_before: BTreeSet<String> = strings(conn, &guide_v3(&services.name.quoted(), &models.name.quoted()))?
         .into_iter()
         .map(|(id, _)| id)

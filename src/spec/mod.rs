@@ -6,7 +6,7 @@
 use crate::catalog::{Catalog, Table};
 use crate::error::{Error, Location, Result};
 use crate::pgtype::DuckType;
-use crate::sql::Col;
+use crate::sql::{self, Col};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -131,6 +131,12 @@ impl Spec {
 }
 
 impl Spec {
+    /// The guide's V3 on two relations (tables, or a rehearsal's post-state).
+    pub fn orphaned_services(&self, services: &str, models: &str) -> String {
+        let (m, s) = (&self.models, &self.services);
+        sql::services_without_model(services, models, &s.service_id, &s.model_id, &m.model_id)
+    }
+
     /// The columns whose rows the drift guard fingerprints, ordered by their first (the id):
     /// the rehearsal and the emitted script both take them from here.
     pub fn fingerprint_columns(&self, models: &Table, services: &Table) -> [Vec<Col>; 2] {

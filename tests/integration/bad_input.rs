@@ -70,7 +70,7 @@ fn line_index(lines: &[Vec<u8>], prefix: &str) -> usize {
 /// Applies one mutation. Ops: empty; text T; truncate-after PREFIX N (keep N lines after the
 /// line starting with PREFIX); replace-line-after PREFIX N T; replace-bytes-after PREFIX N FROM
 /// TO (first occurrence in that line); replace FROM TO (everywhere); gzip; corrupt-middle;
-/// cut-half.
+/// cut-half; set-byte OFFSET HEX.
 fn mutate(content: Vec<u8>, op: &[String]) -> Vec<u8> {
     let lines = || -> Vec<Vec<u8>> { content.split_inclusive(|&b| b == b'\n').map(<[u8]>::to_vec).collect() };
     match op[0].as_str() {
@@ -109,6 +109,11 @@ fn mutate(content: Vec<u8>, op: &[String]) -> Vec<u8> {
             content
         }
         "cut-half" => content[..content.len() / 2].to_vec(),
+        "set-byte" => {
+            let mut content = content;
+            content[op[1].parse::<usize>().unwrap()] = u8::from_str_radix(&op[2], 16).unwrap();
+            content
+        }
         other => panic!("unknown mutation {other}"),
     }
 }
@@ -124,8 +129,9 @@ fn build_input(case: &Case, dir: &Path) -> std::path::PathBuf {
             }
             input
         }
-        "example" => {
-            let mut content = std::fs::read(repo().join("fixtures/example.sql")).unwrap();
+        "example" | "example-custom" => {
+            let file = if case.base == "example" { "fixtures/example.sql" } else { "fixtures/example.dump" };
+            let mut content = std::fs::read(repo().join(file)).unwrap();
             for op in &case.mutations {
                 content = mutate(content, op);
             }

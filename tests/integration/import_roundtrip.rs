@@ -1,5 +1,6 @@
 //! Differential import: a generated database full of ROLLBACK.md §4 traps and hostile text,
-//! exported with the real pg_dump (plain, gzip, --inserts, --column-inserts) and psql `\copy`,
+//! exported with the real pg_dump (plain, gzip, --inserts, --column-inserts, custom archives at
+//! compression 0, default and 9) and psql `\copy`,
 //! imported, and compared with PostgreSQL table by table, row by row.
 
 use crate::support::{csv_export, generated_database, pg_dump, DB};
@@ -68,11 +69,14 @@ fn loaded_names(workspace: &Workspace) -> Vec<String> {
 fn every_pg_dump_text_form_imports_exactly_what_postgresql_holds() {
     let dir = tempfile::tempdir().unwrap();
     let pg = generated_database(dir.path(), &["--models", "30", "--seed", "7", "--stale-backup"]);
-    let forms: [(&str, &[&str]); 4] = [
+    let forms: [(&str, &[&str]); 7] = [
         ("plain.sql", &["--no-owner"]),
         ("plain.sql.gz", &["--no-owner", "-Z", "6"]),
         ("inserts.sql", &["--inserts"]),
         ("column_inserts.sql", &["--column-inserts", "--rows-per-insert", "3"]),
+        ("custom.dump", &["-Fc"]),
+        ("custom_z0.dump", &["-Fc", "-Z", "0"]),
+        ("custom_z9.dump", &["-Fc", "-Z", "9"]),
     ];
     for (name, args) in forms {
         let file = dir.path().join(name);
@@ -90,7 +94,8 @@ fn every_pg_dump_text_form_imports_exactly_what_postgresql_holds() {
         let logs: i64 =
             pg.query(DB, "SELECT count(*) FROM request_logs").unwrap()[0][0].as_ref().unwrap().parse().unwrap();
         // A COPY block's rows are counted without decoding; INSERT rows only a parse could count.
-        let expected_rows = if name.contains("inserts") { None } else { Some(logs as u64) };
+        // Archives are not read past their table of contents for skipped tables at all.
+        let expected_rows = if name.contains("inserts") || name.contains("custom") { None } else { Some(logs as u64) };
         assert_eq!(skipped.unwrap().rows, expected_rows, "{name}: rows of a skipped table");
     }
 }
