@@ -50,6 +50,19 @@ impl Validation {
 /// Restores an export into `database` of the cluster.
 pub fn restore(cluster: &Cluster, input: &Path, database: &str) -> Result<()> {
     cluster.create_database(database)?;
+    if crate::input::archive::kind_of(input)?.is_some() {
+        let out =
+            cluster.client("pg_restore").args(["--no-owner", "--exit-on-error", "-d", database]).arg(input).output();
+        let out = out.map_err(|e| Error::io(input, e))?;
+        if !out.status.success() {
+            return Err(Error::Tool(format!(
+                "pg_restore of {} failed: {}",
+                input.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        return Ok(());
+    }
     if input.is_dir() {
         return restore_csv(cluster, input, database);
     }

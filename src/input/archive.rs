@@ -1,8 +1,9 @@
-//! pg_dump custom-format archives (`-Fc`, compressed or not), read with the `libpgdump` crate
-//! without pg_restore. Pass 1 reads only the table of contents: every entry's DDL goes through
-//! the same libpg_query path as a plain dump. Pass 2 seeks straight to the data blocks of the
-//! wanted tables and streams them, decompressed, through the COPY text decoder; the other
-//! tables' blocks are never read.
+//! pg_dump archives, read without pg_restore: custom (`-Fc`, compressed or not), directory
+//! (`-Fd`) and tar (`-Ft`). The `libpgdump` crate reads the table of contents; every entry's DDL
+//! goes through the same libpg_query path as a plain dump. Pass 2 opens only the data of the
+//! wanted tables — a seek to a custom archive's block, one file of a directory, one member of a
+//! tar — and streams it, decompressed, through the COPY text decoder. Other tables' data is
+//! never read.
 
 use super::copy_text::DecodedRow;
 use super::ddl::{self, Parsed};
@@ -10,19 +11,37 @@ use super::source::{hex, trim_eol};
 use super::{Format, Input, Origin, RowSink, Scan, TableData};
 use crate::catalog::{Catalog, TableName};
 use crate::error::{Error, Location, Place, Result};
-use libpgdump::{CustomReader, ObjectType};
+use libpgdump::format::{directory, tar};
+use libpgdump::{CustomReader, Entry, ObjectType};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-/// Whether a file starts with the archive magic `PGDMP`.
-pub fn is_custom(path: &Path) -> Result<bool> {
-    let mut magic = [0u8; 5];
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Custom,
+    Directory,
+    Tar,
+}
+
+/// Which archive format `path` holds, if any: a directory with `toc.dat`, a file starting
+/// with `PGDMP`, or a tar file (`ustar` at offset 257).
+pub fn kind_of(path: &Path) -> Result<Option<Kind>> {
+    if path.is_dir() {
+        return Ok(path.join("toc.dat").is_file().then_some(Kind::Directory));
+    }
+    let mut head = [0u8; 262];
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let n = file.read(&mut magic).map_err(|e| Error::io(path, e))?;
-    Ok(n == 5 && &magic == b"PGDMP")
+    let n = file.read(&mut head).map_err(|e| Error::io(path, e))?;
+    Ok(if n >= 5 && &head[..5] == b"PGDMP" {
+        Some(Kind::Custom)
+    } else if n == 262 && &head[257..262] == b"ustar" {
+        Some(Kind::Tar)
+    } else {
+        None
+    })
 }
 
 /// A table's data entry in the archive.
@@ -33,14 +52,38 @@ struct DataEntry {
     columns: Vec<String>,
 }
 
-pub struct CustomArchive {
+pub struct Archive {
     path: PathBuf,
+    kind: Kind,
     entries: Vec<DataEntry>,
+    /// Directory and tar: each data entry's file or member name.
+    files: Vec<(i32, String)>,
 }
 
-impl CustomArchive {
-    pub fn new(path: &Path) -> Self {
-        CustomArchive { path: path.to_path_buf(), entries: Vec::new() }
+impl Archive {
+    pub fn new(path: &Path, kind: Kind) -> Self {
+        Archive { path: path.to_path_buf(), kind, entries: Vec::new(), files: Vec::new() }
+    }
+
+    /// The table of contents and the pg_dump version.
+    fn toc(&self) -> Result<(Vec<Entry>, String)> {
+        let unreadable = |e: libpgdump::Error| {
+            Error::bad_input(Location::file(&self.path), format!("not a readable pg_dump archive: {e}"))
+        };
+        match self.kind {
+            Kind::Custom => {
+                let reader = self.open()?;
+                Ok((reader.entries().to_vec(), reader.dump_version().to_string()))
+            }
+            Kind::Directory => {
+                let meta = directory::read_metadata(&self.path).map_err(unreadable)?;
+                Ok((meta.entries, meta.dump_version))
+            }
+            Kind::Tar => {
+                let meta = tar::read_metadata(&self.path).map_err(unreadable)?;
+                Ok((meta.entries, meta.dump_version))
+            }
+        }
     }
 
     fn at_entry(&self, entry: &str, message: impl Into<String>) -> Error {
@@ -49,9 +92,8 @@ impl CustomArchive {
 
     fn open(&self) -> Result<CustomReader<BufReader<File>>> {
         let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        CustomReader::open(BufReader::with_capacity(1 << 20, file)).map_err(|e| {
-            Error::bad_input(Location::file(&self.path), format!("not a readable pg_dump custom archive: {e}"))
-        })
+        CustomReader::open(BufReader::with_capacity(1 << 20, file))
+            .map_err(|e| Error::bad_input(Location::file(&self.path), format!("not a readable pg_dump archive: {e}")))
     }
 }
 
@@ -59,23 +101,55 @@ fn label(desc: &ObjectType, namespace: Option<&str>, tag: Option<&str>) -> Strin
     format!("{desc} {}.{}", namespace.unwrap_or(""), tag.unwrap_or(""))
 }
 
-/// SHA-256 and size of the archive file.
+/// SHA-256 and size of the archive: the file, or every file of a directory in name order.
 fn fingerprint(path: &Path) -> Result<(u64, String)> {
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(path).map_err(|e| Error::io(path, e))?.flatten().map(|e| e.path()).collect();
+        files.sort();
+        files
+    } else {
+        vec![path.to_path_buf()]
+    };
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0;
-    loop {
-        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            return Ok((size, hex(&hasher.finalize())));
+    for file in &files {
+        let mut handle = File::open(file).map_err(|e| Error::io(file, e))?;
+        loop {
+            let n = handle.read(&mut buf).map_err(|e| Error::io(file, e))?;
+            if n == 0 {
+                break;
+            }
+            size += n as u64;
+            hasher.update(&buf[..n]);
         }
-        size += n as u64;
-        hasher.update(&buf[..n]);
+    }
+    Ok((size, hex(&hasher.finalize())))
+}
+
+/// Offset and size of each member of a tar file, read from its 512-byte headers.
+fn tar_members(path: &Path) -> std::io::Result<Vec<(String, u64, u64)>> {
+    let mut file = BufReader::new(File::open(path)?);
+    let mut members = Vec::new();
+    let mut offset = 0u64;
+    let mut header = [0u8; 512];
+    loop {
+        if file.read_exact(&mut header).is_err() || header.iter().all(|&b| b == 0) {
+            return Ok(members);
+        }
+        let name_end = header[..100].iter().position(|&b| b == 0).unwrap_or(100);
+        let name = String::from_utf8_lossy(&header[..name_end]).into_owned();
+        let size_text = String::from_utf8_lossy(&header[124..136]).trim_matches(|c| c == '\0' || c == ' ').to_string();
+        let size = u64::from_str_radix(&size_text, 8).unwrap_or(0);
+        members.push((name, offset + 512, size));
+        let padded = size.div_ceil(512) * 512;
+        offset += 512 + padded;
+        file.seek(SeekFrom::Start(offset))?;
     }
 }
 
-impl CustomArchive {
+impl Archive {
     /// Streams one table's COPY data into the sink.
     fn load_entry(&self, lines: &mut impl BufRead, entry: &DataEntry, sink: &mut dyn RowSink) -> Result<()> {
         let mut line = Vec::new();
@@ -106,22 +180,26 @@ impl CustomArchive {
     }
 }
 
-impl Input for CustomArchive {
+impl Input for Archive {
     fn scan(&mut self) -> Result<Scan> {
-        let reader = self.open()?;
+        let (toc, version) = self.toc()?;
         let mut catalog = Catalog::default();
         let mut entries = Vec::new();
-        for entry in reader.entries() {
+        let mut files = Vec::new();
+        for entry in &toc {
             let name = label(&entry.desc, entry.namespace.as_deref(), entry.tag.as_deref());
             if entry.desc == ObjectType::TableData {
                 let Some(copy) = entry.copy_stmt.as_deref() else { continue };
                 match ddl::apply(copy, &mut catalog).map_err(|e| self.at_entry(&name, format!("SQL: {e}")))? {
-                    Parsed::Copy(header) => entries.push(DataEntry {
-                        dump_id: entry.dump_id,
-                        label: name,
-                        table: header.table,
-                        columns: header.columns,
-                    }),
+                    Parsed::Copy(header) => {
+                        files.extend(entry.filename.clone().map(|f| (entry.dump_id, f)));
+                        entries.push(DataEntry {
+                            dump_id: entry.dump_id,
+                            label: name,
+                            table: header.table,
+                            columns: header.columns,
+                        })
+                    }
                     Parsed::Other => {}
                 }
                 continue;
@@ -135,10 +213,14 @@ impl Input for CustomArchive {
         }
         let (size, sha256) = fingerprint(&self.path)?;
         let data = entries.iter().map(|e| TableData { table: e.table.clone(), rows: None }).collect();
-        let version = reader.dump_version().to_string();
         self.entries = entries;
+        self.files = files;
         Ok(Scan {
-            format: Format::Custom,
+            format: match self.kind {
+                Kind::Custom => Format::Custom,
+                Kind::Directory => Format::Directory,
+                Kind::Tar => Format::Tar,
+            },
             catalog,
             data,
             pg_dump_version: Some(version),
@@ -149,13 +231,23 @@ impl Input for CustomArchive {
     }
 
     fn load(&mut self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()> {
-        let mut reader = self.open()?;
+        let mut custom = if self.kind == Kind::Custom { Some(self.open()?) } else { None };
+        let members = if self.kind == Kind::Tar {
+            tar_members(&self.path)
+                .map_err(|e| Error::bad_input(Location::file(&self.path), format!("unreadable tar: {e}")))?
+        } else {
+            Vec::new()
+        };
         for entry in self.entries.iter().filter(|e| tables.contains(&e.table)) {
             let origin = Origin::Rows(self.path.clone(), entry.table.to_string());
             sink.begin(&entry.table, &entry.columns, origin, 0)?;
-            let stream = reader
-                .read_entry_reader(entry.dump_id)
-                .map_err(|e| self.at_entry(&entry.label, format!("cannot read its data: {e}")))?;
+            let stream: Option<Box<dyn Read + '_>> = match custom.as_mut() {
+                Some(reader) => reader
+                    .read_entry_reader(entry.dump_id)
+                    .map_err(|e| self.at_entry(&entry.label, format!("cannot read its data: {e}")))?
+                    .map(|r| Box::new(r) as Box<dyn Read>),
+                None => self.data_file(entry, &members)?,
+            };
             if let Some(stream) = stream {
                 let mut lines = BufReader::with_capacity(1 << 20, stream);
                 if let Err(error) = self.load_entry(&mut lines, entry, sink) {
@@ -171,5 +263,29 @@ impl Input for CustomArchive {
             sink.end()?;
         }
         Ok(())
+    }
+}
+
+impl Archive {
+    /// The data of a directory entry (`N.dat`, or `N.dat.gz`) or of a tar member.
+    fn data_file(&self, entry: &DataEntry, members: &[(String, u64, u64)]) -> Result<Option<Box<dyn Read>>> {
+        let Some((_, name)) = self.files.iter().find(|(id, _)| *id == entry.dump_id) else { return Ok(None) };
+        let missing = || self.at_entry(&entry.label, format!("its data file {name} is missing from the archive"));
+        if self.kind == Kind::Tar {
+            let (_, offset, size) = members.iter().find(|(member, _, _)| member == name).ok_or_else(missing)?;
+            let mut file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+            file.seek(SeekFrom::Start(*offset)).map_err(|e| Error::io(&self.path, e))?;
+            return Ok(Some(Box::new(file.take(*size))));
+        }
+        let plain = self.path.join(name);
+        let gzip = self.path.join(format!("{name}.gz"));
+        if plain.is_file() {
+            Ok(Some(Box::new(File::open(&plain).map_err(|e| Error::io(&plain, e))?)))
+        } else if gzip.is_file() {
+            let file = File::open(&gzip).map_err(|e| Error::io(&gzip, e))?;
+            Ok(Some(Box::new(flate2::read::MultiGzDecoder::new(file))))
+        } else {
+            Err(missing())
+        }
     }
 }

@@ -23,6 +23,8 @@ pub enum Format {
     Plain,
     PlainGzip,
     Custom,
+    Directory,
+    Tar,
     CsvDirectory,
 }
 
@@ -32,6 +34,8 @@ impl Format {
             Format::Plain => "pg_dump plain",
             Format::PlainGzip => "pg_dump plain (gzip)",
             Format::Custom => "pg_dump custom archive",
+            Format::Directory => "pg_dump directory archive",
+            Format::Tar => "pg_dump tar archive",
             Format::CsvDirectory => "CSV directory",
         }
     }
@@ -97,14 +101,14 @@ pub trait Input {
 /// Opens an export, choosing the reader from what the path holds.
 pub fn open(path: &Path) -> Result<Box<dyn Input>> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if let Some(kind) = archive::kind_of(path)? {
+        return Ok(Box::new(archive::Archive::new(path, kind)));
+    }
     if meta.is_dir() {
         return Ok(Box::new(csv_dir::CsvDirectory::new(path)));
     }
     if meta.len() == 0 {
         return Err(Error::bad_input(Location::file(path), "the file is empty"));
-    }
-    if archive::is_custom(path)? {
-        return Ok(Box::new(archive::CustomArchive::new(path)));
     }
     let gzip = source::is_gzip(path)?;
     Ok(Box::new(plain::PlainDump::new(path, gzip)))

@@ -43,9 +43,9 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
-fn validate_proves_the_example_on_a_scratch_postgresql() {
+fn validate_proves_the_example_archive_on_a_scratch_postgresql() {
     let dir = tempfile::tempdir().unwrap();
-    let example = repo().join("fixtures/example.sql");
+    let example = repo().join("fixtures/example.dump");
     let out = dir.path().join("validated");
     let result = rehearse(&["validate".as_ref(), example.as_os_str(), "--out".as_ref(), out.as_os_str()]);
     assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));

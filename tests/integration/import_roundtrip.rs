@@ -1,6 +1,6 @@
 //! Differential import: a generated database full of ROLLBACK.md §4 traps and hostile text,
 //! exported with the real pg_dump (plain, gzip, --inserts, --column-inserts, custom archives at
-//! compression 0, default and 9) and psql `\copy`,
+//! compression 0, default and 9, directory and tar archives) and psql `\copy`,
 //! imported, and compared with PostgreSQL table by table, row by row.
 
 use crate::support::{csv_export, generated_database, pg_dump, DB};
@@ -69,7 +69,7 @@ fn loaded_names(workspace: &Workspace) -> Vec<String> {
 fn every_pg_dump_text_form_imports_exactly_what_postgresql_holds() {
     let dir = tempfile::tempdir().unwrap();
     let pg = generated_database(dir.path(), &["--models", "30", "--seed", "7", "--stale-backup"]);
-    let forms: [(&str, &[&str]); 7] = [
+    let forms: [(&str, &[&str]); 9] = [
         ("plain.sql", &["--no-owner"]),
         ("plain.sql.gz", &["--no-owner", "-Z", "6"]),
         ("inserts.sql", &["--inserts"]),
@@ -77,6 +77,8 @@ fn every_pg_dump_text_form_imports_exactly_what_postgresql_holds() {
         ("custom.dump", &["-Fc"]),
         ("custom_z0.dump", &["-Fc", "-Z", "0"]),
         ("custom_z9.dump", &["-Fc", "-Z", "9"]),
+        ("directory_archive", &["-Fd"]),
+        ("tar_archive.tar", &["-Ft"]),
     ];
     for (name, args) in forms {
         let file = dir.path().join(name);
@@ -95,7 +97,8 @@ fn every_pg_dump_text_form_imports_exactly_what_postgresql_holds() {
             pg.query(DB, "SELECT count(*) FROM request_logs").unwrap()[0][0].as_ref().unwrap().parse().unwrap();
         // A COPY block's rows are counted without decoding; INSERT rows only a parse could count.
         // Archives are not read past their table of contents for skipped tables at all.
-        let expected_rows = if name.contains("inserts") || name.contains("custom") { None } else { Some(logs as u64) };
+        let archive = name.contains("custom") || name.contains("archive");
+        let expected_rows = if name.contains("inserts") || archive { None } else { Some(logs as u64) };
         assert_eq!(skipped.unwrap().rows, expected_rows, "{name}: rows of a skipped table");
     }
 }
@@ -150,4 +153,40 @@ fn the_guides_backup_csv_files_stand_in_for_models_and_services() {
     expected.sort();
     actual.sort();
     assert_eq!(actual, expected);
+}
+
+#[test]
+fn damaged_archives_name_the_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = generated_database(dir.path(), &["--models", "20", "--seed", "5"]);
+    let import_error = |path: &Path| {
+        let workspace = Workspace::in_memory().unwrap();
+        import(path, &workspace, &Spec::guide(), ImportOptions::default()).unwrap_err().to_string()
+    };
+
+    // A directory archive that lost the data file of a reached table.
+    let directory = dir.path().join("directory");
+    pg_dump(&pg, &["-Fd"], &directory);
+    let toc_entry = |table: &str| {
+        let listing = pg.client("pg_restore").arg("-l").arg(&directory).output().unwrap();
+        let listing = String::from_utf8(listing.stdout).unwrap();
+        let line = listing.lines().find(|l| l.contains(&format!("TABLE DATA public {table} "))).unwrap().to_string();
+        line.split(';').next().unwrap().trim().to_string()
+    };
+    let models_file = directory.join(format!("{}.dat.gz", toc_entry("models")));
+    std::fs::remove_file(&models_file).unwrap();
+    let error = import_error(&directory);
+    assert!(error.contains("archive entry TABLE DATA public.models: its data file"), "{error}");
+    assert!(error.contains("is missing"), "{error}");
+    // Data files of skipped tables are never opened, so losing one does not matter.
+    std::fs::remove_file(directory.join(format!("{}.dat.gz", toc_entry("request_logs")))).unwrap();
+    assert!(import_error(&directory).contains("public.models"));
+
+    // A tar archive cut short.
+    let tar = dir.path().join("archive.tar");
+    pg_dump(&pg, &["-Ft"], &tar);
+    let bytes = std::fs::read(&tar).unwrap();
+    std::fs::write(&tar, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let error = import_error(&tar);
+    assert!(error.starts_with(&tar.display().to_string()), "{error}");
 }
