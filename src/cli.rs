@@ -15,6 +15,12 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// No progress on stderr.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    /// Report each phase's time and throughput at the end.
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Subcommand, Debug)]

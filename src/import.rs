@@ -5,15 +5,19 @@
 use crate::catalog::TableName;
 use crate::error::{Error, Location, Result};
 use crate::input::{self, Format};
+use crate::progress::Progress;
 use crate::spec::Spec;
 use crate::workspace::{TableStat, Workspace};
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::Arc;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
     /// Load every table, not only those the rollback reaches.
     pub all_tables: bool,
+    /// Where the phases report how far they are.
+    pub progress: Arc<Progress>,
 }
 
 /// What an import did.
@@ -28,7 +32,7 @@ pub struct Imported {
 /// The rollback starts from the spec's models and services tables; the guide's backup tables
 /// are loaded too when the export has them (a stale backup is a hazard).
 pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportOptions) -> Result<Imported> {
-    let mut reader = input::open(input)?;
+    let mut reader = input::open(input, options.progress.clone())?;
     let scan = reader.scan()?;
     let catalog = &scan.catalog;
     let mut roots = Vec::new();
@@ -50,8 +54,11 @@ pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportO
     };
     let wanted: BTreeSet<TableName> = loaded.iter().cloned().collect();
     workspace.create_tables(catalog, &loaded)?;
-    let mut loader = workspace.loader(catalog);
+    let expected: u64 = scan.data.iter().filter(|d| wanted.contains(&d.table)).filter_map(|d| d.rows).sum();
+    options.progress.phase("loading rows", "rows", expected);
+    let mut loader = workspace.loader(catalog, options.progress.clone());
     reader.load(&wanted, &mut loader)?;
+    options.progress.end_phase();
     let counts = loader.counts().clone();
     let stats: Vec<TableStat> = catalog
         .tables

@@ -11,6 +11,7 @@ pub mod input;
 pub mod pg;
 pub mod pgtype;
 pub mod plan;
+pub mod progress;
 pub mod rehearsal;
 pub mod report;
 pub mod spec;

@@ -10,13 +10,16 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let display = commands::display::Display::start(cli.quiet, cli.verbose);
+    let progress = display.progress();
     let result = match &cli.command {
-        Command::Import(args) => commands::import::run(args),
+        Command::Import(args) => commands::import::run(args, progress),
         Command::Inspect(args) => commands::inspect::run(args),
-        Command::Run(args) => commands::run::run(args),
+        Command::Run(args) => commands::run::run(args, progress),
         Command::Spec(args) => commands::spec::run(args),
-        Command::Validate(args) => commands::validate::run(args),
+        Command::Validate(args) => commands::validate::run(args, progress),
     };
+    display.finish();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

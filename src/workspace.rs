@@ -9,10 +9,12 @@ use crate::catalog::{
 use crate::error::{Error, Result};
 use crate::input::{Origin, RowSink, Scan};
 use crate::pgtype::DuckType;
+use crate::progress::Progress;
 use crate::staging::Staged;
 use duckdb::{params, AccessMode, Appender, Config, Connection, ToSql};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 const STAGE: &str = "_rehearse_stage";
 
@@ -292,8 +294,8 @@ impl Workspace {
     }
 
     /// A sink that bulk-loads rows into the tables made by `create_tables`.
-    pub fn loader<'w>(&'w self, catalog: &'w Catalog) -> Loader<'w> {
-        Loader { workspace: self, catalog, current: None, counts: BTreeMap::new() }
+    pub fn loader<'w>(&'w self, catalog: &'w Catalog, progress: Arc<Progress>) -> Loader<'w> {
+        Loader { workspace: self, catalog, current: None, counts: BTreeMap::new(), progress }
     }
 }
 
@@ -320,6 +322,7 @@ pub struct Loader<'w> {
     catalog: &'w Catalog,
     current: Option<StagedTable<'w>>,
     counts: BTreeMap<TableName, u64>,
+    progress: Arc<Progress>,
 }
 
 impl Loader<'_> {
@@ -362,6 +365,7 @@ impl<'w> RowSink for Loader<'w> {
         params.push(&at);
         staged.appender.append_row(params.as_slice())?;
         staged.rows += 1;
+        self.progress.add(1);
         Ok(())
     }
 

@@ -3,11 +3,13 @@
 use crate::cli::ImportArgs;
 use anyhow::Result;
 use rehearse::import::{import, ImportOptions};
+use rehearse::progress::Progress;
 use rehearse::spec::Spec;
 use rehearse::workspace::Workspace;
 use rehearse::Error;
+use std::sync::Arc;
 
-pub fn run(args: &ImportArgs) -> Result<()> {
+pub fn run(args: &ImportArgs, progress: Arc<Progress>) -> Result<()> {
     if args.workspace.exists() && !args.force {
         return Err(Error::Usage(format!(
             "{} already exists: choose another path or pass --force to replace it",
@@ -16,8 +18,12 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         .into());
     }
     let pending = Workspace::create(&args.workspace)?;
-    let imported =
-        import(&args.input, &pending.workspace, &Spec::guide(), ImportOptions { all_tables: args.all_tables })?;
+    let imported = import(
+        &args.input,
+        &pending.workspace,
+        &Spec::guide(),
+        ImportOptions { all_tables: args.all_tables, progress },
+    )?;
     pending.commit()?;
     let loaded: Vec<_> = imported.stats.iter().filter(|s| s.loaded).collect();
     let rows: u64 = loaded.iter().filter_map(|s| s.rows).sum();

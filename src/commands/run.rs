@@ -6,11 +6,13 @@ use anyhow::Result;
 use rehearse::catalog::Catalog;
 use rehearse::import::{import, ImportOptions};
 use rehearse::plan::{Plan, ServiceAction};
+use rehearse::progress::Progress;
 use rehearse::rehearsal::{rehearse, Options};
 use rehearse::spec::Spec;
 use rehearse::staging::Staged;
 use rehearse::workspace::Workspace;
 use rehearse::{emit, report, Error};
+use std::sync::Arc;
 
 /// A finished rehearsal: the workspace it ran on, its plan, and the checked scripts.
 pub struct Rehearsed {
@@ -23,7 +25,7 @@ pub struct Rehearsed {
 
 /// Checks the arguments, imports (or opens) the input and rehearses: everything `run` and
 /// `validate` share before they write anything.
-pub fn rehearse_input(args: &RunArgs) -> Result<Rehearsed> {
+pub fn rehearse_input(args: &RunArgs, progress: Arc<Progress>) -> Result<Rehearsed> {
     if args.collation != "C" {
         return Err(Error::Usage(format!(
             "--collation {}: only the C collation is modelled (rehearse flags keepers that depend on it)",
@@ -46,7 +48,7 @@ pub fn rehearse_input(args: &RunArgs) -> Result<Rehearsed> {
         Ok(workspace) if args.input.is_file() => workspace,
         _ => {
             let workspace = Workspace::in_memory()?;
-            import(&args.input, &workspace, &spec, ImportOptions::default())?;
+            import(&args.input, &workspace, &spec, ImportOptions { all_tables: false, progress: progress.clone() })?;
             workspace
         }
     };
@@ -56,7 +58,9 @@ pub fn rehearse_input(args: &RunArgs) -> Result<Rehearsed> {
         delete_orphans: args.delete_orphans,
         collation: args.collation.clone(),
     };
+    progress.phase("rehearsing", "", 0);
     let plan = rehearse(&workspace, &spec, &options)?;
+    progress.phase("emitting scripts", "", 0);
     let catalog = workspace.catalog()?;
     let scripts = emit::render(&emit::Context::new(&plan, &spec, &catalog)?)?;
     Ok(Rehearsed { workspace, spec, catalog, plan, scripts })
@@ -80,8 +84,8 @@ pub fn failure(plan: &Plan, out: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-pub fn run(args: &RunArgs) -> Result<()> {
-    let rehearsed = rehearse_input(args)?;
+pub fn run(args: &RunArgs, progress: Arc<Progress>) -> Result<()> {
+    let rehearsed = rehearse_input(args, progress)?;
     write_run(&rehearsed, &args.out)?.commit()?;
     print!("{}", headline(&rehearsed.plan, &args.out.display().to_string()));
     failure(&rehearsed.plan, &args.out)

@@ -6,12 +6,15 @@ use crate::cli::ValidateArgs;
 use anyhow::Result;
 use rehearse::emit::Context;
 use rehearse::pg::Cluster;
+use rehearse::progress::Progress;
 use rehearse::validate::{describe, validate};
 use rehearse::{report, Error};
+use std::sync::Arc;
 
-pub fn run(args: &ValidateArgs) -> Result<()> {
-    let rehearsed = rehearse_input(&args.run)?;
+pub fn run(args: &ValidateArgs, progress: Arc<Progress>) -> Result<()> {
+    let rehearsed = rehearse_input(&args.run, progress.clone())?;
     let staged = write_run(&rehearsed, &args.run.out)?;
+    progress.phase("validating on PostgreSQL", "", 0);
     let cluster = Cluster::start(args.pg_bin.as_deref())?;
     let context = Context::new(&rehearsed.plan, &rehearsed.spec, &rehearsed.catalog)?;
     let validation = validate(

@@ -183,7 +183,7 @@ impl Input for CsvDirectory {
         let (mut catalog, version) = match schema_files.as_slice() {
             [] => (None, None),
             [schema] => {
-                let scan = PlainDump::new(schema, super::source::is_gzip(schema)?).scan()?;
+                let scan = PlainDump::new(schema, super::source::is_gzip(schema)?, Default::default()).scan()?;
                 notes.push(format!("types and constraints from {}", schema.display()));
                 (Some(scan.catalog), scan.pg_dump_version)
             }

@@ -14,8 +14,10 @@ pub mod statements;
 
 use crate::catalog::{Catalog, TableName};
 use crate::error::{Error, Location, Place, Result};
+use crate::progress::Progress;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The kinds of export rehearse reads (ROLLBACK.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,8 +100,9 @@ pub trait Input {
     fn load(&mut self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()>;
 }
 
-/// Opens an export, choosing the reader from what the path holds.
-pub fn open(path: &Path) -> Result<Box<dyn Input>> {
+/// Opens an export, choosing the reader from what the path holds. Readers count the bytes
+/// they stream into `progress`.
+pub fn open(path: &Path, progress: Arc<Progress>) -> Result<Box<dyn Input>> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if let Some(kind) = archive::kind_of(path)? {
         return Ok(Box::new(archive::Archive::new(path, kind)));
@@ -111,5 +114,5 @@ pub fn open(path: &Path) -> Result<Box<dyn Input>> {
         return Err(Error::bad_input(Location::file(path), "the file is empty"));
     }
     let gzip = source::is_gzip(path)?;
-    Ok(Box::new(plain::PlainDump::new(path, gzip)))
+    Ok(Box::new(plain::PlainDump::new(path, gzip, progress)))
 }

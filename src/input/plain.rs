@@ -10,8 +10,10 @@ use super::statements::Splitter;
 use super::{Format, Input, Origin, RowSink, Scan, TableData};
 use crate::catalog::{Catalog, TableName};
 use crate::error::{Error, Location, Result};
+use crate::progress::Progress;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BlockKind {
@@ -36,13 +38,14 @@ struct Block {
 pub struct PlainDump {
     path: PathBuf,
     gzip: bool,
+    progress: Arc<Progress>,
     catalog: Catalog,
     blocks: Vec<Block>,
 }
 
 impl PlainDump {
-    pub fn new(path: &Path, gzip: bool) -> Self {
-        PlainDump { path: path.to_path_buf(), gzip, catalog: Catalog::default(), blocks: Vec::new() }
+    pub fn new(path: &Path, gzip: bool, progress: Arc<Progress>) -> Self {
+        PlainDump { path: path.to_path_buf(), gzip, progress, catalog: Catalog::default(), blocks: Vec::new() }
     }
 
     fn at(&self, line: u64, message: impl Into<String>) -> Error {
@@ -180,7 +183,14 @@ impl PlainDump {
         let mut version = None;
         let mut line = Vec::new();
         let mut statement_offset = 0;
+        let total = if self.gzip { 0 } else { std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0) };
+        self.progress.phase("reading the dump", "bytes", total);
+        let mut unreported = 0;
         while src.next_line(&mut line)? {
+            unreported += line.len() as u64;
+            if unreported >= 1 << 20 {
+                self.progress.add(std::mem::take(&mut unreported));
+            }
             if let Some(block) = copy.as_mut() {
                 if trim_eol(&line) == b"\\." {
                     block.end = src.offset();
@@ -243,6 +253,7 @@ impl PlainDump {
                 Parsed::Other => {}
             }
         }
+        self.progress.add(unreported);
         if catalog.tables.is_empty() {
             if let Some(pending) = splitter.pending() {
                 let what = match std::str::from_utf8(pending) {

@@ -56,3 +56,26 @@ fn validate_proves_the_example_archive_on_a_scratch_postgresql() {
     assert_eq!(validation["second_run_changed_nothing"], true);
     assert!(out.join("scripts/02_rollback.sql").is_file() && out.join("summary.json").is_file());
 }
+
+#[test]
+fn progress_stays_off_pipes_and_verbose_reports_throughput() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = repo().join("fixtures/example.sql");
+    let out = dir.path().join("run");
+    let verbose = rehearse(&["-v".as_ref(), "run".as_ref(), example.as_os_str(), "--out".as_ref(), out.as_os_str()]);
+    let text = stderr(&verbose);
+    assert!(verbose.status.success(), "{text}");
+    assert!(!text.contains('\r') && !text.contains('\u{1b}'), "no bar is drawn into a pipe: {text:?}");
+    assert!(text.contains("reading the dump: 0.3 MB in"), "{text}");
+    assert!(text.contains("loading rows:") && text.contains("rows/s"), "{text}");
+    let quiet = rehearse(&[
+        "run".as_ref(),
+        example.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--force".as_ref(),
+        "-q".as_ref(),
+    ]);
+    assert!(quiet.status.success());
+    assert!(stderr(&quiet).is_empty(), "{}", stderr(&quiet));
+}

@@ -83,7 +83,7 @@ fn every_pg_dump_text_form_imports_exactly_what_postgresql_holds() {
     for (name, args) in forms {
         let file = dir.path().join(name);
         pg_dump(&pg, args, &file);
-        let all = assert_matches_postgres(&pg, &file, ImportOptions { all_tables: true });
+        let all = assert_matches_postgres(&pg, &file, ImportOptions { all_tables: true, ..Default::default() });
         assert!(loaded_names(&all).contains(&"request_logs".to_string()));
         let reached = assert_matches_postgres(&pg, &file, ImportOptions::default());
         // The reached tables, and the guide's backup tables (read for H14).
