@@ -46,6 +46,12 @@ pub enum Command {
         after_help = "Examples:\n  rehearse validate fixtures/example.sql --out out/validated\n  rehearse validate backup.sql --out out/v --policy legacy --pg-bin /usr/lib/postgresql/15/bin\n\nIt never connects to a database it did not create. Exit 3 on any difference."
     )]
     Validate(ValidateArgs),
+    /// Gate a release on the rehearsal, without a live database: exit 0 pass, 3 predicted
+    /// failure or failed verification, 4 a threshold breached.
+    #[command(
+        after_help = "Examples:\n  rehearse check dump.sql.gz --max-versions-deleted 500 --fail-on H8,H13\n  rehearse check dump.sql --policy legacy --delete-orphans --format github\n\nExit codes: 0 pass, 1 bad input, 2 usage, 3 predicted failure or failed verification, 4 threshold breached."
+    )]
+    Check(CheckArgs),
     /// Show the rollback spec (the guide's rollback, as data).
     #[command(
         after_help = "Examples:\n  rehearse spec --print > my-spec.toml   # edit the names, then: rehearse run … --spec my-spec.toml"
@@ -55,11 +61,22 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// An export (pg_dump plain/gzip, CSV directory) or a workspace written by `rehearse import`.
-    pub input: PathBuf,
+    #[command(flatten)]
+    pub rehearsal: RehearsalArgs,
     /// The run directory to write; it appears only when the run completes.
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: PathBuf,
+    /// Replace an existing run directory.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// What to rehearse and how: shared by `run`, `validate` and `check`.
+#[derive(Args, Debug)]
+pub struct RehearsalArgs {
+    /// An export (pg_dump plain/gzip/custom/directory/tar, CSV directory) or a workspace
+    /// written by `rehearse import`.
+    pub input: PathBuf,
     /// Which version of each model_id is kept (ROLLBACK.md §3).
     #[arg(long, value_enum, default_value = "documented")]
     pub policy: Policy,
@@ -77,9 +94,34 @@ pub struct RunArgs {
     /// A rollback spec (TOML, see `rehearse spec --print`) for a schema with other names.
     #[arg(long, value_name = "FILE")]
     pub spec: Option<PathBuf>,
-    /// Replace an existing run directory.
-    #[arg(long)]
-    pub force: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    Github,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub rehearsal: RehearsalArgs,
+    /// Breach when more versions than this would be deleted.
+    #[arg(long, value_name = "N")]
+    pub max_versions_deleted: Option<u64>,
+    /// Breach when more services than this would silently serve another version.
+    #[arg(long, value_name = "N")]
+    pub max_services_repointed: Option<u64>,
+    /// Breach when foreign keys would delete or change more rows of other tables than this.
+    #[arg(long, value_name = "N")]
+    pub max_cascade_rows: Option<u64>,
+    /// Hazard codes that breach when present, e.g. H1,H6,H8.
+    #[arg(long, value_name = "CODES", value_delimiter = ',')]
+    pub fail_on: Vec<String>,
+    /// Output: text (for people and CI logs), json, or github (Actions annotations).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: CheckFormat,
 }
 
 #[derive(Args, Debug)]

@@ -13,15 +13,16 @@ fn main() -> ExitCode {
     let display = commands::display::Display::start(cli.quiet, cli.verbose);
     let progress = display.progress();
     let result = match &cli.command {
-        Command::Import(args) => commands::import::run(args, progress),
-        Command::Inspect(args) => commands::inspect::run(args),
-        Command::Run(args) => commands::run::run(args, progress),
-        Command::Spec(args) => commands::spec::run(args),
-        Command::Validate(args) => commands::validate::run(args, progress),
+        Command::Import(args) => commands::import::run(args, progress).map(|()| 0),
+        Command::Inspect(args) => commands::inspect::run(args).map(|()| 0),
+        Command::Run(args) => commands::run::run(args, progress).map(|()| 0),
+        Command::Check(args) => commands::check::run(args, progress),
+        Command::Spec(args) => commands::spec::run(args).map(|()| 0),
+        Command::Validate(args) => commands::validate::run(args, progress).map(|()| 0),
     };
     display.finish();
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code as u8),
         Err(error) => {
             eprintln!("error: {error:#}");
             let code = error.downcast_ref::<rehearse::Error>().map_or(1, rehearse::Error::exit_code);

@@ -1,5 +1,6 @@
 //! One file per subcommand: each turns parsed arguments into calls on the library and prints.
 
+pub mod check;
 pub mod display;
 pub mod import;
 pub mod inspect;

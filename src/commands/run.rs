@@ -1,7 +1,7 @@
 //! `rehearse run`: the main job. Import (or open a workspace), rehearse, write the run
 //! directory atomically, and exit 3 when the rollback is predicted to fail.
 
-use crate::cli::RunArgs;
+use crate::cli::{RehearsalArgs, RunArgs};
 use anyhow::Result;
 use rehearse::catalog::Catalog;
 use rehearse::import::{import, ImportOptions};
@@ -25,18 +25,11 @@ pub struct Rehearsed {
 
 /// Checks the arguments, imports (or opens) the input and rehearses: everything `run` and
 /// `validate` share before they write anything.
-pub fn rehearse_input(args: &RunArgs, progress: Arc<Progress>) -> Result<Rehearsed> {
+pub fn rehearse_input(args: &RehearsalArgs, progress: Arc<Progress>) -> Result<Rehearsed> {
     if args.collation != "C" {
         return Err(Error::Usage(format!(
             "--collation {}: only the C collation is modelled (rehearse flags keepers that depend on it)",
             args.collation
-        ))
-        .into());
-    }
-    if args.out.exists() && !args.force {
-        return Err(Error::Usage(format!(
-            "{} already exists: choose another directory or pass --force to replace it",
-            args.out.display()
         ))
         .into());
     }
@@ -84,8 +77,21 @@ pub fn failure(plan: &Plan, out: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
+/// Refuses to replace an existing run directory without `--force`, before any work is done.
+pub fn check_out(args: &RunArgs) -> Result<()> {
+    if args.out.exists() && !args.force {
+        return Err(Error::Usage(format!(
+            "{} already exists: choose another directory or pass --force to replace it",
+            args.out.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 pub fn run(args: &RunArgs, progress: Arc<Progress>) -> Result<()> {
-    let rehearsed = rehearse_input(args, progress)?;
+    check_out(args)?;
+    let rehearsed = rehearse_input(&args.rehearsal, progress)?;
     write_run(&rehearsed, &args.out)?.commit()?;
     print!("{}", headline(&rehearsed.plan, &args.out.display().to_string()));
     failure(&rehearsed.plan, &args.out)

@@ -1,7 +1,7 @@
 //! `rehearse validate`: rehearse, then run the emitted scripts on a scratch PostgreSQL and
 //! compare. The run directory gains `validation.json`; any difference exits 3.
 
-use super::run::{headline, rehearse_input, write_run};
+use super::run::{check_out, headline, rehearse_input, write_run};
 use crate::cli::ValidateArgs;
 use anyhow::Result;
 use rehearse::emit::Context;
@@ -12,7 +12,8 @@ use rehearse::{report, Error};
 use std::sync::Arc;
 
 pub fn run(args: &ValidateArgs, progress: Arc<Progress>) -> Result<()> {
-    let rehearsed = rehearse_input(&args.run, progress.clone())?;
+    check_out(&args.run)?;
+    let rehearsed = rehearse_input(&args.run.rehearsal, progress.clone())?;
     let staged = write_run(&rehearsed, &args.run.out)?;
     progress.phase("validating on PostgreSQL", "", 0);
     let cluster = Cluster::start(args.pg_bin.as_deref())?;
@@ -20,7 +21,7 @@ pub fn run(args: &ValidateArgs, progress: Arc<Progress>) -> Result<()> {
     let validation = validate(
         &cluster,
         "model_management_db",
-        &args.run.input,
+        &args.run.rehearsal.input,
         &rehearsed.workspace,
         &rehearsed.catalog,
         &rehearsed.spec,

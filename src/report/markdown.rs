@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 /// Markdown table cell: one line, pipes escaped.
 fn cell(text: &str) -> String {
-    let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let flat = super::one_line(text);
     let short: String = flat.chars().take(120).collect();
     let short = if flat.chars().count() > 120 { format!("{short}…") } else { short };
     short.replace('|', "\\|").replace('`', "'")

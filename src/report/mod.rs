@@ -19,6 +19,27 @@ pub fn write_all(plan: &Plan, dir: &Path) -> Result<()> {
     write(&dir.join("report.md"), &markdown::report(plan))
 }
 
+/// Text on one line for logs and tables: control characters shown as escapes, quotes left alone.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' => "\\n".to_string(),
+            '\t' => "\\t".to_string(),
+            '\r' => "\\r".to_string(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 pub fn write(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_line_shows_control_characters() {
+        assert_eq!(super::one_line("a\n\tb \"c\" \u{7}"), "a\\n\\tb \"c\" \\u{7}");
+    }
 }

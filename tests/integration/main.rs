@@ -2,6 +2,7 @@
 //! start a throw-away cluster of their own; they never skip.
 
 mod bad_input;
+mod check_command;
 mod cli;
 mod hazards;
 mod import_roundtrip;
