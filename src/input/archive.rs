@@ -7,13 +7,12 @@
 
 use super::copy_text::DecodedRow;
 use super::ddl::{self, Parsed};
-use super::source::{hex, trim_eol};
+use super::source::{fingerprint, trim_eol};
 use super::{Format, Input, Origin, RowSink, Scan, TableData};
 use crate::catalog::{Catalog, TableName};
 use crate::error::{Error, Location, Place, Result};
 use libpgdump::format::{directory, tar};
 use libpgdump::{CustomReader, Entry, ObjectType};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
@@ -101,31 +100,15 @@ fn label(desc: &ObjectType, namespace: Option<&str>, tag: Option<&str>) -> Strin
     format!("{desc} {}.{}", namespace.unwrap_or(""), tag.unwrap_or(""))
 }
 
-/// SHA-256 and size of the archive: the file, or every file of a directory in name order.
-fn fingerprint(path: &Path) -> Result<(u64, String)> {
-    let files: Vec<PathBuf> = if path.is_dir() {
-        let mut files: Vec<PathBuf> =
-            std::fs::read_dir(path).map_err(|e| Error::io(path, e))?.flatten().map(|e| e.path()).collect();
-        files.sort();
-        files
-    } else {
-        vec![path.to_path_buf()]
-    };
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0;
-    for file in &files {
-        let mut handle = File::open(file).map_err(|e| Error::io(file, e))?;
-        loop {
-            let n = handle.read(&mut buf).map_err(|e| Error::io(file, e))?;
-            if n == 0 {
-                break;
-            }
-            size += n as u64;
-            hasher.update(&buf[..n]);
-        }
+/// The archive's files: the file itself, or every file of a directory in name order.
+fn archive_files(path: &Path) -> Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
     }
-    Ok((size, hex(&hasher.finalize())))
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(path).map_err(|e| Error::io(path, e))?.flatten().map(|e| e.path()).collect();
+    files.sort();
+    Ok(files)
 }
 
 /// Offset and size of each member of a tar file, read from its 512-byte headers.
@@ -211,7 +194,7 @@ impl Input for Archive {
         if catalog.tables.is_empty() {
             return Err(Error::bad_input(Location::file(&self.path), "the archive creates no table"));
         }
-        let (size, sha256) = fingerprint(&self.path)?;
+        let (size, sha256) = fingerprint(&archive_files(&self.path)?)?;
         let data = entries.iter().map(|e| TableData { table: e.table.clone(), rows: None }).collect();
         self.entries = entries;
         self.files = files;

@@ -7,14 +7,13 @@
 use super::copy_text::DecodedRow;
 use super::csv_text::{CsvError, CsvReader};
 use super::plain::PlainDump;
-use super::source::hex;
+use super::source::fingerprint;
 use super::{Format, Input, Origin, RowSink, Scan, TableData};
 use crate::catalog::{Catalog, Column, Table, TableName};
 use crate::error::{Error, Location, Result};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 /// The guide's backup tables, and the versioned tables they copy.
@@ -150,26 +149,6 @@ fn check_width(file: &Path, line: u64, found: usize, expected: usize) -> Result<
         return Ok(());
     }
     Err(Error::bad_input(Location::line(file, line), format!("the row has {found} fields, the header has {expected}")))
-}
-
-/// SHA-256 over every file of the export, names included, in name order.
-fn fingerprint(files: &[PathBuf]) -> Result<(u64, String)> {
-    let mut hasher = Sha256::new();
-    let mut size = 0;
-    let mut buf = vec![0u8; 1 << 20];
-    for file in files {
-        hasher.update(stem(file).as_bytes());
-        let mut handle = File::open(file).map_err(|e| Error::io(file, e))?;
-        loop {
-            let n = handle.read(&mut buf).map_err(|e| Error::io(file, e))?;
-            if n == 0 {
-                break;
-            }
-            size += n as u64;
-            hasher.update(&buf[..n]);
-        }
-    }
-    Ok((size, hex(&hasher.finalize())))
 }
 
 impl Input for CsvDirectory {

@@ -5,7 +5,7 @@
 use super::copy_text::DecodedRow;
 use super::ddl::{self, Parsed};
 use super::inserts::{insert_target, parse_insert};
-use super::source::{trim_eol, LineSource};
+use super::source::{fingerprint, trim_eol, LineSource};
 use super::statements::Splitter;
 use super::{Format, Input, Origin, RowSink, Scan, TableData};
 use crate::catalog::{Catalog, TableName};
@@ -149,16 +149,15 @@ fn declared_encoding(stmt: &str) -> Option<String> {
 
 impl Input for PlainDump {
     fn scan(&mut self) -> Result<Scan> {
-        let mut src = LineSource::open(&self.path)?;
-        match self.scan_from(&mut src) {
-            // Corrupt compressed data often decodes into garbage before the checksum fails:
-            // when it does, the corruption is the error to report.
-            Err(Error::BadInput { .. }) if self.gzip => match src.drain() {
-                Err(corrupt) => Err(corrupt),
-                Ok(()) => self.scan_from(&mut LineSource::open(&self.path)?),
-            },
-            other => other,
-        }
+        // The fingerprint reads the file on the other core while the first pass parses it.
+        let files = [self.path.clone()];
+        let (scan, fingerprint) = std::thread::scope(|scope| {
+            let hashing = scope.spawn(|| fingerprint(&files));
+            let scan = self.scan_checked();
+            (scan, hashing.join().expect("the fingerprint thread does not panic"))
+        });
+        let (size, sha256) = fingerprint?;
+        Ok(Scan { size, sha256, ..scan? })
     }
 
     fn load(&mut self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()> {
@@ -175,11 +174,20 @@ impl Input for PlainDump {
 }
 
 impl PlainDump {
+    fn scan_checked(&mut self) -> Result<Scan> {
+        let mut src = LineSource::open(&self.path)?;
+        match self.scan_from(&mut src) {
+            // Corrupt compressed data often decodes into garbage before the checksum fails:
+            // when it does, the corruption is the error to report.
+            Err(error @ Error::BadInput { .. }) if self.gzip => Err(src.drain().err().unwrap_or(error)),
+            other => other,
+        }
+    }
+
     fn scan_from(&mut self, src: &mut LineSource) -> Result<Scan> {
         let mut splitter = Splitter::default();
         let mut catalog = Catalog::default();
         let mut blocks: Vec<Block> = Vec::new();
-        let mut copy: Option<Block> = None;
         let mut version = None;
         let mut line = Vec::new();
         let mut statement_offset = 0;
@@ -190,15 +198,6 @@ impl PlainDump {
             unreported += line.len() as u64;
             if unreported >= 1 << 20 {
                 self.progress.add(std::mem::take(&mut unreported));
-            }
-            if let Some(block) = copy.as_mut() {
-                if trim_eol(&line) == b"\\." {
-                    block.end = src.offset();
-                    blocks.extend(copy.take());
-                } else {
-                    block.rows += 1;
-                }
-                continue;
             }
             if splitter.is_idle() {
                 statement_offset = src.offset() - line.len() as u64;
@@ -240,15 +239,26 @@ impl PlainDump {
             }
             match ddl::apply(text, &mut catalog).map_err(|e| self.at(first, format!("SQL: {e}")))? {
                 Parsed::Copy(header) => {
-                    copy = Some(Block {
+                    let (offset, line) = (src.offset(), src.line());
+                    let Some(rows) = src.skip_copy_data()? else {
+                        return Err(self.at(
+                            line,
+                            format!(
+                                "COPY data for {} ends without its \\. terminator: the dump is truncated",
+                                header.table
+                            ),
+                        ));
+                    };
+                    self.progress.add(src.offset() - offset);
+                    blocks.push(Block {
                         table: header.table,
                         columns: header.columns,
                         kind: BlockKind::Copy,
-                        offset: src.offset(),
-                        line: src.line(),
-                        end: 0,
-                        rows: 0,
-                    })
+                        offset,
+                        line,
+                        end: src.offset(),
+                        rows,
+                    });
                 }
                 Parsed::Other => {}
             }
@@ -264,17 +274,9 @@ impl PlainDump {
             }
             return Err(Error::bad_input(Location::file(&self.path), "not a pg_dump export: it creates no table"));
         }
-        if let Some(block) = copy {
-            return Err(self.at(
-                block.line,
-                format!("COPY data for {} ends without its \\. terminator: the dump is truncated", block.table),
-            ));
-        }
         if splitter.pending().is_some() {
             return Err(self.at(splitter.first_line(), "statement never ends (no closing `;`): the dump is truncated"));
         }
-        let size = std::fs::metadata(&self.path).map_err(|e| Error::io(&self.path, e))?.len();
-        let sha256 = src.finish_hash()?;
         // COPY rows are lines; INSERT statements may hold several rows each (--rows-per-insert),
         // which only a parse would count.
         let data = blocks
@@ -288,8 +290,8 @@ impl PlainDump {
             catalog,
             data,
             pg_dump_version: version,
-            size,
-            sha256,
+            size: 0,
+            sha256: String::new(),
             notes: Vec::new(),
         })
     }

@@ -1,40 +1,19 @@
 //! Byte sources for text inputs: a plain file or a gzip stream, read line by line with the byte
 //! offset and line number of every line, and able to jump forward to a recorded offset (a seek
-//! for plain files, decompress-and-discard for gzip).
+//! for plain files, decompress-and-discard for gzip). Also the input fingerprint.
 
 use crate::error::{Error, Location, Result};
 use flate2::read::MultiGzDecoder;
 use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 const BUFFER: usize = 1 << 20;
 
-/// Hashes every byte read through it: the input fingerprint costs no extra pass.
-pub struct Hashing<R> {
-    inner: R,
-    hasher: Sha256,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
-impl<R: Seek> Seek for Hashing<R> {
-    /// Seeking skips bytes unhashed: only pass 2 seeks, and the hash comes from pass 1.
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        self.inner.seek(pos)
-    }
-}
-
 enum Stream {
-    Plain(BufReader<Hashing<File>>),
-    Gzip(BufReader<MultiGzDecoder<Hashing<File>>>),
+    Plain(BufReader<File>),
+    Gzip(BufReader<MultiGzDecoder<File>>),
 }
 
 pub struct LineSource {
@@ -55,11 +34,10 @@ impl LineSource {
     pub fn open(path: &Path) -> Result<Self> {
         let gzip = is_gzip(path)?;
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let hashing = Hashing { inner: file, hasher: Sha256::new() };
         let stream = if gzip {
-            Stream::Gzip(BufReader::with_capacity(BUFFER, MultiGzDecoder::new(hashing)))
+            Stream::Gzip(BufReader::with_capacity(BUFFER, MultiGzDecoder::new(file)))
         } else {
-            Stream::Plain(BufReader::with_capacity(BUFFER, hashing))
+            Stream::Plain(BufReader::with_capacity(BUFFER, file))
         };
         Ok(LineSource { path: path.to_path_buf(), stream, offset: 0, line: 0 })
     }
@@ -108,6 +86,72 @@ impl LineSource {
         Ok(true)
     }
 
+    /// Passes over the rest of a COPY block without copying or decoding its lines: the fast
+    /// path for tables that are not loaded. Returns the number of data rows, or `None` when the
+    /// input ends before the `\.` terminator.
+    pub fn skip_copy_data(&mut self) -> Result<Option<u64>> {
+        let mut rows = 0;
+        let mut partial = Vec::new();
+        loop {
+            let (consumed, done) = {
+                let buf = match self.reader().fill_buf() {
+                    Ok(buf) => buf,
+                    Err(e) => return Err(self.read_error(e)),
+                };
+                if buf.is_empty() {
+                    return Ok(None);
+                }
+                let mut pos = 0;
+                let mut done = None;
+                let mut lines = 0;
+                // A line begun in the previous buffer ends at the first newline here.
+                if !partial.is_empty() {
+                    match memchr::memchr(b'\n', buf) {
+                        Some(i) => {
+                            partial.extend_from_slice(&buf[..=i]);
+                            pos = i + 1;
+                            lines += 1;
+                            if trim_eol(&partial) == b"\\." {
+                                done = Some(rows);
+                            } else {
+                                rows += 1;
+                            }
+                            partial.clear();
+                        }
+                        None => {
+                            partial.extend_from_slice(buf);
+                            pos = buf.len();
+                        }
+                    }
+                }
+                while done.is_none() && partial.is_empty() && pos < buf.len() {
+                    match memchr::memchr(b'\n', &buf[pos..]) {
+                        Some(i) => {
+                            lines += 1;
+                            if trim_eol(&buf[pos..=pos + i]) == b"\\." {
+                                done = Some(rows);
+                            } else {
+                                rows += 1;
+                            }
+                            pos += i + 1;
+                        }
+                        None => {
+                            partial.extend_from_slice(&buf[pos..]);
+                            pos = buf.len();
+                        }
+                    }
+                }
+                self.line += lines;
+                (pos, done)
+            };
+            self.reader().consume(consumed);
+            self.offset += consumed as u64;
+            if let Some(rows) = done {
+                return Ok(Some(rows));
+            }
+        }
+    }
+
     /// Moves forward to `offset`, which was recorded as the start of line `line + 1`.
     pub fn skip_to(&mut self, offset: u64, line: u64) -> Result<()> {
         if offset < self.offset {
@@ -133,24 +177,26 @@ impl LineSource {
         while self.next_line(&mut line)? {}
         Ok(())
     }
+}
 
-    /// Reads whatever is left of the file and returns its SHA-256, in hex. Call after a full
-    /// pass (a seek skips bytes unhashed).
-    pub fn finish_hash(&mut self) -> Result<String> {
-        let path = self.path.clone();
-        let hasher = match &mut self.stream {
-            Stream::Plain(r) => {
-                io::copy(r, &mut io::sink()).map_err(|e| Error::io(&path, e))?;
-                r.get_ref().hasher.clone()
+/// Size and SHA-256 (hex) of the bytes of `files`, in the order given: the input fingerprint.
+/// Plain dumps compute it on a thread of its own, beside the first pass.
+pub fn fingerprint(files: &[PathBuf]) -> Result<(u64, String)> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; BUFFER];
+    let mut size = 0;
+    for file in files {
+        let mut handle = File::open(file).map_err(|e| Error::io(file, e))?;
+        loop {
+            let n = handle.read(&mut buf).map_err(|e| Error::io(file, e))?;
+            if n == 0 {
+                break;
             }
-            Stream::Gzip(r) => {
-                let hashing = r.get_mut().get_mut();
-                io::copy(hashing, &mut io::sink()).map_err(|e| Error::io(&path, e))?;
-                hashing.hasher.clone()
-            }
-        };
-        Ok(hex(&hasher.finalize()))
+            size += n as u64;
+            hasher.update(&buf[..n]);
+        }
     }
+    Ok((size, hex(&hasher.finalize())))
 }
 
 pub fn hex(bytes: &[u8]) -> String {
