@@ -52,6 +52,16 @@ pub enum Command {
         after_help = "Examples:\n  rehearse check dump.sql.gz --max-versions-deleted 500 --fail-on H8,H13\n  rehearse check dump.sql --policy legacy --delete-orphans --format github\n\nExit codes: 0 pass, 1 bad input, 2 usage, 3 predicted failure or failed verification, 4 threshold breached."
     )]
     Check(CheckArgs),
+    /// What changes between two run directories (two policies, or two exports).
+    #[command(
+        after_help = "Examples:\n  rehearse run dump.sql --out out/doc && rehearse run dump.sql --out out/legacy --policy legacy\n  rehearse diff out/doc out/legacy\n  rehearse diff out/monday out/friday --json"
+    )]
+    Diff(DiffArgs),
+    /// Write the SQL that restores one deleted version after the rollback (from 01_backup.sql's copy).
+    #[command(
+        after_help = "Examples:\n  rehearse restore-script out/example --model-id trap-semver-major --version 9.9.9 -o restore.sql\n  psql -X -v ON_ERROR_STOP=1 -d model_management_db -f restore.sql"
+    )]
+    RestoreScript(RestoreScriptArgs),
     /// Show the rollback spec (the guide's rollback, as data).
     #[command(
         after_help = "Examples:\n  rehearse spec --print > my-spec.toml   # edit the names, then: rehearse run … --spec my-spec.toml"
@@ -131,6 +141,32 @@ pub struct ValidateArgs {
     /// Directory of the PostgreSQL server binaries (initdb, pg_ctl, psql).
     #[arg(long, value_name = "DIR")]
     pub pg_bin: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// A run directory written by `rehearse run`.
+    pub run_a: PathBuf,
+    /// Another run directory.
+    pub run_b: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreScriptArgs {
+    /// The run directory of the rehearsal that the rollback followed.
+    pub run_dir: PathBuf,
+    /// The model_id whose version to restore.
+    #[arg(long)]
+    pub model_id: String,
+    /// The deleted version to bring back.
+    #[arg(long)]
+    pub version: String,
+    /// Write the script here instead of to stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -14,6 +14,7 @@ pub mod plan;
 pub mod progress;
 pub mod rehearsal;
 pub mod report;
+pub mod rundir;
 pub mod spec;
 pub mod sql;
 pub mod staging;

@@ -18,6 +18,8 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args, progress).map(|()| 0),
         Command::Check(args) => commands::check::run(args, progress),
         Command::Spec(args) => commands::spec::run(args).map(|()| 0),
+        Command::Diff(args) => commands::diff::run(args).map(|()| 0),
+        Command::RestoreScript(args) => commands::restore_script::run(args).map(|()| 0),
         Command::Validate(args) => commands::validate::run(args, progress).map(|()| 0),
     };
     display.finish();

@@ -4,6 +4,7 @@
 mod bad_input;
 mod check_command;
 mod cli;
+mod diff_restore;
 mod hazards;
 mod import_roundtrip;
 mod rehearsal_vs_postgres;
