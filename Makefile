@@ -10,7 +10,7 @@ setup:
 	@bash scripts/setup.sh
 
 setup-test:
-	@bash scripts/setup.sh --with-postgres
+	@bash scripts/setup.sh --for-tests
 
 # The main job on the bundled example: rehearse the rollback, write out/example/.
 run: setup

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks to build and test rehearse: libclang (bindgen for
-# pg_query), a C/C++ toolchain (bundled DuckDB), PostgreSQL server binaries (tests, validate)
-# and python3 (fixture generator). Installs nothing that is already there.
+# pg_query), a C/C++ toolchain (bundled DuckDB), PostgreSQL server binaries (tests, validate),
+# python3 (fixture generator) and, for the tests, Chromium (report.html rendered headless).
+# Installs nothing that is already there.
 set -euo pipefail
 
 need=()
@@ -10,8 +11,9 @@ have_libclang || need+=(libclang-dev)
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
-if [ "${1:-}" = "--with-postgres" ]; then
+if [ "${1:-}" = "--for-tests" ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then

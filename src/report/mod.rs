@@ -1,7 +1,8 @@
-//! Renders the plan for people and machines: `summary.json`, `report.md` and the CSV loss
-//! reports of ROLLBACK.md §6. Rendering only: nothing here decides anything.
+//! Renders the plan for people and machines: `summary.json`, `report.md`, `report.html` and the
+//! CSV loss reports of ROLLBACK.md §6. Rendering only: nothing here decides anything.
 
 pub mod csv;
+pub mod html;
 pub mod markdown;
 pub mod summary;
 
@@ -16,7 +17,8 @@ pub fn write_all(plan: &Plan, dir: &Path) -> Result<()> {
     csv::write_all(plan, &reports)?;
     let summary = serde_json::to_string_pretty(&summary::summary(plan)).expect("summary serialises");
     write(&dir.join("summary.json"), &summary)?;
-    write(&dir.join("report.md"), &markdown::report(plan))
+    write(&dir.join("report.md"), &markdown::report(plan))?;
+    write(&dir.join("report.html"), &html::report(plan))
 }
 
 /// Text on one line for logs and tables: control characters shown as escapes, quotes left alone.

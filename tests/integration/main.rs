@@ -6,6 +6,7 @@ mod check_command;
 mod cli;
 mod diff_restore;
 mod hazards;
+mod html_report;
 mod import_roundtrip;
 mod rehearsal_vs_postgres;
 mod run_command;
