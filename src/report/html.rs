@@ -190,7 +190,7 @@ pub fn report(plan: &Plan) -> String {
         })
         .collect();
     out.push_str(&table("hazards-table", &["code", "count", "unit", "meaning", "what to do"], rows, "hazards.csv"));
-    let _ = write!(out, "<script>{SCRIPT}</script></body></html>\n");
+    let _ = writeln!(out, "<script>{SCRIPT}</script></body></html>");
     out
 }
 
