@@ -154,6 +154,7 @@ impl Input for PlainDump {
         let (scan, fingerprint) = std::thread::scope(|scope| {
             let hashing = scope.spawn(|| fingerprint(&files));
             let scan = self.scan_checked();
+            self.progress.phase("finishing the SHA-256", "", 0);
             (scan, hashing.join().expect("the fingerprint thread does not panic"))
         });
         let (size, sha256) = fingerprint?;
