@@ -7,7 +7,7 @@ use crate::cli::{CheckArgs, CheckFormat};
 use anyhow::Result;
 use rehearse::plan::{Plan, ServiceAction};
 use rehearse::progress::Progress;
-use rehearse::rehearsal::hazards::{info, CODES};
+use rehearse::rehearsal::hazards::{info, Hazard, CODES};
 use rehearse::report::one_line;
 use rehearse::Error;
 use serde_json::json;
@@ -67,14 +67,15 @@ fn level(args: &CheckArgs, code: &str) -> &'static str {
     }
 }
 
+/// The hazards the plan has, in code order, with their row counts.
+fn present(plan: &Plan) -> Vec<(&'static Hazard, u64)> {
+    let counts = plan.hazard_counts();
+    CODES.iter().filter_map(|h| counts.get(h.code).filter(|n| **n > 0).map(|n| (h, *n))).collect()
+}
+
 fn text(plan: &Plan, args: &CheckArgs, verdict: &Verdict) -> String {
     let mut out = String::new();
-    let counts = plan.hazard_counts();
-    for hazard in &CODES {
-        let n = counts.get(hazard.code).copied().unwrap_or(0);
-        if n == 0 {
-            continue;
-        }
+    for (hazard, n) in present(plan) {
         let _ = writeln!(out, "{}[{}]: {} ({n} {})", level(args, hazard.code), hazard.code, hazard.title, hazard.unit);
         for row in plan.hazards.iter().filter(|h| h.code == hazard.code).take(SHOWN) {
             let _ = writeln!(out, "  --> {} {}: {}", row.table, one_line(&row.key), one_line(&row.detail));
@@ -121,12 +122,7 @@ fn escape_property(text: &str) -> String {
 
 fn github(plan: &Plan, args: &CheckArgs, verdict: &Verdict) -> String {
     let mut out = String::new();
-    let counts = plan.hazard_counts();
-    for hazard in &CODES {
-        let n = counts.get(hazard.code).copied().unwrap_or(0);
-        if n == 0 {
-            continue;
-        }
+    for (hazard, n) in present(plan) {
         let example = plan
             .hazards
             .iter()
