@@ -46,15 +46,25 @@ fn usage_errors_exit_2() {
 fn validate_proves_the_example_archive_on_a_scratch_postgresql() {
     let dir = tempfile::tempdir().unwrap();
     let example = repo().join("fixtures/example.dump");
-    let out = dir.path().join("validated");
-    let result = rehearse(&["validate".as_ref(), example.as_os_str(), "--out".as_ref(), out.as_os_str()]);
-    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
-    assert!(String::from_utf8_lossy(&result.stdout).contains("MATCH"));
-    let validation: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("validation.json")).unwrap()).unwrap();
-    assert_eq!(validation["verdict"], "match");
-    assert_eq!(validation["second_run_changed_nothing"], true);
-    assert!(out.join("scripts/02_rollback.sql").is_file() && out.join("summary.json").is_file());
+    for mode in ["full", "selective"] {
+        let out = dir.path().join(mode);
+        let args = [
+            "validate".as_ref(),
+            example.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--mode".as_ref(),
+            mode.as_ref(),
+        ];
+        let result = rehearse(&args);
+        assert_eq!(result.status.code(), Some(0), "{mode}: {}", stderr(&result));
+        assert!(String::from_utf8_lossy(&result.stdout).contains("MATCH"));
+        let validation: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("validation.json")).unwrap()).unwrap();
+        assert_eq!(validation["verdict"], "match", "{mode}");
+        assert_eq!(validation["second_run_changed_nothing"], true, "{mode}");
+        assert!(out.join("scripts/02_rollback.sql").is_file() && out.join("summary.json").is_file());
+    }
 }
 
 #[test]

@@ -189,3 +189,21 @@ fn drift_idempotency_refusal_and_restore() {
     assert!(!ok && messages.contains("predicted that this rollback fails"), "{messages}");
     assert_eq!(before, dump_text(&trapped, DB, trap_dir.path(), "after.sql"));
 }
+
+#[test]
+fn a_stale_backup_stops_01_and_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = generated_database(dir.path(), &["--models", "20", "--seed", "6", "--stale-backup"]);
+    let dump = dir.path().join("dump.sql");
+    pg_dump(&pg, &["--no-owner"], &dump);
+    let run = rehearse_and_emit(&dump, dir.path(), Policy::Documented, false);
+    assert!(run.plan.hazards.iter().any(|h| h.code == "H14"));
+    let before = dump_text(&pg, DB, dir.path(), "before.sql");
+    let (ok, messages) = psql_file(&pg, DB, &run.scripts.join("01_backup.sql"));
+    assert!(!ok, "a stale backup must stop 01_backup.sql");
+    assert!(
+        messages.contains("public.models_version_backup") && messages.contains("public.services_version_backup"),
+        "{messages}"
+    );
+    assert_eq!(before, dump_text(&pg, DB, dir.path(), "after.sql"), "nothing is created or changed");
+}
