@@ -27,6 +27,19 @@ fn import_then_inspect_the_bundled_example() {
     assert_eq!(json["provenance"]["format"], "pg_dump plain");
     assert_eq!(json["provenance"]["input_sha256"].as_str().unwrap().len(), 64);
 
+    // A workspace rehearses like the dump it came from (and is not modified by it).
+    let before = std::fs::read(&workspace).unwrap();
+    let (from_ws, from_dump) = (dir.path().join("from-ws"), dir.path().join("from-dump"));
+    for (input, out) in [(workspace.as_os_str(), &from_ws), (example.as_os_str(), &from_dump)] {
+        let run = rehearse(&["run".as_ref(), input, "--out".as_ref(), out.as_os_str()]);
+        assert!(run.status.success(), "{}", stderr(&run));
+    }
+    for report in ["versions_deleted.csv", "services_affected.csv", "hazards.csv", "cascade.csv"] {
+        let read = |dir: &std::path::Path| std::fs::read(dir.join("reports").join(report)).unwrap();
+        assert_eq!(read(&from_ws), read(&from_dump), "{report}");
+    }
+    assert_eq!(std::fs::read(&workspace).unwrap(), before, "the workspace file is unchanged");
+
     let text = rehearse(&["inspect".as_ref(), example.as_os_str()]);
     assert!(text.status.success(), "{}", stderr(&text));
     let text = String::from_utf8(text.stdout).unwrap();
