@@ -18,6 +18,10 @@ use std::sync::Arc;
 
 const STAGE: &str = "_rehearse_stage";
 
+/// DuckDB's memory budget: beyond it, it spills to temporary files instead of growing, so a
+/// rehearsal of a large export stays within the memory of a small machine.
+const BUDGET: &str = "SET memory_limit = '512MB'; SET preserve_insertion_order = true;";
+
 const META_DDL: &str = r#"
 CREATE SCHEMA _rehearse;
 CREATE SCHEMA _rehearse_stage;
@@ -66,14 +70,14 @@ impl Workspace {
         let staged = Staged::beside(target)?;
         let conn = Connection::open(staged.path())
             .map_err(|e| Error::io(staged.path(), std::io::Error::other(e.to_string())))?;
-        conn.execute_batch(META_DDL)?;
+        conn.execute_batch(&format!("{BUDGET}{META_DDL}"))?;
         Ok(PendingWorkspace { workspace: Workspace { conn }, staged })
     }
 
     /// A workspace that lives in memory only (inspecting a dump without keeping it).
     pub fn in_memory() -> Result<Workspace> {
         let conn = Connection::open_in_memory()?;
-        conn.execute_batch(META_DDL)?;
+        conn.execute_batch(&format!("{BUDGET}{META_DDL}"))?;
         Ok(Workspace { conn })
     }
 

@@ -267,6 +267,13 @@ impl Archive {
         } else if gzip.is_file() {
             let file = File::open(&gzip).map_err(|e| Error::io(&gzip, e))?;
             Ok(Some(Box::new(flate2::read::MultiGzDecoder::new(file))))
+        } else if let Some(ext) =
+            ["lz4", "zst"].into_iter().find(|ext| self.path.join(format!("{name}.{ext}")).is_file())
+        {
+            Err(self.at_entry(
+                &entry.label,
+                format!("its data file {name}.{ext} is {ext}-compressed (pg_dump 16+), which rehearse does not read yet: re-export with -Z gzip, or as a custom archive (-Fc)"),
+            ))
         } else {
             Err(missing())
         }

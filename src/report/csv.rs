@@ -27,16 +27,17 @@ struct Table<'a> {
     rows: Vec<Vec<Option<String>>>,
 }
 
+/// Writes a table row by row through a buffer: a report of millions of rows is never held whole.
 fn write_table(path: &Path, table: &Table) -> Result<()> {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| Error::io(path, e))?);
-    let mut text = table.header.join(",");
-    text.push_str("\r\n");
+    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut write = |line: String| out.write_all(line.as_bytes()).map_err(|e| Error::io(path, e));
+    write(format!("{}\r\n", table.header.join(",")))?;
     for row in &table.rows {
         let fields: Vec<String> = row.iter().map(|v| field(v.as_deref())).collect();
-        text.push_str(&fields.join(","));
-        text.push_str("\r\n");
+        write(format!("{}\r\n", fields.join(",")))?;
     }
-    out.write_all(text.as_bytes()).and_then(|_| out.flush()).map_err(|e| Error::io(path, e))
+    out.flush().map_err(|e| Error::io(path, e))
 }
 
 fn s(value: &str) -> Option<String> {
@@ -44,97 +45,105 @@ fn s(value: &str) -> Option<String> {
 }
 
 pub fn write_all(plan: &Plan, dir: &Path) -> Result<()> {
-    let kept = Table {
-        header: &["id", "model_id", "version", "version_status", "reason"],
-        rows: plan
-            .kept
-            .iter()
-            .map(|k| vec![s(&k.id), k.model_id.clone(), k.version.clone(), k.version_status.clone(), s(&k.reason)])
-            .collect(),
-    };
-    let deleted = Table {
-        header: &[
-            "id",
-            "model_id",
-            "version",
-            "version_status",
-            "is_immutable",
-            "is_published",
-            "release_notes",
-            "kept_id",
-            "kept_version",
-            "reason",
-        ],
-        rows: plan
-            .deleted
-            .iter()
-            .map(|d| {
-                vec![
-                    s(&d.id),
-                    d.model_id.clone(),
-                    d.version.clone(),
-                    d.version_status.clone(),
-                    bool_text(d.is_immutable).map(String::from),
-                    bool_text(d.is_published).map(String::from),
-                    d.release_notes.clone(),
-                    s(&d.kept_id),
-                    d.kept_version.clone(),
-                    s(&d.reason),
-                ]
-            })
-            .collect(),
-    };
-    let services = Table {
-        header: &["service_id", "name", "model_id", "model_version_before", "model_version_after", "action"],
-        rows: plan
-            .services
-            .iter()
-            .map(|v| {
-                vec![
-                    v.service_id.clone(),
-                    v.name.clone(),
-                    v.model_id.clone(),
-                    v.model_version_before.clone(),
-                    v.model_version_after.clone(),
-                    s(v.action.name()),
-                ]
-            })
-            .collect(),
-    };
-    let cascade = Table {
-        header: &["table", "key", "action", "via"],
-        rows: plan.cascade.iter().map(|c| vec![s(&c.table), s(&c.key), s(&c.action), s(&c.via)]).collect(),
-    };
-    let divergence = Table {
-        header: &["model_id", "documented_id", "documented_version", "legacy_id", "legacy_version"],
-        rows: plan
-            .divergence
-            .iter()
-            .map(|d| {
-                vec![
-                    d.model_id.clone(),
-                    s(&d.documented_id),
-                    d.documented_version.clone(),
-                    s(&d.legacy_id),
-                    d.legacy_version.clone(),
-                ]
-            })
-            .collect(),
-    };
-    let hazards = Table {
-        header: &["code", "table", "key", "detail"],
-        rows: plan.hazards.iter().map(|h| vec![s(h.code), s(&h.table), s(&h.key), s(&h.detail)]).collect(),
-    };
-    for (name, table) in [
-        ("versions_kept.csv", kept),
-        ("versions_deleted.csv", deleted),
-        ("services_affected.csv", services),
-        ("cascade.csv", cascade),
-        ("policy_divergence.csv", divergence),
-        ("hazards.csv", hazards),
-    ] {
-        write_table(&dir.join(name), &table)?;
-    }
+    write_table(
+        &dir.join("versions_kept.csv"),
+        &Table {
+            header: &["id", "model_id", "version", "version_status", "reason"],
+            rows: plan
+                .kept
+                .iter()
+                .map(|k| vec![s(&k.id), k.model_id.clone(), k.version.clone(), k.version_status.clone(), s(&k.reason)])
+                .collect(),
+        },
+    )?;
+    write_table(
+        &dir.join("versions_deleted.csv"),
+        &Table {
+            header: &[
+                "id",
+                "model_id",
+                "version",
+                "version_status",
+                "is_immutable",
+                "is_published",
+                "release_notes",
+                "kept_id",
+                "kept_version",
+                "reason",
+            ],
+            rows: plan
+                .deleted
+                .iter()
+                .map(|d| {
+                    vec![
+                        s(&d.id),
+                        d.model_id.clone(),
+                        d.version.clone(),
+                        d.version_status.clone(),
+                        bool_text(d.is_immutable).map(String::from),
+                        bool_text(d.is_published).map(String::from),
+                        d.release_notes.clone(),
+                        s(&d.kept_id),
+                        d.kept_version.clone(),
+                        s(&d.reason),
+                    ]
+                })
+                .collect(),
+        },
+    )?;
+    write_table(
+        &dir.join("services_affected.csv"),
+        &Table {
+            header: &["service_id", "name", "model_id", "model_version_before", "model_version_after", "action"],
+            rows: plan
+                .services
+                .iter()
+                .map(|v| {
+                    vec![
+                        v.service_id.clone(),
+                        v.name.clone(),
+                        v.model_id.clone(),
+                        v.model_version_before.clone(),
+                        v.model_version_after.clone(),
+                        s(v.action.name()),
+                    ]
+                })
+                .collect(),
+        },
+    )?;
+    write_table(
+        &dir.join("cascade.csv"),
+        &Table {
+            header: &["table", "key", "action", "via"],
+            rows: plan.cascade.iter().map(|c| vec![s(&c.table), s(&c.key), s(&c.action), s(&c.via)]).collect(),
+        },
+    )?;
+    write_table(
+        &dir.join("policy_divergence.csv"),
+        &Table {
+            header: &["model_id", "documented_id", "documented_version", "legacy_id", "legacy_version"],
+            rows: plan
+                .divergence
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.model_id.clone(),
+                        s(&d.documented_id),
+                        d.documented_version.clone(),
+                        s(&d.legacy_id),
+                        d.legacy_version.clone(),
+                    ]
+                })
+                .collect(),
+        },
+    )?;
+    write_table(
+        &dir.join("hazards.csv"),
+        &Table {
+            header: &["code", "table", "key", "detail"],
+            rows: plan.hazards.iter().map(|h| vec![s(h.code), s(&h.table), s(&h.key), s(&h.detail)]).collect(),
+        },
+    )?;
     Ok(())
 }
 

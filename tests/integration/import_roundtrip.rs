@@ -69,7 +69,7 @@ fn loaded_names(workspace: &Workspace) -> Vec<String> {
 fn every_pg_dump_text_form_imports_exactly_what_postgresql_holds() {
     let dir = tempfile::tempdir().unwrap();
     let pg = generated_database(dir.path(), &["--models", "30", "--seed", "7", "--stale-backup"]);
-    let forms: [(&str, &[&str]); 9] = [
+    let forms: [(&str, &[&str]); 10] = [
         ("plain.sql", &["--no-owner"]),
         ("plain.sql.gz", &["--no-owner", "-Z", "6"]),
         ("inserts.sql", &["--inserts"]),
@@ -78,6 +78,7 @@ fn every_pg_dump_text_form_imports_exactly_what_postgresql_holds() {
         ("custom_z0.dump", &["-Fc", "-Z", "0"]),
         ("custom_z9.dump", &["-Fc", "-Z", "9"]),
         ("directory_archive", &["-Fd"]),
+        ("directory_z0_archive", &["-Fd", "-Z", "0"]),
         ("tar_archive.tar", &["-Ft"]),
     ];
     for (name, args) in forms {
