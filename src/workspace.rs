@@ -20,7 +20,7 @@ const STAGE: &str = "_rehearse_stage";
 
 /// DuckDB's memory budget: beyond it, it spills to temporary files instead of growing, so a
 /// rehearsal of a large export stays within the memory of a small machine.
-const BUDGET: &str = "SET memory_limit = '512MB'; SET preserve_insertion_order = true;";
+const BUDGET: &str = "SET memory_limit = '256MB'; SET preserve_insertion_order = true;";
 
 const META_DDL: &str = r#"
 CREATE SCHEMA _rehearse;
@@ -47,6 +47,9 @@ pub struct TableStat {
 
 pub struct Workspace {
     conn: Connection,
+    /// For a scratch workspace, the directory its file lives in, removed after the connection
+    /// closes (fields drop in order).
+    _scratch: Option<tempfile::TempDir>,
 }
 
 /// A workspace being written: renamed into place by `commit`, deleted if dropped before.
@@ -71,14 +74,24 @@ impl Workspace {
         let conn = Connection::open(staged.path())
             .map_err(|e| Error::io(staged.path(), std::io::Error::other(e.to_string())))?;
         conn.execute_batch(&format!("{BUDGET}{META_DDL}"))?;
-        Ok(PendingWorkspace { workspace: Workspace { conn }, staged })
+        Ok(PendingWorkspace { workspace: Workspace { conn, _scratch: None }, staged })
     }
 
-    /// A workspace that lives in memory only (inspecting a dump without keeping it).
+    /// A workspace that lives in memory only (small inputs, tests).
     pub fn in_memory() -> Result<Workspace> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(&format!("{BUDGET}{META_DDL}"))?;
-        Ok(Workspace { conn })
+        Ok(Workspace { conn, _scratch: None })
+    }
+
+    /// A workspace in a temporary file, removed when dropped: rows of a large export then live
+    /// on disk, and DuckDB keeps only its memory budget of them in memory.
+    pub fn scratch() -> Result<Workspace> {
+        let dir = tempfile::Builder::new().prefix("rehearse-ws-").tempdir().map_err(|e| Error::io(Path::new("/tmp"), e))?;
+        let file = dir.path().join("workspace.duckdb");
+        let conn = Connection::open(&file).map_err(|e| Error::io(&file, std::io::Error::other(e.to_string())))?;
+        conn.execute_batch(&format!("{BUDGET}{META_DDL}"))?;
+        Ok(Workspace { conn, _scratch: Some(dir) })
     }
 
     /// Opens an existing workspace read-only.
@@ -94,7 +107,7 @@ impl Workspace {
         if has_meta == 0 {
             return Err(Error::NotAWorkspace { path: path.to_path_buf(), reason: "no _rehearse metadata".into() });
         }
-        Ok(Workspace { conn })
+        Ok(Workspace { conn, _scratch: None })
     }
 
     pub fn connection(&self) -> &Connection {

@@ -40,7 +40,7 @@ pub fn rehearse_input(args: &RehearsalArgs, progress: Arc<Progress>) -> Result<R
     let workspace = match Workspace::open(&args.input) {
         Ok(workspace) if args.input.is_file() => workspace,
         _ => {
-            let workspace = Workspace::in_memory()?;
+            let workspace = Workspace::scratch()?;
             import(&args.input, &workspace, &spec, ImportOptions { all_tables: false, progress: progress.clone() })?;
             workspace
         }
