@@ -21,7 +21,7 @@ const STAGE: &str = "_rehearse_stage";
 /// Session settings. DuckDB's memory limit stays at its default (80 % of RAM): a lower cap
 /// (256 MB) made some rehearsal queries (the ordered fingerprint aggregate) fail with "Out of
 /// Memory" on a 1 GB export, and a rehearsal that fails is worse than one that uses memory.
-const BUDGET: &str = "SET preserve_insertion_order = true;";
+const SESSION: &str = "SET preserve_insertion_order = true;";
 
 const META_DDL: &str = r#"
 CREATE SCHEMA _rehearse;
@@ -74,24 +74,25 @@ impl Workspace {
         let staged = Staged::beside(target)?;
         let conn = Connection::open(staged.path())
             .map_err(|e| Error::io(staged.path(), std::io::Error::other(e.to_string())))?;
-        conn.execute_batch(&format!("{BUDGET}{META_DDL}"))?;
+        conn.execute_batch(&format!("{SESSION}{META_DDL}"))?;
         Ok(PendingWorkspace { workspace: Workspace { conn, _scratch: None }, staged })
     }
 
     /// A workspace that lives in memory only (small inputs, tests).
     pub fn in_memory() -> Result<Workspace> {
         let conn = Connection::open_in_memory()?;
-        conn.execute_batch(&format!("{BUDGET}{META_DDL}"))?;
+        conn.execute_batch(&format!("{SESSION}{META_DDL}"))?;
         Ok(Workspace { conn, _scratch: None })
     }
 
     /// A workspace in a temporary file, removed when dropped: rows of a large export then live
-    /// on disk, and DuckDB keeps only its memory budget of them in memory.
+    /// on disk, where DuckDB can leave them instead of holding them all in memory.
     pub fn scratch() -> Result<Workspace> {
-        let dir = tempfile::Builder::new().prefix("rehearse-ws-").tempdir().map_err(|e| Error::io(Path::new("/tmp"), e))?;
+        let dir =
+            tempfile::Builder::new().prefix("rehearse-ws-").tempdir().map_err(|e| Error::io(Path::new("/tmp"), e))?;
         let file = dir.path().join("workspace.duckdb");
         let conn = Connection::open(&file).map_err(|e| Error::io(&file, std::io::Error::other(e.to_string())))?;
-        conn.execute_batch(&format!("{BUDGET}{META_DDL}"))?;
+        conn.execute_batch(&format!("{SESSION}{META_DDL}"))?;
         Ok(Workspace { conn, _scratch: Some(dir) })
     }
 
