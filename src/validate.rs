@@ -174,17 +174,16 @@ pub fn validate(
 ) -> Result<Validation> {
     restore(cluster, input, database)?;
     let mut scripts = Vec::new();
-    let mut tables: Vec<&Table> = vec![context.models, context.services];
-    tables.extend(context.touched());
+    let tables = context.affected();
     let compared: Vec<(&Table, Vec<&crate::catalog::Column>)> =
         tables.iter().map(|t| (*t, surviving(spec, context, t))).collect();
     if context.plan.fails() {
         // The rollback must refuse to run and change nothing.
-        let before =
-            snapshot(cluster, database, &tables.iter().map(|t| (*t, t.columns.iter().collect())).collect::<Vec<_>>())?;
+        let whole: Vec<(&Table, Vec<&crate::catalog::Column>)> =
+            tables.iter().map(|t| (*t, t.columns.iter().collect())).collect();
+        let before = snapshot(cluster, database, &whole)?;
         let run = run_script(cluster, database, scripts_dir, "02_rollback.sql")?;
-        let after =
-            snapshot(cluster, database, &tables.iter().map(|t| (*t, t.columns.iter().collect())).collect::<Vec<_>>())?;
+        let after = snapshot(cluster, database, &whole)?;
         let unchanged = before == after;
         let refused = !run.success;
         scripts.push(run);

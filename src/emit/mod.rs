@@ -27,6 +27,11 @@ impl<'a> Context<'a> {
         Ok(Context { plan, spec, catalog, models, services })
     }
 
+    /// Every table the rollback touches: models, services, then the tables of `touched`.
+    pub fn affected(&self) -> Vec<&'a Table> {
+        [self.models, self.services].into_iter().chain(self.touched()).collect()
+    }
+
     /// Tables other than models and services whose rows the rollback deletes or changes.
     pub fn touched(&self) -> Vec<&'a Table> {
         self.catalog

@@ -57,12 +57,6 @@ fn backup_of(ctx: &Context, table: &TableName) -> TableName {
     TableName::new(&table.schema, &name)
 }
 
-fn backed_up<'a>(ctx: &'a Context) -> Vec<&'a Table> {
-    let mut tables = vec![ctx.models, ctx.services];
-    tables.extend(ctx.touched());
-    tables
-}
-
 /// A temp table of the kept `id`s, filled in batches.
 fn keepers(ctx: &Context) -> String {
     let id = ctx.models.column(&ctx.spec.models.id).map_or("text", |c| c.pg_type.as_str());
@@ -97,7 +91,7 @@ pub fn backup(ctx: &Context) -> String {
     out.push_str("BEGIN;\n");
     out.push_str(&keepers(ctx));
     let mut checks = String::from("DECLARE\n  stale text := '';\nBEGIN\n");
-    for table in backed_up(ctx) {
+    for table in ctx.affected() {
         let backup = backup_of(ctx, &table.name);
         let columns_of = |t: &TableName| {
             format!(
@@ -119,7 +113,7 @@ pub fn backup(ctx: &Context) -> String {
     }
     checks.push_str("  IF stale <> '' THEN\n    RAISE EXCEPTION 'rehearse: backup tables from an earlier run differ from the live rows:%. Drop or rename them, then run again (a stale backup is never kept silently).', stale;\n  END IF;\nEND\n");
     let _ = writeln!(out, "DO {};", dollar_quote(&checks));
-    for table in backed_up(ctx) {
+    for table in ctx.affected() {
         let _ = writeln!(
             out,
             "CREATE TABLE IF NOT EXISTS {} AS SELECT * FROM {};",
@@ -201,14 +195,13 @@ pub fn rollback(ctx: &Context) -> String {
         return out;
     }
     out.push_str("BEGIN;\nSET LOCAL lock_timeout = '10s';\nSET LOCAL statement_timeout = '30min';\n");
-    let mut locks = vec![ctx.models.name.quoted(), ctx.services.name.quoted()];
-    locks.extend(ctx.touched().iter().map(|t| t.name.quoted()));
+    let all = ctx.affected();
+    let locks: Vec<String> = all.iter().map(|t| t.name.quoted()).collect();
     let _ = writeln!(out, "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE;", locks.join(", "));
     out.push_str(&keepers(ctx));
     let (m, s) = (&ctx.spec.models, &ctx.spec.services);
-    let touched = ctx.touched();
     let mut body = String::from("DECLARE\n  n bigint;\n  digest text;\n");
-    for i in 0..touched.len() + 2 {
+    for i in 0..all.len() {
         let _ = writeln!(body, "  before_{i} bigint;\n  nulls_{i} bigint;");
     }
     body.push_str("BEGIN\n");
@@ -234,7 +227,6 @@ pub fn rollback(ctx: &Context) -> String {
     }
     let v3_before = ctx.spec.orphaned_services(&ctx.services.name.quoted(), &ctx.models.name.quoted());
     let _ = writeln!(body, "  CREATE TEMP TABLE rehearse_orphans_before ON COMMIT DROP AS SELECT * FROM ({v3_before}) v(service_id, model_id);");
-    let all: Vec<&Table> = [ctx.models, ctx.services].into_iter().chain(touched.iter().copied()).collect();
     for (i, table) in all.iter().enumerate() {
         let _ = writeln!(body, "  SELECT count(*) INTO before_{i} FROM {};", table.name.quoted());
         if let Some(nulls) = null_refs(ctx, table) {
@@ -363,8 +355,9 @@ pub fn restore_version(ctx: &Context) -> String {
         cols = surviving.join(", "),
     );
     // Rows of other tables that pointed at the restored version come back from their backups.
+    let touched = ctx.touched();
     for (constraint, fk) in ctx.catalog.foreign_keys().filter(|(_, fk)| fk.ref_table == ctx.models.name) {
-        let Some(child) = ctx.touched().into_iter().find(|t| t.name == constraint.table) else { continue };
+        let Some(child) = touched.iter().find(|t| t.name == constraint.table) else { continue };
         let child_backup = backup_of(ctx, &child.name);
         let fk_col = quote_ident(&constraint.columns[0]);
         let pk: Vec<String> = ctx
@@ -410,7 +403,7 @@ pub fn restore_version(ctx: &Context) -> String {
 pub fn cleanup(ctx: &Context) -> String {
     let mut out = header(ctx, "05_cleanup.sql", "drop the backups once the rollback is verified and accepted");
     out.push_str("BEGIN;\n");
-    for table in backed_up(ctx) {
+    for table in ctx.affected() {
         let _ = writeln!(out, "DROP TABLE IF EXISTS {};", backup_of(ctx, &table.name).quoted());
     }
     let _ = writeln!(
