@@ -77,3 +77,16 @@ pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportO
     workspace.record(input, &scan, &stats)?;
     Ok(Imported { format: scan.format, stats, notes: scan.notes })
 }
+
+/// The workspace for `input`: the workspace file itself when it is one (opened read-only), or
+/// else a scratch workspace the export is imported into.
+pub fn workspace_for(input: &Path, spec: &Spec, options: ImportOptions) -> Result<Workspace> {
+    if input.is_file() {
+        if let Ok(workspace) = Workspace::open(input) {
+            return Ok(workspace);
+        }
+    }
+    let workspace = Workspace::scratch()?;
+    import(input, &workspace, spec, options)?;
+    Ok(workspace)
+}

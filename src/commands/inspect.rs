@@ -3,7 +3,7 @@
 use crate::cli::InspectArgs;
 use anyhow::Result;
 use rehearse::catalog::{Catalog, ConstraintKind, TableName};
-use rehearse::import::{import, ImportOptions};
+use rehearse::import::{workspace_for, ImportOptions};
 use rehearse::spec::Spec;
 use rehearse::workspace::{TableStat, Workspace};
 use serde_json::json;
@@ -37,14 +37,7 @@ fn view_of(workspace: &Workspace) -> Result<View> {
 }
 
 pub fn run(args: &InspectArgs) -> Result<()> {
-    let is_workspace = args.source.is_file() && Workspace::open(&args.source).is_ok();
-    let workspace = if is_workspace {
-        Workspace::open(&args.source)?
-    } else {
-        let workspace = Workspace::in_memory()?;
-        import(&args.source, &workspace, &Spec::guide(), ImportOptions::default())?;
-        workspace
-    };
+    let workspace = workspace_for(&args.source, &Spec::guide(), ImportOptions::default())?;
     let view = view_of(&workspace)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&to_json(&view))?);

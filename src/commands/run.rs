@@ -4,7 +4,7 @@
 use crate::cli::{RehearsalArgs, RunArgs};
 use anyhow::Result;
 use rehearse::catalog::Catalog;
-use rehearse::import::{import, ImportOptions};
+use rehearse::import::{workspace_for, ImportOptions};
 use rehearse::plan::{Plan, ServiceAction};
 use rehearse::progress::Progress;
 use rehearse::rehearsal::{rehearse, Options};
@@ -37,14 +37,7 @@ pub fn rehearse_input(args: &RehearsalArgs, progress: Arc<Progress>) -> Result<R
         Some(file) => Spec::from_file(file)?,
         None => Spec::guide(),
     };
-    let workspace = match Workspace::open(&args.input) {
-        Ok(workspace) if args.input.is_file() => workspace,
-        _ => {
-            let workspace = Workspace::scratch()?;
-            import(&args.input, &workspace, &spec, ImportOptions { all_tables: false, progress: progress.clone() })?;
-            workspace
-        }
-    };
+    let workspace = workspace_for(&args.input, &spec, ImportOptions { all_tables: false, progress: progress.clone() })?;
     let options = Options {
         policy: args.policy,
         mode: args.mode,
