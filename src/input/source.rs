@@ -42,10 +42,6 @@ impl LineSource {
         Ok(LineSource { path: path.to_path_buf(), stream, offset: 0, line: 0 })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Byte offset (in the decompressed text) of the next line.
     pub fn offset(&self) -> u64 {
         self.offset

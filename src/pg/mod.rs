@@ -91,10 +91,6 @@ impl Cluster {
         self.dir.path()
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     /// A server program (initdb, pg_ctl), run as `postgres` when we are root.
     fn server_command(&self, program: &str) -> Command {
         let path = self.bin.join(program);
