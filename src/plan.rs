@@ -5,6 +5,11 @@
 use crate::rehearsal::policy::Policy;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Text shared between rows: a table name, a foreign key, a keeper or a reason is named by
+/// thousands of rows of a large export, and is held once.
+pub type Shared = Arc<str>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -15,16 +20,16 @@ pub enum Mode {
     Selective,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct KeptVersion {
     pub id: String,
     pub model_id: Option<String>,
     pub version: Option<String>,
     pub version_status: Option<String>,
-    pub reason: String,
+    pub reason: Shared,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct DeletedVersion {
     pub id: String,
     pub model_id: Option<String>,
@@ -33,9 +38,9 @@ pub struct DeletedVersion {
     pub is_immutable: Option<bool>,
     pub is_published: Option<bool>,
     pub release_notes: Option<String>,
-    pub kept_id: String,
-    pub kept_version: Option<String>,
-    pub reason: String,
+    pub kept_id: Shared,
+    pub kept_version: Option<Shared>,
+    pub reason: Shared,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -58,7 +63,7 @@ impl ServiceAction {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ServiceImpact {
     pub id: String,
     pub service_id: Option<String>,
@@ -70,18 +75,18 @@ pub struct ServiceImpact {
 }
 
 /// A row of another table that the rollback deletes or changes through a foreign key.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct CascadeRow {
-    pub table: String,
+    pub table: Shared,
     /// The row's primary key (or all its values when it has none), as text.
-    pub key: String,
+    pub key: Shared,
     /// `deleted`, `set null` or `set default`.
-    pub action: String,
+    pub action: Shared,
     /// The foreign key (and the table it points to) that did it.
-    pub via: String,
+    pub via: Shared,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Divergence {
     pub model_id: Option<String>,
     pub documented_id: String,
@@ -90,12 +95,13 @@ pub struct Divergence {
     pub legacy_version: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct HazardRow {
     pub code: &'static str,
-    pub table: String,
-    pub key: String,
-    pub detail: String,
+    pub table: Shared,
+    /// Shared with the cascade row an H9 row names.
+    pub key: Shared,
+    pub detail: Shared,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -135,7 +141,7 @@ pub struct Fingerprint {
     pub services_digest: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub policy: Policy,
     pub mode: Mode,

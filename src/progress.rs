@@ -13,6 +13,8 @@ pub struct PhaseTime {
     pub amount: u64,
     pub unit: &'static str,
     pub elapsed: Duration,
+    /// The process's peak resident memory when the phase ended (Linux; `None` elsewhere).
+    pub peak_rss: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -45,6 +47,7 @@ impl Progress {
                 amount,
                 unit,
                 elapsed: start.elapsed(),
+                peak_rss: peak_rss(),
             });
         }
     }
@@ -60,4 +63,12 @@ impl Progress {
     pub fn finished(&self) -> Vec<PhaseTime> {
         self.finished.lock().expect("progress lock").clone()
     }
+}
+
+/// `VmHWM` of `/proc/self/status`: the high-water mark of resident memory, in bytes.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }

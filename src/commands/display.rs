@@ -63,18 +63,15 @@ impl Display {
             for phase in self.progress.finished() {
                 let seconds = phase.elapsed.as_secs_f64();
                 let rate = if seconds > 0.0 { phase.amount as f64 / seconds } else { 0.0 };
-                match phase.unit {
-                    "" => eprintln!("{:>24}: {seconds:.2} s", phase.name),
-                    "bytes" => eprintln!(
-                        "{:>24}: {:.1} MB in {seconds:.2} s ({:.0} MB/s)",
-                        phase.name,
-                        phase.amount as f64 / 1e6,
-                        rate / 1e6
-                    ),
-                    unit => {
-                        eprintln!("{:>24}: {} {unit} in {seconds:.2} s ({rate:.0} {unit}/s)", phase.name, phase.amount)
+                let figures = match phase.unit {
+                    "" => format!("{seconds:.2} s"),
+                    "bytes" => {
+                        format!("{:.1} MB in {seconds:.2} s ({:.0} MB/s)", phase.amount as f64 / 1e6, rate / 1e6)
                     }
-                }
+                    unit => format!("{} {unit} in {seconds:.2} s ({rate:.0} {unit}/s)", phase.amount),
+                };
+                let memory = phase.peak_rss.map(|b| format!(", peak RSS {:.0} MB", b as f64 / 1e6)).unwrap_or_default();
+                eprintln!("{:>24}: {figures}{memory}", phase.name);
             }
         }
     }

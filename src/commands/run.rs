@@ -84,7 +84,8 @@ pub fn check_out(args: &RunArgs) -> Result<()> {
 
 pub fn run(args: &RunArgs, progress: Arc<Progress>) -> Result<()> {
     check_out(args)?;
-    let rehearsed = rehearse_input(&args.rehearsal, progress)?;
+    let rehearsed = rehearse_input(&args.rehearsal, progress.clone())?;
+    progress.phase("writing the run", "", 0);
     write_run(&rehearsed, &args.out)?.commit()?;
     print!("{}", headline(&rehearsed.plan, &args.out.display().to_string()));
     failure(&rehearsed.plan, &args.out)

@@ -13,7 +13,7 @@ use crate::sql::{self, literal, Col, Dialect};
 use crate::workspace::Workspace;
 use duckdb::Connection;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -186,7 +186,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         workspace.table_stats()?.into_iter().filter(|s| s.loaded).map(|s| s.table).collect();
     effects::create(conn)?;
 
-    let rows = load_models(conn, spec, models)?;
+    let mut rows = load_models(conn, spec, models)?;
     let mut choices = Vec::new();
     for (_, members) in groups(&rows) {
         let group: Vec<VersionRow> = members.iter().map(|&i| rows[i].row.clone()).collect();
@@ -234,47 +234,6 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let deleted_services: BTreeSet<i64> = rid_set(conn, &services.name)?;
     let service_rows = load_services(conn, spec, services)?;
 
-    // Keepers and deleted versions.
-    let mut kept = Vec::new();
-    let mut deleted = Vec::new();
-    for choice in &choices {
-        let keeper = choice.keeper(policy);
-        let reason = &choice.chosen(policy).reason;
-        for &member in &choice.members {
-            let r = &rows[member];
-            if !deleted_models.contains(&r.rid) {
-                kept.push(KeptVersion {
-                    id: r.row.id.clone(),
-                    model_id: r.row.model_id.clone(),
-                    version: r.row.version.clone(),
-                    version_status: r.row.status.clone(),
-                    reason: if member == keeper {
-                        format!("{}: {reason}", policy.name())
-                    } else {
-                        "selective: every version kept".into()
-                    },
-                });
-            } else {
-                deleted.push(DeletedVersion {
-                    id: r.row.id.clone(),
-                    model_id: r.row.model_id.clone(),
-                    version: r.row.version.clone(),
-                    version_status: r.row.status.clone(),
-                    is_immutable: r.immutable,
-                    is_published: r.published,
-                    release_notes: r.notes.clone(),
-                    kept_id: rows[keeper].row.id.clone(),
-                    kept_version: rows[keeper].row.version.clone(),
-                    reason: if member == keeper {
-                        "deleted through a foreign key".into()
-                    } else {
-                        format!("{} keeps {} ({})", policy.name(), show(&rows[keeper].row.version), reason)
-                    },
-                });
-            }
-        }
-    }
-
     // What each service serves afterwards.
     let model_ids: BTreeSet<&str> = rows.iter().filter_map(|r| r.row.model_id.as_deref()).collect();
     let versions: BTreeSet<(&str, &str)> =
@@ -287,11 +246,12 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         })
         .collect();
     let mut hazards: Vec<HazardRow> = Vec::new();
-    let services_table = services.name.to_string();
-    let models_table = models.name.to_string();
+    let services_table: Shared = services.name.to_string().into();
+    let models_table: Shared = models.name.to_string().into();
     let any_null_model_id = rows.iter().any(|r| r.row.model_id.is_none());
+    let services_before = service_rows.len() as u64;
     let mut impacts = Vec::new();
-    for svc in &service_rows {
+    for svc in service_rows {
         let model = svc.model_id.as_deref().filter(|id| model_ids.contains(id));
         let pin_existed = match (model, svc.pin.as_deref()) {
             (Some(model), Some(pin)) => versions.contains(&(model, pin)),
@@ -310,13 +270,13 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         } else {
             ServiceAction::Repointed
         };
-        let key = svc.service_id.clone().unwrap_or_else(|| svc.id.clone());
+        let key = svc.service_id.as_deref().unwrap_or(&svc.id);
         match model {
-            None => hazards.push(HazardRow {
-                code: "H8",
-                table: services_table.clone(),
-                key: key.clone(),
-                detail: format!(
+            None => hazards.push(hazard(
+                "H8",
+                &services_table,
+                key,
+                format!(
                     "model_id {} has no models row{}{}",
                     show(&svc.model_id),
                     if action == ServiceAction::Deleted { "; deleted with --delete-orphans" } else { "" },
@@ -326,27 +286,27 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
                         ""
                     }
                 ),
-            }),
-            Some(_) if !pin_existed => hazards.push(HazardRow {
-                code: "H7",
-                table: services_table.clone(),
-                key: key.clone(),
-                detail: format!("pinned to {} which never existed; serves {} after", show(&svc.pin), show(&after)),
-            }),
-            Some(_) if action == ServiceAction::Repointed => hazards.push(HazardRow {
-                code: "H6",
-                table: services_table.clone(),
-                key: key.clone(),
-                detail: format!("pinned to {}, which is deleted; serves {} after", show(&svc.pin), show(&after)),
-            }),
+            )),
+            Some(_) if !pin_existed => hazards.push(hazard(
+                "H7",
+                &services_table,
+                key,
+                format!("pinned to {} which never existed; serves {} after", show(&svc.pin), show(&after)),
+            )),
+            Some(_) if action == ServiceAction::Repointed => hazards.push(hazard(
+                "H6",
+                &services_table,
+                key,
+                format!("pinned to {}, which is deleted; serves {} after", show(&svc.pin), show(&after)),
+            )),
             Some(_) => {}
         }
         impacts.push(ServiceImpact {
-            id: svc.id.clone(),
-            service_id: svc.service_id.clone(),
-            name: svc.name.clone(),
-            model_id: svc.model_id.clone(),
-            model_version_before: svc.pin.clone(),
+            id: svc.id,
+            service_id: svc.service_id,
+            name: svc.name,
+            model_id: svc.model_id,
+            model_version_before: svc.pin,
             model_version_after: after,
             action,
         });
@@ -364,85 +324,76 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
             .max_by(|a, b| policy::semantic_cmp(a.version.as_deref(), b.version.as_deref()))
             .expect("a group has rows");
         if policy::semantic_cmp(legacy_keeper.version.as_deref(), best.version.as_deref()) == Ordering::Less {
-            hazards.push(HazardRow {
-                code: "H1",
-                table: models_table.clone(),
-                key: model_key.clone(),
-                detail: format!(
-                    "legacy keeps {}, semantic order keeps {}",
-                    show(&legacy_keeper.version),
-                    show(&best.version)
-                ),
-            });
+            hazards.push(hazard(
+                "H1",
+                &models_table,
+                &model_key,
+                format!("legacy keeps {}, semantic order keeps {}", show(&legacy_keeper.version), show(&best.version)),
+            ));
         }
         if !group_rows.iter().any(|r| is_active_loosely(r.status.as_deref())) {
             let keeper = &group_rows[choice.chosen(policy).keeper];
-            hazards.push(HazardRow {
-                code: "H3",
-                table: models_table.clone(),
-                key: model_key.clone(),
-                detail: format!("no active version; keeps {} ({})", show(&keeper.version), show(&keeper.status)),
-            });
+            hazards.push(hazard(
+                "H3",
+                &models_table,
+                &model_key,
+                format!("no active version; keeps {} ({})", show(&keeper.version), show(&keeper.status)),
+            ));
         }
         let chosen = choice.chosen(policy);
         if !chosen.tied_with.is_empty() {
             let tied: Vec<String> = chosen.tied_with.iter().map(|&i| group_rows[i].id.clone()).collect();
-            hazards.push(HazardRow {
-                code: "H5",
-                table: models_table.clone(),
-                key: model_key.clone(),
-                detail: format!(
-                    "{} keeps {}; tied with {}",
-                    policy.name(),
-                    group_rows[chosen.keeper].id,
-                    tied.join(", ")
-                ),
-            });
+            hazards.push(hazard(
+                "H5",
+                &models_table,
+                &model_key,
+                format!("{} keeps {}; tied with {}", policy.name(), group_rows[chosen.keeper].id, tied.join(", ")),
+            ));
         }
     }
     for r in &rows {
         let status = r.row.status.as_deref();
         if is_active_loosely(status) && !is_active_exactly(status) {
-            hazards.push(HazardRow {
-                code: "H2",
-                table: models_table.clone(),
-                key: r.row.id.clone(),
-                detail: format!("status {} counts as active only ignoring case/spaces", show(&r.row.status)),
-            });
+            hazards.push(hazard(
+                "H2",
+                &models_table,
+                &r.row.id,
+                format!("status {} counts as active only ignoring case/spaces", show(&r.row.status)),
+            ));
         }
         if !policy::parses(r.row.version.as_deref()) {
-            hazards.push(HazardRow {
-                code: "H4",
-                table: models_table.clone(),
-                key: r.row.id.clone(),
-                detail: format!("version {} does not parse", show(&r.row.version)),
-            });
+            hazards.push(hazard(
+                "H4",
+                &models_table,
+                &r.row.id,
+                format!("version {} does not parse", show(&r.row.version)),
+            ));
         }
         let gone = deleted_models.contains(&r.rid);
         if gone && r.immutable == Some(true) {
-            hazards.push(HazardRow {
-                code: "H10",
-                table: models_table.clone(),
-                key: r.row.id.clone(),
-                detail: format!("immutable version {} deleted", show(&r.row.version)),
-            });
+            hazards.push(hazard(
+                "H10",
+                &models_table,
+                &r.row.id,
+                format!("immutable version {} deleted", show(&r.row.version)),
+            ));
         }
         if gone && r.published == Some(true) {
-            hazards.push(HazardRow {
-                code: "H11",
-                table: models_table.clone(),
-                key: r.row.id.clone(),
-                detail: format!("published version {} deleted", show(&r.row.version)),
-            });
+            hazards.push(hazard(
+                "H11",
+                &models_table,
+                &r.row.id,
+                format!("published version {} deleted", show(&r.row.version)),
+            ));
         }
         if r.notes.as_deref().is_some_and(|n| !n.is_empty()) {
             let fate = if gone { "deleted" } else { "kept" };
-            hazards.push(HazardRow {
-                code: "H12",
-                table: models_table.clone(),
-                key: r.row.id.clone(),
-                detail: format!("release notes of {fate} version {} lost", show(&r.row.version)),
-            });
+            hazards.push(hazard(
+                "H12",
+                &models_table,
+                &r.row.id,
+                format!("release notes of {fate} version {} lost", show(&r.row.version)),
+            ));
         }
     }
 
@@ -450,9 +401,11 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let mut cascade = Vec::new();
     let mut cascade_deleted = BTreeMap::new();
     let mut cascade_changed = BTreeMap::new();
+    let mut texts = Interner::default();
     for table in loaded.iter().filter(|t| *t != &models.name).filter_map(|t| catalog.table(t)) {
         let key = row_key(&catalog, table, "t");
-        let name = literal(&table.name.to_string());
+        let table_name = texts.get(&table.name.to_string());
+        let name = literal(&table_name);
         for (key, via) in strings(
             conn,
             &format!(
@@ -460,7 +413,12 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
                 table.name.quoted()
             ),
         )? {
-            cascade.push(CascadeRow { table: table.name.to_string(), key, action: "deleted".into(), via });
+            cascade.push(CascadeRow {
+                table: table_name.clone(),
+                key: key.into(),
+                action: texts.get("deleted"),
+                via: texts.get(&via),
+            });
             *cascade_deleted.entry(table.name.to_string()).or_insert(0u64) += 1;
         }
         let mut stmt = conn.prepare(&format!(
@@ -471,7 +429,12 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
             stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
         for row in changed {
             let (key, via, action) = row?;
-            cascade.push(CascadeRow { table: table.name.to_string(), key, action, via });
+            cascade.push(CascadeRow {
+                table: table_name.clone(),
+                key: key.into(),
+                action: texts.get(&action),
+                via: texts.get(&via),
+            });
             *cascade_changed.entry(table.name.to_string()).or_insert(0u64) += 1;
         }
     }
@@ -479,23 +442,19 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         if row.via.starts_with("orphan delete") {
             continue;
         }
-        hazards.push(HazardRow {
-            code: "H9",
-            table: row.table.clone(),
-            key: row.key.clone(),
-            detail: format!("{} via {}", row.action, row.via),
-        });
+        let detail = texts.get(&format!("{} via {}", row.action, row.via));
+        hazards.push(HazardRow { code: "H9", table: row.table.clone(), key: row.key.clone(), detail });
     }
     for blocker in &blockers {
-        hazards.push(HazardRow {
-            code: "H9",
-            table: blocker.table.to_string(),
-            key: blocker.example.clone(),
-            detail: format!(
+        hazards.push(hazard(
+            "H9",
+            &texts.get(&blocker.table.to_string()),
+            &blocker.example,
+            format!(
                 "blocks the delete: {} rows reference deleted {} rows through {}",
                 blocker.rows, blocker.parent, blocker.constraint
             ),
-        });
+        ));
     }
 
     // Verification on the simulated result.
@@ -573,27 +532,27 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         .find(|(name, _)| *name == unique.name);
     let mut predicted_failure = None;
     if let Some((_, kind)) = conflict {
-        hazards.push(HazardRow {
-            code: "H13",
-            table: models_table.clone(),
-            key: unique.name.clone(),
-            detail: format!("a {kind} named {} already exists: ADD CONSTRAINT fails", unique.name),
-        });
+        hazards.push(hazard(
+            "H13",
+            &models_table,
+            &unique.name,
+            format!("a {kind} named {} already exists: ADD CONSTRAINT fails", unique.name),
+        ));
         if options.mode == Mode::Full {
             predicted_failure =
                 Some(format!("{} already exists ({kind}): the unique constraint cannot be added", unique.name));
         }
     }
     if duplicates > 0 {
-        hazards.push(HazardRow {
-            code: "H13",
-            table: models_table.clone(),
-            key: unique.name.clone(),
-            detail: format!(
+        hazards.push(hazard(
+            "H13",
+            &models_table,
+            &unique.name,
+            format!(
                 "{duplicates} model_ids still have several rows: UNIQUE({}) cannot be restored",
                 unique.columns.join(", ")
             ),
-        });
+        ));
     }
     if let Some(blocker) = blockers.first() {
         predicted_failure = Some(format!(
@@ -603,7 +562,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     }
 
     hazards.extend(stale_backup(conn, &catalog, spec, models, services)?);
-    hazards.extend(unrestorable(conn, spec, models)?);
+    hazards.extend(unrestorable(conn, spec, models, &models_table)?);
 
     let divergence = choices
         .iter()
@@ -628,9 +587,48 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         })
         .map(|c| rows[c.members[0]].row.model_id.clone())
         .collect();
-    let fingerprint = fingerprint(conn, spec, models, services)?;
     let models_before = rows.len() as u64;
-    let services_before = service_rows.len() as u64;
+    // Keepers and deleted versions, last: their text moves out of `rows`.
+    let mut kept = Vec::new();
+    let mut deleted = Vec::new();
+    let selective_reason: Shared = "selective: every version kept".into();
+    let fk_reason: Shared = "deleted through a foreign key".into();
+    for choice in &choices {
+        let keeper = choice.keeper(policy);
+        let chosen_reason = &choice.chosen(policy).reason;
+        let kept_id: Shared = rows[keeper].row.id.as_str().into();
+        let kept_version: Option<Shared> = rows[keeper].row.version.as_deref().map(Shared::from);
+        let keeper_reason: Shared = format!("{}: {chosen_reason}", policy.name()).into();
+        let deleted_reason: Shared =
+            format!("{} keeps {} ({})", policy.name(), show(&rows[keeper].row.version), chosen_reason).into();
+        for &member in &choice.members {
+            let r = &mut rows[member];
+            let row = std::mem::take(&mut r.row);
+            if !deleted_models.contains(&r.rid) {
+                kept.push(KeptVersion {
+                    id: row.id,
+                    model_id: row.model_id,
+                    version: row.version,
+                    version_status: row.status,
+                    reason: if member == keeper { keeper_reason.clone() } else { selective_reason.clone() },
+                });
+            } else {
+                deleted.push(DeletedVersion {
+                    id: row.id,
+                    model_id: row.model_id,
+                    version: row.version,
+                    version_status: row.status,
+                    is_immutable: r.immutable,
+                    is_published: r.published,
+                    release_notes: r.notes.take(),
+                    kept_id: kept_id.clone(),
+                    kept_version: kept_version.clone(),
+                    reason: if member == keeper { fk_reason.clone() } else { deleted_reason.clone() },
+                });
+            }
+        }
+    }
+    let fingerprint = fingerprint(conn, spec, models, services)?;
     hazards.sort_by(|a, b| code_order(a.code).cmp(&code_order(b.code)).then_with(|| a.key.cmp(&b.key)));
     Ok(Plan {
         policy,
@@ -655,6 +653,25 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         verification: Verification { v1, v2, v3, v3_caused },
         predicted_failure,
     })
+}
+
+fn hazard(code: &'static str, table: &Shared, key: &str, detail: String) -> HazardRow {
+    HazardRow { code, table: table.clone(), key: key.into(), detail: detail.into() }
+}
+
+/// Hands out one shared copy of each distinct text (table names, foreign keys, H9 details).
+#[derive(Default)]
+struct Interner(HashSet<Shared>);
+
+impl Interner {
+    fn get(&mut self, text: &str) -> Shared {
+        if let Some(shared) = self.0.get(text) {
+            return shared.clone();
+        }
+        let shared: Shared = text.into();
+        self.0.insert(shared.clone());
+        shared
+    }
 }
 
 fn code_order(code: &str) -> u32 {
@@ -695,6 +712,7 @@ fn stale_backup(
         (services, &b.services_table, &b.services_columns, &spec.services.id),
     ] {
         let Some(backup) = catalog.find_table(backup_name) else { continue };
+        let table: Shared = live.name.to_string().into();
         let shared: Vec<&String> =
             columns.iter().filter(|c| live.column(c).is_some() && backup.column(c).is_some()).collect();
         let differs: Vec<String> = shared
@@ -712,14 +730,14 @@ fn stale_backup(
             differs = if differs.is_empty() { "false".into() } else { differs.join(" OR ") },
         );
         for (key, detail) in strings(conn, &sql)? {
-            rows.push(HazardRow { code: "H14", table: live.name.to_string(), key, detail });
+            rows.push(hazard("H14", &table, &key, detail));
         }
     }
     Ok(rows)
 }
 
 /// H15: deleted rows holding values that the guide's backup does not copy.
-fn unrestorable(conn: &Connection, spec: &Spec, models: &Table) -> Result<Vec<HazardRow>> {
+fn unrestorable(conn: &Connection, spec: &Spec, models: &Table, models_table: &Shared) -> Result<Vec<HazardRow>> {
     let uncopied: Vec<String> = models
         .columns
         .iter()
@@ -738,11 +756,6 @@ fn unrestorable(conn: &Connection, spec: &Spec, models: &Table) -> Result<Vec<Ha
     );
     Ok(strings(conn, &sql)?
         .into_iter()
-        .map(|(key, lost)| HazardRow {
-            code: "H15",
-            table: models.name.to_string(),
-            key,
-            detail: format!("not in the guide's backup: {lost}"),
-        })
+        .map(|(key, lost)| hazard("H15", models_table, &key, format!("not in the guide's backup: {lost}")))
         .collect())
 }

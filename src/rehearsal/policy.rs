@@ -23,7 +23,7 @@ impl Policy {
 }
 
 /// The columns of a models row that the policies read.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct VersionRow {
     pub id: String,
     pub model_id: Option<String>,

@@ -22,127 +22,103 @@ fn bool_text(value: Option<bool>) -> Option<&'static str> {
     value.map(|b| if b { "true" } else { "false" })
 }
 
-struct Table<'a> {
-    header: &'a [&'a str],
-    rows: Vec<Vec<Option<String>>>,
-}
-
-/// Writes a table row by row through a buffer: a report of millions of rows is never held whole.
-fn write_table(path: &Path, table: &Table) -> Result<()> {
+/// Writes a table row by row through a buffer, borrowing each row from the plan: a report of
+/// millions of rows is never copied whole.
+fn write_table<'a, const N: usize>(
+    path: &Path,
+    header: [&str; N],
+    rows: impl Iterator<Item = [Option<&'a str>; N]>,
+) -> Result<()> {
     let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut write = |line: String| out.write_all(line.as_bytes()).map_err(|e| Error::io(path, e));
-    write(format!("{}\r\n", table.header.join(",")))?;
-    for row in &table.rows {
-        let fields: Vec<String> = row.iter().map(|v| field(v.as_deref())).collect();
+    write(format!("{}\r\n", header.join(",")))?;
+    for row in rows {
+        let fields: Vec<String> = row.iter().map(|v| field(*v)).collect();
         write(format!("{}\r\n", fields.join(",")))?;
     }
     out.flush().map_err(|e| Error::io(path, e))
 }
 
-fn s(value: &str) -> Option<String> {
-    Some(value.to_string())
-}
-
 pub fn write_all(plan: &Plan, dir: &Path) -> Result<()> {
     write_table(
         &dir.join("versions_kept.csv"),
-        &Table {
-            header: &["id", "model_id", "version", "version_status", "reason"],
-            rows: plan
-                .kept
-                .iter()
-                .map(|k| vec![s(&k.id), k.model_id.clone(), k.version.clone(), k.version_status.clone(), s(&k.reason)])
-                .collect(),
-        },
+        ["id", "model_id", "version", "version_status", "reason"],
+        plan.kept.iter().map(|k| {
+            [
+                Some(k.id.as_str()),
+                k.model_id.as_deref(),
+                k.version.as_deref(),
+                k.version_status.as_deref(),
+                Some(&k.reason),
+            ]
+        }),
     )?;
     write_table(
         &dir.join("versions_deleted.csv"),
-        &Table {
-            header: &[
-                "id",
-                "model_id",
-                "version",
-                "version_status",
-                "is_immutable",
-                "is_published",
-                "release_notes",
-                "kept_id",
-                "kept_version",
-                "reason",
-            ],
-            rows: plan
-                .deleted
-                .iter()
-                .map(|d| {
-                    vec![
-                        s(&d.id),
-                        d.model_id.clone(),
-                        d.version.clone(),
-                        d.version_status.clone(),
-                        bool_text(d.is_immutable).map(String::from),
-                        bool_text(d.is_published).map(String::from),
-                        d.release_notes.clone(),
-                        s(&d.kept_id),
-                        d.kept_version.clone(),
-                        s(&d.reason),
-                    ]
-                })
-                .collect(),
-        },
+        [
+            "id",
+            "model_id",
+            "version",
+            "version_status",
+            "is_immutable",
+            "is_published",
+            "release_notes",
+            "kept_id",
+            "kept_version",
+            "reason",
+        ],
+        plan.deleted.iter().map(|d| {
+            [
+                Some(d.id.as_str()),
+                d.model_id.as_deref(),
+                d.version.as_deref(),
+                d.version_status.as_deref(),
+                bool_text(d.is_immutable),
+                bool_text(d.is_published),
+                d.release_notes.as_deref(),
+                Some(&d.kept_id),
+                d.kept_version.as_deref(),
+                Some(&d.reason),
+            ]
+        }),
     )?;
     write_table(
         &dir.join("services_affected.csv"),
-        &Table {
-            header: &["service_id", "name", "model_id", "model_version_before", "model_version_after", "action"],
-            rows: plan
-                .services
-                .iter()
-                .map(|v| {
-                    vec![
-                        v.service_id.clone(),
-                        v.name.clone(),
-                        v.model_id.clone(),
-                        v.model_version_before.clone(),
-                        v.model_version_after.clone(),
-                        s(v.action.name()),
-                    ]
-                })
-                .collect(),
-        },
+        ["service_id", "name", "model_id", "model_version_before", "model_version_after", "action"],
+        plan.services.iter().map(|v| {
+            [
+                v.service_id.as_deref(),
+                v.name.as_deref(),
+                v.model_id.as_deref(),
+                v.model_version_before.as_deref(),
+                v.model_version_after.as_deref(),
+                Some(v.action.name()),
+            ]
+        }),
     )?;
     write_table(
         &dir.join("cascade.csv"),
-        &Table {
-            header: &["table", "key", "action", "via"],
-            rows: plan.cascade.iter().map(|c| vec![s(&c.table), s(&c.key), s(&c.action), s(&c.via)]).collect(),
-        },
+        ["table", "key", "action", "via"],
+        plan.cascade.iter().map(|c| [Some(&*c.table), Some(&c.key), Some(&c.action), Some(&c.via)]),
     )?;
     write_table(
         &dir.join("policy_divergence.csv"),
-        &Table {
-            header: &["model_id", "documented_id", "documented_version", "legacy_id", "legacy_version"],
-            rows: plan
-                .divergence
-                .iter()
-                .map(|d| {
-                    vec![
-                        d.model_id.clone(),
-                        s(&d.documented_id),
-                        d.documented_version.clone(),
-                        s(&d.legacy_id),
-                        d.legacy_version.clone(),
-                    ]
-                })
-                .collect(),
-        },
+        ["model_id", "documented_id", "documented_version", "legacy_id", "legacy_version"],
+        plan.divergence.iter().map(|d| {
+            [
+                d.model_id.as_deref(),
+                Some(d.documented_id.as_str()),
+                d.documented_version.as_deref(),
+                Some(&d.legacy_id),
+                d.legacy_version.as_deref(),
+            ]
+        }),
     )?;
     write_table(
         &dir.join("hazards.csv"),
-        &Table {
-            header: &["code", "table", "key", "detail"],
-            rows: plan.hazards.iter().map(|h| vec![s(h.code), s(&h.table), s(&h.key), s(&h.detail)]).collect(),
-        },
+        ["code", "table", "key", "detail"],
+        plan.hazards.iter().map(|h| [Some(h.code), Some(&*h.table), Some(&h.key), Some(&h.detail)]),
     )?;
     Ok(())
 }

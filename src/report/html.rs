@@ -14,8 +14,8 @@ fn esc(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-fn opt(value: &Option<String>) -> String {
-    value.as_deref().map_or_else(|| "<i>NULL</i>".to_string(), esc)
+fn opt(value: &Option<impl AsRef<str>>) -> String {
+    value.as_ref().map_or_else(|| "<i>NULL</i>".to_string(), |v| esc(v.as_ref()))
 }
 
 /// A horizontal bar chart of labelled counts, as inline SVG.
@@ -46,14 +46,19 @@ fn bars(id: &str, title: &str, data: &[(String, u64)]) -> String {
     svg
 }
 
-fn table(id: &str, header: &[&str], rows: Vec<Vec<String>>, csv: &str) -> String {
-    let total = rows.len();
+/// A table of the first `TABLE_ROWS` rows; the rest are only counted, never held.
+fn table(id: &str, header: &[&str], rows: impl Iterator<Item = Vec<String>>, csv: &str) -> String {
     let mut out = format!("<table id=\"{id}\" class=\"sortable\"><thead><tr>");
     for h in header {
         let _ = write!(out, "<th>{}</th>", esc(h));
     }
     out.push_str("</tr></thead><tbody>");
-    for row in rows.into_iter().take(TABLE_ROWS) {
+    let mut total = 0;
+    for row in rows {
+        total += 1;
+        if total > TABLE_ROWS {
+            continue;
+        }
         out.push_str("<tr>");
         for cell in row {
             let _ = write!(out, "<td>{cell}</td>");
@@ -147,8 +152,7 @@ pub fn report(plan: &Plan) -> String {
     let rows = plan
         .deleted
         .iter()
-        .map(|d| vec![opt(&d.model_id), opt(&d.version), opt(&d.version_status), opt(&d.kept_version), esc(&d.reason)])
-        .collect();
+        .map(|d| vec![opt(&d.model_id), opt(&d.version), opt(&d.version_status), opt(&d.kept_version), esc(&d.reason)]);
     out.push_str(&table(
         "versions-deleted-table",
         &["model_id", "version", "status", "kept version", "why"],
@@ -156,20 +160,15 @@ pub fn report(plan: &Plan) -> String {
         "versions_deleted.csv",
     ));
     out.push_str("<h2>Services affected</h2>");
-    let rows = plan
-        .services
-        .iter()
-        .filter(|s| s.action != ServiceAction::Unchanged)
-        .map(|s| {
-            vec![
-                opt(&s.service_id),
-                opt(&s.model_id),
-                opt(&s.model_version_before),
-                opt(&s.model_version_after),
-                s.action.name().into(),
-            ]
-        })
-        .collect();
+    let rows = plan.services.iter().filter(|s| s.action != ServiceAction::Unchanged).map(|s| {
+        vec![
+            opt(&s.service_id),
+            opt(&s.model_id),
+            opt(&s.model_version_before),
+            opt(&s.model_version_after),
+            s.action.name().into(),
+        ]
+    });
     out.push_str(&table(
         "services-table",
         &["service_id", "model_id", "pinned", "after", "action"],
@@ -177,18 +176,15 @@ pub fn report(plan: &Plan) -> String {
         "services_affected.csv",
     ));
     out.push_str("<h2>Hazards</h2>");
-    let rows = CODES
-        .iter()
-        .map(|h| {
-            vec![
-                h.code.into(),
-                counts.get(h.code).copied().unwrap_or(0).to_string(),
-                esc(h.unit),
-                esc(h.title),
-                esc(h.help),
-            ]
-        })
-        .collect();
+    let rows = CODES.iter().map(|h| {
+        vec![
+            h.code.into(),
+            counts.get(h.code).copied().unwrap_or(0).to_string(),
+            esc(h.unit),
+            esc(h.title),
+            esc(h.help),
+        ]
+    });
     out.push_str(&table("hazards-table", &["code", "count", "unit", "meaning", "what to do"], rows, "hazards.csv"));
     let _ = writeln!(out, "<script>{SCRIPT}</script></body></html>");
     out

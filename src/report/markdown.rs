@@ -13,8 +13,8 @@ fn cell(text: &str) -> String {
     short.replace('|', "\\|").replace('`', "'")
 }
 
-fn opt(value: &Option<String>) -> String {
-    value.as_deref().map_or("NULL".to_string(), |v| format!("`{}`", cell(v)))
+fn opt(value: &Option<impl AsRef<str>>) -> String {
+    value.as_ref().map_or("NULL".to_string(), |v| format!("`{}`", cell(v.as_ref())))
 }
 
 fn verdict(check: &Check) -> &'static str {

@@ -48,7 +48,7 @@ fn hazards_are_reported_with_their_rows() {
             }
             "has" => {
                 let found = plan.hazards.iter().any(|h| {
-                    h.code == cells[0] && (cells[1] == "*" || h.key == cells[1]) && h.detail.contains(cells[2])
+                    h.code == cells[0] && (cells[1] == "*" || *h.key == *cells[1]) && h.detail.contains(cells[2])
                 });
                 if !found {
                     let same: Vec<String> = plan

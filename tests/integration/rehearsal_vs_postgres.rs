@@ -76,8 +76,8 @@ fn compare(pg: &Cluster, db: &str, before: &Snapshot, plan: &Plan, label: &str) 
         let predicted: BTreeSet<String> = plan
             .cascade
             .iter()
-            .filter(|c| c.table == format!("public.{table}") && c.action == "deleted")
-            .map(|c| c.key.clone())
+            .filter(|c| *c.table == format!("public.{table}") && &*c.action == "deleted")
+            .map(|c| c.key.to_string())
             .collect();
         let real: BTreeSet<String> = before.linked[i].difference(&after.linked[i]).cloned().collect();
         assert_eq!(predicted, real, "{label}: rows deleted from {table}");
@@ -85,8 +85,8 @@ fn compare(pg: &Cluster, db: &str, before: &Snapshot, plan: &Plan, label: &str) 
     let nulled: BTreeSet<String> = plan
         .cascade
         .iter()
-        .filter(|c| c.table == "public.model_feedback" && c.action == "set null")
-        .map(|c| c.key.clone())
+        .filter(|c| &*c.table == "public.model_feedback" && &*c.action == "set null")
+        .map(|c| c.key.to_string())
         .collect();
     let real_nulled: BTreeSet<String> =
         after.feedback_unlinked.difference(&before.feedback_unlinked).cloned().collect();
@@ -145,7 +145,7 @@ fn blocking_foreign_keys_and_name_clashes_are_predicted_failures() {
     let plan = plan_for(&dump, Policy::Legacy, true);
     let failure = plan.predicted_failure.clone().expect("a predicted failure");
     assert!(failure.contains("billing_contracts"), "{failure}");
-    assert!(plan.hazards.iter().any(|h| h.code == "H13" && h.key == "models_model_id_key"));
+    assert!(plan.hazards.iter().any(|h| h.code == "H13" && &*h.key == "models_model_id_key"));
     assert!(plan.fails());
     // Without the orphan delete the RESTRICT key is not hit, but the name clash still is.
     let plan = plan_for(&dump, Policy::Legacy, false);
