@@ -105,7 +105,12 @@ impl Cluster {
 
     /// A client program (psql, pg_dump, pg_restore, createdb) aimed at this cluster.
     pub fn client(&self, program: &str) -> Command {
-        let mut cmd = Command::new(self.bin.join(program));
+        self.client_at(&self.bin.join(program))
+    }
+
+    /// A client program from elsewhere (another PostgreSQL version's pg_dump), aimed at this cluster.
+    pub fn client_at(&self, program: &Path) -> Command {
+        let mut cmd = Command::new(program);
         cmd.env("PGHOST", self.socket_dir())
             .env("PGPORT", self.port.to_string())
             .env("PGUSER", "postgres")

@@ -1,9 +1,9 @@
 //! Differential import: a generated database full of ROLLBACK.md §4 traps and hostile text,
 //! exported with the real pg_dump (plain, gzip, --inserts, --column-inserts, custom archives at
 //! compression 0, default and 9, directory and tar archives) and psql `\copy`,
-//! imported, and compared with PostgreSQL table by table, row by row.
+//! imported, and compared with PostgreSQL table by table, row by row; archives of pg_dump 16 too.
 
-use crate::support::{csv_export, generated_database, pg_dump, DB};
+use crate::support::{csv_export, generated_database, pg_dump, pg_dump16, DB};
 use rehearse::catalog::{quote_ident, TableName};
 use rehearse::import::{import, ImportOptions};
 use rehearse::pg::Cluster;
@@ -102,6 +102,36 @@ fn every_pg_dump_text_form_imports_exactly_what_postgresql_holds() {
         let expected_rows = if name.contains("inserts") || archive { None } else { Some(logs as u64) };
         assert_eq!(skipped.unwrap().rows, expected_rows, "{name}: rows of a skipped table");
     }
+}
+
+/// The archive format version in a custom archive's header ("PGDMP", major, minor, revision).
+fn archive_version(file: &Path) -> (u8, u8) {
+    let header = std::fs::read(file).unwrap();
+    assert_eq!(&header[..5], b"PGDMP", "{}", file.display());
+    (header[5], header[6])
+}
+
+#[test]
+fn pg_dump_16_archives_import_exactly_what_postgresql_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = generated_database(dir.path(), &["--models", "20", "--seed", "17", "--stale-backup"]);
+    let forms: [(&str, &[&str]); 5] = [
+        ("plain16.sql", &["--no-owner"]),
+        ("custom16.dump", &["-Fc"]),
+        ("custom16_z0.dump", &["-Fc", "-Z", "0"]),
+        ("directory16_archive", &["-Fd"]),
+        ("tar16_archive.tar", &["-Ft"]),
+    ];
+    for (name, args) in forms {
+        let file = dir.path().join(name);
+        pg_dump16(&pg, args, &file);
+        assert_matches_postgres(&pg, &file, ImportOptions { all_tables: true, ..Default::default() });
+        assert_matches_postgres(&pg, &file, ImportOptions::default());
+    }
+    assert_eq!(archive_version(&dir.path().join("custom16.dump")), (1, 15), "pg_dump 16 writes format 1.15");
+    let custom15 = dir.path().join("custom15.dump");
+    pg_dump(&pg, &["-Fc"], &custom15);
+    assert_eq!(archive_version(&custom15), (1, 14), "pg_dump 15 writes format 1.14");
 }
 
 #[test]

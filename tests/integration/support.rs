@@ -36,6 +36,17 @@ pub fn pg_dump(pg: &Cluster, args: &[&str], file: &Path) {
     run_checked(pg.client("pg_dump").args(args).arg("-f").arg(file).arg(DB), "pg_dump").unwrap();
 }
 
+/// pg_dump 16.2 (archive format 1.15, where PostgreSQL 15 writes 1.14), unpacked by
+/// `scripts/setup.sh --for-tests` into `PG_DUMP16_DIR` (default `~/.cache/rehearse/pg_dump16`).
+pub fn pg_dump16(pg: &Cluster, args: &[&str], file: &Path) {
+    let dir = std::env::var_os("PG_DUMP16_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/rehearse/pg_dump16"));
+    let binary = dir.join("pgserver/pginstall/bin/pg_dump");
+    assert!(binary.exists(), "{} is missing: run scripts/setup.sh --for-tests", binary.display());
+    run_checked(pg.client_at(&binary).args(args).arg("-f").arg(file).arg(DB), "pg_dump 16").unwrap();
+}
+
 /// Exports every table as `<table>.csv` with psql's `\copy … CSV HEADER`, plus `schema.sql`.
 pub fn csv_export(pg: &Cluster, dir: &Path, tables: &[&str], with_schema: bool) {
     std::fs::create_dir_all(dir).unwrap();
