@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Benchmark `rehearse import` (and `rehearse run` once it exists) on generated pg_dump exports,
-# optionally against the baseline a user has without rehearse: restore the dump into a scratch
-# PostgreSQL 15 and run the shipped rollback there (docs/ROLLBACK.md §2).
+# Benchmark `rehearse import` and `rehearse run` on generated pg_dump exports, optionally against
+# the baseline a user has without rehearse: restore the dump into a scratch PostgreSQL 15 and run
+# the shipped rollback there (docs/ROLLBACK.md §2).
 #
-# Usage: scripts/bench.sh [--sizes "100 500"] [--formats "plain custom"] [--baseline]
+# Usage: scripts/bench.sh [--sizes "100 500"] [--formats "plain custom"] [--baseline [--baseline-upto MB]]
 # Env:   REHEARSE_BIN (default $HOME/.cache/rehearse/target/release/rehearse)
 #        BENCH_OUT    (default out/bench; bench-results.md and logs/ are written there)
 #        TMPDIR       (scratch space: cluster + dumps + workspaces, GBs for big sizes)
@@ -17,6 +17,7 @@ OUT_DIR="${BENCH_OUT:-out/bench}"
 sizes="100"
 formats="plain custom"
 baseline=""
+baseline_upto=""
 db=model_management_db
 
 usage() { sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
@@ -27,6 +28,7 @@ while [[ $# -gt 0 ]]; do
         --formats) formats="${2:?--formats needs a value}"; shift 2 ;;
         --formats=*) formats="${1#*=}"; shift ;;
         --baseline) baseline=1; shift ;;
+        --baseline-upto) baseline_upto="${2:?--baseline-upto needs a value}"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench: unknown argument: $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -224,12 +226,11 @@ mem_gb="$(awk '/MemTotal/{printf "%.1f", $2/1048576}' /proc/meminfo)"
 rver="$("$BIN" --version 2>/dev/null | head -1 || echo '?')"
 rsha="$(sha256sum "$BIN" | cut -c1-12)"
 pgver="$("$bindir/postgres" --version)"
-has_run=""; run_note="n/a (\`rehearse run --help\` fails: subcommand not available)"
-if "$BIN" run --help >/dev/null 2>&1; then has_run=1; run_note="measured"; fi
-log "rehearse: $BIN ($rver); rehearse run: $run_note; nproc=$ncpu"
+log "rehearse: $BIN ($rver); nproc=$ncpu"
 
 setup_rows=()
 result_rows=()
+phase_lines=()
 
 for size in $sizes; do
     read -r n_models n_logs < <(size_args "$size")
@@ -293,22 +294,21 @@ for size in $sizes; do
         fi
         rm -f "$ws" "$ws.wal"
 
-        runs="n/a"; run_ok=""; run_rss=""
-        if [[ -n "$has_run" ]]; then
-            log "$name: rehearse run"
-            measure "$name-run" "$BIN" run "$f" --out "$work/run-$name" --force
-            if [[ $m_rc == 0 || $m_rc == 3 ]]; then
-                runs=$m_wall; [[ $m_rc == 3 ]] && runs="$runs (exit 3)"
-                run_rss=" / $m_rss"; run_ok=$m_wall
-            else
-                runs="failed: $m_err"
-            fi
-            rm -rf "$work/run-$name"
+        run_ok=""; run_rss=""
+        log "$name: rehearse run"
+        measure "$name-run" "$BIN" -v run "$f" --out "$work/run-$name" --force
+        if [[ $m_rc == 0 || $m_rc == 3 ]]; then
+            runs=$m_wall; [[ $m_rc == 3 ]] && runs="$runs (exit 3)"
+            run_rss=" / $m_rss"; run_ok=$m_wall
+            phase_lines+=("$name:" "$(grep ': .* s' "$logs/$name-run.err.log" || true)")
+        else
+            runs="failed: $m_err"
         fi
+        rm -rf "$work/run-$name"
 
         # (b) baseline: restore + shipped rollback in PostgreSQL
         b_rest="-"; b_roll="-"; b_sum="-"; ratio="-"; ratio_run="-"
-        if [[ -n "$baseline" ]]; then
+        if [[ -n "$baseline" ]] && awk -v s="$size" -v u="${baseline_upto:-inf}" 'BEGIN{exit !(u == "inf" || s <= u)}'; then
             bdb="baseline_$fmt"
             q postgres "DROP DATABASE IF EXISTS $bdb" >/dev/null
             "$bindir/createdb" "${conn[@]}" "$bdb"
@@ -334,7 +334,7 @@ for size in $sizes; do
             [[ -z "$run_ok" ]] || ratio_run=$(awk -v b="$b_sum" -v a="$run_ok" 'BEGIN{ if (a > 0) printf "%.1f×", b/a; else print "-" }')
         fi
         b_cell="-"
-        [[ -z "$baseline" ]] || b_cell="$b_rest + $b_roll = $b_sum"
+        [[ $b_sum == "-" ]] || b_cell="$b_rest + $b_roll = $b_sum"
         result_rows+=("| $size | $fmt | $bytes | $rows_m | $rows_s | $rows_l | $imp | $mbps | $loaded | $rps | $rss$run_rss | $runs | $b_cell | $ratio | $ratio_run |")
     done
     rm -f "${dump[@]}"
@@ -347,9 +347,9 @@ report="$OUT_DIR/bench-results.md"
     echo "# rehearse benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
     echo "- machine: nproc=$ncpu, ${cpu:-unknown CPU}, ${mem_gb} GB RAM"
-    echo "- rehearse: \`$BIN\` ($rver, sha256 $rsha…); \`rehearse run\`: $run_note"
+    echo "- rehearse: \`$BIN\` ($rver, sha256 $rsha…)"
     echo "- $pgver (scratch cluster: fsync=off, synchronous_commit=off, full_page_writes=off)"
-    echo "- command: \`scripts/bench.sh --sizes \"$sizes\" --formats \"$formats\"${baseline:+ --baseline}\`"
+    echo "- command: \`scripts/bench.sh --sizes \"$sizes\" --formats \"$formats\"${baseline:+ --baseline}${baseline_upto:+ --baseline-upto $baseline_upto}\`"
     echo
     echo "## Set-up (not compared)"
     echo
@@ -359,7 +359,7 @@ report="$OUT_DIR/bench-results.md"
     echo
     echo "## Results"
     echo
-    echo "| size MB | format | dump bytes | models | services | request_logs | (a) import s | MB/s | rows loaded | rows/s | peak RSS MB (import${has_run:+ / run}) | run s | (b) restore + rollback s | (b)/(a) | (b)/run |"
+    echo "| size MB | format | dump bytes | models | services | request_logs | (a) import s | MB/s | rows loaded | rows/s | peak RSS MB (import / run) | run s | (b) restore + rollback s | (b)/(a) | (b)/run |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${result_rows[@]}"
     echo
@@ -369,6 +369,12 @@ report="$OUT_DIR/bench-results.md"
         echo "(b) = \`createdb\` + restore (plain: \`psql -f\`; custom: \`pg_restore --jobs=$ncpu\`) + the shipped backup and rollback SQL (ROLLBACK.md §2) in \`psql\`."
     fi
     echo "Logs of every step: \`$logs\`."
+    echo
+    echo "## Phases of each run (\`rehearse -v run\`)"
+    echo
+    echo '```'
+    printf '%s\n' "${phase_lines[@]}"
+    echo '```'
 } >"$report"
 echo
 cat "$report"
