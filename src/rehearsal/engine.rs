@@ -178,393 +178,491 @@ impl GroupChoice {
     }
 }
 
+/// What every stage of one rehearsal reads: the connection, the catalog, the spec, the options,
+/// and the two tables the rollback is about.
+struct Rehearsal<'a> {
+    conn: &'a Connection,
+    catalog: &'a Catalog,
+    spec: &'a Spec,
+    options: &'a Options,
+    models: &'a Table,
+    services: &'a Table,
+    loaded: BTreeSet<TableName>,
+    models_table: Shared,
+    services_table: Shared,
+}
+
+/// The rows other tables lose or see changed through foreign keys, with per-table counts.
+struct Cascade {
+    rows: Vec<CascadeRow>,
+    deleted: BTreeMap<String, u64>,
+    changed: BTreeMap<String, u64>,
+}
+
 pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result<Plan> {
     let catalog = workspace.catalog()?;
     let (models, services) = spec.resolve(&catalog).map_err(Error::Spec)?;
-    let conn = workspace.connection();
-    let loaded: BTreeSet<TableName> =
-        workspace.table_stats()?.into_iter().filter(|s| s.loaded).map(|s| s.table).collect();
-    effects::create(conn)?;
-
-    let mut rows = load_models(conn, spec, models)?;
-    let mut choices = Vec::new();
-    for (_, members) in groups(&rows) {
-        let group: Vec<VersionRow> = members.iter().map(|&i| rows[i].row.clone()).collect();
-        choices.push(GroupChoice {
-            documented: choose(Policy::Documented, &group),
-            legacy: choose(Policy::Legacy, &group),
-            members,
-        });
-    }
-    let policy = options.policy;
-    let mut keeper_of: Vec<usize> = vec![0; rows.len()];
-    for choice in &choices {
-        for &member in &choice.members {
-            keeper_of[member] = choice.keeper(policy);
-        }
-    }
-
-    // The deletes, and all that the foreign keys make of them.
-    if options.mode == Mode::Full {
-        let doomed: Vec<String> =
-            (0..rows.len()).filter(|&i| keeper_of[i] != i).map(|i| rows[i].rid.to_string()).collect();
-        conn.execute(
-            "CREATE OR REPLACE TEMP TABLE _plan_doomed AS SELECT CAST(unnest(string_split(?, ',')) AS BIGINT) AS rid",
-            [doomed.join(",")],
-        )?;
-        conn.execute_batch("DELETE FROM _plan_doomed WHERE rid IS NULL")?;
-        effects::seed(conn, &models.name, "t.rowid IN (SELECT rid FROM _plan_doomed)", "rollback: not the keeper")?;
-    }
-    effects::cascade(conn, &catalog, &loaded)?;
-    let m = &spec.models;
-    let s = &spec.services;
-    if options.delete_orphans {
-        let post_models = effects::post_relation(&catalog, &models.name);
-        effects::seed(
-            conn,
-            &services.name,
-            &sql::orphan_condition(&s.model_id, &post_models, &m.model_id),
-            "orphan delete (--delete-orphans)",
-        )?;
-        effects::cascade(conn, &catalog, &loaded)?;
-    }
-    let blockers = effects::consequences(conn, &catalog, &loaded)?;
-
-    let deleted_models: BTreeSet<i64> = rid_set(conn, &models.name)?;
-    let deleted_services: BTreeSet<i64> = rid_set(conn, &services.name)?;
-    let service_rows = load_services(conn, spec, services)?;
-
-    // What each service serves afterwards.
-    let model_ids: BTreeSet<&str> = rows.iter().filter_map(|r| r.row.model_id.as_deref()).collect();
-    let versions: BTreeSet<(&str, &str)> =
-        rows.iter().filter_map(|r| Some((r.row.model_id.as_deref()?, r.row.version.as_deref()?))).collect();
-    let kept_version: BTreeMap<&str, Option<&str>> = choices
-        .iter()
-        .filter_map(|c| {
-            let keeper = &rows[c.keeper(policy)].row;
-            Some((keeper.model_id.as_deref()?, keeper.version.as_deref()))
-        })
-        .collect();
-    let mut hazards: Vec<HazardRow> = Vec::new();
-    let services_table: Shared = services.name.to_string().into();
-    let models_table: Shared = models.name.to_string().into();
-    let any_null_model_id = rows.iter().any(|r| r.row.model_id.is_none());
+    let r = Rehearsal {
+        conn: workspace.connection(),
+        catalog: &catalog,
+        spec,
+        options,
+        models,
+        services,
+        loaded: workspace.table_stats()?.into_iter().filter(|s| s.loaded).map(|s| s.table).collect(),
+        models_table: models.name.to_string().into(),
+        services_table: services.name.to_string().into(),
+    };
+    effects::create(r.conn)?;
+    let mut rows = load_models(r.conn, spec, models)?;
+    let choices = choose_keepers(&rows);
+    let blockers = r.simulate_deletes(&rows, &choices)?;
+    let deleted_models = rid_set(r.conn, &models.name)?;
+    let deleted_services = rid_set(r.conn, &services.name)?;
+    let service_rows = load_services(r.conn, spec, services)?;
     let services_before = service_rows.len() as u64;
-    let mut impacts = Vec::new();
-    for svc in service_rows {
-        let model = svc.model_id.as_deref().filter(|id| model_ids.contains(id));
-        let pin_existed = match (model, svc.pin.as_deref()) {
-            (Some(model), Some(pin)) => versions.contains(&(model, pin)),
-            _ => false,
-        };
-        let after = match (options.mode, model) {
-            (Mode::Full, Some(model)) => kept_version.get(model).copied().flatten().map(str::to_string),
-            _ => None,
-        };
-        let action = if deleted_services.contains(&svc.rid) {
-            ServiceAction::Deleted
-        } else if model.is_none() {
-            ServiceAction::Orphan
-        } else if options.mode == Mode::Selective || after == svc.pin {
-            ServiceAction::Unchanged
-        } else {
-            ServiceAction::Repointed
-        };
-        let key = svc.service_id.as_deref().unwrap_or(&svc.id);
-        match model {
-            None => hazards.push(hazard(
-                "H8",
-                &services_table,
-                key,
-                format!(
-                    "model_id {} has no models row{}{}",
-                    show(&svc.model_id),
-                    if action == ServiceAction::Deleted { "; deleted with --delete-orphans" } else { "" },
-                    if any_null_model_id {
-                        "; the guide's NOT IN fix deletes nothing: a models.model_id is NULL"
-                    } else {
-                        ""
-                    }
-                ),
-            )),
-            Some(_) if !pin_existed => hazards.push(hazard(
-                "H7",
-                &services_table,
-                key,
-                format!("pinned to {} which never existed; serves {} after", show(&svc.pin), show(&after)),
-            )),
-            Some(_) if action == ServiceAction::Repointed => hazards.push(hazard(
-                "H6",
-                &services_table,
-                key,
-                format!("pinned to {}, which is deleted; serves {} after", show(&svc.pin), show(&after)),
-            )),
-            Some(_) => {}
-        }
-        impacts.push(ServiceImpact {
-            id: svc.id,
-            service_id: svc.service_id,
-            name: svc.name,
-            model_id: svc.model_id,
-            model_version_before: svc.pin,
-            model_version_after: after,
-            action,
-        });
-    }
 
-    // Hazards of the versions themselves.
-    for choice in &choices {
-        let group: Vec<&ModelRow> = choice.members.iter().map(|&i| &rows[i]).collect();
-        let group_rows: Vec<VersionRow> = group.iter().map(|r| r.row.clone()).collect();
-        let model_key = group[0].row.model_id.clone().unwrap_or_default();
-        let legacy_keeper = &group_rows[choice.legacy.keeper];
-        let best = policy::legacy_candidates(&group_rows)
-            .into_iter()
-            .map(|i| &group_rows[i])
-            .max_by(|a, b| policy::semantic_cmp(a.version.as_deref(), b.version.as_deref()))
-            .expect("a group has rows");
-        if policy::semantic_cmp(legacy_keeper.version.as_deref(), best.version.as_deref()) == Ordering::Less {
-            hazards.push(hazard(
-                "H1",
-                &models_table,
-                &model_key,
-                format!("legacy keeps {}, semantic order keeps {}", show(&legacy_keeper.version), show(&best.version)),
-            ));
-        }
-        if !group_rows.iter().any(|r| is_active_loosely(r.status.as_deref())) {
-            let keeper = &group_rows[choice.chosen(policy).keeper];
-            hazards.push(hazard(
-                "H3",
-                &models_table,
-                &model_key,
-                format!("no active version; keeps {} ({})", show(&keeper.version), show(&keeper.status)),
-            ));
-        }
-        let chosen = choice.chosen(policy);
-        if !chosen.tied_with.is_empty() {
-            let tied: Vec<String> = chosen.tied_with.iter().map(|&i| group_rows[i].id.clone()).collect();
-            hazards.push(hazard(
-                "H5",
-                &models_table,
-                &model_key,
-                format!("{} keeps {}; tied with {}", policy.name(), group_rows[chosen.keeper].id, tied.join(", ")),
-            ));
-        }
-    }
-    for r in &rows {
-        let status = r.row.status.as_deref();
-        if is_active_loosely(status) && !is_active_exactly(status) {
-            hazards.push(hazard(
-                "H2",
-                &models_table,
-                &r.row.id,
-                format!("status {} counts as active only ignoring case/spaces", show(&r.row.status)),
-            ));
-        }
-        if !policy::parses(r.row.version.as_deref()) {
-            hazards.push(hazard(
-                "H4",
-                &models_table,
-                &r.row.id,
-                format!("version {} does not parse", show(&r.row.version)),
-            ));
-        }
-        let gone = deleted_models.contains(&r.rid);
-        if gone && r.immutable == Some(true) {
-            hazards.push(hazard(
-                "H10",
-                &models_table,
-                &r.row.id,
-                format!("immutable version {} deleted", show(&r.row.version)),
-            ));
-        }
-        if gone && r.published == Some(true) {
-            hazards.push(hazard(
-                "H11",
-                &models_table,
-                &r.row.id,
-                format!("published version {} deleted", show(&r.row.version)),
-            ));
-        }
-        if r.notes.as_deref().is_some_and(|n| !n.is_empty()) {
-            let fate = if gone { "deleted" } else { "kept" };
-            hazards.push(hazard(
-                "H12",
-                &models_table,
-                &r.row.id,
-                format!("release notes of {fate} version {} lost", show(&r.row.version)),
-            ));
-        }
-    }
-
-    // Foreign-key effects on other tables (H9), with predicted failures.
-    let mut cascade = Vec::new();
-    let mut cascade_deleted = BTreeMap::new();
-    let mut cascade_changed = BTreeMap::new();
+    let mut hazards = Vec::new();
+    let impacts = r.service_impacts(&rows, &choices, service_rows, &deleted_services, &mut hazards);
+    hazards.extend(r.version_hazards(&rows, &choices, &deleted_models));
     let mut texts = Interner::default();
-    for table in loaded.iter().filter(|t| *t != &models.name).filter_map(|t| catalog.table(t)) {
-        let key = row_key(&catalog, table, "t");
-        let table_name = texts.get(&table.name.to_string());
-        let name = literal(&table_name);
-        for (key, via) in strings(
-            conn,
-            &format!(
-                "SELECT {key}, d.via FROM {} t JOIN {DELETED} d ON d.tbl = {name} AND d.rid = t.rowid ORDER BY 1",
-                table.name.quoted()
-            ),
-        )? {
-            cascade.push(CascadeRow {
-                table: table_name.clone(),
-                key: key.into(),
-                action: texts.get("deleted"),
-                via: texts.get(&via),
-            });
-            *cascade_deleted.entry(table.name.to_string()).or_insert(0u64) += 1;
-        }
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {key}, d.via, d.action FROM {} t JOIN {CHANGED} d ON d.tbl = {name} AND d.rid = t.rowid ORDER BY 1",
-            table.name.quoted()
-        ))?;
-        let changed =
-            stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
-        for row in changed {
-            let (key, via, action) = row?;
-            cascade.push(CascadeRow {
-                table: table_name.clone(),
-                key: key.into(),
-                action: texts.get(&action),
-                via: texts.get(&via),
-            });
-            *cascade_changed.entry(table.name.to_string()).or_insert(0u64) += 1;
-        }
-    }
-    for row in &cascade {
-        if row.via.starts_with("orphan delete") {
-            continue;
-        }
-        let detail = texts.get(&format!("{} via {}", row.action, row.via));
-        hazards.push(HazardRow { code: "H9", table: row.table.clone(), key: row.key.clone(), detail });
-    }
-    for blocker in &blockers {
-        hazards.push(hazard(
-            "H9",
-            &texts.get(&blocker.table.to_string()),
-            &blocker.example,
-            format!(
-                "blocks the delete: {} rows reference deleted {} rows through {}",
-                blocker.rows, blocker.parent, blocker.constraint
-            ),
-        ));
-    }
-
-    // Verification on the simulated result.
-    let post_models = effects::post_relation(&catalog, &models.name);
-    let post_services = effects::post_relation(&catalog, &services.name);
-    // V1 reads the simulated schema: every table's columns less the ones the rollback drops.
-    let drops = [(models, &spec.drop.models_columns), (services, &spec.drop.services_columns)];
-    let simulated: Vec<String> = drops
-        .iter()
-        .flat_map(|(table, dropped)| {
-            table
-                .columns
-                .iter()
-                .filter(|c| !dropped.contains(&c.name))
-                .map(move |c| format!("{}.{}", table.name.name, c.name))
-        })
-        .collect();
-    let still_there: Vec<&String> = drops
-        .iter()
-        .flat_map(|(table, dropped)| dropped.iter().map(move |c| (table, c)))
-        .filter(|(table, c)| simulated.contains(&format!("{}.{c}", table.name.name)))
-        .map(|(_, c)| c)
-        .collect();
-    let v1 = Check {
-        applicable: true,
-        pass: still_there.is_empty(),
-        count: still_there.len() as u64,
-        detail: format!(
-            "{} of the {} version columns remain",
-            still_there.len(),
-            spec.drop.models_columns.len() + spec.drop.services_columns.len()
-        ),
-    };
-    let duplicates = count(conn, &sql::duplicate_model_ids(&post_models, &m.model_id))?;
-    let v2 = match options.mode {
-        Mode::Full => Check { applicable: true, pass: duplicates == 0, count: duplicates, detail: format!("{duplicates} model_ids appear more than once") },
-        Mode::Selective => Check {
-            applicable: false,
-            pass: duplicates == 0,
-            count: duplicates,
-            detail: format!("selective rollback keeps every version: {duplicates} model_ids keep several rows and UNIQUE(model_id) is not restored"),
-        },
-    };
-    let guide_v3 = |services: &str, models: &str| spec.orphaned_services(services, models);
-    let orphans_before: BTreeSet<String> = strings(conn, &guide_v3(&services.name.quoted(), &models.name.quoted()))?
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    let orphans_after = strings(conn, &guide_v3(&post_services, &post_models))?;
-    let caused: Vec<&String> =
-        orphans_after.iter().map(|(id, _)| id).filter(|id| !orphans_before.contains(*id)).collect();
-    let v3 = Check {
-        applicable: true,
-        pass: orphans_after.is_empty(),
-        count: orphans_after.len() as u64,
-        detail: format!(
-            "{} services reference a model_id absent from models (the guide's LEFT JOIN)",
-            orphans_after.len()
-        ),
-    };
-    let v3_caused = Check {
-        applicable: true,
-        pass: caused.is_empty(),
-        count: caused.len() as u64,
-        detail: format!("{} of them orphaned by the rollback itself", caused.len()),
-    };
-
-    // The unique constraint (H13).
-    let unique = &spec.restore_unique;
-    let conflict = catalog
-        .constraints
-        .iter()
-        .map(|c| (c.name.as_str(), "constraint"))
-        .chain(catalog.indexes.iter().map(|i| (i.name.as_str(), "index")))
-        .find(|(name, _)| *name == unique.name);
-    let mut predicted_failure = None;
-    if let Some((_, kind)) = conflict {
-        hazards.push(hazard(
-            "H13",
-            &models_table,
-            &unique.name,
-            format!("a {kind} named {} already exists: ADD CONSTRAINT fails", unique.name),
-        ));
-        if options.mode == Mode::Full {
-            predicted_failure =
-                Some(format!("{} already exists ({kind}): the unique constraint cannot be added", unique.name));
-        }
-    }
-    if duplicates > 0 {
-        hazards.push(hazard(
-            "H13",
-            &models_table,
-            &unique.name,
-            format!(
-                "{duplicates} model_ids still have several rows: UNIQUE({}) cannot be restored",
-                unique.columns.join(", ")
-            ),
-        ));
-    }
+    let cascade = r.cascade(&mut texts)?;
+    hazards.extend(cascade_hazards(&cascade.rows, &blockers, &mut texts));
+    let verification = r.verify()?;
+    let mut predicted_failure = r.unique_constraint(verification.v2.count, &mut hazards);
     if let Some(blocker) = blockers.first() {
         predicted_failure = Some(format!(
             "foreign key {} on {} blocks the delete: {} rows (e.g. {}) still reference deleted {} rows",
             blocker.constraint, blocker.table, blocker.rows, blocker.example, blocker.parent
         ));
     }
+    hazards.extend(stale_backup(r.conn, &catalog, spec, models, services)?);
+    hazards.extend(unrestorable(r.conn, spec, models, &r.models_table)?);
+    hazards.sort_by(|a, b| code_order(a.code).cmp(&code_order(b.code)).then_with(|| a.key.cmp(&b.key)));
 
-    hazards.extend(stale_backup(conn, &catalog, spec, models, services)?);
-    hazards.extend(unrestorable(conn, spec, models, &models_table)?);
+    let divergence = divergence(&rows, &choices);
+    let collation_sensitive = choices
+        .iter()
+        .filter(|c| {
+            let group: Vec<VersionRow> = c.members.iter().map(|&i| rows[i].row.clone()).collect();
+            policy::collation_sensitive(&group)
+        })
+        .map(|c| rows[c.members[0]].row.model_id.clone())
+        .collect();
+    let models_before = rows.len() as u64;
+    let (kept, deleted) = keep_and_delete(&mut rows, &choices, &deleted_models, options.policy);
+    Ok(Plan {
+        policy: options.policy,
+        mode: options.mode,
+        delete_orphans: options.delete_orphans,
+        collation: options.collation.clone(),
+        input: workspace.provenance()?,
+        fingerprint: fingerprint(r.conn, spec, models, services)?,
+        models_before,
+        models_after: models_before - deleted_models.len() as u64,
+        services_before,
+        services_after: services_before - deleted_services.len() as u64,
+        kept,
+        deleted,
+        services: impacts,
+        cascade: cascade.rows,
+        cascade_deleted: cascade.deleted,
+        cascade_changed: cascade.changed,
+        divergence,
+        collation_sensitive,
+        hazards,
+        verification,
+        predicted_failure,
+    })
+}
 
-    let divergence = choices
+/// Both policies' keeper for every `model_id` group.
+fn choose_keepers(rows: &[ModelRow]) -> Vec<GroupChoice> {
+    groups(rows)
+        .into_values()
+        .map(|members| {
+            let group: Vec<VersionRow> = members.iter().map(|&i| rows[i].row.clone()).collect();
+            GroupChoice {
+                documented: choose(Policy::Documented, &group),
+                legacy: choose(Policy::Legacy, &group),
+                members,
+            }
+        })
+        .collect()
+}
+
+impl Rehearsal<'_> {
+    /// Marks the deletes, and all that the foreign keys make of them, in the plan's temp tables;
+    /// returns the foreign keys that would refuse them.
+    fn simulate_deletes(&self, rows: &[ModelRow], choices: &[GroupChoice]) -> Result<Vec<effects::Blocker>> {
+        let (conn, catalog, loaded) = (self.conn, self.catalog, &self.loaded);
+        if self.options.mode == Mode::Full {
+            let doomed: Vec<String> = choices
+                .iter()
+                .flat_map(|c| {
+                    let keeper = c.keeper(self.options.policy);
+                    c.members.iter().filter(move |&&i| i != keeper)
+                })
+                .map(|&i| rows[i].rid.to_string())
+                .collect();
+            conn.execute(
+                "CREATE OR REPLACE TEMP TABLE _plan_doomed AS SELECT CAST(unnest(string_split(?, ',')) AS BIGINT) AS rid",
+                [doomed.join(",")],
+            )?;
+            conn.execute_batch("DELETE FROM _plan_doomed WHERE rid IS NULL")?;
+            effects::seed(
+                conn,
+                &self.models.name,
+                "t.rowid IN (SELECT rid FROM _plan_doomed)",
+                "rollback: not the keeper",
+            )?;
+        }
+        effects::cascade(conn, catalog, loaded)?;
+        if self.options.delete_orphans {
+            let post_models = effects::post_relation(catalog, &self.models.name);
+            effects::seed(
+                conn,
+                &self.services.name,
+                &sql::orphan_condition(&self.spec.services.model_id, &post_models, &self.spec.models.model_id),
+                "orphan delete (--delete-orphans)",
+            )?;
+            effects::cascade(conn, catalog, loaded)?;
+        }
+        effects::consequences(conn, catalog, loaded)
+    }
+
+    /// What each service serves afterwards (H6, H7, H8).
+    fn service_impacts(
+        &self,
+        rows: &[ModelRow],
+        choices: &[GroupChoice],
+        service_rows: Vec<ServiceRow>,
+        deleted_services: &BTreeSet<i64>,
+        hazards: &mut Vec<HazardRow>,
+    ) -> Vec<ServiceImpact> {
+        let mode = self.options.mode;
+        let model_ids: BTreeSet<&str> = rows.iter().filter_map(|r| r.row.model_id.as_deref()).collect();
+        let versions: BTreeSet<(&str, &str)> =
+            rows.iter().filter_map(|r| Some((r.row.model_id.as_deref()?, r.row.version.as_deref()?))).collect();
+        let kept_version: BTreeMap<&str, Option<&str>> = choices
+            .iter()
+            .filter_map(|c| {
+                let keeper = &rows[c.keeper(self.options.policy)].row;
+                Some((keeper.model_id.as_deref()?, keeper.version.as_deref()))
+            })
+            .collect();
+        let any_null_model_id = rows.iter().any(|r| r.row.model_id.is_none());
+        let table = &self.services_table;
+        let mut impacts = Vec::new();
+        for svc in service_rows {
+            let model = svc.model_id.as_deref().filter(|id| model_ids.contains(id));
+            let pin_existed = match (model, svc.pin.as_deref()) {
+                (Some(model), Some(pin)) => versions.contains(&(model, pin)),
+                _ => false,
+            };
+            let after = match (mode, model) {
+                (Mode::Full, Some(model)) => kept_version.get(model).copied().flatten().map(str::to_string),
+                _ => None,
+            };
+            let action = if deleted_services.contains(&svc.rid) {
+                ServiceAction::Deleted
+            } else if model.is_none() {
+                ServiceAction::Orphan
+            } else if mode == Mode::Selective || after == svc.pin {
+                ServiceAction::Unchanged
+            } else {
+                ServiceAction::Repointed
+            };
+            let key = svc.service_id.as_deref().unwrap_or(&svc.id);
+            match model {
+                None => hazards.push(hazard(
+                    "H8",
+                    table,
+                    key,
+                    format!(
+                        "model_id {} has no models row{}{}",
+                        show(&svc.model_id),
+                        if action == ServiceAction::Deleted { "; deleted with --delete-orphans" } else { "" },
+                        if any_null_model_id {
+                            "; the guide's NOT IN fix deletes nothing: a models.model_id is NULL"
+                        } else {
+                            ""
+                        }
+                    ),
+                )),
+                Some(_) if !pin_existed => hazards.push(hazard(
+                    "H7",
+                    table,
+                    key,
+                    format!("pinned to {} which never existed; serves {} after", show(&svc.pin), show(&after)),
+                )),
+                Some(_) if action == ServiceAction::Repointed => hazards.push(hazard(
+                    "H6",
+                    table,
+                    key,
+                    format!("pinned to {}, which is deleted; serves {} after", show(&svc.pin), show(&after)),
+                )),
+                Some(_) => {}
+            }
+            impacts.push(ServiceImpact {
+                id: svc.id,
+                service_id: svc.service_id,
+                name: svc.name,
+                model_id: svc.model_id,
+                model_version_before: svc.pin,
+                model_version_after: after,
+                action,
+            });
+        }
+        impacts
+    }
+
+    /// Hazards of the versions themselves: per model (H1, H3, H5), per row (H2, H4, H10-H12).
+    fn version_hazards(
+        &self,
+        rows: &[ModelRow],
+        choices: &[GroupChoice],
+        deleted_models: &BTreeSet<i64>,
+    ) -> Vec<HazardRow> {
+        let policy = self.options.policy;
+        let table = &self.models_table;
+        let mut hazards = Vec::new();
+        for choice in choices {
+            let group_rows: Vec<VersionRow> = choice.members.iter().map(|&i| rows[i].row.clone()).collect();
+            let model_key = group_rows[0].model_id.clone().unwrap_or_default();
+            let legacy_keeper = &group_rows[choice.legacy.keeper];
+            let best = policy::legacy_candidates(&group_rows)
+                .into_iter()
+                .map(|i| &group_rows[i])
+                .max_by(|a, b| policy::semantic_cmp(a.version.as_deref(), b.version.as_deref()))
+                .expect("a group has rows");
+            if policy::semantic_cmp(legacy_keeper.version.as_deref(), best.version.as_deref()) == Ordering::Less {
+                hazards.push(hazard(
+                    "H1",
+                    table,
+                    &model_key,
+                    format!(
+                        "legacy keeps {}, semantic order keeps {}",
+                        show(&legacy_keeper.version),
+                        show(&best.version)
+                    ),
+                ));
+            }
+            let chosen = choice.chosen(policy);
+            if !group_rows.iter().any(|r| is_active_loosely(r.status.as_deref())) {
+                let keeper = &group_rows[chosen.keeper];
+                hazards.push(hazard(
+                    "H3",
+                    table,
+                    &model_key,
+                    format!("no active version; keeps {} ({})", show(&keeper.version), show(&keeper.status)),
+                ));
+            }
+            if !chosen.tied_with.is_empty() {
+                let tied: Vec<String> = chosen.tied_with.iter().map(|&i| group_rows[i].id.clone()).collect();
+                hazards.push(hazard(
+                    "H5",
+                    table,
+                    &model_key,
+                    format!("{} keeps {}; tied with {}", policy.name(), group_rows[chosen.keeper].id, tied.join(", ")),
+                ));
+            }
+        }
+        for r in rows {
+            let (id, version) = (&r.row.id, &r.row.version);
+            let status = r.row.status.as_deref();
+            if is_active_loosely(status) && !is_active_exactly(status) {
+                let detail = format!("status {} counts as active only ignoring case/spaces", show(&r.row.status));
+                hazards.push(hazard("H2", table, id, detail));
+            }
+            if !policy::parses(version.as_deref()) {
+                hazards.push(hazard("H4", table, id, format!("version {} does not parse", show(version))));
+            }
+            let gone = deleted_models.contains(&r.rid);
+            if gone && r.immutable == Some(true) {
+                hazards.push(hazard("H10", table, id, format!("immutable version {} deleted", show(version))));
+            }
+            if gone && r.published == Some(true) {
+                hazards.push(hazard("H11", table, id, format!("published version {} deleted", show(version))));
+            }
+            if r.notes.as_deref().is_some_and(|n| !n.is_empty()) {
+                let fate = if gone { "deleted" } else { "kept" };
+                let detail = format!("release notes of {fate} version {} lost", show(version));
+                hazards.push(hazard("H12", table, id, detail));
+            }
+        }
+        hazards
+    }
+
+    /// The rows of other tables that the foreign keys delete or change.
+    fn cascade(&self, texts: &mut Interner) -> Result<Cascade> {
+        let mut cascade = Cascade { rows: Vec::new(), deleted: BTreeMap::new(), changed: BTreeMap::new() };
+        let tables = self.loaded.iter().filter(|t| **t != self.models.name).filter_map(|t| self.catalog.table(t));
+        for table in tables {
+            let key = row_key(self.catalog, table, "t");
+            let table_name = texts.get(&table.name.to_string());
+            let name = literal(&table_name);
+            for (key, via) in strings(
+                self.conn,
+                &format!(
+                    "SELECT {key}, d.via FROM {} t JOIN {DELETED} d ON d.tbl = {name} AND d.rid = t.rowid ORDER BY 1",
+                    table.name.quoted()
+                ),
+            )? {
+                cascade.rows.push(CascadeRow {
+                    table: table_name.clone(),
+                    key: key.into(),
+                    action: texts.get("deleted"),
+                    via: texts.get(&via),
+                });
+                *cascade.deleted.entry(table.name.to_string()).or_insert(0) += 1;
+            }
+            let mut stmt = self.conn.prepare(&format!(
+                "SELECT {key}, d.via, d.action FROM {} t JOIN {CHANGED} d ON d.tbl = {name} AND d.rid = t.rowid ORDER BY 1",
+                table.name.quoted()
+            ))?;
+            let changed =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+            for row in changed {
+                let (key, via, action) = row?;
+                cascade.rows.push(CascadeRow {
+                    table: table_name.clone(),
+                    key: key.into(),
+                    action: texts.get(&action),
+                    via: texts.get(&via),
+                });
+                *cascade.changed.entry(table.name.to_string()).or_insert(0) += 1;
+            }
+        }
+        Ok(cascade)
+    }
+
+    /// The guide's verification V1-V3 on the simulated result.
+    fn verify(&self) -> Result<Verification> {
+        let (spec, models, services) = (self.spec, self.models, self.services);
+        let post_models = effects::post_relation(self.catalog, &models.name);
+        let post_services = effects::post_relation(self.catalog, &services.name);
+        // V1 reads the simulated schema: every table's columns less the ones the rollback drops.
+        let drops = [(models, &spec.drop.models_columns), (services, &spec.drop.services_columns)];
+        let simulated: Vec<String> = drops
+            .iter()
+            .flat_map(|(table, dropped)| {
+                table
+                    .columns
+                    .iter()
+                    .filter(|c| !dropped.contains(&c.name))
+                    .map(move |c| format!("{}.{}", table.name.name, c.name))
+            })
+            .collect();
+        let still_there: Vec<&String> = drops
+            .iter()
+            .flat_map(|(table, dropped)| dropped.iter().map(move |c| (table, c)))
+            .filter(|(table, c)| simulated.contains(&format!("{}.{c}", table.name.name)))
+            .map(|(_, c)| c)
+            .collect();
+        let v1 = Check {
+            applicable: true,
+            pass: still_there.is_empty(),
+            count: still_there.len() as u64,
+            detail: format!(
+                "{} of the {} version columns remain",
+                still_there.len(),
+                spec.drop.models_columns.len() + spec.drop.services_columns.len()
+            ),
+        };
+        let duplicates = count(self.conn, &sql::duplicate_model_ids(&post_models, &spec.models.model_id))?;
+        let v2 = match self.options.mode {
+            Mode::Full => Check {
+                applicable: true,
+                pass: duplicates == 0,
+                count: duplicates,
+                detail: format!("{duplicates} model_ids appear more than once"),
+            },
+            Mode::Selective => Check {
+                applicable: false,
+                pass: duplicates == 0,
+                count: duplicates,
+                detail: format!("selective rollback keeps every version: {duplicates} model_ids keep several rows and UNIQUE(model_id) is not restored"),
+            },
+        };
+        let guide_v3 = |services: &str, models: &str| spec.orphaned_services(services, models);
+        let orphans_before: BTreeSet<String> =
+            strings(self.conn, &guide_v3(&services.name.quoted(), &models.name.quoted()))?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+        let orphans_after = strings(self.conn, &guide_v3(&post_services, &post_models))?;
+        let caused: Vec<&String> =
+            orphans_after.iter().map(|(id, _)| id).filter(|id| !orphans_before.contains(*id)).collect();
+        let v3 = Check {
+            applicable: true,
+            pass: orphans_after.is_empty(),
+            count: orphans_after.len() as u64,
+            detail: format!(
+                "{} services reference a model_id absent from models (the guide's LEFT JOIN)",
+                orphans_after.len()
+            ),
+        };
+        let v3_caused = Check {
+            applicable: true,
+            pass: caused.is_empty(),
+            count: caused.len() as u64,
+            detail: format!("{} of them orphaned by the rollback itself", caused.len()),
+        };
+        Ok(Verification { v1, v2, v3, v3_caused })
+    }
+
+    /// H13: whether the unique constraint can be restored; the failure it predicts, if any.
+    fn unique_constraint(&self, duplicates: u64, hazards: &mut Vec<HazardRow>) -> Option<String> {
+        let unique = &self.spec.restore_unique;
+        let conflict = self
+            .catalog
+            .constraints
+            .iter()
+            .map(|c| (c.name.as_str(), "constraint"))
+            .chain(self.catalog.indexes.iter().map(|i| (i.name.as_str(), "index")))
+            .find(|(name, _)| *name == unique.name);
+        let mut predicted_failure = None;
+        if let Some((_, kind)) = conflict {
+            let detail = format!("a {kind} named {} already exists: ADD CONSTRAINT fails", unique.name);
+            hazards.push(hazard("H13", &self.models_table, &unique.name, detail));
+            if self.options.mode == Mode::Full {
+                predicted_failure =
+                    Some(format!("{} already exists ({kind}): the unique constraint cannot be added", unique.name));
+            }
+        }
+        if duplicates > 0 {
+            let detail = format!(
+                "{duplicates} model_ids still have several rows: UNIQUE({}) cannot be restored",
+                unique.columns.join(", ")
+            );
+            hazards.push(hazard("H13", &self.models_table, &unique.name, detail));
+        }
+        predicted_failure
+    }
+}
+
+/// H9: every row a foreign key deletes or changes (not the orphan delete's own rows), and every
+/// foreign key that refuses the delete.
+fn cascade_hazards(cascade: &[CascadeRow], blockers: &[effects::Blocker], texts: &mut Interner) -> Vec<HazardRow> {
+    let mut hazards = Vec::new();
+    for row in cascade.iter().filter(|row| !row.via.starts_with("orphan delete")) {
+        let detail = texts.get(&format!("{} via {}", row.action, row.via));
+        hazards.push(HazardRow { code: "H9", table: row.table.clone(), key: row.key.clone(), detail });
+    }
+    for blocker in blockers {
+        let detail = format!(
+            "blocks the delete: {} rows reference deleted {} rows through {}",
+            blocker.rows, blocker.parent, blocker.constraint
+        );
+        hazards.push(hazard("H9", &texts.get(&blocker.table.to_string()), &blocker.example, detail));
+    }
+    hazards
+}
+
+/// The models whose keeper differs between the two policies.
+fn divergence(rows: &[ModelRow], choices: &[GroupChoice]) -> Vec<Divergence> {
+    choices
         .iter()
         .filter(|c| c.documented.keeper != c.legacy.keeper)
         .map(|c| {
@@ -577,23 +675,22 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
                 legacy_version: l.version.clone(),
             }
         })
-        .collect();
+        .collect()
+}
 
-    let collation_sensitive = choices
-        .iter()
-        .filter(|c| {
-            let group: Vec<VersionRow> = c.members.iter().map(|&i| rows[i].row.clone()).collect();
-            policy::collation_sensitive(&group)
-        })
-        .map(|c| rows[c.members[0]].row.model_id.clone())
-        .collect();
-    let models_before = rows.len() as u64;
-    // Keepers and deleted versions, last: their text moves out of `rows`.
+/// Keepers and deleted versions, built last: their text moves out of `rows` instead of being
+/// copied (on a large export these are most of the plan's memory).
+fn keep_and_delete(
+    rows: &mut [ModelRow],
+    choices: &[GroupChoice],
+    deleted_models: &BTreeSet<i64>,
+    policy: Policy,
+) -> (Vec<KeptVersion>, Vec<DeletedVersion>) {
     let mut kept = Vec::new();
     let mut deleted = Vec::new();
     let selective_reason: Shared = "selective: every version kept".into();
     let fk_reason: Shared = "deleted through a foreign key".into();
-    for choice in &choices {
+    for choice in choices {
         let keeper = choice.keeper(policy);
         let chosen_reason = &choice.chosen(policy).reason;
         let kept_id: Shared = rows[keeper].row.id.as_str().into();
@@ -628,31 +725,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
             }
         }
     }
-    let fingerprint = fingerprint(conn, spec, models, services)?;
-    hazards.sort_by(|a, b| code_order(a.code).cmp(&code_order(b.code)).then_with(|| a.key.cmp(&b.key)));
-    Ok(Plan {
-        policy,
-        mode: options.mode,
-        delete_orphans: options.delete_orphans,
-        collation: options.collation.clone(),
-        input: workspace.provenance()?,
-        fingerprint,
-        models_before,
-        models_after: models_before - deleted_models.len() as u64,
-        services_before,
-        services_after: services_before - deleted_services.len() as u64,
-        kept,
-        deleted,
-        services: impacts,
-        cascade,
-        cascade_deleted,
-        cascade_changed,
-        divergence,
-        collation_sensitive,
-        hazards,
-        verification: Verification { v1, v2, v3, v3_caused },
-        predicted_failure,
-    })
+    (kept, deleted)
 }
 
 fn hazard(code: &'static str, table: &Shared, key: &str, detail: String) -> HazardRow {
