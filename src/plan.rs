@@ -114,6 +114,13 @@ pub struct Check {
     pub detail: String,
 }
 
+impl Check {
+    /// A check that applies and passes when nothing offends.
+    pub fn counting(count: u64, detail: String) -> Check {
+        Check { applicable: true, pass: count == 0, count, detail }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Verification {
     pub v1: Check,

@@ -560,29 +560,20 @@ impl Rehearsal<'_> {
             .filter(|(table, c)| simulated.contains(&format!("{}.{c}", table.name.name)))
             .map(|(_, c)| c)
             .collect();
-        let v1 = Check {
-            applicable: true,
-            pass: still_there.is_empty(),
-            count: still_there.len() as u64,
-            detail: format!(
+        let v1 = Check::counting(
+            still_there.len() as u64,
+            format!(
                 "{} of the {} version columns remain",
                 still_there.len(),
                 spec.drop.models_columns.len() + spec.drop.services_columns.len()
             ),
-        };
+        );
         let duplicates = count(self.conn, &sql::duplicate_model_ids(&post_models, &spec.models.model_id))?;
         let v2 = match self.options.mode {
-            Mode::Full => Check {
-                applicable: true,
-                pass: duplicates == 0,
-                count: duplicates,
-                detail: format!("{duplicates} model_ids appear more than once"),
-            },
+            Mode::Full => Check::counting(duplicates, format!("{duplicates} model_ids appear more than once")),
             Mode::Selective => Check {
                 applicable: false,
-                pass: duplicates == 0,
-                count: duplicates,
-                detail: format!("selective rollback keeps every version: {duplicates} model_ids keep several rows and UNIQUE(model_id) is not restored"),
+                ..Check::counting(duplicates, format!("selective rollback keeps every version: {duplicates} model_ids keep several rows and UNIQUE(model_id) is not restored"))
             },
         };
         let guide_v3 = |services: &str, models: &str| spec.orphaned_services(services, models);
@@ -594,21 +585,12 @@ impl Rehearsal<'_> {
         let orphans_after = strings(self.conn, &guide_v3(&post_services, &post_models))?;
         let caused: Vec<&String> =
             orphans_after.iter().map(|(id, _)| id).filter(|id| !orphans_before.contains(*id)).collect();
-        let v3 = Check {
-            applicable: true,
-            pass: orphans_after.is_empty(),
-            count: orphans_after.len() as u64,
-            detail: format!(
-                "{} services reference a model_id absent from models (the guide's LEFT JOIN)",
-                orphans_after.len()
-            ),
-        };
-        let v3_caused = Check {
-            applicable: true,
-            pass: caused.is_empty(),
-            count: caused.len() as u64,
-            detail: format!("{} of them orphaned by the rollback itself", caused.len()),
-        };
+        let v3 = Check::counting(
+            orphans_after.len() as u64,
+            format!("{} services reference a model_id absent from models (the guide's LEFT JOIN)", orphans_after.len()),
+        );
+        let v3_caused =
+            Check::counting(caused.len() as u64, format!("{} of them orphaned by the rollback itself", caused.len()));
         Ok(Verification { v1, v2, v3, v3_caused })
     }
 
