@@ -81,7 +81,7 @@ fn validate_proves_the_example_archive_on_a_scratch_postgresql() {
 }
 
 #[test]
-fn progress_stays_off_pipes_and_verbose_reports_throughput() {
+fn progress_stays_off_pipes_and_verbose_reports_throughput_and_memory() {
     let dir = tempfile::tempdir().unwrap();
     let example = repo().join("fixtures/example.sql");
     let out = dir.path().join("run");
@@ -91,6 +91,9 @@ fn progress_stays_off_pipes_and_verbose_reports_throughput() {
     assert!(!text.contains('\r') && !text.contains('\u{1b}'), "no bar is drawn into a pipe: {text:?}");
     assert!(text.contains("reading the dump: 0.3 MB in"), "{text}");
     assert!(text.contains("loading rows:") && text.contains("rows/s"), "{text}");
+    assert!(text.contains("writing the run: "), "{text}");
+    let rss = regex::Regex::new(r", peak RSS [1-9][0-9]* MB$").unwrap();
+    assert!(text.lines().all(|line| rss.is_match(line)), "each phase reports the peak memory so far: {text}");
     let quiet = rehearse(&[
         "run".as_ref(),
         example.as_os_str(),
