@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-const STAGE: &str = "_rehearse_stage";
+/// Where a table's rows wait, as text, before one casting INSERT: a temporary table, so it is
+/// never compressed or checkpointed into the workspace file.
+const STAGE: &str = "temp.main._rehearse_stage";
 
 /// Session settings. DuckDB's memory limit stays at its default (80 % of RAM): a lower cap
 /// (256 MB) made some rehearsal queries (the ordered fingerprint aggregate) fail with "Out of
@@ -25,7 +27,6 @@ const SESSION: &str = "SET preserve_insertion_order = true;";
 
 const META_DDL: &str = r#"
 CREATE SCHEMA _rehearse;
-CREATE SCHEMA _rehearse_stage;
 CREATE TABLE _rehearse.provenance (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE _rehearse.tables (schema_name VARCHAR, table_name VARCHAR, loaded BOOLEAN, row_count BIGINT);
 CREATE TABLE _rehearse.columns (schema_name VARCHAR, table_name VARCHAR, position INTEGER,
@@ -366,10 +367,10 @@ impl<'w> RowSink for Loader<'w> {
         let conn = &self.workspace.conn;
         let stage: Vec<String> = (0..columns.len()).map(|i| format!("c{i} VARCHAR")).collect();
         conn.execute_batch(&format!(
-            "DROP TABLE IF EXISTS {STAGE}.stage; CREATE TABLE {STAGE}.stage ({}, source_at BIGINT);",
+            "DROP TABLE IF EXISTS {STAGE}; CREATE TEMP TABLE _rehearse_stage ({}, source_at BIGINT);",
             stage.join(", ")
         ))?;
-        let appender = conn.appender_to_db("stage", STAGE)?;
+        let appender = conn.appender_to_db("_rehearse_stage", "main")?;
         self.current = Some(StagedTable { table: table.clone(), columns: chosen, origin, appender, rows: 0 });
         Ok(())
     }
@@ -396,7 +397,7 @@ impl<'w> RowSink for Loader<'w> {
         for (i, column) in staged.columns.iter().enumerate() {
             if column.not_null {
                 let null_at: Option<i64> =
-                    conn.query_row(&format!("SELECT min(source_at) FROM {STAGE}.stage WHERE c{i} IS NULL"), [], |r| {
+                    conn.query_row(&format!("SELECT min(source_at) FROM {STAGE} WHERE c{i} IS NULL"), [], |r| {
                         r.get(0)
                     })?;
                 if let Some(at) = null_at {
@@ -415,7 +416,7 @@ impl<'w> RowSink for Loader<'w> {
             .map(|(i, c)| DuckType::of(&c.pg_type).cast_from_text(&format!("c{i}")))
             .collect();
         let insert = format!(
-            "INSERT INTO {} ({}) SELECT {} FROM {STAGE}.stage ORDER BY source_at",
+            "INSERT INTO {} ({}) SELECT {} FROM {STAGE} ORDER BY source_at",
             staged.table.quoted(),
             names.join(", "),
             casts.join(", ")
@@ -425,7 +426,7 @@ impl<'w> RowSink for Loader<'w> {
                 .explain_cast_failure(&staged.columns, &staged.origin, &staged.table)
                 .unwrap_or(Error::Workspace(error)));
         }
-        conn.execute_batch(&format!("DROP TABLE {STAGE}.stage"))?;
+        conn.execute_batch(&format!("DROP TABLE {STAGE}"))?;
         *self.counts.entry(staged.table.clone()).or_default() += staged.rows;
         Ok(staged.rows)
     }
@@ -444,7 +445,7 @@ impl Loader<'_> {
             };
             let found: Option<(i64, String)> = conn
                 .query_row(
-                    &format!("SELECT source_at, c{i} FROM {STAGE}.stage WHERE c{i} IS NOT NULL AND {invalid} ORDER BY source_at LIMIT 1"),
+                    &format!("SELECT source_at, c{i} FROM {STAGE} WHERE c{i} IS NOT NULL AND {invalid} ORDER BY source_at LIMIT 1"),
                     [],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
