@@ -16,9 +16,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Where a table's rows wait, as text, before one casting INSERT: a temporary table, so it is
-/// never compressed or checkpointed into the workspace file.
+/// Where a table's rows wait, as text, before one casting INSERT: a temporary table (catalog
+/// `temp`, schema `main`), so it is never compressed or checkpointed into the workspace file.
+/// `STAGE` qualified; its bare name creates it (as TEMP) and opens the appender.
 const STAGE: &str = "temp.main._rehearse_stage";
+const STAGE_TABLE: &str = "_rehearse_stage";
 
 /// Session settings. DuckDB's memory limit stays at its default (80 % of RAM): a lower cap
 /// (256 MB) made some rehearsal queries (the ordered fingerprint aggregate) fail with "Out of
@@ -367,10 +369,10 @@ impl<'w> RowSink for Loader<'w> {
         let conn = &self.workspace.conn;
         let stage: Vec<String> = (0..columns.len()).map(|i| format!("c{i} VARCHAR")).collect();
         conn.execute_batch(&format!(
-            "DROP TABLE IF EXISTS {STAGE}; CREATE TEMP TABLE _rehearse_stage ({}, source_at BIGINT);",
+            "DROP TABLE IF EXISTS {STAGE}; CREATE TEMP TABLE {STAGE_TABLE} ({}, source_at BIGINT);",
             stage.join(", ")
         ))?;
-        let appender = conn.appender_to_db("_rehearse_stage", "main")?;
+        let appender = conn.appender_to_catalog_and_db(STAGE_TABLE, "temp", "main")?;
         self.current = Some(StagedTable { table: table.clone(), columns: chosen, origin, appender, rows: 0 });
         Ok(())
     }

@@ -164,6 +164,8 @@ struct GroupChoice {
     members: Vec<usize>,
     documented: Choice,
     legacy: Choice,
+    /// Whether the legacy keeper differs between the C collation and a linguistic one.
+    collation_sensitive: bool,
 }
 
 impl GroupChoice {
@@ -241,14 +243,8 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     hazards.sort_by(|a, b| code_order(a.code).cmp(&code_order(b.code)).then_with(|| a.key.cmp(&b.key)));
 
     let divergence = divergence(&rows, &choices);
-    let collation_sensitive = choices
-        .iter()
-        .filter(|c| {
-            let group: Vec<VersionRow> = c.members.iter().map(|&i| rows[i].row.clone()).collect();
-            policy::collation_sensitive(&group)
-        })
-        .map(|c| rows[c.members[0]].row.model_id.clone())
-        .collect();
+    let collation_sensitive =
+        choices.iter().filter(|c| c.collation_sensitive).map(|c| rows[c.members[0]].row.model_id.clone()).collect();
     let models_before = rows.len() as u64;
     let (kept, deleted) = keep_and_delete(&mut rows, &choices, &deleted_models, options.policy);
     Ok(Plan {
@@ -276,15 +272,21 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     })
 }
 
+/// The policies' view of a group's rows.
+fn versions_of(rows: &[ModelRow], members: &[usize]) -> Vec<VersionRow> {
+    members.iter().map(|&i| rows[i].row.clone()).collect()
+}
+
 /// Both policies' keeper for every `model_id` group.
 fn choose_keepers(rows: &[ModelRow]) -> Vec<GroupChoice> {
     groups(rows)
         .into_values()
         .map(|members| {
-            let group: Vec<VersionRow> = members.iter().map(|&i| rows[i].row.clone()).collect();
+            let group = versions_of(rows, &members);
             GroupChoice {
                 documented: choose(Policy::Documented, &group),
                 legacy: choose(Policy::Legacy, &group),
+                collation_sensitive: policy::collation_sensitive(&group),
                 members,
             }
         })
@@ -428,7 +430,7 @@ impl Rehearsal<'_> {
         let table = &self.models_table;
         let mut hazards = Vec::new();
         for choice in choices {
-            let group_rows: Vec<VersionRow> = choice.members.iter().map(|&i| rows[i].row.clone()).collect();
+            let group_rows = versions_of(rows, &choice.members);
             let model_key = group_rows[0].model_id.clone().unwrap_or_default();
             let legacy_keeper = &group_rows[choice.legacy.keeper];
             let best = policy::legacy_candidates(&group_rows)

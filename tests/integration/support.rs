@@ -33,7 +33,11 @@ pub fn generated_database(dir: &Path, args: &[&str]) -> Cluster {
 
 /// Runs pg_dump against the cluster with extra arguments, writing `file`.
 pub fn pg_dump(pg: &Cluster, args: &[&str], file: &Path) {
-    run_checked(pg.client("pg_dump").args(args).arg("-f").arg(file).arg(DB), "pg_dump").unwrap();
+    dump(pg.client("pg_dump"), args, file, "pg_dump");
+}
+
+fn dump(mut pg_dump: Command, args: &[&str], file: &Path, what: &str) {
+    run_checked(pg_dump.args(args).arg("-f").arg(file).arg(DB), what).unwrap();
 }
 
 /// pg_dump 16.2 (archive format 1.15, where PostgreSQL 15 writes 1.14), unpacked by
@@ -44,7 +48,7 @@ pub fn pg_dump16(pg: &Cluster, args: &[&str], file: &Path) {
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/rehearse/pg_dump16"));
     let binary = dir.join("pgserver/pginstall/bin/pg_dump");
     assert!(binary.exists(), "{} is missing: run scripts/setup.sh --for-tests", binary.display());
-    run_checked(pg.client_at(&binary).args(args).arg("-f").arg(file).arg(DB), "pg_dump 16").unwrap();
+    dump(pg.client_at(&binary), args, file, "pg_dump 16");
 }
 
 /// Exports every table as `<table>.csv` with psql's `\copy … CSV HEADER`, plus `schema.sql`.
