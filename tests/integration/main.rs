@@ -11,4 +11,5 @@ mod import_roundtrip;
 mod rehearsal_vs_postgres;
 mod run_command;
 mod scripts_vs_postgres;
+mod setup_detection;
 mod support;
