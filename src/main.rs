@@ -1,5 +1,5 @@
 //! The `rehearse` binary: parse arguments, dispatch to a subcommand, map errors to exit codes
-//! (ROLLBACK.md §8).
+//! (ROLLBACK.md §8). Interrupted, it cleans up and exits 128 + the signal (`rehearse::cleanup`).
 
 mod cli;
 mod commands;
@@ -10,6 +10,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(error) = rehearse::cleanup::undo_on_signals() {
+        eprintln!("warning: cannot watch for signals ({error}): an interrupted run leaves its scratch files behind");
+    }
+    rehearse::cleanup::sweep_dead_runs();
     let display = commands::display::Display::start(cli.quiet, cli.verbose);
     let progress = display.progress();
     let result = match &cli.command {

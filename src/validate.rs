@@ -4,6 +4,7 @@
 //! nothing. It never connects to a database it did not create.
 
 use crate::catalog::{quote_ident, Catalog, Table};
+use crate::cleanup::ScratchDir;
 use crate::emit::Context;
 use crate::error::{Error, Result};
 use crate::pg::{run_checked, Cluster};
@@ -66,16 +67,18 @@ pub fn restore(cluster: &Cluster, input: &Path, database: &str) -> Result<()> {
     if input.is_dir() {
         return restore_csv(cluster, input, database);
     }
-    let sql_file = if crate::input::source::is_gzip(input)? {
-        let temp = tempfile::NamedTempFile::new().map_err(|e| Error::io(input, e))?;
+    let scratch = if crate::input::source::is_gzip(input)? {
+        let dir = ScratchDir::new("sql").map_err(|e| Error::io(&std::env::temp_dir(), e))?;
+        let file = dir.path().join("dump.sql");
         let mut decoder =
             flate2::read::MultiGzDecoder::new(std::fs::File::open(input).map_err(|e| Error::io(input, e))?);
-        std::io::copy(&mut decoder, &mut temp.as_file()).map_err(|e| Error::io(input, e))?;
-        Some(temp)
+        let mut out = std::fs::File::create(&file).map_err(|e| Error::io(&file, e))?;
+        std::io::copy(&mut decoder, &mut out).map_err(|e| Error::io(input, e))?;
+        Some((dir, file))
     } else {
         None
     };
-    let file: PathBuf = sql_file.as_ref().map_or(input.to_path_buf(), |t| t.path().to_path_buf());
+    let file: PathBuf = scratch.as_ref().map_or(input.to_path_buf(), |(_, file)| file.clone());
     let out = cluster.psql_file(database, &file)?;
     if !out.status.success() {
         return Err(Error::Tool(format!(

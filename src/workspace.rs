@@ -6,6 +6,7 @@
 use crate::catalog::{
     quote_ident, Catalog, Column, Constraint, ConstraintKind, FkAction, ForeignKey, Index, Table, TableName,
 };
+use crate::cleanup::ScratchDir;
 use crate::error::{Error, Result};
 use crate::input::{Origin, RowSink, Scan};
 use crate::pgtype::DuckType;
@@ -53,7 +54,7 @@ pub struct Workspace {
     conn: Connection,
     /// For a scratch workspace, the directory its file lives in, removed after the connection
     /// closes (fields drop in order).
-    _scratch: Option<tempfile::TempDir>,
+    _scratch: Option<ScratchDir>,
 }
 
 /// A workspace being written: renamed into place by `commit`, deleted if dropped before.
@@ -88,11 +89,11 @@ impl Workspace {
         Ok(Workspace { conn, _scratch: None })
     }
 
-    /// A workspace in a temporary file, removed when dropped: rows of a large export then live
-    /// on disk, where DuckDB can leave them instead of holding them all in memory.
+    /// A workspace in a temporary file, removed when dropped or when the run is interrupted: rows
+    /// of a large export then live on disk, where DuckDB can leave them instead of holding them
+    /// all in memory.
     pub fn scratch() -> Result<Workspace> {
-        let dir =
-            tempfile::Builder::new().prefix("rehearse-ws-").tempdir().map_err(|e| Error::io(Path::new("/tmp"), e))?;
+        let dir = ScratchDir::new("ws").map_err(|e| Error::io(&std::env::temp_dir(), e))?;
         let file = dir.path().join("workspace.duckdb");
         let conn = Connection::open(&file).map_err(|e| Error::io(&file, std::io::Error::other(e.to_string())))?;
         conn.execute_batch(&format!("{SESSION}{META_DDL}"))?;

@@ -1,7 +1,9 @@
 //! A throw-away PostgreSQL cluster: `initdb` into a temporary directory, a unix socket there, no
-//! TCP listener, trust authentication, stopped and deleted on drop. Used by `validate` and by
-//! the tests alike. It only ever talks to the cluster it created.
+//! TCP listener, trust authentication, stopped and deleted on drop or when the run is
+//! interrupted. Used by `validate` and by the tests alike. It only ever talks to the cluster it
+//! created.
 
+use crate::cleanup::{register, Registration, ScratchDir};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -35,10 +37,11 @@ fn running_as_root() -> bool {
 }
 
 pub struct Cluster {
-    dir: tempfile::TempDir,
+    dir: ScratchDir,
     bin: PathBuf,
     port: u16,
     as_postgres: bool,
+    _stop: Registration,
 }
 
 impl Cluster {
@@ -52,8 +55,7 @@ impl Cluster {
                 )
             })?,
         };
-        let dir =
-            tempfile::Builder::new().prefix("rehearse-pg-").tempdir().map_err(|e| Error::io(Path::new("/tmp"), e))?;
+        let dir = ScratchDir::new("pg").map_err(|e| Error::io(&std::env::temp_dir(), e))?;
         let as_postgres = running_as_root();
         if as_postgres {
             run_checked(Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()), "chown")?;
@@ -62,7 +64,11 @@ impl Cluster {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .map_err(|e| Error::io(Path::new("127.0.0.1"), e))?;
-        let cluster = Cluster { dir, bin, port, as_postgres };
+        let stop = {
+            let (bin, data) = (bin.clone(), dir.path().join("data"));
+            register(move || stop(&bin, as_postgres, &data))
+        };
+        let cluster = Cluster { dir, bin, port, as_postgres, _stop: stop };
         let data = cluster.data_dir();
         let mut initdb = cluster.server_command("initdb");
         initdb.args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "-D"]).arg(&data);
@@ -91,16 +97,8 @@ impl Cluster {
         self.dir.path()
     }
 
-    /// A server program (initdb, pg_ctl), run as `postgres` when we are root.
     fn server_command(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
-        if self.as_postgres {
-            let mut cmd = Command::new("runuser");
-            cmd.args(["-u", "postgres", "--"]).arg(path);
-            cmd
-        } else {
-            Command::new(path)
-        }
+        server_command(&self.bin, self.as_postgres, program)
     }
 
     /// A client program (psql, pg_dump, pg_restore, createdb) aimed at this cluster.
@@ -170,10 +168,26 @@ pub fn run_checked(cmd: &mut Command, what: &str) -> Result<Output> {
     Err(Error::Tool(format!("{what} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim())))
 }
 
+/// A server program (initdb, pg_ctl), run as `postgres` when we are root.
+fn server_command(bin: &Path, as_postgres: bool, program: &str) -> Command {
+    let path = bin.join(program);
+    if as_postgres {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", "postgres", "--"]).arg(path);
+        cmd
+    } else {
+        Command::new(path)
+    }
+}
+
+/// Stops the server of `data` at once (it is thrown away); a server that is not running is fine.
+fn stop(bin: &Path, as_postgres: bool, data: &Path) {
+    let mut pg_ctl = server_command(bin, as_postgres, "pg_ctl");
+    let _ = pg_ctl.args(["-w", "-D"]).arg(data).args(["-m", "immediate", "stop"]).output();
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let mut stop = self.server_command("pg_ctl");
-        stop.args(["-w", "-D"]).arg(self.data_dir()).args(["-m", "immediate", "stop"]);
-        let _ = stop.output();
+        stop(&self.bin, self.as_postgres, &self.data_dir());
     }
 }
