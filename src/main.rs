@@ -11,7 +11,9 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(error) = rehearse::cleanup::undo_on_signals() {
-        eprintln!("warning: cannot watch for signals ({error}): an interrupted run leaves its scratch files behind");
+        commands::output::eprint(&format!(
+            "warning: cannot watch for signals ({error}): an interrupted run leaves its scratch files behind\n"
+        ));
     }
     rehearse::cleanup::sweep_dead_runs();
     let display = commands::display::Display::start(cli.quiet, cli.verbose);
@@ -30,7 +32,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(error) => {
-            eprintln!("error: {error:#}");
+            commands::output::eprint(&format!("error: {error:#}\n"));
             let code = error.downcast_ref::<rehearse::Error>().map_or(1, rehearse::Error::exit_code);
             ExitCode::from(code as u8)
         }

@@ -1,5 +1,6 @@
 //! `rehearse inspect`: what an export or workspace holds, and what the rollback would touch.
 
+use super::output;
 use crate::cli::InspectArgs;
 use anyhow::Result;
 use rehearse::catalog::{Catalog, ConstraintKind, TableName};
@@ -40,11 +41,10 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     let workspace = workspace_for(&args.source, &Spec::guide(), ImportOptions::default())?;
     let view = view_of(&workspace)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&view))?);
+        output::print(&(serde_json::to_string_pretty(&to_json(&view))? + "\n"))
     } else {
-        print!("{}", to_text(&view));
+        output::print(&to_text(&view))
     }
-    Ok(())
 }
 
 fn to_json(view: &View) -> serde_json::Value {

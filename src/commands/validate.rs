@@ -1,6 +1,7 @@
 //! `rehearse validate`: rehearse, then run the emitted scripts on a scratch PostgreSQL and
 //! compare. The run directory gains `validation.json`; any difference exits 3.
 
+use super::output;
 use super::run::{check_out, headline, rehearse_input, write_run};
 use crate::cli::ValidateArgs;
 use anyhow::Result;
@@ -31,8 +32,8 @@ pub fn run(args: &ValidateArgs, progress: Arc<Progress>) -> Result<()> {
     let json = serde_json::to_string_pretty(&validation)?;
     report::write(&staged.path().join("validation.json"), &json)?;
     staged.commit()?;
-    print!("{}", headline(&rehearsed.plan, &args.run.out.display().to_string()));
-    print!("{}", describe(&validation));
+    output::print(&headline(&rehearsed.plan, &args.run.out.display().to_string()))?;
+    output::print(&describe(&validation))?;
     if !validation.matches() {
         return Err(Error::Predicted(format!(
             "PostgreSQL did not do what was rehearsed (see {}/validation.json)",
