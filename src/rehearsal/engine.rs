@@ -299,19 +299,19 @@ impl Rehearsal<'_> {
     fn simulate_deletes(&self, rows: &[ModelRow], choices: &[GroupChoice]) -> Result<Vec<effects::Blocker>> {
         let (conn, catalog, loaded) = (self.conn, self.catalog, &self.loaded);
         if self.options.mode == Mode::Full {
-            let doomed: Vec<String> = choices
-                .iter()
-                .flat_map(|c| {
-                    let keeper = c.keeper(self.options.policy);
-                    c.members.iter().filter(move |&&i| i != keeper)
-                })
-                .map(|&i| rows[i].rid.to_string())
-                .collect();
-            conn.execute(
-                "CREATE OR REPLACE TEMP TABLE _plan_doomed AS SELECT CAST(unnest(string_split(?, ',')) AS BIGINT) AS rid",
-                [doomed.join(",")],
-            )?;
-            conn.execute_batch("DELETE FROM _plan_doomed WHERE rid IS NULL")?;
+            let doomed = choices.iter().flat_map(|c| {
+                let keeper = c.keeper(self.options.policy);
+                c.members.iter().filter(move |&&i| i != keeper)
+            });
+            // Appended, not spliced into the SQL: none doomed (no model has two versions) is
+            // an empty table.
+            conn.execute_batch("CREATE OR REPLACE TEMP TABLE _plan_doomed (rid BIGINT)")?;
+            let mut appender = conn.appender_to_catalog_and_db("_plan_doomed", "temp", "main")?;
+            for &i in doomed {
+                appender.append_row([rows[i].rid])?;
+            }
+            appender.flush()?;
+            drop(appender);
             effects::seed(
                 conn,
                 &self.models.name,

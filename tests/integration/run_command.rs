@@ -149,3 +149,17 @@ fn specs_selective_mode_and_exit_codes() {
     let missing_input = run(&["run", "/nonexistent/dump.sql", "--out", &out("x")]);
     assert_eq!(missing_input.status.code(), Some(1));
 }
+
+/// A database without a model of two versions (rolled back already, or empty: here the schema
+/// alone) has nothing to delete; that is a rehearsal, not a DuckDB error.
+#[test]
+fn an_export_with_nothing_to_delete_rehearses_to_no_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let schema = repo().join("fixtures/schema.sql");
+    let result = run(&["run", schema.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["versions_deleted"], 0, "{summary}");
+    assert_eq!(summary["models_before"], 0, "{summary}");
+}
