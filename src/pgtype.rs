@@ -93,7 +93,8 @@ impl DuckType {
     }
 }
 
-/// `numeric(p,s)` that DuckDB's DECIMAL can hold exactly (precision up to 38).
+/// `numeric(p,s)` that DuckDB's DECIMAL can hold exactly: precision up to 38, scale from 0 to the
+/// precision (PostgreSQL 15 also allows a negative scale or a larger one; those stay text).
 fn numeric_precision(pg_type: &str) -> Option<(u8, u8)> {
     let inner = pg_type.strip_prefix("numeric(")?.strip_suffix(')')?;
     let mut parts = inner.split(',').map(|p| p.trim().parse::<u8>());
@@ -102,7 +103,7 @@ fn numeric_precision(pg_type: &str) -> Option<(u8, u8)> {
         Some(scale) => scale.ok()?,
         None => 0,
     };
-    (1..=38).contains(&precision).then_some((precision, scale))
+    ((1..=38).contains(&precision) && scale <= precision).then_some((precision, scale))
 }
 
 /// Spells a parsed type name the way PostgreSQL's `format_type` does, so that `DuckType::of`
@@ -188,6 +189,8 @@ mod tests {
             ("numeric(12,2)", DuckType::Decimal(12, 2)),
             ("numeric", DuckType::Text),
             ("numeric(60,2)", DuckType::Text),
+            ("numeric(2,5)", DuckType::Text),
+            ("numeric(4,-2)", DuckType::Text),
             ("integer[]", DuckType::Text),
             ("uuid", DuckType::Uuid),
             ("bytea", DuckType::Blob),
