@@ -67,7 +67,7 @@ impl PendingWorkspace {
     pub fn commit(self) -> Result<()> {
         self.workspace.conn.execute_batch("CHECKPOINT;")?;
         let PendingWorkspace { workspace, staged } = self;
-        workspace.conn.close().map_err(|(_, e)| Error::Workspace(e))?;
+        workspace.conn.close().map_err(|(_, e)| Error::from(e))?;
         staged.commit()
     }
 }
@@ -76,8 +76,7 @@ impl Workspace {
     /// Starts a workspace file that appears at `target` only on commit.
     pub fn create(target: &Path) -> Result<PendingWorkspace> {
         let staged = Staged::beside(target)?;
-        let conn = Connection::open(staged.path())
-            .map_err(|e| Error::io(staged.path(), std::io::Error::other(e.to_string())))?;
+        let conn = Connection::open(staged.path())?;
         conn.execute_batch(&format!("{SESSION}{META_DDL}"))?;
         Ok(PendingWorkspace { workspace: Workspace { conn, _scratch: None }, staged })
     }
@@ -95,7 +94,7 @@ impl Workspace {
     pub fn scratch() -> Result<Workspace> {
         let dir = ScratchDir::new("ws").map_err(|e| Error::io(&std::env::temp_dir(), e))?;
         let file = dir.path().join("workspace.duckdb");
-        let conn = Connection::open(&file).map_err(|e| Error::io(&file, std::io::Error::other(e.to_string())))?;
+        let conn = Connection::open(&file)?;
         conn.execute_batch(&format!("{SESSION}{META_DDL}"))?;
         Ok(Workspace { conn, _scratch: Some(dir) })
     }
@@ -425,9 +424,17 @@ impl<'w> RowSink for Loader<'w> {
             casts.join(", ")
         );
         if let Err(error) = conn.execute_batch(&insert) {
+            let unexplained = || match Error::from(error) {
+                Error::Internal(detail) => Error::Internal(format!(
+                    "no value of {} in {} is at fault, yet its rows did not load: {detail}",
+                    staged.table,
+                    staged.origin.file().display()
+                )),
+                environment => environment,
+            };
             return Err(self
                 .explain_cast_failure(&staged.columns, &staged.origin, &staged.table)
-                .unwrap_or(Error::Workspace(error)));
+                .unwrap_or_else(unexplained));
         }
         conn.execute_batch(&format!("DROP TABLE {STAGE}"))?;
         *self.counts.entry(staged.table.clone()).or_default() += staged.rows;

@@ -34,7 +34,7 @@ pub fn run(args: &RestoreScriptArgs) -> Result<()> {
         model_lit = literal(&args.model_id),
         version_lit = literal(&args.version),
     );
-    check_script(&script).map_err(|e| Error::Predicted(format!("internal error: the restore script {e}")))?;
+    check_script(&script).map_err(|e| Error::Internal(format!("the restore script {e}")))?;
     match &args.out {
         Some(file) => rehearse::report::write(file, &script)?,
         None => output::print(&script)?,

@@ -74,6 +74,12 @@ pub enum Origin {
 }
 
 impl Origin {
+    pub fn file(&self) -> &Path {
+        match self {
+            Origin::Lines(file) | Origin::Rows(file, _) => file,
+        }
+    }
+
     pub fn locate(&self, at: u64) -> Location {
         match self {
             Origin::Lines(file) => Location::line(file, at),
