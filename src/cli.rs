@@ -10,7 +10,7 @@ use std::path::PathBuf;
     name = "rehearse",
     version,
     about = "Rehearse the model-versioning rollback offline, in DuckDB, before anyone touches production.",
-    after_help = "Examples:\n  rehearse import fixtures/example.sql --workspace /tmp/ws.duckdb\n  rehearse inspect /tmp/ws.duckdb\n  rehearse inspect backup.sql.gz --json\n\nExit codes: 0 ok, 1 bad input or I/O error, 2 usage error, 3 predicted failure, 4 check threshold breached."
+    after_help = "Examples:\n  rehearse import fixtures/example.sql --workspace /tmp/ws.duckdb\n  rehearse inspect /tmp/ws.duckdb\n  rehearse inspect backup.sql.gz --json\n\nExit codes: 0 ok, 1 bad input or I/O error, 2 usage error, 3 predicted failure, 4 check threshold breached, 70 internal error (a bug), 128+N interrupted by signal N (130 Ctrl-C)."
 )]
 pub struct Cli {
     #[command(subcommand)]
