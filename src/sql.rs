@@ -69,10 +69,20 @@ pub fn services_without_model(
     )
 }
 
-/// The shipped script's orphan delete condition: `model_id NOT IN (SELECT model_id FROM models)`,
-/// with SQL's NULL semantics (a NULL `models.model_id` makes it match nothing).
-pub fn orphan_condition(service_model_id: &str, models: &str, model_id: &str) -> String {
-    format!("{} NOT IN (SELECT {} FROM {models})", quote_ident(service_model_id), quote_ident(model_id))
+/// The shipped script's orphan delete condition on the services row `alias`:
+/// `model_id NOT IN (SELECT model_id FROM models)`, with SQL's NULL semantics (a NULL
+/// `models.model_id` makes it match nothing; a NULL service `model_id` matches only when models
+/// is empty). DuckDB runs the guide's text. PostgreSQL runs `NOT IN` as a hashed subplan only
+/// while the list fits in `work_mem`, and otherwise scans models once per service: it gets the
+/// same truth table as an anti-join and two one-off checks.
+pub fn orphan_condition(alias: &str, service_model_id: &str, models: &str, model_id: &str, dialect: Dialect) -> String {
+    let (smid, mid) = (format!("{alias}.{}", quote_ident(service_model_id)), quote_ident(model_id));
+    match dialect {
+        Dialect::DuckDb => format!("{smid} NOT IN (SELECT {mid} FROM {models})"),
+        Dialect::Postgres => format!(
+            "NOT EXISTS (SELECT 1 FROM {models} m WHERE m.{mid} = {smid}) AND (NOT EXISTS (SELECT 1 FROM {models}) OR ({smid} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {models} m WHERE m.{mid} IS NULL)))"
+        ),
+    }
 }
 
 #[cfg(test)]

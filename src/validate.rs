@@ -5,7 +5,7 @@
 
 use crate::catalog::{quote_ident, Catalog, Table};
 use crate::cleanup::ScratchDir;
-use crate::emit::Context;
+use crate::emit::{lock_times, Context, LockTimes};
 use crate::error::{Error, Result};
 use crate::pg::{run_checked, Cluster};
 use crate::rehearsal::effects::post_relation;
@@ -14,6 +14,7 @@ use crate::workspace::Workspace;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 #[derive(Debug, Serialize)]
 pub struct TableDiff {
@@ -31,6 +32,10 @@ pub struct ScriptRun {
     pub script: String,
     pub success: bool,
     pub messages: String,
+    /// Wall time of `psql -f` on the script.
+    pub seconds: f64,
+    /// What 02_rollback.sql reports when it applies the rollback.
+    pub locks: Option<LockTimes>,
 }
 
 #[derive(Debug, Serialize)]
@@ -40,6 +45,8 @@ pub struct Validation {
     pub scripts: Vec<ScriptRun>,
     pub tables: Vec<TableDiff>,
     pub second_run_changed_nothing: bool,
+    /// The scratch server the times were measured on.
+    pub server_version: String,
 }
 
 impl Validation {
@@ -121,11 +128,16 @@ fn restore_csv(cluster: &Cluster, dir: &Path, database: &str) -> Result<()> {
 }
 
 fn run_script(cluster: &Cluster, database: &str, dir: &Path, name: &str) -> Result<ScriptRun> {
+    let started = Instant::now();
     let out = cluster.psql_file(database, &dir.join(name))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let messages = String::from_utf8_lossy(&out.stderr).trim().to_string();
     Ok(ScriptRun {
         script: name.to_string(),
         success: out.status.success(),
-        messages: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        locks: lock_times(&messages),
+        messages,
+        seconds,
     })
 }
 
@@ -176,6 +188,12 @@ pub fn validate(
     scripts_dir: &Path,
 ) -> Result<Validation> {
     restore(cluster, input, database)?;
+    let server_version = cluster
+        .query(database, "SELECT current_setting('server_version')")?
+        .into_iter()
+        .next()
+        .and_then(|row| row.into_iter().next().flatten())
+        .unwrap_or_default();
     let mut scripts = Vec::new();
     let tables = context.affected();
     let compared: Vec<(&Table, Vec<&crate::catalog::Column>)> =
@@ -196,6 +214,7 @@ pub fn validate(
             scripts,
             tables: Vec::new(),
             second_run_changed_nothing: unchanged,
+            server_version,
         });
     }
     for name in ["01_backup.sql", "02_rollback.sql", "03_verify.sql"] {
@@ -231,7 +250,47 @@ pub fn validate(
         scripts,
         tables: diffs,
         second_run_changed_nothing,
+        server_version,
     })
+}
+
+/// A measured duration in words: `about 2.3 s`, or `under 0.1 s`.
+fn about(seconds: f64) -> String {
+    if seconds < 0.1 {
+        "under 0.1 s".into()
+    } else {
+        format!("about {seconds:.1} s")
+    }
+}
+
+/// The section that `validate` adds to report.md: how long the scripts took on the scratch
+/// server and how long 02_rollback.sql kept others out, i.e. what to expect at this size. None
+/// unless the rollback was applied as rehearsed.
+pub fn timing_section(validation: &Validation) -> Option<String> {
+    let run = |name: &str| validation.scripts.iter().find(|r| r.script == name && r.success);
+    let (backup, rollback) = (run("01_backup.sql")?, run("02_rollback.sql")?);
+    let locks = rollback.locks.filter(|_| validation.matches())?;
+    let mut out = Vec::new();
+    let _ = writeln!(out, "\n## Time on PostgreSQL (measured by `rehearse validate`)\n");
+    let _ = writeln!(
+        out,
+        "On a scratch PostgreSQL {} on this machine (durability off), with exactly the rows of this export:\n",
+        validation.server_version
+    );
+    let _ = writeln!(out, "| script | took | writes blocked | reads blocked |\n|---|---:|---:|---:|");
+    let _ = writeln!(out, "| `01_backup.sql` | {:.2} s | none | none |", backup.seconds);
+    let _ = writeln!(
+        out,
+        "| `02_rollback.sql` | {:.2} s | {:.2} s | {:.2} s |",
+        rollback.seconds, locks.writes_blocked_seconds, locks.reads_blocked_seconds
+    );
+    let _ = writeln!(
+        out,
+        "\nAt this size, expect `02_rollback.sql` to keep other sessions from writing to the tables it touches for {}, and from reading the tables of its ACCESS EXCLUSIVE lock for {} (its LOCK TABLE statements name both sets). A loaded server, durable commits or slower disks take longer, and waiting for the locks (up to `lock_timeout`, 10 s) comes on top.",
+        about(locks.writes_blocked_seconds),
+        about(locks.reads_blocked_seconds)
+    );
+    Some(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// A readable verdict with the first differences.
@@ -243,7 +302,16 @@ pub fn describe(validation: &Validation) -> String {
         if validation.matches() { "MATCH: PostgreSQL did exactly what was rehearsed" } else { "DIFFERENCES" }
     );
     for run in &validation.scripts {
-        let _ = writeln!(out, "  {:32} {}", run.script, if run.success { "ok" } else { "FAILED" });
+        let _ =
+            write!(out, "  {:32} {:6} {:8.2} s", run.script, if run.success { "ok" } else { "FAILED" }, run.seconds);
+        let _ = match &run.locks {
+            Some(locks) => writeln!(
+                out,
+                "  (writes blocked {:.2} s, reads blocked {:.2} s)",
+                locks.writes_blocked_seconds, locks.reads_blocked_seconds
+            ),
+            None => writeln!(out),
+        };
         if !run.success {
             for line in run.messages.lines().take(5) {
                 let _ = writeln!(out, "      {line}");

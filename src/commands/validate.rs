@@ -8,7 +8,7 @@ use anyhow::Result;
 use rehearse::emit::Context;
 use rehearse::pg::Cluster;
 use rehearse::progress::Progress;
-use rehearse::validate::{describe, validate};
+use rehearse::validate::{describe, timing_section, validate};
 use rehearse::{report, Error};
 use std::sync::Arc;
 
@@ -31,6 +31,10 @@ pub fn run(args: &ValidateArgs, progress: Arc<Progress>) -> Result<()> {
     )?;
     let json = serde_json::to_string_pretty(&validation)?;
     report::write(&staged.path().join("validation.json"), &json)?;
+    if let Some(timing) = timing_section(&validation) {
+        let markdown = report::markdown::report(&rehearsed.plan) + &timing;
+        report::write(&staged.path().join("report.md"), &markdown)?;
+    }
     staged.commit()?;
     output::print(&headline(&rehearsed.plan, &args.run.out.display().to_string()))?;
     output::print(&describe(&validation))?;

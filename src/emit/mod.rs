@@ -10,6 +10,7 @@ use crate::catalog::{Catalog, Table};
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::spec::Spec;
+use serde::Serialize;
 use std::path::Path;
 
 /// What the scripts are rendered from.
@@ -46,6 +47,28 @@ impl<'a> Context<'a> {
     }
 }
 
+/// How long `02_rollback.sql` kept others out, as its closing NOTICE reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LockTimes {
+    /// From BEGIN to the end of the work: other writers wait (SHARE ROW EXCLUSIVE).
+    pub writes_blocked_seconds: f64,
+    /// From the ACCESS EXCLUSIVE request to the end of the work: readers wait too.
+    pub reads_blocked_seconds: f64,
+}
+
+/// Reads the lock times from the messages of a run of `02_rollback.sql`, if it got that far.
+pub fn lock_times(messages: &str) -> Option<LockTimes> {
+    let line = messages.lines().find_map(|line| line.split_once(scripts::LOCK_NOTICE))?.1;
+    let seconds_after = |label: &str| -> Option<f64> {
+        let rest = &line[line.find(label)? + label.len()..];
+        rest.split_whitespace().next()?.parse().ok()
+    };
+    Some(LockTimes {
+        writes_blocked_seconds: seconds_after("writes blocked for ")?,
+        reads_blocked_seconds: seconds_after("reads blocked for ")?,
+    })
+}
+
 /// The five scripts, checked with PostgreSQL's parser.
 pub fn render(context: &Context) -> Result<Vec<(&'static str, String)>> {
     let scripts = vec![
@@ -69,4 +92,17 @@ pub fn write(scripts: &[(&str, String)], dir: &Path) -> Result<()> {
         crate::report::write(&dir.join(name), text)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_times_are_read_from_the_closing_notice() {
+        let messages = "psql:02_rollback.sql:12: NOTICE:  rehearse: rollback applied as rehearsed\npsql:02_rollback.sql:12: NOTICE:  rehearse: locks held: writes blocked for 4.512 s (SHARE ROW EXCLUSIVE), reads blocked for 0.250 s (ACCESS EXCLUSIVE on \"public\".\"models\")";
+        let times = lock_times(messages).unwrap();
+        assert_eq!(times, LockTimes { writes_blocked_seconds: 4.512, reads_blocked_seconds: 0.25 });
+        assert_eq!(lock_times("NOTICE:  rehearse: the version columns are gone"), None);
+    }
 }

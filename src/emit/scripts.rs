@@ -57,15 +57,27 @@ fn backup_of(ctx: &Context, table: &TableName) -> TableName {
     TableName::new(&table.schema, &name)
 }
 
-/// A temp table of the kept `id`s, filled in batches.
+/// The PostgreSQL type of the models `id` column.
+fn id_type<'a>(ctx: &'a Context) -> &'a str {
+    ctx.models.column(&ctx.spec.models.id).map_or("text", |c| c.pg_type.as_str())
+}
+
+/// A temp table of the kept `id`s, filled in batches and analysed, so that the planner joins
+/// it by hash or merge rather than guessing its size.
 fn keepers(ctx: &Context) -> String {
-    let id = ctx.models.column(&ctx.spec.models.id).map_or("text", |c| c.pg_type.as_str());
-    let mut out = format!("CREATE TEMP TABLE rehearse_keepers (id {id} PRIMARY KEY) ON COMMIT DROP;\n");
+    let mut out = format!("CREATE TEMP TABLE rehearse_keepers (id {} PRIMARY KEY) ON COMMIT DROP;\n", id_type(ctx));
     for chunk in ctx.plan.kept.chunks(1000) {
         let values: Vec<String> = chunk.iter().map(|k| format!("({})", literal(&k.id))).collect();
         let _ = writeln!(out, "INSERT INTO rehearse_keepers (id) VALUES {};", values.join(", "));
     }
+    out.push_str("ANALYZE rehearse_keepers;\n");
     out
+}
+
+/// `left` and `right` (text) are equal or both NULL: `IS NOT DISTINCT FROM` spelled as two
+/// equalities, which a hash join can serve.
+fn same_text(left: &str, right: &str) -> String {
+    format!("coalesce({left}, '') = coalesce({right}, '') AND ({left} IS NULL) = ({right} IS NULL)")
 }
 
 /// `information_schema.columns` restricted to the version columns that still exist.
@@ -122,10 +134,13 @@ pub fn backup(ctx: &Context) -> String {
         );
     }
     let m = &ctx.spec.models;
-    let name = if ctx.models.column("name").is_some() { ", m.\"name\"" } else { "" };
+    let (name, source_name) =
+        if ctx.models.column("name").is_some() { (", m.\"name\"", ", \"name\"") } else { ("", "") };
+    // The versions per model_id come from one pass over models (a window partitions NULLs
+    // together, as `IS NOT DISTINCT FROM` does), not from a count per keeper.
     let _ = writeln!(
         out,
-        "CREATE TABLE IF NOT EXISTS {mapping} AS\nSELECT m.{mid} AS model_id, m.{id} AS model_id_to_keep, m.{ver} AS version_to_keep, m.{st} AS version_status{name},\n       (SELECT count(*) FROM {models} x WHERE x.{mid} IS NOT DISTINCT FROM m.{mid}) - 1 AS versions_removed\nFROM {models} m WHERE m.{id} IN (SELECT id FROM rehearse_keepers);",
+        "CREATE TABLE IF NOT EXISTS {mapping} AS\nSELECT m.{mid} AS model_id, m.{id} AS model_id_to_keep, m.{ver} AS version_to_keep, m.{st} AS version_status{name},\n       m.rehearse_versions - 1 AS versions_removed\nFROM (SELECT {mid}, {id}, {ver}, {st}{source_name}, count(*) OVER (PARTITION BY {mid}) AS rehearse_versions FROM {models}) m\nWHERE m.{id} IN (SELECT id FROM rehearse_keepers);",
         mapping = TableName::new(&ctx.models.name.schema, &ctx.spec.backup.keep_mapping).quoted(),
         mid = quote_ident(&m.model_id),
         id = quote_ident(&m.id),
@@ -181,6 +196,67 @@ fn verification(ctx: &Context, body: &mut String, orphans_before: Option<&str>) 
     }
 }
 
+/// An index that the rollback builds for its own transaction on a foreign key into a table that
+/// loses rows. PostgreSQL checks or cascades each deleted row with a query on the referencing
+/// table: without an index on the key's columns, a sequential scan of that table per row.
+struct TemporaryIndex {
+    name: TableName,
+    table: TableName,
+    columns: Vec<String>,
+}
+
+/// Whether `table` has an index (or a primary key or unique constraint) that starts with
+/// `columns`, in any order.
+fn is_indexed(ctx: &Context, table: &TableName, columns: &[String]) -> bool {
+    let leads =
+        |keys: &[String]| keys.len() >= columns.len() && columns.iter().all(|c| keys[..columns.len()].contains(c));
+    ctx.catalog.indexes_of(table).any(|i| leads(&i.columns))
+        || ctx
+            .catalog
+            .constraints_of(table)
+            .any(|c| matches!(c.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique) && leads(&c.columns))
+}
+
+/// The rows the rehearsal predicts the rollback deletes from `table`.
+fn rows_deleted(ctx: &Context, table: &TableName) -> u64 {
+    let plan = ctx.plan;
+    if *table == ctx.models.name {
+        plan.models_before - plan.models_after
+    } else if *table == ctx.services.name {
+        plan.services_before - plan.services_after
+    } else {
+        plan.cascade_deleted.get(&table.to_string()).copied().unwrap_or(0)
+    }
+}
+
+fn temporary_indexes(ctx: &Context) -> Vec<TemporaryIndex> {
+    let mut indexes: Vec<TemporaryIndex> = Vec::new();
+    for (constraint, fk) in ctx.catalog.foreign_keys() {
+        let (table, columns) = (&constraint.table, &constraint.columns);
+        let known = indexes.iter().any(|i| i.table == *table && i.columns == *columns);
+        if rows_deleted(ctx, &fk.ref_table) > 0 && !known && !is_indexed(ctx, table, columns) {
+            let name = TableName::new(&table.schema, &format!("rehearse_fk_{}", indexes.len() + 1));
+            indexes.push(TemporaryIndex { name, table: table.clone(), columns: columns.clone() });
+        }
+    }
+    indexes
+}
+
+/// Table names, quoted and comma-separated, each once.
+fn table_list<'a>(tables: impl IntoIterator<Item = &'a TableName>) -> String {
+    let mut names: Vec<String> = Vec::new();
+    for table in tables {
+        let quoted = table.quoted();
+        if !names.contains(&quoted) {
+            names.push(quoted);
+        }
+    }
+    names.join(", ")
+}
+
+/// The NOTICE that 02_rollback.sql ends with, read back by `rehearse validate`.
+pub const LOCK_NOTICE: &str = "rehearse: locks held:";
+
 pub fn rollback(ctx: &Context) -> String {
     let plan = ctx.plan;
     let mut out = header(ctx, "02_rollback.sql", "the rollback exactly as rehearsed, or nothing");
@@ -194,13 +270,25 @@ pub fn rollback(ctx: &Context) -> String {
         let _ = writeln!(out, "DO {};", dollar_quote(&body));
         return out;
     }
-    out.push_str("BEGIN;\nSET LOCAL lock_timeout = '10s';\nSET LOCAL statement_timeout = '30min';\n");
     let all = ctx.affected();
-    let locks: Vec<String> = all.iter().map(|t| t.name.quoted()).collect();
-    let _ = writeln!(out, "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE;", locks.join(", "));
+    let indexes = temporary_indexes(ctx);
+    // Two locks. SHARE ROW EXCLUSIVE from the start keeps every other writer out until COMMIT,
+    // so the rows that the drift guard checks are the rows deleted, while readers go on. ACCESS
+    // EXCLUSIVE, which stops readers too, only for the DDL and the checks at the end.
+    let exclusive =
+        table_list([&ctx.models.name, &ctx.services.name].into_iter().chain(indexes.iter().map(|i| &i.table)));
+    out.push_str(
+        "-- locks: writes wait from the first LOCK to COMMIT; reads wait only for the ACCESS EXCLUSIVE part.\n",
+    );
+    out.push_str("BEGIN;\nSET LOCAL lock_timeout = '10s';\nSET LOCAL statement_timeout = '30min';\n");
+    let _ = writeln!(
+        out,
+        "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE;",
+        table_list(all.iter().map(|t| &t.name).chain(indexes.iter().map(|i| &i.table)))
+    );
     out.push_str(&keepers(ctx));
     let (m, s) = (&ctx.spec.models, &ctx.spec.services);
-    let mut body = String::from("DECLARE\n  n bigint;\n  digest text;\n");
+    let mut body = String::from("DECLARE\n  n bigint;\n  digest text;\n  exclusive_from timestamptz;\n");
     for i in 0..all.len() {
         let _ = writeln!(body, "  before_{i} bigint;\n  nulls_{i} bigint;");
     }
@@ -226,12 +314,54 @@ pub fn rollback(ctx: &Context) -> String {
         );
     }
     let v3_before = ctx.spec.orphaned_services(&ctx.services.name.quoted(), &ctx.models.name.quoted());
-    let _ = writeln!(body, "  CREATE TEMP TABLE rehearse_orphans_before ON COMMIT DROP AS SELECT * FROM ({v3_before}) v(service_id, model_id);");
+    let _ = writeln!(body, "  CREATE TEMP TABLE rehearse_orphans_before ON COMMIT DROP AS SELECT * FROM ({v3_before}) v(service_id, model_id);\n  ANALYZE rehearse_orphans_before;");
     for (i, table) in all.iter().enumerate() {
         let _ = writeln!(body, "  SELECT count(*) INTO before_{i} FROM {};", table.name.quoted());
         if let Some(nulls) = null_refs(ctx, table) {
             let _ = writeln!(body, "  SELECT count(*) INTO nulls_{i} FROM {nulls};");
         }
+    }
+    for index in &indexes {
+        let columns: Vec<String> = index.columns.iter().map(|c| quote_ident(c)).collect();
+        let _ = writeln!(
+            body,
+            "  CREATE INDEX {} ON {} ({});",
+            quote_ident(&index.name.name),
+            index.table.quoted(),
+            columns.join(", ")
+        );
+    }
+    if plan.mode == Mode::Full {
+        let _ = writeln!(
+            body,
+            "  DELETE FROM {} x WHERE NOT EXISTS (SELECT 1 FROM rehearse_keepers k WHERE k.id = x.{});",
+            ctx.models.name.quoted(),
+            quote_ident(&m.id)
+        );
+    }
+    if plan.delete_orphans {
+        let _ = writeln!(
+            body,
+            "  DELETE FROM {} s WHERE {};",
+            ctx.services.name.quoted(),
+            sql::orphan_condition("s", &s.model_id, &ctx.models.name.quoted(), &m.model_id, Dialect::Postgres)
+        );
+    }
+    for (i, table) in all.iter().enumerate() {
+        let name = table.name.to_string();
+        let deleted = rows_deleted(ctx, &table.name);
+        let _ = writeln!(body, "  SELECT before_{i} - count(*) INTO n FROM {};", table.name.quoted());
+        body.push_str(&expect_count("n", deleted, &format!("the number of rows deleted from {name}")));
+        if let Some(nulls) = null_refs(ctx, table) {
+            let changed = plan.cascade_changed.get(&name).copied().unwrap_or(0);
+            let _ = writeln!(body, "  SELECT count(*) - nulls_{i} INTO n FROM {nulls};");
+            body.push_str(&expect_count("n", changed, &format!("the number of rows of {name} set to NULL")));
+        }
+    }
+    let _ =
+        writeln!(body, "  exclusive_from := clock_timestamp();\n  LOCK TABLE {exclusive} IN ACCESS EXCLUSIVE MODE;");
+    for index in &indexes {
+        let _ = writeln!(body, "  DROP INDEX {};", index.name.quoted());
     }
     for index in &ctx.spec.drop.indexes {
         let _ = writeln!(body, "  DROP INDEX IF EXISTS {};", TableName::new(&ctx.models.name.schema, index).quoted());
@@ -242,22 +372,6 @@ pub fn rollback(ctx: &Context) -> String {
             "  ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};",
             ctx.models.name.quoted(),
             quote_ident(constraint)
-        );
-    }
-    if plan.mode == Mode::Full {
-        let _ = writeln!(
-            body,
-            "  DELETE FROM {} WHERE {} NOT IN (SELECT id FROM rehearse_keepers);",
-            ctx.models.name.quoted(),
-            quote_ident(&m.id)
-        );
-    }
-    if plan.delete_orphans {
-        let _ = writeln!(
-            body,
-            "  DELETE FROM {} WHERE {};",
-            ctx.services.name.quoted(),
-            sql::orphan_condition(&s.model_id, &ctx.models.name.quoted(), &m.model_id)
         );
     }
     let drops = [(ctx.services, &ctx.spec.drop.services_columns), (ctx.models, &ctx.spec.drop.models_columns)];
@@ -276,29 +390,19 @@ pub fn rollback(ctx: &Context) -> String {
             columns.join(", ")
         );
     }
-    for (i, table) in all.iter().enumerate() {
-        let name = table.name.to_string();
-        let deleted = match i {
-            0 => plan.models_before - plan.models_after,
-            1 => plan.services_before - plan.services_after,
-            _ => plan.cascade_deleted.get(&name).copied().unwrap_or(0),
-        };
-        let _ = writeln!(body, "  SELECT before_{i} - count(*) INTO n FROM {};", table.name.quoted());
-        body.push_str(&expect_count("n", deleted, &format!("the number of rows deleted from {name}")));
-        if let Some(nulls) = null_refs(ctx, table) {
-            let changed = plan.cascade_changed.get(&name).copied().unwrap_or(0);
-            let _ = writeln!(body, "  SELECT count(*) - nulls_{i} INTO n FROM {nulls};");
-            body.push_str(&expect_count("n", changed, &format!("the number of rows of {name} set to NULL")));
-        }
-    }
     let before =
-        "EXISTS (SELECT 1 FROM rehearse_orphans_before b WHERE b.service_id IS NOT DISTINCT FROM v.service_id)";
-    verification(ctx, &mut body, Some(before));
-    let _ = write!(
+        format!("EXISTS (SELECT 1 FROM rehearse_orphans_before b WHERE {})", same_text("b.service_id", "v.service_id"));
+    verification(ctx, &mut body, Some(&before));
+    let _ = writeln!(
         body,
-        "  RAISE NOTICE 'rehearse: rollback applied as rehearsed: {} models rows and {} services deleted, verification passed.';\nEND\n",
+        "  RAISE NOTICE 'rehearse: rollback applied as rehearsed: {} models rows and {} services deleted, verification passed.';",
         plan.models_before - plan.models_after,
         plan.services_before - plan.services_after
+    );
+    let _ = write!(
+        body,
+        "  RAISE NOTICE '{LOCK_NOTICE} writes blocked for % s (SHARE ROW EXCLUSIVE), reads blocked for % s (ACCESS EXCLUSIVE on {})',\n    round(extract(epoch FROM clock_timestamp() - now())::numeric, 3), round(extract(epoch FROM clock_timestamp() - exclusive_from)::numeric, 3);\nEND\n",
+        exclusive.replace('\'', "''").replace('%', "%%")
     );
     let _ = writeln!(out, "DO {};", dollar_quote(&body));
     out.push_str("COMMIT;\n");
@@ -310,9 +414,9 @@ pub fn verify(ctx: &Context) -> String {
     let m = &ctx.spec.models;
     let backup = backup_of(ctx, &ctx.models.name);
     let before = format!(
-        "EXISTS (SELECT 1 FROM {} b WHERE b.{} IS NOT DISTINCT FROM v.model_id)",
+        "EXISTS (SELECT 1 FROM {} b WHERE {})",
         backup.quoted(),
-        quote_ident(&m.model_id)
+        same_text(&format!("CAST(b.{} AS VARCHAR)", quote_ident(&m.model_id)), "v.model_id")
     );
     let mut body = String::from("DECLARE\n  n bigint;\nBEGIN\n");
     // A service is orphaned by the rollback when its model_id had a row before (the backup).
@@ -345,7 +449,7 @@ pub fn restore_version(ctx: &Context) -> String {
     let mut body = String::from("DECLARE\n  restored_id text;\n  replaced_id text;\nBEGIN\n");
     let _ = write!(
         body,
-        "  SELECT CAST(b.{id} AS text) INTO restored_id FROM {backup} b WHERE CAST(b.{mid} AS text) IS NOT DISTINCT FROM p_model_id AND CAST(b.{ver} AS text) IS NOT DISTINCT FROM p_version;\n  IF restored_id IS NULL THEN\n    RAISE EXCEPTION 'rehearse: no version % of model % in {bname}', p_version, p_model_id;\n  END IF;\n  IF EXISTS (SELECT 1 FROM {models} WHERE CAST({id} AS text) = restored_id) THEN\n    RAISE EXCEPTION 'rehearse: version % of model % is the current row: nothing to restore', p_version, p_model_id;\n  END IF;\n  SELECT CAST({id} AS text) INTO replaced_id FROM {models} WHERE CAST({mid} AS text) IS NOT DISTINCT FROM p_model_id;\n  DELETE FROM {models} WHERE CAST({id} AS text) = replaced_id;\n  INSERT INTO {models} ({cols}) SELECT {cols} FROM {backup} WHERE CAST({id} AS text) = restored_id;\n",
+        "  SELECT CAST(b.{id} AS text) INTO restored_id FROM {backup} b WHERE CAST(b.{mid} AS text) IS NOT DISTINCT FROM p_model_id AND CAST(b.{ver} AS text) IS NOT DISTINCT FROM p_version;\n  IF restored_id IS NULL THEN\n    RAISE EXCEPTION 'rehearse: no version % of model % in {bname}', p_version, p_model_id;\n  END IF;\n  IF EXISTS (SELECT 1 FROM {models} WHERE {id} = CAST(restored_id AS {id_type})) THEN\n    RAISE EXCEPTION 'rehearse: version % of model % is the current row: nothing to restore', p_version, p_model_id;\n  END IF;\n  SELECT CAST({id} AS text) INTO replaced_id FROM {models} WHERE CAST({mid} AS text) IS NOT DISTINCT FROM p_model_id;\n  DELETE FROM {models} WHERE {id} = CAST(replaced_id AS {id_type});\n  INSERT INTO {models} ({cols}) SELECT {cols} FROM {backup} WHERE CAST({id} AS text) = restored_id;\n",
         id = quote_ident(&m.id),
         mid = quote_ident(&m.model_id),
         ver = quote_ident(&m.version),
@@ -353,6 +457,7 @@ pub fn restore_version(ctx: &Context) -> String {
         bname = backup.to_string().replace('\'', "''").replace('%', "%%"),
         models = ctx.models.name.quoted(),
         cols = surviving.join(", "),
+        id_type = id_type(ctx),
     );
     // Rows of other tables that pointed at the restored version come back from their backups.
     let touched = ctx.touched();

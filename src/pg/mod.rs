@@ -106,7 +106,9 @@ impl Cluster {
         self.client_at(&self.bin.join(program))
     }
 
-    /// A client program from elsewhere (another PostgreSQL version's pg_dump), aimed at this cluster.
+    /// A client program from elsewhere (another PostgreSQL version's pg_dump), aimed at this
+    /// cluster. The caller's connection settings are for their own servers: none reach this one
+    /// (PGOPTIONS could hide the NOTICEs that `validate` reads, or change what the scripts do).
     pub fn client_at(&self, program: &Path) -> Command {
         let mut cmd = Command::new(program);
         cmd.env("PGHOST", self.socket_dir())
@@ -114,7 +116,8 @@ impl Cluster {
             .env("PGUSER", "postgres")
             .env_remove("PGDATABASE")
             .env_remove("PGPASSWORD")
-            .env_remove("PGSERVICE");
+            .env_remove("PGSERVICE")
+            .env_remove("PGOPTIONS");
         cmd
     }
 

@@ -325,7 +325,13 @@ impl Rehearsal<'_> {
             effects::seed(
                 conn,
                 &self.services.name,
-                &sql::orphan_condition(&self.spec.services.model_id, &post_models, &self.spec.models.model_id),
+                &sql::orphan_condition(
+                    "t",
+                    &self.spec.services.model_id,
+                    &post_models,
+                    &self.spec.models.model_id,
+                    Dialect::DuckDb,
+                ),
                 "orphan delete (--delete-orphans)",
             )?;
             effects::cascade(conn, catalog, loaded)?;

@@ -76,6 +76,12 @@ fn validate_proves_the_example_archive_on_a_scratch_postgresql() {
             serde_json::from_slice(&std::fs::read(out.join("validation.json")).unwrap()).unwrap();
         assert_eq!(validation["verdict"], "match", "{mode}");
         assert_eq!(validation["second_run_changed_nothing"], true, "{mode}");
+        let rollback = validation["scripts"].as_array().unwrap().iter().find(|r| r["script"] == "02_rollback.sql");
+        let locks = &rollback.expect("02_rollback.sql ran")["locks"];
+        let (writes, reads) = (locks["writes_blocked_seconds"].as_f64(), locks["reads_blocked_seconds"].as_f64());
+        assert!(reads.is_some_and(|r| writes.is_some_and(|w| r <= w)), "{mode}: {locks}");
+        let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+        assert!(report.contains("## Time on PostgreSQL") && report.contains("| `02_rollback.sql` |"), "{mode}");
         assert!(out.join("scripts/02_rollback.sql").is_file() && out.join("summary.json").is_file());
     }
 }

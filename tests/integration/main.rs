@@ -12,6 +12,7 @@ mod interrupt;
 mod pipes;
 mod rehearsal_vs_postgres;
 mod run_command;
+mod script_plans;
 mod scripts_vs_postgres;
 mod setup_detection;
 mod support;

@@ -76,6 +76,7 @@ fn the_run_directory_is_complete_and_consistent() {
     assert_eq!(summary["verification"]["V3_caused"]["pass"], true);
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("## Totals") && report.contains("## Hazards") && report.contains("## Verification"));
+    assert!(!report.contains("## Time on PostgreSQL"), "only `validate` measures the scripts");
 
     // The CSV reports carry the hostile text of the plan, byte for byte.
     let workspace = Workspace::in_memory().unwrap();

@@ -3,7 +3,7 @@
 //! database without touching it, are idempotent, refuse a predicted failure, and 04 restores a
 //! deleted version.
 
-use crate::support::{generated_database, pg_dump, DB};
+use crate::support::{cluster, generated_database, pg_dump, DB};
 use rehearse::catalog::Catalog;
 use rehearse::emit::{self, Context};
 use rehearse::import::{import, ImportOptions};
@@ -12,6 +12,7 @@ use rehearse::plan::{Mode, Plan};
 use rehearse::rehearsal::policy::Policy;
 use rehearse::rehearsal::{rehearse, Options};
 use rehearse::spec::Spec;
+use rehearse::sql::{orphan_condition, Dialect};
 use rehearse::validate::{describe, restore, validate};
 use rehearse::workspace::Workspace;
 use std::path::{Path, PathBuf};
@@ -56,26 +57,35 @@ fn dump_text(pg: &Cluster, db: &str, dir: &Path, name: &str) -> String {
 
 #[test]
 fn emitted_scripts_do_exactly_what_was_rehearsed() {
-    for seed in ["9", "13"] {
+    // (policy, delete_orphans) for each run.
+    type Runs = &'static [(Policy, bool)];
+    let every_run: Runs =
+        &[(Policy::Legacy, false), (Policy::Legacy, true), (Policy::Documented, false), (Policy::Documented, true)];
+    // A NULL models.model_id makes the guide's orphan delete (NOT IN) delete nothing.
+    let scenarios: [(&[&str], Runs); 3] = [
+        (&["--models", "40", "--seed", "9"], every_run),
+        (&["--models", "40", "--seed", "13"], every_run),
+        (&["--models", "40", "--seed", "5", "--null-model-id"], &[(Policy::Legacy, true)]),
+    ];
+    for (args, runs) in scenarios {
+        let args_text = args.join(" ");
         let dir = tempfile::tempdir().unwrap();
-        let pg = generated_database(dir.path(), &["--models", "40", "--seed", seed]);
+        let pg = generated_database(dir.path(), args);
         let dump = dir.path().join("dump.sql");
         pg_dump(&pg, &["--no-owner"], &dump);
         let spec = Spec::guide();
-        let mut n = 0;
-        for policy in [Policy::Legacy, Policy::Documented] {
-            for delete_orphans in [false, true] {
-                n += 1;
-                let run = rehearse_and_emit(&dump, dir.path(), policy, delete_orphans);
-                let context = Context::new(&run.plan, &spec, &run.catalog).unwrap();
-                let db = format!("scripts_{n}");
-                let validation =
-                    validate(&pg, &db, &dump, &run.workspace, &run.catalog, &spec, &context, &run.scripts).unwrap();
-                let label = format!("seed {seed}, {}, delete_orphans={delete_orphans}", policy.name());
-                assert!(validation.matches(), "{label}:\n{}", describe(&validation));
-                assert!(validation.tables.len() >= 4, "{label}: models, services and the cascaded tables are compared");
-                assert!(validation.second_run_changed_nothing, "{label}");
-            }
+        for (n, &(policy, delete_orphans)) in runs.iter().enumerate() {
+            let run = rehearse_and_emit(&dump, dir.path(), policy, delete_orphans);
+            let context = Context::new(&run.plan, &spec, &run.catalog).unwrap();
+            let db = format!("scripts_{n}");
+            let validation =
+                validate(&pg, &db, &dump, &run.workspace, &run.catalog, &spec, &context, &run.scripts).unwrap();
+            let label = format!("{args_text}, {}, delete_orphans={delete_orphans}", policy.name());
+            assert!(validation.matches(), "{label}:\n{}", describe(&validation));
+            assert!(validation.tables.len() >= 4, "{label}: models, services and the cascaded tables are compared");
+            assert!(validation.second_run_changed_nothing, "{label}");
+            let timed = validation.scripts.iter().find(|r| r.script == "02_rollback.sql").and_then(|r| r.locks);
+            assert!(timed.is_some_and(|t| t.reads_blocked_seconds <= t.writes_blocked_seconds), "{label}: lock times");
         }
     }
 }
@@ -206,4 +216,29 @@ fn a_stale_backup_stops_01_and_is_named() {
         "{messages}"
     );
     assert_eq!(before, dump_text(&pg, DB, dir.path(), "after.sql"), "nothing is created or changed");
+}
+
+#[test]
+fn the_orphan_delete_keeps_the_guides_null_semantics() {
+    // 02_rollback.sql deletes orphans with an anti-join, not the guide's NOT IN (which the
+    // rehearsal runs): on every mix of NULLs, both pick the same services.
+    let pg = cluster();
+    pg.create_database(DB).unwrap();
+    let guide = orphan_condition("s", "model_id", "models", "model_id", Dialect::DuckDb);
+    let emitted = orphan_condition("s", "model_id", "models", "model_id", Dialect::Postgres);
+    assert!(guide.contains("NOT IN") && !emitted.contains("NOT IN"));
+    let picked = |condition: &str| {
+        let sql = format!(
+            "SELECT coalesce(string_agg(s.id::text, ',' ORDER BY s.id), 'none') FROM services s WHERE {condition}"
+        );
+        pg.query(DB, &sql).unwrap()[0][0].clone().unwrap()
+    };
+    for (models, expected) in [("", "1,2,3"), ("('a')", "2"), ("('a'), (NULL)", "none"), ("(NULL)", "none")] {
+        pg.psql(DB, "DROP TABLE IF EXISTS models, services; CREATE TABLE models (model_id text); CREATE TABLE services (id int, model_id text); INSERT INTO services VALUES (1, 'a'), (2, 'b'), (3, NULL)").unwrap();
+        if !models.is_empty() {
+            pg.psql(DB, &format!("INSERT INTO models VALUES {models}")).unwrap();
+        }
+        assert_eq!(picked(&guide), expected, "the guide's NOT IN, models {models:?}");
+        assert_eq!(picked(&emitted), expected, "the emitted condition, models {models:?}");
+    }
 }
