@@ -148,6 +148,27 @@ print(f"{100 * per.get('public.request_logs', 0) / total:.1f}")
 PY
 }
 
+# "writes reads" seconds from the closing NOTICE of a 02_rollback.sql run (see src/emit).
+lock_seconds() {
+    sed -n 's/.*rehearse: locks held: writes blocked for \([0-9.]*\) s .*reads blocked for \([0-9.]*\) s .*/\1 \2/p' "$1" | head -1
+}
+
+# "01_s 02_s writes_s reads_s" from `rehearse validate`'s validation.json ("-" where missing).
+validated_seconds() {
+    python3 - "$1" <<'PY'
+import json, sys
+try:
+    runs = {r["script"]: r for r in json.load(open(sys.argv[1]))["scripts"]}
+except (OSError, ValueError, KeyError):
+    runs = {}
+def sec(x):
+    return f"{x:.2f}" if isinstance(x, (int, float)) else "-"
+b, r = runs.get("01_backup.sql", {}), runs.get("02_rollback.sql", {})
+locks = r.get("locks") or {}
+print(sec(b.get("seconds")), sec(r.get("seconds")), sec(locks.get("writes_blocked_seconds")), sec(locks.get("reads_blocked_seconds")))
+PY
+}
+
 loaded_rows() {   # sum of .tables[] | select(.loaded) | .rows from `rehearse inspect --json`
     python3 -c '
 import json, sys
@@ -230,6 +251,7 @@ log "rehearse: $BIN ($rver); nproc=$ncpu"
 
 setup_rows=()
 result_rows=()
+script_rows=()
 phase_lines=()
 
 for size in $sizes; do
@@ -337,6 +359,50 @@ for size in $sizes; do
         [[ $b_sum == "-" ]] || b_cell="$b_rest + $b_roll = $b_sum"
         result_rows+=("| $size | $fmt | $bytes | $rows_m | $rows_s | $rows_l | $imp | $mbps | $loaded | $rps | $rss$run_rss | $runs | $b_cell | $ratio | $ratio_run |")
     done
+    # (c) the emitted scripts on PostgreSQL, with the shipped script's choices (policy legacy,
+    # orphans deleted): `rehearse validate` times them itself; then bench restores the dump
+    # into its own cluster and times 01 and 02 with psql, reading 02's lock times.
+    sfmt=custom; [[ -n "${dump[custom]:-}" ]] || sfmt=plain
+    f="${dump[$sfmt]}"
+    vrun="$work/validate-$tag"
+    log "$tag: rehearse validate --policy legacy --delete-orphans ($sfmt)"
+    measure "$tag-validate" "$BIN" validate "$f" --policy legacy --delete-orphans --out "$vrun" --force
+    v_cells="failed: $m_err | - | - | -"
+    if [[ $m_rc == 0 ]]; then
+        read -r v01 v02 vw vr < <(validated_seconds "$vrun/validation.json")
+        v_cells="$v01 | $v02 | $vw | $vr"
+    fi
+    p_cells="- | - | - | -"
+    if [[ -f "$vrun/scripts/02_rollback.sql" ]]; then
+        sdb="scripts_$sfmt"
+        q postgres "DROP DATABASE IF EXISTS $sdb" >/dev/null
+        "$bindir/createdb" "${conn[@]}" "$sdb"
+        log "$tag: restore for the emitted scripts"
+        if [[ $sfmt == plain ]]; then
+            "${psql[@]}" -d "$sdb" -f "$f" >"$logs/$tag-scripts-restore.log" 2>&1
+        else
+            "$bindir/pg_restore" --no-owner --exit-on-error --jobs="$ncpu" "${conn[@]}" -d "$sdb" "$f" \
+                >"$logs/$tag-scripts-restore.log" 2>&1
+        fi || { tail -5 "$logs/$tag-scripts-restore.log" >&2; die "$tag: restore for the scripts failed"; }
+        p01="failed"; p02="failed"; pw="-"; pr="-"
+        log "$tag: 01_backup.sql"
+        t0=$(now)
+        # No PGOPTIONS here: the scripts' NOTICEs carry the lock times.
+        if PGOPTIONS="" "${psql[@]}" -d "$sdb" -f "$vrun/scripts/01_backup.sql" >"$logs/$tag-01_backup.log" 2>&1; then
+            p01=$(since "$t0")
+            log "$tag: 02_rollback.sql"
+            t0=$(now)
+            if PGOPTIONS="" "${psql[@]}" -d "$sdb" -f "$vrun/scripts/02_rollback.sql" >"$logs/$tag-02_rollback.log" 2>&1; then
+                p02=$(since "$t0")
+                read -r pw pr < <(lock_seconds "$logs/$tag-02_rollback.log") || true
+            fi
+        fi
+        q postgres "DROP DATABASE $sdb" >/dev/null
+        p_cells="$p01 | $p02 | ${pw:--} | ${pr:--}"
+    fi
+    rm -rf "$vrun"
+    script_rows+=("| $size | $sfmt | $rows_m | $rows_s | $v_cells | $p_cells |")
+
     rm -f "${dump[@]}"
     unset dump
 done
@@ -369,6 +435,14 @@ report="$OUT_DIR/bench-results.md"
         echo "(b) = \`createdb\` + restore (plain: \`psql -f\`; custom: \`pg_restore --jobs=$ncpu\`) + the shipped backup and rollback SQL (ROLLBACK.md §2) in \`psql\`."
     fi
     echo "Logs of every step: \`$logs\`."
+    echo
+    echo "## Emitted scripts on PostgreSQL (policy legacy, orphans deleted)"
+    echo
+    echo "| size MB | dump | models | services | validate: 01 s | validate: 02 s | validate: writes blocked s | validate: reads blocked s | psql: 01 s | psql: 02 s | psql: writes blocked s | psql: reads blocked s |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${script_rows[@]}"
+    echo
+    echo "validate = \`rehearse validate <dump> --policy legacy --delete-orphans\` (its own scratch cluster, its \`validation.json\`); psql = the same scripts run by bench in its cluster on a fresh restore, wall time of \`psql -f\`. Writes blocked = BEGIN to the end of 02's work (SHARE ROW EXCLUSIVE), reads blocked = its ACCESS EXCLUSIVE part, both from 02's closing NOTICE."
     echo
     echo "## Phases of each run (\`rehearse -v run\`)"
     echo

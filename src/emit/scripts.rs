@@ -198,7 +198,9 @@ fn verification(ctx: &Context, body: &mut String, orphans_before: Option<&str>) 
 
 /// An index that the rollback builds for its own transaction on a foreign key into a table that
 /// loses rows. PostgreSQL checks or cascades each deleted row with a query on the referencing
-/// table: without an index on the key's columns, a sequential scan of that table per row.
+/// table: without an index on the key's columns, a sequential scan of that table per row. Where
+/// it cannot be built (another owner, a lock held elsewhere, the name taken), the rollback goes
+/// on without it, only slower.
 struct TemporaryIndex {
     name: TableName,
     table: TableName,
@@ -275,22 +277,18 @@ pub fn rollback(ctx: &Context) -> String {
     // Two locks. SHARE ROW EXCLUSIVE from the start keeps every other writer out until COMMIT,
     // so the rows that the drift guard checks are the rows deleted, while readers go on. ACCESS
     // EXCLUSIVE, which stops readers too, only for the DDL and the checks at the end.
-    let exclusive =
-        table_list([&ctx.models.name, &ctx.services.name].into_iter().chain(indexes.iter().map(|i| &i.table)));
-    out.push_str(
-        "-- locks: writes wait from the first LOCK to COMMIT; reads wait only for the ACCESS EXCLUSIVE part.\n",
-    );
+    let exclusive = table_list([&ctx.models.name, &ctx.services.name]);
+    out.push_str("-- locks: other sessions cannot write to the tables of the first LOCK until COMMIT; they cannot\n-- read the tables of the ACCESS EXCLUSIVE lock (and of the temporary indexes) only for the DDL at the end.\n");
     out.push_str("BEGIN;\nSET LOCAL lock_timeout = '10s';\nSET LOCAL statement_timeout = '30min';\n");
-    let _ = writeln!(
-        out,
-        "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE;",
-        table_list(all.iter().map(|t| &t.name).chain(indexes.iter().map(|i| &i.table)))
-    );
+    let _ = writeln!(out, "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE;", table_list(all.iter().map(|t| &t.name)));
     out.push_str(&keepers(ctx));
     let (m, s) = (&ctx.spec.models, &ctx.spec.services);
     let mut body = String::from("DECLARE\n  n bigint;\n  digest text;\n  exclusive_from timestamptz;\n");
     for i in 0..all.len() {
         let _ = writeln!(body, "  before_{i} bigint;\n  nulls_{i} bigint;");
+    }
+    for i in 0..indexes.len() {
+        let _ = writeln!(body, "  indexed_{i} boolean := false;");
     }
     body.push_str("BEGIN\n");
     let total = version_column_count(ctx);
@@ -321,14 +319,16 @@ pub fn rollback(ctx: &Context) -> String {
             let _ = writeln!(body, "  SELECT count(*) INTO nulls_{i} FROM {nulls};");
         }
     }
-    for index in &indexes {
+    for (i, index) in indexes.iter().enumerate() {
         let columns: Vec<String> = index.columns.iter().map(|c| quote_ident(c)).collect();
         let _ = writeln!(
             body,
-            "  CREATE INDEX {} ON {} ({});",
+            "  BEGIN\n    CREATE INDEX {} ON {} ({});\n    indexed_{i} := true;\n  EXCEPTION WHEN insufficient_privilege OR lock_not_available OR duplicate_table THEN\n    RAISE NOTICE 'rehearse: no temporary index on {} ({}): %. Each deleted row scans that table instead.', SQLERRM;\n  END;",
             quote_ident(&index.name.name),
             index.table.quoted(),
-            columns.join(", ")
+            columns.join(", "),
+            index.table.to_string().replace('\'', "''").replace('%', "%%"),
+            index.columns.join(", ").replace('\'', "''").replace('%', "%%"),
         );
     }
     if plan.mode == Mode::Full {
@@ -360,8 +360,8 @@ pub fn rollback(ctx: &Context) -> String {
     }
     let _ =
         writeln!(body, "  exclusive_from := clock_timestamp();\n  LOCK TABLE {exclusive} IN ACCESS EXCLUSIVE MODE;");
-    for index in &indexes {
-        let _ = writeln!(body, "  DROP INDEX {};", index.name.quoted());
+    for (i, index) in indexes.iter().enumerate() {
+        let _ = writeln!(body, "  IF indexed_{i} THEN\n    DROP INDEX {};\n  END IF;", index.name.quoted());
     }
     for index in &ctx.spec.drop.indexes {
         let _ = writeln!(body, "  DROP INDEX IF EXISTS {};", TableName::new(&ctx.models.name.schema, index).quoted());
@@ -401,8 +401,9 @@ pub fn rollback(ctx: &Context) -> String {
     );
     let _ = write!(
         body,
-        "  RAISE NOTICE '{LOCK_NOTICE} writes blocked for % s (SHARE ROW EXCLUSIVE), reads blocked for % s (ACCESS EXCLUSIVE on {})',\n    round(extract(epoch FROM clock_timestamp() - now())::numeric, 3), round(extract(epoch FROM clock_timestamp() - exclusive_from)::numeric, 3);\nEND\n",
-        exclusive.replace('\'', "''").replace('%', "%%")
+        "  RAISE NOTICE '{LOCK_NOTICE} writes blocked for % s (SHARE ROW EXCLUSIVE), reads blocked for % s (ACCESS EXCLUSIVE on {}{})',\n    round(extract(epoch FROM clock_timestamp() - now())::numeric, 3), round(extract(epoch FROM clock_timestamp() - exclusive_from)::numeric, 3);\nEND\n",
+        exclusive.replace('\'', "''").replace('%', "%%"),
+        if indexes.is_empty() { "" } else { ", then on the tables of the temporary indexes it drops" }
     );
     let _ = writeln!(out, "DO {};", dollar_quote(&body));
     out.push_str("COMMIT;\n");

@@ -242,3 +242,52 @@ fn the_orphan_delete_keeps_the_guides_null_semantics() {
         assert_eq!(picked(&emitted), expected, "the emitted condition, models {models:?}");
     }
 }
+
+#[test]
+fn temporary_indexes_are_optional_and_never_outlive_the_rollback() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = generated_database(dir.path(), &["--models", "30", "--seed", "4"]);
+    let dump = dir.path().join("dump.sql");
+    pg_dump(&pg, &["--no-owner"], &dump);
+    let run = rehearse_and_emit(&dump, dir.path(), Policy::Documented, false);
+    let rollback = std::fs::read_to_string(run.scripts.join("02_rollback.sql")).unwrap();
+    let index_on = |table: &str| {
+        let at = rollback.find(&format!("\" ON \"public\".\"{table}\"")).expect("a temporary index");
+        let name_start = rollback[..at].rfind("CREATE INDEX \"").unwrap() + "CREATE INDEX \"".len();
+        rollback[name_start..at].to_string()
+    };
+    let (artifacts, feedback) = (index_on("model_artifacts"), index_on("model_feedback"));
+
+    // The operator owns models and services but not model_artifacts, and the name of the
+    // feedback index is taken: the rollback does without both indexes, and drops no index of
+    // its operator's.
+    let db = "owners";
+    restore(&pg, &dump, db).unwrap();
+    let setup = format!(
+        "CREATE ROLE rollback_operator LOGIN; ALTER TABLE models OWNER TO rollback_operator; \
+         ALTER TABLE services OWNER TO rollback_operator; ALTER TABLE model_feedback OWNER TO rollback_operator; \
+         GRANT ALL ON ALL TABLES IN SCHEMA public TO rollback_operator; GRANT CREATE ON SCHEMA public TO rollback_operator; CREATE INDEX \"{feedback}\" ON request_logs (status)"
+    );
+    pg.psql(db, &setup).unwrap();
+    let out = pg
+        .client("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", "rollback_operator", "-d", db, "-f"])
+        .arg(run.scripts.join("02_rollback.sql"))
+        .output()
+        .unwrap();
+    let messages = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{messages}");
+    assert!(
+        messages.contains("no temporary index on public.model_artifacts (model_row_id): must be owner"),
+        "{messages}"
+    );
+    assert!(messages.contains("no temporary index on public.model_feedback (model_row_id)"), "{messages}");
+    assert!(messages.contains("rollback applied as rehearsed"), "{messages}");
+    let left = pg
+        .query(db, "SELECT string_agg(indexrelid::regclass::text || ' ON ' || indrelid::regclass::text, ', ') FROM pg_index WHERE indexrelid::regclass::text LIKE 'rehearse_fk_%'")
+        .unwrap();
+    assert_eq!(left[0][0], Some(format!("{feedback} ON request_logs")), "only the operator's own index is left");
+    assert_ne!(artifacts, feedback);
+    let models = pg.query(db, "SELECT count(*) FROM models").unwrap();
+    assert_eq!(models[0][0], Some(run.plan.models_after.to_string()));
+}
