@@ -4,7 +4,7 @@
 
 use crate::catalog::TableName;
 use crate::error::{Error, Location, Result};
-use crate::input::{self, Format};
+use crate::input::{self, Format, Scan};
 use crate::progress::Progress;
 use crate::spec::Spec;
 use crate::workspace::{TableStat, Workspace};
@@ -16,6 +16,11 @@ use std::sync::Arc;
 pub struct ImportOptions {
     /// Load every table, not only those the rollback reaches.
     pub all_tables: bool,
+    /// The spec's tables must be in the export (`run`, `check`, `validate`). Without it an
+    /// export that lacks them is loaded whole: `import` and `inspect` read any pg_dump.
+    pub require_spec_tables: bool,
+    /// Which database of a `pg_dumpall` file to read.
+    pub database: Option<String>,
     /// Where the phases report how far they are.
     pub progress: Arc<Progress>,
 }
@@ -30,28 +35,57 @@ pub struct Imported {
 
 /// Reads `input` into `workspace`, which must be fresh (`Workspace::create` or `in_memory`).
 /// The rollback starts from the spec's models and services tables; the guide's backup tables
-/// are loaded too when the export has them (a stale backup is a hazard).
+/// are loaded too when the export has them (a stale backup is a hazard). An export without
+/// the spec's tables is loaded whole, unless `require_spec_tables` refuses it.
 pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportOptions) -> Result<Imported> {
-    let mut reader = input::open(input, options.progress.clone())?;
-    let scan = reader.scan()?;
+    let mut reader = input::open(input, options.database.as_deref(), options.progress.clone())?;
+    let mut scan = reader.scan()?;
+    check_database(input, &scan, options.database.as_deref())?;
     let catalog = &scan.catalog;
-    let mut roots = Vec::new();
-    for root in [&spec.models.table, &spec.services.table] {
-        let table = catalog.find_table(root).ok_or_else(|| {
-            Error::bad_input(
-                Location::file(input),
-                format!("the export has no `{root}` table: it is not a model-management database (the rollback needs models and services)"),
-            )
-        })?;
-        roots.push(table.name.clone());
+    let spec_tables = [(&spec.models.table, "models"), (&spec.services.table, "services")];
+    let missing: Vec<String> = spec_tables
+        .iter()
+        .filter(|(table, _)| catalog.find_table(table).is_none())
+        .map(|(table, role)| format!("`{table}` ({role})"))
+        .collect();
+    if options.require_spec_tables && !missing.is_empty() {
+        return Err(Error::bad_input(
+            Location::file(input),
+            format!(
+                "the export has no {} table, which the rollback spec starts from: rehearse it with a spec naming this schema's tables (--spec FILE, see `rehearse spec --print`)",
+                missing.join(" or ")
+            ),
+        ));
     }
-    let loaded: Vec<TableName> = if options.all_tables {
+    let mut notes = Vec::new();
+    let loaded: Vec<TableName> = if options.all_tables || !missing.is_empty() {
+        if !options.all_tables {
+            notes.push(format!(
+                "the export has no {} table, where the rollback starts: every table is loaded",
+                missing.join(" or ")
+            ));
+        }
         catalog.tables.iter().map(|t| t.name.clone()).collect()
     } else {
         let backups = [&spec.backup.models_table, &spec.backup.services_table];
-        roots.extend(backups.iter().filter_map(|b| catalog.find_table(b)).map(|t| t.name.clone()));
+        let roots: Vec<TableName> = spec_tables
+            .iter()
+            .map(|(table, _)| table)
+            .chain(backups.iter())
+            .filter_map(|name| catalog.find_table(name))
+            .map(|t| t.name.clone())
+            .collect();
         catalog.reached_from(&roots)
     };
+    notes.extend(rows_of_tables_never_created(&scan));
+    notes.extend(rows_written_into_partitioned_tables(&scan));
+    // A table of no columns (`CREATE TABLE t ()`) has nothing DuckDB could hold.
+    let (loaded, columnless): (Vec<TableName>, Vec<TableName>) =
+        loaded.into_iter().partition(|t| catalog.table(t).is_some_and(|t| !t.columns.is_empty()));
+    for table in &columnless {
+        let rows = data_rows(&scan, table).map_or("rows".to_string(), |n| format!("{n} rows"));
+        notes.push(format!("{table} has no columns: not loaded ({rows} without values)"));
+    }
     let wanted: BTreeSet<TableName> = loaded.iter().cloned().collect();
     workspace.create_tables(catalog, &loaded)?;
     let expected: u64 = scan.data.iter().filter(|d| wanted.contains(&d.table)).filter_map(|d| d.rows).sum();
@@ -65,17 +99,74 @@ pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportO
         .iter()
         .map(|t| {
             let loaded = wanted.contains(&t.name);
-            let scanned = scan.data.iter().find(|d| d.table == t.name);
-            let rows = if loaded {
-                Some(counts.get(&t.name).copied().unwrap_or(0))
-            } else {
-                scanned.map_or(Some(0), |d| d.rows)
-            };
+            let rows = if loaded { Some(counts.get(&t.name).copied().unwrap_or(0)) } else { data_rows(&scan, &t.name) };
             TableStat { table: t.name.clone(), loaded, rows }
         })
         .collect();
+    scan.notes.extend(notes);
     workspace.record(input, &scan, &stats)?;
     Ok(Imported { format: scan.format, stats, notes: scan.notes })
+}
+
+/// Notes for rows the export writes into a partitioned table (`pg_dump
+/// --load-via-partition-root`): they are loaded there, where the dump puts them, and not routed
+/// to the partitions that PostgreSQL would store them in.
+fn rows_written_into_partitioned_tables(scan: &Scan) -> Vec<String> {
+    let roots: BTreeSet<&TableName> = scan
+        .data
+        .iter()
+        .map(|d| &d.table)
+        .filter(|t| scan.catalog.table(t).is_some_and(|t| t.partitioned_by.is_some()))
+        .collect();
+    roots
+        .into_iter()
+        .map(|table| {
+            format!(
+                "rows of {table} are loaded into that partitioned table itself, where the dump writes them (pg_dump --load-via-partition-root): the view \"{}*\" reads them with its partitions' rows, but no partition's own rows include them",
+                table.name
+            )
+        })
+        .collect()
+}
+
+/// Refuses `--database NAME` for an export of another database (or of one it does not name).
+fn check_database(input: &Path, scan: &Scan, wanted: Option<&str>) -> Result<()> {
+    let Some(wanted) = wanted else { return Ok(()) };
+    if scan.database.as_deref() == Some(wanted) {
+        return Ok(());
+    }
+    let held = match &scan.database {
+        Some(database) => format!("the export is of database \"{database}\""),
+        None => "the export names no database".to_string(),
+    };
+    Err(Error::bad_input(Location::file(input), format!("--database {wanted}: {held}")))
+}
+
+/// The rows the export holds for `table`, counted without decoding (`None` where only a
+/// parse could count them). A table's rows may come in several blocks
+/// (`pg_dump --load-via-partition-root` writes each partition's rows into its root).
+fn data_rows(scan: &Scan, table: &TableName) -> Option<u64> {
+    scan.data.iter().filter(|d| &d.table == table).try_fold(0, |sum, d| d.rows.map(|rows| sum + rows))
+}
+
+/// Notes for rows the export holds for tables it never creates: the configuration tables of
+/// extensions (`pg_extension_config_dump`), whose DDL `CREATE EXTENSION` runs. Without their
+/// columns' types they cannot be loaded, and they are never skipped without a word.
+fn rows_of_tables_never_created(scan: &Scan) -> Vec<String> {
+    let orphans: BTreeSet<&TableName> =
+        scan.data.iter().map(|d| &d.table).filter(|t| scan.catalog.table(t).is_none()).collect();
+    let owner = if scan.extensions.is_empty() {
+        "and creates no extension that would".to_string()
+    } else {
+        format!("so it belongs to an extension it creates ({})", scan.extensions.join(", "))
+    };
+    orphans
+        .into_iter()
+        .map(|table| {
+            let rows = data_rows(scan, table).map_or("the rows".to_string(), |n| format!("{n} rows"));
+            format!("{rows} of {table} are not loaded: the export never creates the table, {owner}, whose columns it does not declare")
+        })
+        .collect()
 }
 
 /// The workspace for `input`: the workspace file itself when it is one (opened read-only), or
@@ -83,6 +174,12 @@ pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportO
 pub fn workspace_for(input: &Path, spec: &Spec, options: ImportOptions) -> Result<Workspace> {
     if input.is_file() {
         if let Ok(workspace) = Workspace::open(input) {
+            if let Some(database) = &options.database {
+                return Err(Error::Usage(format!(
+                    "--database {database}: {} is a workspace, which holds one database already",
+                    input.display()
+                )));
+            }
             return Ok(workspace);
         }
     }

@@ -4,7 +4,7 @@
 //! import never leaves a half-written workspace behind.
 
 use crate::catalog::{
-    quote_ident, Catalog, Column, Constraint, ConstraintKind, FkAction, ForeignKey, Index, Table, TableName,
+    quote_ident, Catalog, Column, Constraint, ConstraintKind, FkAction, ForeignKey, Index, Partition, Table, TableName,
 };
 use crate::error::{Error, Result};
 use crate::input::{Origin, RowSink, Scan};
@@ -39,6 +39,9 @@ CREATE TABLE _rehearse.constraints (schema_name VARCHAR, table_name VARCHAR, pos
 CREATE TABLE _rehearse.indexes (schema_name VARCHAR, table_name VARCHAR, position INTEGER,
     index_name VARCHAR, is_unique BOOLEAN, columns VARCHAR);
 CREATE TABLE _rehearse.notes (position INTEGER, note VARCHAR);
+CREATE TABLE _rehearse.lineage (schema_name VARCHAR, table_name VARCHAR, position INTEGER,
+    parent_schema VARCHAR, parent_table VARCHAR, partition_bound VARCHAR);
+CREATE TABLE _rehearse.partitioned (schema_name VARCHAR, table_name VARCHAR, partition_key VARCHAR);
 "#;
 
 /// A table of the input: whether its rows were loaded, and how many it has.
@@ -119,7 +122,10 @@ impl Workspace {
         &self.conn
     }
 
-    /// Creates the DuckDB tables for `tables`, with their mapped types.
+    /// Creates the DuckDB tables for `tables`, with their mapped types, and for each of them
+    /// that has inheritance children or partitions, the view `"schema"."name*"` (PostgreSQL's
+    /// old spelling of "the table and its descendants"): the union of the rows of all the
+    /// tables that hold its rows, in its columns, as `SELECT … FROM name` reads it in PostgreSQL.
     pub fn create_tables(&self, catalog: &Catalog, tables: &[TableName]) -> Result<()> {
         for name in tables {
             let Some(table) = catalog.table(name) else { continue };
@@ -135,6 +141,20 @@ impl Workspace {
                 columns.join(", ")
             ))?;
         }
+        for name in tables {
+            let holders = catalog.row_holders(name);
+            let Some(table) = catalog.table(name).filter(|_| holders.len() > 1) else { continue };
+            let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
+            let selects: Vec<String> = holders
+                .iter()
+                .map(|holder| format!("SELECT {} FROM {}", columns.join(", "), holder.quoted()))
+                .collect();
+            self.conn.execute_batch(&format!(
+                "CREATE VIEW {} AS {};",
+                family_view(name).quoted(),
+                selects.join(" UNION ALL ")
+            ))?;
+        }
         Ok(())
     }
 
@@ -147,6 +167,7 @@ impl Workspace {
             ("input_sha256", scan.sha256.clone()),
             ("format", scan.format.name().to_string()),
             ("pg_dump_version", scan.pg_dump_version.clone().unwrap_or_default()),
+            ("database", scan.database.clone().unwrap_or_default()),
             ("rehearse_version", env!("CARGO_PKG_VERSION").to_string()),
         ];
         let mut stmt = conn.prepare("INSERT INTO _rehearse.provenance VALUES (?, ?)")?;
@@ -196,6 +217,26 @@ impl Workspace {
         for (position, i) in scan.catalog.indexes.iter().enumerate() {
             stmt.execute(params![i.table.schema, i.table.name, position as i64, i.name, i.unique, json(&i.columns)])?;
         }
+        let mut stmt = conn.prepare("INSERT INTO _rehearse.lineage VALUES (?, ?, ?, ?, ?, ?)")?;
+        for table in &scan.catalog.tables {
+            let bound = table.partition_of.as_ref().map(|p| p.bound.as_str());
+            for (position, parent) in table.parents().enumerate() {
+                stmt.execute(params![
+                    table.name.schema,
+                    table.name.name,
+                    position as i64,
+                    parent.schema,
+                    parent.name,
+                    bound
+                ])?;
+            }
+        }
+        let mut stmt = conn.prepare("INSERT INTO _rehearse.partitioned VALUES (?, ?, ?)")?;
+        for table in &scan.catalog.tables {
+            if let Some(key) = &table.partitioned_by {
+                stmt.execute(params![table.name.schema, table.name.name, key])?;
+            }
+        }
         let mut stmt = conn.prepare("INSERT INTO _rehearse.notes VALUES (?, ?)")?;
         for (position, note) in scan.notes.iter().enumerate() {
             stmt.execute(params![position as i64, note])?;
@@ -221,9 +262,10 @@ impl Workspace {
             let (name, column) = row?;
             match catalog.table_mut(&name) {
                 Some(table) => table.columns.push(column),
-                None => catalog.tables.push(Table { name, columns: vec![column] }),
+                None => catalog.tables.push(Table::new(name, vec![column])),
             }
         }
+        self.read_lineage(&mut catalog)?;
         let mut stmt = conn.prepare(
             "SELECT schema_name, table_name, constraint_name, kind, columns, ref_schema, ref_table,
                     ref_columns, on_delete, on_update
@@ -267,6 +309,49 @@ impl Workspace {
             catalog.indexes.push(row?);
         }
         Ok(catalog)
+    }
+
+    /// Adds the inheritance and partition trees recorded at import to `catalog` (workspaces
+    /// written before rehearse recorded them have none).
+    fn read_lineage(&self, catalog: &mut Catalog) -> Result<()> {
+        let recorded: i64 = self.conn.query_row(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = '_rehearse' AND table_name = 'lineage'",
+            [],
+            |r| r.get(0),
+        )?;
+        if recorded == 0 {
+            return Ok(());
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT schema_name, table_name, parent_schema, parent_table, partition_bound
+             FROM _rehearse.lineage ORDER BY schema_name, table_name, position",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                TableName::new(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?),
+                TableName::new(&r.get::<_, String>(2)?, &r.get::<_, String>(3)?),
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })?;
+        for row in rows {
+            let (name, parent, bound) = row?;
+            let Some(table) = catalog.table_mut(&name) else { continue };
+            match bound {
+                Some(bound) => table.partition_of = Some(Partition { parent, bound }),
+                None => table.inherits.push(parent),
+            }
+        }
+        let mut stmt = self.conn.prepare("SELECT schema_name, table_name, partition_key FROM _rehearse.partitioned")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((TableName::new(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?), r.get::<_, String>(2)?))
+        })?;
+        for row in rows {
+            let (name, key) = row?;
+            if let Some(table) = catalog.table_mut(&name) {
+                table.partitioned_by = Some(key);
+            }
+        }
+        Ok(())
     }
 
     pub fn provenance(&self) -> Result<BTreeMap<String, String>> {
@@ -319,6 +404,11 @@ impl Workspace {
     pub fn loader<'w>(&'w self, catalog: &'w Catalog, progress: Arc<Progress>) -> Loader<'w> {
         Loader { workspace: self, catalog, current: None, counts: BTreeMap::new(), progress }
     }
+}
+
+/// The view that reads `table` with its descendants' rows (see `Workspace::create_tables`).
+pub fn family_view(table: &TableName) -> TableName {
+    TableName::new(&table.schema, &format!("{}*", table.name))
 }
 
 fn json(list: &[String]) -> String {

@@ -37,7 +37,13 @@ pub fn rehearse_input(args: &RehearsalArgs, progress: Arc<Progress>) -> Result<R
         Some(file) => Spec::from_file(file)?,
         None => Spec::guide(),
     };
-    let workspace = workspace_for(&args.input, &spec, ImportOptions { all_tables: false, progress: progress.clone() })?;
+    let options = ImportOptions {
+        all_tables: false,
+        require_spec_tables: true,
+        database: args.database.clone(),
+        progress: progress.clone(),
+    };
+    let workspace = workspace_for(&args.input, &spec, options)?;
     let options = Options {
         policy: args.policy,
         mode: args.mode,

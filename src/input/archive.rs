@@ -7,6 +7,7 @@
 
 use super::copy_text::DecodedRow;
 use super::ddl::{self, Parsed};
+use super::encoding::{self, ClientEncoding};
 use super::source::{fingerprint, trim_eol};
 use super::{Format, Input, Origin, RowSink, Scan, TableData};
 use crate::catalog::{Catalog, TableName};
@@ -57,30 +58,36 @@ pub struct Archive {
     entries: Vec<DataEntry>,
     /// Directory and tar: each data entry's file or member name.
     files: Vec<(i32, String)>,
+    /// The client encoding of the data (the archive's ENCODING entry).
+    encoding: ClientEncoding,
 }
 
 impl Archive {
     pub fn new(path: &Path, kind: Kind) -> Self {
-        Archive { path: path.to_path_buf(), kind, entries: Vec::new(), files: Vec::new() }
+        Archive {
+            path: path.to_path_buf(),
+            kind,
+            entries: Vec::new(),
+            files: Vec::new(),
+            encoding: ClientEncoding::UTF8,
+        }
     }
 
-    /// The table of contents and the pg_dump version.
-    fn toc(&self) -> Result<(Vec<Entry>, String)> {
-        let unreadable = |e: libpgdump::Error| {
-            Error::bad_input(Location::file(&self.path), format!("not a readable pg_dump archive: {e}"))
-        };
+    /// The table of contents, the pg_dump version and the database's name.
+    fn toc(&self) -> Result<(Vec<Entry>, String, String)> {
+        let unreadable = |e| unreadable(&self.path, e);
         match self.kind {
             Kind::Custom => {
                 let reader = self.open()?;
-                Ok((reader.entries().to_vec(), reader.dump_version().to_string()))
+                Ok((reader.entries().to_vec(), reader.dump_version().to_string(), reader.dbname().to_string()))
             }
             Kind::Directory => {
                 let meta = directory::read_metadata(&self.path).map_err(unreadable)?;
-                Ok((meta.entries, meta.dump_version))
+                Ok((meta.entries, meta.dump_version, meta.dbname))
             }
             Kind::Tar => {
                 let meta = tar::read_metadata(&self.path).map_err(unreadable)?;
-                Ok((meta.entries, meta.dump_version))
+                Ok((meta.entries, meta.dump_version, meta.dbname))
             }
         }
     }
@@ -91,9 +98,19 @@ impl Archive {
 
     fn open(&self) -> Result<CustomReader<BufReader<File>>> {
         let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        CustomReader::open(BufReader::with_capacity(1 << 20, file))
-            .map_err(|e| Error::bad_input(Location::file(&self.path), format!("not a readable pg_dump archive: {e}")))
+        CustomReader::open(BufReader::with_capacity(1 << 20, file)).map_err(|e| unreadable(&self.path, e))
     }
+}
+
+fn unreadable(path: &Path, error: libpgdump::Error) -> Error {
+    let hint = match error {
+        // Names and definitions are in the dump's client encoding.
+        libpgdump::Error::InvalidUtf8(_) => {
+            " (its table of contents is not UTF-8: the dump is in another client encoding; re-export with pg_dump -E UTF8, or as a plain dump, which rehearse converts)"
+        }
+        _ => "",
+    };
+    Error::bad_input(Location::file(path), format!("not a readable pg_dump archive: {error}{hint}"))
 }
 
 fn label(desc: &ObjectType, namespace: Option<&str>, tag: Option<&str>) -> String {
@@ -148,7 +165,10 @@ impl Archive {
                 return Ok(());
             }
             number += 1;
-            row.decode(data);
+            let data = self.encoding.to_utf8(data).ok_or_else(|| {
+                self.at_entry(&entry.label, format!("row {number}: invalid {} text", self.encoding.name()))
+            })?;
+            row.decode(&data);
             if row.len() != entry.columns.len() {
                 return Err(self.at_entry(
                     &entry.label,
@@ -165,10 +185,11 @@ impl Archive {
 
 impl Input for Archive {
     fn scan(&mut self) -> Result<Scan> {
-        let (toc, version) = self.toc()?;
+        let (toc, version, database) = self.toc()?;
         let mut catalog = Catalog::default();
         let mut entries = Vec::new();
         let mut files = Vec::new();
+        let mut extensions = Vec::new();
         for entry in &toc {
             let name = label(&entry.desc, entry.namespace.as_deref(), entry.tag.as_deref());
             if entry.desc == ObjectType::TableData {
@@ -183,12 +204,18 @@ impl Input for Archive {
                             columns: header.columns,
                         })
                     }
-                    Parsed::Other => {}
+                    Parsed::Extension(_) | Parsed::Other => {}
                 }
                 continue;
             }
             if let Some(defn) = entry.defn.as_deref().filter(|d| !d.trim().is_empty()) {
-                ddl::apply(defn, &mut catalog).map_err(|e| self.at_entry(&name, format!("SQL: {e}")))?;
+                if let Some(declared) = encoding::declared_in(defn) {
+                    self.encoding = ClientEncoding::named(declared).map_err(|e| self.at_entry(&name, e))?;
+                }
+                match ddl::apply(defn, &mut catalog).map_err(|e| self.at_entry(&name, format!("SQL: {e}")))? {
+                    Parsed::Extension(extension) => extensions.push(extension),
+                    Parsed::Copy(_) | Parsed::Other => {}
+                }
             }
         }
         if catalog.tables.is_empty() {
@@ -207,6 +234,8 @@ impl Input for Archive {
             catalog,
             data,
             pg_dump_version: Some(version),
+            database: Some(database),
+            extensions,
             size,
             sha256,
             notes: Vec::new(),

@@ -141,7 +141,7 @@ fn inferred_table(file: &Path, name: &TableName) -> Result<Table> {
             default: None,
         })
         .collect();
-    Ok(Table { name: name.clone(), columns })
+    Ok(Table::new(name.clone(), columns))
 }
 
 fn check_width(file: &Path, line: u64, found: usize, expected: usize) -> Result<()> {
@@ -162,7 +162,7 @@ impl Input for CsvDirectory {
         let (mut catalog, version) = match schema_files.as_slice() {
             [] => (None, None),
             [schema] => {
-                let scan = PlainDump::new(schema, super::source::is_gzip(schema)?, Default::default()).scan()?;
+                let scan = PlainDump::new(schema, super::source::is_gzip(schema)?, Default::default(), None).scan()?;
                 notes.push(format!("types and constraints from {}", schema.display()));
                 (Some(scan.catalog), scan.pg_dump_version)
             }
@@ -220,6 +220,8 @@ impl Input for CsvDirectory {
             catalog: catalog.unwrap_or_default(),
             data,
             pg_dump_version: version,
+            database: None,
+            extensions: Vec::new(),
             size,
             sha256,
             notes,

@@ -2,9 +2,11 @@
 //! tables are read: CREATE TABLE, ALTER TABLE (constraints, defaults, NOT NULL) and
 //! CREATE INDEX; the parser still checks every statement it is given.
 
-use crate::catalog::{Catalog, Column, Constraint, ConstraintKind, FkAction, ForeignKey, Index, Table, TableName};
+use crate::catalog::{
+    Catalog, Column, Constraint, ConstraintKind, FkAction, ForeignKey, Index, Partition, Table, TableName,
+};
 use crate::pgtype::format_type;
-use pg_query::protobuf::{self, a_const, AlterTableType, ConstrType};
+use pg_query::protobuf::{self, a_const, AlterTableType, ConstrType, ObjectType};
 use pg_query::NodeEnum;
 
 /// A `COPY table (cols) FROM stdin` header.
@@ -19,6 +21,8 @@ pub struct CopyHeader {
 pub enum Parsed {
     /// A COPY FROM stdin: data lines follow.
     Copy(CopyHeader),
+    /// `CREATE EXTENSION name`: the tables it creates are not in the dump.
+    Extension(String),
     /// Anything else (already applied to the catalog when it was DDL).
     Other,
 }
@@ -34,6 +38,7 @@ pub fn apply(sql: &str, catalog: &mut Catalog) -> Result<Parsed, String> {
             NodeEnum::CreateStmt(create) => create_table(create, catalog)?,
             NodeEnum::AlterTableStmt(alter) => alter_table(alter, catalog)?,
             NodeEnum::IndexStmt(index) => create_index(index, catalog)?,
+            NodeEnum::CreateExtensionStmt(extension) => outcome = Parsed::Extension(extension.extname.clone()),
             NodeEnum::CopyStmt(copy) if copy.is_from && copy.filename.is_empty() => {
                 let relation = copy.relation.as_ref().ok_or("COPY without a table")?;
                 outcome = Parsed::Copy(CopyHeader {
@@ -92,16 +97,7 @@ fn expression_text(expr: &protobuf::Node) -> Result<String, String> {
         }],
         ..Default::default()
     };
-    let tree = protobuf::ParseResult {
-        version: parser_version()?,
-        stmts: vec![protobuf::RawStmt {
-            stmt: Some(Box::new(protobuf::Node { node: Some(NodeEnum::SelectStmt(Box::new(select))) })),
-            stmt_location: 0,
-            stmt_len: 0,
-        }],
-    };
-    let text = pg_query::deparse(&tree, Default::default()).map_err(|e| e.to_string())?;
-    Ok(text.strip_prefix("SELECT ").unwrap_or(&text).to_string())
+    deparse_after(NodeEnum::SelectStmt(Box::new(select)), "SELECT ")
 }
 
 fn create_table(create: &protobuf::CreateStmt, catalog: &mut Catalog) -> Result<(), String> {
@@ -110,26 +106,40 @@ fn create_table(create: &protobuf::CreateStmt, catalog: &mut Catalog) -> Result<
     if catalog.table(&name).is_some() {
         return Err(format!("table {name} is created twice"));
     }
-    let mut table = Table { name: name.clone(), columns: Vec::new() };
+    if create.of_typename.is_some() {
+        return Err(format!("table {name} is a typed table (CREATE TABLE … OF type), which rehearse does not read"));
+    }
+    let parents: Vec<TableName> = create
+        .inh_relations
+        .iter()
+        .filter_map(|n| match n.node.as_ref() {
+            Some(NodeEnum::RangeVar(parent)) => Some(table_name(parent)),
+            _ => None,
+        })
+        .collect();
+    let mut table = Table::new(name.clone(), inherited_columns(catalog, &name, &parents)?);
+    match create.partbound.as_ref() {
+        Some(bound) => {
+            let parent = parents.first().ok_or("PARTITION OF without a parent")?.clone();
+            table.partition_of = Some(Partition { parent, bound: bound_text(bound)? });
+        }
+        None => table.inherits = parents,
+    }
+    table.partitioned_by = create.partspec.as_ref().map(partition_key_text).transpose()?;
     let mut constraints = Vec::new();
     for element in &create.table_elts {
         match element.node.as_ref() {
             Some(NodeEnum::ColumnDef(def)) => {
-                let type_name = def.type_name.as_ref().ok_or("column without a type")?;
-                let pg_type = type_of(type_name);
-                let serial = type_name.names.last().and_then(string_of).is_some_and(|t| t.contains("serial"));
-                let mut column =
-                    Column { name: def.colname.clone(), pg_type, not_null: def.is_not_null || serial, default: None };
+                let column = local_column(&mut table, def)?;
                 for constraint in &def.constraints {
                     if let Some(NodeEnum::Constraint(c)) = constraint.node.as_ref() {
                         match c.contype() {
-                            ConstrType::ConstrNotnull => column.not_null = true,
+                            ConstrType::ConstrNotnull | ConstrType::ConstrPrimary => column.not_null = true,
                             ConstrType::ConstrDefault => {
                                 if let Some(expr) = c.raw_expr.as_ref() {
                                     column.default = Some(expression_text(expr)?);
                                 }
                             }
-                            ConstrType::ConstrPrimary => column.not_null = true,
                             _ => {}
                         }
                         if let Some(built) = constraint_of(c, &name, Some(&def.colname))? {
@@ -137,9 +147,14 @@ fn create_table(create: &protobuf::CreateStmt, catalog: &mut Catalog) -> Result<
                         }
                     }
                 }
-                table.columns.push(column);
             }
             Some(NodeEnum::Constraint(c)) => {
+                if c.contype() == ConstrType::ConstrNotnull {
+                    let keys: Vec<String> = c.keys.iter().filter_map(string_of).collect();
+                    for column in table.columns.iter_mut().filter(|column| keys.contains(&column.name)) {
+                        column.not_null = true;
+                    }
+                }
                 if let Some(built) = constraint_of(c, &name, None)? {
                     constraints.push(built);
                 }
@@ -157,6 +172,96 @@ fn create_table(create: &protobuf::CreateStmt, catalog: &mut Catalog) -> Result<
     catalog.tables.push(table);
     catalog.constraints.extend(constraints);
     Ok(())
+}
+
+/// The columns a new table takes from its parents, as PostgreSQL builds them: each parent's
+/// columns in order, a name met again merged into its first place, with type, NOT NULL and
+/// default.
+fn inherited_columns(catalog: &Catalog, table: &TableName, parents: &[TableName]) -> Result<Vec<Column>, String> {
+    let mut columns: Vec<Column> = Vec::new();
+    for parent in parents {
+        let parent_table = catalog
+            .table(parent)
+            .ok_or_else(|| format!("table {table} descends from {parent}, which is not created before it"))?;
+        for column in &parent_table.columns {
+            match columns.iter_mut().find(|c| c.name == column.name) {
+                Some(merged) => merged.not_null |= column.not_null,
+                None => columns.push(column.clone()),
+            }
+        }
+    }
+    Ok(columns)
+}
+
+/// The column a column definition declares: a new one at the end, or an inherited one it
+/// merges with (`col type` repeated in a child, or `col WITH OPTIONS …` in a partition).
+fn local_column<'t>(table: &'t mut Table, def: &protobuf::ColumnDef) -> Result<&'t mut Column, String> {
+    let serial = def
+        .type_name
+        .as_ref()
+        .is_some_and(|t| t.names.last().and_then(string_of).is_some_and(|name| name.contains("serial")));
+    let position = match (table.columns.iter().position(|c| c.name == def.colname), def.type_name.as_ref()) {
+        (Some(position), _) => position,
+        (None, Some(type_name)) => {
+            let pg_type = type_of(type_name);
+            table.columns.push(Column { name: def.colname.clone(), pg_type, not_null: false, default: None });
+            table.columns.len() - 1
+        }
+        (None, None) => {
+            return Err(format!("column \"{}\" of {} has no type and is not inherited", def.colname, table.name))
+        }
+    };
+    let column = &mut table.columns[position];
+    column.not_null |= def.is_not_null || serial;
+    Ok(column)
+}
+
+/// A statement parsed from `template`, for the deparser to print a node inside it.
+fn template(sql: &str) -> Result<NodeEnum, String> {
+    let parsed = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT).map_err(|e| e.to_string())?;
+    parsed.protobuf.stmts[0].stmt.as_ref().and_then(|s| s.node.clone()).ok_or_else(|| "empty template".to_string())
+}
+
+/// Deparses one statement, and cuts the text after `prefix` out of it.
+fn deparse_after(stmt: NodeEnum, prefix: &str) -> Result<String, String> {
+    let tree = protobuf::ParseResult {
+        version: parser_version()?,
+        stmts: vec![protobuf::RawStmt {
+            stmt: Some(Box::new(protobuf::Node { node: Some(stmt) })),
+            stmt_location: 0,
+            stmt_len: 0,
+        }],
+    };
+    let text = pg_query::deparse(&tree, Default::default()).map_err(|e| e.to_string())?;
+    text.strip_prefix(prefix).map(str::to_string).ok_or_else(|| format!("the deparser wrote {text:?}"))
+}
+
+/// A partition bound as pg_dump writes it: `FOR VALUES …` or `DEFAULT`.
+fn bound_text(bound: &protobuf::PartitionBoundSpec) -> Result<String, String> {
+    let NodeEnum::CreateStmt(mut probe) = template("CREATE TABLE x PARTITION OF y DEFAULT")? else {
+        return Err("template is no CREATE TABLE".into());
+    };
+    probe.partbound = Some(bound.clone());
+    let text = deparse_after(NodeEnum::CreateStmt(probe), "CREATE TABLE x PARTITION OF y ")?;
+    // The grammar reads MINVALUE and MAXVALUE as column names, and the deparser prints them so.
+    let parts: Vec<String> = text
+        .split('\'')
+        .enumerate()
+        .map(|(i, part)| match i % 2 {
+            0 => part.replace("minvalue", "MINVALUE").replace("maxvalue", "MAXVALUE"),
+            _ => part.to_string(),
+        })
+        .collect();
+    Ok(parts.join("'"))
+}
+
+/// A partition key as pg_dump writes it, e.g. `RANGE (logdate)`.
+fn partition_key_text(spec: &protobuf::PartitionSpec) -> Result<String, String> {
+    let NodeEnum::CreateStmt(mut probe) = template("CREATE TABLE x (a int) PARTITION BY LIST (a)")? else {
+        return Err("template is no CREATE TABLE".into());
+    };
+    probe.partspec = Some(spec.clone());
+    deparse_after(NodeEnum::CreateStmt(probe), "CREATE TABLE x (a int) PARTITION BY ")
 }
 
 /// Builds a catalog constraint from a parsed one; `None` for kinds the catalog does not track
@@ -200,8 +305,14 @@ fn constraint_of(
 }
 
 fn alter_table(alter: &protobuf::AlterTableStmt, catalog: &mut Catalog) -> Result<(), String> {
+    // ALTER INDEX … ATTACH PARTITION, ALTER VIEW … and the like change no table.
+    if !matches!(alter.objtype(), ObjectType::ObjectTable | ObjectType::ObjectForeignTable) {
+        return Ok(());
+    }
     let Some(relation) = alter.relation.as_ref() else { return Ok(()) };
     let name = table_name(relation);
+    // Without ONLY, a column change reaches every table that descends from this one.
+    let targets = if relation.inh { catalog.row_holders(&name) } else { vec![name.clone()] };
     for cmd in &alter.cmds {
         let Some(NodeEnum::AlterTableCmd(cmd)) = cmd.node.as_ref() else { continue };
         match cmd.subtype() {
@@ -209,20 +320,45 @@ fn alter_table(alter: &protobuf::AlterTableStmt, catalog: &mut Catalog) -> Resul
                 let Some(NodeEnum::Constraint(c)) = cmd.def.as_ref().and_then(|d| d.node.as_ref()) else {
                     continue;
                 };
+                if c.contype() == ConstrType::ConstrNotnull {
+                    let keys: Vec<String> = c.keys.iter().filter_map(string_of).collect();
+                    set_not_null(catalog, &targets, &keys);
+                }
                 if let Some(constraint) = constraint_of(c, &name, None)? {
                     if constraint.kind == ConstraintKind::PrimaryKey {
-                        set_not_null(catalog, &name, &constraint.columns);
+                        set_not_null(catalog, std::slice::from_ref(&name), &constraint.columns);
                     }
                     catalog.constraints.push(constraint);
                 }
             }
             AlterTableType::AtColumnDefault => {
                 let default = cmd.def.as_ref().map(|d| expression_text(d)).transpose()?;
-                if let Some(column) = column_mut(catalog, &name, &cmd.name) {
-                    column.default = default;
+                for table in &targets {
+                    if let Some(column) = column_mut(catalog, table, &cmd.name) {
+                        column.default = default.clone();
+                    }
                 }
             }
-            AlterTableType::AtSetNotNull => set_not_null(catalog, &name, std::slice::from_ref(&cmd.name)),
+            AlterTableType::AtSetNotNull => set_not_null(catalog, &targets, std::slice::from_ref(&cmd.name)),
+            AlterTableType::AtAttachPartition => {
+                let Some(NodeEnum::PartitionCmd(attach)) = cmd.def.as_ref().and_then(|d| d.node.as_ref()) else {
+                    continue;
+                };
+                let child = table_name(attach.name.as_ref().ok_or("ATTACH PARTITION without a table")?);
+                let bound = bound_text(attach.bound.as_ref().ok_or("ATTACH PARTITION without a bound")?)?;
+                let partition = catalog
+                    .table_mut(&child)
+                    .ok_or_else(|| format!("{child} is attached to {name} as a partition before it is created"))?;
+                partition.partition_of = Some(Partition { parent: name.clone(), bound });
+            }
+            AlterTableType::AtAddInherit => {
+                let Some(NodeEnum::RangeVar(parent)) = cmd.def.as_ref().and_then(|d| d.node.as_ref()) else {
+                    continue;
+                };
+                let parent = table_name(parent);
+                let child = catalog.table_mut(&name).ok_or_else(|| format!("{name} inherits before it is created"))?;
+                child.inherits.push(parent);
+            }
             _ => {}
         }
     }
@@ -233,10 +369,12 @@ fn column_mut<'a>(catalog: &'a mut Catalog, table: &TableName, column: &str) -> 
     catalog.table_mut(table)?.columns.iter_mut().find(|c| c.name == column)
 }
 
-fn set_not_null(catalog: &mut Catalog, table: &TableName, columns: &[String]) {
-    for column in columns {
-        if let Some(column) = column_mut(catalog, table, column) {
-            column.not_null = true;
+fn set_not_null(catalog: &mut Catalog, tables: &[TableName], columns: &[String]) {
+    for table in tables {
+        for column in columns {
+            if let Some(column) = column_mut(catalog, table, column) {
+                column.not_null = true;
+            }
         }
     }
 }
@@ -319,6 +457,107 @@ CREATE UNIQUE INDEX idx_lower ON public.models USING btree (lower((model_id)::te
         let Parsed::Copy(header) = parsed else { panic!("not a COPY") };
         assert_eq!(header.table, TableName::new("public", r#"we"ird"#));
         assert_eq!(header.columns, ["id", "Name"]);
+    }
+
+    fn columns(catalog: &Catalog, table: &str) -> Vec<(String, bool, Option<String>)> {
+        let table = catalog.find_table(table).unwrap();
+        table.columns.iter().map(|c| (c.name.clone(), c.not_null, c.default.clone())).collect()
+    }
+
+    fn column(name: &str, not_null: bool, default: Option<&str>) -> (String, bool, Option<String>) {
+        (name.to_string(), not_null, default.map(str::to_string))
+    }
+
+    #[test]
+    fn children_take_their_parents_columns_first_merging_repeated_names() {
+        let mut catalog = Catalog::default();
+        let ddl = r#"
+CREATE TABLE public.vehicles (id integer NOT NULL, name text DEFAULT 'unnamed'::text NOT NULL, wheels integer);
+CREATE TABLE public.tagged (tag text, wheels integer NOT NULL);
+CREATE TABLE public.trucks (payload numeric, name text DEFAULT 'truck'::text) INHERITS (public.vehicles, public.tagged);
+CREATE TABLE public.bare_trucks (
+)
+INHERITS (public.trucks);
+ALTER TABLE public.vehicles ALTER COLUMN wheels SET DEFAULT 6;
+ALTER TABLE ONLY public.trucks ALTER COLUMN payload SET NOT NULL;
+"#;
+        apply(ddl, &mut catalog).unwrap();
+        let trucks = catalog.find_table("trucks").unwrap();
+        assert_eq!(trucks.inherits, [TableName::new("public", "vehicles"), TableName::new("public", "tagged")]);
+        assert_eq!(
+            columns(&catalog, "trucks"),
+            [
+                column("id", true, None),
+                column("name", true, Some("'truck'::text")),
+                column("wheels", true, Some("6")),
+                column("tag", false, None),
+                column("payload", true, None),
+            ]
+        );
+        // Created before trucks' payload became NOT NULL, with ONLY; reached by the default.
+        assert_eq!(
+            columns(&catalog, "bare_trucks"),
+            [
+                column("id", true, None),
+                column("name", true, Some("'truck'::text")),
+                column("wheels", true, Some("6")),
+                column("tag", false, None),
+                column("payload", false, None),
+            ]
+        );
+        assert_eq!(catalog.find_table("bare_trucks").unwrap().inherits, [TableName::new("public", "trucks")]);
+    }
+
+    #[test]
+    fn a_parent_must_come_before_its_children() {
+        let mut catalog = Catalog::default();
+        let error = apply("CREATE TABLE public.child (a int) INHERITS (public.missing);", &mut catalog).unwrap_err();
+        assert!(error.contains("public.child descends from public.missing"), "{error}");
+    }
+
+    #[test]
+    fn partitions_record_their_parent_and_bound_in_both_forms_pg_dump_writes() {
+        let mut catalog = Catalog::default();
+        let ddl = r#"
+CREATE TABLE public.events (id bigint NOT NULL, at date NOT NULL, kind text) PARTITION BY RANGE (at);
+CREATE TABLE public.events_2023 (id bigint NOT NULL, at date NOT NULL, kind text);
+ALTER TABLE ONLY public.events ATTACH PARTITION public.events_2023 FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+CREATE TABLE public.events_old PARTITION OF public.events (kind WITH OPTIONS DEFAULT 'old'::text NOT NULL)
+FOR VALUES FROM (MINVALUE) TO ('2023-01-01');
+CREATE TABLE public.events_max PARTITION OF public.events FOR VALUES FROM ('2030-01-01') TO (MAXVALUE);
+CREATE TABLE public.events_rest PARTITION OF public.events DEFAULT PARTITION BY LIST (kind);
+CREATE TABLE public.events_rest_a PARTITION OF public.events_rest FOR VALUES IN ('a', 'b');
+CREATE TABLE public.hashed (id int) PARTITION BY HASH (id);
+CREATE TABLE public.hashed_0 PARTITION OF public.hashed FOR VALUES WITH (modulus 2, remainder 0);
+"#;
+        apply(ddl, &mut catalog).unwrap();
+        let bound = |table: &str| {
+            let partition = catalog.find_table(table).unwrap().partition_of.clone().unwrap();
+            (partition.parent.name, partition.bound)
+        };
+        assert_eq!(bound("events_2023"), ("events".into(), "FOR VALUES FROM ('2023-01-01') TO ('2024-01-01')".into()));
+        assert_eq!(bound("events_old"), ("events".into(), "FOR VALUES FROM (MINVALUE) TO ('2023-01-01')".into()));
+        assert_eq!(bound("events_max"), ("events".into(), "FOR VALUES FROM ('2030-01-01') TO (MAXVALUE)".into()));
+        assert_eq!(bound("events_rest"), ("events".into(), "DEFAULT".into()));
+        assert_eq!(bound("events_rest_a"), ("events_rest".into(), "FOR VALUES IN ('a', 'b')".into()));
+        assert_eq!(bound("hashed_0"), ("hashed".into(), "FOR VALUES WITH (MODULUS 2, REMAINDER 0)".into()));
+        let key = |table: &str| catalog.find_table(table).unwrap().partitioned_by.clone();
+        assert_eq!(key("events").as_deref(), Some("RANGE (at)"));
+        assert_eq!(key("events_rest").as_deref(), Some("LIST (kind)"));
+        assert_eq!(key("events_2023"), None);
+        // A partition written as PARTITION OF takes its parent's columns and adds options.
+        assert_eq!(
+            columns(&catalog, "events_old"),
+            [column("id", true, None), column("at", true, None), column("kind", true, Some("'old'::text"))]
+        );
+        assert!(catalog.find_table("events_2023").unwrap().inherits.is_empty());
+    }
+
+    #[test]
+    fn create_extension_is_reported() {
+        let mut catalog = Catalog::default();
+        let parsed = apply("CREATE EXTENSION IF NOT EXISTS postgis WITH SCHEMA public;", &mut catalog).unwrap();
+        assert!(matches!(parsed, Parsed::Extension(name) if name == "postgis"));
     }
 
     #[test]
