@@ -8,6 +8,7 @@ mod diff_restore;
 mod hazards;
 mod html_report;
 mod import_roundtrip;
+mod import_schemas;
 mod rehearsal_vs_postgres;
 mod run_command;
 mod scripts_vs_postgres;

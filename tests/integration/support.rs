@@ -33,11 +33,16 @@ pub fn generated_database(dir: &Path, args: &[&str]) -> Cluster {
 
 /// Runs pg_dump against the cluster with extra arguments, writing `file`.
 pub fn pg_dump(pg: &Cluster, args: &[&str], file: &Path) {
-    dump(pg.client("pg_dump"), args, file, "pg_dump");
+    pg_dump_of(pg, DB, args, file);
 }
 
-fn dump(mut pg_dump: Command, args: &[&str], file: &Path, what: &str) {
-    run_checked(pg_dump.args(args).arg("-f").arg(file).arg(DB), what).unwrap();
+/// Runs pg_dump on `database` of the cluster.
+pub fn pg_dump_of(pg: &Cluster, database: &str, args: &[&str], file: &Path) {
+    dump(pg.client("pg_dump"), database, args, file, "pg_dump");
+}
+
+fn dump(mut pg_dump: Command, database: &str, args: &[&str], file: &Path, what: &str) {
+    run_checked(pg_dump.args(args).arg("-f").arg(file).arg(database), what).unwrap();
 }
 
 /// pg_dump 16.2 (archive format 1.15, where PostgreSQL 15 writes 1.14), unpacked by
@@ -48,7 +53,7 @@ pub fn pg_dump16(pg: &Cluster, args: &[&str], file: &Path) {
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/rehearse/pg_dump16"));
     let binary = dir.join("pgserver/pginstall/bin/pg_dump");
     assert!(binary.exists(), "{} is missing: run scripts/setup.sh --for-tests", binary.display());
-    dump(pg.client_at(&binary), args, file, "pg_dump 16");
+    dump(pg.client_at(&binary), DB, args, file, "pg_dump 16");
 }
 
 /// Exports every table as `<table>.csv` with psql's `\copy … CSV HEADER`, plus `schema.sql`.
