@@ -44,6 +44,10 @@ pub struct Column {
     pub not_null: bool,
     /// The default expression as PostgreSQL text, when one is declared.
     pub default: Option<String>,
+    /// The expression of a generated column (`GENERATED ALWAYS AS (…)`), whose values pg_dump
+    /// does not write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

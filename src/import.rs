@@ -2,7 +2,7 @@
 //! reach is computed from its foreign keys, pass 2 loads only the reached tables (or all, when
 //! asked), and the workspace records what was loaded and skipped.
 
-use crate::catalog::TableName;
+use crate::catalog::{Catalog, TableName};
 use crate::error::{Error, Location, Result};
 use crate::input::{self, Format, Scan};
 use crate::progress::Progress;
@@ -79,6 +79,7 @@ pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportO
     };
     notes.extend(rows_of_tables_never_created(&scan));
     notes.extend(rows_written_into_partitioned_tables(&scan));
+    notes.extend(generated_columns(catalog, &loaded));
     // A table of no columns (`CREATE TABLE t ()`) has nothing DuckDB could hold.
     let (loaded, columnless): (Vec<TableName>, Vec<TableName>) =
         loaded.into_iter().partition(|t| catalog.table(t).is_some_and(|t| !t.columns.is_empty()));
@@ -127,6 +128,23 @@ fn rows_written_into_partitioned_tables(scan: &Scan) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// Notes for the generated columns of loaded tables: pg_dump writes no values for them, and
+/// their expressions are PostgreSQL's, which DuckDB may evaluate differently. They stay NULL.
+fn generated_columns(catalog: &Catalog, loaded: &[TableName]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for table in loaded.iter().filter_map(|t| catalog.table(t)) {
+        for column in &table.columns {
+            if let Some(expr) = &column.generated {
+                notes.push(format!(
+                    "column \"{}\" of {} is generated (GENERATED ALWAYS AS ({expr})): the export holds no values for it, so it is NULL in the workspace",
+                    column.name, table.name
+                ));
+            }
+        }
+    }
+    notes
 }
 
 /// Refuses `--database NAME` for an export of another database (or of one it does not name).

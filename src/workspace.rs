@@ -32,7 +32,8 @@ CREATE SCHEMA _rehearse;
 CREATE TABLE _rehearse.provenance (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE _rehearse.tables (schema_name VARCHAR, table_name VARCHAR, loaded BOOLEAN, row_count BIGINT);
 CREATE TABLE _rehearse.columns (schema_name VARCHAR, table_name VARCHAR, position INTEGER,
-    column_name VARCHAR, pg_type VARCHAR, duck_type VARCHAR, not_null BOOLEAN, default_expr VARCHAR);
+    column_name VARCHAR, pg_type VARCHAR, duck_type VARCHAR, not_null BOOLEAN, default_expr VARCHAR,
+    generated_expr VARCHAR);
 CREATE TABLE _rehearse.constraints (schema_name VARCHAR, table_name VARCHAR, position INTEGER,
     constraint_name VARCHAR, kind VARCHAR, columns VARCHAR, ref_schema VARCHAR, ref_table VARCHAR,
     ref_columns VARCHAR, on_delete VARCHAR, on_update VARCHAR);
@@ -178,7 +179,7 @@ impl Workspace {
         for stat in stats {
             stmt.execute(params![stat.table.schema, stat.table.name, stat.loaded, stat.rows.map(|r| r as i64)])?;
         }
-        let mut stmt = conn.prepare("INSERT INTO _rehearse.columns VALUES (?, ?, ?, ?, ?, ?, ?, ?)")?;
+        let mut stmt = conn.prepare("INSERT INTO _rehearse.columns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")?;
         for table in &scan.catalog.tables {
             for (position, c) in table.columns.iter().enumerate() {
                 stmt.execute(params![
@@ -189,7 +190,8 @@ impl Workspace {
                     c.pg_type,
                     DuckType::of(&c.pg_type).sql(),
                     c.not_null,
-                    c.default
+                    c.default,
+                    c.generated
                 ])?;
             }
         }
@@ -248,14 +250,21 @@ impl Workspace {
     pub fn catalog(&self) -> Result<Catalog> {
         let conn = &self.conn;
         let mut catalog = Catalog::default();
-        let mut stmt = conn.prepare(
-            "SELECT schema_name, table_name, column_name, pg_type, not_null, default_expr
-             FROM _rehearse.columns ORDER BY schema_name, table_name, position",
-        )?;
+        let generated = if self.has_metadata("columns", "generated_expr")? { "generated_expr" } else { "NULL" };
+        let mut stmt = conn.prepare(&format!(
+            "SELECT schema_name, table_name, column_name, pg_type, not_null, default_expr, {generated}
+             FROM _rehearse.columns ORDER BY schema_name, table_name, position"
+        ))?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 TableName::new(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?),
-                Column { name: r.get(2)?, pg_type: r.get(3)?, not_null: r.get(4)?, default: r.get(5)? },
+                Column {
+                    name: r.get(2)?,
+                    pg_type: r.get(3)?,
+                    not_null: r.get(4)?,
+                    default: r.get(5)?,
+                    generated: r.get(6)?,
+                },
             ))
         })?;
         for row in rows {
@@ -311,15 +320,21 @@ impl Workspace {
         Ok(catalog)
     }
 
-    /// Adds the inheritance and partition trees recorded at import to `catalog` (workspaces
-    /// written before rehearse recorded them have none).
-    fn read_lineage(&self, catalog: &mut Catalog) -> Result<()> {
-        let recorded: i64 = self.conn.query_row(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = '_rehearse' AND table_name = 'lineage'",
-            [],
+    /// Whether the metadata has `column` of table `_rehearse.table`: workspaces written by
+    /// earlier versions of rehearse lack what was added since.
+    fn has_metadata(&self, table: &str, column: &str) -> Result<bool> {
+        let found: i64 = self.conn.query_row(
+            "SELECT count(*) FROM information_schema.columns
+             WHERE table_schema = '_rehearse' AND table_name = ? AND column_name = ?",
+            params![table, column],
             |r| r.get(0),
         )?;
-        if recorded == 0 {
+        Ok(found > 0)
+    }
+
+    /// Adds the inheritance and partition trees recorded at import to `catalog`.
+    fn read_lineage(&self, catalog: &mut Catalog) -> Result<()> {
+        if !self.has_metadata("lineage", "parent_table")? {
             return Ok(());
         }
         let mut stmt = self.conn.prepare(

@@ -104,7 +104,11 @@ fn to_text(view: &View) -> String {
         }
         for c in &table.columns {
             let not_null = if c.not_null { " NOT NULL" } else { "" };
-            let default = c.default.as_ref().map(|d| format!(" DEFAULT {d}")).unwrap_or_default();
+            let default = match (&c.generated, &c.default) {
+                (Some(expr), _) => format!(" GENERATED ALWAYS AS ({expr})"),
+                (None, Some(default)) => format!(" DEFAULT {default}"),
+                (None, None) => String::new(),
+            };
             let _ = writeln!(out, "  {:24} {}{not_null}{default}", c.name, c.pg_type);
         }
         for c in view.catalog.constraints_of(&table.name) {

@@ -135,6 +135,7 @@ fn inferred_table(file: &Path, name: &TableName) -> Result<Table> {
         .into_iter()
         .zip(values)
         .map(|(name, values)| Column {
+            generated: None,
             name,
             pg_type: infer_type(values.iter().map(String::as_str)),
             not_null: false,

@@ -140,6 +140,11 @@ fn create_table(create: &protobuf::CreateStmt, catalog: &mut Catalog) -> Result<
                                     column.default = Some(expression_text(expr)?);
                                 }
                             }
+                            ConstrType::ConstrGenerated => {
+                                if let Some(expr) = c.raw_expr.as_ref() {
+                                    column.generated = Some(expression_text(expr)?);
+                                }
+                            }
                             _ => {}
                         }
                         if let Some(built) = constraint_of(c, &name, Some(&def.colname))? {
@@ -204,7 +209,13 @@ fn local_column<'t>(table: &'t mut Table, def: &protobuf::ColumnDef) -> Result<&
         (Some(position), _) => position,
         (None, Some(type_name)) => {
             let pg_type = type_of(type_name);
-            table.columns.push(Column { name: def.colname.clone(), pg_type, not_null: false, default: None });
+            table.columns.push(Column {
+                name: def.colname.clone(),
+                pg_type,
+                not_null: false,
+                default: None,
+                generated: None,
+            });
             table.columns.len() - 1
         }
         (None, None) => {

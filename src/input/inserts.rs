@@ -4,12 +4,15 @@
 use crate::catalog::TableName;
 use pg_query::protobuf::{self, a_const};
 use pg_query::NodeEnum;
+use std::collections::BTreeSet;
 
 /// Rows of one INSERT statement: its target, its column list (empty = all) and its values.
 pub struct InsertRows {
     pub table: TableName,
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Option<String>>>,
+    /// Positions where a row says DEFAULT (its value there reads as NULL).
+    pub defaults: BTreeSet<usize>,
 }
 
 /// The target table of an INSERT, read without the parser: pass 1 only needs to know where a
@@ -71,19 +74,26 @@ pub fn parse_insert(stmt: &str) -> Result<InsertRows, String> {
         return Err("INSERT without VALUES".into());
     };
     let mut rows = Vec::with_capacity(select.values_lists.len());
+    let mut defaults = BTreeSet::new();
     for list in &select.values_lists {
         let Some(NodeEnum::List(list)) = list.node.as_ref() else {
             return Err("malformed VALUES list".into());
         };
+        for (position, item) in list.items.iter().enumerate() {
+            if matches!(item.node, Some(NodeEnum::SetToDefault(_))) {
+                defaults.insert(position);
+            }
+        }
         rows.push(list.items.iter().map(value_text).collect::<Result<Vec<_>, _>>()?);
     }
-    Ok(InsertRows { table: TableName::new(&relation.schemaname, &relation.relname), columns, rows })
+    Ok(InsertRows { table: TableName::new(&relation.schemaname, &relation.relname), columns, rows, defaults })
 }
 
 /// A VALUES item as PostgreSQL text: constants, possibly cast (`'…'::jsonb`), or NULL.
 fn value_text(node: &protobuf::Node) -> Result<Option<String>, String> {
     match node.node.as_ref() {
         Some(NodeEnum::AConst(c)) if c.isnull => Ok(None),
+        Some(NodeEnum::SetToDefault(_)) => Ok(None),
         Some(NodeEnum::AConst(c)) => Ok(Some(match c.val.as_ref() {
             Some(a_const::Val::Ival(i)) => i.ival.to_string(),
             Some(a_const::Val::Fval(f)) => f.fval.clone(),
@@ -138,5 +148,9 @@ mod tests {
         );
         assert_eq!(rows.rows[1][0].as_deref(), Some("9999999999"));
         assert_eq!(rows.rows[1][2].as_deref(), Some(""));
+        assert!(rows.defaults.is_empty());
+        let rows = parse_insert("INSERT INTO t VALUES (1, DEFAULT), (2, DEFAULT);").unwrap();
+        assert_eq!(rows.defaults, BTreeSet::from([1]));
+        assert_eq!(rows.rows[1], [Some("2".to_string()), None]);
     }
 }

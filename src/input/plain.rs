@@ -159,7 +159,20 @@ impl PlainDump {
             let first = splitter.first_line();
             let text = self.statement_text(&stmt, first, block.encoding)?;
             let insert = parse_insert(&text).map_err(|e| self.at(first, e))?;
-            let wanted = self.columns_or_all(&insert.table, &insert.columns, first)?;
+            let named = self.columns_or_all(&insert.table, &insert.columns, first)?;
+            // pg_dump writes DEFAULT for generated columns, whose values it does not have.
+            let generated = |name: &str| {
+                self.catalog.table(&insert.table).and_then(|t| t.column(name)).is_some_and(|c| c.generated.is_some())
+            };
+            if let Some(&position) = insert.defaults.iter().find(|&&i| !named.get(i).is_some_and(|n| generated(n))) {
+                let column = named.get(position).map_or("?", String::as_str);
+                return Err(self.at(
+                    first,
+                    format!("DEFAULT for column \"{column}\" of {}, which is not generated: rehearse does not evaluate defaults", insert.table),
+                ));
+            }
+            let stored: Vec<usize> = (0..named.len()).filter(|&i| !generated(&named[i])).collect();
+            let wanted: Vec<String> = stored.iter().map(|&i| named[i].clone()).collect();
             match &columns {
                 None => {
                     sink.begin(&block.table, &wanted, Origin::Lines(self.path.clone()), first)?;
@@ -170,12 +183,11 @@ impl PlainDump {
                 }
                 Some(_) => {}
             }
-            let expected = columns.as_ref().map_or(0, Vec::len);
             for values in &insert.rows {
-                if values.len() != expected {
-                    return Err(self.at(first, format!("INSERT has {} values, expected {expected}", values.len())));
+                if values.len() != named.len() {
+                    return Err(self.at(first, format!("INSERT has {} values, expected {}", values.len(), named.len())));
                 }
-                let fields: Vec<Option<&str>> = values.iter().map(|v| v.as_deref()).collect();
+                let fields: Vec<Option<&str>> = stored.iter().map(|&i| values[i].as_deref()).collect();
                 sink.row(&fields, first)?;
             }
         }

@@ -4,7 +4,7 @@
 //! and dumps in other client encodings.
 
 use crate::support::{cluster, pg_dump, pg_dump16, pg_dump_of, rehearse, stderr, DB};
-use rehearse::catalog::{quote_ident, TableName};
+use rehearse::catalog::{quote_ident, Column, TableName};
 use rehearse::import::{import, ImportOptions};
 use rehearse::pg::{run_checked, Cluster};
 use rehearse::spec::Spec;
@@ -17,7 +17,7 @@ use std::path::Path;
 /// range, default, hash; a foreign key declared on a partitioned table and one into it).
 const TREES: &str = r#"
 CREATE TABLE vehicles (id serial PRIMARY KEY, name text NOT NULL DEFAULT 'unnamed', wheels int DEFAULT 4);
-CREATE TABLE cars (doors int NOT NULL DEFAULT 4) INHERITS (vehicles);
+CREATE TABLE cars (doors int NOT NULL DEFAULT 4, seats int GENERATED ALWAYS AS (doors + 1) STORED) INHERITS (vehicles);
 CREATE TABLE tagged (tag text, wheels int NOT NULL);
 CREATE TABLE trucks (payload numeric(10,2), name text NOT NULL DEFAULT 'truck') INHERITS (vehicles, tagged);
 CREATE TABLE kit_cars () INHERITS (cars);
@@ -48,14 +48,14 @@ CREATE TABLE event_notes (event bigint NOT NULL, event_at date NOT NULL, event_k
 CREATE TABLE readings (id int NOT NULL, value numeric(8,1)) PARTITION BY HASH (id);
 CREATE TABLE readings_0 PARTITION OF readings FOR VALUES WITH (MODULUS 2, REMAINDER 0);
 CREATE TABLE readings_1 PARTITION OF readings FOR VALUES WITH (MODULUS 2, REMAINDER 1);
-CREATE TABLE audit_log (id int, entry text);
+CREATE TABLE audit_log (id int, entry text, size int GENERATED ALWAYS AS (length(entry)) STORED);
 INSERT INTO models SELECT g, 'm' || g FROM generate_series(1, 5) g;
 INSERT INTO services SELECT g, g FROM generate_series(1, 3) g;
 INSERT INTO model_events SELECT g, 1 + g % 5, date '2022-06-01' + g * 7, (ARRAY['info', 'alert', 'page', 'debug'])[1 + g % 4]
     FROM generate_series(1, 200) g;
 INSERT INTO event_notes SELECT id, at, kind, 'note ' || id FROM model_events WHERE id % 3 = 0;
 INSERT INTO readings SELECT g, g * 0.5 FROM generate_series(1, 50) g;
-INSERT INTO audit_log VALUES (1, 'x');
+INSERT INTO audit_log VALUES (1, 'x'), (2, 'yy');
 "#;
 
 /// The tables with descendants in `TREES`: each has a view of its whole family.
@@ -69,7 +69,7 @@ fn database_with(database: &str, sql: &str) -> Cluster {
     pg
 }
 
-fn text_columns(columns: &[rehearse::catalog::Column]) -> String {
+fn text_columns(columns: &[Column]) -> String {
     columns.iter().map(|c| format!("{}::text", quote_ident(&c.name))).collect::<Vec<_>>().join(", ")
 }
 
@@ -79,27 +79,30 @@ fn sorted(mut rows: Vec<Vec<Option<String>>>) -> Vec<Vec<Option<String>>> {
 }
 
 /// Imports `input` and compares it with `database`: every loaded table's own rows with
-/// PostgreSQL's `FROM ONLY` (when `own_rows`), and the view of every loaded family with
-/// PostgreSQL's `SELECT … FROM parent`, descendants included. Returns the workspace and how
-/// many families were compared.
-fn assert_same_as_postgres(
-    pg: &Cluster,
-    database: &str,
-    input: &Path,
-    options: ImportOptions,
-    own_rows: bool,
-) -> (Workspace, usize) {
+/// PostgreSQL's `FROM ONLY`, and the view of every loaded family with PostgreSQL's
+/// `SELECT … FROM parent`, descendants included. Generated columns, whose values pg_dump does
+/// not write, must be NULL. Returns the workspace and how many families were compared.
+fn assert_same_as_postgres(pg: &Cluster, database: &str, input: &Path, options: ImportOptions) -> (Workspace, usize) {
     let workspace = Workspace::in_memory().unwrap();
     import(input, &workspace, &Spec::guide(), options).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
     let catalog = workspace.catalog().unwrap();
     let mut families = 0;
     for stat in workspace.table_stats().unwrap().iter().filter(|s| s.loaded) {
         let table = catalog.table(&stat.table).unwrap();
-        let columns = text_columns(&table.columns);
-        if own_rows {
-            let expected = pg.query(database, &format!("SELECT {columns} FROM ONLY {}", table.name.quoted())).unwrap();
-            let actual = workspace.text_rows(table).unwrap();
-            assert_eq!(actual, sorted(expected), "{}: rows of {}", input.display(), table.name);
+        let (generated, stored): (Vec<Column>, Vec<Column>) =
+            table.columns.iter().cloned().partition(|c| c.generated.is_some());
+        let columns = text_columns(&stored);
+        let expected = pg.query(database, &format!("SELECT {columns} FROM ONLY {}", table.name.quoted())).unwrap();
+        let actual = workspace.relation_text_rows(&table.name.quoted(), &stored).unwrap();
+        assert_eq!(actual, sorted(expected), "{}: rows of {}", input.display(), table.name);
+        if !generated.is_empty() {
+            let values = workspace.relation_text_rows(&table.name.quoted(), &generated).unwrap();
+            assert!(
+                values.iter().flatten().all(Option::is_none),
+                "{}: generated columns of {}",
+                input.display(),
+                table.name
+            );
         }
         if catalog.row_holders(&table.name).len() > 1 {
             let expected = pg.query(database, &format!("SELECT {columns} FROM {}", table.name.quoted())).unwrap();
@@ -109,7 +112,7 @@ fn assert_same_as_postgres(
                 input.display(),
                 table.name
             );
-            let view = workspace.relation_text_rows(&family_view(&table.name).quoted(), &table.columns).unwrap();
+            let view = workspace.relation_text_rows(&family_view(&table.name).quoted(), &stored).unwrap();
             assert_eq!(view, sorted(expected), "{}: rows of {} with its descendants", input.display(), table.name);
             families += 1;
         }
@@ -150,7 +153,7 @@ fn inheritance_and_partition_trees_import_as_postgresql_holds_them() {
         inputs.push(dir.path().join(file));
     }
     for input in &inputs {
-        let (workspace, families) = assert_same_as_postgres(&pg, DB, input, all_tables(), true);
+        let (workspace, families) = assert_same_as_postgres(&pg, DB, input, all_tables());
         assert_eq!(families, FAMILIES.len(), "{}", input.display());
         let catalog = workspace.catalog().unwrap();
         for family in FAMILIES {
@@ -165,6 +168,12 @@ fn inheritance_and_partition_trees_import_as_postgresql_holds_them() {
         assert_eq!(table("events_other").partition_of.unwrap().bound, "DEFAULT");
         assert_eq!(table("model_events").partitioned_by.as_deref(), Some("RANGE (at)"));
         assert_eq!(table("events_2024").partitioned_by.as_deref(), Some("LIST (kind)"));
+        for child in ["cars", "kit_cars", "archive.old_cars"] {
+            let seats = table(child).column("seats").unwrap().generated.clone();
+            assert_eq!(seats.as_deref(), Some("doors + 1"), "{child}");
+            let note = format!("column \"seats\" of {} is generated (GENERATED ALWAYS AS (doors + 1))", name(child));
+            assert!(workspace.notes().unwrap().iter().any(|n| n.starts_with(&note)), "{}: {note}", input.display());
+        }
     }
 
     // Positional INSERTs cannot be placed in a child whose columns were added to in its parent
@@ -174,8 +183,14 @@ fn inheritance_and_partition_trees_import_as_postgresql_holds_them() {
     let workspace = Workspace::in_memory().unwrap();
     let error = import(&positional, &workspace, &Spec::guide(), all_tables()).unwrap_err().to_string();
     assert!(error.contains("without column names, and archive.old_cars inherits from public.cars"), "{error}");
+    // Elsewhere they are placed by the table's columns; pg_dump writes DEFAULT for generated ones.
+    let audit = dir.path().join("audit.sql");
+    pg_dump(&pg, &["--inserts", "-t", "audit_log"], &audit);
+    assert!(std::fs::read_to_string(&audit).unwrap().contains("VALUES (1, 'x', DEFAULT);"));
+    let (workspace, _) = assert_same_as_postgres(&pg, DB, &audit, all_tables());
+    assert_eq!(workspace.table_stats().unwrap()[0].rows, Some(2));
 
-    // Columns, NOT NULL and defaults as PostgreSQL builds them from the dump: restored, a child's
+    // Columns, NOT NULL, defaults and generated columns as PostgreSQL builds them from the dump: restored, a child's
     // columns are its parents' first, then its own (the column added to the root later follows
     // the root's columns here, where the original database has it last).
     pg.create_database("restored").unwrap();
@@ -188,7 +203,8 @@ fn inheritance_and_partition_trees_import_as_postgresql_holds_them() {
             .query(
                 "restored",
                 &format!(
-                    "SELECT attname, attnotnull, atthasdef FROM pg_attribute WHERE attrelid = {}::regclass
+                    "SELECT attname, attnotnull, atthasdef AND attgenerated = '', attgenerated <> ''
+                     FROM pg_attribute WHERE attrelid = {}::regclass
                      AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
                     rehearse::sql::literal(&table.name.quoted())
                 ),
@@ -198,7 +214,9 @@ fn inheritance_and_partition_trees_import_as_postgresql_holds_them() {
         let actual: Vec<Vec<Option<String>>> = table
             .columns
             .iter()
-            .map(|c| vec![Some(c.name.clone()), flag(c.not_null), flag(c.default.is_some())])
+            .map(|c| {
+                vec![Some(c.name.clone()), flag(c.not_null), flag(c.default.is_some()), flag(c.generated.is_some())]
+            })
             .collect();
         assert_eq!(actual, expected, "columns of {}", table.name);
     }
@@ -210,7 +228,7 @@ fn a_reached_partitioned_table_brings_all_its_partitions() {
     let pg = database_with(DB, TREES);
     let plain = dir.path().join("plain.sql");
     pg_dump(&pg, &[], &plain);
-    let (workspace, families) = assert_same_as_postgres(&pg, DB, &plain, ImportOptions::default(), true);
+    let (workspace, families) = assert_same_as_postgres(&pg, DB, &plain, ImportOptions::default());
     let mut loaded: Vec<String> =
         workspace.table_stats().unwrap().into_iter().filter(|s| s.loaded).map(|s| s.table.name).collect();
     loaded.sort();
@@ -269,7 +287,7 @@ fn import_and_inspect_take_any_dump_and_run_names_the_missing_spec_table() {
     let pg = database_with("library", LIBRARY);
     let dump = dir.path().join("library.dump");
     pg_dump_of(&pg, "library", &["-Fc"], &dump);
-    let (workspace, _) = assert_same_as_postgres(&pg, "library", &dump, ImportOptions::default(), true);
+    let (workspace, _) = assert_same_as_postgres(&pg, "library", &dump, ImportOptions::default());
     assert!(workspace.table_stats().unwrap().iter().all(|s| s.loaded), "every table is loaded");
     let notes = workspace.notes().unwrap();
     assert!(notes.iter().any(|n| n.contains("no `models` (models) or `services` (services) table")), "{notes:?}");
@@ -343,7 +361,7 @@ fn a_pg_dumpall_file_names_its_databases_and_one_is_chosen() {
     assert!(error.contains(r#"database "empty" of the dump creates no table"#), "{error}");
     for database in ["shop", "Shop Floor"] {
         let options = ImportOptions { database: Some(database.into()), ..Default::default() };
-        let (workspace, _) = assert_same_as_postgres(&pg, database, &all, options, true);
+        let (workspace, _) = assert_same_as_postgres(&pg, database, &all, options);
         let notes = workspace.notes().unwrap();
         assert!(notes.iter().any(|n| n.contains(&format!(r#"database "{database}" was read"#))), "{notes:?}");
         assert_eq!(workspace.provenance().unwrap()["database"], database);
@@ -360,7 +378,6 @@ fn a_pg_dumpall_file_names_its_databases_and_one_is_chosen() {
         "shop",
         &created,
         ImportOptions { database: Some("shop".into()), ..Default::default() },
-        true,
     );
     let archive = dir.path().join("shop.dump");
     pg_dump_of(&pg, "shop", &["-Fc"], &archive);
@@ -429,7 +446,7 @@ fn rows_of_an_extensions_table_are_named_in_the_notes() {
     for (file, args, rows) in [("geo.sql", &[][..], "2 rows"), ("geo.dump", &["-Fc"][..], "the rows")] {
         let input = dir.path().join(file);
         pg_dump_of(&pg, "geo", args, &input);
-        let (workspace, _) = assert_same_as_postgres(&pg, "geo", &input, all_tables(), true);
+        let (workspace, _) = assert_same_as_postgres(&pg, "geo", &input, all_tables());
         let notes = workspace.notes().unwrap();
         let expected = format!(
             "{rows} of public.settings are not loaded: the export never creates the table, so it belongs to an extension it creates (rehearse_cfg)"
@@ -492,7 +509,7 @@ fn dumps_in_other_client_encodings_are_converted_to_utf8() {
     for (database, file, args) in dumps {
         let input = dir.path().join(file);
         pg_dump_of(&pg, database, args, &input);
-        let (workspace, _) = assert_same_as_postgres(&pg, &utf8(database), &input, all_tables(), true);
+        let (workspace, _) = assert_same_as_postgres(&pg, &utf8(database), &input, all_tables());
         let rows: usize = workspace.table_stats().unwrap().iter().filter_map(|s| s.rows).sum::<u64>() as usize;
         assert!(rows >= 2, "{file}: {rows} rows");
     }
