@@ -180,6 +180,10 @@ pub struct Catalog {
     pub tables: Vec<Table>,
     pub constraints: Vec<Constraint>,
     pub indexes: Vec<Index>,
+    /// Composite types (`CREATE TYPE … AS (…)`), whose attributes typed tables
+    /// (`CREATE TABLE … OF type`) take as columns. Needed while the DDL is read only.
+    #[serde(skip)]
+    pub composite_types: Vec<Table>,
 }
 
 impl Catalog {
@@ -306,7 +310,7 @@ mod tests {
                 fk("models", "owners"),
                 fk("services", "services"),
             ],
-            indexes: vec![],
+            ..Catalog::default()
         };
         let reached = catalog.reached_from(&[TableName::new("public", "services")]);
         let names: Vec<_> = reached.iter().map(|t| t.name.as_str()).collect();
@@ -337,8 +341,7 @@ mod tests {
                 table("tagged", &[], None),
                 table("trucks", &["vehicles", "tagged"], None),
             ],
-            constraints: vec![],
-            indexes: vec![],
+            ..Catalog::default()
         };
         let holders = |t: &str| catalog.row_holders(&TableName::new("public", t));
         assert_eq!(names(&holders("events")), ["events", "events_2023", "events_2024", "events_2024_a"]);
@@ -365,7 +368,7 @@ mod tests {
             ],
             // A key declared on the partitioned parent, one into it, one into a partition.
             constraints: vec![fk("events", "models"), fk("notes", "events"), fk("pinned", "events_2024_a")],
-            indexes: vec![],
+            ..Catalog::default()
         };
         let reached = catalog.reached_from(&[TableName::new("public", "models")]);
         assert_eq!(

@@ -38,6 +38,7 @@ pub fn apply(sql: &str, catalog: &mut Catalog) -> Result<Parsed, String> {
             NodeEnum::CreateStmt(create) => create_table(create, catalog)?,
             NodeEnum::AlterTableStmt(alter) => alter_table(alter, catalog)?,
             NodeEnum::IndexStmt(index) => create_index(index, catalog)?,
+            NodeEnum::CompositeTypeStmt(composite) => create_composite_type(composite, catalog)?,
             NodeEnum::CreateExtensionStmt(extension) => outcome = Parsed::Extension(extension.extname.clone()),
             NodeEnum::CopyStmt(copy) if copy.is_from && copy.filename.is_empty() => {
                 let relation = copy.relation.as_ref().ok_or("COPY without a table")?;
@@ -106,9 +107,6 @@ fn create_table(create: &protobuf::CreateStmt, catalog: &mut Catalog) -> Result<
     if catalog.table(&name).is_some() {
         return Err(format!("table {name} is created twice"));
     }
-    if create.of_typename.is_some() {
-        return Err(format!("table {name} is a typed table (CREATE TABLE … OF type), which rehearse does not read"));
-    }
     let parents: Vec<TableName> = create
         .inh_relations
         .iter()
@@ -117,7 +115,11 @@ fn create_table(create: &protobuf::CreateStmt, catalog: &mut Catalog) -> Result<
             _ => None,
         })
         .collect();
-    let mut table = Table::new(name.clone(), inherited_columns(catalog, &name, &parents)?);
+    let columns = match create.of_typename.as_ref() {
+        Some(type_name) => typed_columns(catalog, &name, type_name)?,
+        None => inherited_columns(catalog, &name, &parents)?,
+    };
+    let mut table = Table::new(name.clone(), columns);
     match create.partbound.as_ref() {
         Some(bound) => {
             let parent = parents.first().ok_or("PARTITION OF without a parent")?.clone();
@@ -196,6 +198,41 @@ fn inherited_columns(catalog: &Catalog, table: &TableName, parents: &[TableName]
         }
     }
     Ok(columns)
+}
+
+/// The columns of a typed table: its composite type's attributes.
+fn typed_columns(catalog: &Catalog, table: &TableName, type_name: &protobuf::TypeName) -> Result<Vec<Column>, String> {
+    let names: Vec<String> = type_name.names.iter().filter_map(string_of).collect();
+    let of = match &names[..] {
+        [schema, name] => TableName::new(schema, name),
+        [name] => TableName::new("public", name),
+        _ => return Err(format!("table {table} is of type {}, which is no composite type", names.join("."))),
+    };
+    let composite = catalog
+        .composite_types
+        .iter()
+        .find(|t| t.name == of)
+        .ok_or_else(|| format!("table {table} is of type {of}, which is not created before it"))?;
+    Ok(composite.columns.clone())
+}
+
+fn create_composite_type(composite: &protobuf::CompositeTypeStmt, catalog: &mut Catalog) -> Result<(), String> {
+    let name = table_name(composite.typevar.as_ref().ok_or("CREATE TYPE without a name")?);
+    let mut columns = Vec::new();
+    for element in &composite.coldeflist {
+        if let Some(NodeEnum::ColumnDef(def)) = element.node.as_ref() {
+            let pg_type = type_of(def.type_name.as_ref().ok_or("a composite type's attribute without a type")?);
+            columns.push(Column {
+                name: def.colname.clone(),
+                pg_type,
+                not_null: false,
+                default: None,
+                generated: None,
+            });
+        }
+    }
+    catalog.composite_types.push(Table::new(name, columns));
+    Ok(())
 }
 
 /// The column a column definition declares: a new one at the end, or an inherited one it
@@ -562,6 +599,25 @@ CREATE TABLE public.hashed_0 PARTITION OF public.hashed FOR VALUES WITH (modulus
             [column("id", true, None), column("at", true, None), column("kind", true, Some("'old'::text"))]
         );
         assert!(catalog.find_table("events_2023").unwrap().inherits.is_empty());
+    }
+
+    #[test]
+    fn typed_tables_take_their_types_attributes() {
+        let mut catalog = Catalog::default();
+        let ddl = r#"
+CREATE TYPE public.person AS (
+    name text,
+    age integer
+);
+CREATE TABLE public.people OF public.person (
+    age WITH OPTIONS DEFAULT 0 NOT NULL
+);
+"#;
+        apply(ddl, &mut catalog).unwrap();
+        assert_eq!(columns(&catalog, "people"), [column("name", false, None), column("age", true, Some("0"))]);
+        assert_eq!(catalog.find_table("people").unwrap().columns[1].pg_type, "integer");
+        let error = apply("CREATE TABLE public.t OF public.missing;", &mut catalog).unwrap_err();
+        assert!(error.contains("public.t is of type public.missing, which is not created before it"), "{error}");
     }
 
     #[test]

@@ -13,8 +13,9 @@ use std::ffi::OsStr;
 use std::path::Path;
 
 /// Inheritance (several parents, merged columns, a child without columns of its own, a column
-/// added to the root afterwards, a child in another schema) and partitions (range, list under
-/// range, default, hash; a foreign key declared on a partitioned table and one into it).
+/// added to the root afterwards, a child in another schema, a generated column) and partitions
+/// (range, list under range, default, hash; a foreign key declared on a partitioned table and
+/// one into it); a typed table.
 const TREES: &str = r#"
 CREATE TABLE vehicles (id serial PRIMARY KEY, name text NOT NULL DEFAULT 'unnamed', wheels int DEFAULT 4);
 CREATE TABLE cars (doors int NOT NULL DEFAULT 4, seats int GENERATED ALWAYS AS (doors + 1) STORED) INHERITS (vehicles);
@@ -48,6 +49,9 @@ CREATE TABLE event_notes (event bigint NOT NULL, event_at date NOT NULL, event_k
 CREATE TABLE readings (id int NOT NULL, value numeric(8,1)) PARTITION BY HASH (id);
 CREATE TABLE readings_0 PARTITION OF readings FOR VALUES WITH (MODULUS 2, REMAINDER 0);
 CREATE TABLE readings_1 PARTITION OF readings FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+CREATE TYPE person AS (name text, age int);
+CREATE TABLE people OF person (age WITH OPTIONS NOT NULL DEFAULT 0);
+INSERT INTO people VALUES ('Ada', 36), ('Alan', 41);
 CREATE TABLE audit_log (id int, entry text, size int GENERATED ALWAYS AS (length(entry)) STORED);
 INSERT INTO models SELECT g, 'm' || g FROM generate_series(1, 5) g;
 INSERT INTO services SELECT g, g FROM generate_series(1, 3) g;
