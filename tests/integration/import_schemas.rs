@@ -261,19 +261,23 @@ fn a_reached_partitioned_table_brings_all_its_partitions() {
 
     // pg_dump --load-via-partition-root writes every partition's rows into the root: they are
     // loaded where the dump puts them, the root's family holds them all, and a note says so.
-    let via_root = dir.path().join("via_root.dump");
-    pg_dump(&pg, &["-Fc", "--load-via-partition-root"], &via_root);
-    let workspace = Workspace::in_memory().unwrap();
-    let imported = import(&via_root, &workspace, &Spec::guide(), all_tables()).unwrap();
-    let catalog = workspace.catalog().unwrap();
-    for root in ["model_events", "readings"] {
-        let table = catalog.table(&name(root)).unwrap();
-        let columns = text_columns(&table.columns);
-        let expected = pg.query(DB, &format!("SELECT {columns} FROM {}", table.name.quoted())).unwrap();
-        let view = workspace.relation_text_rows(&family_view(&table.name).quoted(), &table.columns).unwrap();
-        assert_eq!(view, sorted(expected), "{root} with its partitions");
-        let note = imported.notes.iter().find(|n| n.contains(&format!("public.{root} ")));
-        assert!(note.is_some_and(|n| n.contains("--load-via-partition-root")), "{:?}", imported.notes);
+    for (file, format) in [("via_root.dump", "-Fc"), ("via_root.sql", "-Fp")] {
+        let via_root = dir.path().join(file);
+        pg_dump(&pg, &[format, "--load-via-partition-root"], &via_root);
+        let workspace = Workspace::in_memory().unwrap();
+        let imported = import(&via_root, &workspace, &Spec::guide(), all_tables()).unwrap();
+        let catalog = workspace.catalog().unwrap();
+        for root in ["model_events", "readings"] {
+            let table = catalog.table(&name(root)).unwrap();
+            let columns = text_columns(&table.columns);
+            let expected = pg.query(DB, &format!("SELECT {columns} FROM {}", table.name.quoted())).unwrap();
+            let view = workspace.relation_text_rows(&family_view(&table.name).quoted(), &table.columns).unwrap();
+            assert_eq!(view, sorted(expected), "{file}: {root} with its partitions");
+            let own = workspace.text_rows(table).unwrap();
+            assert_eq!(own.len(), view.len(), "{file}: {root} holds the rows, as the dump writes them");
+            let note = imported.notes.iter().find(|n| n.contains(&format!("public.{root} ")));
+            assert!(note.is_some_and(|n| n.contains("--load-via-partition-root")), "{file}: {:?}", imported.notes);
+        }
     }
 }
 
