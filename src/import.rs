@@ -1,6 +1,7 @@
 //! The import stage: an export becomes a workspace. Pass 1 reads the catalog, the rollback's
-//! reach is computed from its foreign keys, pass 2 loads only the reached tables (or all, when
-//! asked), and the workspace records what was loaded and skipped.
+//! reach is computed from its foreign keys and its inheritance and partition trees, pass 2 loads
+//! only the reached tables (or all, when asked, or when the export lacks the spec's tables), and
+//! the workspace records what was loaded and skipped, with notes on what could not be.
 
 use crate::catalog::{Catalog, TableName};
 use crate::error::{Error, Location, Result};
@@ -41,52 +42,11 @@ pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportO
     let mut reader = input::open(input, options.database.as_deref(), options.progress.clone())?;
     let mut scan = reader.scan()?;
     check_database(input, &scan, options.database.as_deref())?;
-    let catalog = &scan.catalog;
-    let spec_tables = [(&spec.models.table, "models"), (&spec.services.table, "services")];
-    let missing: Vec<String> = spec_tables
-        .iter()
-        .filter(|(table, _)| catalog.find_table(table).is_none())
-        .map(|(table, role)| format!("`{table}` ({role})"))
-        .collect();
-    if options.require_spec_tables && !missing.is_empty() {
-        return Err(Error::bad_input(
-            Location::file(input),
-            format!(
-                "the export has no {} table, which the rollback spec starts from: rehearse it with a spec naming this schema's tables (--spec FILE, see `rehearse spec --print`)",
-                missing.join(" or ")
-            ),
-        ));
-    }
-    let mut notes = Vec::new();
-    let loaded: Vec<TableName> = if options.all_tables || !missing.is_empty() {
-        if !options.all_tables {
-            notes.push(format!(
-                "the export has no {} table, where the rollback starts: every table is loaded",
-                missing.join(" or ")
-            ));
-        }
-        catalog.tables.iter().map(|t| t.name.clone()).collect()
-    } else {
-        let backups = [&spec.backup.models_table, &spec.backup.services_table];
-        let roots: Vec<TableName> = spec_tables
-            .iter()
-            .map(|(table, _)| table)
-            .chain(backups.iter())
-            .filter_map(|name| catalog.find_table(name))
-            .map(|t| t.name.clone())
-            .collect();
-        catalog.reached_from(&roots)
-    };
+    let (loaded, mut notes) = tables_to_load(input, &scan, spec, &options)?;
     notes.extend(rows_of_tables_never_created(&scan));
     notes.extend(rows_written_into_partitioned_tables(&scan));
-    notes.extend(generated_columns(catalog, &loaded));
-    // A table of no columns (`CREATE TABLE t ()`) has nothing DuckDB could hold.
-    let (loaded, columnless): (Vec<TableName>, Vec<TableName>) =
-        loaded.into_iter().partition(|t| catalog.table(t).is_some_and(|t| !t.columns.is_empty()));
-    for table in &columnless {
-        let rows = data_rows(&scan, table).map_or("rows".to_string(), |n| format!("{n} rows"));
-        notes.push(format!("{table} has no columns: not loaded ({rows} without values)"));
-    }
+    notes.extend(generated_columns(&scan.catalog, &loaded));
+    let catalog = &scan.catalog;
     let wanted: BTreeSet<TableName> = loaded.iter().cloned().collect();
     workspace.create_tables(catalog, &loaded)?;
     let expected: u64 = scan.data.iter().filter(|d| wanted.contains(&d.table)).filter_map(|d| d.rows).sum();
@@ -107,6 +67,60 @@ pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportO
     scan.notes.extend(notes);
     workspace.record(input, &scan, &stats)?;
     Ok(Imported { format: scan.format, stats, notes: scan.notes })
+}
+
+/// The tables to load, and notes on the choice: those the rollback reaches from the spec's
+/// tables, or every table when asked or when the export lacks the spec's tables (an error
+/// instead when `require_spec_tables`); never a table without columns, which DuckDB cannot hold.
+fn tables_to_load(
+    input: &Path,
+    scan: &Scan,
+    spec: &Spec,
+    options: &ImportOptions,
+) -> Result<(Vec<TableName>, Vec<String>)> {
+    let catalog = &scan.catalog;
+    let spec_tables = [(&spec.models.table, "models"), (&spec.services.table, "services")];
+    let missing: Vec<String> = spec_tables
+        .iter()
+        .filter(|(table, _)| catalog.find_table(table).is_none())
+        .map(|(table, role)| format!("`{table}` ({role})"))
+        .collect();
+    if options.require_spec_tables && !missing.is_empty() {
+        return Err(Error::bad_input(
+            Location::file(input),
+            format!(
+                "the export has no {} table, which the rollback spec starts from: rehearse it with a spec naming this schema's tables (--spec FILE, see `rehearse spec --print`)",
+                missing.join(" or ")
+            ),
+        ));
+    }
+    let mut notes = Vec::new();
+    let chosen: Vec<TableName> = if options.all_tables || !missing.is_empty() {
+        if !options.all_tables {
+            notes.push(format!(
+                "the export has no {} table, where the rollback starts: every table is loaded",
+                missing.join(" or ")
+            ));
+        }
+        catalog.tables.iter().map(|t| t.name.clone()).collect()
+    } else {
+        let backups = [&spec.backup.models_table, &spec.backup.services_table];
+        let roots: Vec<TableName> = spec_tables
+            .iter()
+            .map(|(table, _)| table)
+            .chain(backups.iter())
+            .filter_map(|name| catalog.find_table(name))
+            .map(|t| t.name.clone())
+            .collect();
+        catalog.reached_from(&roots)
+    };
+    let (loaded, columnless): (Vec<TableName>, Vec<TableName>) =
+        chosen.into_iter().partition(|t| catalog.table(t).is_some_and(|t| !t.columns.is_empty()));
+    for table in &columnless {
+        let rows = data_rows(scan, table).map_or("rows".to_string(), |n| format!("{n} rows"));
+        notes.push(format!("{table} has no columns: not loaded ({rows} without values)"));
+    }
+    Ok((loaded, notes))
 }
 
 /// Notes for rows the export writes into a partitioned table (`pg_dump
