@@ -5,7 +5,7 @@ use anyhow::Result;
 use rehearse::catalog::{Catalog, ConstraintKind, TableName};
 use rehearse::import::{workspace_for, ImportOptions};
 use rehearse::spec::Spec;
-use rehearse::workspace::{TableStat, Workspace};
+use rehearse::workspace::{family_view, TableStat, Workspace};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -101,6 +101,10 @@ fn to_text(view: &View) -> String {
         }
         if let Some(key) = &table.partitioned_by {
             let _ = writeln!(out, "  partitioned by {key}");
+        }
+        let loaded = view.stats.iter().any(|s| s.table == table.name && s.loaded);
+        if loaded && view.catalog.row_holders(&table.name).len() > 1 {
+            let _ = writeln!(out, "  with its descendants' rows: view {}", family_view(&table.name).quoted());
         }
         for c in &table.columns {
             let not_null = if c.not_null { " NOT NULL" } else { "" };

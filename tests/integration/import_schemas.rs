@@ -258,6 +258,20 @@ fn a_reached_partitioned_table_brings_all_its_partitions() {
     ];
     assert_eq!(loaded, expected, "models, what references it, and every partition of what does");
     assert_eq!(families, 2, "model_events and events_2024");
+    let out = run_rehearse(&["inspect", plain.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "  partitioned by RANGE (at)\n  with its descendants' rows: view \"public\".\"model_events*\"",
+        "  partition of public.events_2024 FOR VALUES IN ('alert', 'page')",
+        "  inherits public.vehicles, public.tagged",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
+    let out = run_rehearse(&["inspect", plain.to_str().unwrap(), "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tables = json["tables"].as_array().unwrap();
+    let other = tables.iter().find(|t| t["table"] == "public.events_other").unwrap();
+    assert_eq!(other["partition_of"], serde_json::json!({"parent": "public.model_events", "bound": "DEFAULT"}));
 
     // pg_dump --load-via-partition-root writes every partition's rows into the root: they are
     // loaded where the dump puts them, the root's family holds them all, and a note says so.
