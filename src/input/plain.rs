@@ -198,6 +198,13 @@ impl PlainDump {
     }
 }
 
+/// Whether a statement is pg_dump's `COPY … FROM stdin;`, read without the parser (in any
+/// client encoding pg_dump writes, ASCII is ASCII).
+fn is_copy_from_stdin(stmt: &[u8]) -> bool {
+    let stmt = stmt.trim_ascii();
+    stmt.get(..5).is_some_and(|head| head.eq_ignore_ascii_case(b"COPY ")) && stmt.ends_with(b" FROM stdin;")
+}
+
 /// The database a psql `\\connect` line switches to, as pg_dump and pg_dumpall write it:
 /// `\\connect name`, `\\connect "Name"` or `\\connect -reuse-previous=on "dbname='…'"`.
 fn connect_target(line: &str) -> Option<String> {
@@ -320,8 +327,15 @@ impl PlainDump {
             }
             let Some(stmt) = splitter.push(&line, src.line()) else { continue };
             let first = splitter.first_line();
-            let text = self.statement_text(&stmt, first, encoding)?;
             let section = sections.last_mut().expect("there is always a section");
+            if !self.reads(section) {
+                // Another database than --database names: only its COPY data is passed over.
+                if is_copy_from_stdin(&stmt) {
+                    self.pass_copy_data(src, "a table of another database")?;
+                }
+                continue;
+            }
+            let text = self.statement_text(&stmt, first, encoding)?;
             if let Some(table) = insert_target(&text) {
                 match section.blocks.last_mut() {
                     Some(b) if b.kind == BlockKind::Inserts && b.table == table && b.end == statement_offset => {
@@ -346,17 +360,7 @@ impl PlainDump {
             }
             match ddl::apply(&text, &mut section.catalog).map_err(|e| self.at(first, format!("SQL: {e}")))? {
                 Parsed::Copy(header) => {
-                    let (offset, line) = (src.offset(), src.line());
-                    let Some(rows) = src.skip_copy_data()? else {
-                        return Err(self.at(
-                            line,
-                            format!(
-                                "COPY data for {} ends without its \\. terminator: the dump is truncated",
-                                header.table
-                            ),
-                        ));
-                    };
-                    self.progress.add(src.offset() - offset);
+                    let (offset, line, rows) = self.pass_copy_data(src, &header.table.to_string())?;
                     section.blocks.push(Block {
                         table: header.table,
                         columns: header.columns,
@@ -404,6 +408,24 @@ impl PlainDump {
             sha256: String::new(),
             notes,
         })
+    }
+
+    /// Whether the scan reads `section`: every one, unless `--database` names one.
+    fn reads(&self, section: &Section) -> bool {
+        self.database.as_ref().is_none_or(|wanted| section.database.as_ref() == Some(wanted))
+    }
+
+    /// Passes over a COPY block's data, counting its rows without decoding them; returns where
+    /// the data starts (offset, and the line before it) and the number of rows.
+    fn pass_copy_data(&self, src: &mut LineSource, table: &str) -> Result<(u64, u64, u64)> {
+        let (offset, line) = (src.offset(), src.line());
+        let Some(rows) = src.skip_copy_data()? else {
+            return Err(
+                self.at(line, format!("COPY data for {table} ends without its \\. terminator: the dump is truncated"))
+            );
+        };
+        self.progress.add(src.offset() - offset);
+        Ok((offset, line, rows))
     }
 
     /// The database to read: the one `--database` names, or else the only one with tables.

@@ -564,6 +564,17 @@ fn dumps_in_other_client_encodings_are_converted_to_utf8() {
     let error = import(&input, &Workspace::in_memory().unwrap(), &Spec::guide(), all_tables()).unwrap_err().to_string();
     assert!(error.starts_with(&format!("{}:", input.display())), "{error}");
     assert!(error.contains("the dump is encoded in EUC_TW, which rehearse cannot convert"), "{error}");
+
+    // A pg_dumpall file holds each database in its own encoding; with --database, the others
+    // are passed over unread, so one rehearse cannot convert stands in the way of none.
+    let all = dir.path().join("all.sql");
+    run_checked(pg.client("pg_dumpall").arg("-f").arg(&all), "pg_dumpall").unwrap();
+    for database in ["latin", "cp1252", "japan"] {
+        let options = ImportOptions { database: Some(database.into()), all_tables: true, ..Default::default() };
+        assert_same_as_postgres(&pg, &utf8(database), &all, options);
+    }
+    let error = import(&all, &Workspace::in_memory().unwrap(), &Spec::guide(), all_tables()).unwrap_err().to_string();
+    assert!(error.contains("the dump is encoded in EUC_TW"), "{error}");
 }
 
 #[test]
