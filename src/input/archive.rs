@@ -166,7 +166,7 @@ impl Archive {
             }
             number += 1;
             let data = self.encoding.to_utf8(data).ok_or_else(|| {
-                self.at_entry(&entry.label, format!("row {number}: invalid {} text", self.encoding.name()))
+                self.at_entry(&entry.label, format!("row {number}: {}", self.encoding.invalid_text()))
             })?;
             row.decode(&data);
             if row.len() != entry.columns.len() {

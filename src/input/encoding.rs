@@ -124,6 +124,11 @@ impl ClientEncoding {
         self.name
     }
 
+    /// The error for bytes that are not valid in this encoding.
+    pub fn invalid_text(self) -> String {
+        format!("invalid {} text, the client encoding the dump declares", self.name)
+    }
+
     /// `bytes` as UTF-8, or `None` when they are not valid in this encoding.
     pub fn decode(self, bytes: &[u8]) -> Option<Cow<'_, str>> {
         if bytes.is_ascii() {

@@ -83,7 +83,7 @@ impl PlainDump {
             let message = if encoding == ClientEncoding::UTF8 {
                 "invalid UTF-8: rehearse reads UTF-8 dumps (pg_dump -E UTF8)".to_string()
             } else {
-                format!("invalid {} text, the client encoding the dump declares", encoding.name())
+                encoding.invalid_text()
             };
             self.at(line + valid as u64, message)
         })
@@ -122,12 +122,8 @@ impl PlainDump {
             if data == b"\\." {
                 break;
             }
-            let data = block.encoding.to_utf8(data).ok_or_else(|| {
-                self.at(
-                    src.line(),
-                    format!("invalid {} text, the client encoding the dump declares", block.encoding.name()),
-                )
-            })?;
+            let data =
+                block.encoding.to_utf8(data).ok_or_else(|| self.at(src.line(), block.encoding.invalid_text()))?;
             row.decode(&data);
             if row.len() != columns.len() {
                 return Err(self.at(
