@@ -147,6 +147,7 @@ impl Workspace {
             ("input_sha256", scan.sha256.clone()),
             ("format", scan.format.name().to_string()),
             ("pg_dump_version", scan.pg_dump_version.clone().unwrap_or_default()),
+            ("server_version", scan.server_version.clone().unwrap_or_default()),
             ("rehearse_version", env!("CARGO_PKG_VERSION").to_string()),
         ];
         let mut stmt = conn.prepare("INSERT INTO _rehearse.provenance VALUES (?, ?)")?;

@@ -75,6 +75,9 @@ fn to_text(view: &View) -> String {
     if !p("pg_dump_version").is_empty() {
         let _ = writeln!(out, "pg_dump  {}", p("pg_dump_version"));
     }
+    if !p("server_version").is_empty() {
+        let _ = writeln!(out, "server   PostgreSQL {}", p("server_version"));
+    }
     let _ = writeln!(out, "\nTABLES ({})", view.stats.len());
     let width = view.stats.iter().map(|s| s.table.to_string().len()).max().unwrap_or(0);
     for stat in &view.stats {

@@ -159,12 +159,12 @@ impl Input for CsvDirectory {
         }
         let schema_files = self.list("sql")?;
         let mut notes = Vec::new();
-        let (mut catalog, version) = match schema_files.as_slice() {
-            [] => (None, None),
+        let (mut catalog, version, server_version) = match schema_files.as_slice() {
+            [] => (None, None, None),
             [schema] => {
                 let scan = PlainDump::new(schema, super::source::is_gzip(schema)?, Default::default()).scan()?;
                 notes.push(format!("types and constraints from {}", schema.display()));
-                (Some(scan.catalog), scan.pg_dump_version)
+                (Some(scan.catalog), scan.pg_dump_version, scan.server_version)
             }
             _ => {
                 return Err(Error::bad_input(
@@ -220,6 +220,7 @@ impl Input for CsvDirectory {
             catalog: catalog.unwrap_or_default(),
             data,
             pg_dump_version: version,
+            server_version,
             size,
             sha256,
             notes,

@@ -1,7 +1,9 @@
 //! Rows from `INSERT` statements (`pg_dump --inserts` / `--column-inserts`), read through
 //! PostgreSQL's parser. Values come back as PostgreSQL text, like COPY fields.
 
+use super::{Origin, RowSink};
 use crate::catalog::TableName;
+use crate::error::{Error, Result};
 use pg_query::protobuf::{self, a_const};
 use pg_query::NodeEnum;
 
@@ -47,6 +49,65 @@ fn identifier(text: &str) -> Option<(String, &str)> {
     }
     let end = text.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$')).unwrap_or(text.len());
     (end > 0).then(|| (text[..end].to_lowercase(), &text[end..]))
+}
+
+/// Hands the rows of one table's INSERT statements to a sink. The first statement begins the
+/// table with its column list (all the table's columns when it names none); the others must
+/// name the same. Rows are located by the statement's line (`Origin::Lines`) or numbered
+/// (`Origin::Rows`).
+pub struct InsertLoader {
+    table: TableName,
+    all_columns: Vec<String>,
+    origin: Origin,
+    columns: Option<Vec<String>>,
+    rows: u64,
+}
+
+impl InsertLoader {
+    pub fn new(table: TableName, all_columns: Vec<String>, origin: Origin) -> Self {
+        InsertLoader { table, all_columns, origin, columns: None, rows: 0 }
+    }
+
+    /// Loads the rows of one statement, which starts on line `line`.
+    pub fn statement(&mut self, text: &str, line: u64, sink: &mut dyn RowSink) -> Result<()> {
+        let by_line = matches!(self.origin, Origin::Lines(_));
+        let at = |row: u64| if by_line { line } else { row };
+        let insert = parse_insert(text).map_err(|e| Error::bad_input(self.origin.locate(at(self.rows + 1)), e))?;
+        let named = if insert.columns.is_empty() { self.all_columns.clone() } else { insert.columns };
+        let expected = match &self.columns {
+            None => {
+                sink.begin(&self.table, &named, self.origin.clone(), at(self.rows + 1))?;
+                self.columns.insert(named).len()
+            }
+            Some(current) if *current != named => {
+                return Err(Error::bad_input(
+                    self.origin.locate(at(self.rows + 1)),
+                    "INSERTs into one table name different columns",
+                ));
+            }
+            Some(current) => current.len(),
+        };
+        for values in &insert.rows {
+            self.rows += 1;
+            if values.len() != expected {
+                return Err(Error::bad_input(
+                    self.origin.locate(at(self.rows)),
+                    format!("INSERT has {} values, expected {expected}", values.len()),
+                ));
+            }
+            let fields: Vec<Option<&str>> = values.iter().map(|v| v.as_deref()).collect();
+            sink.row(&fields, at(self.rows))?;
+        }
+        Ok(())
+    }
+
+    /// Ends the table's rows, if any statement began them.
+    pub fn finish(self, sink: &mut dyn RowSink) -> Result<()> {
+        if self.columns.is_some() {
+            sink.end()?;
+        }
+        Ok(())
+    }
 }
 
 /// Parses one INSERT … VALUES statement.

@@ -6,6 +6,7 @@ pub mod archive;
 pub mod copy_text;
 pub mod csv_dir;
 pub mod csv_text;
+pub mod custom;
 pub mod ddl;
 pub mod inserts;
 pub mod plain;
@@ -58,6 +59,8 @@ pub struct Scan {
     pub catalog: Catalog,
     pub data: Vec<TableData>,
     pub pg_dump_version: Option<String>,
+    /// The version of the PostgreSQL server dumped ("Dumped from database version").
+    pub server_version: Option<String>,
     pub size: u64,
     pub sha256: String,
     /// Things the user must know about how the input was read (for example inferred types).

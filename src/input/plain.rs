@@ -4,7 +4,7 @@
 
 use super::copy_text::DecodedRow;
 use super::ddl::{self, Parsed};
-use super::inserts::{insert_target, parse_insert};
+use super::inserts::{insert_target, InsertLoader};
 use super::source::{fingerprint, trim_eol, LineSource};
 use super::statements::Splitter;
 use super::{Format, Input, Origin, RowSink, Scan, TableData};
@@ -105,38 +105,16 @@ impl PlainDump {
     }
 
     fn load_inserts(&self, src: &mut LineSource, block: &Block, sink: &mut dyn RowSink) -> Result<()> {
+        let all_columns = self.columns_or_all(&block.table, &[], block.line + 1)?;
+        let mut rows = InsertLoader::new(block.table.clone(), all_columns, Origin::Lines(self.path.clone()));
         let mut splitter = Splitter::default();
         let mut line = Vec::new();
-        let mut columns: Option<Vec<String>> = None;
         while src.offset() < block.end && src.next_line(&mut line)? {
             let Some(stmt) = splitter.push(&line, src.line()) else { continue };
             let first = splitter.first_line();
-            let text = self.statement_text(&stmt, first)?;
-            let insert = parse_insert(text).map_err(|e| self.at(first, e))?;
-            let wanted = self.columns_or_all(&insert.table, &insert.columns, first)?;
-            match &columns {
-                None => {
-                    sink.begin(&block.table, &wanted, Origin::Lines(self.path.clone()), first)?;
-                    columns = Some(wanted);
-                }
-                Some(current) if *current != wanted => {
-                    return Err(self.at(first, "INSERTs into one table name different columns"));
-                }
-                Some(_) => {}
-            }
-            let expected = columns.as_ref().map_or(0, Vec::len);
-            for values in &insert.rows {
-                if values.len() != expected {
-                    return Err(self.at(first, format!("INSERT has {} values, expected {expected}", values.len())));
-                }
-                let fields: Vec<Option<&str>> = values.iter().map(|v| v.as_deref()).collect();
-                sink.row(&fields, first)?;
-            }
+            rows.statement(self.statement_text(&stmt, first)?, first, sink)?;
         }
-        if columns.is_some() {
-            sink.end()?;
-        }
-        Ok(())
+        rows.finish(sink)
     }
 }
 
@@ -190,6 +168,7 @@ impl PlainDump {
         let mut catalog = Catalog::default();
         let mut blocks: Vec<Block> = Vec::new();
         let mut version = None;
+        let mut server_version = None;
         let mut line = Vec::new();
         let mut statement_offset = 0;
         let total = if self.gzip { 0 } else { std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0) };
@@ -207,6 +186,9 @@ impl PlainDump {
                 }
                 if let Some(rest) = line.strip_prefix(b"-- Dumped by pg_dump version ") {
                     version = Some(String::from_utf8_lossy(trim_eol(rest)).into_owned());
+                }
+                if let Some(rest) = line.strip_prefix(b"-- Dumped from database version ") {
+                    server_version = Some(String::from_utf8_lossy(trim_eol(rest)).into_owned());
                 }
             }
             let Some(stmt) = splitter.push(&line, src.line()) else { continue };
@@ -291,6 +273,7 @@ impl PlainDump {
             catalog,
             data,
             pg_dump_version: version,
+            server_version,
             size: 0,
             sha256: String::new(),
             notes: Vec::new(),
