@@ -304,14 +304,13 @@ impl Workspace {
 
     /// Like `text_rows`, for `columns` of any relation (a table, or a rehearsal's post-state).
     pub fn relation_text_rows(&self, relation: &str, columns: &[Column]) -> Result<Vec<Vec<Option<String>>>> {
-        let texts: Vec<String> =
-            columns.iter().map(|c| DuckType::of(&c.pg_type).pg_text(&quote_ident(&c.name))).collect();
+        let types: Vec<DuckType> = columns.iter().map(|c| DuckType::of(&c.pg_type)).collect();
+        let texts: Vec<String> = types.iter().zip(columns).map(|(t, c)| t.pg_text(&quote_ident(&c.name))).collect();
         let sql = format!("SELECT {} FROM {relation}", texts.join(", "));
         let mut stmt = self.conn.prepare(&sql)?;
-        let width = columns.len();
-        let mut rows: Vec<Vec<Option<String>>> = stmt
-            .query_map([], |r| (0..width).map(|i| r.get::<_, Option<String>>(i)).collect())?
-            .collect::<Result<_, _>>()?;
+        let text = |r: &duckdb::Row, i: usize| Ok(r.get::<_, Option<String>>(i)?.map(|v| types[i].pg_text_of(v)));
+        let mut rows: Vec<Vec<Option<String>>> =
+            stmt.query_map([], |r| (0..types.len()).map(|i| text(r, i)).collect())?.collect::<Result<_, _>>()?;
         rows.sort();
         Ok(rows)
     }
