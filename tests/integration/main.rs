@@ -9,6 +9,7 @@ mod hazards;
 mod html_report;
 mod import_roundtrip;
 mod interrupt;
+mod pg_dump_versions;
 mod pipes;
 mod rehearsal_vs_postgres;
 mod run_command;
