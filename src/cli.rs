@@ -138,7 +138,9 @@ pub struct CheckArgs {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub run: RunArgs,
-    /// Directory of the PostgreSQL server binaries (initdb, pg_ctl, psql).
+    /// Directory of the PostgreSQL server binaries (initdb, pg_ctl, psql). Default: those of the
+    /// major version the export was dumped from, when installed (/usr/lib/postgresql/N/bin, …),
+    /// else the system's PostgreSQL.
     #[arg(long, value_name = "DIR")]
     pub pg_bin: Option<PathBuf>,
 }

@@ -8,7 +8,7 @@ use anyhow::Result;
 use rehearse::emit::Context;
 use rehearse::pg::Cluster;
 use rehearse::progress::Progress;
-use rehearse::validate::{describe, validate};
+use rehearse::validate::{describe, major_version, production_server, validate};
 use rehearse::{report, Error};
 use std::sync::Arc;
 
@@ -17,7 +17,14 @@ pub fn run(args: &ValidateArgs, progress: Arc<Progress>) -> Result<()> {
     let rehearsed = rehearse_input(&args.run.rehearsal, progress.clone())?;
     let staged = write_run(&rehearsed, &args.run.out)?;
     progress.phase("validating on PostgreSQL", "", 0);
-    let cluster = Cluster::start(args.pg_bin.as_deref())?;
+    let server = rehearsed.workspace.provenance()?.remove("server_version").unwrap_or_default();
+    let bin = args.pg_bin.clone().or_else(|| production_server(&server));
+    if bin.is_none() && major_version(&server).is_some() {
+        eprintln!(
+            "note: the export comes from PostgreSQL {server}, whose server binaries are not installed; validating on the default PostgreSQL (--pg-bin DIR chooses)"
+        );
+    }
+    let cluster = Cluster::start(bin.as_deref())?;
     let context = Context::new(&rehearsed.plan, &rehearsed.spec, &rehearsed.catalog)?;
     let validation = validate(
         &cluster,

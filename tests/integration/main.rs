@@ -16,3 +16,4 @@ mod run_command;
 mod scripts_vs_postgres;
 mod setup_detection;
 mod support;
+mod validate_versions;
