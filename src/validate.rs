@@ -7,6 +7,7 @@ use crate::catalog::{quote_ident, Catalog, Table};
 use crate::cleanup::ScratchDir;
 use crate::emit::Context;
 use crate::error::{Error, Result};
+use crate::input::source::Compression;
 use crate::pg::{run_checked, Cluster};
 use crate::rehearsal::effects::post_relation;
 use crate::spec::Spec;
@@ -91,8 +92,12 @@ fn restore_with(cluster: &Cluster, newer: Option<&Path>, input: &Path, database:
     if !archive && input.is_dir() {
         return restore_csv(cluster, input, database);
     }
-    let gzip = !archive && crate::input::source::is_gzip(input)?;
-    let script = if archive || gzip || newer.is_some() { Some(sql_script(cluster, newer, input, gzip)?) } else { None };
+    let compression = if archive { Compression::None } else { Compression::of(input)? };
+    let script = if archive || compression != Compression::None || newer.is_some() {
+        Some(sql_script(cluster, newer, input, compression)?)
+    } else {
+        None
+    };
     let file: PathBuf = script.as_ref().map_or(input.to_path_buf(), |(_, file)| file.clone());
     let out = cluster.psql_file(database, &file)?;
     if !out.status.success() {
@@ -107,12 +112,17 @@ fn restore_with(cluster: &Cluster, newer: Option<&Path>, input: &Path, database:
 
 /// The export as one SQL file for psql: a plain dump decompressed, or an archive as the newer
 /// pg_restore prints it; without `SET transaction_timeout` when `newer` is given.
-fn sql_script(cluster: &Cluster, newer: Option<&Path>, input: &Path, gzip: bool) -> Result<(ScratchDir, PathBuf)> {
+fn sql_script(
+    cluster: &Cluster,
+    newer: Option<&Path>,
+    input: &Path,
+    compression: Compression,
+) -> Result<(ScratchDir, PathBuf)> {
     let io = |e| Error::io(input, e);
     let dir = ScratchDir::new("sql").map_err(|e| Error::io(&std::env::temp_dir(), e))?;
     let file = dir.path().join("dump.sql");
     let mut restore = match newer {
-        Some(bin) if !gzip && crate::input::archive::kind_of(input)?.is_some() => Some(
+        Some(bin) if crate::input::archive::kind_of(input)?.is_some() => Some(
             cluster
                 .client_at(&bin.join("pg_restore"))
                 .args(["--no-owner", "-f", "-"])
@@ -126,8 +136,7 @@ fn sql_script(cluster: &Cluster, newer: Option<&Path>, input: &Path, gzip: bool)
     };
     let source: Box<dyn std::io::Read> = match restore.as_mut() {
         Some(child) => Box::new(child.stdout.take().expect("piped")),
-        None if gzip => Box::new(flate2::read::MultiGzDecoder::new(std::fs::File::open(input).map_err(io)?)),
-        None => Box::new(std::fs::File::open(input).map_err(io)?),
+        None => compression.decoder(std::fs::File::open(input).map_err(io)?).map_err(io)?,
     };
     let mut lines = std::io::BufReader::new(source);
     let mut out = std::io::BufWriter::new(std::fs::File::create(&file).map_err(|e| Error::io(&file, e))?);

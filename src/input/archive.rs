@@ -10,14 +10,13 @@ use super::copy_text::DecodedRow;
 use super::custom::CustomData;
 use super::ddl::{self, Parsed};
 use super::inserts::InsertLoader;
-use super::source::{fingerprint, trim_eol};
+use super::source::{fingerprint, trim_eol, Compression};
 use super::statements::Splitter;
 use super::{Format, Input, Origin, RowSink, Scan, TableData};
 use crate::catalog::{Catalog, TableName};
 use crate::error::{Error, Location, Place, Result};
-use libpgdump::compress::decompressor;
 use libpgdump::format::{directory, tar};
-use libpgdump::{CompressionAlgorithm, Entry, ObjectType};
+use libpgdump::{Entry, ObjectType};
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
@@ -315,10 +314,10 @@ impl Archive {
         }
         // pg_dump names a directory's data file after its compression.
         let compressions = [
-            ("", CompressionAlgorithm::None),
-            (".gz", CompressionAlgorithm::Gzip),
-            (".lz4", CompressionAlgorithm::Lz4),
-            (".zst", CompressionAlgorithm::Zstd),
+            ("", Compression::None),
+            (".gz", Compression::Gzip),
+            (".lz4", Compression::Lz4),
+            (".zst", Compression::Zstd),
         ];
         let Some((path, compression)) = compressions
             .into_iter()
@@ -328,10 +327,6 @@ impl Archive {
             return Err(missing());
         };
         let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-        match compression {
-            // A gzip file, where a custom archive's blocks are bare zlib streams.
-            CompressionAlgorithm::Gzip => Ok(Box::new(flate2::read::MultiGzDecoder::new(file))),
-            other => decompressor(other, file).map_err(|e| self.at_entry(&entry.label, format!("{e}"))),
-        }
+        compression.decoder(file).map_err(|e| Error::io(&path, e))
     }
 }

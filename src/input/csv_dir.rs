@@ -7,7 +7,7 @@
 use super::copy_text::DecodedRow;
 use super::csv_text::{CsvError, CsvReader};
 use super::plain::PlainDump;
-use super::source::fingerprint;
+use super::source::{fingerprint, Compression};
 use super::{Format, Input, Origin, RowSink, Scan, TableData};
 use crate::catalog::{Catalog, Column, Table, TableName};
 use crate::error::{Error, Location, Result};
@@ -162,7 +162,7 @@ impl Input for CsvDirectory {
         let (mut catalog, version, server_version) = match schema_files.as_slice() {
             [] => (None, None, None),
             [schema] => {
-                let scan = PlainDump::new(schema, super::source::is_gzip(schema)?, Default::default()).scan()?;
+                let scan = PlainDump::new(schema, Compression::of(schema)?, Default::default()).scan()?;
                 notes.push(format!("types and constraints from {}", schema.display()));
                 (Some(scan.catalog), scan.pg_dump_version, scan.server_version)
             }

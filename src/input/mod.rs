@@ -25,6 +25,8 @@ use std::sync::Arc;
 pub enum Format {
     Plain,
     PlainGzip,
+    PlainLz4,
+    PlainZstd,
     Custom,
     Directory,
     Tar,
@@ -36,6 +38,8 @@ impl Format {
         match self {
             Format::Plain => "pg_dump plain",
             Format::PlainGzip => "pg_dump plain (gzip)",
+            Format::PlainLz4 => "pg_dump plain (lz4)",
+            Format::PlainZstd => "pg_dump plain (zstd)",
             Format::Custom => "pg_dump custom archive",
             Format::Directory => "pg_dump directory archive",
             Format::Tar => "pg_dump tar archive",
@@ -122,6 +126,6 @@ pub fn open(path: &Path, progress: Arc<Progress>) -> Result<Box<dyn Input>> {
     if meta.len() == 0 {
         return Err(Error::bad_input(Location::file(path), "the file is empty"));
     }
-    let gzip = source::is_gzip(path)?;
-    Ok(Box::new(plain::PlainDump::new(path, gzip, progress)))
+    let compression = source::Compression::of(path)?;
+    Ok(Box::new(plain::PlainDump::new(path, compression, progress)))
 }

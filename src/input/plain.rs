@@ -1,11 +1,11 @@
-//! pg_dump plain format (`.sql`, or gzip-compressed `.sql.gz`). Pass 1 parses every statement
+//! pg_dump plain format (`.sql`, or compressed: gzip `.sql.gz`, lz4, zstd). Pass 1 parses every statement
 //! but INSERTs, records where each table's rows lie, and skips COPY data line by line without
 //! decoding it; pass 2 jumps to the blocks of the wanted tables and decodes only those.
 
 use super::copy_text::DecodedRow;
 use super::ddl::{self, Parsed};
 use super::inserts::{insert_target, InsertLoader};
-use super::source::{fingerprint, trim_eol, LineSource};
+use super::source::{fingerprint, trim_eol, Compression, LineSource};
 use super::statements::Splitter;
 use super::{Format, Input, Origin, RowSink, Scan, TableData};
 use crate::catalog::{Catalog, TableName};
@@ -37,15 +37,15 @@ struct Block {
 
 pub struct PlainDump {
     path: PathBuf,
-    gzip: bool,
+    compression: Compression,
     progress: Arc<Progress>,
     catalog: Catalog,
     blocks: Vec<Block>,
 }
 
 impl PlainDump {
-    pub fn new(path: &Path, gzip: bool, progress: Arc<Progress>) -> Self {
-        PlainDump { path: path.to_path_buf(), gzip, progress, catalog: Catalog::default(), blocks: Vec::new() }
+    pub fn new(path: &Path, compression: Compression, progress: Arc<Progress>) -> Self {
+        PlainDump { path: path.to_path_buf(), compression, progress, catalog: Catalog::default(), blocks: Vec::new() }
     }
 
     fn at(&self, line: u64, message: impl Into<String>) -> Error {
@@ -158,7 +158,9 @@ impl PlainDump {
         match self.scan_from(&mut src) {
             // Corrupt compressed data often decodes into garbage before the checksum fails:
             // when it does, the corruption is the error to report.
-            Err(error @ Error::BadInput { .. }) if self.gzip => Err(src.drain().err().unwrap_or(error)),
+            Err(error @ Error::BadInput { .. }) if self.compression != Compression::None => {
+                Err(src.drain().err().unwrap_or(error))
+            }
             other => other,
         }
     }
@@ -171,7 +173,11 @@ impl PlainDump {
         let mut server_version = None;
         let mut line = Vec::new();
         let mut statement_offset = 0;
-        let total = if self.gzip { 0 } else { std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0) };
+        let total = if self.compression != Compression::None {
+            0
+        } else {
+            std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+        };
         self.progress.phase("reading the dump", "bytes", total);
         let mut unreported = 0;
         while src.next_line(&mut line)? {
@@ -269,7 +275,12 @@ impl PlainDump {
         self.catalog = catalog.clone();
         self.blocks = blocks;
         Ok(Scan {
-            format: if self.gzip { Format::PlainGzip } else { Format::Plain },
+            format: match self.compression {
+                Compression::None => Format::Plain,
+                Compression::Gzip => Format::PlainGzip,
+                Compression::Lz4 => Format::PlainLz4,
+                Compression::Zstd => Format::PlainZstd,
+            },
             catalog,
             data,
             pg_dump_version: version,

@@ -50,10 +50,13 @@ const EVERY_VERSION: &[Form] = &[
     to_file("directory_inserts", &["-Fd", "--column-inserts"]),
 ];
 
-/// lz4 and zstd (pg_dump 16+, custom and directory archives), for builds configured with them:
+/// lz4 and zstd (pg_dump 16+: plain dumps, custom and directory archives; tar archives are never
+/// compressed), for builds configured with them:
 /// of the pinned builds, only 17 is (Debian's 15 predates them in pg_dump, the 16 and 18 wheels
 /// are built without).
 const LZ4_ZSTD: &[Form] = &[
+    to_file("plain_lz4.sql.lz4", &["--no-owner", "-Z", "lz4"]),
+    piped("plain_zstd_piped.sql.zst", &["--no-owner", "-Z", "zstd"]),
     to_file("custom_lz4.dump", &["-Fc", "-Z", "lz4"]),
     to_file("custom_zstd.dump", &["-Fc", "-Z", "zstd"]),
     piped("custom_lz4_piped.dump", &["-Fc", "-Z", "lz4:9"]),
