@@ -2,6 +2,8 @@
 //! the foreign-key graph. Built from DDL by `input::ddl`, stored in the workspace, read by
 //! everything downstream. It never holds row data.
 
+pub mod objects;
+
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
@@ -147,6 +149,10 @@ pub struct Catalog {
     pub tables: Vec<Table>,
     pub constraints: Vec<Constraint>,
     pub indexes: Vec<Index>,
+    /// Views, rules, policies, generated columns, triggers, statistics, and the columns that
+    /// indexes and constraints use: what the DDL replay checks each step against.
+    #[serde(default)]
+    pub objects: objects::SchemaObjects,
 }
 
 impl Catalog {
@@ -229,7 +235,7 @@ mod tests {
                 fk("models", "owners"),
                 fk("services", "services"),
             ],
-            indexes: vec![],
+            ..Catalog::default()
         };
         let reached = catalog.reached_from(&[TableName::new("public", "services")]);
         let names: Vec<_> = reached.iter().map(|t| t.name.as_str()).collect();

@@ -3,6 +3,7 @@
 //! workspace file is written under a temporary name and renamed only when complete, so a failed
 //! import never leaves a half-written workspace behind.
 
+use crate::catalog::objects::SchemaObjects;
 use crate::catalog::{
     quote_ident, Catalog, Column, Constraint, ConstraintKind, FkAction, ForeignKey, Index, Table, TableName,
 };
@@ -40,6 +41,7 @@ CREATE TABLE _rehearse.constraints (schema_name VARCHAR, table_name VARCHAR, pos
 CREATE TABLE _rehearse.indexes (schema_name VARCHAR, table_name VARCHAR, position INTEGER,
     index_name VARCHAR, is_unique BOOLEAN, columns VARCHAR);
 CREATE TABLE _rehearse.notes (position INTEGER, note VARCHAR);
+CREATE TABLE _rehearse.schema_objects (body VARCHAR);
 "#;
 
 /// A table of the input: whether its rows were loaded, and how many it has.
@@ -197,6 +199,8 @@ impl Workspace {
         for (position, i) in scan.catalog.indexes.iter().enumerate() {
             stmt.execute(params![i.table.schema, i.table.name, position as i64, i.name, i.unique, json(&i.columns)])?;
         }
+        let objects = serde_json::to_string(&scan.catalog.objects).map_err(|e| Error::Tool(e.to_string()))?;
+        conn.execute("INSERT INTO _rehearse.schema_objects VALUES (?)", [objects])?;
         let mut stmt = conn.prepare("INSERT INTO _rehearse.notes VALUES (?, ?)")?;
         for (position, note) in scan.notes.iter().enumerate() {
             stmt.execute(params![position as i64, note])?;
@@ -267,7 +271,31 @@ impl Workspace {
         for row in rows {
             catalog.indexes.push(row?);
         }
+        catalog.objects = self.schema_objects()?;
         Ok(catalog)
+    }
+
+    /// The views, triggers and other objects recorded at import. A workspace written before
+    /// they were recorded is refused: the DDL replay would see none of them.
+    fn schema_objects(&self) -> Result<SchemaObjects> {
+        let recorded: i64 = self.conn.query_row(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = '_rehearse' AND table_name = 'schema_objects'",
+            [],
+            |r| r.get(0),
+        )?;
+        if recorded == 0 {
+            return Err(Error::Usage(
+                "this workspace was imported by an older rehearse that did not record views, triggers and other schema objects: import the export again".into(),
+            ));
+        }
+        let body: Option<String> =
+            self.conn.query_row("SELECT max(body) FROM _rehearse.schema_objects", [], |r| r.get(0))?;
+        match body {
+            Some(body) => {
+                serde_json::from_str(&body).map_err(|e| Error::Tool(format!("workspace schema objects: {e}")))
+            }
+            None => Ok(SchemaObjects::default()),
+        }
     }
 
     pub fn provenance(&self) -> Result<BTreeMap<String, String>> {
