@@ -101,6 +101,11 @@ pub struct RehearsalArgs {
     /// the shipped script does. Without it they are kept and listed (H8).
     #[arg(long)]
     pub delete_orphans: bool,
+    /// Drop, explicitly and by name in 02_rollback.sql, the indexes, constraints and statistics
+    /// that PostgreSQL drops silently with the version columns (H18). Without it, a rehearsal
+    /// that finds any predicts that 02_rollback.sql refuses (exit 3).
+    #[arg(long)]
+    pub drop_dependents: bool,
     /// A rollback spec (TOML, see `rehearse spec --print`) for a schema with other names.
     #[arg(long, value_name = "FILE")]
     pub spec: Option<PathBuf>,

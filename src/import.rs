@@ -6,7 +6,7 @@ use crate::catalog::TableName;
 use crate::error::{Error, Location, Result};
 use crate::input::{self, Format};
 use crate::progress::Progress;
-use crate::spec::Spec;
+use crate::spec::{rehearse_backup, Spec};
 use crate::workspace::{TableStat, Workspace};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -30,7 +30,8 @@ pub struct Imported {
 
 /// Reads `input` into `workspace`, which must be fresh (`Workspace::create` or `in_memory`).
 /// The rollback starts from the spec's models and services tables; the guide's backup tables
-/// are loaded too when the export has them (a stale backup is a hazard).
+/// are loaded too when the export has them (a stale backup is a hazard), and so are the
+/// backups of an earlier run of rehearse's 01_backup.sql.
 pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportOptions) -> Result<Imported> {
     let mut reader = input::open(input, options.progress.clone())?;
     let scan = reader.scan()?;
@@ -50,7 +51,15 @@ pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportO
     } else {
         let backups = [&spec.backup.models_table, &spec.backup.services_table];
         roots.extend(backups.iter().filter_map(|b| catalog.find_table(b)).map(|t| t.name.clone()));
-        catalog.reached_from(&roots)
+        let mut reached = catalog.reached_from(&roots);
+        // Backups that rehearse's own 01_backup.sql made before: 01 refuses them when stale.
+        let earlier: Vec<TableName> = reached
+            .iter()
+            .map(rehearse_backup)
+            .filter(|b| catalog.table(b).is_some() && !reached.contains(b))
+            .collect();
+        reached.extend(earlier);
+        reached
     };
     let wanted: BTreeSet<TableName> = loaded.iter().cloned().collect();
     workspace.create_tables(catalog, &loaded)?;
