@@ -28,16 +28,21 @@ pub fn generated_database(dir: &Path, args: &[&str]) -> Cluster {
 /// Like `generated_database`, on the server binaries in `bin` (the system's when `None`).
 pub fn generated_database_on(bin: Option<&Path>, dir: &Path, args: &[&str]) -> Cluster {
     let pg = Cluster::start(bin).unwrap_or_else(|e| panic!("cannot start a throw-away PostgreSQL: {e}"));
-    pg.create_database(DB).unwrap();
-    let sql = dir.join("generated.sql");
+    load_generated(&pg, DB, dir, args);
+    pg
+}
+
+/// Creates `db` in `pg` and loads the fixture generator's database for `args` into it.
+pub fn load_generated(pg: &Cluster, db: &str, dir: &Path, args: &[&str]) {
+    pg.create_database(db).unwrap();
+    let sql = dir.join(format!("{db}-generated.sql"));
     run_checked(
         Command::new("python3").arg(repo().join("fixtures/generate.py")).args(args).arg("--out").arg(&sql),
         "fixtures/generate.py",
     )
     .unwrap();
-    let out = pg.psql_file(DB, &sql).unwrap();
+    let out = pg.psql_file(db, &sql).unwrap();
     assert!(out.status.success(), "loading the generated SQL failed: {}", String::from_utf8_lossy(&out.stderr));
-    pg
 }
 
 /// Runs pg_dump against the cluster with extra arguments, writing `file`.
