@@ -41,7 +41,7 @@ pub fn close_phase(conn: &Connection, phase: &str) -> Result<()> {
 }
 
 /// The rowids of `table` deleted by the phase under way, as a subquery.
-pub fn deleted_now(table: &TableName) -> String {
+fn deleted_now(table: &TableName) -> String {
     format!("(SELECT rid FROM {DELETED} WHERE tbl = {} AND phase IS NULL)", literal(&table.to_string()))
 }
 
@@ -70,7 +70,7 @@ fn via(constraint: &Constraint, fk: &ForeignKey) -> String {
 
 /// `FROM child c JOIN parent p ON …` for a foreign key, restricted to the parent rows of
 /// `parents` (a subquery of rowids) and to child rows not deleted.
-pub fn referencing(constraint: &Constraint, fk: &ForeignKey, parents: &str) -> String {
+fn referencing(constraint: &Constraint, fk: &ForeignKey, parents: &str) -> String {
     let on: Vec<String> = constraint
         .columns
         .iter()

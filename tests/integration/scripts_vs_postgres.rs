@@ -117,6 +117,15 @@ fn drift_idempotency_refusal_and_restore() {
     assert!(!ok && messages.contains("billing_contracts"), "{messages}");
     assert_eq!(before, dump_text(&pg, "blocked", dir.path(), "after.sql"));
 
+    // An index on a version column made after the export: PostgreSQL would drop it silently
+    // with the column; 02 sees it gone, names it, and changes nothing.
+    restore(&pg, &dump, "silent").unwrap();
+    pg.psql("silent", "CREATE INDEX late_status ON models (model_id) WHERE version_status <> 'active'").unwrap();
+    let before = dump_text(&pg, "silent", dir.path(), "before.sql");
+    let (ok, messages) = psql_file(&pg, "silent", &script("02_rollback.sql"));
+    assert!(!ok && messages.contains("objects that it does not name: index public.late_status"), "{messages}");
+    assert_eq!(before, dump_text(&pg, "silent", dir.path(), "after.sql"));
+
     // Idempotency: 01 twice, 02 twice, 05 then 02.
     let db = "idempotent";
     restore(&pg, &dump, db).unwrap();
