@@ -15,6 +15,12 @@ struct Violation {
     sqlstate: &'static str,
     message: String,
     object: FailingObject,
+    /// The key's place in the dump, which stands in for the order PostgreSQL checks keys in.
+    position: usize,
+}
+
+fn position(catalog: &Catalog, constraint: &Constraint) -> usize {
+    catalog.constraints.iter().position(|c| c == constraint).unwrap_or(usize::MAX)
 }
 
 fn key_object(catalog: &Catalog, constraint: &Constraint, detail: String, hazard: &'static str) -> FailingObject {
@@ -83,6 +89,7 @@ fn refused_actions(conn: &Connection, catalog: &Catalog) -> Result<Vec<Violation
                     format!("sets {} to NULL in {rows} rows ({} is NOT NULL)", column.name, fk.on_delete.sql()),
                     "H17",
                 ),
+                position: position(catalog, constraint),
             });
             continue;
         }
@@ -103,6 +110,7 @@ fn refused_actions(conn: &Connection, catalog: &Catalog) -> Result<Vec<Violation
                     ),
                     "H17",
                 ),
+                position: position(catalog, constraint),
             });
         }
     }
@@ -153,13 +161,11 @@ pub fn statement_failure(conn: &Connection, catalog: &Catalog, blockers: &[Block
                 ),
                 "H9",
             ),
+            position: position(catalog, constraint),
         });
     }
-    // PostgreSQL reports the first key it checks; the dump's order stands in for creation order.
-    let position = |v: &Violation| {
-        catalog.constraints.iter().position(|c| v.object.object.starts_with(&format!("constraint {} ", c.name)))
-    };
-    violations.sort_by_key(position);
+    // PostgreSQL reports the first key it checks.
+    violations.sort_by_key(|v| v.position);
     let Some(first) = violations.first() else { return Ok(None) };
     Ok(Some(StepFailure {
         sqlstate: first.sqlstate,
