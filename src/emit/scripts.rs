@@ -343,14 +343,15 @@ fn regclass(table: &TableName) -> String {
 }
 
 /// Every index, constraint, statistics object, column, trigger, policy and owned sequence of
-/// `tables`, as text: what the rollback may take along without naming it.
+/// `tables`, as text: what the rollback may take along without naming it. NOT NULL constraints
+/// (catalogued from PostgreSQL 18 on, contype 'n') belong to their column and go with it.
 fn inventory(tables: &[TableName]) -> String {
     let oids: Vec<String> = tables.iter().map(regclass).collect();
     let oids = oids.join(", ");
     format!(
         "(SELECT coalesce(array_agg(o ORDER BY o), '{{}}') FROM (\
          SELECT 'index ' || n.nspname || '.' || c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.indrelid IN ({oids}) \
-         UNION ALL SELECT 'constraint ' || conrelid::regclass::text || '.' || conname FROM pg_constraint WHERE conrelid IN ({oids}) \
+         UNION ALL SELECT 'constraint ' || conrelid::regclass::text || '.' || conname FROM pg_constraint WHERE conrelid IN ({oids}) AND contype <> 'n' \
          UNION ALL SELECT 'statistics ' || stxnamespace::regnamespace::text || '.' || stxname FROM pg_statistic_ext WHERE stxrelid IN ({oids}) \
          UNION ALL SELECT 'column ' || attrelid::regclass::text || '.' || attname FROM pg_attribute WHERE attrelid IN ({oids}) AND attnum > 0 AND NOT attisdropped \
          UNION ALL SELECT 'trigger ' || tgrelid::regclass::text || '.' || tgname FROM pg_trigger WHERE tgrelid IN ({oids}) AND NOT tgisinternal \
