@@ -2,6 +2,8 @@
 //! the foreign-key graph. Built from DDL by `input::ddl`, stored in the workspace, read by
 //! everything downstream. It never holds row data.
 
+pub mod objects;
+
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
@@ -184,6 +186,10 @@ pub struct Catalog {
     /// (`CREATE TABLE … OF type`) take as columns. Needed while the DDL is read only.
     #[serde(skip)]
     pub composite_types: Vec<Table>,
+    /// Views, rules, policies, generated columns, triggers, statistics, and the columns that
+    /// indexes and constraints use: what the DDL replay checks each step against.
+    #[serde(default)]
+    pub objects: objects::SchemaObjects,
 }
 
 impl Catalog {

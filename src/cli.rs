@@ -10,7 +10,7 @@ use std::path::PathBuf;
     name = "rehearse",
     version,
     about = "Rehearse the model-versioning rollback offline, in DuckDB, before anyone touches production.",
-    after_help = "Examples:\n  rehearse import fixtures/example.sql --workspace /tmp/ws.duckdb\n  rehearse inspect /tmp/ws.duckdb\n  rehearse inspect backup.sql.gz --json\n\nExit codes: 0 ok, 1 bad input or I/O error, 2 usage error, 3 predicted failure, 4 check threshold breached."
+    after_help = "Examples:\n  rehearse import fixtures/example.sql --workspace /tmp/ws.duckdb\n  rehearse inspect /tmp/ws.duckdb\n  rehearse inspect backup.sql.gz --json\n\nExit codes: 0 ok, 1 bad input or I/O error, 2 usage error, 3 predicted failure, 4 check threshold breached, 70 internal error (a bug), 128+N interrupted by signal N (130 Ctrl-C)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -102,6 +102,11 @@ pub struct RehearsalArgs {
     /// the shipped script does. Without it they are kept and listed (H8).
     #[arg(long)]
     pub delete_orphans: bool,
+    /// Drop, explicitly and by name in 02_rollback.sql, the indexes, constraints and statistics
+    /// that PostgreSQL drops silently with the version columns (H18). Without it, a rehearsal
+    /// that finds any predicts that 02_rollback.sql refuses (exit 3).
+    #[arg(long)]
+    pub drop_dependents: bool,
     /// A rollback spec (TOML, see `rehearse spec --print`) for a schema with other names.
     #[arg(long, value_name = "FILE")]
     pub spec: Option<PathBuf>,
@@ -142,7 +147,9 @@ pub struct CheckArgs {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub run: RunArgs,
-    /// Directory of the PostgreSQL server binaries (initdb, pg_ctl, psql).
+    /// Directory of the PostgreSQL server binaries (initdb, pg_ctl, psql). Default: those of the
+    /// major version the export was dumped from, when installed (/usr/lib/postgresql/N/bin, …),
+    /// else the system's PostgreSQL.
     #[arg(long, value_name = "DIR")]
     pub pg_bin: Option<PathBuf>,
 }

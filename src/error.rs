@@ -1,5 +1,7 @@
 //! The library's typed error. Every variant knows its exit code (ROLLBACK.md §8), and bad input
-//! always says where: a file and line, or a table and row.
+//! always says where: a file and line, or a table and row. DuckDB's own messages never stand
+//! alone: a DuckDB failure is either the machine's (disk, memory, a file it cannot open) or a
+//! bug in the SQL rehearse wrote, and says so.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -55,9 +57,15 @@ pub enum Error {
     /// The command line asks for something that cannot be done.
     #[error("{0}")]
     Usage(String),
-    /// DuckDB refused an operation on the workspace.
-    #[error("workspace: {0}")]
-    Workspace(#[from] duckdb::Error),
+    /// The machine refused what the run needs: disk space, memory, a file it cannot write.
+    #[error("{0}")]
+    Environment(String),
+    /// A bug in rehearse, not in the input: SQL it wrote failed, or a check of its own output
+    /// did (exit 70, EX_SOFTWARE of sysexits.h).
+    #[error(
+        "internal error: {0}\n  This is a bug in rehearse, not a problem with the input: please report it with the command line."
+    )]
+    Internal(String),
     /// The rollback spec does not fit the workspace (a table or column it names is missing).
     #[error("spec: {0}")]
     Spec(String),
@@ -88,7 +96,60 @@ impl Error {
         match self {
             Error::Usage(_) => 2,
             Error::Predicted(_) => 3,
+            Error::Internal(_) => 70,
             _ => 1,
         }
+    }
+}
+
+/// A DuckDB failure: the machine's when DuckDB could not get disk, memory or a file (its "IO",
+/// "Out of Memory" and "Permission" errors), else a bug in the SQL rehearse wrote.
+impl From<duckdb::Error> for Error {
+    fn from(error: duckdb::Error) -> Self {
+        let message = error.to_string();
+        let scratch = std::env::temp_dir();
+        let scratch = scratch.display();
+        if message.contains("No space left on device") {
+            Error::Environment(format!(
+                "no space left on the disk: free space, or set TMPDIR to a larger disk (scratch workspaces go to {scratch}) (DuckDB: {message})"
+            ))
+        } else if message.starts_with("Out of Memory Error") {
+            Error::Environment(format!(
+                "out of memory: close other programs or use a machine with more memory (DuckDB: {message})"
+            ))
+        } else if message.starts_with("IO Error") || message.starts_with("Permission Error") {
+            Error::Environment(format!(
+                "a workspace file could not be read or written: check the permissions and free space of its directory (scratch workspaces go to {scratch}) (DuckDB: {message})"
+            ))
+        } else {
+            Error::Internal(format!("DuckDB refused a query of rehearse ({message})"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+    use duckdb::Connection;
+
+    fn failure(sql: &str) -> Error {
+        Connection::open_in_memory().unwrap().execute_batch(sql).unwrap_err().into()
+    }
+
+    #[test]
+    fn a_query_duckdb_refuses_is_an_internal_error() {
+        let error = failure("SELECT CAST('' AS BIGINT)");
+        assert!(matches!(error, Error::Internal(_)), "{error}");
+        assert_eq!(error.exit_code(), 70);
+        assert!(error.to_string().starts_with("internal error: "), "{error}");
+        assert!(error.to_string().contains("not a problem with the input"), "{error}");
+    }
+
+    #[test]
+    fn a_file_duckdb_cannot_write_is_the_machines_failure() {
+        let error = failure("ATTACH '/nonexistent-rehearse-dir/ws.duckdb' AS ws");
+        assert!(matches!(error, Error::Environment(_)), "{error}");
+        assert_eq!(error.exit_code(), 1);
+        assert!(error.to_string().starts_with("a workspace file could not be read or written"), "{error}");
     }
 }

@@ -7,7 +7,7 @@ use crate::catalog::{Catalog, TableName};
 use crate::error::{Error, Location, Result};
 use crate::input::{self, Format, Scan};
 use crate::progress::Progress;
-use crate::spec::Spec;
+use crate::spec::{rehearse_backup, Spec};
 use crate::workspace::{TableStat, Workspace};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -36,8 +36,9 @@ pub struct Imported {
 
 /// Reads `input` into `workspace`, which must be fresh (`Workspace::create` or `in_memory`).
 /// The rollback starts from the spec's models and services tables; the guide's backup tables
-/// are loaded too when the export has them (a stale backup is a hazard). An export without
-/// the spec's tables is loaded whole, unless `require_spec_tables` refuses it.
+/// are loaded too when the export has them (a stale backup is a hazard), and so are the
+/// backups of an earlier run of rehearse's 01_backup.sql. An export without the spec's tables
+/// is loaded whole, unless `require_spec_tables` refuses it.
 pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportOptions) -> Result<Imported> {
     let mut reader = input::open(input, options.database.as_deref(), options.progress.clone())?;
     let mut scan = reader.scan()?;
@@ -112,7 +113,15 @@ fn tables_to_load(
             .filter_map(|name| catalog.find_table(name))
             .map(|t| t.name.clone())
             .collect();
-        catalog.reached_from(&roots)
+        let mut reached = catalog.reached_from(&roots);
+        // Backups that rehearse's own 01_backup.sql made before: 01 refuses them when stale.
+        let earlier: Vec<TableName> = reached
+            .iter()
+            .map(rehearse_backup)
+            .filter(|b| catalog.table(b).is_some() && !reached.contains(b))
+            .collect();
+        reached.extend(earlier);
+        reached
     };
     let (loaded, columnless): (Vec<TableName>, Vec<TableName>) =
         chosen.into_iter().partition(|t| catalog.table(t).is_some_and(|t| !t.columns.is_empty()));

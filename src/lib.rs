@@ -4,6 +4,7 @@
 //! and scripts. The contract is ROLLBACK.md; the module docs say what each stage may not do.
 
 pub mod catalog;
+pub mod cleanup;
 pub mod emit;
 pub mod error;
 pub mod import;

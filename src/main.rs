@@ -1,5 +1,5 @@
 //! The `rehearse` binary: parse arguments, dispatch to a subcommand, map errors to exit codes
-//! (ROLLBACK.md §8).
+//! (ROLLBACK.md §8). Interrupted, it cleans up and exits 128 + the signal (`rehearse::cleanup`).
 
 mod cli;
 mod commands;
@@ -10,6 +10,12 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(error) = rehearse::cleanup::undo_on_signals() {
+        commands::output::eprint(&format!(
+            "warning: cannot watch for signals ({error}): an interrupted run leaves its scratch files behind\n"
+        ));
+    }
+    rehearse::cleanup::sweep_dead_runs();
     let display = commands::display::Display::start(cli.quiet, cli.verbose);
     let progress = display.progress();
     let result = match &cli.command {
@@ -26,7 +32,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(error) => {
-            eprintln!("error: {error:#}");
+            commands::output::eprint(&format!("error: {error:#}\n"));
             let code = error.downcast_ref::<rehearse::Error>().map_or(1, rehearse::Error::exit_code);
             ExitCode::from(code as u8)
         }

@@ -1,7 +1,9 @@
 //! Atomic outputs: a file or directory is written under a hidden temporary name beside its
 //! target and renamed into place only when complete. Dropped before `commit`, the temporary is
-//! removed, so a failure never leaves anything half-written where the user looks.
+//! removed, so a failure never leaves anything half-written where the user looks; nor does an
+//! interrupted run (`cleanup`).
 
+use crate::cleanup::{register, Registration};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -9,6 +11,7 @@ pub struct Staged {
     temp: PathBuf,
     target: PathBuf,
     committed: bool,
+    _undo: Registration,
 }
 
 impl Staged {
@@ -24,21 +27,16 @@ impl Staged {
         if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
-        let staged = Staged { temp, target: target.to_path_buf(), committed: false };
-        staged.remove_temp();
-        Ok(staged)
+        remove_temp(&temp);
+        let undo = register({
+            let temp = temp.clone();
+            move || remove_temp(&temp)
+        });
+        Ok(Staged { temp, target: target.to_path_buf(), committed: false, _undo: undo })
     }
 
     pub fn path(&self) -> &Path {
         &self.temp
-    }
-
-    fn remove_temp(&self) {
-        let _ = std::fs::remove_dir_all(&self.temp);
-        let _ = std::fs::remove_file(&self.temp);
-        let mut wal = self.temp.as_os_str().to_owned();
-        wal.push(".wal");
-        let _ = std::fs::remove_file(PathBuf::from(wal));
     }
 
     /// Moves the finished output into place, replacing whatever was there.
@@ -55,7 +53,21 @@ impl Staged {
 impl Drop for Staged {
     fn drop(&mut self) {
         if !self.committed {
-            self.remove_temp();
+            remove_temp(&self.temp);
         }
+    }
+}
+
+/// Removes a temporary output, and what DuckDB keeps beside a database file: its write-ahead log
+/// and its spill directory.
+fn remove_temp(temp: &Path) {
+    let _ = std::fs::remove_dir_all(temp);
+    let _ = std::fs::remove_file(temp);
+    for suffix in [".wal", ".tmp"] {
+        let mut beside = temp.as_os_str().to_owned();
+        beside.push(suffix);
+        let beside = PathBuf::from(beside);
+        let _ = std::fs::remove_file(&beside);
+        let _ = std::fs::remove_dir_all(&beside);
     }
 }

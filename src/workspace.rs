@@ -3,9 +3,11 @@
 //! workspace file is written under a temporary name and renamed only when complete, so a failed
 //! import never leaves a half-written workspace behind.
 
+use crate::catalog::objects::SchemaObjects;
 use crate::catalog::{
     quote_ident, Catalog, Column, Constraint, ConstraintKind, FkAction, ForeignKey, Index, Partition, Table, TableName,
 };
+use crate::cleanup::ScratchDir;
 use crate::error::{Error, Result};
 use crate::input::{Origin, RowSink, Scan};
 use crate::pgtype::DuckType;
@@ -43,6 +45,7 @@ CREATE TABLE _rehearse.notes (position INTEGER, note VARCHAR);
 CREATE TABLE _rehearse.lineage (schema_name VARCHAR, table_name VARCHAR, position INTEGER,
     parent_schema VARCHAR, parent_table VARCHAR, partition_bound VARCHAR);
 CREATE TABLE _rehearse.partitioned (schema_name VARCHAR, table_name VARCHAR, partition_key VARCHAR);
+CREATE TABLE _rehearse.schema_objects (body VARCHAR);
 "#;
 
 /// A table of the input: whether its rows were loaded, and how many it has.
@@ -57,7 +60,7 @@ pub struct Workspace {
     conn: Connection,
     /// For a scratch workspace, the directory its file lives in, removed after the connection
     /// closes (fields drop in order).
-    _scratch: Option<tempfile::TempDir>,
+    _scratch: Option<ScratchDir>,
 }
 
 /// A workspace being written: renamed into place by `commit`, deleted if dropped before.
@@ -70,7 +73,7 @@ impl PendingWorkspace {
     pub fn commit(self) -> Result<()> {
         self.workspace.conn.execute_batch("CHECKPOINT;")?;
         let PendingWorkspace { workspace, staged } = self;
-        workspace.conn.close().map_err(|(_, e)| Error::Workspace(e))?;
+        workspace.conn.close().map_err(|(_, e)| Error::from(e))?;
         staged.commit()
     }
 }
@@ -79,8 +82,7 @@ impl Workspace {
     /// Starts a workspace file that appears at `target` only on commit.
     pub fn create(target: &Path) -> Result<PendingWorkspace> {
         let staged = Staged::beside(target)?;
-        let conn = Connection::open(staged.path())
-            .map_err(|e| Error::io(staged.path(), std::io::Error::other(e.to_string())))?;
+        let conn = Connection::open(staged.path())?;
         conn.execute_batch(&format!("{SESSION}{META_DDL}"))?;
         Ok(PendingWorkspace { workspace: Workspace { conn, _scratch: None }, staged })
     }
@@ -92,13 +94,13 @@ impl Workspace {
         Ok(Workspace { conn, _scratch: None })
     }
 
-    /// A workspace in a temporary file, removed when dropped: rows of a large export then live
-    /// on disk, where DuckDB can leave them instead of holding them all in memory.
+    /// A workspace in a temporary file, removed when dropped or when the run is interrupted: rows
+    /// of a large export then live on disk, where DuckDB can leave them instead of holding them
+    /// all in memory.
     pub fn scratch() -> Result<Workspace> {
-        let dir =
-            tempfile::Builder::new().prefix("rehearse-ws-").tempdir().map_err(|e| Error::io(Path::new("/tmp"), e))?;
+        let dir = ScratchDir::new("ws").map_err(|e| Error::io(&std::env::temp_dir(), e))?;
         let file = dir.path().join("workspace.duckdb");
-        let conn = Connection::open(&file).map_err(|e| Error::io(&file, std::io::Error::other(e.to_string())))?;
+        let conn = Connection::open(&file)?;
         conn.execute_batch(&format!("{SESSION}{META_DDL}"))?;
         Ok(Workspace { conn, _scratch: Some(dir) })
     }
@@ -169,6 +171,7 @@ impl Workspace {
             ("format", scan.format.name().to_string()),
             ("pg_dump_version", scan.pg_dump_version.clone().unwrap_or_default()),
             ("database", scan.database.clone().unwrap_or_default()),
+            ("server_version", scan.server_version.clone().unwrap_or_default()),
             ("rehearse_version", env!("CARGO_PKG_VERSION").to_string()),
         ];
         let mut stmt = conn.prepare("INSERT INTO _rehearse.provenance VALUES (?, ?)")?;
@@ -239,6 +242,8 @@ impl Workspace {
                 stmt.execute(params![table.name.schema, table.name.name, key])?;
             }
         }
+        let objects = serde_json::to_string(&scan.catalog.objects).map_err(|e| Error::Tool(e.to_string()))?;
+        conn.execute("INSERT INTO _rehearse.schema_objects VALUES (?)", [objects])?;
         let mut stmt = conn.prepare("INSERT INTO _rehearse.notes VALUES (?, ?)")?;
         for (position, note) in scan.notes.iter().enumerate() {
             stmt.execute(params![position as i64, note])?;
@@ -317,6 +322,7 @@ impl Workspace {
         for row in rows {
             catalog.indexes.push(row?);
         }
+        catalog.objects = self.schema_objects()?;
         Ok(catalog)
     }
 
@@ -369,6 +375,29 @@ impl Workspace {
         Ok(())
     }
 
+    /// The views, triggers and other objects recorded at import. A workspace written before
+    /// they were recorded is refused: the DDL replay would see none of them.
+    fn schema_objects(&self) -> Result<SchemaObjects> {
+        let recorded: i64 = self.conn.query_row(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = '_rehearse' AND table_name = 'schema_objects'",
+            [],
+            |r| r.get(0),
+        )?;
+        if recorded == 0 {
+            return Err(Error::Usage(
+                "this workspace was imported by an older rehearse that did not record views, triggers and other schema objects: import the export again".into(),
+            ));
+        }
+        let body: Option<String> =
+            self.conn.query_row("SELECT max(body) FROM _rehearse.schema_objects", [], |r| r.get(0))?;
+        match body {
+            Some(body) => {
+                serde_json::from_str(&body).map_err(|e| Error::Tool(format!("workspace schema objects: {e}")))
+            }
+            None => Ok(SchemaObjects::default()),
+        }
+    }
+
     pub fn provenance(&self) -> Result<BTreeMap<String, String>> {
         let mut stmt = self.conn.prepare("SELECT key, value FROM _rehearse.provenance")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -403,14 +432,13 @@ impl Workspace {
 
     /// Like `text_rows`, for `columns` of any relation (a table, or a rehearsal's post-state).
     pub fn relation_text_rows(&self, relation: &str, columns: &[Column]) -> Result<Vec<Vec<Option<String>>>> {
-        let texts: Vec<String> =
-            columns.iter().map(|c| DuckType::of(&c.pg_type).pg_text(&quote_ident(&c.name))).collect();
+        let types: Vec<DuckType> = columns.iter().map(|c| DuckType::of(&c.pg_type)).collect();
+        let texts: Vec<String> = types.iter().zip(columns).map(|(t, c)| t.pg_text(&quote_ident(&c.name))).collect();
         let sql = format!("SELECT {} FROM {relation}", texts.join(", "));
         let mut stmt = self.conn.prepare(&sql)?;
-        let width = columns.len();
-        let mut rows: Vec<Vec<Option<String>>> = stmt
-            .query_map([], |r| (0..width).map(|i| r.get::<_, Option<String>>(i)).collect())?
-            .collect::<Result<_, _>>()?;
+        let text = |r: &duckdb::Row, i: usize| Ok(r.get::<_, Option<String>>(i)?.map(|v| types[i].pg_text_of(v)));
+        let mut rows: Vec<Vec<Option<String>>> =
+            stmt.query_map([], |r| (0..types.len()).map(|i| text(r, i)).collect())?.collect::<Result<_, _>>()?;
         rows.sort();
         Ok(rows)
     }
@@ -529,9 +557,17 @@ impl<'w> RowSink for Loader<'w> {
             casts.join(", ")
         );
         if let Err(error) = conn.execute_batch(&insert) {
+            let unexplained = || match Error::from(error) {
+                Error::Internal(detail) => Error::Internal(format!(
+                    "no value of {} in {} is at fault, yet its rows did not load: {detail}",
+                    staged.table,
+                    staged.origin.file().display()
+                )),
+                environment => environment,
+            };
             return Err(self
                 .explain_cast_failure(&staged.columns, &staged.origin, &staged.table)
-                .unwrap_or(Error::Workspace(error)));
+                .unwrap_or_else(unexplained));
         }
         conn.execute_batch(&format!("DROP TABLE {STAGE}"))?;
         *self.counts.entry(staged.table.clone()).or_default() += staged.rows;

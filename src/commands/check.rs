@@ -2,6 +2,7 @@
 //! predicted failure or failed verification, 4 a threshold breached (ROLLBACK.md §8). Text
 //! output reads like a linter's: a code, what, where, what to do.
 
+use super::output;
 use super::run::rehearse_input;
 use crate::cli::{CheckArgs, CheckFormat};
 use anyhow::Result;
@@ -181,7 +182,7 @@ pub fn run(args: &CheckArgs, progress: Arc<Progress>) -> Result<i32> {
         CheckFormat::Github => github(&rehearsed.plan, args, &verdict),
         CheckFormat::Json => json(&rehearsed.plan, args, &verdict),
     };
-    print!("{rendered}");
+    output::print(&rendered)?;
     Ok(verdict.code)
 }
 

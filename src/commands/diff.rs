@@ -1,6 +1,7 @@
 //! `rehearse diff`: what changes between two rehearsals — two policies on one export, or two
 //! exports taken on different days: count deltas, keepers that switch, hazards that appear or go.
 
+use super::output;
 use crate::cli::DiffArgs;
 use anyhow::Result;
 use rehearse::rehearsal::hazards::CODES;
@@ -75,8 +76,7 @@ pub fn run(args: &DiffArgs) -> Result<()> {
             "hazards_new": new_hazards,
             "hazards_gone": gone_hazards,
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
-        return Ok(());
+        return output::print(&(serde_json::to_string_pretty(&value)? + "\n"));
     }
     let mut out = String::new();
     let same_input = if inputs.0 == inputs.1 { "same export" } else { "different exports" };
@@ -116,8 +116,7 @@ pub fn run(args: &DiffArgs) -> Result<()> {
             );
         }
     }
-    print!("{out}");
-    Ok(())
+    output::print(&out)
 }
 
 fn key_is_hazard(key: &str) -> bool {

@@ -1,6 +1,7 @@
 //! Progress on stderr: an indicatif bar when stderr is a terminal (never in logs or pipes),
 //! nothing with `--quiet`, and each phase's throughput at the end with `-v`.
 
+use super::output;
 use indicatif::{ProgressBar, ProgressStyle};
 use rehearse::progress::Progress;
 use std::io::IsTerminal;
@@ -71,7 +72,7 @@ impl Display {
                     unit => format!("{} {unit} in {seconds:.2} s ({rate:.0} {unit}/s)", phase.amount),
                 };
                 let memory = phase.peak_rss.map(|b| format!(", peak RSS {:.0} MB", b as f64 / 1e6)).unwrap_or_default();
-                eprintln!("{:>24}: {figures}{memory}", phase.name);
+                output::eprint(&format!("{:>24}: {figures}{memory}\n", phase.name));
             }
         }
     }

@@ -1,5 +1,6 @@
 //! `rehearse import`: an export becomes a DuckDB workspace file, atomically.
 
+use super::output;
 use crate::cli::ImportArgs;
 use anyhow::Result;
 use rehearse::import::{import, ImportOptions};
@@ -32,16 +33,16 @@ pub fn run(args: &ImportArgs, progress: Arc<Progress>) -> Result<()> {
     pending.commit()?;
     let loaded: Vec<_> = imported.stats.iter().filter(|s| s.loaded).collect();
     let rows: u64 = loaded.iter().filter_map(|s| s.rows).sum();
-    eprintln!(
-        "imported {} ({}): {} tables loaded ({rows} rows), {} skipped -> {}",
+    output::eprint(&format!(
+        "imported {} ({}): {} tables loaded ({rows} rows), {} skipped -> {}\n",
         args.input.display(),
         imported.format.name(),
         loaded.len(),
         imported.stats.len() - loaded.len(),
         args.workspace.display()
-    );
+    ));
     for note in &imported.notes {
-        eprintln!("note: {note}");
+        output::eprint(&format!("note: {note}\n"));
     }
     Ok(())
 }

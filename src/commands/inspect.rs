@@ -1,5 +1,6 @@
 //! `rehearse inspect`: what an export or workspace holds, and what the rollback would touch.
 
+use super::output;
 use crate::cli::InspectArgs;
 use anyhow::Result;
 use rehearse::catalog::{Catalog, ConstraintKind, TableName};
@@ -41,11 +42,10 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     let workspace = workspace_for(&args.source, &Spec::guide(), options)?;
     let view = view_of(&workspace)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&view))?);
+        output::print(&(serde_json::to_string_pretty(&to_json(&view))? + "\n"))
     } else {
-        print!("{}", to_text(&view));
+        output::print(&to_text(&view))
     }
-    Ok(())
 }
 
 fn to_json(view: &View) -> serde_json::Value {
@@ -81,6 +81,9 @@ fn to_text(view: &View) -> String {
     let _ = writeln!(out, "sha256   {}", p("input_sha256"));
     if !p("pg_dump_version").is_empty() {
         let _ = writeln!(out, "pg_dump  {}", p("pg_dump_version"));
+    }
+    if !p("server_version").is_empty() {
+        let _ = writeln!(out, "server   PostgreSQL {}", p("server_version"));
     }
     let _ = writeln!(out, "\nTABLES ({})", view.stats.len());
     let width = view.stats.iter().map(|s| s.table.to_string().len()).max().unwrap_or(0);

@@ -5,6 +5,7 @@ pub mod diff;
 pub mod display;
 pub mod import;
 pub mod inspect;
+pub mod output;
 pub mod restore_script;
 pub mod run;
 pub mod spec;

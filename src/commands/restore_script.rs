@@ -2,6 +2,7 @@
 //! from the complete backup that the run's 01_backup.sql made. It refuses a version that the
 //! rehearsal did not delete, and is checked with PostgreSQL's parser before it is written.
 
+use super::output;
 use crate::cli::RestoreScriptArgs;
 use anyhow::Result;
 use rehearse::emit::check::check_script;
@@ -33,10 +34,10 @@ pub fn run(args: &RestoreScriptArgs) -> Result<()> {
         model_lit = literal(&args.model_id),
         version_lit = literal(&args.version),
     );
-    check_script(&script).map_err(|e| Error::Predicted(format!("internal error: the restore script {e}")))?;
+    check_script(&script).map_err(|e| Error::Internal(format!("the restore script {e}")))?;
     match &args.out {
         Some(file) => rehearse::report::write(file, &script)?,
-        None => print!("{script}"),
+        None => output::print(&script)?,
     }
     Ok(())
 }

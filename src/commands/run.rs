@@ -1,6 +1,7 @@
 //! `rehearse run`: the main job. Import (or open a workspace), rehearse, write the run
 //! directory atomically, and exit 3 when the rollback is predicted to fail.
 
+use super::output;
 use crate::cli::{RehearsalArgs, RunArgs};
 use anyhow::Result;
 use rehearse::catalog::Catalog;
@@ -49,6 +50,7 @@ pub fn rehearse_input(args: &RehearsalArgs, progress: Arc<Progress>) -> Result<R
         mode: args.mode,
         delete_orphans: args.delete_orphans,
         collation: args.collation.clone(),
+        drop_dependents: args.drop_dependents,
     };
     progress.phase("rehearsing", "", 0);
     let plan = rehearse(&workspace, &spec, &options)?;
@@ -93,7 +95,7 @@ pub fn run(args: &RunArgs, progress: Arc<Progress>) -> Result<()> {
     let rehearsed = rehearse_input(&args.rehearsal, progress.clone())?;
     progress.phase("writing the run", "", 0);
     write_run(&rehearsed, &args.out)?.commit()?;
-    print!("{}", headline(&rehearsed.plan, &args.out.display().to_string()));
+    output::print(&headline(&rehearsed.plan, &args.out.display().to_string()))?;
     failure(&rehearsed.plan, &args.out)
 }
 

@@ -1,6 +1,7 @@
 //! `rehearse validate`: rehearse, then run the emitted scripts on a scratch PostgreSQL and
 //! compare. The run directory gains `validation.json`; any difference exits 3.
 
+use super::output;
 use super::run::{check_out, headline, rehearse_input, write_run};
 use crate::cli::ValidateArgs;
 use anyhow::Result;
@@ -8,7 +9,7 @@ use rehearse::emit::Context;
 use rehearse::input::Format;
 use rehearse::pg::Cluster;
 use rehearse::progress::Progress;
-use rehearse::validate::{describe, validate};
+use rehearse::validate::{describe, major_version, production_server, validate};
 use rehearse::workspace::Workspace;
 use rehearse::{report, Error};
 use std::sync::Arc;
@@ -33,7 +34,14 @@ pub fn run(args: &ValidateArgs, progress: Arc<Progress>) -> Result<()> {
     refuse_connecting_dumps(&rehearsed.workspace)?;
     let staged = write_run(&rehearsed, &args.run.out)?;
     progress.phase("validating on PostgreSQL", "", 0);
-    let cluster = Cluster::start(args.pg_bin.as_deref())?;
+    let server = rehearsed.workspace.provenance()?.remove("server_version").unwrap_or_default();
+    let bin = args.pg_bin.clone().or_else(|| production_server(&server));
+    if bin.is_none() && major_version(&server).is_some() {
+        eprintln!(
+            "note: the export comes from PostgreSQL {server}, whose server binaries are not installed; validating on the default PostgreSQL (--pg-bin DIR chooses)"
+        );
+    }
+    let cluster = Cluster::start(bin.as_deref())?;
     let context = Context::new(&rehearsed.plan, &rehearsed.spec, &rehearsed.catalog)?;
     let validation = validate(
         &cluster,
@@ -48,8 +56,8 @@ pub fn run(args: &ValidateArgs, progress: Arc<Progress>) -> Result<()> {
     let json = serde_json::to_string_pretty(&validation)?;
     report::write(&staged.path().join("validation.json"), &json)?;
     staged.commit()?;
-    print!("{}", headline(&rehearsed.plan, &args.run.out.display().to_string()));
-    print!("{}", describe(&validation));
+    output::print(&headline(&rehearsed.plan, &args.run.out.display().to_string()))?;
+    output::print(&describe(&validation))?;
     if !validation.matches() {
         return Err(Error::Predicted(format!(
             "PostgreSQL did not do what was rehearsed (see {}/validation.json)",

@@ -57,7 +57,7 @@ pub fn render(context: &Context) -> Result<Vec<(&'static str, String)>> {
     ];
     for (name, text) in &scripts {
         check::check_script(text)
-            .map_err(|e| Error::Predicted(format!("internal error: the emitted {name} {e}; nothing was written")))?;
+            .map_err(|e| Error::Internal(format!("the emitted {name} {e}; nothing was written")))?;
     }
     Ok(scripts)
 }

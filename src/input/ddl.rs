@@ -1,6 +1,11 @@
-//! DDL → catalog, through PostgreSQL's own parser (libpg_query). Only the statements that shape
-//! tables are read: CREATE TABLE, ALTER TABLE (constraints, defaults, NOT NULL) and
-//! CREATE INDEX; the parser still checks every statement it is given.
+//! DDL → catalog, through PostgreSQL's own parser (libpg_query). The statements that shape
+//! tables are read (CREATE TABLE, ALTER TABLE: constraints, defaults, NOT NULL, triggers
+//! enabled; CREATE INDEX), and those of the objects the rollback can run into (`objects`:
+//! views, materialized views, rules, policies, statistics, triggers); the parser still checks
+//! every statement it is given.
+
+mod objects;
+mod refs;
 
 use crate::catalog::{
     Catalog, Column, Constraint, ConstraintKind, FkAction, ForeignKey, Index, Partition, Table, TableName,
@@ -34,10 +39,26 @@ pub fn apply(sql: &str, catalog: &mut Catalog) -> Result<Parsed, String> {
     let mut outcome = Parsed::Other;
     for raw in &parsed.protobuf.stmts {
         let Some(node) = raw.stmt.as_ref().and_then(|s| s.node.as_ref()) else { continue };
+        let text = || statement_text(sql, raw);
         match node {
-            NodeEnum::CreateStmt(create) => create_table(create, catalog)?,
-            NodeEnum::AlterTableStmt(alter) => alter_table(alter, catalog)?,
-            NodeEnum::IndexStmt(index) => create_index(index, catalog)?,
+            NodeEnum::CreateStmt(create) => {
+                create_table(create, catalog)?;
+                objects::create_table(create, catalog)?;
+            }
+            NodeEnum::AlterTableStmt(alter) => {
+                alter_table(alter, catalog)?;
+                objects::alter_table(alter, catalog)?;
+            }
+            NodeEnum::IndexStmt(index) => {
+                create_index(index, catalog)?;
+                objects::index(index, &text(), catalog)?;
+            }
+            NodeEnum::ViewStmt(view) => objects::view(view, &text(), catalog)?,
+            NodeEnum::CreateTableAsStmt(ctas) => objects::materialized_view(ctas, &text(), catalog)?,
+            NodeEnum::RuleStmt(rule) => objects::rule(rule, &text(), catalog)?,
+            NodeEnum::CreatePolicyStmt(policy) => objects::policy(policy, &text(), catalog)?,
+            NodeEnum::CreateStatsStmt(stats) => objects::statistics(stats, &text(), catalog)?,
+            NodeEnum::CreateTrigStmt(trigger) => objects::trigger(trigger, &text(), catalog)?,
             NodeEnum::CompositeTypeStmt(composite) => create_composite_type(composite, catalog)?,
             NodeEnum::CreateExtensionStmt(extension) => outcome = Parsed::Extension(extension.extname.clone()),
             NodeEnum::CopyStmt(copy) if copy.is_from && copy.filename.is_empty() => {
@@ -51,6 +72,18 @@ pub fn apply(sql: &str, catalog: &mut Catalog) -> Result<Parsed, String> {
         }
     }
     Ok(outcome)
+}
+
+/// One statement's text as the input has it, without the comments before it.
+fn statement_text(sql: &str, raw: &protobuf::RawStmt) -> String {
+    let start = usize::try_from(raw.stmt_location).unwrap_or(0).min(sql.len());
+    let end = match usize::try_from(raw.stmt_len) {
+        Ok(0) | Err(_) => sql.len(),
+        Ok(len) => (start + len).min(sql.len()),
+    };
+    let text = sql.get(start..end).unwrap_or("");
+    let body: Vec<&str> = text.trim().lines().skip_while(|l| l.trim().is_empty() || l.starts_with("--")).collect();
+    format!("{};", body.join("\n").trim_end().trim_end_matches(';'))
 }
 
 fn table_name(relation: &protobuf::RangeVar) -> TableName {
@@ -451,6 +484,7 @@ fn create_index(index: &protobuf::IndexStmt, catalog: &mut Catalog) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::objects::ObjectKind;
 
     const DDL: &str = r#"
 CREATE TABLE public.models (
@@ -625,6 +659,116 @@ CREATE TABLE public.people OF public.person (
         let mut catalog = Catalog::default();
         let parsed = apply("CREATE EXTENSION IF NOT EXISTS postgis WITH SCHEMA public;", &mut catalog).unwrap();
         assert!(matches!(parsed, Parsed::Extension(name) if name == "postgis"));
+    }
+
+    /// What pg_dump 15 writes for the objects the rollback can run into.
+    const OBJECTS: &str = r#"
+CREATE TABLE public.models (
+    id uuid NOT NULL,
+    model_id character varying(255),
+    version character varying(100),
+    version_status character varying(50) DEFAULT 'active'::character varying NOT NULL,
+    is_published boolean,
+    is_active boolean GENERATED ALWAYS AS (((version_status)::text = 'active'::text)) STORED,
+    CONSTRAINT models_status_present CHECK ((length((version_status)::text) <= 50)),
+    CONSTRAINT uq_model_id_version UNIQUE (model_id, version)
+);
+CREATE TABLE public.services (id uuid NOT NULL, model_id character varying(255), model_version character varying(100));
+CREATE TABLE public.model_deletions (model_row_id uuid, status text);
+CREATE VIEW public.active_models AS
+ SELECT m.id,
+    m.model_id
+   FROM public.models m
+  WHERE ((m.version_status)::text = 'active'::text);
+CREATE VIEW public.pins AS
+ SELECT s.id, x.name FROM (public.services s
+     JOIN LATERAL ( SELECT models.model_id AS name FROM public.models WHERE ((models.model_id)::text = (s.model_id)::text)) x ON (true))
+  WHERE (EXISTS ( SELECT 1 FROM public.models mm WHERE ((mm.version)::text = (s.model_version)::text)));
+CREATE VIEW public.unqualified AS
+ WITH recent AS (SELECT version_status AS st FROM public.models)
+ SELECT st FROM recent;
+CREATE VIEW public.joined AS SELECT model_id FROM public.models JOIN public.services USING (model_id);
+CREATE MATERIALIZED VIEW public.service_pins AS
+ SELECT s.model_version FROM public.services s
+  WITH NO DATA;
+CREATE RULE log_model_delete AS
+    ON DELETE TO public.models DO  INSERT INTO public.model_deletions (model_row_id, status)
+  VALUES (old.id, old.version_status);
+CREATE POLICY active_only ON public.models FOR SELECT USING (((version_status)::text = 'active'::text));
+CREATE INDEX idx_models_active ON public.models USING btree (model_id) WHERE ((version_status)::text = 'active'::text);
+CREATE UNIQUE INDEX idx_lower_version ON public.models USING btree (lower((version)::text));
+CREATE STATISTICS public.models_status_stats (dependencies) ON model_id, version_status FROM public.models;
+CREATE TRIGGER models_audit AFTER DELETE ON public.models FOR EACH ROW WHEN (old.is_published) EXECUTE FUNCTION public.rehearse_audit();
+CREATE TRIGGER services_pin AFTER UPDATE OF model_version ON public.services FOR EACH ROW EXECUTE FUNCTION public.rehearse_audit();
+ALTER TABLE public.services DISABLE TRIGGER services_pin;
+ALTER TABLE ONLY public.services ADD CONSTRAINT services_model_fkey FOREIGN KEY (model_id, model_version) REFERENCES public.models(model_id, version);
+"#;
+
+    fn uses(catalog: &Catalog, kind: ObjectKind, name: &str) -> Vec<String> {
+        let object = catalog.objects.objects.iter().find(|o| o.kind == kind && o.name == name).unwrap();
+        object.uses.iter().map(|c| format!("{}.{}", c.table.name, c.column)).collect()
+    }
+
+    #[test]
+    fn schema_objects_record_the_columns_they_use() {
+        let mut catalog = Catalog::default();
+        apply(OBJECTS, &mut catalog).unwrap();
+        assert_eq!(
+            uses(&catalog, ObjectKind::View, "active_models"),
+            ["models.id", "models.model_id", "models.version_status"]
+        );
+        assert_eq!(
+            uses(&catalog, ObjectKind::View, "pins"),
+            ["models.model_id", "models.version", "services.id", "services.model_id", "services.model_version"]
+        );
+        assert_eq!(uses(&catalog, ObjectKind::View, "unqualified"), ["models.version_status"]);
+        assert_eq!(uses(&catalog, ObjectKind::View, "joined"), ["models.model_id", "services.model_id"]);
+        assert_eq!(uses(&catalog, ObjectKind::MaterializedView, "service_pins"), ["services.model_version"]);
+        assert_eq!(
+            uses(&catalog, ObjectKind::Rule, "log_model_delete"),
+            ["model_deletions.model_row_id", "model_deletions.status", "models.id", "models.version_status"]
+        );
+        assert_eq!(uses(&catalog, ObjectKind::Policy, "active_only"), ["models.version_status"]);
+        assert_eq!(uses(&catalog, ObjectKind::GeneratedColumn, "is_active"), ["models.version_status"]);
+        assert_eq!(uses(&catalog, ObjectKind::Constraint, "models_status_present"), ["models.version_status"]);
+        assert_eq!(
+            uses(&catalog, ObjectKind::Index, "idx_models_active"),
+            ["models.model_id", "models.version_status"]
+        );
+        assert_eq!(
+            uses(&catalog, ObjectKind::Statistics, "models_status_stats"),
+            ["models.model_id", "models.version_status"]
+        );
+        assert_eq!(
+            uses(&catalog, ObjectKind::Constraint, "services_model_fkey"),
+            ["services.model_id", "services.model_version"]
+        );
+
+        let key = |name: &str| catalog.objects.objects.iter().find(|o| o.name == name).unwrap().unique_key.clone();
+        assert_eq!(key("uq_model_id_version"), Some(vec!["model_id".to_string(), "version".to_string()]));
+        assert_eq!(key("idx_lower_version"), None, "an expression index cannot back a foreign key");
+        assert_eq!(key("idx_models_active"), None);
+
+        let definition =
+            &catalog.objects.find(ObjectKind::Constraint, "public", "models_status_present").unwrap().definition;
+        assert!(
+            definition.starts_with("ALTER TABLE ONLY public.models ADD CONSTRAINT models_status_present CHECK"),
+            "{definition}"
+        );
+        let view = &catalog.objects.find(ObjectKind::View, "public", "active_models").unwrap().definition;
+        assert!(
+            view.starts_with("CREATE VIEW public.active_models AS") && view.ends_with("'active'::text);"),
+            "{view}"
+        );
+
+        let audit = &catalog.objects.triggers[0];
+        assert_eq!(audit.shape(), "AFTER DELETE FOR EACH ROW");
+        assert_eq!(audit.when.as_deref(), Some("old.is_published"));
+        assert!(audit.enabled && audit.uses.iter().map(|c| c.column.as_str()).eq(["is_published"]));
+        let pin = &catalog.objects.triggers[1];
+        assert_eq!(pin.shape(), "AFTER UPDATE OF model_version FOR EACH ROW");
+        assert!(!pin.enabled, "DISABLE TRIGGER is read");
+        assert_eq!(pin.function, "public.rehearse_audit");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Rows from `INSERT` statements (`pg_dump --inserts` / `--column-inserts`), read through
 //! PostgreSQL's parser. Values come back as PostgreSQL text, like COPY fields.
 
-use crate::catalog::TableName;
+use super::{Origin, RowSink};
+use crate::catalog::{Catalog, TableName};
+use crate::error::{Error, Result};
 use pg_query::protobuf::{self, a_const};
 use pg_query::NodeEnum;
 use std::collections::BTreeSet;
@@ -50,6 +52,103 @@ fn identifier(text: &str) -> Option<(String, &str)> {
     }
     let end = text.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$')).unwrap_or(text.len());
     (end > 0).then(|| (text[..end].to_lowercase(), &text[end..]))
+}
+
+/// What INSERT statements into one table need to know of it.
+#[derive(Debug, Clone)]
+pub struct InsertTarget {
+    table: TableName,
+    /// Its columns in order, for INSERTs that name none; or why that order cannot be known.
+    columns: Result<Vec<String>, String>,
+    /// Its generated columns, for which pg_dump writes DEFAULT: it has no values for them.
+    generated: BTreeSet<String>,
+}
+
+impl InsertTarget {
+    pub fn of(catalog: &Catalog, table: &TableName) -> Self {
+        let known = catalog.table(table);
+        let columns = match known {
+            Some(t) if !t.inherits.is_empty() => {
+                let parents: Vec<String> = t.inherits.iter().map(ToString::to_string).collect();
+                Err(format!(
+                    "rows for {table} without column names, and {table} inherits from {}: PostgreSQL orders an inheritance child's columns by when they were added, which the dump does not record (re-export with --column-inserts, or without --inserts)",
+                    parents.join(", ")
+                ))
+            }
+            Some(t) => Ok(t.columns.iter().map(|c| c.name.clone()).collect()),
+            None => Err(format!("rows for table {table}, which the dump never creates")),
+        };
+        let generated = known
+            .map(|t| t.columns.iter().filter(|c| c.generated.is_some()).map(|c| c.name.clone()).collect())
+            .unwrap_or_default();
+        InsertTarget { table: table.clone(), columns, generated }
+    }
+}
+
+/// Loads one table's INSERT statements into a sink: the rows of every statement, checked to
+/// name the same columns, without the generated columns' DEFAULTs.
+pub struct InsertLoader {
+    target: InsertTarget,
+    origin: Origin,
+    columns: Option<Vec<String>>,
+    rows: u64,
+}
+
+impl InsertLoader {
+    pub fn new(target: InsertTarget, origin: Origin) -> Self {
+        InsertLoader { target, origin, columns: None, rows: 0 }
+    }
+
+    /// Loads the rows of one statement, which starts on line `line`.
+    pub fn statement(&mut self, text: &str, line: u64, sink: &mut dyn RowSink) -> Result<()> {
+        let by_line = matches!(self.origin, Origin::Lines(_));
+        let at = |row: u64| if by_line { line } else { row };
+        let bad = |row: u64, message: String| Error::bad_input(self.origin.locate(at(row)), message);
+        let insert = parse_insert(text).map_err(|e| bad(self.rows + 1, e))?;
+        let named = if insert.columns.is_empty() {
+            self.target.columns.clone().map_err(|e| bad(self.rows + 1, e))?
+        } else {
+            insert.columns
+        };
+        let generated = |i: usize| named.get(i).is_some_and(|n| self.target.generated.contains(n));
+        if let Some(&position) = insert.defaults.iter().find(|&&i| !generated(i)) {
+            let column = named.get(position).map_or("?", String::as_str);
+            let table = &self.target.table;
+            return Err(bad(
+                self.rows + 1,
+                format!("DEFAULT for column \"{column}\" of {table}, which is not generated: rehearse does not evaluate defaults"),
+            ));
+        }
+        let stored: Vec<usize> = (0..named.len()).filter(|&i| !generated(i)).collect();
+        let wanted: Vec<String> = stored.iter().map(|&i| named[i].clone()).collect();
+        match &self.columns {
+            None => {
+                sink.begin(&self.target.table, &wanted, self.origin.clone(), at(self.rows + 1))?;
+                self.columns = Some(wanted);
+            }
+            Some(current) if *current != wanted => {
+                return Err(bad(self.rows + 1, "INSERTs into one table name different columns".to_string()));
+            }
+            Some(_) => {}
+        }
+        for values in &insert.rows {
+            self.rows += 1;
+            if values.len() != named.len() {
+                return Err(bad(self.rows, format!("INSERT has {} values, expected {}", values.len(), named.len())));
+            }
+            let fields: Vec<Option<&str>> = stored.iter().map(|&i| values[i].as_deref()).collect();
+            sink.row(&fields, at(self.rows))?;
+        }
+        Ok(())
+    }
+
+    /// Ends the table's rows, if any statement began them.
+    pub fn finish(self, sink: &mut dyn RowSink) -> Result<()> {
+        if self.columns.is_some() {
+            sink.end()?;
+        }
+        Ok(())
+    }
 }
 
 /// Parses one INSERT … VALUES statement.

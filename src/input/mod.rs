@@ -6,6 +6,7 @@ pub mod archive;
 pub mod copy_text;
 pub mod csv_dir;
 pub mod csv_text;
+pub mod custom;
 pub mod ddl;
 pub mod encoding;
 pub mod inserts;
@@ -25,6 +26,8 @@ use std::sync::Arc;
 pub enum Format {
     Plain,
     PlainGzip,
+    PlainLz4,
+    PlainZstd,
     Custom,
     Directory,
     Tar,
@@ -36,6 +39,8 @@ impl Format {
         match self {
             Format::Plain => "pg_dump plain",
             Format::PlainGzip => "pg_dump plain (gzip)",
+            Format::PlainLz4 => "pg_dump plain (lz4)",
+            Format::PlainZstd => "pg_dump plain (zstd)",
             Format::Custom => "pg_dump custom archive",
             Format::Directory => "pg_dump directory archive",
             Format::Tar => "pg_dump tar archive",
@@ -59,6 +64,8 @@ pub struct Scan {
     pub catalog: Catalog,
     pub data: Vec<TableData>,
     pub pg_dump_version: Option<String>,
+    /// The version of the PostgreSQL server dumped ("Dumped from database version").
+    pub server_version: Option<String>,
     /// The database the export was taken from, when it names one (archives, `pg_dump
     /// --create`, the section of a `pg_dumpall` file that was read).
     pub database: Option<String>,
@@ -80,6 +87,12 @@ pub enum Origin {
 }
 
 impl Origin {
+    pub fn file(&self) -> &Path {
+        match self {
+            Origin::Lines(file) | Origin::Rows(file, _) => file,
+        }
+    }
+
     pub fn locate(&self, at: u64) -> Location {
         match self {
             Origin::Lines(file) => Location::line(file, at),
@@ -119,6 +132,6 @@ pub fn open(path: &Path, database: Option<&str>, progress: Arc<Progress>) -> Res
     if meta.len() == 0 {
         return Err(Error::bad_input(Location::file(path), "the file is empty"));
     }
-    let gzip = source::is_gzip(path)?;
-    Ok(Box::new(plain::PlainDump::new(path, gzip, progress, database.map(str::to_string))))
+    let compression = source::Compression::of(path)?;
+    Ok(Box::new(plain::PlainDump::new(path, compression, progress, database.map(str::to_string))))
 }

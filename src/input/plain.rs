@@ -1,12 +1,12 @@
-//! pg_dump plain format (`.sql`, or gzip-compressed `.sql.gz`). Pass 1 parses every statement
+//! pg_dump plain format (`.sql`, or compressed: gzip `.sql.gz`, lz4, zstd). Pass 1 parses every statement
 //! but INSERTs, records where each table's rows lie, and skips COPY data line by line without
 //! decoding it; pass 2 jumps to the blocks of the wanted tables and decodes only those.
 
 use super::copy_text::DecodedRow;
 use super::ddl::{self, Parsed};
 use super::encoding::{self, ClientEncoding};
-use super::inserts::{insert_target, parse_insert};
-use super::source::{fingerprint, trim_eol, LineSource};
+use super::inserts::{insert_target, InsertLoader, InsertTarget};
+use super::source::{fingerprint, trim_eol, Compression, LineSource};
 use super::statements::Splitter;
 use super::{Format, Input, Origin, RowSink, Scan, TableData};
 use crate::catalog::{Catalog, TableName};
@@ -51,7 +51,7 @@ struct Section {
 
 pub struct PlainDump {
     path: PathBuf,
-    gzip: bool,
+    compression: Compression,
     progress: Arc<Progress>,
     /// The database to read, when the file holds several (`--database`).
     database: Option<String>,
@@ -60,10 +60,10 @@ pub struct PlainDump {
 }
 
 impl PlainDump {
-    pub fn new(path: &Path, gzip: bool, progress: Arc<Progress>, database: Option<String>) -> Self {
+    pub fn new(path: &Path, compression: Compression, progress: Arc<Progress>, database: Option<String>) -> Self {
         PlainDump {
             path: path.to_path_buf(),
-            gzip,
+            compression,
             progress,
             database,
             catalog: Catalog::default(),
@@ -147,50 +147,16 @@ impl PlainDump {
     }
 
     fn load_inserts(&self, src: &mut LineSource, block: &Block, sink: &mut dyn RowSink) -> Result<()> {
+        let target = InsertTarget::of(&self.catalog, &block.table);
+        let mut rows = InsertLoader::new(target, Origin::Lines(self.path.clone()));
         let mut splitter = Splitter::default();
         let mut line = Vec::new();
-        let mut columns: Option<Vec<String>> = None;
         while src.offset() < block.end && src.next_line(&mut line)? {
             let Some(stmt) = splitter.push(&line, src.line()) else { continue };
             let first = splitter.first_line();
-            let text = self.statement_text(&stmt, first, block.encoding)?;
-            let insert = parse_insert(&text).map_err(|e| self.at(first, e))?;
-            let named = self.columns_or_all(&insert.table, &insert.columns, first)?;
-            // pg_dump writes DEFAULT for generated columns, whose values it does not have.
-            let generated = |name: &str| {
-                self.catalog.table(&insert.table).and_then(|t| t.column(name)).is_some_and(|c| c.generated.is_some())
-            };
-            if let Some(&position) = insert.defaults.iter().find(|&&i| !named.get(i).is_some_and(|n| generated(n))) {
-                let column = named.get(position).map_or("?", String::as_str);
-                return Err(self.at(
-                    first,
-                    format!("DEFAULT for column \"{column}\" of {}, which is not generated: rehearse does not evaluate defaults", insert.table),
-                ));
-            }
-            let stored: Vec<usize> = (0..named.len()).filter(|&i| !generated(&named[i])).collect();
-            let wanted: Vec<String> = stored.iter().map(|&i| named[i].clone()).collect();
-            match &columns {
-                None => {
-                    sink.begin(&block.table, &wanted, Origin::Lines(self.path.clone()), first)?;
-                    columns = Some(wanted);
-                }
-                Some(current) if *current != wanted => {
-                    return Err(self.at(first, "INSERTs into one table name different columns"));
-                }
-                Some(_) => {}
-            }
-            for values in &insert.rows {
-                if values.len() != named.len() {
-                    return Err(self.at(first, format!("INSERT has {} values, expected {}", values.len(), named.len())));
-                }
-                let fields: Vec<Option<&str>> = stored.iter().map(|&i| values[i].as_deref()).collect();
-                sink.row(&fields, first)?;
-            }
+            rows.statement(&self.statement_text(&stmt, first, block.encoding)?, first, sink)?;
         }
-        if columns.is_some() {
-            sink.end()?;
-        }
-        Ok(())
+        rows.finish(sink)
     }
 }
 
@@ -286,7 +252,9 @@ impl PlainDump {
         match self.scan_from(&mut src) {
             // Corrupt compressed data often decodes into garbage before the checksum fails:
             // when it does, the corruption is the error to report.
-            Err(error @ Error::BadInput { .. }) if self.gzip => Err(src.drain().err().unwrap_or(error)),
+            Err(error @ Error::BadInput { .. }) if self.compression != Compression::None => {
+                Err(src.drain().err().unwrap_or(error))
+            }
             other => other,
         }
     }
@@ -296,9 +264,14 @@ impl PlainDump {
         let mut sections = vec![Section::default()];
         let mut encoding = ClientEncoding::UTF8;
         let mut version = None;
+        let mut server_version = None;
         let mut line = Vec::new();
         let mut statement_offset = 0;
-        let total = if self.gzip { 0 } else { std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0) };
+        let total = if self.compression != Compression::None {
+            0
+        } else {
+            std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+        };
         self.progress.phase("reading the dump", "bytes", total);
         let mut unreported = 0;
         while src.next_line(&mut line)? {
@@ -319,6 +292,9 @@ impl PlainDump {
                 }
                 if let Some(rest) = line.strip_prefix(b"-- Dumped by pg_dump version ") {
                     version.get_or_insert_with(|| String::from_utf8_lossy(trim_eol(rest)).into_owned());
+                }
+                if let Some(rest) = line.strip_prefix(b"-- Dumped from database version ") {
+                    server_version = Some(String::from_utf8_lossy(trim_eol(rest)).into_owned());
                 }
             }
             let Some(stmt) = splitter.push(&line, src.line()) else { continue };
@@ -394,10 +370,16 @@ impl PlainDump {
         self.catalog = section.catalog.clone();
         self.blocks = section.blocks;
         Ok(Scan {
-            format: if self.gzip { Format::PlainGzip } else { Format::Plain },
+            format: match self.compression {
+                Compression::None => Format::Plain,
+                Compression::Gzip => Format::PlainGzip,
+                Compression::Lz4 => Format::PlainLz4,
+                Compression::Zstd => Format::PlainZstd,
+            },
             catalog: section.catalog,
             data,
             pg_dump_version: version,
+            server_version,
             database: section.database,
             extensions: section.extensions,
             size: 0,

