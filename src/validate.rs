@@ -7,6 +7,7 @@ use crate::catalog::{quote_ident, Catalog, Table};
 use crate::cleanup::ScratchDir;
 use crate::emit::{lock_times, Context, LockTimes};
 use crate::error::{Error, Result};
+use crate::input::source::Compression;
 use crate::pg::{run_checked, Cluster};
 use crate::rehearsal::effects::post_relation;
 use crate::spec::Spec;
@@ -41,12 +42,12 @@ pub struct ScriptRun {
 #[derive(Debug, Serialize)]
 pub struct Validation {
     pub verdict: String,
+    /// The scratch cluster's PostgreSQL version.
+    pub server_version: String,
     pub predicted_failure: Option<String>,
     pub scripts: Vec<ScriptRun>,
     pub tables: Vec<TableDiff>,
     pub second_run_changed_nothing: bool,
-    /// The scratch server the times were measured on.
-    pub server_version: String,
 }
 
 impl Validation {
@@ -55,10 +56,32 @@ impl Validation {
     }
 }
 
+/// The major version of a PostgreSQL version string ("17.10 (Debian 17.10-1)" is 17); `None`
+/// before PostgreSQL 10, whose majors had two parts.
+pub fn major_version(version: &str) -> Option<u32> {
+    let major: u32 = version.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
+    (major >= 10).then_some(major)
+}
+
+/// The server binaries of the PostgreSQL major version that `server_version` (the dump's
+/// "Dumped from database version") names, when they are installed.
+pub fn production_server(server_version: &str) -> Option<PathBuf> {
+    major_version(server_version).and_then(crate::pg::bin_dir_for)
+}
+
 /// Restores an export into `database` of the cluster.
 pub fn restore(cluster: &Cluster, input: &Path, database: &str) -> Result<()> {
+    restore_with(cluster, None, input, database)
+}
+
+/// Restores an export. `newer` holds the binaries of the PostgreSQL whose pg_dump wrote it,
+/// when that is newer than the cluster: its pg_restore reads archive formats the cluster's own
+/// cannot, and the SQL loses `SET transaction_timeout`, a setting older servers do not know
+/// (pg_dump 17+ writes it whatever the server it dumped).
+fn restore_with(cluster: &Cluster, newer: Option<&Path>, input: &Path, database: &str) -> Result<()> {
     cluster.create_database(database)?;
-    if crate::input::archive::kind_of(input)?.is_some() {
+    let archive = crate::input::archive::kind_of(input)?.is_some();
+    if archive && newer.is_none() {
         let out =
             cluster.client("pg_restore").args(["--no-owner", "--exit-on-error", "-d", database]).arg(input).output();
         let out = out.map_err(|e| Error::io(input, e))?;
@@ -71,21 +94,16 @@ pub fn restore(cluster: &Cluster, input: &Path, database: &str) -> Result<()> {
         }
         return Ok(());
     }
-    if input.is_dir() {
+    if !archive && input.is_dir() {
         return restore_csv(cluster, input, database);
     }
-    let scratch = if crate::input::source::is_gzip(input)? {
-        let dir = ScratchDir::new("sql").map_err(|e| Error::io(&std::env::temp_dir(), e))?;
-        let file = dir.path().join("dump.sql");
-        let mut decoder =
-            flate2::read::MultiGzDecoder::new(std::fs::File::open(input).map_err(|e| Error::io(input, e))?);
-        let mut out = std::fs::File::create(&file).map_err(|e| Error::io(&file, e))?;
-        std::io::copy(&mut decoder, &mut out).map_err(|e| Error::io(input, e))?;
-        Some((dir, file))
+    let compression = if archive { Compression::None } else { Compression::of(input)? };
+    let script = if archive || compression != Compression::None || newer.is_some() {
+        Some(sql_script(cluster, newer, input, compression)?)
     } else {
         None
     };
-    let file: PathBuf = scratch.as_ref().map_or(input.to_path_buf(), |(_, file)| file.clone());
+    let file: PathBuf = script.as_ref().map_or(input.to_path_buf(), |(_, file)| file.clone());
     let out = cluster.psql_file(database, &file)?;
     if !out.status.success() {
         return Err(Error::Tool(format!(
@@ -95,6 +113,58 @@ pub fn restore(cluster: &Cluster, input: &Path, database: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The export as one SQL file for psql: a plain dump decompressed, or an archive as the newer
+/// pg_restore prints it; without `SET transaction_timeout` when `newer` is given.
+fn sql_script(
+    cluster: &Cluster,
+    newer: Option<&Path>,
+    input: &Path,
+    compression: Compression,
+) -> Result<(ScratchDir, PathBuf)> {
+    let io = |e| Error::io(input, e);
+    let dir = ScratchDir::new("sql").map_err(|e| Error::io(&std::env::temp_dir(), e))?;
+    let file = dir.path().join("dump.sql");
+    let mut restore = match newer {
+        Some(bin) if crate::input::archive::kind_of(input)?.is_some() => Some(
+            cluster
+                .client_at(&bin.join("pg_restore"))
+                .args(["--no-owner", "-f", "-"])
+                .arg(input)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .map_err(io)?,
+        ),
+        _ => None,
+    };
+    let source: Box<dyn std::io::Read> = match restore.as_mut() {
+        Some(child) => Box::new(child.stdout.take().expect("piped")),
+        None => compression.decoder(std::fs::File::open(input).map_err(io)?).map_err(io)?,
+    };
+    let mut lines = std::io::BufReader::new(source);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&file).map_err(|e| Error::io(&file, e))?);
+    let mut line = Vec::new();
+    while std::io::BufRead::read_until(&mut lines, b'\n', &mut line).map_err(io)? > 0 {
+        if newer.is_none() || !line.starts_with(b"SET transaction_timeout = ") {
+            out.write_all(&line).map_err(io)?;
+        }
+        line.clear();
+    }
+    out.flush().map_err(io)?;
+    drop(out);
+    if let Some(child) = restore {
+        let done = child.wait_with_output().map_err(io)?;
+        if !done.status.success() {
+            return Err(Error::Tool(format!(
+                "pg_restore of {} failed: {}",
+                input.display(),
+                String::from_utf8_lossy(&done.stderr).trim()
+            )));
+        }
+    }
+    Ok((dir, file))
 }
 
 fn restore_csv(cluster: &Cluster, dir: &Path, database: &str) -> Result<()> {
@@ -187,13 +257,13 @@ pub fn validate(
     context: &Context,
     scripts_dir: &Path,
 ) -> Result<Validation> {
-    restore(cluster, input, database)?;
-    let server_version = cluster
-        .query(database, "SELECT current_setting('server_version')")?
-        .into_iter()
-        .next()
-        .and_then(|row| row.into_iter().next().flatten())
-        .unwrap_or_default();
+    let server_version = cluster.server_version()?;
+    let dumped_by = workspace.provenance()?.remove("pg_dump_version").unwrap_or_default();
+    let newer = match (major_version(&dumped_by), major_version(&server_version)) {
+        (Some(dump), Some(server)) if dump > server => crate::pg::bin_dir_for(dump),
+        _ => None,
+    };
+    restore_with(cluster, newer.as_deref(), input, database)?;
     let mut scripts = Vec::new();
     let tables = context.affected();
     let compared: Vec<(&Table, Vec<&crate::catalog::Column>)> =
@@ -210,11 +280,11 @@ pub fn validate(
         scripts.push(run);
         return Ok(Validation {
             verdict: if refused && unchanged { "match".into() } else { "differ".into() },
+            server_version,
             predicted_failure: context.plan.predicted_failure.clone(),
             scripts,
             tables: Vec::new(),
             second_run_changed_nothing: unchanged,
-            server_version,
         });
     }
     for name in ["01_backup.sql", "02_rollback.sql", "03_verify.sql"] {
@@ -246,11 +316,11 @@ pub fn validate(
         && second_run_changed_nothing;
     Ok(Validation {
         verdict: if clean { "match".into() } else { "differ".into() },
+        server_version,
         predicted_failure: None,
         scripts,
         tables: diffs,
         second_run_changed_nothing,
-        server_version,
     })
 }
 
@@ -298,7 +368,8 @@ pub fn describe(validation: &Validation) -> String {
     let mut out = Vec::new();
     let _ = writeln!(
         out,
-        "validation: {}",
+        "validation on PostgreSQL {}: {}",
+        validation.server_version,
         if validation.matches() { "MATCH: PostgreSQL did exactly what was rehearsed" } else { "DIFFERENCES" }
     );
     for run in &validation.scripts {

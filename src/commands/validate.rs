@@ -6,18 +6,42 @@ use super::run::{check_out, headline, rehearse_input, write_run};
 use crate::cli::ValidateArgs;
 use anyhow::Result;
 use rehearse::emit::Context;
+use rehearse::input::Format;
 use rehearse::pg::Cluster;
 use rehearse::progress::Progress;
-use rehearse::validate::{describe, timing_section, validate};
+use rehearse::validate::{describe, major_version, production_server, timing_section, validate};
+use rehearse::workspace::Workspace;
 use rehearse::{report, Error};
 use std::sync::Arc;
+
+/// A plain dump that `\connect`s (pg_dumpall, pg_dump --create) restores into databases of its
+/// own naming, not into the scratch database that validation compares.
+fn refuse_connecting_dumps(workspace: &Workspace) -> Result<()> {
+    let provenance = workspace.provenance()?;
+    let plain = provenance.get("format").is_some_and(|f| f.starts_with(Format::Plain.name()));
+    match provenance.get("database").filter(|d| plain && !d.is_empty()) {
+        Some(database) => Err(Error::Usage(format!(
+            "validate restores a dump into a scratch database of its own, and this one connects to database \"{database}\" (pg_dumpall or pg_dump --create): dump that database alone, with pg_dump and without --create"
+        ))
+        .into()),
+        None => Ok(()),
+    }
+}
 
 pub fn run(args: &ValidateArgs, progress: Arc<Progress>) -> Result<()> {
     check_out(&args.run)?;
     let rehearsed = rehearse_input(&args.run.rehearsal, progress.clone())?;
+    refuse_connecting_dumps(&rehearsed.workspace)?;
     let staged = write_run(&rehearsed, &args.run.out)?;
     progress.phase("validating on PostgreSQL", "", 0);
-    let cluster = Cluster::start(args.pg_bin.as_deref())?;
+    let server = rehearsed.workspace.provenance()?.remove("server_version").unwrap_or_default();
+    let bin = args.pg_bin.clone().or_else(|| production_server(&server));
+    if bin.is_none() && major_version(&server).is_some() {
+        eprintln!(
+            "note: the export comes from PostgreSQL {server}, whose server binaries are not installed; validating on the default PostgreSQL (--pg-bin DIR chooses)"
+        );
+    }
+    let cluster = Cluster::start(bin.as_deref())?;
     let context = Context::new(&rehearsed.plan, &rehearsed.spec, &rehearsed.catalog)?;
     let validation = validate(
         &cluster,

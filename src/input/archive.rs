@@ -1,18 +1,23 @@
 //! pg_dump archives, read without pg_restore: custom (`-Fc`, compressed or not), directory
 //! (`-Fd`) and tar (`-Ft`). The `libpgdump` crate reads the table of contents; every entry's DDL
 //! goes through the same libpg_query path as a plain dump. Pass 2 opens only the data of the
-//! wanted tables — a seek to a custom archive's block, one file of a directory, one member of a
-//! tar — and streams it, decompressed, through the COPY text decoder. Other tables' data is
-//! never read.
+//! wanted tables — a custom archive's block (see `custom`), one file of a directory, one member
+//! of a tar — and streams it, decompressed, through the COPY text decoder. Other tables' data is
+//! never decoded. A table whose data the table of contents lists but the archive does not hold
+//! is an error, never an empty table.
 
 use super::copy_text::DecodedRow;
+use super::custom::CustomData;
 use super::ddl::{self, Parsed};
-use super::source::{fingerprint, trim_eol};
+use super::encoding::{self, ClientEncoding};
+use super::inserts::{InsertLoader, InsertTarget};
+use super::source::{fingerprint, trim_eol, Compression};
+use super::statements::Splitter;
 use super::{Format, Input, Origin, RowSink, Scan, TableData};
 use crate::catalog::{Catalog, TableName};
 use crate::error::{Error, Location, Place, Result};
 use libpgdump::format::{directory, tar};
-use libpgdump::{CustomReader, Entry, ObjectType};
+use libpgdump::{Entry, ObjectType};
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
@@ -48,7 +53,10 @@ struct DataEntry {
     dump_id: i32,
     label: String,
     table: TableName,
+    /// The COPY's columns; for INSERT statements, all the table's columns.
     columns: Vec<String>,
+    /// Rows as INSERT statements (`pg_dump --inserts`), not COPY text: into this target.
+    inserts: Option<InsertTarget>,
 }
 
 pub struct Archive {
@@ -57,30 +65,37 @@ pub struct Archive {
     entries: Vec<DataEntry>,
     /// Directory and tar: each data entry's file or member name.
     files: Vec<(i32, String)>,
+    /// The client encoding of the data (the archive's ENCODING entry).
+    encoding: ClientEncoding,
 }
 
 impl Archive {
     pub fn new(path: &Path, kind: Kind) -> Self {
-        Archive { path: path.to_path_buf(), kind, entries: Vec::new(), files: Vec::new() }
+        Archive {
+            path: path.to_path_buf(),
+            kind,
+            entries: Vec::new(),
+            files: Vec::new(),
+            encoding: ClientEncoding::UTF8,
+        }
     }
 
-    /// The table of contents and the pg_dump version.
-    fn toc(&self) -> Result<(Vec<Entry>, String)> {
-        let unreadable = |e: libpgdump::Error| {
-            Error::bad_input(Location::file(&self.path), format!("not a readable pg_dump archive: {e}"))
-        };
+    /// The table of contents, the versions of pg_dump and of the server it dumped, and the
+    /// database's name.
+    fn toc(&self) -> Result<(Vec<Entry>, String, String, String)> {
+        let unreadable = |e| unreadable(&self.path, e);
         match self.kind {
             Kind::Custom => {
-                let reader = self.open()?;
-                Ok((reader.entries().to_vec(), reader.dump_version().to_string()))
+                let (_, meta) = CustomData::open(&self.path).map_err(unreadable)?;
+                Ok((meta.entries, meta.dump_version, meta.server_version, meta.dbname))
             }
             Kind::Directory => {
                 let meta = directory::read_metadata(&self.path).map_err(unreadable)?;
-                Ok((meta.entries, meta.dump_version))
+                Ok((meta.entries, meta.dump_version, meta.server_version, meta.dbname))
             }
             Kind::Tar => {
                 let meta = tar::read_metadata(&self.path).map_err(unreadable)?;
-                Ok((meta.entries, meta.dump_version))
+                Ok((meta.entries, meta.dump_version, meta.server_version, meta.dbname))
             }
         }
     }
@@ -88,12 +103,17 @@ impl Archive {
     fn at_entry(&self, entry: &str, message: impl Into<String>) -> Error {
         Error::bad_input(Location { file: self.path.clone(), place: Place::Entry(entry.to_string()) }, message)
     }
+}
 
-    fn open(&self) -> Result<CustomReader<BufReader<File>>> {
-        let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        CustomReader::open(BufReader::with_capacity(1 << 20, file))
-            .map_err(|e| Error::bad_input(Location::file(&self.path), format!("not a readable pg_dump archive: {e}")))
-    }
+fn unreadable(path: &Path, error: libpgdump::Error) -> Error {
+    let hint = match error {
+        // Names and definitions are in the dump's client encoding.
+        libpgdump::Error::InvalidUtf8(_) => {
+            " (its table of contents is not UTF-8: the dump is in another client encoding; re-export with pg_dump -E UTF8, or as a plain dump, which rehearse converts)"
+        }
+        _ => "",
+    };
+    Error::bad_input(Location::file(path), format!("not a readable pg_dump archive: {error}{hint}"))
 }
 
 fn label(desc: &ObjectType, namespace: Option<&str>, tag: Option<&str>) -> String {
@@ -134,7 +154,9 @@ fn tar_members(path: &Path) -> std::io::Result<Vec<(String, u64, u64)>> {
 
 impl Archive {
     /// Streams one table's COPY data into the sink.
-    fn load_entry(&self, lines: &mut impl BufRead, entry: &DataEntry, sink: &mut dyn RowSink) -> Result<()> {
+    fn load_copy(&self, lines: &mut impl BufRead, entry: &DataEntry, sink: &mut dyn RowSink) -> Result<()> {
+        let origin = Origin::Rows(self.path.clone(), entry.table.to_string());
+        sink.begin(&entry.table, &entry.columns, origin, 0)?;
         let mut line = Vec::new();
         let mut row = DecodedRow::default();
         let mut number = 0u64;
@@ -145,10 +167,14 @@ impl Archive {
                 .map_err(|e| self.at_entry(&entry.label, format!("corrupt or truncated data: {e}")))?;
             let data = trim_eol(&line);
             if n == 0 || data == b"\\." {
+                sink.end()?;
                 return Ok(());
             }
             number += 1;
-            row.decode(data);
+            let data = self.encoding.to_utf8(data).ok_or_else(|| {
+                self.at_entry(&entry.label, format!("row {number}: {}", self.encoding.invalid_text()))
+            })?;
+            row.decode(&data);
             if row.len() != entry.columns.len() {
                 return Err(self.at_entry(
                     &entry.label,
@@ -161,34 +187,79 @@ impl Archive {
             sink.row(&fields, number)?;
         }
     }
+
+    /// Streams one table's INSERT statements (`pg_dump --inserts` in an archive) into the sink.
+    fn load_inserts(&self, lines: &mut impl BufRead, entry: &DataEntry, sink: &mut dyn RowSink) -> Result<()> {
+        let origin = Origin::Rows(self.path.clone(), entry.table.to_string());
+        let target = entry.inserts.clone().expect("an entry of INSERT statements");
+        let mut rows = InsertLoader::new(target, origin);
+        let mut splitter = Splitter::default();
+        let mut line = Vec::new();
+        let mut number = 0;
+        loop {
+            line.clear();
+            let n = lines
+                .read_until(b'\n', &mut line)
+                .map_err(|e| self.at_entry(&entry.label, format!("corrupt or truncated data: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            number += 1;
+            let Some(stmt) = splitter.push(&line, number) else { continue };
+            let text = self.encoding.decode(&stmt).ok_or_else(|| {
+                self.at_entry(&entry.label, format!("line {number}: {}", self.encoding.invalid_text()))
+            })?;
+            rows.statement(&text, splitter.first_line(), sink)?;
+        }
+        if splitter.pending().is_some() {
+            return Err(self.at_entry(&entry.label, "its last INSERT statement never ends: the archive is truncated"));
+        }
+        rows.finish(sink)
+    }
 }
 
 impl Input for Archive {
     fn scan(&mut self) -> Result<Scan> {
-        let (toc, version) = self.toc()?;
+        let (toc, version, server_version, database) = self.toc()?;
         let mut catalog = Catalog::default();
         let mut entries = Vec::new();
         let mut files = Vec::new();
+        let mut extensions = Vec::new();
         for entry in &toc {
             let name = label(&entry.desc, entry.namespace.as_deref(), entry.tag.as_deref());
             if entry.desc == ObjectType::TableData {
-                let Some(copy) = entry.copy_stmt.as_deref() else { continue };
-                match ddl::apply(copy, &mut catalog).map_err(|e| self.at_entry(&name, format!("SQL: {e}")))? {
-                    Parsed::Copy(header) => {
-                        files.extend(entry.filename.clone().map(|f| (entry.dump_id, f)));
-                        entries.push(DataEntry {
-                            dump_id: entry.dump_id,
-                            label: name,
-                            table: header.table,
-                            columns: header.columns,
-                        })
+                let data = match entry.copy_stmt.as_deref().filter(|c| !c.trim().is_empty()) {
+                    Some(copy) => {
+                        match ddl::apply(copy, &mut catalog).map_err(|e| self.at_entry(&name, format!("SQL: {e}")))? {
+                            Parsed::Copy(header) => Some((header.table, header.columns, None)),
+                            Parsed::Extension(_) | Parsed::Other => None,
+                        }
                     }
-                    Parsed::Other => {}
+                    // No COPY statement: the data is INSERT statements into the entry's table.
+                    None => {
+                        let table = TableName::new(
+                            entry.namespace.as_deref().unwrap_or(""),
+                            entry.tag.as_deref().unwrap_or(""),
+                        );
+                        let columns = catalog.table(&table).map(|t| t.columns.iter().map(|c| c.name.clone()).collect());
+                        let target = InsertTarget::of(&catalog, &table);
+                        Some((table, columns.unwrap_or_default(), Some(target)))
+                    }
+                };
+                if let Some((table, columns, inserts)) = data {
+                    files.extend(entry.filename.clone().map(|f| (entry.dump_id, f)));
+                    entries.push(DataEntry { dump_id: entry.dump_id, label: name, table, columns, inserts });
                 }
                 continue;
             }
             if let Some(defn) = entry.defn.as_deref().filter(|d| !d.trim().is_empty()) {
-                ddl::apply(defn, &mut catalog).map_err(|e| self.at_entry(&name, format!("SQL: {e}")))?;
+                if let Some(declared) = encoding::declared_in(defn) {
+                    self.encoding = ClientEncoding::named(declared).map_err(|e| self.at_entry(&name, e))?;
+                }
+                match ddl::apply(defn, &mut catalog).map_err(|e| self.at_entry(&name, format!("SQL: {e}")))? {
+                    Parsed::Extension(extension) => extensions.push(extension),
+                    Parsed::Copy(_) | Parsed::Other => {}
+                }
             }
         }
         if catalog.tables.is_empty() {
@@ -207,6 +278,9 @@ impl Input for Archive {
             catalog,
             data,
             pg_dump_version: Some(version),
+            server_version: Some(server_version),
+            database: Some(database),
+            extensions,
             size,
             sha256,
             notes: Vec::new(),
@@ -214,7 +288,10 @@ impl Input for Archive {
     }
 
     fn load(&mut self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()> {
-        let mut custom = if self.kind == Kind::Custom { Some(self.open()?) } else { None };
+        let mut custom = match self.kind {
+            Kind::Custom => Some(CustomData::open(&self.path).map_err(|e| unreadable(&self.path, e))?.0),
+            _ => None,
+        };
         let members = if self.kind == Kind::Tar {
             tar_members(&self.path)
                 .map_err(|e| Error::bad_input(Location::file(&self.path), format!("unreadable tar: {e}")))?
@@ -222,60 +299,67 @@ impl Input for Archive {
             Vec::new()
         };
         for entry in self.entries.iter().filter(|e| tables.contains(&e.table)) {
-            let origin = Origin::Rows(self.path.clone(), entry.table.to_string());
-            sink.begin(&entry.table, &entry.columns, origin, 0)?;
-            let stream: Option<Box<dyn Read + '_>> = match custom.as_mut() {
-                Some(reader) => reader
-                    .read_entry_reader(entry.dump_id)
-                    .map_err(|e| self.at_entry(&entry.label, format!("cannot read its data: {e}")))?
-                    .map(|r| Box::new(r) as Box<dyn Read>),
+            let stream: Box<dyn Read + '_> = match custom.as_mut() {
+                Some(data) => match data.table_data(entry.dump_id) {
+                    Ok(Some(reader)) => Box::new(reader),
+                    Ok(None) => {
+                        return Err(self.at_entry(
+                            &entry.label,
+                            "the table of contents lists its data, but the archive holds no data block for it: the archive is truncated or damaged",
+                        ))
+                    }
+                    Err(e) => return Err(self.at_entry(&entry.label, format!("cannot read its data: {e}"))),
+                },
                 None => self.data_file(entry, &members)?,
             };
-            if let Some(stream) = stream {
-                let mut lines = BufReader::with_capacity(1 << 20, stream);
-                if let Err(error) = self.load_entry(&mut lines, entry, sink) {
-                    // Corrupt compressed data can decode into garbage before its checksum
-                    // fails: when the rest of the block does not decode, that is the error.
-                    let mut rest = Vec::new();
-                    return Err(match lines.read_to_end(&mut rest) {
-                        Err(e) => self.at_entry(&entry.label, format!("corrupt or truncated data: {e}")),
-                        Ok(_) => error,
-                    });
-                }
+            let mut lines = BufReader::with_capacity(1 << 20, stream);
+            let loaded = if entry.inserts.is_some() {
+                self.load_inserts(&mut lines, entry, sink)
+            } else {
+                self.load_copy(&mut lines, entry, sink)
+            };
+            if let Err(error) = loaded {
+                // Corrupt compressed data can decode into garbage before its checksum
+                // fails: when the rest of the block does not decode, that is the error.
+                let mut rest = Vec::new();
+                return Err(match lines.read_to_end(&mut rest) {
+                    Err(e) => self.at_entry(&entry.label, format!("corrupt or truncated data: {e}")),
+                    Ok(_) => error,
+                });
             }
-            sink.end()?;
         }
         Ok(())
     }
 }
 
 impl Archive {
-    /// The data of a directory entry (`N.dat`, or `N.dat.gz`) or of a tar member.
-    fn data_file(&self, entry: &DataEntry, members: &[(String, u64, u64)]) -> Result<Option<Box<dyn Read>>> {
-        let Some((_, name)) = self.files.iter().find(|(id, _)| *id == entry.dump_id) else { return Ok(None) };
+    /// The data of a directory entry (`N.dat`, `N.dat.gz`, `N.dat.lz4`, `N.dat.zst`) or of a tar member.
+    fn data_file(&self, entry: &DataEntry, members: &[(String, u64, u64)]) -> Result<Box<dyn Read>> {
+        let Some((_, name)) = self.files.iter().find(|(id, _)| *id == entry.dump_id) else {
+            return Err(self.at_entry(&entry.label, "the table of contents lists its data but names no data file"));
+        };
         let missing = || self.at_entry(&entry.label, format!("its data file {name} is missing from the archive"));
         if self.kind == Kind::Tar {
             let (_, offset, size) = members.iter().find(|(member, _, _)| member == name).ok_or_else(missing)?;
             let mut file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
             file.seek(SeekFrom::Start(*offset)).map_err(|e| Error::io(&self.path, e))?;
-            return Ok(Some(Box::new(file.take(*size))));
+            return Ok(Box::new(file.take(*size)));
         }
-        let plain = self.path.join(name);
-        let gzip = self.path.join(format!("{name}.gz"));
-        if plain.is_file() {
-            Ok(Some(Box::new(File::open(&plain).map_err(|e| Error::io(&plain, e))?)))
-        } else if gzip.is_file() {
-            let file = File::open(&gzip).map_err(|e| Error::io(&gzip, e))?;
-            Ok(Some(Box::new(flate2::read::MultiGzDecoder::new(file))))
-        } else if let Some(ext) =
-            ["lz4", "zst"].into_iter().find(|ext| self.path.join(format!("{name}.{ext}")).is_file())
-        {
-            Err(self.at_entry(
-                &entry.label,
-                format!("its data file {name}.{ext} is {ext}-compressed (pg_dump 16+), which rehearse does not read yet: re-export with -Z gzip, or as a custom archive (-Fc)"),
-            ))
-        } else {
-            Err(missing())
-        }
+        // pg_dump names a directory's data file after its compression.
+        let compressions = [
+            ("", Compression::None),
+            (".gz", Compression::Gzip),
+            (".lz4", Compression::Lz4),
+            (".zst", Compression::Zstd),
+        ];
+        let Some((path, compression)) = compressions
+            .into_iter()
+            .map(|(ext, compression)| (self.path.join(format!("{name}{ext}")), compression))
+            .find(|(path, _)| path.is_file())
+        else {
+            return Err(missing());
+        };
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        compression.decoder(file).map_err(|e| Error::io(&path, e))
     }
 }

