@@ -271,10 +271,11 @@ pub fn rollback(ctx: &Context) -> String {
     let indexes = temporary_indexes(ctx);
     // Two locks. SHARE ROW EXCLUSIVE from the start keeps every other writer out until COMMIT,
     // so the rows that the drift guard checks are the rows deleted, while readers go on during
-    // the checks and preparations. ACCESS EXCLUSIVE, which stops readers too, from the first
-    // statement of the rollback (its order is the DDL replay's) to the end.
+    // the checks, the preparations and any delete that precedes the DDL (the DDL replay's order:
+    // all of them under `documented`). ACCESS EXCLUSIVE, which stops readers too, from the first
+    // DDL statement to the end.
     let exclusive = table_list([&ctx.models.name, &ctx.services.name]);
-    out.push_str("-- locks: other sessions cannot write to the tables of the first LOCK until COMMIT; they cannot read\n-- the tables of the ACCESS EXCLUSIVE lock from the rollback's first statement on, after the checks.\n");
+    out.push_str("-- locks: other sessions cannot write to the tables of the first LOCK until COMMIT; they cannot read\n-- the tables of the ACCESS EXCLUSIVE lock from the rollback's first DDL statement on, after the checks.\n");
     out.push_str("BEGIN;\nSET LOCAL lock_timeout = '10s';\nSET LOCAL statement_timeout = '30min';\n");
     let _ = writeln!(out, "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE;", table_list(all.iter().map(|t| &t.name)));
     out.push_str(&keepers(ctx));
@@ -330,10 +331,18 @@ pub fn rollback(ctx: &Context) -> String {
             index.columns.join(", ").replace('\'', "''").replace('%', "%%"),
         );
     }
-    let _ =
-        writeln!(body, "  exclusive_from := clock_timestamp();\n  LOCK TABLE {exclusive} IN ACCESS EXCLUSIVE MODE;");
-    for prediction in &plan.ddl {
+    let first_ddl = plan.ddl.iter().position(|p| p.step.changes_schema()).unwrap_or(plan.ddl.len());
+    for (n, prediction) in plan.ddl.iter().enumerate() {
+        if n == first_ddl {
+            let _ = writeln!(
+                body,
+                "  exclusive_from := clock_timestamp();\n  LOCK TABLE {exclusive} IN ACCESS EXCLUSIVE MODE;"
+            );
+        }
         body.push_str(&statement(ctx, prediction));
+    }
+    if first_ddl == plan.ddl.len() {
+        let _ = writeln!(body, "  exclusive_from := clock_timestamp();");
     }
     for (i, index) in indexes.iter().enumerate() {
         let _ = writeln!(body, "  IF indexed_{i} THEN\n    DROP INDEX IF EXISTS {};\n  END IF;", index.name.quoted());

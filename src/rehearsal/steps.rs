@@ -30,6 +30,11 @@ pub enum Step {
 }
 
 impl Step {
+    /// DDL: it needs (and takes) ACCESS EXCLUSIVE on its table, which stops readers too.
+    pub fn changes_schema(&self) -> bool {
+        !matches!(self, Step::TouchServices { .. } | Step::DeleteVersions { .. } | Step::DeleteOrphans { .. })
+    }
+
     /// The row statement in a few words (for trigger firings).
     pub fn short(&self) -> String {
         match self {
@@ -100,9 +105,10 @@ pub fn rollback(
     };
     let delete_versions = full.then(|| Step::DeleteVersions { table: models.clone() });
     let delete_orphans = delete_orphans.then(|| Step::DeleteOrphans { table: services.clone() });
-    let mut steps = drops;
+    let mut steps = Vec::new();
     match policy {
         Policy::Legacy => {
+            steps.extend(drops);
             if full {
                 steps.push(Step::TouchServices { table: services.clone() });
             }
@@ -115,8 +121,11 @@ pub fn rollback(
             steps.extend(delete_orphans);
         }
         Policy::Documented => {
+            // The deletes first: 02_rollback.sql runs them while other sessions can still read,
+            // and stops readers (ACCESS EXCLUSIVE) only from the first DDL statement on.
             steps.extend(delete_versions);
             steps.extend(delete_orphans);
+            steps.extend(drops);
             steps.push(drop_services);
             steps.push(drop_models);
             if full {
@@ -164,7 +173,8 @@ mod tests {
         let spec = Spec::guide();
         let (m, s) = (TableName::new("public", "models"), TableName::new("public", "services"));
         let steps = rollback(&spec, &m, &s, Policy::Documented, Mode::Full, false);
-        assert!(matches!(steps[4], Step::DeleteVersions { .. }));
+        assert!(matches!(steps[0], Step::DeleteVersions { .. }));
+        assert!(matches!(steps[1], Step::DropIndex { .. }));
         assert!(matches!(steps.last(), Some(Step::AddUnique { .. })));
         let selective = rollback(&spec, &m, &s, Policy::Documented, Mode::Selective, false);
         assert!(!selective.iter().any(|s| matches!(s, Step::DeleteVersions { .. } | Step::AddUnique { .. })));
