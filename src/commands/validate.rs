@@ -15,7 +15,7 @@ use std::sync::Arc;
 pub fn run(args: &ValidateArgs, progress: Arc<Progress>) -> Result<()> {
     check_out(&args.run)?;
     let rehearsed = rehearse_input(&args.run.rehearsal, progress.clone())?;
-    let staged = write_run(&rehearsed, &args.run.out)?;
+    let staged = write_run(&rehearsed, &args.run)?;
     progress.phase("validating on PostgreSQL", "", 0);
     let server = rehearsed.workspace.provenance()?.remove("server_version").unwrap_or_default();
     let bin = args.pg_bin.clone().or_else(|| production_server(&server));

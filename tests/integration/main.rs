@@ -15,5 +15,6 @@ mod rehearsal_vs_postgres;
 mod run_command;
 mod scripts_vs_postgres;
 mod setup_detection;
+mod spreadsheet_reports;
 mod support;
 mod validate_versions;
