@@ -2,6 +2,8 @@
 //! the foreign-key graph. Built from DDL by `input::ddl`, stored in the workspace, read by
 //! everything downstream. It never holds row data.
 
+pub mod objects;
+
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
@@ -44,17 +46,50 @@ pub struct Column {
     pub not_null: bool,
     /// The default expression as PostgreSQL text, when one is declared.
     pub default: Option<String>,
+    /// The expression of a generated column (`GENERATED ALWAYS AS (…)`), whose values pg_dump
+    /// does not write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     pub name: TableName,
     pub columns: Vec<Column>,
+    /// `INHERITS (…)`: the parents, in declaration order. PostgreSQL counts this table's rows
+    /// among each parent's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inherits: Vec<TableName>,
+    /// When the table is a declarative partition: its parent and bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_of: Option<Partition>,
+    /// When the table is partitioned: its key as pg_dump writes it, e.g. `RANGE (logdate)`. Its
+    /// rows live in its partitions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitioned_by: Option<String>,
+}
+
+/// A declarative partition's place in its parent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Partition {
+    pub parent: TableName,
+    /// The bound as pg_dump writes it: `FOR VALUES FROM (…) TO (…)`, `FOR VALUES IN (…)`,
+    /// `FOR VALUES WITH (…)` or `DEFAULT`.
+    pub bound: String,
 }
 
 impl Table {
+    pub fn new(name: TableName, columns: Vec<Column>) -> Self {
+        Table { name, columns, inherits: Vec::new(), partition_of: None, partitioned_by: None }
+    }
+
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The tables this one descends from directly: its `INHERITS` parents or its partition parent.
+    pub fn parents(&self) -> impl Iterator<Item = &TableName> {
+        self.inherits.iter().chain(self.partition_of.as_ref().map(|p| &p.parent))
     }
 }
 
@@ -147,6 +182,14 @@ pub struct Catalog {
     pub tables: Vec<Table>,
     pub constraints: Vec<Constraint>,
     pub indexes: Vec<Index>,
+    /// Composite types (`CREATE TYPE … AS (…)`), whose attributes typed tables
+    /// (`CREATE TABLE … OF type`) take as columns. Needed while the DDL is read only.
+    #[serde(skip)]
+    pub composite_types: Vec<Table>,
+    /// Views, rules, policies, generated columns, triggers, statistics, and the columns that
+    /// indexes and constraints use: what the DDL replay checks each step against.
+    #[serde(default)]
+    pub objects: objects::SchemaObjects,
 }
 
 impl Catalog {
@@ -180,8 +223,49 @@ impl Catalog {
         self.indexes.iter().filter(move |i| &i.table == table)
     }
 
-    /// The roots and every table whose rows a delete from them can reach: tables that reference
-    /// a reached table through a foreign key, transitively. In breadth-first order from the roots.
+    /// The tables that descend directly from `table`: inheritance children and partitions.
+    pub fn children_of<'a>(&'a self, table: &'a TableName) -> impl Iterator<Item = &'a Table> {
+        self.tables.iter().filter(move |t| t.parents().any(|p| p == table))
+    }
+
+    /// The tables whose own rows PostgreSQL counts as `table`'s rows (`SELECT … FROM table`):
+    /// the table itself, then every inheritance child and partition, recursively, parents
+    /// before children. A partitioned table holds no rows itself unless the dump loads them
+    /// through it (`pg_dump --load-via-partition-root`); it is listed all the same.
+    pub fn row_holders(&self, table: &TableName) -> Vec<TableName> {
+        let mut holders = vec![table.clone()];
+        let mut next = 0;
+        while next < holders.len() {
+            let children: Vec<TableName> = self
+                .children_of(&holders[next])
+                .map(|t| t.name.clone())
+                .filter(|name| !holders.contains(name))
+                .collect();
+            holders.extend(children);
+            next += 1;
+        }
+        holders
+    }
+
+    /// The partitioned tables `table` is a partition of, nearest first. Foreign keys that
+    /// reference one of them see `table`'s rows; an inheritance parent's keys do not.
+    pub fn partition_ancestors(&self, table: &TableName) -> Vec<TableName> {
+        let mut ancestors: Vec<TableName> = Vec::new();
+        let mut current = table;
+        while let Some(partition) = self.table(current).and_then(|t| t.partition_of.as_ref()) {
+            if ancestors.contains(&partition.parent) {
+                break;
+            }
+            ancestors.push(partition.parent.clone());
+            current = &partition.parent;
+        }
+        ancestors
+    }
+
+    /// The roots and every table whose rows a delete from them can reach: the tables that hold
+    /// a reached table's rows (inheritance children, partitions), and tables that reference a
+    /// reached table (or a partitioned table it belongs to) through a foreign key, transitively.
+    /// In breadth-first order from the roots.
     pub fn reached_from(&self, roots: &[TableName]) -> Vec<TableName> {
         let mut seen: BTreeSet<TableName> = BTreeSet::new();
         let mut order = Vec::new();
@@ -190,8 +274,11 @@ impl Catalog {
             if !seen.insert(table.clone()) {
                 continue;
             }
+            queue.extend(self.children_of(&table).map(|t| t.name.clone()));
+            let referenced: Vec<TableName> =
+                std::iter::once(table.clone()).chain(self.partition_ancestors(&table)).collect();
             for (constraint, fk) in self.foreign_keys() {
-                if fk.ref_table == table && !seen.contains(&constraint.table) {
+                if referenced.contains(&fk.ref_table) && !seen.contains(&constraint.table) {
                     queue.push_back(constraint.table.clone());
                 }
             }
@@ -229,11 +316,71 @@ mod tests {
                 fk("models", "owners"),
                 fk("services", "services"),
             ],
-            indexes: vec![],
+            ..Catalog::default()
         };
         let reached = catalog.reached_from(&[TableName::new("public", "services")]);
         let names: Vec<_> = reached.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["services", "variants", "metrics"]);
+    }
+
+    fn table(name: &str, inherits: &[&str], partition_of: Option<&str>) -> Table {
+        let mut table = Table::new(TableName::new("public", name), Vec::new());
+        table.inherits = inherits.iter().map(|p| TableName::new("public", p)).collect();
+        table.partition_of =
+            partition_of.map(|p| Partition { parent: TableName::new("public", p), bound: "DEFAULT".into() });
+        table
+    }
+
+    fn names(tables: &[TableName]) -> Vec<&str> {
+        tables.iter().map(|t| t.name.as_str()).collect()
+    }
+
+    #[test]
+    fn a_tables_rows_are_held_by_it_and_all_its_descendants() {
+        let catalog = Catalog {
+            tables: vec![
+                table("events", &[], None),
+                table("events_2023", &[], Some("events")),
+                table("events_2024", &[], Some("events")),
+                table("events_2024_a", &[], Some("events_2024")),
+                table("vehicles", &[], None),
+                table("tagged", &[], None),
+                table("trucks", &["vehicles", "tagged"], None),
+            ],
+            ..Catalog::default()
+        };
+        let holders = |t: &str| catalog.row_holders(&TableName::new("public", t));
+        assert_eq!(names(&holders("events")), ["events", "events_2023", "events_2024", "events_2024_a"]);
+        assert_eq!(names(&holders("events_2024")), ["events_2024", "events_2024_a"]);
+        assert_eq!(names(&holders("tagged")), ["tagged", "trucks"]);
+        assert_eq!(names(&holders("trucks")), ["trucks"]);
+        let ancestors = catalog.partition_ancestors(&TableName::new("public", "events_2024_a"));
+        assert_eq!(names(&ancestors), ["events_2024", "events"]);
+        assert!(catalog.partition_ancestors(&TableName::new("public", "trucks")).is_empty());
+    }
+
+    #[test]
+    fn reach_loads_every_partition_and_follows_keys_into_partitioned_tables() {
+        let catalog = Catalog {
+            tables: vec![
+                table("models", &[], None),
+                table("events", &[], None),
+                table("events_2023", &[], Some("events")),
+                table("events_2024", &[], Some("events")),
+                table("events_2024_a", &[], Some("events_2024")),
+                table("notes", &[], None),
+                table("pinned", &[], None),
+                table("unrelated", &[], None),
+            ],
+            // A key declared on the partitioned parent, one into it, one into a partition.
+            constraints: vec![fk("events", "models"), fk("notes", "events"), fk("pinned", "events_2024_a")],
+            ..Catalog::default()
+        };
+        let reached = catalog.reached_from(&[TableName::new("public", "models")]);
+        assert_eq!(
+            names(&reached),
+            ["models", "events", "events_2023", "events_2024", "notes", "events_2024_a", "pinned"]
+        );
     }
 
     #[test]

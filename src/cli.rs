@@ -25,9 +25,10 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Load a pg_dump (plain or gzip) or a directory of CSV exports into a DuckDB workspace.
+    /// Load any pg_dump export (plain, gzip, custom, directory, tar), a pg_dumpall file, or a
+    /// directory of CSV exports into a DuckDB workspace.
     #[command(
-        after_help = "Examples:\n  rehearse import backup.sql --workspace ws.duckdb\n  rehearse import backup.sql.gz --workspace ws.duckdb --all-tables\n  rehearse import exports/ --workspace ws.duckdb   # models.csv, services.csv, … (+ schema.sql)"
+        after_help = "Examples:\n  rehearse import backup.sql --workspace ws.duckdb\n  rehearse import backup.sql.gz --workspace ws.duckdb --all-tables\n  rehearse import exports/ --workspace ws.duckdb   # models.csv, services.csv, … (+ schema.sql)\n  rehearse import cluster.sql --database shop --workspace ws.duckdb   # one database of a pg_dumpall file"
     )]
     Import(ImportArgs),
     /// Show what an export or workspace holds: tables, rows, columns, constraints, foreign keys,
@@ -106,9 +107,17 @@ pub struct RehearsalArgs {
     /// the shipped script does. Without it they are kept and listed (H8).
     #[arg(long)]
     pub delete_orphans: bool,
+    /// Drop, explicitly and by name in 02_rollback.sql, the indexes, constraints and statistics
+    /// that PostgreSQL drops silently with the version columns (H18). Without it, a rehearsal
+    /// that finds any predicts that 02_rollback.sql refuses (exit 3).
+    #[arg(long)]
+    pub drop_dependents: bool,
     /// A rollback spec (TOML, see `rehearse spec --print`) for a schema with other names.
     #[arg(long, value_name = "FILE")]
     pub spec: Option<PathBuf>,
+    /// The database to read from a pg_dumpall file that holds several.
+    #[arg(long, value_name = "NAME")]
+    pub database: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -185,7 +194,8 @@ pub struct SpecArgs {
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {
-    /// A pg_dump plain file (.sql, .sql.gz) or a directory of <table>.csv files.
+    /// A pg_dump export (plain .sql/.sql.gz, custom, directory or tar archive), a pg_dumpall
+    /// file, or a directory of <table>.csv files.
     pub input: PathBuf,
     /// The DuckDB file to write; it appears only when the import succeeds.
     #[arg(long, short = 'w', value_name = "FILE.duckdb")]
@@ -196,6 +206,9 @@ pub struct ImportArgs {
     /// Replace an existing workspace file.
     #[arg(long)]
     pub force: bool,
+    /// The database to read from a pg_dumpall file that holds several.
+    #[arg(long, value_name = "NAME")]
+    pub database: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -205,4 +218,7 @@ pub struct InspectArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// The database to read from a pg_dumpall file that holds several.
+    #[arg(long, value_name = "NAME")]
+    pub database: Option<String>,
 }

@@ -2,7 +2,9 @@
 //! keeps, and why; every hazard with its rows; the verification outcome. Reports render it for
 //! people and machines, scripts render it for PostgreSQL; nothing downstream recomputes it.
 
+use crate::catalog::objects::SchemaObject;
 use crate::rehearsal::policy::Policy;
+use crate::rehearsal::steps::Step;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -138,6 +140,59 @@ impl Verification {
     }
 }
 
+/// An object that makes a statement fail, as PostgreSQL's DETAIL names it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailingObject {
+    /// `view active_models`, `constraint fk on table deployments`.
+    pub object: String,
+    /// The DETAIL line: `view active_models depends on column version_status of table models`.
+    pub detail: String,
+    /// The table it is on or reads (for reports).
+    pub table: String,
+    /// The statement that created it, to recreate it after the rollback.
+    pub definition: String,
+    /// The hazard it is listed under: H17 (DDL dependency, SET NULL/DEFAULT refused), H9
+    /// (RESTRICT / NO ACTION), H13 (name taken), H18 (dropped silently: rehearse refuses).
+    pub hazard: &'static str,
+}
+
+/// How a statement of the rollback fails in PostgreSQL.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepFailure {
+    pub sqlstate: &'static str,
+    /// PostgreSQL's message, as it would print it.
+    pub message: String,
+    pub objects: Vec<FailingObject>,
+    /// The hazard of its first object.
+    pub hazard: &'static str,
+    /// What the operator can do about it.
+    pub remedy: String,
+    /// Objects that block the same statement further on (its later columns), once `objects`
+    /// are dealt with: PostgreSQL reports them on the next attempt.
+    pub next: Vec<FailingObject>,
+}
+
+/// An object that a statement drops although the rollback does not name it (H18), with the
+/// column whose drop takes it along.
+#[derive(Debug, Clone, Serialize)]
+pub struct DroppedObject {
+    pub object: SchemaObject,
+    pub with_column: String,
+}
+
+/// What the DDL replay predicts for one statement of the rollback, in the order they run.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepPrediction {
+    pub step: Step,
+    pub sql: String,
+    /// None: the statement succeeds.
+    pub failure: Option<StepFailure>,
+    /// False for statements after the first failure: PostgreSQL never runs them (their
+    /// prediction is what happens once the earlier failures are fixed).
+    pub reached: bool,
+    pub dropped: Vec<DroppedObject>,
+}
+
 /// Row counts and a digest of the rows the rollback decides on, computed identically in DuckDB
 /// and in the emitted script's drift guard.
 #[derive(Debug, Clone, Serialize)]
@@ -174,6 +229,10 @@ pub struct Plan {
     pub hazards: Vec<HazardRow>,
     pub verification: Verification,
     pub predicted_failure: Option<String>,
+    /// Every statement of the rollback with what PostgreSQL does at it.
+    pub ddl: Vec<StepPrediction>,
+    /// Whether the operator asked to drop, explicitly, the objects that the version columns take along.
+    pub drop_dependents: bool,
 }
 
 impl Plan {

@@ -3,8 +3,9 @@
 //! workspace file is written under a temporary name and renamed only when complete, so a failed
 //! import never leaves a half-written workspace behind.
 
+use crate::catalog::objects::SchemaObjects;
 use crate::catalog::{
-    quote_ident, Catalog, Column, Constraint, ConstraintKind, FkAction, ForeignKey, Index, Table, TableName,
+    quote_ident, Catalog, Column, Constraint, ConstraintKind, FkAction, ForeignKey, Index, Partition, Table, TableName,
 };
 use crate::cleanup::ScratchDir;
 use crate::error::{Error, Result};
@@ -33,13 +34,18 @@ CREATE SCHEMA _rehearse;
 CREATE TABLE _rehearse.provenance (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE _rehearse.tables (schema_name VARCHAR, table_name VARCHAR, loaded BOOLEAN, row_count BIGINT);
 CREATE TABLE _rehearse.columns (schema_name VARCHAR, table_name VARCHAR, position INTEGER,
-    column_name VARCHAR, pg_type VARCHAR, duck_type VARCHAR, not_null BOOLEAN, default_expr VARCHAR);
+    column_name VARCHAR, pg_type VARCHAR, duck_type VARCHAR, not_null BOOLEAN, default_expr VARCHAR,
+    generated_expr VARCHAR);
 CREATE TABLE _rehearse.constraints (schema_name VARCHAR, table_name VARCHAR, position INTEGER,
     constraint_name VARCHAR, kind VARCHAR, columns VARCHAR, ref_schema VARCHAR, ref_table VARCHAR,
     ref_columns VARCHAR, on_delete VARCHAR, on_update VARCHAR);
 CREATE TABLE _rehearse.indexes (schema_name VARCHAR, table_name VARCHAR, position INTEGER,
     index_name VARCHAR, is_unique BOOLEAN, columns VARCHAR);
 CREATE TABLE _rehearse.notes (position INTEGER, note VARCHAR);
+CREATE TABLE _rehearse.lineage (schema_name VARCHAR, table_name VARCHAR, position INTEGER,
+    parent_schema VARCHAR, parent_table VARCHAR, partition_bound VARCHAR);
+CREATE TABLE _rehearse.partitioned (schema_name VARCHAR, table_name VARCHAR, partition_key VARCHAR);
+CREATE TABLE _rehearse.schema_objects (body VARCHAR);
 "#;
 
 /// A table of the input: whether its rows were loaded, and how many it has.
@@ -119,7 +125,10 @@ impl Workspace {
         &self.conn
     }
 
-    /// Creates the DuckDB tables for `tables`, with their mapped types.
+    /// Creates the DuckDB tables for `tables`, with their mapped types, and for each of them
+    /// that has inheritance children or partitions, the view `"schema"."name*"` (PostgreSQL's
+    /// old spelling of "the table and its descendants"): the union of the rows of all the
+    /// tables that hold its rows, in its columns, as `SELECT … FROM name` reads it in PostgreSQL.
     pub fn create_tables(&self, catalog: &Catalog, tables: &[TableName]) -> Result<()> {
         for name in tables {
             let Some(table) = catalog.table(name) else { continue };
@@ -135,6 +144,20 @@ impl Workspace {
                 columns.join(", ")
             ))?;
         }
+        for name in tables {
+            let holders = catalog.row_holders(name);
+            let Some(table) = catalog.table(name).filter(|_| holders.len() > 1) else { continue };
+            let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
+            let selects: Vec<String> = holders
+                .iter()
+                .map(|holder| format!("SELECT {} FROM {}", columns.join(", "), holder.quoted()))
+                .collect();
+            self.conn.execute_batch(&format!(
+                "CREATE VIEW {} AS {};",
+                family_view(name).quoted(),
+                selects.join(" UNION ALL ")
+            ))?;
+        }
         Ok(())
     }
 
@@ -147,6 +170,7 @@ impl Workspace {
             ("input_sha256", scan.sha256.clone()),
             ("format", scan.format.name().to_string()),
             ("pg_dump_version", scan.pg_dump_version.clone().unwrap_or_default()),
+            ("database", scan.database.clone().unwrap_or_default()),
             ("server_version", scan.server_version.clone().unwrap_or_default()),
             ("rehearse_version", env!("CARGO_PKG_VERSION").to_string()),
         ];
@@ -158,7 +182,7 @@ impl Workspace {
         for stat in stats {
             stmt.execute(params![stat.table.schema, stat.table.name, stat.loaded, stat.rows.map(|r| r as i64)])?;
         }
-        let mut stmt = conn.prepare("INSERT INTO _rehearse.columns VALUES (?, ?, ?, ?, ?, ?, ?, ?)")?;
+        let mut stmt = conn.prepare("INSERT INTO _rehearse.columns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")?;
         for table in &scan.catalog.tables {
             for (position, c) in table.columns.iter().enumerate() {
                 stmt.execute(params![
@@ -169,7 +193,8 @@ impl Workspace {
                     c.pg_type,
                     DuckType::of(&c.pg_type).sql(),
                     c.not_null,
-                    c.default
+                    c.default,
+                    c.generated
                 ])?;
             }
         }
@@ -197,6 +222,28 @@ impl Workspace {
         for (position, i) in scan.catalog.indexes.iter().enumerate() {
             stmt.execute(params![i.table.schema, i.table.name, position as i64, i.name, i.unique, json(&i.columns)])?;
         }
+        let mut stmt = conn.prepare("INSERT INTO _rehearse.lineage VALUES (?, ?, ?, ?, ?, ?)")?;
+        for table in &scan.catalog.tables {
+            let bound = table.partition_of.as_ref().map(|p| p.bound.as_str());
+            for (position, parent) in table.parents().enumerate() {
+                stmt.execute(params![
+                    table.name.schema,
+                    table.name.name,
+                    position as i64,
+                    parent.schema,
+                    parent.name,
+                    bound
+                ])?;
+            }
+        }
+        let mut stmt = conn.prepare("INSERT INTO _rehearse.partitioned VALUES (?, ?, ?)")?;
+        for table in &scan.catalog.tables {
+            if let Some(key) = &table.partitioned_by {
+                stmt.execute(params![table.name.schema, table.name.name, key])?;
+            }
+        }
+        let objects = serde_json::to_string(&scan.catalog.objects).map_err(|e| Error::Tool(e.to_string()))?;
+        conn.execute("INSERT INTO _rehearse.schema_objects VALUES (?)", [objects])?;
         let mut stmt = conn.prepare("INSERT INTO _rehearse.notes VALUES (?, ?)")?;
         for (position, note) in scan.notes.iter().enumerate() {
             stmt.execute(params![position as i64, note])?;
@@ -208,23 +255,31 @@ impl Workspace {
     pub fn catalog(&self) -> Result<Catalog> {
         let conn = &self.conn;
         let mut catalog = Catalog::default();
-        let mut stmt = conn.prepare(
-            "SELECT schema_name, table_name, column_name, pg_type, not_null, default_expr
-             FROM _rehearse.columns ORDER BY schema_name, table_name, position",
-        )?;
+        let generated = if self.has_metadata("columns", "generated_expr")? { "generated_expr" } else { "NULL" };
+        let mut stmt = conn.prepare(&format!(
+            "SELECT schema_name, table_name, column_name, pg_type, not_null, default_expr, {generated}
+             FROM _rehearse.columns ORDER BY schema_name, table_name, position"
+        ))?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 TableName::new(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?),
-                Column { name: r.get(2)?, pg_type: r.get(3)?, not_null: r.get(4)?, default: r.get(5)? },
+                Column {
+                    name: r.get(2)?,
+                    pg_type: r.get(3)?,
+                    not_null: r.get(4)?,
+                    default: r.get(5)?,
+                    generated: r.get(6)?,
+                },
             ))
         })?;
         for row in rows {
             let (name, column) = row?;
             match catalog.table_mut(&name) {
                 Some(table) => table.columns.push(column),
-                None => catalog.tables.push(Table { name, columns: vec![column] }),
+                None => catalog.tables.push(Table::new(name, vec![column])),
             }
         }
+        self.read_lineage(&mut catalog)?;
         let mut stmt = conn.prepare(
             "SELECT schema_name, table_name, constraint_name, kind, columns, ref_schema, ref_table,
                     ref_columns, on_delete, on_update
@@ -267,7 +322,80 @@ impl Workspace {
         for row in rows {
             catalog.indexes.push(row?);
         }
+        catalog.objects = self.schema_objects()?;
         Ok(catalog)
+    }
+
+    /// Whether the metadata has `column` of table `_rehearse.table`: workspaces written by
+    /// earlier versions of rehearse lack what was added since.
+    fn has_metadata(&self, table: &str, column: &str) -> Result<bool> {
+        let found: i64 = self.conn.query_row(
+            "SELECT count(*) FROM information_schema.columns
+             WHERE table_schema = '_rehearse' AND table_name = ? AND column_name = ?",
+            params![table, column],
+            |r| r.get(0),
+        )?;
+        Ok(found > 0)
+    }
+
+    /// Adds the inheritance and partition trees recorded at import to `catalog`.
+    fn read_lineage(&self, catalog: &mut Catalog) -> Result<()> {
+        if !self.has_metadata("lineage", "parent_table")? {
+            return Ok(());
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT schema_name, table_name, parent_schema, parent_table, partition_bound
+             FROM _rehearse.lineage ORDER BY schema_name, table_name, position",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                TableName::new(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?),
+                TableName::new(&r.get::<_, String>(2)?, &r.get::<_, String>(3)?),
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })?;
+        for row in rows {
+            let (name, parent, bound) = row?;
+            let Some(table) = catalog.table_mut(&name) else { continue };
+            match bound {
+                Some(bound) => table.partition_of = Some(Partition { parent, bound }),
+                None => table.inherits.push(parent),
+            }
+        }
+        let mut stmt = self.conn.prepare("SELECT schema_name, table_name, partition_key FROM _rehearse.partitioned")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((TableName::new(&r.get::<_, String>(0)?, &r.get::<_, String>(1)?), r.get::<_, String>(2)?))
+        })?;
+        for row in rows {
+            let (name, key) = row?;
+            if let Some(table) = catalog.table_mut(&name) {
+                table.partitioned_by = Some(key);
+            }
+        }
+        Ok(())
+    }
+
+    /// The views, triggers and other objects recorded at import. A workspace written before
+    /// they were recorded is refused: the DDL replay would see none of them.
+    fn schema_objects(&self) -> Result<SchemaObjects> {
+        let recorded: i64 = self.conn.query_row(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = '_rehearse' AND table_name = 'schema_objects'",
+            [],
+            |r| r.get(0),
+        )?;
+        if recorded == 0 {
+            return Err(Error::Usage(
+                "this workspace was imported by an older rehearse that did not record views, triggers and other schema objects: import the export again".into(),
+            ));
+        }
+        let body: Option<String> =
+            self.conn.query_row("SELECT max(body) FROM _rehearse.schema_objects", [], |r| r.get(0))?;
+        match body {
+            Some(body) => {
+                serde_json::from_str(&body).map_err(|e| Error::Tool(format!("workspace schema objects: {e}")))
+            }
+            None => Ok(SchemaObjects::default()),
+        }
     }
 
     pub fn provenance(&self) -> Result<BTreeMap<String, String>> {
@@ -319,6 +447,11 @@ impl Workspace {
     pub fn loader<'w>(&'w self, catalog: &'w Catalog, progress: Arc<Progress>) -> Loader<'w> {
         Loader { workspace: self, catalog, current: None, counts: BTreeMap::new(), progress }
     }
+}
+
+/// The view that reads `table` with its descendants' rows (see `Workspace::create_tables`).
+pub fn family_view(table: &TableName) -> TableName {
+    TableName::new(&table.schema, &format!("{}*", table.name))
 }
 
 fn json(list: &[String]) -> String {

@@ -23,7 +23,12 @@ pub fn run(args: &ImportArgs, progress: Arc<Progress>) -> Result<()> {
         &args.input,
         &pending.workspace,
         &Spec::guide(),
-        ImportOptions { all_tables: args.all_tables, progress },
+        ImportOptions {
+            all_tables: args.all_tables,
+            require_spec_tables: false,
+            database: args.database.clone(),
+            progress,
+        },
     )?;
     pending.commit()?;
     let loaded: Vec<_> = imported.stats.iter().filter(|s| s.loaded).collect();

@@ -6,7 +6,7 @@ use anyhow::Result;
 use rehearse::catalog::{Catalog, ConstraintKind, TableName};
 use rehearse::import::{workspace_for, ImportOptions};
 use rehearse::spec::Spec;
-use rehearse::workspace::{TableStat, Workspace};
+use rehearse::workspace::{family_view, TableStat, Workspace};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -38,7 +38,8 @@ fn view_of(workspace: &Workspace) -> Result<View> {
 }
 
 pub fn run(args: &InspectArgs) -> Result<()> {
-    let workspace = workspace_for(&args.source, &Spec::guide(), ImportOptions::default())?;
+    let options = ImportOptions { database: args.database.clone(), ..ImportOptions::default() };
+    let workspace = workspace_for(&args.source, &Spec::guide(), options)?;
     let view = view_of(&workspace)?;
     if args.json {
         output::print(&(serde_json::to_string_pretty(&to_json(&view))? + "\n"))
@@ -58,6 +59,12 @@ fn to_json(view: &View) -> serde_json::Value {
                 "rows": s.rows,
                 "reached_by_rollback": view.reached.contains(&s.table),
                 "columns": table.map(|t| &t.columns),
+                "inherits": table.map(|t| t.inherits.iter().map(ToString::to_string).collect::<Vec<_>>()),
+                "partition_of": table.and_then(|t| t.partition_of.as_ref()).map(|p| json!({
+                    "parent": p.parent.to_string(),
+                    "bound": p.bound,
+                })),
+                "partitioned_by": table.and_then(|t| t.partitioned_by.as_ref()),
             })
         }).collect::<Vec<_>>(),
         "constraints": view.catalog.constraints,
@@ -88,9 +95,27 @@ fn to_text(view: &View) -> String {
     }
     for table in &view.catalog.tables {
         let _ = writeln!(out, "\n{}", table.name);
+        if !table.inherits.is_empty() {
+            let parents: Vec<String> = table.inherits.iter().map(ToString::to_string).collect();
+            let _ = writeln!(out, "  inherits {}", parents.join(", "));
+        }
+        if let Some(partition) = &table.partition_of {
+            let _ = writeln!(out, "  partition of {} {}", partition.parent, partition.bound);
+        }
+        if let Some(key) = &table.partitioned_by {
+            let _ = writeln!(out, "  partitioned by {key}");
+        }
+        let loaded = view.stats.iter().any(|s| s.table == table.name && s.loaded);
+        if loaded && view.catalog.row_holders(&table.name).len() > 1 {
+            let _ = writeln!(out, "  with its descendants' rows: view {}", family_view(&table.name).quoted());
+        }
         for c in &table.columns {
             let not_null = if c.not_null { " NOT NULL" } else { "" };
-            let default = c.default.as_ref().map(|d| format!(" DEFAULT {d}")).unwrap_or_default();
+            let default = match (&c.generated, &c.default) {
+                (Some(expr), _) => format!(" GENERATED ALWAYS AS ({expr})"),
+                (None, Some(default)) => format!(" DEFAULT {default}"),
+                (None, None) => String::new(),
+            };
             let _ = writeln!(out, "  {:24} {}{not_null}{default}", c.name, c.pg_type);
         }
         for c in view.catalog.constraints_of(&table.name) {
@@ -124,7 +149,9 @@ fn to_text(view: &View) -> String {
         );
     }
     let reached: Vec<String> = view.reached.iter().map(ToString::to_string).collect();
-    let _ = writeln!(out, "\nROLLBACK REACHES\n  {}", reached.join(", "));
+    let reached =
+        if reached.is_empty() { "(no table: the export has no models or services)".into() } else { reached.join(", ") };
+    let _ = writeln!(out, "\nROLLBACK REACHES\n  {reached}");
     for note in &view.notes {
         let _ = writeln!(out, "\nnote: {note}");
     }

@@ -38,12 +38,19 @@ pub fn rehearse_input(args: &RehearsalArgs, progress: Arc<Progress>) -> Result<R
         Some(file) => Spec::from_file(file)?,
         None => Spec::guide(),
     };
-    let workspace = workspace_for(&args.input, &spec, ImportOptions { all_tables: false, progress: progress.clone() })?;
+    let options = ImportOptions {
+        all_tables: false,
+        require_spec_tables: true,
+        database: args.database.clone(),
+        progress: progress.clone(),
+    };
+    let workspace = workspace_for(&args.input, &spec, options)?;
     let options = Options {
         policy: args.policy,
         mode: args.mode,
         delete_orphans: args.delete_orphans,
         collation: args.collation.clone(),
+        drop_dependents: args.drop_dependents,
     };
     progress.phase("rehearsing", "", 0);
     let plan = rehearse(&workspace, &spec, &options)?;

@@ -6,15 +6,32 @@ use super::run::{check_out, headline, rehearse_input, write_run};
 use crate::cli::ValidateArgs;
 use anyhow::Result;
 use rehearse::emit::Context;
+use rehearse::input::Format;
 use rehearse::pg::Cluster;
 use rehearse::progress::Progress;
 use rehearse::validate::{describe, major_version, production_server, validate};
+use rehearse::workspace::Workspace;
 use rehearse::{report, Error};
 use std::sync::Arc;
+
+/// A plain dump that `\connect`s (pg_dumpall, pg_dump --create) restores into databases of its
+/// own naming, not into the scratch database that validation compares.
+fn refuse_connecting_dumps(workspace: &Workspace) -> Result<()> {
+    let provenance = workspace.provenance()?;
+    let plain = provenance.get("format").is_some_and(|f| f.starts_with(Format::Plain.name()));
+    match provenance.get("database").filter(|d| plain && !d.is_empty()) {
+        Some(database) => Err(Error::Usage(format!(
+            "validate restores a dump into a scratch database of its own, and this one connects to database \"{database}\" (pg_dumpall or pg_dump --create): dump that database alone, with pg_dump and without --create"
+        ))
+        .into()),
+        None => Ok(()),
+    }
+}
 
 pub fn run(args: &ValidateArgs, progress: Arc<Progress>) -> Result<()> {
     check_out(&args.run)?;
     let rehearsed = rehearse_input(&args.run.rehearsal, progress.clone())?;
+    refuse_connecting_dumps(&rehearsed.workspace)?;
     let staged = write_run(&rehearsed, &args.run)?;
     progress.phase("validating on PostgreSQL", "", 0);
     let server = rehearsed.workspace.provenance()?.remove("server_version").unwrap_or_default();

@@ -3,8 +3,11 @@
 
 use super::check::dollar_quote;
 use super::Context;
+use crate::catalog::objects::{ObjectKind, SchemaObject};
 use crate::catalog::{quote_ident, ConstraintKind, FkAction, Table, TableName};
-use crate::plan::Mode;
+use crate::plan::{Mode, Plan, StepPrediction};
+use crate::rehearsal::steps::Step;
+use crate::spec::rehearse_backup;
 use crate::sql::{self, literal, Dialect};
 use std::fmt::Write;
 
@@ -44,17 +47,9 @@ fn header(ctx: &Context, name: &str, what: &str) -> String {
     out
 }
 
-/// The backup table of a live table: the guide's names for models and services.
-fn backup_of(ctx: &Context, table: &TableName) -> TableName {
-    let b = &ctx.spec.backup;
-    let name = if *table == ctx.models.name {
-        b.models_table.clone()
-    } else if *table == ctx.services.name {
-        b.services_table.clone()
-    } else {
-        format!("{}_version_backup", table.name)
-    };
-    TableName::new(&table.schema, &name)
+/// rehearse's keep mapping, beside the guide's `model_version_keep_mapping`.
+fn keep_mapping(ctx: &Context) -> TableName {
+    TableName::new(&ctx.models.name.schema, "rehearse_keep_mapping")
 }
 
 /// A temp table of the kept `id`s, filled in batches.
@@ -92,7 +87,7 @@ pub fn backup(ctx: &Context) -> String {
     out.push_str(&keepers(ctx));
     let mut checks = String::from("DECLARE\n  stale text := '';\nBEGIN\n");
     for table in ctx.affected() {
-        let backup = backup_of(ctx, &table.name);
+        let backup = rehearse_backup(&table.name);
         let columns_of = |t: &TableName| {
             format!(
                 "(SELECT array_agg(column_name::text ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = {} AND table_name = {})",
@@ -117,7 +112,7 @@ pub fn backup(ctx: &Context) -> String {
         let _ = writeln!(
             out,
             "CREATE TABLE IF NOT EXISTS {} AS SELECT * FROM {};",
-            backup_of(ctx, &table.name).quoted(),
+            rehearse_backup(&table.name).quoted(),
             table.name.quoted()
         );
     }
@@ -126,7 +121,7 @@ pub fn backup(ctx: &Context) -> String {
     let _ = writeln!(
         out,
         "CREATE TABLE IF NOT EXISTS {mapping} AS\nSELECT m.{mid} AS model_id, m.{id} AS model_id_to_keep, m.{ver} AS version_to_keep, m.{st} AS version_status{name},\n       (SELECT count(*) FROM {models} x WHERE x.{mid} IS NOT DISTINCT FROM m.{mid}) - 1 AS versions_removed\nFROM {models} m WHERE m.{id} IN (SELECT id FROM rehearse_keepers);",
-        mapping = TableName::new(&ctx.models.name.schema, &ctx.spec.backup.keep_mapping).quoted(),
+        mapping = keep_mapping(ctx).quoted(),
         mid = quote_ident(&m.model_id),
         id = quote_ident(&m.id),
         ver = quote_ident(&m.version),
@@ -199,8 +194,8 @@ pub fn rollback(ctx: &Context) -> String {
     let locks: Vec<String> = all.iter().map(|t| t.name.quoted()).collect();
     let _ = writeln!(out, "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE;", locks.join(", "));
     out.push_str(&keepers(ctx));
-    let (m, s) = (&ctx.spec.models, &ctx.spec.services);
-    let mut body = String::from("DECLARE\n  n bigint;\n  digest text;\n");
+    let mut body =
+        String::from("DECLARE\n  n bigint;\n  digest text;\n  inventory_before text[];\n  vanished text[];\n");
     for i in 0..all.len() {
         let _ = writeln!(body, "  before_{i} bigint;\n  nulls_{i} bigint;");
     }
@@ -233,49 +228,12 @@ pub fn rollback(ctx: &Context) -> String {
             let _ = writeln!(body, "  SELECT count(*) INTO nulls_{i} FROM {nulls};");
         }
     }
-    for index in &ctx.spec.drop.indexes {
-        let _ = writeln!(body, "  DROP INDEX IF EXISTS {};", TableName::new(&ctx.models.name.schema, index).quoted());
+    let guarded = guarded_tables(plan);
+    let _ = writeln!(body, "  inventory_before := {};", inventory(&guarded));
+    for prediction in &plan.ddl {
+        body.push_str(&statement(ctx, prediction));
     }
-    for constraint in &ctx.spec.drop.constraints {
-        let _ = writeln!(
-            body,
-            "  ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};",
-            ctx.models.name.quoted(),
-            quote_ident(constraint)
-        );
-    }
-    if plan.mode == Mode::Full {
-        let _ = writeln!(
-            body,
-            "  DELETE FROM {} WHERE {} NOT IN (SELECT id FROM rehearse_keepers);",
-            ctx.models.name.quoted(),
-            quote_ident(&m.id)
-        );
-    }
-    if plan.delete_orphans {
-        let _ = writeln!(
-            body,
-            "  DELETE FROM {} WHERE {};",
-            ctx.services.name.quoted(),
-            sql::orphan_condition(&s.model_id, &ctx.models.name.quoted(), &m.model_id)
-        );
-    }
-    let drops = [(ctx.services, &ctx.spec.drop.services_columns), (ctx.models, &ctx.spec.drop.models_columns)];
-    for (table, columns) in drops {
-        let list: Vec<String> = columns.iter().map(|c| format!("DROP COLUMN {}", quote_ident(c))).collect();
-        let _ = writeln!(body, "  ALTER TABLE {} {};", table.name.quoted(), list.join(", "));
-    }
-    if plan.mode == Mode::Full {
-        let unique = &ctx.spec.restore_unique;
-        let columns: Vec<String> = unique.columns.iter().map(|c| quote_ident(c)).collect();
-        let _ = writeln!(
-            body,
-            "  ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({});",
-            ctx.models.name.quoted(),
-            quote_ident(&unique.name),
-            columns.join(", ")
-        );
-    }
+    body.push_str(&inventory_check(plan, &guarded));
     for (i, table) in all.iter().enumerate() {
         let name = table.name.to_string();
         let deleted = match i {
@@ -305,10 +263,146 @@ pub fn rollback(ctx: &Context) -> String {
     out
 }
 
+/// One statement of the rollback, as the DDL replay walked it; the objects the operator asked
+/// to drop with a column (`--drop-dependents`) are dropped by name just before it.
+fn statement(ctx: &Context, prediction: &StepPrediction) -> String {
+    let (m, s) = (&ctx.spec.models, &ctx.spec.services);
+    let mut out = String::new();
+    if ctx.plan.drop_dependents {
+        for dropped in &prediction.dropped {
+            let _ = writeln!(out, "  {};", explicit_drop(&dropped.object));
+        }
+    }
+    let _ = match &prediction.step {
+        Step::DropIndex { index } => writeln!(out, "  DROP INDEX IF EXISTS {};", index.quoted()),
+        Step::DropConstraint { table, name } => {
+            writeln!(out, "  ALTER TABLE {} DROP CONSTRAINT IF EXISTS {};", table.quoted(), quote_ident(name))
+        }
+        Step::TouchServices { table } => writeln!(
+            out,
+            "  UPDATE {table} SET {mid} = {mid} WHERE {mid} IN (SELECT {model_mid} FROM {models});",
+            table = table.quoted(),
+            mid = quote_ident(&s.model_id),
+            model_mid = quote_ident(&m.model_id),
+            models = ctx.models.name.quoted()
+        ),
+        Step::DeleteVersions { table } => writeln!(
+            out,
+            "  DELETE FROM {} WHERE {} NOT IN (SELECT id FROM rehearse_keepers);",
+            table.quoted(),
+            quote_ident(&m.id)
+        ),
+        Step::DeleteOrphans { table } => writeln!(
+            out,
+            "  DELETE FROM {} WHERE {};",
+            table.quoted(),
+            sql::orphan_condition(&s.model_id, &ctx.models.name.quoted(), &m.model_id)
+        ),
+        Step::DropColumns { table, columns } => {
+            let list: Vec<String> = columns.iter().map(|c| format!("DROP COLUMN {}", quote_ident(c))).collect();
+            writeln!(out, "  ALTER TABLE {} {};", table.quoted(), list.join(", "))
+        }
+        Step::AddUnique { table, name, columns } => {
+            let columns: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+            writeln!(
+                out,
+                "  ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({});",
+                table.quoted(),
+                quote_ident(name),
+                columns.join(", ")
+            )
+        }
+    };
+    out
+}
+
+fn explicit_drop(object: &SchemaObject) -> String {
+    let name = TableName::new(&object.schema, &object.name).quoted();
+    match (object.kind, &object.table) {
+        (ObjectKind::Constraint, Some(table)) => {
+            format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}", table.quoted(), quote_ident(&object.name))
+        }
+        (ObjectKind::Statistics, _) => format!("DROP STATISTICS IF EXISTS {name}"),
+        _ => format!("DROP INDEX IF EXISTS {name}"),
+    }
+}
+
+/// The tables whose columns the rollback drops: their objects are inventoried.
+fn guarded_tables(plan: &Plan) -> Vec<TableName> {
+    plan.ddl
+        .iter()
+        .filter_map(|p| match &p.step {
+            Step::DropColumns { table, .. } => Some(table.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn regclass(table: &TableName) -> String {
+    format!("{}::regclass", literal(&table.quoted()))
+}
+
+/// Every index, constraint, statistics object, column, trigger, policy and owned sequence of
+/// `tables`, as text: what the rollback may take along without naming it. NOT NULL constraints
+/// (catalogued from PostgreSQL 18 on, contype 'n') belong to their column and go with it.
+fn inventory(tables: &[TableName]) -> String {
+    let oids: Vec<String> = tables.iter().map(regclass).collect();
+    let oids = oids.join(", ");
+    format!(
+        "(SELECT coalesce(array_agg(o ORDER BY o), '{{}}') FROM (\
+         SELECT 'index ' || n.nspname || '.' || c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.indrelid IN ({oids}) \
+         UNION ALL SELECT 'constraint ' || conrelid::regclass::text || '.' || conname FROM pg_constraint WHERE conrelid IN ({oids}) AND contype <> 'n' \
+         UNION ALL SELECT 'statistics ' || stxnamespace::regnamespace::text || '.' || stxname FROM pg_statistic_ext WHERE stxrelid IN ({oids}) \
+         UNION ALL SELECT 'column ' || attrelid::regclass::text || '.' || attname FROM pg_attribute WHERE attrelid IN ({oids}) AND attnum > 0 AND NOT attisdropped \
+         UNION ALL SELECT 'trigger ' || tgrelid::regclass::text || '.' || tgname FROM pg_trigger WHERE tgrelid IN ({oids}) AND NOT tgisinternal \
+         UNION ALL SELECT 'policy ' || polrelid::regclass::text || '.' || polname FROM pg_policy WHERE polrelid IN ({oids}) \
+         UNION ALL SELECT 'sequence ' || d.objid::regclass::text FROM pg_depend d JOIN pg_class q ON q.oid = d.objid AND q.relkind = 'S' WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid IN ({oids}) AND d.deptype IN ('a', 'i')\
+         ) x(o))"
+    )
+}
+
+/// Raises when an object of the guarded tables vanished that no statement names: PostgreSQL
+/// dropped it silently with a column (H18), and the operator did not ask for that.
+fn inventory_check(plan: &Plan, tables: &[TableName]) -> String {
+    let mut named: Vec<String> = Vec::new();
+    let in_table = |kind: &str, table: &TableName, name: &str| {
+        format!("'{kind} ' || {}::text || '.' || {}", regclass(table), literal(name))
+    };
+    for prediction in &plan.ddl {
+        match &prediction.step {
+            Step::DropIndex { index } => named.push(literal(&format!("index {}.{}", index.schema, index.name))),
+            Step::DropConstraint { table, name } => {
+                named.push(in_table("constraint", table, name));
+                named.push(literal(&format!("index {}.{name}", table.schema)));
+            }
+            Step::DropColumns { table, columns } => {
+                named.extend(columns.iter().map(|c| in_table("column", table, c)));
+            }
+            _ => {}
+        }
+        for dropped in prediction.dropped.iter().filter(|_| plan.drop_dependents) {
+            let o = &dropped.object;
+            match (o.kind, &o.table) {
+                (ObjectKind::Constraint, Some(table)) => {
+                    named.push(in_table("constraint", table, &o.name));
+                    named.push(literal(&format!("index {}.{}", o.schema, o.name)));
+                }
+                (ObjectKind::Statistics, _) => named.push(literal(&format!("statistics {}.{}", o.schema, o.name))),
+                _ => named.push(literal(&format!("index {}.{}", o.schema, o.name))),
+            }
+        }
+    }
+    format!(
+        "  SELECT coalesce(array_agg(o ORDER BY o), '{{}}') INTO vanished FROM (SELECT unnest(inventory_before) EXCEPT SELECT unnest({}) EXCEPT SELECT unnest(ARRAY[{}]::text[])) x(o);\n  IF cardinality(vanished) > 0 THEN\n    RAISE EXCEPTION 'rehearse: the rollback would also drop objects that it does not name: %. Nothing was changed; see report.md (H18).', array_to_string(vanished, ', ');\n  END IF;\n",
+        inventory(tables),
+        named.join(", ")
+    )
+}
+
 pub fn verify(ctx: &Context) -> String {
     let mut out = header(ctx, "03_verify.sql", "the guide's verification, failing loudly");
     let m = &ctx.spec.models;
-    let backup = backup_of(ctx, &ctx.models.name);
+    let backup = rehearse_backup(&ctx.models.name);
     let before = format!(
         "EXISTS (SELECT 1 FROM {} b WHERE b.{} IS NOT DISTINCT FROM v.model_id)",
         backup.quoted(),
@@ -338,7 +432,7 @@ pub fn restore_version(ctx: &Context) -> String {
     let mut out = header(ctx, "04_restore_version.sql", "restore one deleted version from 01_backup.sql's copy");
     out.push_str("-- Defines rehearse_restore_version(model_id, version). After the rollback, UNIQUE(model_id)\n-- allows one row per model_id: the restored version replaces the current one, which stays in the\n-- backup, and the constraint is kept throughout. Call it in a transaction:\n--   BEGIN; SELECT rehearse_restore_version('<model_id>', '<version>'); COMMIT;\n");
     let m = &ctx.spec.models;
-    let backup = backup_of(ctx, &ctx.models.name);
+    let backup = rehearse_backup(&ctx.models.name);
     let dropped = &ctx.spec.drop.models_columns;
     let surviving: Vec<String> =
         ctx.models.columns.iter().filter(|c| !dropped.contains(&c.name)).map(|c| quote_ident(&c.name)).collect();
@@ -358,7 +452,7 @@ pub fn restore_version(ctx: &Context) -> String {
     let touched = ctx.touched();
     for (constraint, fk) in ctx.catalog.foreign_keys().filter(|(_, fk)| fk.ref_table == ctx.models.name) {
         let Some(child) = touched.iter().find(|t| t.name == constraint.table) else { continue };
-        let child_backup = backup_of(ctx, &child.name);
+        let child_backup = rehearse_backup(&child.name);
         let fk_col = quote_ident(&constraint.columns[0]);
         let pk: Vec<String> = ctx
             .catalog
@@ -404,13 +498,9 @@ pub fn cleanup(ctx: &Context) -> String {
     let mut out = header(ctx, "05_cleanup.sql", "drop the backups once the rollback is verified and accepted");
     out.push_str("BEGIN;\n");
     for table in ctx.affected() {
-        let _ = writeln!(out, "DROP TABLE IF EXISTS {};", backup_of(ctx, &table.name).quoted());
+        let _ = writeln!(out, "DROP TABLE IF EXISTS {};", rehearse_backup(&table.name).quoted());
     }
-    let _ = writeln!(
-        out,
-        "DROP TABLE IF EXISTS {};",
-        TableName::new(&ctx.models.name.schema, &ctx.spec.backup.keep_mapping).quoted()
-    );
+    let _ = writeln!(out, "DROP TABLE IF EXISTS {};", keep_mapping(ctx).quoted());
     out.push_str("DROP FUNCTION IF EXISTS rehearse_restore_version(text, text);\nCOMMIT;\n");
     out
 }

@@ -9,7 +9,8 @@
 use super::copy_text::DecodedRow;
 use super::custom::CustomData;
 use super::ddl::{self, Parsed};
-use super::inserts::InsertLoader;
+use super::encoding::{self, ClientEncoding};
+use super::inserts::{InsertLoader, InsertTarget};
 use super::source::{fingerprint, trim_eol, Compression};
 use super::statements::Splitter;
 use super::{Format, Input, Origin, RowSink, Scan, TableData};
@@ -54,8 +55,8 @@ struct DataEntry {
     table: TableName,
     /// The COPY's columns; for INSERT statements, all the table's columns.
     columns: Vec<String>,
-    /// Rows as INSERT statements (`pg_dump --inserts`), not COPY text.
-    inserts: bool,
+    /// Rows as INSERT statements (`pg_dump --inserts`), not COPY text: into this target.
+    inserts: Option<InsertTarget>,
 }
 
 pub struct Archive {
@@ -64,32 +65,37 @@ pub struct Archive {
     entries: Vec<DataEntry>,
     /// Directory and tar: each data entry's file or member name.
     files: Vec<(i32, String)>,
+    /// The client encoding of the data (the archive's ENCODING entry).
+    encoding: ClientEncoding,
 }
 
 impl Archive {
     pub fn new(path: &Path, kind: Kind) -> Self {
-        Archive { path: path.to_path_buf(), kind, entries: Vec::new(), files: Vec::new() }
+        Archive {
+            path: path.to_path_buf(),
+            kind,
+            entries: Vec::new(),
+            files: Vec::new(),
+            encoding: ClientEncoding::UTF8,
+        }
     }
 
-    fn unreadable(&self, error: libpgdump::Error) -> Error {
-        Error::bad_input(Location::file(&self.path), format!("not a readable pg_dump archive: {error}"))
-    }
-
-    /// The table of contents, and the versions of pg_dump and of the server it dumped.
-    fn toc(&self) -> Result<(Vec<Entry>, String, String)> {
-        let unreadable = |e| self.unreadable(e);
+    /// The table of contents, the versions of pg_dump and of the server it dumped, and the
+    /// database's name.
+    fn toc(&self) -> Result<(Vec<Entry>, String, String, String)> {
+        let unreadable = |e| unreadable(&self.path, e);
         match self.kind {
             Kind::Custom => {
                 let (_, meta) = CustomData::open(&self.path).map_err(unreadable)?;
-                Ok((meta.entries, meta.dump_version, meta.server_version))
+                Ok((meta.entries, meta.dump_version, meta.server_version, meta.dbname))
             }
             Kind::Directory => {
                 let meta = directory::read_metadata(&self.path).map_err(unreadable)?;
-                Ok((meta.entries, meta.dump_version, meta.server_version))
+                Ok((meta.entries, meta.dump_version, meta.server_version, meta.dbname))
             }
             Kind::Tar => {
                 let meta = tar::read_metadata(&self.path).map_err(unreadable)?;
-                Ok((meta.entries, meta.dump_version, meta.server_version))
+                Ok((meta.entries, meta.dump_version, meta.server_version, meta.dbname))
             }
         }
     }
@@ -97,6 +103,17 @@ impl Archive {
     fn at_entry(&self, entry: &str, message: impl Into<String>) -> Error {
         Error::bad_input(Location { file: self.path.clone(), place: Place::Entry(entry.to_string()) }, message)
     }
+}
+
+fn unreadable(path: &Path, error: libpgdump::Error) -> Error {
+    let hint = match error {
+        // Names and definitions are in the dump's client encoding.
+        libpgdump::Error::InvalidUtf8(_) => {
+            " (its table of contents is not UTF-8: the dump is in another client encoding; re-export with pg_dump -E UTF8, or as a plain dump, which rehearse converts)"
+        }
+        _ => "",
+    };
+    Error::bad_input(Location::file(path), format!("not a readable pg_dump archive: {error}{hint}"))
 }
 
 fn label(desc: &ObjectType, namespace: Option<&str>, tag: Option<&str>) -> String {
@@ -154,7 +171,10 @@ impl Archive {
                 return Ok(());
             }
             number += 1;
-            row.decode(data);
+            let data = self.encoding.to_utf8(data).ok_or_else(|| {
+                self.at_entry(&entry.label, format!("row {number}: {}", self.encoding.invalid_text()))
+            })?;
+            row.decode(&data);
             if row.len() != entry.columns.len() {
                 return Err(self.at_entry(
                     &entry.label,
@@ -171,7 +191,8 @@ impl Archive {
     /// Streams one table's INSERT statements (`pg_dump --inserts` in an archive) into the sink.
     fn load_inserts(&self, lines: &mut impl BufRead, entry: &DataEntry, sink: &mut dyn RowSink) -> Result<()> {
         let origin = Origin::Rows(self.path.clone(), entry.table.to_string());
-        let mut rows = InsertLoader::new(entry.table.clone(), entry.columns.clone(), origin);
+        let target = entry.inserts.clone().expect("an entry of INSERT statements");
+        let mut rows = InsertLoader::new(target, origin);
         let mut splitter = Splitter::default();
         let mut line = Vec::new();
         let mut number = 0;
@@ -185,8 +206,10 @@ impl Archive {
             }
             number += 1;
             let Some(stmt) = splitter.push(&line, number) else { continue };
-            let text = std::str::from_utf8(&stmt).map_err(|_| self.at_entry(&entry.label, "invalid UTF-8"))?;
-            rows.statement(text, splitter.first_line(), sink)?;
+            let text = self.encoding.decode(&stmt).ok_or_else(|| {
+                self.at_entry(&entry.label, format!("line {number}: {}", self.encoding.invalid_text()))
+            })?;
+            rows.statement(&text, splitter.first_line(), sink)?;
         }
         if splitter.pending().is_some() {
             return Err(self.at_entry(&entry.label, "its last INSERT statement never ends: the archive is truncated"));
@@ -197,18 +220,19 @@ impl Archive {
 
 impl Input for Archive {
     fn scan(&mut self) -> Result<Scan> {
-        let (toc, version, server_version) = self.toc()?;
+        let (toc, version, server_version, database) = self.toc()?;
         let mut catalog = Catalog::default();
         let mut entries = Vec::new();
         let mut files = Vec::new();
+        let mut extensions = Vec::new();
         for entry in &toc {
             let name = label(&entry.desc, entry.namespace.as_deref(), entry.tag.as_deref());
             if entry.desc == ObjectType::TableData {
                 let data = match entry.copy_stmt.as_deref().filter(|c| !c.trim().is_empty()) {
                     Some(copy) => {
                         match ddl::apply(copy, &mut catalog).map_err(|e| self.at_entry(&name, format!("SQL: {e}")))? {
-                            Parsed::Copy(header) => Some((header.table, header.columns, false)),
-                            Parsed::Other => None,
+                            Parsed::Copy(header) => Some((header.table, header.columns, None)),
+                            Parsed::Extension(_) | Parsed::Other => None,
                         }
                     }
                     // No COPY statement: the data is INSERT statements into the entry's table.
@@ -218,7 +242,8 @@ impl Input for Archive {
                             entry.tag.as_deref().unwrap_or(""),
                         );
                         let columns = catalog.table(&table).map(|t| t.columns.iter().map(|c| c.name.clone()).collect());
-                        Some((table, columns.unwrap_or_default(), true))
+                        let target = InsertTarget::of(&catalog, &table);
+                        Some((table, columns.unwrap_or_default(), Some(target)))
                     }
                 };
                 if let Some((table, columns, inserts)) = data {
@@ -228,7 +253,13 @@ impl Input for Archive {
                 continue;
             }
             if let Some(defn) = entry.defn.as_deref().filter(|d| !d.trim().is_empty()) {
-                ddl::apply(defn, &mut catalog).map_err(|e| self.at_entry(&name, format!("SQL: {e}")))?;
+                if let Some(declared) = encoding::declared_in(defn) {
+                    self.encoding = ClientEncoding::named(declared).map_err(|e| self.at_entry(&name, e))?;
+                }
+                match ddl::apply(defn, &mut catalog).map_err(|e| self.at_entry(&name, format!("SQL: {e}")))? {
+                    Parsed::Extension(extension) => extensions.push(extension),
+                    Parsed::Copy(_) | Parsed::Other => {}
+                }
             }
         }
         if catalog.tables.is_empty() {
@@ -248,6 +279,8 @@ impl Input for Archive {
             data,
             pg_dump_version: Some(version),
             server_version: Some(server_version),
+            database: Some(database),
+            extensions,
             size,
             sha256,
             notes: Vec::new(),
@@ -256,7 +289,7 @@ impl Input for Archive {
 
     fn load(&mut self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()> {
         let mut custom = match self.kind {
-            Kind::Custom => Some(CustomData::open(&self.path).map_err(|e| self.unreadable(e))?.0),
+            Kind::Custom => Some(CustomData::open(&self.path).map_err(|e| unreadable(&self.path, e))?.0),
             _ => None,
         };
         let members = if self.kind == Kind::Tar {
@@ -280,7 +313,7 @@ impl Input for Archive {
                 None => self.data_file(entry, &members)?,
             };
             let mut lines = BufReader::with_capacity(1 << 20, stream);
-            let loaded = if entry.inserts {
+            let loaded = if entry.inserts.is_some() {
                 self.load_inserts(&mut lines, entry, sink)
             } else {
                 self.load_copy(&mut lines, entry, sink)

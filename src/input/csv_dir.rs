@@ -135,13 +135,14 @@ fn inferred_table(file: &Path, name: &TableName) -> Result<Table> {
         .into_iter()
         .zip(values)
         .map(|(name, values)| Column {
+            generated: None,
             name,
             pg_type: infer_type(values.iter().map(String::as_str)),
             not_null: false,
             default: None,
         })
         .collect();
-    Ok(Table { name: name.clone(), columns })
+    Ok(Table::new(name.clone(), columns))
 }
 
 fn check_width(file: &Path, line: u64, found: usize, expected: usize) -> Result<()> {
@@ -162,7 +163,7 @@ impl Input for CsvDirectory {
         let (mut catalog, version, server_version) = match schema_files.as_slice() {
             [] => (None, None, None),
             [schema] => {
-                let scan = PlainDump::new(schema, Compression::of(schema)?, Default::default()).scan()?;
+                let scan = PlainDump::new(schema, Compression::of(schema)?, Default::default(), None).scan()?;
                 notes.push(format!("types and constraints from {}", schema.display()));
                 (Some(scan.catalog), scan.pg_dump_version, scan.server_version)
             }
@@ -221,6 +222,8 @@ impl Input for CsvDirectory {
             data,
             pg_dump_version: version,
             server_version,
+            database: None,
+            extensions: Vec::new(),
             size,
             sha256,
             notes,

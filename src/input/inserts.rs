@@ -2,16 +2,19 @@
 //! PostgreSQL's parser. Values come back as PostgreSQL text, like COPY fields.
 
 use super::{Origin, RowSink};
-use crate::catalog::TableName;
+use crate::catalog::{Catalog, TableName};
 use crate::error::{Error, Result};
 use pg_query::protobuf::{self, a_const};
 use pg_query::NodeEnum;
+use std::collections::BTreeSet;
 
 /// Rows of one INSERT statement: its target, its column list (empty = all) and its values.
 pub struct InsertRows {
     pub table: TableName,
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Option<String>>>,
+    /// Positions where a row says DEFAULT (its value there reads as NULL).
+    pub defaults: BTreeSet<usize>,
 }
 
 /// The target table of an INSERT, read without the parser: pass 1 only needs to know where a
@@ -51,51 +54,89 @@ fn identifier(text: &str) -> Option<(String, &str)> {
     (end > 0).then(|| (text[..end].to_lowercase(), &text[end..]))
 }
 
-/// Hands the rows of one table's INSERT statements to a sink. The first statement begins the
-/// table with its column list (all the table's columns when it names none); the others must
-/// name the same. Rows are located by the statement's line (`Origin::Lines`) or numbered
-/// (`Origin::Rows`).
-pub struct InsertLoader {
+/// What INSERT statements into one table need to know of it.
+#[derive(Debug, Clone)]
+pub struct InsertTarget {
     table: TableName,
-    all_columns: Vec<String>,
+    /// Its columns in order, for INSERTs that name none; or why that order cannot be known.
+    columns: Result<Vec<String>, String>,
+    /// Its generated columns, for which pg_dump writes DEFAULT: it has no values for them.
+    generated: BTreeSet<String>,
+}
+
+impl InsertTarget {
+    pub fn of(catalog: &Catalog, table: &TableName) -> Self {
+        let known = catalog.table(table);
+        let columns = match known {
+            Some(t) if !t.inherits.is_empty() => {
+                let parents: Vec<String> = t.inherits.iter().map(ToString::to_string).collect();
+                Err(format!(
+                    "rows for {table} without column names, and {table} inherits from {}: PostgreSQL orders an inheritance child's columns by when they were added, which the dump does not record (re-export with --column-inserts, or without --inserts)",
+                    parents.join(", ")
+                ))
+            }
+            Some(t) => Ok(t.columns.iter().map(|c| c.name.clone()).collect()),
+            None => Err(format!("rows for table {table}, which the dump never creates")),
+        };
+        let generated = known
+            .map(|t| t.columns.iter().filter(|c| c.generated.is_some()).map(|c| c.name.clone()).collect())
+            .unwrap_or_default();
+        InsertTarget { table: table.clone(), columns, generated }
+    }
+}
+
+/// Loads one table's INSERT statements into a sink: the rows of every statement, checked to
+/// name the same columns, without the generated columns' DEFAULTs.
+pub struct InsertLoader {
+    target: InsertTarget,
     origin: Origin,
     columns: Option<Vec<String>>,
     rows: u64,
 }
 
 impl InsertLoader {
-    pub fn new(table: TableName, all_columns: Vec<String>, origin: Origin) -> Self {
-        InsertLoader { table, all_columns, origin, columns: None, rows: 0 }
+    pub fn new(target: InsertTarget, origin: Origin) -> Self {
+        InsertLoader { target, origin, columns: None, rows: 0 }
     }
 
     /// Loads the rows of one statement, which starts on line `line`.
     pub fn statement(&mut self, text: &str, line: u64, sink: &mut dyn RowSink) -> Result<()> {
         let by_line = matches!(self.origin, Origin::Lines(_));
         let at = |row: u64| if by_line { line } else { row };
-        let insert = parse_insert(text).map_err(|e| Error::bad_input(self.origin.locate(at(self.rows + 1)), e))?;
-        let named = if insert.columns.is_empty() { self.all_columns.clone() } else { insert.columns };
-        let expected = match &self.columns {
-            None => {
-                sink.begin(&self.table, &named, self.origin.clone(), at(self.rows + 1))?;
-                self.columns.insert(named).len()
-            }
-            Some(current) if *current != named => {
-                return Err(Error::bad_input(
-                    self.origin.locate(at(self.rows + 1)),
-                    "INSERTs into one table name different columns",
-                ));
-            }
-            Some(current) => current.len(),
+        let bad = |row: u64, message: String| Error::bad_input(self.origin.locate(at(row)), message);
+        let insert = parse_insert(text).map_err(|e| bad(self.rows + 1, e))?;
+        let named = if insert.columns.is_empty() {
+            self.target.columns.clone().map_err(|e| bad(self.rows + 1, e))?
+        } else {
+            insert.columns
         };
+        let generated = |i: usize| named.get(i).is_some_and(|n| self.target.generated.contains(n));
+        if let Some(&position) = insert.defaults.iter().find(|&&i| !generated(i)) {
+            let column = named.get(position).map_or("?", String::as_str);
+            let table = &self.target.table;
+            return Err(bad(
+                self.rows + 1,
+                format!("DEFAULT for column \"{column}\" of {table}, which is not generated: rehearse does not evaluate defaults"),
+            ));
+        }
+        let stored: Vec<usize> = (0..named.len()).filter(|&i| !generated(i)).collect();
+        let wanted: Vec<String> = stored.iter().map(|&i| named[i].clone()).collect();
+        match &self.columns {
+            None => {
+                sink.begin(&self.target.table, &wanted, self.origin.clone(), at(self.rows + 1))?;
+                self.columns = Some(wanted);
+            }
+            Some(current) if *current != wanted => {
+                return Err(bad(self.rows + 1, "INSERTs into one table name different columns".to_string()));
+            }
+            Some(_) => {}
+        }
         for values in &insert.rows {
             self.rows += 1;
-            if values.len() != expected {
-                return Err(Error::bad_input(
-                    self.origin.locate(at(self.rows)),
-                    format!("INSERT has {} values, expected {expected}", values.len()),
-                ));
+            if values.len() != named.len() {
+                return Err(bad(self.rows, format!("INSERT has {} values, expected {}", values.len(), named.len())));
             }
-            let fields: Vec<Option<&str>> = values.iter().map(|v| v.as_deref()).collect();
+            let fields: Vec<Option<&str>> = stored.iter().map(|&i| values[i].as_deref()).collect();
             sink.row(&fields, at(self.rows))?;
         }
         Ok(())
@@ -132,19 +173,26 @@ pub fn parse_insert(stmt: &str) -> Result<InsertRows, String> {
         return Err("INSERT without VALUES".into());
     };
     let mut rows = Vec::with_capacity(select.values_lists.len());
+    let mut defaults = BTreeSet::new();
     for list in &select.values_lists {
         let Some(NodeEnum::List(list)) = list.node.as_ref() else {
             return Err("malformed VALUES list".into());
         };
+        for (position, item) in list.items.iter().enumerate() {
+            if matches!(item.node, Some(NodeEnum::SetToDefault(_))) {
+                defaults.insert(position);
+            }
+        }
         rows.push(list.items.iter().map(value_text).collect::<Result<Vec<_>, _>>()?);
     }
-    Ok(InsertRows { table: TableName::new(&relation.schemaname, &relation.relname), columns, rows })
+    Ok(InsertRows { table: TableName::new(&relation.schemaname, &relation.relname), columns, rows, defaults })
 }
 
 /// A VALUES item as PostgreSQL text: constants, possibly cast (`'…'::jsonb`), or NULL.
 fn value_text(node: &protobuf::Node) -> Result<Option<String>, String> {
     match node.node.as_ref() {
         Some(NodeEnum::AConst(c)) if c.isnull => Ok(None),
+        Some(NodeEnum::SetToDefault(_)) => Ok(None),
         Some(NodeEnum::AConst(c)) => Ok(Some(match c.val.as_ref() {
             Some(a_const::Val::Ival(i)) => i.ival.to_string(),
             Some(a_const::Val::Fval(f)) => f.fval.clone(),
@@ -199,5 +247,9 @@ mod tests {
         );
         assert_eq!(rows.rows[1][0].as_deref(), Some("9999999999"));
         assert_eq!(rows.rows[1][2].as_deref(), Some(""));
+        assert!(rows.defaults.is_empty());
+        let rows = parse_insert("INSERT INTO t VALUES (1, DEFAULT), (2, DEFAULT);").unwrap();
+        assert_eq!(rows.defaults, BTreeSet::from([1]));
+        assert_eq!(rows.rows[1], [Some("2".to_string()), None]);
     }
 }

@@ -8,6 +8,7 @@ pub mod csv_dir;
 pub mod csv_text;
 pub mod custom;
 pub mod ddl;
+pub mod encoding;
 pub mod inserts;
 pub mod plain;
 pub mod source;
@@ -65,6 +66,11 @@ pub struct Scan {
     pub pg_dump_version: Option<String>,
     /// The version of the PostgreSQL server dumped ("Dumped from database version").
     pub server_version: Option<String>,
+    /// The database the export was taken from, when it names one (archives, `pg_dump
+    /// --create`, the section of a `pg_dumpall` file that was read).
+    pub database: Option<String>,
+    /// Extensions the export creates (`CREATE EXTENSION`): their tables' DDL is not in it.
+    pub extensions: Vec<String>,
     pub size: u64,
     pub sha256: String,
     /// Things the user must know about how the input was read (for example inferred types).
@@ -113,9 +119,9 @@ pub trait Input {
     fn load(&mut self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()>;
 }
 
-/// Opens an export, choosing the reader from what the path holds. Readers count the bytes
-/// they stream into `progress`.
-pub fn open(path: &Path, progress: Arc<Progress>) -> Result<Box<dyn Input>> {
+/// Opens an export, choosing the reader from what the path holds. `database` chooses one of
+/// the databases of a `pg_dumpall` file. Readers count the bytes they stream into `progress`.
+pub fn open(path: &Path, database: Option<&str>, progress: Arc<Progress>) -> Result<Box<dyn Input>> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if let Some(kind) = archive::kind_of(path)? {
         return Ok(Box::new(archive::Archive::new(path, kind)));
@@ -127,5 +133,5 @@ pub fn open(path: &Path, progress: Arc<Progress>) -> Result<Box<dyn Input>> {
         return Err(Error::bad_input(Location::file(path), "the file is empty"));
     }
     let compression = source::Compression::of(path)?;
-    Ok(Box::new(plain::PlainDump::new(path, compression, progress)))
+    Ok(Box::new(plain::PlainDump::new(path, compression, progress, database.map(str::to_string))))
 }

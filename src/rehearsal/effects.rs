@@ -1,7 +1,9 @@
 //! Foreign-key effects of the rollback's deletes, followed through every constraint the dump
 //! declares: ON DELETE CASCADE recursively across any number of tables, SET NULL / SET DEFAULT
 //! as changed rows, RESTRICT / NO ACTION as blockers that make the real script fail. Rows are
-//! tracked by DuckDB rowid in two TEMP tables; the workspace itself is never modified.
+//! tracked by DuckDB rowid in two TEMP tables; the workspace itself is never modified. Each
+//! row statement of the rollback is a phase: its rows are tagged with it once it is complete
+//! (`close_phase`), so that its blockers and triggers are told apart from the next one's.
 
 use crate::catalog::{quote_ident, Catalog, Constraint, FkAction, ForeignKey, TableName};
 use crate::error::Result;
@@ -24,10 +26,23 @@ pub struct Blocker {
 
 pub fn create(conn: &Connection) -> Result<()> {
     conn.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP TABLE {DELETED} (tbl VARCHAR, rid BIGINT, via VARCHAR);
-         CREATE OR REPLACE TEMP TABLE {CHANGED} (tbl VARCHAR, rid BIGINT, via VARCHAR, action VARCHAR, constraint_name VARCHAR);"
+        "CREATE OR REPLACE TEMP TABLE {DELETED} (tbl VARCHAR, rid BIGINT, via VARCHAR, phase VARCHAR);
+         CREATE OR REPLACE TEMP TABLE {CHANGED} (tbl VARCHAR, rid BIGINT, via VARCHAR, action VARCHAR, constraint_name VARCHAR, phase VARCHAR);"
     ))?;
     Ok(())
+}
+
+/// Tags the rows deleted and changed since the last phase with `phase`.
+pub fn close_phase(conn: &Connection, phase: &str) -> Result<()> {
+    for table in [DELETED, CHANGED] {
+        conn.execute(&format!("UPDATE {table} SET phase = ? WHERE phase IS NULL"), [phase])?;
+    }
+    Ok(())
+}
+
+/// The rowids of `table` deleted by the phase under way, as a subquery.
+fn deleted_now(table: &TableName) -> String {
+    format!("(SELECT rid FROM {DELETED} WHERE tbl = {} AND phase IS NULL)", literal(&table.to_string()))
 }
 
 /// The rowids of `table` that the rollback deletes, as a subquery.
@@ -39,7 +54,7 @@ pub fn deleted_rids(table: &TableName) -> String {
 pub fn seed(conn: &Connection, table: &TableName, condition: &str, via: &str) -> Result<usize> {
     Ok(conn.execute(
         &format!(
-            "INSERT INTO {DELETED} SELECT {}, t.rowid, {} FROM {} t WHERE ({condition}) AND t.rowid NOT IN {}",
+            "INSERT INTO {DELETED} SELECT {}, t.rowid, {}, NULL FROM {} t WHERE ({condition}) AND t.rowid NOT IN {}",
             literal(&table.to_string()),
             literal(via),
             table.quoted(),
@@ -53,8 +68,9 @@ fn via(constraint: &Constraint, fk: &ForeignKey) -> String {
     format!("{} -> {}", constraint.name, fk.ref_table)
 }
 
-/// `FROM child c JOIN parent p ON …` for a foreign key, restricted to deleted parent rows.
-fn referencing(constraint: &Constraint, fk: &ForeignKey) -> String {
+/// `FROM child c JOIN parent p ON …` for a foreign key, restricted to the parent rows of
+/// `parents` (a subquery of rowids) and to child rows not deleted.
+fn referencing(constraint: &Constraint, fk: &ForeignKey, parents: &str) -> String {
     let on: Vec<String> = constraint
         .columns
         .iter()
@@ -62,11 +78,10 @@ fn referencing(constraint: &Constraint, fk: &ForeignKey) -> String {
         .map(|(c, p)| format!("c.{} = p.{}", quote_ident(c), quote_ident(p)))
         .collect();
     format!(
-        "FROM {} c JOIN {} p ON {} WHERE p.rowid IN {} AND c.rowid NOT IN {}",
+        "FROM {} c JOIN {} p ON {} WHERE p.rowid IN {parents} AND c.rowid NOT IN {}",
         constraint.table.quoted(),
         fk.ref_table.quoted(),
         on.join(" AND "),
-        deleted_rids(&fk.ref_table),
         deleted_rids(&constraint.table)
     )
 }
@@ -85,10 +100,10 @@ pub fn cascade(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<TableName
         for (constraint, fk) in keys.iter().filter(|(_, fk)| fk.on_delete == FkAction::Cascade) {
             added += conn.execute(
                 &format!(
-                    "INSERT INTO {DELETED} SELECT DISTINCT {}, c.rowid, {} {}",
+                    "INSERT INTO {DELETED} SELECT DISTINCT {}, c.rowid, {}, NULL {}",
                     literal(&constraint.table.to_string()),
                     literal(&via(constraint, fk)),
-                    referencing(constraint, fk)
+                    referencing(constraint, fk, &deleted_rids(&fk.ref_table))
                 ),
                 [],
             )?;
@@ -99,23 +114,25 @@ pub fn cascade(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<TableName
     }
 }
 
-/// Once every delete is known: records SET NULL / SET DEFAULT changes of surviving rows, and
-/// returns the RESTRICT / NO ACTION keys that surviving rows still hold on deleted ones.
+/// Once every delete of a phase is known: records SET NULL / SET DEFAULT changes of surviving
+/// rows, and returns the RESTRICT / NO ACTION keys that surviving rows still hold on the rows
+/// the phase deletes.
 pub fn consequences(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<TableName>) -> Result<Vec<Blocker>> {
     let keys = keys(catalog, loaded);
     let mut blockers = Vec::new();
     for (constraint, fk) in &keys {
+        let parents = deleted_now(&fk.ref_table);
         match fk.on_delete {
             FkAction::Cascade => {}
             FkAction::SetNull | FkAction::SetDefault => {
                 conn.execute(
                     &format!(
-                        "INSERT INTO {CHANGED} SELECT DISTINCT {}, c.rowid, {}, {}, {} {}",
+                        "INSERT INTO {CHANGED} SELECT DISTINCT {}, c.rowid, {}, {}, {}, NULL {}",
                         literal(&constraint.table.to_string()),
                         literal(&via(constraint, fk)),
                         literal(&fk.on_delete.sql().to_lowercase()),
                         literal(&constraint.name),
-                        referencing(constraint, fk)
+                        referencing(constraint, fk, &parents)
                     ),
                     [],
                 )?;
@@ -127,7 +144,7 @@ pub fn consequences(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<Tabl
                     &format!(
                         "SELECT count(*), min(concat_ws(', ', {})) {}",
                         columns.join(", "),
-                        referencing(constraint, fk)
+                        referencing(constraint, fk, &parents)
                     ),
                     [],
                     |r| Ok((r.get(0)?, r.get(1)?)),

@@ -2,13 +2,16 @@
 //! deletes and everything foreign keys make of them, what services end up serving, the guide's
 //! verification on the simulated result, and every hazard with its rows.
 
+use super::ddl_replay::{self, Replay, RowFailures};
 use super::effects::{self, CHANGED, DELETED};
 use super::policy::{self, choose, is_active_exactly, is_active_loosely, Choice, Policy, VersionRow};
+use super::{fk_violations, steps, triggers};
+use crate::catalog::objects::ColumnOf;
 use crate::catalog::{quote_ident, Catalog, ConstraintKind, Table, TableName};
 use crate::error::{Error, Result};
 use crate::pgtype::DuckType;
 use crate::plan::*;
-use crate::spec::Spec;
+use crate::spec::{rehearse_backup, Spec};
 use crate::sql::{self, literal, Col, Dialect};
 use crate::workspace::Workspace;
 use duckdb::Connection;
@@ -21,13 +24,26 @@ pub struct Options {
     pub mode: Mode,
     pub delete_orphans: bool,
     pub collation: String,
+    /// Drop, explicitly, the objects that PostgreSQL drops silently with the version columns
+    /// (H18); without it the emitted script refuses to lose them.
+    pub drop_dependents: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { policy: Policy::Documented, mode: Mode::Full, delete_orphans: false, collation: "C".into() }
+        Options {
+            policy: Policy::Documented,
+            mode: Mode::Full,
+            delete_orphans: false,
+            collation: "C".into(),
+            drop_dependents: false,
+        }
     }
 }
+
+/// The names of the row statements' phases in the effects tables.
+pub const VERSIONS_PHASE: &str = "versions";
+pub const ORPHANS_PHASE: &str = "orphans";
 
 /// A models row with what the reports need besides the policy's columns.
 struct ModelRow {
@@ -134,7 +150,7 @@ fn strings(conn: &Connection, sql: &str) -> Result<Vec<(String, String)>> {
 }
 
 /// The text that identifies a row of `table` in reports: its primary key, or all its columns.
-fn row_key(catalog: &Catalog, table: &Table, alias: &str) -> String {
+pub(super) fn row_key(catalog: &Catalog, table: &Table, alias: &str) -> String {
     let pk = catalog
         .constraints_of(&table.name)
         .find(|c| c.kind == ConstraintKind::PrimaryKey)
@@ -218,7 +234,14 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     effects::create(r.conn)?;
     let mut rows = load_models(r.conn, spec, models)?;
     let choices = choose_keepers(&rows);
-    let blockers = r.simulate_deletes(&rows, &choices)?;
+    let (blockers, row_failures) = r.simulate_deletes(&rows, &choices)?;
+    let steps =
+        steps::rollback(spec, &models.name, &services.name, options.policy, options.mode, options.delete_orphans);
+    let dropped: Vec<ColumnOf> = [(models, &spec.drop.models_columns), (services, &spec.drop.services_columns)]
+        .iter()
+        .flat_map(|(table, columns)| columns.iter().map(|c| ColumnOf::new(&table.name, c)))
+        .collect();
+    let replay = ddl_replay::replay(&catalog, &steps, row_failures, &dropped, options.drop_dependents);
     let deleted_models = rid_set(r.conn, &models.name)?;
     let deleted_services = rid_set(r.conn, &services.name)?;
     let service_rows = load_services(r.conn, spec, services)?;
@@ -230,14 +253,11 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let mut texts = Interner::default();
     let cascade = r.cascade(&mut texts)?;
     hazards.extend(cascade_hazards(&cascade.rows, &blockers, &mut texts));
-    let verification = r.verify()?;
-    let mut predicted_failure = r.unique_constraint(verification.v2.count, &mut hazards);
-    if let Some(blocker) = blockers.first() {
-        predicted_failure = Some(format!(
-            "foreign key {} on {} blocks the delete: {} rows (e.g. {}) still reference deleted {} rows",
-            blocker.constraint, blocker.table, blocker.rows, blocker.example, blocker.parent
-        ));
-    }
+    let verification = r.verify(&replay)?;
+    r.unique_constraint(verification.v2.count, &mut hazards);
+    let predicted_failure = r.earlier_backups(&cascade)?.or_else(|| predicted_failure(&replay));
+    hazards.extend(ddl_hazards(&replay));
+    hazards.extend(triggers::firings(r.conn, &catalog, &r.loaded, spec, &steps)?);
     hazards.extend(stale_backup(r.conn, &catalog, spec, models, services)?);
     hazards.extend(unrestorable(r.conn, spec, models, &r.models_table)?);
     hazards.sort_by(|a, b| code_order(a.code).cmp(&code_order(b.code)).then_with(|| a.key.cmp(&b.key)));
@@ -269,7 +289,55 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         hazards,
         verification,
         predicted_failure,
+        ddl: replay.steps,
+        drop_dependents: options.drop_dependents,
     })
+}
+
+/// The first statement that fails, in PostgreSQL's words.
+fn predicted_failure(replay: &Replay) -> Option<String> {
+    let (index, step, failure) = replay.first_failure()?;
+    let details: Vec<&str> = failure.objects.iter().map(|o| o.detail.as_str()).collect();
+    Some(format!(
+        "statement {} of the rollback, `{}`, fails with SQLSTATE {}: {} ({})",
+        index + 1,
+        step.sql,
+        failure.sqlstate,
+        failure.message,
+        details.join("; ")
+    ))
+}
+
+/// H17 (each object that makes a statement fail, once) and H18 (each object a statement
+/// drops without naming it).
+fn ddl_hazards(replay: &Replay) -> Vec<HazardRow> {
+    let mut hazards = Vec::new();
+    let mut seen = BTreeSet::new();
+    for step in &replay.steps {
+        for object in step.failure.iter().flat_map(|f| f.objects.iter().chain(&f.next)) {
+            if object.hazard != "H17" || !seen.insert(object.object.clone()) {
+                continue;
+            }
+            let failure = step.failure.as_ref().expect("objects come from a failure");
+            let detail = format!(
+                "{}: `{}` fails with SQLSTATE {}{}",
+                object.detail,
+                step.sql,
+                failure.sqlstate,
+                if step.reached { "" } else { " (once the earlier failure is fixed)" }
+            );
+            hazards.push(hazard("H17", &object.table.as_str().into(), &object.object, detail));
+        }
+        for dropped in &step.dropped {
+            let table = dropped.object.table.as_ref().map(|t| t.to_string()).unwrap_or_default();
+            let detail = format!(
+                "dropped with column {} by `{}`; definition: {}",
+                dropped.with_column, step.sql, dropped.object.definition
+            );
+            hazards.push(hazard("H18", &table.as_str().into(), &dropped.object.describe(), detail));
+        }
+    }
+    hazards
 }
 
 /// The policies' view of a group's rows.
@@ -294,9 +362,16 @@ fn choose_keepers(rows: &[ModelRow]) -> Vec<GroupChoice> {
 }
 
 impl Rehearsal<'_> {
-    /// Marks the deletes, and all that the foreign keys make of them, in the plan's temp tables;
-    /// returns the foreign keys that would refuse them.
-    fn simulate_deletes(&self, rows: &[ModelRow], choices: &[GroupChoice]) -> Result<Vec<effects::Blocker>> {
+    /// Marks the deletes, and all that the foreign keys make of them, in the plan's temp tables,
+    /// one statement (phase) at a time; returns the foreign keys that would refuse them, and
+    /// how each statement fails.
+    fn simulate_deletes(
+        &self,
+        rows: &[ModelRow],
+        choices: &[GroupChoice],
+    ) -> Result<(Vec<effects::Blocker>, RowFailures)> {
+        let mut blockers = Vec::new();
+        let mut failures = RowFailures::default();
         let (conn, catalog, loaded) = (self.conn, self.catalog, &self.loaded);
         if self.options.mode == Mode::Full {
             let doomed = choices.iter().flat_map(|c| {
@@ -318,8 +393,9 @@ impl Rehearsal<'_> {
                 "t.rowid IN (SELECT rid FROM _plan_doomed)",
                 "rollback: not the keeper",
             )?;
+            effects::cascade(conn, catalog, loaded)?;
+            failures.delete_versions = self.close_phase(VERSIONS_PHASE, &mut blockers)?;
         }
-        effects::cascade(conn, catalog, loaded)?;
         if self.options.delete_orphans {
             let post_models = effects::post_relation(catalog, &self.models.name);
             effects::seed(
@@ -329,8 +405,22 @@ impl Rehearsal<'_> {
                 "orphan delete (--delete-orphans)",
             )?;
             effects::cascade(conn, catalog, loaded)?;
+            failures.delete_orphans = self.close_phase(ORPHANS_PHASE, &mut blockers)?;
         }
-        effects::consequences(conn, catalog, loaded)
+        Ok((blockers, failures))
+    }
+
+    /// Ends a row statement: its SET NULL / SET DEFAULT effects and blockers, and its failure.
+    fn close_phase(
+        &self,
+        phase: &str,
+        blockers: &mut Vec<effects::Blocker>,
+    ) -> Result<Option<crate::plan::StepFailure>> {
+        let found = effects::consequences(self.conn, self.catalog, &self.loaded)?;
+        let failure = fk_violations::statement_failure(self.conn, self.catalog, &found)?;
+        effects::close_phase(self.conn, phase)?;
+        blockers.extend(found);
+        Ok(failure)
     }
 
     /// What each service serves afterwards (H6, H7, H8).
@@ -540,34 +630,24 @@ impl Rehearsal<'_> {
     }
 
     /// The guide's verification V1-V3 on the simulated result.
-    fn verify(&self) -> Result<Verification> {
+    fn verify(&self, replay: &Replay) -> Result<Verification> {
         let (spec, models, services) = (self.spec, self.models, self.services);
         let post_models = effects::post_relation(self.catalog, &models.name);
         let post_services = effects::post_relation(self.catalog, &services.name);
-        // V1 reads the simulated schema: every table's columns less the ones the rollback drops.
-        let drops = [(models, &spec.drop.models_columns), (services, &spec.drop.services_columns)];
-        let simulated: Vec<String> = drops
-            .iter()
-            .flat_map(|(table, dropped)| {
-                table
-                    .columns
-                    .iter()
-                    .filter(|c| !dropped.contains(&c.name))
-                    .map(move |c| format!("{}.{}", table.name.name, c.name))
-            })
-            .collect();
-        let still_there: Vec<&String> = drops
-            .iter()
-            .flat_map(|(table, dropped)| dropped.iter().map(move |c| (table, c)))
-            .filter(|(table, c)| simulated.contains(&format!("{}.{c}", table.name.name)))
-            .map(|(_, c)| c)
-            .collect();
+        // V1 reads the simulated catalog: every column still there after the DDL replay (all
+        // of them when a statement fails and the transaction is rolled back).
+        let still_there = &replay.remaining;
         let v1 = Check::counting(
             still_there.len() as u64,
             format!(
-                "{} of the {} version columns remain",
+                "{} of the {} version columns remain{}",
                 still_there.len(),
-                spec.drop.models_columns.len() + spec.drop.services_columns.len()
+                spec.drop.models_columns.len() + spec.drop.services_columns.len(),
+                if replay.first_failure().is_some() {
+                    " (a statement fails: the transaction is rolled back)"
+                } else {
+                    ""
+                }
             ),
         );
         let duplicates = count(self.conn, &sql::duplicate_model_ids(&post_models, &spec.models.model_id))?;
@@ -596,8 +676,40 @@ impl Rehearsal<'_> {
         Ok(Verification { v1, v2, v3, v3_caused })
     }
 
-    /// H13: whether the unique constraint can be restored; the failure it predicts, if any.
-    fn unique_constraint(&self, duplicates: u64, hazards: &mut Vec<HazardRow>) -> Option<String> {
+    /// 01_backup.sql's refusal (ROLLBACK.md §7): rehearse's own backups from an earlier run that
+    /// differ from the live rows of a table it backs up.
+    fn earlier_backups(&self, cascade: &Cascade) -> Result<Option<String>> {
+        let touched = cascade.deleted.keys().chain(cascade.changed.keys());
+        let affected: Vec<&Table> = [self.models, self.services]
+            .into_iter()
+            .chain(self.catalog.tables.iter().filter(|t| touched.clone().any(|name| *name == t.name.to_string())))
+            .collect();
+        let mut stale = Vec::new();
+        for table in affected {
+            let name = rehearse_backup(&table.name);
+            let Some(backup) = self.catalog.table(&name).filter(|b| self.loaded.contains(&b.name)) else { continue };
+            let names = |t: &Table| t.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+            if names(backup) != names(table) {
+                stale.push(format!("{name} (other columns)"));
+                continue;
+            }
+            let (live, copy) = (table.name.quoted(), backup.name.quoted());
+            let differs = count(self.conn, &format!("SELECT * FROM {live} EXCEPT ALL SELECT * FROM {copy}"))?
+                + count(self.conn, &format!("SELECT * FROM {copy} EXCEPT ALL SELECT * FROM {live}"))?;
+            if differs > 0 {
+                stale.push(format!("{name} (other rows)"));
+            }
+        }
+        Ok((!stale.is_empty()).then(|| {
+            format!(
+                "01_backup.sql refuses: backup tables from an earlier run differ from the live rows: {}. Drop or rename them, then rehearse again",
+                stale.join(", ")
+            )
+        }))
+    }
+
+    /// H13: whether the unique constraint can be restored (the DDL replay predicts the failure).
+    fn unique_constraint(&self, duplicates: u64, hazards: &mut Vec<HazardRow>) {
         let unique = &self.spec.restore_unique;
         let conflict = self
             .catalog
@@ -606,14 +718,9 @@ impl Rehearsal<'_> {
             .map(|c| (c.name.as_str(), "constraint"))
             .chain(self.catalog.indexes.iter().map(|i| (i.name.as_str(), "index")))
             .find(|(name, _)| *name == unique.name);
-        let mut predicted_failure = None;
         if let Some((_, kind)) = conflict {
             let detail = format!("a {kind} named {} already exists: ADD CONSTRAINT fails", unique.name);
             hazards.push(hazard("H13", &self.models_table, &unique.name, detail));
-            if self.options.mode == Mode::Full {
-                predicted_failure =
-                    Some(format!("{} already exists ({kind}): the unique constraint cannot be added", unique.name));
-            }
         }
         if duplicates > 0 {
             let detail = format!(
@@ -622,7 +729,6 @@ impl Rehearsal<'_> {
             );
             hazards.push(hazard("H13", &self.models_table, &unique.name, detail));
         }
-        predicted_failure
     }
 }
 

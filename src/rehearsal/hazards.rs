@@ -8,7 +8,7 @@ pub struct Hazard {
     pub help: &'static str,
 }
 
-pub const CODES: [Hazard; 15] = [
+pub const CODES: [Hazard; 18] = [
     Hazard {
         code: "H1",
         unit: "model_ids",
@@ -98,6 +98,24 @@ pub const CODES: [Hazard; 15] = [
         unit: "models rows",
         title: "the guide's backup cannot restore these deleted rows (it lacks some of their columns)",
         help: "use 01_backup.sql from rehearse, which copies complete rows",
+    },
+    Hazard {
+        code: "H16",
+        unit: "trigger firings",
+        title: "a trigger fires during the rollback (per row for FOR EACH ROW, per statement otherwise); its effects are not rehearsed",
+        help: "read each trigger's function: what it writes, or refuses, is not in this rehearsal; disable it for the rollback if it must not fire",
+    },
+    Hazard {
+        code: "H17",
+        unit: "objects",
+        title: "a schema object makes a rollback statement fail (a view, rule, policy, trigger or generated column reading a dropped column, a foreign key relying on a dropped key, SET NULL/DEFAULT refused)",
+        help: "drop the object before the rollback and recreate it afterwards without the dropped columns (report.md prints its definition), or change the foreign key",
+    },
+    Hazard {
+        code: "H18",
+        unit: "objects",
+        title: "a schema object that PostgreSQL drops silently with a version column (an index beyond the guide's, a CHECK or other constraint, extended statistics)",
+        help: "rerun with --drop-dependents to drop it explicitly, or drop it yourself; recreate it afterwards from its definition if still needed",
     },
 ];
 

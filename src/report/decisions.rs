@@ -5,10 +5,12 @@ use crate::plan::Plan;
 use crate::rehearsal::hazards::{Hazard, CODES};
 
 /// Hazard codes by consequence: what fails the real run or destroys rows beyond the rollback's
-/// intent first, then what cannot be undone, then what changes silently, then data quality.
-/// A code missing here (a newer hazard) follows these, in its table order.
-const BY_CONSEQUENCE: [&str; 15] =
-    ["H9", "H8", "H13", "H14", "H15", "H10", "H11", "H6", "H12", "H1", "H3", "H5", "H7", "H2", "H4"];
+/// intent first, then what is not rehearsed or lost without a word, then what cannot be undone,
+/// then what changes silently, then data quality. A code missing here (a newer hazard) follows
+/// these, in its table order.
+const BY_CONSEQUENCE: [&str; 18] = [
+    "H17", "H9", "H8", "H16", "H13", "H18", "H14", "H15", "H10", "H11", "H6", "H12", "H1", "H3", "H5", "H7", "H2", "H4",
+];
 
 fn rank(code: &str) -> usize {
     BY_CONSEQUENCE.iter().position(|c| *c == code).unwrap_or(BY_CONSEQUENCE.len())
@@ -36,7 +38,7 @@ mod tests {
     fn every_code_is_ranked_once() {
         let ranked: Vec<&str> = super::by_consequence().iter().map(|h| h.code).collect();
         assert_eq!(ranked.len(), super::CODES.len());
-        assert_eq!(&ranked[..3], ["H9", "H8", "H13"]);
+        assert_eq!(&ranked[..3], ["H17", "H9", "H8"]);
         let mut unique = ranked.clone();
         unique.sort();
         unique.dedup();

@@ -106,6 +106,105 @@ fn spreadsheet_fields(out: &mut String, plan: &Plan, csv_spreadsheet_safe: bool)
     );
 }
 
+/// A definition as an SQL block.
+fn sql_block(definition: &str) -> String {
+    format!("```sql\n{}\n```\n", definition.replace("```", "` ` `"))
+}
+
+/// The rollback statement by statement: what PostgreSQL does at each, what makes one fail and
+/// what to do, and what is dropped without a word.
+fn statements(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\n## Statement by statement\n");
+    let _ = writeln!(
+        out,
+        "In the order they run ({}). Each is replayed over the dump's views, rules, policies, triggers, generated columns, indexes, constraints and statistics.\n",
+        match plan.policy {
+            crate::rehearsal::policy::Policy::Legacy => "the shipped script's order; 02_rollback.sql keeps it",
+            crate::rehearsal::policy::Policy::Documented => "02_rollback.sql's order",
+        }
+    );
+    let _ = writeln!(out, "| # | statement | PostgreSQL |\n|---:|---|---|");
+    for (i, step) in plan.ddl.iter().enumerate() {
+        let verdict = match (&step.failure, step.reached) {
+            (Some(f), true) => format!("**fails**: {} {}", f.sqlstate, cell(&f.message)),
+            (Some(f), false) => format!("not reached; would fail next: {} {}", f.sqlstate, cell(&f.message)),
+            (None, false) => "not reached".to_string(),
+            (None, true) if step.dropped.is_empty() => "succeeds".to_string(),
+            (None, true) => format!("succeeds, dropping {} more objects", step.dropped.len()),
+        };
+        let _ = writeln!(out, "| {} | `{}` | {verdict} |", i + 1, cell(&step.sql));
+    }
+    for (i, step) in plan.ddl.iter().enumerate() {
+        let Some(failure) = &step.failure else { continue };
+        let _ = writeln!(
+            out,
+            "\n### Statement {} fails{}\n\n`ERROR: {}: {}`\n",
+            i + 1,
+            if step.reached { "" } else { " once the failure before it is fixed" },
+            failure.sqlstate,
+            cell(&failure.message)
+        );
+        for object in &failure.objects {
+            let _ = writeln!(out, "- {}", cell(&object.detail));
+        }
+        if !failure.next.is_empty() {
+            let _ = writeln!(out, "\nOnce these are dealt with, the same statement fails on:\n");
+            for object in &failure.next {
+                let _ = writeln!(out, "- {}", cell(&object.detail));
+            }
+        }
+        let _ = writeln!(out, "\nWhat to do: {}.\n", failure.remedy);
+        for object in failure.objects.iter().chain(&failure.next).filter(|o| !o.definition.is_empty()) {
+            let _ = writeln!(out, "Definition of {}:\n\n{}", cell(&object.object), sql_block(&object.definition));
+        }
+    }
+    let dropped: Vec<_> = plan.ddl.iter().flat_map(|s| s.dropped.iter().map(move |d| (s, d))).collect();
+    if !dropped.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n### Dropped with the version columns, without a word (H18)\n\n{}\n",
+            if plan.drop_dependents {
+                "02_rollback.sql drops them explicitly, by name (--drop-dependents). Recreate the ones still needed from their definitions:"
+            } else {
+                "The shipped script loses them silently; 02_rollback.sql refuses to (rerun with --drop-dependents to drop them explicitly). Their definitions:"
+            }
+        );
+        for (step, d) in dropped {
+            let _ = writeln!(
+                out,
+                "- {} (with column {}, by `{}`)\n\n{}",
+                cell(&d.object.describe()),
+                cell(&d.with_column),
+                cell(&step.sql),
+                sql_block(&d.object.definition)
+            );
+        }
+    }
+    out
+}
+
+/// H16: which triggers fire, how often, and the plain warning that their effects are not rehearsed.
+fn triggers(plan: &Plan) -> String {
+    let mut groups: Vec<(&str, &str, u64)> = Vec::new();
+    for row in plan.hazards.iter().filter(|h| h.code == "H16") {
+        match groups.iter_mut().find(|(table, detail, _)| *table == &*row.table && *detail == &*row.detail) {
+            Some(group) => group.2 += 1,
+            None => groups.push((&row.table, &row.detail, 1)),
+        }
+    }
+    if groups.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\n## Triggers that fire (H16)\n\n");
+    out.push_str("**Their effects are not rehearsed.** rehearse does not run trigger functions: whatever they write, change or refuse is missing from every count in this report, and the emitted script's row-count checks stop the rollback if a trigger changes what it deletes. Each firing, with its row, is in `reports/hazards.csv`.\n\n");
+    let _ = writeln!(out, "| table | firings | trigger and when it fires |\n|---|---:|---|");
+    for (table, detail, n) in groups {
+        let _ = writeln!(out, "| {} | {n} | {} |", cell(table), cell(detail));
+    }
+    out
+}
+
 pub fn report(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
     let mut out = String::new();
     let input = |k: &str| plan.input.get(k).cloned().unwrap_or_default();
@@ -206,6 +305,8 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
     if plan.mode == crate::plan::Mode::Selective {
         let _ = writeln!(out, "\nSelective rollback: every version stays, but every service loses its `model_version` pin and `UNIQUE(model_id)` cannot be restored (H13).");
     }
+    out.push_str(&statements(plan));
+    out.push_str(&triggers(plan));
     let _ = writeln!(out, "\n## Hazards\n");
     let counts = plan.hazard_counts();
     let _ = writeln!(out, "| code | count | unit | meaning | what to do |\n|---|---:|---|---|---|");

@@ -42,6 +42,8 @@ pub fn summary(plan: &Plan) -> Value {
         "policy_divergence": plan.divergence.len(),
         "collation_sensitive": plan.collation_sensitive,
         "predicted_failure": plan.predicted_failure,
+        "statements": plan.ddl,
+        "drop_dependents": plan.drop_dependents,
         "exit_code": if plan.fails() { 3 } else { 0 },
     })
 }

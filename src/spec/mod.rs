@@ -3,7 +3,7 @@
 //! (`guide.toml`); `--spec FILE` describes a schema with other names. Everything downstream —
 //! the DuckDB rehearsal and the emitted PostgreSQL — reads names from here, never literals.
 
-use crate::catalog::{Catalog, Table};
+use crate::catalog::{Catalog, Table, TableName};
 use crate::error::{Error, Location, Result};
 use crate::pgtype::DuckType;
 use crate::sql::{self, Col};
@@ -155,6 +155,14 @@ impl Spec {
             cols(services, [&s.id, &s.service_id, &s.model_id, &s.model_version]),
         ]
     }
+}
+
+/// rehearse's own complete backup of a table, made by `01_backup.sql`. Never the guide's name:
+/// an operator who ran the guide's export script (Step 1, Option B) has the guide's incomplete
+/// copies under the guide's names, and they must neither pass for rehearse's nor stop it
+/// (ROLLBACK.md §7b).
+pub fn rehearse_backup(table: &TableName) -> TableName {
+    TableName::new(&table.schema, &format!("{}_rehearse_backup", table.name))
 }
 
 #[cfg(test)]

@@ -47,7 +47,10 @@ fn predicted_failures_exit_3_before_thresholds() {
     std::fs::write(&spec, text.replace("name = \"models_model_id_key\"", "name = \"models_pkey\"")).unwrap();
     let (code, output) = check(&["--spec", spec.to_str().unwrap(), "--max-versions-deleted", "0"]);
     assert_eq!(code, Some(3), "{output}");
-    assert!(output.contains("error[failure]: models_pkey already exists"), "{output}");
+    assert!(
+        output.contains("error[failure]: ") && output.contains("42P07: relation \"models_pkey\" already exists"),
+        "{output}"
+    );
 }
 
 #[test]

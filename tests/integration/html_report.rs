@@ -121,7 +121,7 @@ fn the_html_report_matches_the_summary_and_renders_in_chromium() {
         .captures_iter(chart)
         .map(|c| c[1].parse().unwrap())
         .collect();
-    let expected: Vec<u64> = (1..=15).map(|i| summary["hazards"][format!("H{i}")].as_u64().unwrap()).collect();
+    let expected: Vec<u64> = (1..=18).map(|i| summary["hazards"][format!("H{i}")].as_u64().unwrap()).collect();
     assert_eq!(values, expected, "hazard chart bars");
     assert!(!html.contains("http://") && !html.contains("https://"), "the page is self-contained");
     assert!(html.contains("href=\"reports/versions_deleted.csv\""));

@@ -4,10 +4,12 @@
 mod bad_input;
 mod check_command;
 mod cli;
+mod ddl_vs_postgres;
 mod diff_restore;
 mod hazards;
 mod html_report;
 mod import_roundtrip;
+mod import_schemas;
 mod interrupt;
 mod pg_dump_versions;
 mod pipes;

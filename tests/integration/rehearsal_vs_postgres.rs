@@ -140,14 +140,26 @@ fn blocking_foreign_keys_and_name_clashes_are_predicted_failures() {
     let pg = generated_database(dir.path(), &["--models", "25", "--seed", "2", "--restrict-trap", "--unique-key-trap"]);
     let dump = dir.path().join("dump.sql");
     pg_dump(&pg, &["--no-owner"], &dump);
-    let out = run_guide_rollback(&pg, DB, true, true);
-    assert!(!out.status.success(), "PostgreSQL must refuse this rollback");
-    let plan = plan_for(&dump, Policy::Legacy, true);
-    let failure = plan.predicted_failure.clone().expect("a predicted failure");
-    assert!(failure.contains("billing_contracts"), "{failure}");
-    assert!(plan.hazards.iter().any(|h| h.code == "H13" && &*h.key == "models_model_id_key"));
-    assert!(plan.fails());
-    // Without the orphan delete the RESTRICT key is not hit, but the name clash still is.
-    let plan = plan_for(&dump, Policy::Legacy, false);
-    assert!(plan.predicted_failure.clone().unwrap().contains("models_model_id_key"), "{:?}", plan.predicted_failure);
+    // Each order fails where PostgreSQL fails first: the shipped script adds the unique
+    // constraint before its orphan DELETE, rehearse's order deletes first.
+    let runs = [
+        (Policy::Legacy, true, "relation \"models_model_id_key\" already exists"),
+        (Policy::Documented, true, "violates foreign key constraint \"billing_contracts_service_id_fkey\""),
+        (Policy::Legacy, false, "relation \"models_model_id_key\" already exists"),
+    ];
+    for (n, (policy, delete_orphans, error)) in runs.into_iter().enumerate() {
+        let db = format!("blocked_{n}");
+        pg.psql("postgres", &format!("CREATE DATABASE {db} TEMPLATE {DB}")).unwrap();
+        let out = run_guide_rollback(&pg, &db, policy == Policy::Legacy, delete_orphans);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(error), "PostgreSQL must refuse with {error}: {stderr}");
+        let plan = plan_for(&dump, policy, delete_orphans);
+        let failure = plan.predicted_failure.clone().expect("a predicted failure");
+        assert!(failure.contains(error), "{failure}");
+        assert!(plan.fails());
+        assert!(plan.hazards.iter().any(|h| h.code == "H13" && &*h.key == "models_model_id_key"));
+        if delete_orphans {
+            assert!(plan.hazards.iter().any(|h| h.code == "H9" && h.detail.contains("blocks the delete")));
+        }
+    }
 }

@@ -123,7 +123,7 @@ fn specs_selective_mode_and_exit_codes() {
     std::fs::write(&clash, text.replace("name = \"models_model_id_key\"", "name = \"models_pkey\"")).unwrap();
     let failed = run(&["run", example, "--out", &out("clash"), "--spec", clash.to_str().unwrap()]);
     assert_eq!(failed.status.code(), Some(3), "{}", stderr(&failed));
-    assert!(stderr(&failed).contains("models_pkey already exists"), "{}", stderr(&failed));
+    assert!(stderr(&failed).contains("relation \"models_pkey\" already exists"), "{}", stderr(&failed));
     let script = std::fs::read_to_string(dir.path().join("clash/scripts/02_rollback.sql")).unwrap();
     assert!(script.contains("RAISE EXCEPTION 'rehearse predicted that this rollback fails"));
 

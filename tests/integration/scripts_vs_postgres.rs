@@ -117,6 +117,15 @@ fn drift_idempotency_refusal_and_restore() {
     assert!(!ok && messages.contains("billing_contracts"), "{messages}");
     assert_eq!(before, dump_text(&pg, "blocked", dir.path(), "after.sql"));
 
+    // An index on a version column made after the export: PostgreSQL would drop it silently
+    // with the column; 02 sees it gone, names it, and changes nothing.
+    restore(&pg, &dump, "silent").unwrap();
+    pg.psql("silent", "CREATE INDEX late_status ON models (model_id) WHERE version_status <> 'active'").unwrap();
+    let before = dump_text(&pg, "silent", dir.path(), "before.sql");
+    let (ok, messages) = psql_file(&pg, "silent", &script("02_rollback.sql"));
+    assert!(!ok && messages.contains("objects that it does not name: index public.late_status"), "{messages}");
+    assert_eq!(before, dump_text(&pg, "silent", dir.path(), "after.sql"));
+
     // Idempotency: 01 twice, 02 twice, 05 then 02.
     let db = "idempotent";
     restore(&pg, &dump, db).unwrap();
@@ -158,7 +167,7 @@ fn drift_idempotency_refusal_and_restore() {
         .collect();
     let restored = pg
         .query(db, &format!(
-            "SELECT count(*), count(*) FILTER (WHERE {}) FROM models m JOIN models_version_backup b ON b.id = m.id WHERE m.id = '{}'",
+            "SELECT count(*), count(*) FILTER (WHERE {}) FROM models m JOIN models_rehearse_backup b ON b.id = m.id WHERE m.id = '{}'",
             differs.join(" OR "),
             victim.id
         ))
@@ -168,7 +177,7 @@ fn drift_idempotency_refusal_and_restore() {
         [Some("1".to_string()), Some("0".to_string())],
         "the restored row is back, every surviving column equal"
     );
-    let artifacts_back = pg.query(db, &format!("SELECT (SELECT count(*) FROM model_artifacts WHERE model_row_id = '{0}') = (SELECT count(*) FROM model_artifacts_version_backup WHERE model_row_id = '{0}')", victim.id)).unwrap();
+    let artifacts_back = pg.query(db, &format!("SELECT (SELECT count(*) FROM model_artifacts WHERE model_row_id = '{0}') = (SELECT count(*) FROM model_artifacts_rehearse_backup WHERE model_row_id = '{0}')", victim.id)).unwrap();
     assert_eq!(artifacts_back[0][0].as_deref(), Some("t"), "its artifacts are restored");
     let unique = pg.query(db, "SELECT count(*) FROM pg_constraint WHERE conname = 'models_model_id_key'").unwrap();
     assert_eq!(unique[0][0].as_deref(), Some("1"), "the unique constraint stays");
@@ -191,19 +200,31 @@ fn drift_idempotency_refusal_and_restore() {
 }
 
 #[test]
-fn a_stale_backup_stops_01_and_is_named() {
+fn backups_the_guide_left_do_not_stop_01_but_an_earlier_01_that_differs_does() {
     let dir = tempfile::tempdir().unwrap();
     let pg = generated_database(dir.path(), &["--models", "20", "--seed", "6", "--stale-backup"]);
     let dump = dir.path().join("dump.sql");
     pg_dump(&pg, &["--no-owner"], &dump);
+    // The guide's stale copies are H14; rehearse backs up under its own names and goes on.
     let run = rehearse_and_emit(&dump, dir.path(), Policy::Documented, false);
     assert!(run.plan.hazards.iter().any(|h| h.code == "H14"));
-    let before = dump_text(&pg, DB, dir.path(), "before.sql");
+    assert!(run.plan.predicted_failure.is_none(), "{:?}", run.plan.predicted_failure);
     let (ok, messages) = psql_file(&pg, DB, &run.scripts.join("01_backup.sql"));
-    assert!(!ok, "a stale backup must stop 01_backup.sql");
+    assert!(ok, "{messages}");
+
+    // The live rows change after 01 ran; the next export carries the now stale rehearse backup.
+    pg.psql(DB, "UPDATE services SET name = name || ' (renamed)' WHERE service_id = 'svc-h2-spaces'").unwrap();
+    let later = dir.path().join("later.sql");
+    pg_dump(&pg, &["--no-owner"], &later);
+    let again = rehearse_and_emit(&later, dir.path(), Policy::Documented, false);
+    let failure = again.plan.predicted_failure.clone().expect("the rehearsal predicts 01's refusal");
     assert!(
-        messages.contains("public.models_version_backup") && messages.contains("public.services_version_backup"),
-        "{messages}"
+        failure.contains("01_backup.sql refuses") && failure.contains("public.services_rehearse_backup (other rows)"),
+        "{failure}"
     );
+    let before = dump_text(&pg, DB, dir.path(), "before.sql");
+    let (ok, messages) = psql_file(&pg, DB, &again.scripts.join("01_backup.sql"));
+    assert!(!ok && messages.contains("public.services_rehearse_backup (other rows)"), "{messages}");
+    assert!(!messages.contains("models_rehearse_backup"), "models did not change: {messages}");
     assert_eq!(before, dump_text(&pg, DB, dir.path(), "after.sql"), "nothing is created or changed");
 }

@@ -28,21 +28,31 @@ pub fn generated_database(dir: &Path, args: &[&str]) -> Cluster {
 /// Like `generated_database`, on the server binaries in `bin` (the system's when `None`).
 pub fn generated_database_on(bin: Option<&Path>, dir: &Path, args: &[&str]) -> Cluster {
     let pg = Cluster::start(bin).unwrap_or_else(|e| panic!("cannot start a throw-away PostgreSQL: {e}"));
-    pg.create_database(DB).unwrap();
-    let sql = dir.join("generated.sql");
+    load_generated(&pg, DB, dir, args);
+    pg
+}
+
+/// Creates `db` in `pg` and loads the fixture generator's database for `args` into it.
+pub fn load_generated(pg: &Cluster, db: &str, dir: &Path, args: &[&str]) {
+    pg.create_database(db).unwrap();
+    let sql = dir.join(format!("{db}-generated.sql"));
     run_checked(
         Command::new("python3").arg(repo().join("fixtures/generate.py")).args(args).arg("--out").arg(&sql),
         "fixtures/generate.py",
     )
     .unwrap();
-    let out = pg.psql_file(DB, &sql).unwrap();
+    let out = pg.psql_file(db, &sql).unwrap();
     assert!(out.status.success(), "loading the generated SQL failed: {}", String::from_utf8_lossy(&out.stderr));
-    pg
 }
 
 /// Runs pg_dump against the cluster with extra arguments, writing `file`.
 pub fn pg_dump(pg: &Cluster, args: &[&str], file: &Path) {
-    run_checked(pg.client("pg_dump").args(args).arg("-f").arg(file).arg(DB), "pg_dump").unwrap();
+    pg_dump_of(pg, DB, args, file);
+}
+
+/// Runs pg_dump on `database` of the cluster.
+pub fn pg_dump_of(pg: &Cluster, database: &str, args: &[&str], file: &Path) {
+    run_checked(pg.client("pg_dump").args(args).arg("-f").arg(file).arg(database), "pg_dump").unwrap();
 }
 
 /// The pg_dump of PostgreSQL `major`: 15 beside the test clusters' server (Debian's), 16.2

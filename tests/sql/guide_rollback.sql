@@ -1,7 +1,9 @@
 -- The guide's rollback, written for the differential tests from the guide and ROLLBACK.md §2–3,
 -- independently of rehearse. Run with psql -X -v ON_ERROR_STOP=1 and the variables
---   legacy          on: the shipped script's DISTINCT ON order; off: the documented policy
---   delete_orphans  on: the shipped script's final orphan DELETE
+--   legacy          on: the shipped script: its statement order (services UPDATE and column
+--                   drops before the DELETE) and its DISTINCT ON keeper;
+--                   off: the documented policy, in 02_rollback.sql's order (DELETEs first)
+--   delete_orphans  on: the orphan DELETE (last for the shipped script)
 -- Ties that PostgreSQL would settle arbitrarily (H5 under legacy) are settled by the smallest
 -- id, which is the keeper that rehearse pins.
 BEGIN;
@@ -12,10 +14,18 @@ DROP INDEX IF EXISTS idx_service_model_version;
 ALTER TABLE models DROP CONSTRAINT IF EXISTS uq_model_id_version;
 
 \if :legacy
+UPDATE services SET model_id = model_id WHERE model_id IN (SELECT model_id FROM models);
+ALTER TABLE services DROP COLUMN model_version, DROP COLUMN version_updated_at;
 CREATE TEMP TABLE keepers AS
 SELECT DISTINCT ON (model_id) id
 FROM models
 ORDER BY model_id, CASE WHEN version_status = 'active' THEN 1 ELSE 2 END, version COLLATE "C" DESC, id;
+DELETE FROM models WHERE id NOT IN (SELECT id FROM keepers);
+ALTER TABLE models DROP COLUMN version_status, DROP COLUMN release_notes, DROP COLUMN is_immutable;
+ALTER TABLE models ADD CONSTRAINT models_model_id_key UNIQUE (model_id);
+\if :delete_orphans
+DELETE FROM services WHERE model_id NOT IN (SELECT model_id FROM models);
+\endif
 \else
 -- Documented: semantic-version precedence on MAJOR[.MINOR[.PATCH]][-PRERELEASE].
 CREATE TEMP TABLE ranked AS
@@ -56,16 +66,14 @@ ORDER BY model_id,
   CASE WHEN NOT latest AND NOT parsed THEN version_bytes END ASC NULLS LAST,
   CASE WHEN latest THEN created_at END DESC NULLS LAST, CASE WHEN NOT latest THEN created_at END ASC NULLS LAST,
   id;
-\endif
 
 DELETE FROM models WHERE id NOT IN (SELECT id FROM keepers);
-
+\if :delete_orphans
+DELETE FROM services WHERE model_id NOT IN (SELECT model_id FROM models);
+\endif
 ALTER TABLE services DROP COLUMN model_version, DROP COLUMN version_updated_at;
 ALTER TABLE models DROP COLUMN version_status, DROP COLUMN release_notes, DROP COLUMN is_immutable;
 ALTER TABLE models ADD CONSTRAINT models_model_id_key UNIQUE (model_id);
-
-\if :delete_orphans
-DELETE FROM services WHERE model_id NOT IN (SELECT model_id FROM models);
 \endif
 
 COMMIT;

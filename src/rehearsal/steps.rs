@@ -1,0 +1,172 @@
+//! The rollback as an ordered list of statements: the shipped script's order for `legacy`
+//! (ROLLBACK.md §2, "What the shipped scripts really do"), rehearse's own order otherwise. The
+//! DDL replay predicts each one; `02_rollback.sql` renders the same list, so that what is
+//! predicted is what runs.
+
+use super::policy::Policy;
+use crate::catalog::{quote_ident, TableName};
+use crate::plan::Mode;
+use crate::spec::Spec;
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// `DROP INDEX IF EXISTS`.
+    DropIndex { index: TableName },
+    /// `ALTER TABLE … DROP CONSTRAINT IF EXISTS`.
+    DropConstraint { table: TableName, name: String },
+    /// The shipped script's `UPDATE services SET model_id = model_id` over every service whose
+    /// model exists: no data change, but its UPDATE triggers fire.
+    TouchServices { table: TableName },
+    /// `DELETE FROM models` every version but the keepers.
+    DeleteVersions { table: TableName },
+    /// `DELETE FROM services` whose model_id has no models row (`--delete-orphans`).
+    DeleteOrphans { table: TableName },
+    /// `ALTER TABLE … DROP COLUMN …, DROP COLUMN …`.
+    DropColumns { table: TableName, columns: Vec<String> },
+    /// `ALTER TABLE … ADD CONSTRAINT … UNIQUE (…)`.
+    AddUnique { table: TableName, name: String, columns: Vec<String> },
+}
+
+impl Step {
+    /// The row statement in a few words (for trigger firings).
+    pub fn short(&self) -> String {
+        match self {
+            Step::TouchServices { table } => format!("UPDATE {table}"),
+            Step::DeleteVersions { table } => format!("DELETE FROM {table}"),
+            Step::DeleteOrphans { table } => format!("DELETE FROM {table} (orphans)"),
+            other => other.sql(),
+        }
+    }
+
+    /// The statement, as a reader recognises it (names quoted where they need it).
+    pub fn sql(&self) -> String {
+        let list = |names: &[String], prefix: &str| {
+            names.iter().map(|n| format!("{prefix}{}", quote_ident(n))).collect::<Vec<_>>().join(", ")
+        };
+        match self {
+            Step::DropIndex { index } => format!("DROP INDEX IF EXISTS {}", index.quoted()),
+            Step::DropConstraint { table, name } => {
+                format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}", table.quoted(), quote_ident(name))
+            }
+            Step::TouchServices { table } => {
+                format!("UPDATE {} SET model_id = model_id (every service whose model exists)", table.quoted())
+            }
+            Step::DeleteVersions { table } => format!("DELETE FROM {} (every version but the keepers)", table.quoted()),
+            Step::DeleteOrphans { table } => {
+                format!("DELETE FROM {} (services whose model_id has no models row)", table.quoted())
+            }
+            Step::DropColumns { table, columns } => {
+                format!("ALTER TABLE {} {}", table.quoted(), list(columns, "DROP COLUMN "))
+            }
+            Step::AddUnique { table, name, columns } => {
+                format!(
+                    "ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({})",
+                    table.quoted(),
+                    quote_ident(name),
+                    list(columns, "")
+                )
+            }
+        }
+    }
+}
+
+/// The statements of the rehearsed rollback, in the order they run.
+pub fn rollback(
+    spec: &Spec,
+    models: &TableName,
+    services: &TableName,
+    policy: Policy,
+    mode: Mode,
+    delete_orphans: bool,
+) -> Vec<Step> {
+    let full = mode == Mode::Full;
+    let drops: Vec<Step> = spec
+        .drop
+        .indexes
+        .iter()
+        .map(|index| Step::DropIndex { index: TableName::new(&models.schema, index) })
+        .chain(
+            spec.drop.constraints.iter().map(|name| Step::DropConstraint { table: models.clone(), name: name.clone() }),
+        )
+        .collect();
+    let drop_services = Step::DropColumns { table: services.clone(), columns: spec.drop.services_columns.clone() };
+    let drop_models = Step::DropColumns { table: models.clone(), columns: spec.drop.models_columns.clone() };
+    let add_unique = Step::AddUnique {
+        table: models.clone(),
+        name: spec.restore_unique.name.clone(),
+        columns: spec.restore_unique.columns.clone(),
+    };
+    let delete_versions = full.then(|| Step::DeleteVersions { table: models.clone() });
+    let delete_orphans = delete_orphans.then(|| Step::DeleteOrphans { table: services.clone() });
+    let mut steps = drops;
+    match policy {
+        Policy::Legacy => {
+            if full {
+                steps.push(Step::TouchServices { table: services.clone() });
+            }
+            steps.push(drop_services);
+            steps.extend(delete_versions);
+            steps.push(drop_models);
+            if full {
+                steps.push(add_unique);
+            }
+            steps.extend(delete_orphans);
+        }
+        Policy::Documented => {
+            steps.extend(delete_versions);
+            steps.extend(delete_orphans);
+            steps.push(drop_services);
+            steps.push(drop_models);
+            if full {
+                steps.push(add_unique);
+            }
+        }
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(steps: &[Step]) -> Vec<String> {
+        steps.iter().map(|s| s.sql().split(" (").next().unwrap().split(" \"").next().unwrap().to_string()).collect()
+    }
+
+    #[test]
+    fn legacy_follows_the_shipped_order() {
+        let spec = Spec::guide();
+        let (m, s) = (TableName::new("public", "models"), TableName::new("public", "services"));
+        let steps = rollback(&spec, &m, &s, Policy::Legacy, Mode::Full, true);
+        assert_eq!(
+            kinds(&steps),
+            [
+                "DROP INDEX IF EXISTS",
+                "DROP INDEX IF EXISTS",
+                "DROP INDEX IF EXISTS",
+                "ALTER TABLE",
+                "UPDATE",
+                "ALTER TABLE",
+                "DELETE FROM",
+                "ALTER TABLE",
+                "ALTER TABLE",
+                "DELETE FROM"
+            ]
+        );
+        assert!(steps[5].sql().contains("DROP COLUMN \"model_version\", DROP COLUMN \"version_updated_at\""));
+        assert!(matches!(steps[9], Step::DeleteOrphans { .. }));
+    }
+
+    #[test]
+    fn rehearse_order_deletes_before_dropping_and_selective_deletes_nothing() {
+        let spec = Spec::guide();
+        let (m, s) = (TableName::new("public", "models"), TableName::new("public", "services"));
+        let steps = rollback(&spec, &m, &s, Policy::Documented, Mode::Full, false);
+        assert!(matches!(steps[4], Step::DeleteVersions { .. }));
+        assert!(matches!(steps.last(), Some(Step::AddUnique { .. })));
+        let selective = rollback(&spec, &m, &s, Policy::Documented, Mode::Selective, false);
+        assert!(!selective.iter().any(|s| matches!(s, Step::DeleteVersions { .. } | Step::AddUnique { .. })));
+    }
+}
