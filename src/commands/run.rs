@@ -61,9 +61,9 @@ pub fn rehearse_input(args: &RehearsalArgs, progress: Arc<Progress>) -> Result<R
 }
 
 /// Writes the run directory (reports and scripts) into a staged directory, not yet in place.
-pub fn write_run(rehearsed: &Rehearsed, out: &std::path::Path) -> Result<Staged> {
-    let staged = Staged::beside(out)?;
-    report::write_all(&rehearsed.plan, staged.path())?;
+pub fn write_run(rehearsed: &Rehearsed, args: &RunArgs) -> Result<Staged> {
+    let staged = Staged::beside(&args.out)?;
+    report::write_all(&rehearsed.plan, staged.path(), args.csv_spreadsheet_safe)?;
     emit::write(&rehearsed.scripts, &staged.path().join("scripts"))?;
     Ok(staged)
 }
@@ -94,7 +94,7 @@ pub fn run(args: &RunArgs, progress: Arc<Progress>) -> Result<()> {
     check_out(args)?;
     let rehearsed = rehearse_input(&args.rehearsal, progress.clone())?;
     progress.phase("writing the run", "", 0);
-    write_run(&rehearsed, &args.out)?.commit()?;
+    write_run(&rehearsed, args)?.commit()?;
     output::print(&headline(&rehearsed.plan, &args.out.display().to_string()))?;
     failure(&rehearsed.plan, &args.out)
 }

@@ -32,7 +32,7 @@ pub fn run(args: &ValidateArgs, progress: Arc<Progress>) -> Result<()> {
     check_out(&args.run)?;
     let rehearsed = rehearse_input(&args.run.rehearsal, progress.clone())?;
     refuse_connecting_dumps(&rehearsed.workspace)?;
-    let staged = write_run(&rehearsed, &args.run.out)?;
+    let staged = write_run(&rehearsed, &args.run)?;
     progress.phase("validating on PostgreSQL", "", 0);
     let server = rehearsed.workspace.provenance()?.remove("server_version").unwrap_or_default();
     let bin = args.pg_bin.clone().or_else(|| production_server(&server));
@@ -56,7 +56,7 @@ pub fn run(args: &ValidateArgs, progress: Arc<Progress>) -> Result<()> {
     let json = serde_json::to_string_pretty(&validation)?;
     report::write(&staged.path().join("validation.json"), &json)?;
     if let Some(timing) = timing_section(&validation) {
-        let markdown = report::markdown::report(&rehearsed.plan) + &timing;
+        let markdown = report::markdown::report(&rehearsed.plan, args.run.csv_spreadsheet_safe) + &timing;
         report::write(&staged.path().join("report.md"), &markdown)?;
     }
     staged.commit()?;

@@ -160,10 +160,12 @@ fn null_refs(ctx: &Context, table: &Table) -> Option<String> {
     let columns: Vec<String> = ctx
         .catalog
         .foreign_keys()
-        .filter(|(c, fk)| c.table == table.name && fk.on_delete == FkAction::SetNull)
+        .filter(|(c, fk)| {
+            ctx.catalog.key_row_holders(&c.table).contains(&table.name) && fk.on_delete == FkAction::SetNull
+        })
         .flat_map(|(c, _)| c.columns.iter().map(|col| format!("{} IS NULL", quote_ident(col))))
         .collect();
-    (!columns.is_empty()).then(|| format!("{} WHERE {}", table.name.quoted(), columns.join(" AND ")))
+    (!columns.is_empty()).then(|| format!("ONLY {} WHERE {}", table.name.quoted(), columns.join(" AND ")))
 }
 
 fn verification(ctx: &Context, body: &mut String, orphans_before: Option<&str>) {
@@ -312,7 +314,7 @@ pub fn rollback(ctx: &Context) -> String {
     let v3_before = ctx.spec.orphaned_services(&ctx.services.name.quoted(), &ctx.models.name.quoted());
     let _ = writeln!(body, "  CREATE TEMP TABLE rehearse_orphans_before ON COMMIT DROP AS SELECT * FROM ({v3_before}) v(service_id, model_id);\n  ANALYZE rehearse_orphans_before;");
     for (i, table) in all.iter().enumerate() {
-        let _ = writeln!(body, "  SELECT count(*) INTO before_{i} FROM {};", table.name.quoted());
+        let _ = writeln!(body, "  SELECT count(*) INTO before_{i} FROM ONLY {};", table.name.quoted());
         if let Some(nulls) = null_refs(ctx, table) {
             let _ = writeln!(body, "  SELECT count(*) INTO nulls_{i} FROM {nulls};");
         }
@@ -351,7 +353,7 @@ pub fn rollback(ctx: &Context) -> String {
     for (i, table) in all.iter().enumerate() {
         let name = table.name.to_string();
         let deleted = rows_deleted(ctx, &table.name);
-        let _ = writeln!(body, "  SELECT before_{i} - count(*) INTO n FROM {};", table.name.quoted());
+        let _ = writeln!(body, "  SELECT before_{i} - count(*) INTO n FROM ONLY {};", table.name.quoted());
         body.push_str(&expect_count("n", deleted, &format!("the number of rows deleted from {name}")));
         if let Some(nulls) = null_refs(ctx, table) {
             let changed = plan.cascade_changed.get(&name).copied().unwrap_or(0);

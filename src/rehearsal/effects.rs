@@ -68,42 +68,64 @@ fn via(constraint: &Constraint, fk: &ForeignKey) -> String {
     format!("{} -> {}", constraint.name, fk.ref_table)
 }
 
-/// `FROM child c JOIN parent p ON …` for a foreign key, restricted to the parent rows of
-/// `parents` (a subquery of rowids) and to child rows not deleted.
-fn referencing(constraint: &Constraint, fk: &ForeignKey, parents: &str) -> String {
-    let on: Vec<String> = constraint
-        .columns
-        .iter()
-        .zip(&fk.ref_columns)
-        .map(|(c, p)| format!("c.{} = p.{}", quote_ident(c), quote_ident(p)))
-        .collect();
-    format!(
-        "FROM {} c JOIN {} p ON {} WHERE p.rowid IN {parents} AND c.rowid NOT IN {}",
-        constraint.table.quoted(),
-        fk.ref_table.quoted(),
-        on.join(" AND "),
-        deleted_rids(&constraint.table)
-    )
+/// One foreign key between one table holding referencing rows and one holding referenced rows:
+/// a key on (or to) a partitioned table is one edge per partition (`Catalog::key_row_holders`).
+struct Edge<'c> {
+    constraint: &'c Constraint,
+    fk: &'c ForeignKey,
+    child: TableName,
+    parent: TableName,
 }
 
-/// The foreign keys between loaded tables (the others cannot be followed, and need not be:
-/// import loads every table a delete can reach).
-fn keys<'c>(catalog: &'c Catalog, loaded: &BTreeSet<TableName>) -> Vec<(&'c Constraint, &'c ForeignKey)> {
-    catalog.foreign_keys().filter(|(c, fk)| loaded.contains(&c.table) && loaded.contains(&fk.ref_table)).collect()
+impl Edge<'_> {
+    /// `FROM child c JOIN parent p ON …`, restricted to the parent rows of `parents` (a
+    /// subquery of rowids) and to child rows not deleted.
+    fn referencing(&self, parents: &str) -> String {
+        let on: Vec<String> = self
+            .constraint
+            .columns
+            .iter()
+            .zip(&self.fk.ref_columns)
+            .map(|(c, p)| format!("c.{} = p.{}", quote_ident(c), quote_ident(p)))
+            .collect();
+        format!(
+            "FROM {} c JOIN {} p ON {} WHERE p.rowid IN {parents} AND c.rowid NOT IN {}",
+            self.child.quoted(),
+            self.parent.quoted(),
+            on.join(" AND "),
+            deleted_rids(&self.child)
+        )
+    }
+}
+
+/// The foreign keys between loaded tables, one edge per pair of tables holding their rows (the
+/// others cannot be followed, and need not be: import loads every table a delete can reach).
+fn edges<'c>(catalog: &'c Catalog, loaded: &BTreeSet<TableName>) -> Vec<Edge<'c>> {
+    let mut edges = Vec::new();
+    for (constraint, fk) in catalog.foreign_keys() {
+        let parents: Vec<TableName> =
+            catalog.key_row_holders(&fk.ref_table).into_iter().filter(|t| loaded.contains(t)).collect();
+        for child in catalog.key_row_holders(&constraint.table).into_iter().filter(|t| loaded.contains(t)) {
+            for parent in &parents {
+                edges.push(Edge { constraint, fk, child: child.clone(), parent: parent.clone() });
+            }
+        }
+    }
+    edges
 }
 
 /// Follows every ON DELETE CASCADE between loaded tables until no new row is deleted.
 pub fn cascade(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<TableName>) -> Result<()> {
-    let keys = keys(catalog, loaded);
+    let edges = edges(catalog, loaded);
     loop {
         let mut added = 0;
-        for (constraint, fk) in keys.iter().filter(|(_, fk)| fk.on_delete == FkAction::Cascade) {
+        for edge in edges.iter().filter(|e| e.fk.on_delete == FkAction::Cascade) {
             added += conn.execute(
                 &format!(
                     "INSERT INTO {DELETED} SELECT DISTINCT {}, c.rowid, {}, NULL {}",
-                    literal(&constraint.table.to_string()),
-                    literal(&via(constraint, fk)),
-                    referencing(constraint, fk, &deleted_rids(&fk.ref_table))
+                    literal(&edge.child.to_string()),
+                    literal(&via(edge.constraint, edge.fk)),
+                    edge.referencing(&deleted_rids(&edge.parent))
                 ),
                 [],
             )?;
@@ -118,21 +140,21 @@ pub fn cascade(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<TableName
 /// rows, and returns the RESTRICT / NO ACTION keys that surviving rows still hold on the rows
 /// the phase deletes.
 pub fn consequences(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<TableName>) -> Result<Vec<Blocker>> {
-    let keys = keys(catalog, loaded);
     let mut blockers = Vec::new();
-    for (constraint, fk) in &keys {
-        let parents = deleted_now(&fk.ref_table);
+    for edge in edges(catalog, loaded) {
+        let (constraint, fk) = (edge.constraint, edge.fk);
+        let parents = deleted_now(&edge.parent);
         match fk.on_delete {
             FkAction::Cascade => {}
             FkAction::SetNull | FkAction::SetDefault => {
                 conn.execute(
                     &format!(
                         "INSERT INTO {CHANGED} SELECT DISTINCT {}, c.rowid, {}, {}, {}, NULL {}",
-                        literal(&constraint.table.to_string()),
+                        literal(&edge.child.to_string()),
                         literal(&via(constraint, fk)),
                         literal(&fk.on_delete.sql().to_lowercase()),
                         literal(&constraint.name),
-                        referencing(constraint, fk, &parents)
+                        edge.referencing(&parents)
                     ),
                     [],
                 )?;
@@ -144,7 +166,7 @@ pub fn consequences(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<Tabl
                     &format!(
                         "SELECT count(*), min(concat_ws(', ', {})) {}",
                         columns.join(", "),
-                        referencing(constraint, fk, &parents)
+                        edge.referencing(&parents)
                     ),
                     [],
                     |r| Ok((r.get(0)?, r.get(1)?)),
@@ -152,8 +174,8 @@ pub fn consequences(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<Tabl
                 if rows > 0 {
                     blockers.push(Blocker {
                         constraint: constraint.name.clone(),
-                        table: constraint.table.clone(),
-                        parent: fk.ref_table.clone(),
+                        table: edge.child.clone(),
+                        parent: edge.parent.clone(),
                         rows: rows as u64,
                         example: example.unwrap_or_default(),
                     });
@@ -167,7 +189,7 @@ pub fn consequences(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<Tabl
 /// The table as the rollback leaves it: deleted rows gone, SET NULL / SET DEFAULT applied.
 pub fn post_relation(catalog: &Catalog, table: &TableName) -> String {
     let mut replaced = Vec::new();
-    for (constraint, fk) in catalog.foreign_keys().filter(|(c, _)| &c.table == table) {
+    for (constraint, fk) in catalog.foreign_keys().filter(|(c, _)| catalog.key_row_holders(&c.table).contains(table)) {
         let value = |column: &str| match fk.on_delete {
             FkAction::SetDefault => catalog
                 .table(table)

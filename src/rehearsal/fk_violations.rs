@@ -8,6 +8,7 @@ use crate::catalog::objects::{shown, ObjectKind};
 use crate::catalog::{quote_ident, Catalog, Constraint, FkAction, ForeignKey};
 use crate::error::Result;
 use crate::plan::{FailingObject, StepFailure};
+use crate::sql::literal;
 use duckdb::Connection;
 
 /// A refused action, with PostgreSQL's SQLSTATE and message.
@@ -43,10 +44,16 @@ fn key_object(catalog: &Catalog, constraint: &Constraint, detail: String, hazard
     }
 }
 
-fn changed_rows(conn: &Connection, constraint: &Constraint) -> Result<u64> {
+/// The rows `constraint` changes in the phase under way, in every table holding its rows.
+fn changed_rows(conn: &Connection, catalog: &Catalog, constraint: &Constraint) -> Result<u64> {
+    let holders: Vec<String> =
+        catalog.key_row_holders(&constraint.table).iter().map(|t| literal(&t.to_string())).collect();
     let n: i64 = conn.query_row(
-        &format!("SELECT count(*) FROM {CHANGED} WHERE phase IS NULL AND tbl = ? AND constraint_name = ?"),
-        [constraint.table.to_string(), constraint.name.clone()],
+        &format!(
+            "SELECT count(*) FROM {CHANGED} WHERE phase IS NULL AND tbl IN ({}) AND constraint_name = ?",
+            holders.join(", ")
+        ),
+        [constraint.name.clone()],
         |r| r.get(0),
     )?;
     Ok(n as u64)
@@ -60,7 +67,7 @@ fn refused_actions(conn: &Connection, catalog: &Catalog) -> Result<Vec<Violation
             continue;
         }
         let Some(child) = catalog.table(&constraint.table) else { continue };
-        let rows = changed_rows(conn, constraint)?;
+        let rows = changed_rows(conn, catalog, constraint)?;
         if rows == 0 {
             continue;
         }

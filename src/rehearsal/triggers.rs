@@ -87,7 +87,7 @@ pub fn firings(
             }
             if trigger.fires_on(Event::Update) {
                 let keys = catalog.foreign_keys().filter(|(c, fk)| {
-                    c.table == table.name
+                    catalog.key_row_holders(&c.table).contains(&table.name)
                         && matches!(fk.on_delete, FkAction::SetNull | FkAction::SetDefault)
                         && (trigger.update_columns.is_empty()
                             || c.columns.iter().any(|col| trigger.update_columns.contains(col)))

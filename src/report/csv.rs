@@ -2,6 +2,8 @@
 //! apart: a NULL is an empty unquoted field, an empty string is `""`. Text with commas, quotes,
 //! tabs, newlines or backslashes round-trips.
 
+use super::spreadsheet::would_evaluate;
+use super::tables::{reports, Report};
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use std::io::Write;
@@ -18,108 +20,36 @@ pub fn field(value: Option<&str>) -> String {
     }
 }
 
-fn bool_text(value: Option<bool>) -> Option<&'static str> {
-    value.map(|b| if b { "true" } else { "false" })
+/// One CSV field as `--csv-spreadsheet-safe` writes it: text that a spreadsheet would evaluate
+/// gets a leading `'`, so that the spreadsheet shows it as text (and the file is no longer exact).
+pub fn safe_field(value: Option<&str>) -> String {
+    match value {
+        Some(text) if would_evaluate(text) => field(Some(&format!("'{text}"))),
+        _ => field(value),
+    }
 }
 
-/// Writes a table row by row through a buffer, borrowing each row from the plan: a report of
+/// Writes a report row by row through a buffer, borrowing each row from the plan: a report of
 /// millions of rows is never copied whole.
-fn write_table<'a, const N: usize>(
-    path: &Path,
-    header: [&str; N],
-    rows: impl Iterator<Item = [Option<&'a str>; N]>,
-) -> Result<()> {
-    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+fn write_report(report: Report, dir: &Path, spreadsheet_safe: bool) -> Result<()> {
+    let path = dir.join(report.file);
+    let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    let mut write = |line: String| out.write_all(line.as_bytes()).map_err(|e| Error::io(path, e));
-    write(format!("{}\r\n", header.join(",")))?;
-    for row in rows {
-        let fields: Vec<String> = row.iter().map(|v| field(*v)).collect();
+    let mut write = |line: String| out.write_all(line.as_bytes()).map_err(|e| Error::io(&path, e));
+    write(format!("{}\r\n", report.header.join(",")))?;
+    let render = if spreadsheet_safe { safe_field } else { field };
+    for row in report.rows {
+        let fields: Vec<String> = row.into_iter().map(|v| render(v.text())).collect();
         write(format!("{}\r\n", fields.join(",")))?;
     }
-    out.flush().map_err(|e| Error::io(path, e))
+    out.flush().map_err(|e| Error::io(&path, e))
 }
 
-pub fn write_all(plan: &Plan, dir: &Path) -> Result<()> {
-    write_table(
-        &dir.join("versions_kept.csv"),
-        ["id", "model_id", "version", "version_status", "reason"],
-        plan.kept.iter().map(|k| {
-            [
-                Some(k.id.as_str()),
-                k.model_id.as_deref(),
-                k.version.as_deref(),
-                k.version_status.as_deref(),
-                Some(&k.reason),
-            ]
-        }),
-    )?;
-    write_table(
-        &dir.join("versions_deleted.csv"),
-        [
-            "id",
-            "model_id",
-            "version",
-            "version_status",
-            "is_immutable",
-            "is_published",
-            "release_notes",
-            "kept_id",
-            "kept_version",
-            "reason",
-        ],
-        plan.deleted.iter().map(|d| {
-            [
-                Some(d.id.as_str()),
-                d.model_id.as_deref(),
-                d.version.as_deref(),
-                d.version_status.as_deref(),
-                bool_text(d.is_immutable),
-                bool_text(d.is_published),
-                d.release_notes.as_deref(),
-                Some(&d.kept_id),
-                d.kept_version.as_deref(),
-                Some(&d.reason),
-            ]
-        }),
-    )?;
-    write_table(
-        &dir.join("services_affected.csv"),
-        ["service_id", "name", "model_id", "model_version_before", "model_version_after", "action"],
-        plan.services.iter().map(|v| {
-            [
-                v.service_id.as_deref(),
-                v.name.as_deref(),
-                v.model_id.as_deref(),
-                v.model_version_before.as_deref(),
-                v.model_version_after.as_deref(),
-                Some(v.action.name()),
-            ]
-        }),
-    )?;
-    write_table(
-        &dir.join("cascade.csv"),
-        ["table", "key", "action", "via"],
-        plan.cascade.iter().map(|c| [Some(&*c.table), Some(&c.key), Some(&c.action), Some(&c.via)]),
-    )?;
-    write_table(
-        &dir.join("policy_divergence.csv"),
-        ["model_id", "documented_id", "documented_version", "legacy_id", "legacy_version"],
-        plan.divergence.iter().map(|d| {
-            [
-                d.model_id.as_deref(),
-                Some(d.documented_id.as_str()),
-                d.documented_version.as_deref(),
-                Some(&d.legacy_id),
-                d.legacy_version.as_deref(),
-            ]
-        }),
-    )?;
-    write_table(
-        &dir.join("hazards.csv"),
-        ["code", "table", "key", "detail"],
-        plan.hazards.iter().map(|h| [Some(h.code), Some(&*h.table), Some(&h.key), Some(&h.detail)]),
-    )?;
+/// Writes every loss report; `spreadsheet_safe` as `--csv-spreadsheet-safe` asks.
+pub fn write_all(plan: &Plan, dir: &Path, spreadsheet_safe: bool) -> Result<()> {
+    for report in reports(plan) {
+        write_report(report, dir, spreadsheet_safe)?;
+    }
     Ok(())
 }
 
@@ -141,6 +71,23 @@ mod tests {
         ];
         for (value, expected) in cases {
             assert_eq!(field(value), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn spreadsheet_safe_fields_quote_only_formula_starts() {
+        let cases = [
+            (None, ""),
+            (Some(""), "\"\""),
+            (Some("1.0.0"), "1.0.0"),
+            (Some("=1+1"), "'=1+1"),
+            (Some("-x"), "'-x"),
+            (Some("@x,y"), "\"'@x,y\""),
+            (Some("\tx"), "'\tx"),
+            (Some("=HYPERLINK(\"a\")"), "\"'=HYPERLINK(\"\"a\"\")\""),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(safe_field(value), expected, "{value:?}");
         }
     }
 }

@@ -1,7 +1,10 @@
-//! `report.html`: one self-contained page for stakeholders — no network, no CDN. Totals, bar
-//! charts drawn as inline SVG, tables of what is lost that sort on a click (a few lines of inline
+//! `report.html`: one self-contained page for stakeholders — no network, no CDN. What to do
+//! before running anything first (the predicted failure, the hazards to decide), then totals, bar
+//! charts drawn as inline SVG (each bar labelled with its meaning and unit), the CSV fields a
+//! spreadsheet would evaluate, tables of what is lost that sort on a click (a few lines of inline
 //! script), and links to the CSV reports. Every number comes from the plan, as in summary.json.
 
+use super::{decisions, spreadsheet};
 use crate::plan::{Plan, ServiceAction};
 use crate::rehearsal::hazards::CODES;
 use std::collections::BTreeMap;
@@ -18,25 +21,44 @@ fn opt(value: &Option<impl AsRef<str>>) -> String {
     value.as_ref().map_or_else(|| "<i>NULL</i>".to_string(), |v| esc(v.as_ref()))
 }
 
-/// A horizontal bar chart of labelled counts, as inline SVG.
-fn bars(id: &str, title: &str, data: &[(String, u64)]) -> String {
-    let max = data.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+/// One bar: what it counts (a label that says what it means), how many, and in what unit.
+struct Bar {
+    label: String,
+    count: u64,
+    unit: &'static str,
+}
+
+/// Characters of a bar's label drawn beside it; the whole label is its tooltip.
+const LABEL_CHARS: usize = 80;
+
+/// A horizontal bar chart as inline SVG: each bar labelled with its meaning, and its count with
+/// the unit.
+fn bars(id: &str, title: &str, data: &[Bar]) -> String {
+    let max = data.iter().map(|b| b.count).max().unwrap_or(0).max(1);
     let row = 22;
     let height = row * data.len().max(1) + 10;
     let mut svg = format!(
-        "<figure id=\"{id}\"><figcaption>{}</figcaption><svg role=\"img\" width=\"720\" height=\"{height}\" viewBox=\"0 0 720 {height}\">",
+        "<figure id=\"{id}\"><figcaption>{}</figcaption><svg role=\"img\" width=\"1100\" height=\"{height}\" viewBox=\"0 0 1100 {height}\">",
         esc(title)
     );
-    for (i, (label, n)) in data.iter().enumerate() {
+    for (i, bar) in data.iter().enumerate() {
         let y = i * row + 5;
-        let width = (*n as f64 / max as f64 * 420.0).round() as u64;
+        let width = (bar.count as f64 / max as f64 * 300.0).round() as u64;
+        let shown: String = bar.label.chars().take(LABEL_CHARS).collect();
+        let shown = if bar.label.chars().count() > LABEL_CHARS { format!("{shown}…") } else { shown };
         let _ = write!(
             svg,
-            "<text x=\"0\" y=\"{}\" class=\"label\">{}</text><rect class=\"bar\" x=\"250\" y=\"{y}\" width=\"{width}\" height=\"16\" data-value=\"{n}\"></rect><text x=\"{}\" y=\"{}\">{n}</text>",
+            "<g><title>{}: {} {}</title><text x=\"0\" y=\"{}\" class=\"label\">{}</text><rect class=\"bar\" x=\"560\" y=\"{y}\" width=\"{width}\" height=\"16\" data-value=\"{}\"></rect><text x=\"{}\" y=\"{}\" class=\"value\">{} {}</text></g>",
+            esc(&bar.label),
+            bar.count,
+            esc(bar.unit),
             y + 13,
-            esc(&label.chars().take(36).collect::<String>()),
-            255 + width,
-            y + 13
+            esc(&shown),
+            bar.count,
+            565 + width,
+            y + 13,
+            bar.count,
+            esc(bar.unit)
         );
     }
     if data.is_empty() {
@@ -87,7 +109,85 @@ r.sort(function(x,y){var a=x.cells[i].textContent,c=y.cells[i].textContent,n=par
 return d*(!isNaN(n)&&!isNaN(m)?n-m:a.localeCompare(c));});r.forEach(function(e){b.appendChild(e);});});});});\
 document.body.dataset.ready='yes';";
 
-pub fn report(plan: &Plan) -> String {
+/// What to do before running anything: the predicted failure, then the hazards to decide, most
+/// consequential first.
+fn before_anything(plan: &Plan) -> String {
+    let mut out = String::from("<section id=\"before-anything\"><h2>Before you run anything</h2>");
+    match &plan.predicted_failure {
+        Some(reason) => {
+            let _ = write!(
+                out,
+                "<p class=\"fail\">Predicted failure: <span id=\"predicted-failure\">{}</span>. The real script would fail: resolve this first.</p>",
+                esc(reason)
+            );
+        }
+        None => out.push_str("<p>No failure is predicted.</p>"),
+    }
+    let hazards = decisions::to_decide(plan);
+    if hazards.is_empty() {
+        out.push_str("<p id=\"no-decisions\">No hazard needs a decision.</p></section>");
+        return out;
+    }
+    out.push_str(
+        "<p>Decide on these hazards first, most consequential first (rows in <a href=\"reports/hazards.csv\">reports/hazards.csv</a>):</p>\
+         <table id=\"decisions\"><thead><tr><th>code</th><th>count</th><th>unit</th><th>meaning</th><th>what to do</th></tr></thead><tbody>",
+    );
+    for (hazard, n) in hazards {
+        let _ = write!(
+            out,
+            "<tr data-code=\"{}\" data-count=\"{n}\"><td>{}</td><td>{n}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            hazard.code,
+            hazard.code,
+            esc(hazard.unit),
+            esc(hazard.title),
+            esc(hazard.help)
+        );
+    }
+    out.push_str("</tbody></table></section>");
+    out
+}
+
+/// The CSV fields a spreadsheet would evaluate as formulas, by file, and where to look instead.
+fn spreadsheet_fields(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
+    let mut out = String::from(
+        "<section id=\"spreadsheet-fields\"><h2>Opening the reports in a spreadsheet</h2>\
+         <p>Open <a href=\"report.xlsx\">report.xlsx</a>: it holds every loss report, and every text in it is a string cell, never a formula.</p>",
+    );
+    let files = spreadsheet::risky_files(plan);
+    if files.is_empty() {
+        out.push_str("<p>No field of the CSV files starts with =, +, -, @, a tab or a carriage return.</p></section>");
+        return out;
+    }
+    out.push_str(if csv_spreadsheet_safe {
+        "<p>These CSV fields start with =, +, -, @, a tab or a carriage return; this run wrote them with a leading <code>'</code> (--csv-spreadsheet-safe), so the CSV files differ from the data there.</p>"
+    } else {
+        "<p class=\"fail\">The CSV files are exact, for machines: a spreadsheet that opens them evaluates these fields as formulas (they start with =, +, -, @, a tab or a carriage return). Do not open them in a spreadsheet; <code>--csv-spreadsheet-safe</code> writes them with a leading <code>'</code>.</p>"
+    });
+    out.push_str("<table id=\"spreadsheet-fields-table\"><thead><tr><th>file</th><th>rows</th><th>row</th><th>column</th><th>text</th></tr></thead><tbody>");
+    for file in &files {
+        for risky in &file.listed {
+            let _ = write!(
+                out,
+                "<tr data-file=\"{}\" data-rows=\"{}\"><td>reports/{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                file.file,
+                file.rows,
+                file.file,
+                file.rows,
+                risky.row,
+                risky.column,
+                esc(&super::one_line(&risky.text))
+            );
+        }
+    }
+    let _ = write!(
+        out,
+        "</tbody></table><p class=\"note\">Rows are numbered from the first row after the header; the first {} fields of each file are listed.</p></section>",
+        spreadsheet::LISTED_ROWS
+    );
+    out
+}
+
+pub fn report(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
     let mut out = String::from(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Rollback rehearsal</title>",
     );
@@ -101,6 +201,7 @@ pub fn report(plan: &Plan) -> String {
         None => "<p id=\"verdict\" class=\"pass\">The rollback is predicted to succeed.</p>".into(),
     };
     out.push_str(&verdict);
+    out.push_str(&before_anything(plan));
     let input = |k: &str| esc(plan.input.get(k).map(String::as_str).unwrap_or(""));
     let _ = write!(
         out,
@@ -132,21 +233,43 @@ pub fn report(plan: &Plan) -> String {
     for d in &plan.deleted {
         *per_model.entry(d.model_id.clone().unwrap_or_else(|| "NULL".into())).or_default() += 1;
     }
-    let mut per_model: Vec<(String, u64)> = per_model.into_iter().collect();
-    per_model.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut per_model: Vec<Bar> = per_model
+        .into_iter()
+        .map(|(model_id, count)| Bar { label: format!("model_id {model_id}"), count, unit: "versions deleted" })
+        .collect();
+    per_model.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
     per_model.truncate(20);
     out.push_str(&bars("chart-versions", "Versions deleted per model (top 20)", &per_model));
-    let actions = [ServiceAction::Repointed, ServiceAction::Unchanged, ServiceAction::Orphan, ServiceAction::Deleted];
-    let by_action: Vec<(String, u64)> =
-        actions.iter().map(|a| (a.name().to_string(), plan.services_with(*a))).collect();
+    let actions = [
+        (ServiceAction::Repointed, "repointed: silently serves another version"),
+        (ServiceAction::Unchanged, "unchanged"),
+        (ServiceAction::Orphan, "orphan: no models row before the rollback"),
+        (ServiceAction::Deleted, "deleted"),
+    ];
+    let by_action: Vec<Bar> = actions
+        .iter()
+        .map(|(a, meaning)| Bar { label: meaning.to_string(), count: plan.services_with(*a), unit: "services rows" })
+        .collect();
     out.push_str(&bars("chart-services", "Services by action", &by_action));
     let counts = plan.hazard_counts();
-    let by_code: Vec<(String, u64)> =
-        CODES.iter().map(|h| (h.code.to_string(), counts.get(h.code).copied().unwrap_or(0))).collect();
-    out.push_str(&bars("chart-hazards", "Hazards by code", &by_code));
-    let mut lost: Vec<(String, u64)> = vec![("models".into(), plan.deleted.len() as u64)];
-    lost.extend(plan.cascade_deleted.iter().map(|(t, n)| (t.clone(), *n)));
+    let by_code: Vec<Bar> = CODES
+        .iter()
+        .map(|h| Bar {
+            label: format!("{} {}", h.code, h.title),
+            count: counts.get(h.code).copied().unwrap_or(0),
+            unit: h.unit,
+        })
+        .collect();
+    out.push_str(&bars("chart-hazards", "Hazards: rows per code, in each hazard's unit", &by_code));
+    let mut lost =
+        vec![Bar { label: "models (versions)".into(), count: plan.deleted.len() as u64, unit: "rows deleted" }];
+    lost.extend(plan.cascade_deleted.iter().map(|(t, n)| Bar {
+        label: format!("{t} (foreign keys)"),
+        count: *n,
+        unit: "rows deleted",
+    }));
     out.push_str(&bars("chart-tables", "Rows deleted per table", &lost));
+    out.push_str(&spreadsheet_fields(plan, csv_spreadsheet_safe));
 
     out.push_str("<h2>Versions deleted</h2>");
     let rows = plan

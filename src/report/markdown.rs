@@ -1,6 +1,8 @@
-//! `report.md`: the same facts for a release manager. Totals first, then what is lost and why,
-//! hazards with their meaning and what to do, then the verification.
+//! `report.md`: the same facts for a release manager. What to do before running anything first
+//! (the predicted failure, the hazards to decide), then the totals, the CSV fields a spreadsheet
+//! would evaluate, what is lost and why, every hazard with its meaning, then the verification.
 
+use super::{decisions, spreadsheet};
 use crate::plan::{Check, Plan, ServiceAction};
 use crate::rehearsal::hazards::CODES;
 use std::fmt::Write;
@@ -26,6 +28,83 @@ fn verdict(check: &Check) -> &'static str {
 }
 
 const SAMPLE: usize = 20;
+
+/// What to do before running anything: the predicted failure, then the hazards to decide, most
+/// consequential first.
+fn before_anything(out: &mut String, plan: &Plan) {
+    let _ = writeln!(out, "## Before you run anything\n");
+    let outcome = match (&plan.predicted_failure, plan.fails()) {
+        (Some(reason), _) => {
+            format!("**PREDICTED FAILURE**: {reason}. The real script would fail: resolve this first.")
+        }
+        (None, true) => "**VERIFICATION FAILS**: see Verification below".to_string(),
+        (None, false) => "No failure is predicted: the rollback is predicted to succeed.".to_string(),
+    };
+    let _ = writeln!(out, "{outcome}\n");
+    let hazards = decisions::to_decide(plan);
+    if hazards.is_empty() {
+        let _ = writeln!(out, "No hazard needs a decision.\n");
+        return;
+    }
+    let _ = writeln!(out, "Decide on these hazards first, most consequential first (rows in `reports/hazards.csv`):\n");
+    let _ = writeln!(out, "| code | count | unit | meaning | what to do |\n|---|---:|---|---|---|");
+    for (hazard, n) in hazards {
+        let _ = writeln!(
+            out,
+            "| {} | {n} | {} | {} | {} |",
+            hazard.code,
+            hazard.unit,
+            cell(hazard.title),
+            cell(hazard.help)
+        );
+    }
+    let _ = writeln!(out);
+}
+
+/// The CSV fields a spreadsheet would evaluate as formulas, by file, and where to look instead.
+fn spreadsheet_fields(out: &mut String, plan: &Plan, csv_spreadsheet_safe: bool) {
+    let _ = writeln!(out, "## Opening the reports in a spreadsheet\n");
+    let _ = writeln!(
+        out,
+        "Open `report.xlsx`: it holds every loss report, and every text in it is a string cell, never a formula.\n"
+    );
+    let files = spreadsheet::risky_files(plan);
+    if files.is_empty() {
+        let _ =
+            writeln!(out, "No field of the CSV files starts with `=`, `+`, `-`, `@`, a tab or a carriage return.\n");
+        return;
+    }
+    if csv_spreadsheet_safe {
+        let _ = writeln!(
+            out,
+            "These CSV fields start with `=`, `+`, `-`, `@`, a tab or a carriage return; this run wrote them with a leading `'` (--csv-spreadsheet-safe), so the CSV files differ from the data there.\n"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "The CSV files are exact, for machines: a spreadsheet that opens them evaluates these fields as formulas (they start with `=`, `+`, `-`, `@`, a tab or a carriage return). Do not open them in a spreadsheet; `--csv-spreadsheet-safe` writes them with a leading `'`.\n"
+        );
+    }
+    let _ = writeln!(out, "| file | rows | row | column | text |\n|---|---:|---:|---|---|");
+    for file in &files {
+        for risky in &file.listed {
+            let _ = writeln!(
+                out,
+                "| `reports/{}` | {} | {} | {} | `{}` |",
+                file.file,
+                file.rows,
+                risky.row,
+                risky.column,
+                cell(&risky.text)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nRows are numbered from the first row after the header; the first {} fields of each file are listed.\n",
+        spreadsheet::LISTED_ROWS
+    );
+}
 
 /// A definition as an SQL block.
 fn sql_block(definition: &str) -> String {
@@ -126,16 +205,11 @@ fn triggers(plan: &Plan) -> String {
     out
 }
 
-pub fn report(plan: &Plan) -> String {
+pub fn report(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
     let mut out = String::new();
     let input = |k: &str| plan.input.get(k).cloned().unwrap_or_default();
     let _ = writeln!(out, "# Rollback rehearsal: model versioning\n");
-    let outcome = match (&plan.predicted_failure, plan.fails()) {
-        (Some(reason), _) => format!("**PREDICTED FAILURE**: {reason}"),
-        (None, true) => "**VERIFICATION FAILS**: see Verification below".to_string(),
-        (None, false) => "The rollback is predicted to succeed.".to_string(),
-    };
-    let _ = writeln!(out, "{outcome}\n");
+    before_anything(&mut out, plan);
     let _ = writeln!(
         out,
         "Input `{}` ({}, sha256 `{}`), policy **{}**, mode **{:?}**, orphans {}, collation `{}`.\n",
@@ -182,6 +256,8 @@ pub fn report(plan: &Plan) -> String {
         "The documented and legacy policies keep different rows for {} model_ids (`reports/policy_divergence.csv`).\n",
         plan.divergence.len()
     );
+
+    spreadsheet_fields(&mut out, plan, csv_spreadsheet_safe);
 
     let _ = writeln!(out, "## What is lost, and why\n");
     let _ = writeln!(out, "Every deleted version is in `reports/versions_deleted.csv` with the version kept instead. The first {SAMPLE}:\n");

@@ -1,24 +1,30 @@
-//! Renders the plan for people and machines: `summary.json`, `report.md`, `report.html` and the
-//! CSV loss reports of ROLLBACK.md §6. Rendering only: nothing here decides anything.
+//! Renders the plan for people and machines: `summary.json`, `report.md`, `report.html`,
+//! `report.xlsx` and the CSV loss reports of ROLLBACK.md §6. Rendering only: nothing here decides anything.
 
 pub mod csv;
+pub mod decisions;
 pub mod html;
 pub mod markdown;
+pub mod spreadsheet;
 pub mod summary;
+pub mod tables;
+pub mod xlsx;
 
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use std::path::Path;
 
 /// Writes every report of the run directory into `dir` (which exists and is empty).
-pub fn write_all(plan: &Plan, dir: &Path) -> Result<()> {
+/// `csv_spreadsheet_safe`: fields a spreadsheet would evaluate get a leading `'` in the CSV files.
+pub fn write_all(plan: &Plan, dir: &Path, csv_spreadsheet_safe: bool) -> Result<()> {
     let reports = dir.join("reports");
     std::fs::create_dir_all(&reports).map_err(|e| Error::io(&reports, e))?;
-    csv::write_all(plan, &reports)?;
+    csv::write_all(plan, &reports, csv_spreadsheet_safe)?;
+    xlsx::write(plan, &dir.join("report.xlsx"))?;
     let summary = serde_json::to_string_pretty(&summary::summary(plan)).expect("summary serialises");
     write(&dir.join("summary.json"), &summary)?;
-    write(&dir.join("report.md"), &markdown::report(plan))?;
-    write(&dir.join("report.html"), &html::report(plan))
+    write(&dir.join("report.md"), &markdown::report(plan, csv_spreadsheet_safe))?;
+    write(&dir.join("report.html"), &html::report(plan, csv_spreadsheet_safe))
 }
 
 /// Text on one line for logs and tables: control characters shown as escapes, quotes left alone.

@@ -3,10 +3,11 @@
 //! pg_dump and rehearsed. The shipped logic (tests/sql/guide_rollback.sql) and the emitted
 //! scripts then run there, and the prediction must be what PostgreSQL did: the statement that
 //! fails with its SQLSTATE, message and DETAIL; the objects dropped without a word; every row
-//! each trigger fired on (the audit table the fixture's triggers write).
+//! each trigger fired on (the audit table the fixture's triggers write); the rows each table
+//! (each partition, each inheritance parent and child on its own) loses, key by key.
 
 use crate::support::{cluster, load_generated, repo};
-use rehearse::catalog::Catalog;
+use rehearse::catalog::{quote_ident, Catalog, ConstraintKind, Table};
 use rehearse::emit::{self, Context};
 use rehearse::import::{import, ImportOptions};
 use rehearse::pg::Cluster;
@@ -17,7 +18,7 @@ use rehearse::rehearsal::{rehearse, Options};
 use rehearse::spec::Spec;
 use rehearse::validate::{describe, validate};
 use rehearse::workspace::Workspace;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 struct Case {
@@ -222,6 +223,48 @@ fn audited(pg: &Cluster, db: &str) -> Vec<(String, String)> {
     rows
 }
 
+/// The keys of the rows `table` holds itself (`ONLY`), as the plan's cascade rows spell them:
+/// its primary key's values, or all its values, joined with ", ".
+fn own_keys(pg: &Cluster, db: &str, catalog: &Catalog, table: &Table) -> Vec<String> {
+    let columns: Vec<String> = catalog
+        .constraints_of(&table.name)
+        .find(|c| c.kind == ConstraintKind::PrimaryKey)
+        .map(|c| c.columns.clone())
+        .unwrap_or_else(|| table.columns.iter().map(|c| c.name.clone()).collect());
+    let texts: Vec<String> = columns.iter().map(|c| format!("{}::text", quote_ident(c))).collect();
+    let sql = format!("SELECT concat_ws(', ', {}) FROM ONLY {}", texts.join(", "), table.name.quoted());
+    pg.query(db, &sql).unwrap().into_iter().map(|r| r[0].clone().unwrap_or_default()).collect()
+}
+
+/// Per table other than models, the keys of the rows the run deleted from `before` to `after`
+/// (a multiset difference), against those the plan predicts; only tables where they differ.
+fn lost_rows_diff(pg: &Cluster, before: &str, after: &str, catalog: &Catalog, plan: &Plan) -> Vec<String> {
+    let mut predicted: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for row in plan.cascade.iter().filter(|r| &*r.action == "deleted") {
+        predicted.entry(row.table.to_string()).or_default().push(row.key.to_string());
+    }
+    let mut problems = Vec::new();
+    for table in catalog.tables.iter().filter(|t| t.name.name != "models") {
+        let mut remaining = own_keys(pg, after, catalog, table);
+        let mut lost = Vec::new();
+        for key in own_keys(pg, before, catalog, table) {
+            match remaining.iter().position(|k| *k == key) {
+                Some(i) => {
+                    remaining.swap_remove(i);
+                }
+                None => lost.push(key),
+            }
+        }
+        lost.sort();
+        let mut expected = predicted.remove(&table.name.to_string()).unwrap_or_default();
+        expected.sort();
+        if lost != expected {
+            problems.push(format!("{} lost {lost:?}, predicted {expected:?}", table.name));
+        }
+    }
+    problems
+}
+
 struct Rehearsed {
     workspace: Workspace,
     catalog: Catalog,
@@ -273,6 +316,8 @@ fn check_case(pg: &Cluster, n: usize, case: &Case, dir: &Path) -> Vec<String> {
             }
             "passes" => first.is_none(),
             "drops" => plan.ddl.iter().flat_map(|s| &s.dropped).any(|d| d.object.describe() == cells[0]),
+            "loses" => plan.cascade_deleted.contains_key(&cells[0]),
+            "keeps" => !plan.cascade_deleted.contains_key(&cells[0]),
             "fires" => predicted_firings(plan).iter().any(|(t, _)| *t == cells[0]),
             "silent" => !predicted_firings(plan).iter().any(|(t, _)| *t == cells[0]),
             "count" | "some" => {
@@ -304,6 +349,9 @@ fn check_case(pg: &Cluster, n: usize, case: &Case, dir: &Path) -> Vec<String> {
                 problems.push(format!("shipped run dropped {gone:?}, predicted {:?}", predicted_drops(plan)));
             }
             if let Some(diff) = firing_diff(&audited(pg, &shipped), &predicted_firings(plan)) {
+                problems.push(format!("shipped run: {diff}"));
+            }
+            for diff in lost_rows_diff(pg, &db, &shipped, &run.catalog, plan) {
                 problems.push(format!("shipped run: {diff}"));
             }
         }

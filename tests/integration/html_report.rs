@@ -1,12 +1,98 @@
 //! report.html: its numbers equal summary.json (DOM level), and it renders in a real headless
-//! Chromium — its script runs without console errors and a screenshot is drawn.
+//! Chromium — its script runs without console errors and a screenshot is drawn. The rendered page
+//! opens with the predicted failure and the hazards to decide, as summary.json has them.
 
 use crate::support::{rehearse, repo, stderr};
-use std::process::Command;
+use rehearse::rehearsal::hazards::CODES;
+use rehearse::report::decisions::by_consequence;
+use std::path::Path;
+use std::process::{Command, Output};
 
 fn attr_or_text(html: &str, id: &str) -> String {
     let pattern = regex::Regex::new(&format!(r#"id="{id}">([^<]*)<"#)).unwrap();
     pattern.captures(html).unwrap_or_else(|| panic!("no #{id}"))[1].to_string()
+}
+
+/// Runs headless Chromium on `page` with `extra` arguments (`--dump-dom`, `--screenshot=…`).
+fn render(page: &Path, profile: &Path, extra: &[&str]) -> Output {
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("Debian's chromium is installed by `make test` (scripts/setup.sh --for-tests)");
+    Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--enable-logging=stderr", "--v=0", "--window-size=1200,2400"])
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap()
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
+}
+
+/// The rendered page opens with what to do: the predicted failure as summary.json says it, then
+/// the hazards with rows, most consequential first, with summary.json's counts, then the totals;
+/// the hazard chart labels each bar with its meaning and unit.
+fn first_screen_matches_summary(rendered: &str, summary: &serde_json::Value) {
+    let position = |needle: &str| rendered.find(needle).unwrap_or_else(|| panic!("no {needle} in the rendered page"));
+    let failure = regex::Regex::new(r#"id="predicted-failure">([^<]*)<"#).unwrap();
+    match summary["predicted_failure"].as_str() {
+        Some(reason) => {
+            assert_eq!(unescape(&failure.captures(rendered).expect("#predicted-failure")[1]), reason);
+            assert!(position("id=\"predicted-failure\"") < position("id=\"decisions\""));
+        }
+        None => assert!(!failure.is_match(rendered), "no predicted failure shown"),
+    }
+    let rows = regex::Regex::new(r#"<tr data-code="(H\d+)" data-count="(\d+)">"#).unwrap();
+    let shown: Vec<(String, u64)> =
+        rows.captures_iter(rendered).map(|c| (c[1].to_string(), c[2].parse().unwrap())).collect();
+    let expected: Vec<(String, u64)> = by_consequence()
+        .iter()
+        .map(|h| (h.code.to_string(), summary["hazards"][h.code].as_u64().unwrap()))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(shown, expected, "the hazards to decide, most consequential first");
+    assert!(position("id=\"before-anything\"") < position("id=\"models-before\""), "decisions before totals");
+    let chart = rendered.split("id=\"chart-hazards\"").nth(1).unwrap().split("</figure>").next().unwrap();
+    for hazard in &CODES {
+        let count = summary["hazards"][hazard.code].as_u64().unwrap();
+        assert!(chart.contains(&format!(">{count} {}</text>", hazard.unit)), "{} bar shows its unit", hazard.code);
+        let label: String = format!("{} {}", hazard.code, hazard.title).chars().take(40).collect();
+        assert!(unescape(chart).contains(&label), "{} bar shows its meaning", hazard.code);
+    }
+}
+
+#[test]
+fn a_predicted_failure_opens_the_html_report_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = dir.path().join("restrict.sql");
+    let generate = Command::new("python3")
+        .arg(repo().join("fixtures/generate.py"))
+        .args(["--restrict-trap", "--out"])
+        .arg(&sql)
+        .output()
+        .unwrap();
+    assert!(generate.status.success(), "{}", stderr(&generate));
+    let out = dir.path().join("run");
+    let run =
+        rehearse(&["run".as_ref(), sql.as_os_str(), "--delete-orphans".as_ref(), "--out".as_ref(), out.as_os_str()]);
+    assert_eq!(run.status.code(), Some(3), "{}", stderr(&run));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["predicted_failure"].is_string(), "{summary}");
+    let dom = render(&out.join("report.html"), &dir.path().join("profile"), &["--dump-dom"]);
+    let rendered = String::from_utf8_lossy(&dom.stdout);
+    assert!(rendered.contains("data-ready=\"yes\""), "{}", String::from_utf8_lossy(&dom.stderr));
+    first_screen_matches_summary(&rendered, &summary);
+    let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let reason = summary["predicted_failure"].as_str().unwrap();
+    let first = markdown.find("**PREDICTED FAILURE**").expect("report.md names the failure");
+    assert!(markdown[first..].starts_with(&format!("**PREDICTED FAILURE**: {reason}")));
+    assert!(first < markdown.find("## Totals").unwrap() && first < markdown.find("| H9 |").unwrap());
 }
 
 #[test]
@@ -40,28 +126,14 @@ fn the_html_report_matches_the_summary_and_renders_in_chromium() {
     assert!(!html.contains("http://") && !html.contains("https://"), "the page is self-contained");
     assert!(html.contains("href=\"reports/versions_deleted.csv\""));
 
-    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("Debian's chromium is installed by `make test` (scripts/setup.sh --for-tests)");
-    let profile = dir.path().join("profile");
-    let headless = |extra: &[&str]| {
-        Command::new(chromium)
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
-            .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .args(["--enable-logging=stderr", "--v=0", "--window-size=1200,2400"])
-            .args(extra)
-            .arg(format!("file://{}", out.join("report.html").display()))
-            .output()
-            .unwrap()
-    };
+    let headless = |extra: &[&str]| render(&out.join("report.html"), &dir.path().join("profile"), extra);
     let dom = headless(&["--dump-dom"]);
     let rendered = String::from_utf8_lossy(&dom.stdout);
     let log = String::from_utf8_lossy(&dom.stderr);
     assert!(rendered.contains("data-ready=\"yes\""), "the page's script ran to its end:\n{log}");
     assert!(!log.contains("Uncaught") && !log.contains(":CONSOLE("), "console errors:\n{log}");
     assert!(rendered.contains("id=\"versions-deleted\">170<"), "the rendered DOM shows the totals");
+    first_screen_matches_summary(&rendered, &summary);
     let shot = dir.path().join("page.png");
     let screenshot = headless(&[&format!("--screenshot={}", shot.display())]);
     let png = std::fs::read(&shot)

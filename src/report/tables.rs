@@ -1,0 +1,129 @@
+//! The loss reports of ROLLBACK.md §6 as data: a file name, a header and typed rows borrowed from
+//! the plan. The CSV files and report.xlsx are written from these same tables, so they hold the
+//! same rows.
+
+use crate::plan::Plan;
+
+/// One field of a loss report: text (or NULL), or a boolean (or NULL).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Value<'a> {
+    Text(Option<&'a str>),
+    Bool(Option<bool>),
+}
+
+impl<'a> Value<'a> {
+    /// The field as the CSV files spell it: booleans as `true`/`false`.
+    pub fn text(self) -> Option<&'a str> {
+        match self {
+            Value::Text(text) => text,
+            Value::Bool(value) => value.map(|b| if b { "true" } else { "false" }),
+        }
+    }
+}
+
+pub type Rows<'a> = Box<dyn Iterator<Item = Vec<Value<'a>>> + 'a>;
+
+pub struct Report<'a> {
+    /// The file under `reports/`, e.g. `versions_deleted.csv`.
+    pub file: &'static str,
+    pub header: &'static [&'static str],
+    pub rows: Rows<'a>,
+}
+
+impl Report<'_> {
+    /// The report's name without `.csv`: the sheet name in report.xlsx.
+    pub fn name(&self) -> &'static str {
+        self.file.trim_end_matches(".csv")
+    }
+}
+
+fn text(value: &Option<impl AsRef<str>>) -> Value<'_> {
+    Value::Text(value.as_ref().map(AsRef::as_ref))
+}
+
+fn some(value: &str) -> Value<'_> {
+    Value::Text(Some(value))
+}
+
+/// Every loss report, in the order of ROLLBACK.md §6.
+pub fn reports(plan: &Plan) -> [Report<'_>; 6] {
+    [
+        Report {
+            file: "versions_kept.csv",
+            header: &["id", "model_id", "version", "version_status", "reason"],
+            rows: Box::new(plan.kept.iter().map(|k| {
+                vec![some(&k.id), text(&k.model_id), text(&k.version), text(&k.version_status), some(&k.reason)]
+            })),
+        },
+        Report {
+            file: "versions_deleted.csv",
+            header: &[
+                "id",
+                "model_id",
+                "version",
+                "version_status",
+                "is_immutable",
+                "is_published",
+                "release_notes",
+                "kept_id",
+                "kept_version",
+                "reason",
+            ],
+            rows: Box::new(plan.deleted.iter().map(|d| {
+                vec![
+                    some(&d.id),
+                    text(&d.model_id),
+                    text(&d.version),
+                    text(&d.version_status),
+                    Value::Bool(d.is_immutable),
+                    Value::Bool(d.is_published),
+                    text(&d.release_notes),
+                    some(&d.kept_id),
+                    text(&d.kept_version),
+                    some(&d.reason),
+                ]
+            })),
+        },
+        Report {
+            file: "services_affected.csv",
+            header: &["service_id", "name", "model_id", "model_version_before", "model_version_after", "action"],
+            rows: Box::new(plan.services.iter().map(|s| {
+                vec![
+                    text(&s.service_id),
+                    text(&s.name),
+                    text(&s.model_id),
+                    text(&s.model_version_before),
+                    text(&s.model_version_after),
+                    some(s.action.name()),
+                ]
+            })),
+        },
+        Report {
+            file: "cascade.csv",
+            header: &["table", "key", "action", "via"],
+            rows: Box::new(
+                plan.cascade.iter().map(|c| vec![some(&c.table), some(&c.key), some(&c.action), some(&c.via)]),
+            ),
+        },
+        Report {
+            file: "policy_divergence.csv",
+            header: &["model_id", "documented_id", "documented_version", "legacy_id", "legacy_version"],
+            rows: Box::new(plan.divergence.iter().map(|d| {
+                vec![
+                    text(&d.model_id),
+                    some(&d.documented_id),
+                    text(&d.documented_version),
+                    some(&d.legacy_id),
+                    text(&d.legacy_version),
+                ]
+            })),
+        },
+        Report {
+            file: "hazards.csv",
+            header: &["code", "table", "key", "detail"],
+            rows: Box::new(
+                plan.hazards.iter().map(|h| vec![some(h.code), some(&h.table), some(&h.key), some(&h.detail)]),
+            ),
+        },
+    ]
+}
