@@ -2,7 +2,9 @@
 # Regenerates fuzz/seeds/: a small database of fixtures/generate.py (1 model, the stale backup
 # tables) loaded into a throw-away PostgreSQL 15 and written by real pg_dump in every form the
 # readers take; pg_dump 16 adds archive format 1.15 when scripts/setup.sh --for-tests fetched it.
-# Directory inputs are files joined by `==> NAME` lines (fuzz/src/lib.rs, write_tree).
+# Directory inputs are files joined by `==> NAME` lines (fuzz/src/tree.rs). Some cases of
+# tests/cases/bad_input.cases mutate tar/example.tar and directory/uncompressed at fixed offsets:
+# check them after regenerating.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
