@@ -104,6 +104,7 @@ impl Error {
 
 /// A DuckDB failure: the machine's when DuckDB could not get disk, memory or a file (its "IO",
 /// "Out of Memory" and "Permission" errors), else a bug in the SQL rehearse wrote.
+#[cfg(feature = "engine")]
 impl From<duckdb::Error> for Error {
     fn from(error: duckdb::Error) -> Self {
         let message = error.to_string();
@@ -127,7 +128,7 @@ impl From<duckdb::Error> for Error {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "engine"))]
 mod tests {
     use super::Error;
     use duckdb::Connection;

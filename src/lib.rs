@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod cleanup;
 pub mod emit;
 pub mod error;
+#[cfg(feature = "engine")]
 pub mod import;
 pub mod input;
 pub mod pg;
@@ -19,7 +20,9 @@ pub mod rundir;
 pub mod spec;
 pub mod sql;
 pub mod staging;
+#[cfg(feature = "engine")]
 pub mod validate;
+#[cfg(feature = "engine")]
 pub mod workspace;
 
 pub use error::{Error, Result};

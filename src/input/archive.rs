@@ -6,6 +6,7 @@
 //! never decoded. A table whose data the table of contents lists but the archive does not hold
 //! is an error, never an empty table.
 
+use super::archive_toc;
 use super::copy_text::DecodedRow;
 use super::custom::CustomData;
 use super::ddl::{self, Parsed};
@@ -84,6 +85,7 @@ impl Archive {
     /// database's name.
     fn toc(&self) -> Result<(Vec<Entry>, String, String, String)> {
         let unreadable = |e| unreadable(&self.path, e);
+        self.check_toc().map_err(unreadable)?;
         match self.kind {
             Kind::Custom => {
                 let (_, meta) = CustomData::open(&self.path).map_err(unreadable)?;
@@ -98,6 +100,23 @@ impl Archive {
                 Ok((meta.entries, meta.dump_version, meta.server_version, meta.dbname))
             }
         }
+    }
+
+    /// Counts in the TOC that libpgdump would trust with its memory (see `archive_toc`).
+    fn check_toc(&self) -> libpgdump::Result<()> {
+        let toc = if self.kind == Kind::Directory { self.path.join("toc.dat") } else { self.path.clone() };
+        let mut file = File::open(&toc)?;
+        let len = file.metadata()?.len();
+        if self.kind != Kind::Tar {
+            return archive_toc::check(BufReader::new(file), len);
+        }
+        let members = tar_members(&self.path)?;
+        let Some((name, offset, size)) = members.into_iter().find(|(name, _, _)| name == "toc.dat") else {
+            return Ok(());
+        };
+        archive_toc::check_member(&name, offset, size, len)?;
+        file.seek(SeekFrom::Start(offset))?;
+        archive_toc::check(BufReader::new(file.take(size)), size)
     }
 
     fn at_entry(&self, entry: &str, message: impl Into<String>) -> Error {

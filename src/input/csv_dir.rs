@@ -122,11 +122,10 @@ fn inferred_table(file: &Path, name: &TableName) -> Result<Table> {
     let mut values: Vec<Vec<String>> = vec![Vec::new(); header.len()];
     let mut row = DecodedRow::default();
     while let Some(line) = reader.next_record(&mut row).map_err(|e| csv_error(file, e))? {
+        check_width(file, line, row.len(), header.len())?;
         let texts = row.texts().map_err(|f| {
-            let column = header.get(f - 1).map_or("", String::as_str);
-            Error::bad_input(Location::line(file, line), format!("invalid UTF-8 in field {f} ({column})"))
+            Error::bad_input(Location::line(file, line), format!("invalid UTF-8 in field {f} ({})", header[f - 1]))
         })?;
-        check_width(file, line, texts.len(), header.len())?;
         for (column, value) in values.iter_mut().zip(texts) {
             column.extend(value.map(str::to_string));
         }
@@ -240,13 +239,14 @@ impl Input for CsvDirectory {
             sink.begin(table, &columns, Origin::Lines(file.clone()), 1)?;
             let mut row = DecodedRow::default();
             while let Some(line) = reader.next_record(&mut row).map_err(|e| csv_error(file, e))? {
+                // The width first: a field past the header has no column to name.
+                check_width(file, line, row.len(), header.len())?;
                 let texts = row.texts().map_err(|f| {
                     Error::bad_input(
                         Location::line(file, line),
                         format!("invalid UTF-8 in field {f} ({})", header[f - 1]),
                     )
                 })?;
-                check_width(file, line, texts.len(), header.len())?;
                 let fields: Vec<Option<&str>> =
                     texts.into_iter().zip(&keep).filter(|(_, keep)| **keep).map(|(t, _)| t).collect();
                 sink.row(&fields, line)?;

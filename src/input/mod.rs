@@ -3,6 +3,7 @@
 //! Readers never touch the workspace; they only hand rows on.
 
 pub mod archive;
+mod archive_toc;
 pub mod copy_text;
 pub mod csv_dir;
 pub mod csv_text;

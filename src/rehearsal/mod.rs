@@ -3,13 +3,18 @@
 //! workspace and writes only TEMP tables, so a workspace file is never changed.
 
 pub mod ddl_replay;
+#[cfg(feature = "engine")]
 pub mod effects;
+#[cfg(feature = "engine")]
 pub mod engine;
+#[cfg(feature = "engine")]
 pub mod fk_violations;
 pub mod hazards;
 pub mod policy;
 pub mod steps;
+#[cfg(feature = "engine")]
 pub mod triggers;
 pub mod version;
 
+#[cfg(feature = "engine")]
 pub use engine::{rehearse, Options};

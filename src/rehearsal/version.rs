@@ -6,14 +6,16 @@ use std::cmp::Ordering;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Identifier {
-    Numeric(u64),
+    /// The digits without leading zeros, compared by length and then digit by digit: a
+    /// numeric identifier of any length is a number, as SemVer asks.
+    Numeric(String),
     Alpha(String),
 }
 
 impl Ord for Identifier {
     fn cmp(&self, other: &Self) -> Ordering {
         match (self, other) {
-            (Identifier::Numeric(a), Identifier::Numeric(b)) => a.cmp(b),
+            (Identifier::Numeric(a), Identifier::Numeric(b)) => a.len().cmp(&b.len()).then_with(|| a.cmp(b)),
             (Identifier::Numeric(_), Identifier::Alpha(_)) => Ordering::Less,
             (Identifier::Alpha(_), Identifier::Numeric(_)) => Ordering::Greater,
             (Identifier::Alpha(a), Identifier::Alpha(b)) => a.as_bytes().cmp(b.as_bytes()),
@@ -80,8 +82,10 @@ pub fn parse(text: &str) -> Option<Version> {
             .map(|id| {
                 if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
                     None
+                } else if id.bytes().all(|b| b.is_ascii_digit()) {
+                    Some(Identifier::Numeric(id.trim_start_matches('0').to_string()))
                 } else {
-                    Some(number(id).map_or_else(|| Identifier::Alpha(id.to_string()), Identifier::Numeric))
+                    Some(Identifier::Alpha(id.to_string()))
                 }
             })
             .collect::<Option<Vec<_>>>()?,

@@ -6,6 +6,9 @@ use flate2::write::GzEncoder;
 use std::io::Write;
 use std::path::Path;
 
+#[path = "../../fuzz/src/tree.rs"]
+mod tree;
+
 #[derive(Default, Debug)]
 struct Case {
     name: String,
@@ -119,28 +122,35 @@ fn mutate(content: Vec<u8>, op: &[String]) -> Vec<u8> {
 }
 
 fn build_input(case: &Case, dir: &Path) -> std::path::PathBuf {
-    match case.base.as_str() {
-        "missing" => dir.join("no-such-dump.sql"),
+    let (form, path) = case.base.split_once(char::is_whitespace).unwrap_or((&case.base, ""));
+    let source = match form {
+        "missing" => return dir.join("no-such-dump.sql"),
         "dir" => {
             let input = dir.join("exports");
             std::fs::create_dir(&input).unwrap();
             for (name, text) in &case.files {
                 std::fs::write(input.join(name), unescape(text)).unwrap();
             }
-            input
+            return input;
         }
-        "example" | "example-custom" => {
-            let file = if case.base == "example" { "fixtures/example.sql" } else { "fixtures/example.dump" };
-            let mut content = std::fs::read(repo().join(file)).unwrap();
-            for op in &case.mutations {
-                content = mutate(content, op);
-            }
-            let input = dir.join("dump.sql");
-            std::fs::write(&input, content).unwrap();
-            input
-        }
+        "example" => "fixtures/example.sql",
+        "example-custom" => "fixtures/example.dump",
+        "file" | "tree" => path.trim(),
         other => panic!("unknown base {other}"),
+    };
+    let mut content = std::fs::read(repo().join(source)).unwrap();
+    for op in &case.mutations {
+        content = mutate(content, op);
     }
+    if form == "tree" {
+        let input = dir.join("archive");
+        std::fs::create_dir(&input).unwrap();
+        tree::write(&content, &input).unwrap();
+        return input;
+    }
+    let input = dir.join("dump.sql");
+    std::fs::write(&input, content).unwrap();
+    input
 }
 
 /// The expectation as a pattern: literal text, `{input}` the path, LINE any line number, `…`
