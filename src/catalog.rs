@@ -177,6 +177,31 @@ pub struct Index {
     pub columns: Vec<String>,
 }
 
+/// One foreign key between one table holding referencing rows and one holding referenced rows:
+/// a key on (or to) a partitioned table is one edge per partition (`Catalog::key_row_holders`).
+#[derive(Debug, Clone)]
+pub struct FkEdge<'c> {
+    pub constraint: &'c Constraint,
+    pub fk: &'c ForeignKey,
+    pub child: TableName,
+    pub parent: TableName,
+}
+
+impl FkEdge<'_> {
+    /// `c.col = p.ref_col AND …` for the key's columns, over the aliases of a child and a
+    /// parent row.
+    pub fn matches(&self, child: &str, parent: &str) -> String {
+        let pairs: Vec<String> = self
+            .constraint
+            .columns
+            .iter()
+            .zip(&self.fk.ref_columns)
+            .map(|(c, p)| format!("{child}.{} = {parent}.{}", quote_ident(c), quote_ident(p)))
+            .collect();
+        pairs.join(" AND ")
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
     pub tables: Vec<Table>,
@@ -256,6 +281,34 @@ impl Catalog {
             Some(t) if t.partitioned_by.is_some() => self.row_holders(table),
             _ => vec![table.clone()],
         }
+    }
+
+    /// The foreign keys between tables of `tables`, one edge per pair of tables holding their
+    /// rows (keys leading out of `tables` cannot be followed, and need not be when `tables` is
+    /// closed under `reached_from`).
+    pub fn fk_edges(&self, tables: &BTreeSet<TableName>) -> Vec<FkEdge<'_>> {
+        let mut edges = Vec::new();
+        for (constraint, fk) in self.foreign_keys() {
+            let parents: Vec<TableName> =
+                self.key_row_holders(&fk.ref_table).into_iter().filter(|t| tables.contains(t)).collect();
+            for child in self.key_row_holders(&constraint.table).into_iter().filter(|t| tables.contains(t)) {
+                for parent in &parents {
+                    edges.push(FkEdge { constraint, fk, child: child.clone(), parent: parent.clone() });
+                }
+            }
+        }
+        edges
+    }
+
+    /// The primary key columns that hold for `table`'s rows: its own, or the one declared on a
+    /// partitioned table it is a partition of.
+    pub fn primary_key(&self, table: &TableName) -> Option<&[String]> {
+        std::iter::once(table.clone()).chain(self.partition_ancestors(table)).find_map(|t| {
+            self.constraints
+                .iter()
+                .find(|c| c.table == t && c.kind == ConstraintKind::PrimaryKey)
+                .map(|c| c.columns.as_slice())
+        })
     }
 
     /// The partitioned tables `table` is a partition of, nearest first. Foreign keys that

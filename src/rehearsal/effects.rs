@@ -5,7 +5,7 @@
 //! row statement of the rollback is a phase: its rows are tagged with it once it is complete
 //! (`close_phase`), so that its blockers and triggers are told apart from the next one's.
 
-use crate::catalog::{quote_ident, Catalog, Constraint, FkAction, ForeignKey, TableName};
+use crate::catalog::{quote_ident, Catalog, Constraint, FkAction, FkEdge, ForeignKey, TableName};
 use crate::error::Result;
 use crate::sql::literal;
 use duckdb::Connection;
@@ -68,55 +68,21 @@ fn via(constraint: &Constraint, fk: &ForeignKey) -> String {
     format!("{} -> {}", constraint.name, fk.ref_table)
 }
 
-/// One foreign key between one table holding referencing rows and one holding referenced rows:
-/// a key on (or to) a partitioned table is one edge per partition (`Catalog::key_row_holders`).
-struct Edge<'c> {
-    constraint: &'c Constraint,
-    fk: &'c ForeignKey,
-    child: TableName,
-    parent: TableName,
-}
-
-impl Edge<'_> {
-    /// `FROM child c JOIN parent p ON …`, restricted to the parent rows of `parents` (a
-    /// subquery of rowids) and to child rows not deleted.
-    fn referencing(&self, parents: &str) -> String {
-        let on: Vec<String> = self
-            .constraint
-            .columns
-            .iter()
-            .zip(&self.fk.ref_columns)
-            .map(|(c, p)| format!("c.{} = p.{}", quote_ident(c), quote_ident(p)))
-            .collect();
-        format!(
-            "FROM {} c JOIN {} p ON {} WHERE p.rowid IN {parents} AND c.rowid NOT IN {}",
-            self.child.quoted(),
-            self.parent.quoted(),
-            on.join(" AND "),
-            deleted_rids(&self.child)
-        )
-    }
-}
-
-/// The foreign keys between loaded tables, one edge per pair of tables holding their rows (the
-/// others cannot be followed, and need not be: import loads every table a delete can reach).
-fn edges<'c>(catalog: &'c Catalog, loaded: &BTreeSet<TableName>) -> Vec<Edge<'c>> {
-    let mut edges = Vec::new();
-    for (constraint, fk) in catalog.foreign_keys() {
-        let parents: Vec<TableName> =
-            catalog.key_row_holders(&fk.ref_table).into_iter().filter(|t| loaded.contains(t)).collect();
-        for child in catalog.key_row_holders(&constraint.table).into_iter().filter(|t| loaded.contains(t)) {
-            for parent in &parents {
-                edges.push(Edge { constraint, fk, child: child.clone(), parent: parent.clone() });
-            }
-        }
-    }
-    edges
+/// `FROM child c JOIN parent p ON …` for `edge`, restricted to the parent rows of `parents`
+/// (a subquery of rowids) and to child rows not deleted.
+fn referencing(edge: &FkEdge, parents: &str) -> String {
+    format!(
+        "FROM {} c JOIN {} p ON {} WHERE p.rowid IN {parents} AND c.rowid NOT IN {}",
+        edge.child.quoted(),
+        edge.parent.quoted(),
+        edge.matches("c", "p"),
+        deleted_rids(&edge.child)
+    )
 }
 
 /// Follows every ON DELETE CASCADE between loaded tables until no new row is deleted.
 pub fn cascade(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<TableName>) -> Result<()> {
-    let edges = edges(catalog, loaded);
+    let edges = catalog.fk_edges(loaded);
     loop {
         let mut added = 0;
         for edge in edges.iter().filter(|e| e.fk.on_delete == FkAction::Cascade) {
@@ -125,7 +91,7 @@ pub fn cascade(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<TableName
                     "INSERT INTO {DELETED} SELECT DISTINCT {}, c.rowid, {}, NULL {}",
                     literal(&edge.child.to_string()),
                     literal(&via(edge.constraint, edge.fk)),
-                    edge.referencing(&deleted_rids(&edge.parent))
+                    referencing(edge, &deleted_rids(&edge.parent))
                 ),
                 [],
             )?;
@@ -141,7 +107,7 @@ pub fn cascade(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<TableName
 /// the phase deletes.
 pub fn consequences(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<TableName>) -> Result<Vec<Blocker>> {
     let mut blockers = Vec::new();
-    for edge in edges(catalog, loaded) {
+    for edge in catalog.fk_edges(loaded) {
         let (constraint, fk) = (edge.constraint, edge.fk);
         let parents = deleted_now(&edge.parent);
         match fk.on_delete {
@@ -154,7 +120,7 @@ pub fn consequences(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<Tabl
                         literal(&via(constraint, fk)),
                         literal(&fk.on_delete.sql().to_lowercase()),
                         literal(&constraint.name),
-                        edge.referencing(&parents)
+                        referencing(&edge, &parents)
                     ),
                     [],
                 )?;
@@ -166,7 +132,7 @@ pub fn consequences(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<Tabl
                     &format!(
                         "SELECT count(*), min(concat_ws(', ', {})) {}",
                         columns.join(", "),
-                        edge.referencing(&parents)
+                        referencing(&edge, &parents)
                     ),
                     [],
                     |r| Ok((r.get(0)?, r.get(1)?)),
