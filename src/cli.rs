@@ -177,9 +177,14 @@ pub struct RestoreScriptArgs {
     /// The model_id whose version to restore.
     #[arg(long)]
     pub model_id: String,
-    /// The deleted version to bring back.
+    /// The version to bring back: one the rehearsal deletes, or the kept one once a restore
+    /// replaced it.
     #[arg(long)]
     pub version: String,
+    /// Only name the rows the restore would replace, delete, change and bring back, then roll
+    /// back: nothing is changed.
+    #[arg(long)]
+    pub preview: bool,
     /// Write the script here instead of to stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,

@@ -4,6 +4,7 @@
 //! written: a script that does not parse stops the run.
 
 pub mod check;
+mod restore;
 mod scripts;
 
 use crate::catalog::{Catalog, Table};

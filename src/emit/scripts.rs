@@ -2,7 +2,7 @@
 //! `quote_ident` and `literal` quote all of them, so hostile data cannot break a statement.
 
 use super::check::dollar_quote;
-use super::Context;
+use super::{restore, Context};
 use crate::catalog::objects::{ObjectKind, SchemaObject};
 use crate::catalog::{quote_ident, ConstraintKind, FkAction, Table, TableName};
 use crate::plan::{Mode, Plan, StepPrediction};
@@ -548,78 +548,18 @@ pub fn verify(ctx: &Context) -> String {
 
 pub fn restore_version(ctx: &Context) -> String {
     let mut out = header(ctx, "04_restore_version.sql", "restore one deleted version from 01_backup.sql's copy");
-    out.push_str("-- Defines rehearse_restore_version(model_id, version). After the rollback, UNIQUE(model_id)\n-- allows one row per model_id: the restored version replaces the current one, which stays in the\n-- backup, and the constraint is kept throughout. Call it in a transaction:\n--   BEGIN; SELECT rehearse_restore_version('<model_id>', '<version>'); COMMIT;\n");
-    let m = &ctx.spec.models;
-    let backup = rehearse_backup(&ctx.models.name);
-    let dropped = &ctx.spec.drop.models_columns;
-    let surviving: Vec<String> =
-        ctx.models.columns.iter().filter(|c| !dropped.contains(&c.name)).map(|c| quote_ident(&c.name)).collect();
-    let mut body = String::from("DECLARE\n  restored_id text;\n  replaced_id text;\nBEGIN\n");
-    let _ = write!(
-        body,
-        "  SELECT CAST(b.{id} AS text) INTO restored_id FROM {backup} b WHERE CAST(b.{mid} AS text) IS NOT DISTINCT FROM p_model_id AND CAST(b.{ver} AS text) IS NOT DISTINCT FROM p_version;\n  IF restored_id IS NULL THEN\n    RAISE EXCEPTION 'rehearse: no version % of model % in {bname}', p_version, p_model_id;\n  END IF;\n  IF EXISTS (SELECT 1 FROM {models} WHERE {id} = CAST(restored_id AS {id_type})) THEN\n    RAISE EXCEPTION 'rehearse: version % of model % is the current row: nothing to restore', p_version, p_model_id;\n  END IF;\n  SELECT CAST({id} AS text) INTO replaced_id FROM {models} WHERE CAST({mid} AS text) IS NOT DISTINCT FROM p_model_id;\n  DELETE FROM {models} WHERE {id} = CAST(replaced_id AS {id_type});\n  INSERT INTO {models} ({cols}) SELECT {cols} FROM {backup} WHERE CAST({id} AS text) = restored_id;\n",
-        id = quote_ident(&m.id),
-        mid = quote_ident(&m.model_id),
-        ver = quote_ident(&m.version),
-        backup = backup.quoted(),
-        bname = backup.to_string().replace('\'', "''").replace('%', "%%"),
-        models = ctx.models.name.quoted(),
-        cols = surviving.join(", "),
-        id_type = id_type(ctx),
-    );
-    // Rows of other tables that pointed at the restored version come back from their backups.
-    let touched = ctx.touched();
-    for (constraint, fk) in ctx.catalog.foreign_keys().filter(|(_, fk)| fk.ref_table == ctx.models.name) {
-        let Some(child) = touched.iter().find(|t| t.name == constraint.table) else { continue };
-        let child_backup = rehearse_backup(&child.name);
-        let fk_col = quote_ident(&constraint.columns[0]);
-        let pk: Vec<String> = ctx
-            .catalog
-            .constraints_of(&child.name)
-            .find(|c| c.kind == ConstraintKind::PrimaryKey)
-            .map(|c| c.columns.iter().map(|col| quote_ident(col)).collect())
-            .unwrap_or_default();
-        let same_row = pk.iter().map(|c| format!("l.{c} = b.{c}")).collect::<Vec<_>>().join(" AND ");
-        match fk.on_delete {
-            FkAction::Cascade if !pk.is_empty() => {
-                let _ = writeln!(
-                    body,
-                    "  INSERT INTO {child} SELECT b.* FROM {cb} b WHERE CAST(b.{fk_col} AS text) = restored_id AND NOT EXISTS (SELECT 1 FROM {child} l WHERE {same_row});",
-                    child = child.name.quoted(),
-                    cb = child_backup.quoted(),
-                );
-            }
-            FkAction::SetNull if !pk.is_empty() => {
-                let _ = writeln!(
-                    body,
-                    "  UPDATE {child} l SET {fk_col} = b.{fk_col} FROM {cb} b WHERE {same_row} AND CAST(b.{fk_col} AS text) = restored_id AND l.{fk_col} IS NULL;",
-                    child = child.name.quoted(),
-                    cb = child_backup.quoted(),
-                );
-            }
-            _ => {}
-        }
-    }
-    let _ = write!(
-        body,
-        "  RAISE NOTICE 'rehearse: restored version % of model % (id %), replacing id %. Not restorable: the dropped columns {}; rows deleted further down than one foreign key.', p_version, p_model_id, restored_id, coalesce(replaced_id, 'none');\nEND\n",
-        dropped.join(", ").replace('\'', "''").replace('%', "%%")
-    );
-    let _ = writeln!(
-        out,
-        "CREATE OR REPLACE FUNCTION rehearse_restore_version(p_model_id text, p_version text) RETURNS void LANGUAGE plpgsql AS {};",
-        dollar_quote(&body)
-    );
+    out.push_str(&restore::function(ctx));
     out
 }
 
 pub fn cleanup(ctx: &Context) -> String {
     let mut out = header(ctx, "05_cleanup.sql", "drop the backups once the rollback is verified and accepted");
     out.push_str("BEGIN;\n");
-    for table in ctx.affected() {
-        let _ = writeln!(out, "DROP TABLE IF EXISTS {};", rehearse_backup(&table.name).quoted());
+    let affected = ctx.affected().into_iter().map(|t| rehearse_backup(&t.name));
+    for backup in affected.chain(restore::backups_it_may_create(ctx)) {
+        let _ = writeln!(out, "DROP TABLE IF EXISTS {};", backup.quoted());
     }
     let _ = writeln!(out, "DROP TABLE IF EXISTS {};", keep_mapping(ctx).quoted());
-    out.push_str("DROP FUNCTION IF EXISTS rehearse_restore_version(text, text);\nCOMMIT;\n");
+    let _ = writeln!(out, "DROP FUNCTION IF EXISTS {};\nCOMMIT;", restore::SIGNATURE);
     out
 }

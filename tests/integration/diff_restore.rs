@@ -54,15 +54,20 @@ fn restore_script_brings_a_deleted_version_back_on_postgresql() {
         script.as_os_str(),
     ]);
     assert!(made.status.success(), "{}", stderr(&made));
-    let kept = rehearse(&[
-        "restore-script".as_ref(),
-        out.as_os_str(),
-        "--model-id".as_ref(),
-        "trap-semver-major".as_ref(),
-        "--version".as_ref(),
-        "10.0.0".as_ref(),
-    ]);
-    assert_eq!(kept.status.code(), Some(2), "the kept version is not restorable: {}", stderr(&kept));
+    let restore_script = |version: &str| {
+        rehearse(&[
+            "restore-script".as_ref(),
+            out.as_os_str(),
+            "--model-id".as_ref(),
+            "trap-semver-major".as_ref(),
+            "--version".as_ref(),
+            version.as_ref(),
+        ])
+    };
+    let kept = restore_script("10.0.0");
+    assert!(kept.status.success(), "the kept version comes back once a restore replaced it: {}", stderr(&kept));
+    let nowhere = restore_script("0.0.0-nowhere");
+    assert_eq!(nowhere.status.code(), Some(2), "a version neither deleted nor kept: {}", stderr(&nowhere));
 
     let pg = cluster();
     restore(&pg, &repo().join("fixtures/example.sql"), DB).unwrap();
