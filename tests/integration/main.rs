@@ -14,6 +14,7 @@ mod interrupt;
 mod pg_dump_versions;
 mod pipes;
 mod rehearsal_vs_postgres;
+mod restore_versions;
 mod run_command;
 mod script_plans;
 mod scripts_vs_postgres;
