@@ -11,7 +11,7 @@
 //!    rows, parents first. All of it in the caller's transaction: an error changes nothing.
 
 use super::Context;
-use crate::catalog::{quote_ident, FkAction, FkEdge, TableName};
+use crate::catalog::{quote_ident, Catalog, FkAction, FkEdge, TableName};
 use crate::emit::check::dollar_quote;
 use crate::spec::rehearse_backup;
 use crate::sql::literal;
@@ -91,8 +91,14 @@ struct Graph<'c> {
 
 impl<'c> Graph<'c> {
     fn new(ctx: &Context<'c>) -> Self {
-        let catalog = ctx.catalog;
-        let mut remaining = catalog.reached_from(std::slice::from_ref(&ctx.models.name));
+        let drop = &ctx.spec.drop;
+        let dropped = [(&ctx.models.name, &drop.models_columns[..]), (&ctx.services.name, &drop.services_columns[..])];
+        Self::reached(ctx.catalog, &ctx.models.name, &dropped)
+    }
+
+    /// The graph from `models`; `dropped` names the columns the rollback drops, per table.
+    fn reached(catalog: &'c Catalog, models: &TableName, dropped: &[(&TableName, &[String])]) -> Self {
+        let mut remaining = catalog.reached_from(std::slice::from_ref(models));
         let set: BTreeSet<TableName> = remaining.iter().cloned().collect();
         let edges = catalog.fk_edges(&set);
         let mut order = Vec::new();
@@ -104,20 +110,11 @@ impl<'c> Graph<'c> {
         }
         let cyclic = !remaining.is_empty() || edges.iter().any(|e| e.child == e.parent);
         order.extend(remaining);
-        let dropped = |t: &TableName| {
-            if *t == ctx.models.name {
-                ctx.spec.drop.models_columns.clone()
-            } else if *t == ctx.services.name {
-                ctx.spec.drop.services_columns.clone()
-            } else {
-                Vec::new()
-            }
-        };
         let tables = order
             .into_iter()
             .filter_map(|name| {
                 let table = catalog.table(&name)?;
-                let gone = dropped(&name);
+                let gone: &[String] = dropped.iter().find(|(t, _)| **t == name).map_or(&[], |(_, c)| c);
                 let live: Vec<_> = table.columns.iter().filter(|c| !gone.contains(&c.name)).collect();
                 Some(Reached {
                     backup: rehearse_backup(&name),
@@ -657,5 +654,113 @@ fn swap(ctx: &Context, graph: &Graph, models: usize, body: &mut String) {
             detached = detached(ctx, edge, "l"),
             label = raise_text(&child.name.to_string()),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Column, Constraint, ConstraintKind, ForeignKey, Table};
+
+    fn name(table: &str) -> TableName {
+        TableName::new("public", table)
+    }
+
+    fn table(table: &str, columns: &[&str]) -> Table {
+        let column = |c: &&str| Column {
+            name: c.to_string(),
+            pg_type: "integer".into(),
+            not_null: false,
+            default: None,
+            generated: (*c == "total").then(|| "(id * 2)".into()),
+        };
+        Table::new(name(table), columns.iter().map(column).collect())
+    }
+
+    fn primary_key(table: &str) -> Constraint {
+        Constraint {
+            name: format!("{table}_pkey"),
+            table: name(table),
+            kind: ConstraintKind::PrimaryKey,
+            columns: vec!["id".into()],
+        }
+    }
+
+    fn fk(child: &str, column: &str, parent: &str, on_delete: FkAction) -> Constraint {
+        Constraint {
+            name: format!("{child}_{column}_fkey"),
+            table: name(child),
+            kind: ConstraintKind::ForeignKey(ForeignKey {
+                ref_table: name(parent),
+                ref_columns: vec!["id".into()],
+                on_delete,
+                on_update: FkAction::NoAction,
+            }),
+            columns: vec![column.into()],
+        }
+    }
+
+    fn catalog(constraints: Vec<Constraint>) -> Catalog {
+        Catalog {
+            tables: vec![
+                table("signatures", &["id", "artifact_id"]),
+                table("artifacts", &["id", "model_row_id", "total"]),
+                table("models", &["id", "model_id", "version_status"]),
+                table("notes", &["model_row_id", "text"]),
+            ],
+            constraints,
+            ..Catalog::default()
+        }
+    }
+
+    fn names(graph: &Graph) -> Vec<String> {
+        graph.tables.iter().map(|t| t.name.name.clone()).collect()
+    }
+
+    #[test]
+    fn referenced_tables_come_first_and_a_chain_of_keys_is_walked_once() {
+        let catalog = catalog(vec![
+            fk("signatures", "artifact_id", "artifacts", FkAction::Cascade),
+            fk("notes", "model_row_id", "models", FkAction::SetNull),
+            fk("artifacts", "model_row_id", "models", FkAction::Cascade),
+            primary_key("models"),
+            primary_key("artifacts"),
+        ]);
+        let dropped = ["version_status".to_string()];
+        let graph = Graph::reached(&catalog, &name("models"), &[(&name("models"), &dropped)]);
+        assert_eq!(names(&graph), ["models", "notes", "artifacts", "signatures"], "breadth first, parents first");
+        assert!(!graph.cyclic);
+        let models = &graph.tables[0];
+        assert_eq!(models.columns, ["id", "model_id"], "the dropped column is not restored");
+        let artifacts = &graph.tables[graph.index(&name("artifacts"))];
+        assert_eq!(artifacts.insertable, ["id", "model_row_id"], "a generated column is computed, not inserted");
+        assert_eq!(artifacts.same("l", "x"), r#"l."id" = x."id""#);
+        let notes = &graph.tables[graph.index(&name("notes"))];
+        assert_eq!(
+            notes.same("l", "x"),
+            r#"l."model_row_id"::text IS NOT DISTINCT FROM x."model_row_id"::text AND l."text"::text IS NOT DISTINCT FROM x."text"::text"#,
+            "without a key, every column tells rows apart"
+        );
+        let cascades: Vec<String> =
+            graph.edges_with(&[FkAction::Cascade]).iter().map(|(_, e)| e.child.name.clone()).collect();
+        assert_eq!(cascades, ["artifacts", "signatures"], "each key once, parents' first");
+        let steps = [WalkStep { guard: None, sql: "INSERT …;".into() }];
+        assert!(!to_fixpoint(graph.cyclic, &steps).contains("LOOP"));
+    }
+
+    #[test]
+    fn a_cycle_of_keys_is_walked_to_a_fixpoint() {
+        let catalog = catalog(vec![
+            fk("artifacts", "model_row_id", "models", FkAction::Cascade),
+            fk("signatures", "artifact_id", "artifacts", FkAction::Cascade),
+            fk("artifacts", "total", "signatures", FkAction::Restrict),
+        ]);
+        let graph = Graph::reached(&catalog, &name("models"), &[]);
+        assert!(graph.cyclic);
+        assert_eq!(names(&graph)[0], "models");
+        let steps = [WalkStep { guard: Some(name("x_rehearse_backup")), sql: "INSERT …;".into() }];
+        let walk = to_fixpoint(graph.cyclic, &steps);
+        assert!(walk.starts_with("  LOOP\n") && walk.contains("EXIT WHEN expected = 0"), "{walk}");
+        assert!(walk.contains("IF to_regclass('\"public\".\"x_rehearse_backup\"') IS NOT NULL THEN\n    INSERT …;\n    GET DIAGNOSTICS n = ROW_COUNT;"), "{walk}");
     }
 }
