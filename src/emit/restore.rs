@@ -339,12 +339,13 @@ fn walk_displaced(ctx: &Context, graph: &Graph, models: usize, body: &mut String
     let mid = &ctx.spec.models.model_id;
     let _ = writeln!(
         body,
-        "  INSERT INTO {} SELECT t.ctid, {} FROM ONLY {} t WHERE t.{} = CAST(p_model_id AS {});",
+        "  INSERT INTO {} SELECT t.ctid, {} FROM ONLY {} t WHERE t.{} = CAST(p_model_id AS {});\n  GET DIAGNOSTICS n = ROW_COUNT;\n  IF n > 1 THEN\n    RAISE EXCEPTION 'rehearse: % rows of {} hold model %: without UNIQUE(model_id) there is no current row to replace; nothing was changed', n, p_model_id;\n  END IF;",
         displaced(models),
         graph.tables[models].list("t"),
         m.name.quoted(),
         quote_ident(mid),
-        m.column(mid).map_or("text", |c| c.pg_type.as_str())
+        m.column(mid).map_or("text", |c| c.pg_type.as_str()),
+        raise_text(&m.name.to_string()),
     );
     let steps: Vec<WalkStep> = graph
         .edges_with(&[FkAction::Cascade])
