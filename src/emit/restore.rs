@@ -31,6 +31,9 @@ struct Reached {
     insertable: Vec<String>,
     /// The primary key; without one a row is told apart by all its columns.
     key: Option<Vec<String>>,
+    /// Inheritance children and partitions, whose rows 01_backup.sql's copy of the table holds
+    /// too (`SELECT * FROM` a parent reads them): a backed-up row live there is not brought back.
+    descendants: Vec<TableName>,
 }
 
 impl Reached {
@@ -121,6 +124,7 @@ impl<'c> Graph<'c> {
                     columns: live.iter().map(|c| c.name.clone()).collect(),
                     insertable: live.iter().filter(|c| c.generated.is_none()).map(|c| c.name.clone()).collect(),
                     key: catalog.primary_key(&name).map(<[String]>::to_vec),
+                    descendants: catalog.row_holders(&name).into_iter().skip(1).collect(),
                     name,
                 })
             })
@@ -433,11 +437,16 @@ fn walk_restored(ctx: &Context, graph: &Graph, models: usize, body: &mut String)
         }
         let _ = write!(
             conflicts,
-            "  FOR r IN DELETE FROM {r} x WHERE EXISTS (SELECT 1 FROM ONLY {name} l WHERE {same} AND {kept}) RETURNING {key} AS k LOOP\n    RAISE NOTICE 'rehearse: not restorable: % % (in %): a live row holds its key', {label}, r.k, {backup};\n  END LOOP;\n",
+            "  FOR r IN DELETE FROM {r} x WHERE EXISTS (SELECT 1 FROM ONLY {name} l WHERE {same} AND {kept}){elsewhere} RETURNING {key} AS k LOOP\n    RAISE NOTICE 'rehearse: not restorable: % % (in %): a live row holds its key', {label}, r.k, {backup};\n  END LOOP;\n",
             r = restored(c),
             name = child.name.quoted(),
             same = child.same("l", "x"),
             kept = not_in("l", &displaced(c)),
+            elsewhere = child
+                .descendants
+                .iter()
+                .map(|d| format!(" OR EXISTS (SELECT 1 FROM ONLY {} l WHERE {})", d.quoted(), child.same("l", "x")))
+                .collect::<String>(),
             key = child.key_text("x"),
             label = child.label(),
             backup = literal(&child.backup.to_string()),

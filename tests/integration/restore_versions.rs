@@ -1,9 +1,9 @@
 //! `rehearse restore-script` on PostgreSQL, as an operator runs it after 01 and 02, on generated
 //! data with a CASCADE child (model_artifacts), a two-level cascade (artifact_signatures), a SET
 //! NULL child (model_feedback) and grandchild (artifact_downloads) and a RESTRICT child
-//! (model_approvals): every displaced row is named before anything changes, restoring a version
-//! and then the one it replaced gives back the database row for row, and a RESTRICT row makes
-//! the restore fail with nothing changed.
+//! (model_approvals), with partitions and inheritance children: every displaced row is named
+//! before anything changes, restoring a version and then the one it replaced gives back the
+//! database row for row, and a RESTRICT row makes the restore fail with nothing changed.
 
 use crate::support::{generated_database, pg_dump, rehearse, stderr, DB};
 use rehearse::pg::Cluster;
@@ -194,7 +194,10 @@ fn there_and_back(pg: &Cluster, swap: &Swap) -> (BTreeMap<String, Vec<String>>, 
 #[test]
 fn restoring_a_version_then_the_replaced_one_is_the_identity_and_names_every_row() {
     let dir = tempfile::tempdir().unwrap();
-    let pg = generated_database(dir.path(), &["--models", "40", "--seed", "11", "--restore-children"]);
+    // Partitions and inheritance children too: keys on a partitioned table, a two-level cascade
+    // through partitions (usage_notes), and backups of a parent that hold its children's rows.
+    let switches = ["--restore-children", "--partitioned-child", "--inherited-child"];
+    let pg = generated_database(dir.path(), &[&["--models", "40", "--seed", "11"][..], &switches].concat());
     let dump = dir.path().join("dump.sql");
     pg_dump(&pg, &["--no-owner"], &dump);
     let run = dir.path().join("run");
