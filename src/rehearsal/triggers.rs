@@ -90,7 +90,7 @@ pub fn firings(
                     catalog.key_row_holders(&c.table).contains(&table.name)
                         && matches!(fk.on_delete, FkAction::SetNull | FkAction::SetDefault)
                         && (trigger.update_columns.is_empty()
-                            || c.columns.iter().any(|col| trigger.update_columns.contains(col)))
+                            || fk.assigned(&c.columns).any(|col| trigger.update_columns.contains(col)))
                 });
                 for (constraint, fk) in keys {
                     if trigger.for_each_row {
@@ -100,9 +100,8 @@ pub fn firings(
                             literal(&constraint.name),
                             literal(phase)
                         );
-                        let new_values = constraint
-                            .columns
-                            .iter()
+                        let new_values = fk
+                            .assigned(&constraint.columns)
                             .map(|c| {
                                 let value = match fk.on_delete {
                                     FkAction::SetDefault => table.column(c).and_then(|c| c.default.clone()),
