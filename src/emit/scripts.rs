@@ -430,6 +430,8 @@ fn statement(ctx: &Context, prediction: &StepPrediction) -> String {
                 columns.join(", ")
             )
         }
+        // The script's own COMMIT ends it, after the verification.
+        Step::Commit => Ok(()),
     };
     out
 }

@@ -416,17 +416,14 @@ impl Rehearsal<'_> {
         Ok((blockers, failures))
     }
 
-    /// Ends a row statement: its SET NULL / SET DEFAULT effects and blockers, and its failure.
-    fn close_phase(
-        &self,
-        phase: &str,
-        blockers: &mut Vec<effects::Blocker>,
-    ) -> Result<Option<crate::plan::StepFailure>> {
+    /// Ends a row statement: its SET NULL / SET DEFAULT effects and blockers, and what PostgreSQL
+    /// makes of them.
+    fn close_phase(&self, phase: &str, blockers: &mut Vec<effects::Blocker>) -> Result<ddl_replay::StatementOutcome> {
         let found = effects::consequences(self.conn, self.catalog, &self.loaded)?;
-        let failure = fk_violations::statement_failure(self.conn, self.catalog, &found)?;
+        let outcome = fk_violations::statement_outcome(self.conn, self.catalog, &found)?;
         effects::close_phase(self.conn, phase)?;
         blockers.extend(found);
-        Ok(failure)
+        Ok(outcome)
     }
 
     /// What each service serves afterwards (H6, H7, H8).

@@ -3,6 +3,7 @@
 //! (23502) or that no surviving parent row has (23503), and RESTRICT / NO ACTION keys still
 //! held on deleted rows (23503). Read from the phase under way of the effects tables.
 
+use super::ddl_replay::{Pending, StatementOutcome};
 use super::effects::{self, Blocker, CHANGED, DELETED};
 use crate::catalog::objects::{shown, ObjectKind};
 use crate::catalog::{quote_ident, Catalog, Constraint, FkAction, ForeignKey, TableName};
@@ -18,6 +19,8 @@ struct Violation {
     object: FailingObject,
     /// The key's place in the dump, which stands in for the order PostgreSQL checks keys in.
     position: usize,
+    /// A check of a DEFERRABLE INITIALLY DEFERRED key: it fails at COMMIT, not at the statement.
+    deferred: bool,
 }
 
 fn position(catalog: &Catalog, constraint: &Constraint) -> usize {
@@ -148,6 +151,7 @@ fn refused_actions(conn: &Connection, catalog: &Catalog) -> Result<Vec<Violation
                     "H17",
                 ),
                 position: position(catalog, constraint),
+                deferred: false,
             });
             continue;
         }
@@ -173,6 +177,7 @@ fn refused_actions(conn: &Connection, catalog: &Catalog) -> Result<Vec<Violation
                     "H17",
                 ),
                 position: position(catalog, constraint),
+                deferred: fk.deferred,
             });
         }
     }
@@ -230,15 +235,15 @@ fn default_without_parent(
     Ok(None)
 }
 
-/// The failure of the row statement whose phase is under way, if PostgreSQL refuses it.
-pub fn statement_failure(conn: &Connection, catalog: &Catalog, blockers: &[Blocker]) -> Result<Option<StepFailure>> {
+/// What PostgreSQL makes of the row statement whose phase is under way: whether it fails,
+/// what fails at COMMIT, and the tables it leaves with deferred checks pending.
+pub fn statement_outcome(conn: &Connection, catalog: &Catalog, blockers: &[Blocker]) -> Result<StatementOutcome> {
     let mut violations = refused_actions(conn, catalog)?;
     for blocker in blockers {
-        let constraint = catalog
-            .constraints
-            .iter()
-            .find(|c| c.name == blocker.constraint && c.table == blocker.table)
-            .expect("a blocker is a catalog constraint");
+        let (constraint, fk) = catalog
+            .foreign_keys()
+            .find(|(c, _)| c.name == blocker.constraint && catalog.key_row_holders(&c.table).contains(&blocker.table))
+            .expect("a blocker is a catalog foreign key");
         violations.push(Violation {
             sqlstate: "23503",
             message: format!(
@@ -255,12 +260,22 @@ pub fn statement_failure(conn: &Connection, catalog: &Catalog, blockers: &[Block
                 "H9",
             ),
             position: position(catalog, constraint),
+            deferred: fk.deferred && fk.on_delete == FkAction::NoAction,
         });
     }
-    // PostgreSQL reports the first key it checks.
+    let (deferred, immediate): (Vec<Violation>, Vec<Violation>) = violations.into_iter().partition(|v| v.deferred);
+    Ok(StatementOutcome {
+        failure: first_failure(immediate),
+        at_commit: first_failure(deferred),
+        pending: pending_events(conn, catalog)?,
+    })
+}
+
+/// The failure PostgreSQL reports for `violations`: the first key it checks.
+fn first_failure(mut violations: Vec<Violation>) -> Option<StepFailure> {
     violations.sort_by_key(|v| v.position);
-    let Some(first) = violations.first() else { return Ok(None) };
-    Ok(Some(StepFailure {
+    let first = violations.first()?;
+    Some(StepFailure {
         sqlstate: first.sqlstate,
         message: first.message.clone(),
         hazard: first.object.hazard,
@@ -270,5 +285,44 @@ pub fn statement_failure(conn: &Connection, catalog: &Catalog, blockers: &[Block
         },
         objects: violations.into_iter().map(|v| v.object).collect(),
         next: Vec::new(),
-    }))
+    })
+}
+
+/// The tables that the phase under way leaves with deferred trigger events: a DEFERRABLE
+/// INITIALLY DEFERRED NO ACTION key queues a check on its referenced table for every row deleted
+/// there, and one on its own table for every row SET DEFAULT gives a key. (CASCADE, SET NULL,
+/// SET DEFAULT and RESTRICT themselves act at once, deferrable or not.) PostgreSQL refuses to
+/// ALTER such a table until COMMIT (55006).
+fn pending_events(conn: &Connection, catalog: &Catalog) -> Result<Vec<Pending>> {
+    let mut pending = Vec::new();
+    for (constraint, fk) in catalog.foreign_keys().filter(|(_, fk)| fk.deferred) {
+        let tables = match fk.on_delete {
+            FkAction::NoAction => {
+                let mut deleted = Vec::new();
+                for holder in catalog.key_row_holders(&fk.ref_table) {
+                    let n = count(
+                        conn,
+                        &format!(
+                            "SELECT count(*) FROM {DELETED} WHERE phase IS NULL AND tbl = {}",
+                            literal(&holder.to_string())
+                        ),
+                    )?;
+                    if n > 0 {
+                        deleted.push((holder, format!("checks the {n} rows deleted from it")));
+                    }
+                }
+                deleted
+            }
+            FkAction::SetDefault => changed_rows(conn, catalog, constraint)?
+                .into_iter()
+                .map(|(holder, n)| (holder, format!("checks the {n} rows SET DEFAULT gave a key")))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (table, what) in tables {
+            let detail = format!("is DEFERRABLE INITIALLY DEFERRED: it {what} in {table} only at COMMIT");
+            pending.push(Pending { key: key_object(catalog, constraint, detail, "H17"), table });
+        }
+    }
+    Ok(pending)
 }

@@ -62,6 +62,7 @@ fn label(step: &Step) -> String {
         Step::DeleteOrphans { .. } => "delete orphans".into(),
         Step::DropColumns { table, .. } => format!("drop columns {}", table.name),
         Step::AddUnique { name, .. } => format!("add unique {name}"),
+        Step::Commit => "commit".into(),
     }
 }
 
@@ -81,6 +82,7 @@ fn guide_label(line: &str) -> String {
         ("ALTER TABLE services DROP COLUMN", "drop columns services".into()),
         ("ALTER TABLE models DROP COLUMN", "drop columns models".into()),
         ("ALTER TABLE models ADD CONSTRAINT models_model_id_key", "add unique models_model_id_key".into()),
+        ("COMMIT", "commit".into()),
     ] {
         if line.starts_with(prefix) {
             return name;
