@@ -1,6 +1,7 @@
 //! The schema objects besides tables that the rollback's DDL and DML can run into: views and
 //! materialized views, rules, policies, stored generated columns, indexes, constraints and
-//! extended statistics (each with the columns its definition uses), and triggers. Built from
+//! extended statistics, functions with SQL-standard bodies (each with the columns its definition
+//! uses), and triggers. Built from
 //! the dump's DDL by `input::ddl`; the DDL replay reads them to predict what PostgreSQL does.
 
 use super::TableName;
@@ -31,6 +32,9 @@ pub enum ObjectKind {
     Index,
     Constraint,
     Statistics,
+    /// A function or procedure with a SQL-standard body (`BEGIN ATOMIC … END`, `RETURN …`),
+    /// whose dependencies PostgreSQL records; its name carries its argument types.
+    Function,
 }
 
 impl ObjectKind {
@@ -45,6 +49,7 @@ impl ObjectKind {
             ObjectKind::Index => "index",
             ObjectKind::Constraint => "constraint",
             ObjectKind::Statistics => "statistics object",
+            ObjectKind::Function => "function",
         }
     }
 }

@@ -59,6 +59,7 @@ pub fn apply(sql: &str, catalog: &mut Catalog) -> Result<Parsed, String> {
             NodeEnum::CreatePolicyStmt(policy) => objects::policy(policy, &text(), catalog)?,
             NodeEnum::CreateStatsStmt(stats) => objects::statistics(stats, &text(), catalog)?,
             NodeEnum::CreateTrigStmt(trigger) => objects::trigger(trigger, &text(), catalog)?,
+            NodeEnum::CreateFunctionStmt(function) => objects::function(function, &text(), catalog)?,
             NodeEnum::CompositeTypeStmt(composite) => create_composite_type(composite, catalog)?,
             NodeEnum::CreateExtensionStmt(extension) => outcome = Parsed::Extension(extension.extname.clone()),
             NodeEnum::CopyStmt(copy) if copy.is_from && copy.filename.is_empty() => {
