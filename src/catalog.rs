@@ -274,6 +274,14 @@ impl Catalog {
         }
     }
 
+    /// The primary key of `table`'s rows: its own, or, for a partition, the one declared on the
+    /// nearest partitioned table it belongs to (PostgreSQL gives every partition a copy).
+    pub fn primary_key(&self, table: &TableName) -> Option<&Constraint> {
+        std::iter::once(table.clone())
+            .chain(self.partition_ancestors(table))
+            .find_map(|t| self.constraints.iter().find(|c| c.table == t && c.kind == ConstraintKind::PrimaryKey))
+    }
+
     /// The partitioned tables `table` is a partition of, nearest first. Foreign keys that
     /// reference one of them see `table`'s rows; an inheritance parent's keys do not.
     pub fn partition_ancestors(&self, table: &TableName) -> Vec<TableName> {

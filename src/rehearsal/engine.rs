@@ -7,7 +7,7 @@ use super::effects::{self, CHANGED, DELETED};
 use super::policy::{self, choose, is_active_exactly, is_active_loosely, Choice, Policy, VersionRow};
 use super::{fk_violations, steps, triggers};
 use crate::catalog::objects::ColumnOf;
-use crate::catalog::{quote_ident, Catalog, ConstraintKind, Table, TableName};
+use crate::catalog::{quote_ident, Catalog, Table, TableName};
 use crate::error::{Error, Result};
 use crate::pgtype::DuckType;
 use crate::plan::*;
@@ -152,8 +152,7 @@ fn strings(conn: &Connection, sql: &str) -> Result<Vec<(String, String)>> {
 /// The text that identifies a row of `table` in reports: its primary key, or all its columns.
 pub(super) fn row_key(catalog: &Catalog, table: &Table, alias: &str) -> String {
     let pk = catalog
-        .constraints_of(&table.name)
-        .find(|c| c.kind == ConstraintKind::PrimaryKey)
+        .primary_key(&table.name)
         .map(|c| c.columns.clone())
         .unwrap_or_else(|| table.columns.iter().map(|c| c.name.clone()).collect());
     let parts: Vec<String> = pk.iter().map(|c| format!("CAST({alias}.{} AS VARCHAR)", quote_ident(c))).collect();

@@ -7,7 +7,7 @@
 //! (each partition, each inheritance parent and child on its own) loses, key by key.
 
 use crate::support::{cluster, load_generated, repo};
-use rehearse::catalog::{quote_ident, Catalog, ConstraintKind, Table};
+use rehearse::catalog::{quote_ident, Catalog, Table};
 use rehearse::emit::{self, Context};
 use rehearse::import::{import, ImportOptions};
 use rehearse::pg::Cluster;
@@ -226,11 +226,11 @@ fn audited(pg: &Cluster, db: &str) -> Vec<(String, String)> {
 }
 
 /// The keys of the rows `table` holds itself (`ONLY`), as the plan's cascade rows spell them:
-/// its primary key's values, or all its values, joined with ", ".
+/// its primary key's values (a partition's is its partitioned table's), or all its values,
+/// joined with ", ".
 fn own_keys(pg: &Cluster, db: &str, catalog: &Catalog, table: &Table) -> Vec<String> {
     let columns: Vec<String> = catalog
-        .constraints_of(&table.name)
-        .find(|c| c.kind == ConstraintKind::PrimaryKey)
+        .primary_key(&table.name)
         .map(|c| c.columns.clone())
         .unwrap_or_else(|| table.columns.iter().map(|c| c.name.clone()).collect());
     let texts: Vec<String> = columns.iter().map(|c| format!("{}::text", quote_ident(c))).collect();
