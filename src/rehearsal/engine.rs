@@ -281,6 +281,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         deleted,
         services: impacts,
         cascade: cascade.rows,
+        cascade_by_parent: by_parent(&catalog, &cascade.deleted),
         cascade_deleted: cascade.deleted,
         cascade_changed: cascade.changed,
         divergence,
@@ -291,6 +292,20 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         ddl: replay.steps,
         drop_dependents: options.drop_dependents,
     })
+}
+
+/// Rows deleted per table with partitions or inheritance children, its descendants' included.
+fn by_parent(catalog: &Catalog, deleted: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    catalog
+        .tables
+        .iter()
+        .filter(|t| catalog.children_of(&t.name).next().is_some())
+        .map(|t| {
+            let rows = catalog.row_holders(&t.name).iter().filter_map(|h| deleted.get(&h.to_string())).sum();
+            (t.name.to_string(), rows)
+        })
+        .filter(|(_, rows)| *rows > 0)
+        .collect()
 }
 
 /// The first statement that fails, in PostgreSQL's words.

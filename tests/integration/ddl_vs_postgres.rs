@@ -267,6 +267,26 @@ fn lost_rows_diff(pg: &Cluster, before: &str, after: &str, catalog: &Catalog, pl
     problems
 }
 
+/// Per table with partitions or inheritance children, the rows `SELECT count(*) FROM table`
+/// lost from `before` to `after`, against the plan's per-parent total; only where they differ.
+fn parent_totals_diff(pg: &Cluster, before: &str, after: &str, catalog: &Catalog, plan: &Plan) -> Vec<String> {
+    let count = |db: &str, table: &Table| -> u64 {
+        let rows = pg.query(db, &format!("SELECT count(*) FROM {}", table.name.quoted())).unwrap();
+        rows[0][0].as_deref().unwrap().parse().unwrap()
+    };
+    catalog
+        .tables
+        .iter()
+        .filter(|t| catalog.children_of(&t.name).next().is_some())
+        .filter_map(|table| {
+            let lost = count(before, table) - count(after, table);
+            let predicted = plan.cascade_by_parent.get(&table.name.to_string()).copied().unwrap_or(0);
+            (lost != predicted)
+                .then(|| format!("{} lost {lost} rows with its descendants, predicted {predicted}", table.name))
+        })
+        .collect()
+}
+
 struct Rehearsed {
     workspace: Workspace,
     catalog: Catalog,
@@ -320,6 +340,7 @@ fn check_case(pg: &Cluster, n: usize, case: &Case, dir: &Path) -> Vec<String> {
             "drops" => plan.ddl.iter().flat_map(|s| &s.dropped).any(|d| d.object.describe() == cells[0]),
             "loses" => plan.cascade_deleted.contains_key(&cells[0]),
             "keeps" => !plan.cascade_deleted.contains_key(&cells[0]),
+            "totals" => plan.cascade_by_parent.contains_key(&cells[0]),
             "fires" => predicted_firings(plan).iter().any(|(t, _)| *t == cells[0]),
             "silent" => !predicted_firings(plan).iter().any(|(t, _)| *t == cells[0]),
             "count" | "some" => {
@@ -354,6 +375,9 @@ fn check_case(pg: &Cluster, n: usize, case: &Case, dir: &Path) -> Vec<String> {
                 problems.push(format!("shipped run: {diff}"));
             }
             for diff in lost_rows_diff(pg, &db, &shipped, &run.catalog, plan) {
+                problems.push(format!("shipped run: {diff}"));
+            }
+            for diff in parent_totals_diff(pg, &db, &shipped, &run.catalog, plan) {
                 problems.push(format!("shipped run: {diff}"));
             }
         }
