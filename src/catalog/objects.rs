@@ -187,11 +187,29 @@ impl Trigger {
     }
 }
 
+/// A DO INSTEAD rule: PostgreSQL runs its actions in place of a DELETE or UPDATE of its table,
+/// also those a foreign key's action runs. rehearse does not replay it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InsteadRule {
+    pub name: String,
+    pub table: TableName,
+    pub event: Event,
+    pub definition: String,
+}
+
+impl InsteadRule {
+    pub fn describe(&self) -> String {
+        format!("rule {} on table {}", self.name, shown(&self.table))
+    }
+}
+
 /// Everything of the dump besides tables, columns and the catalog's constraint and index lists.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SchemaObjects {
     pub objects: Vec<SchemaObject>,
     pub triggers: Vec<Trigger>,
+    #[serde(default)]
+    pub instead_rules: Vec<InsteadRule>,
 }
 
 impl SchemaObjects {

@@ -23,6 +23,32 @@ pub struct StatementOutcome {
     pub pending: Vec<Pending>,
 }
 
+impl StatementOutcome {
+    /// rehearse cannot predict the statement: `objects` change what it does to the rows. The
+    /// refusal comes first; what the foreign keys would make of it follows.
+    pub fn refuse(&mut self, statement: &str, objects: Vec<FailingObject>) {
+        if objects.is_empty() {
+            return;
+        }
+        let names: Vec<&str> = objects.iter().map(|o| o.object.as_str()).collect();
+        let mut refusal = StepFailure {
+            sqlstate: "P0001",
+            message: format!(
+                "rehearse: cannot predict {statement}: {} rewrites what it does to the rows, and rehearse does not replay it",
+                names.join(", ")
+            ),
+            hazard: "H17",
+            remedy: "disable the rule for the rollback (ALTER TABLE … DISABLE RULE …) and enable it afterwards, or drop and recreate it (its definition is below); then rehearse again".into(),
+            objects,
+            next: Vec::new(),
+        };
+        if let Some(other) = self.failure.take() {
+            refusal.next.extend(other.objects.into_iter().chain(other.next));
+        }
+        self.failure = Some(refusal);
+    }
+}
+
 /// A table with deferred trigger events queued by a deferred foreign key: PostgreSQL refuses
 /// to ALTER it until COMMIT.
 #[derive(Debug, Clone)]
@@ -34,6 +60,7 @@ pub struct Pending {
 /// The row statements' outcomes, from the foreign-key effects.
 #[derive(Debug, Default)]
 pub struct RowFailures {
+    pub touch_services: StatementOutcome,
     pub delete_versions: StatementOutcome,
     pub delete_orphans: StatementOutcome,
 }
@@ -180,7 +207,8 @@ pub fn replay(
         let (failure, dropped_here) = match step {
             Step::DropIndex { index } => (drop_index(&mut state, index), Vec::new()),
             Step::DropConstraint { table, name } => (drop_constraint(&mut state, table, name), Vec::new()),
-            Step::TouchServices { .. } | Step::Commit => (None, Vec::new()),
+            Step::Commit => (None, Vec::new()),
+            Step::TouchServices { .. } => row_statement(&mut rows.touch_services, &mut pending),
             Step::DeleteVersions { .. } => row_statement(&mut rows.delete_versions, &mut pending),
             Step::DeleteOrphans { .. } => row_statement(&mut rows.delete_orphans, &mut pending),
             Step::DropColumns { table, columns } => drop_columns(&mut state, table, columns, drop_dependents),

@@ -6,7 +6,7 @@ use super::ddl_replay::{self, Replay, RowFailures};
 use super::effects::{self, CHANGED, DELETED};
 use super::policy::{self, choose, is_active_exactly, is_active_loosely, Choice, Policy, VersionRow};
 use super::{fk_violations, steps, triggers};
-use crate::catalog::objects::ColumnOf;
+use crate::catalog::objects::{ColumnOf, Event, InsteadRule};
 use crate::catalog::{quote_ident, Catalog, Table, TableName};
 use crate::error::{Error, Result};
 use crate::pgtype::DuckType;
@@ -308,6 +308,16 @@ fn by_parent(catalog: &Catalog, deleted: &BTreeMap<String, u64>) -> BTreeMap<Str
         .collect()
 }
 
+fn rule_object(rule: &InsteadRule, reason: String) -> FailingObject {
+    FailingObject {
+        hazard: "H17",
+        object: rule.describe(),
+        detail: format!("{} (DO INSTEAD) {reason}", rule.describe()),
+        table: rule.table.to_string(),
+        definition: rule.definition.clone(),
+    }
+}
+
 /// The first statement that fails, in PostgreSQL's words.
 fn predicted_failure(replay: &Replay) -> Option<String> {
     let (index, step, failure) = replay.first_failure()?;
@@ -408,7 +418,7 @@ impl Rehearsal<'_> {
                 "rollback: not the keeper",
             )?;
             effects::cascade(conn, catalog, loaded)?;
-            failures.delete_versions = self.close_phase(VERSIONS_PHASE, &mut blockers)?;
+            failures.delete_versions = self.close_phase(VERSIONS_PHASE, "the models DELETE", &mut blockers)?;
         }
         if self.options.delete_orphans {
             let post_models = effects::post_relation(catalog, &self.models.name);
@@ -425,19 +435,55 @@ impl Rehearsal<'_> {
                 "orphan delete (--delete-orphans)",
             )?;
             effects::cascade(conn, catalog, loaded)?;
-            failures.delete_orphans = self.close_phase(ORPHANS_PHASE, &mut blockers)?;
+            failures.delete_orphans = self.close_phase(ORPHANS_PHASE, "the services DELETE", &mut blockers)?;
         }
+        let touch_rules = catalog
+            .objects
+            .instead_rules
+            .iter()
+            .filter(|r| r.table == self.services.name && r.event == Event::Update)
+            .map(|r| rule_object(r, "rewrites the UPDATE of every service".into()))
+            .collect();
+        failures.touch_services.refuse("the services UPDATE", touch_rules);
         Ok((blockers, failures))
     }
 
     /// Ends a row statement: its SET NULL / SET DEFAULT effects and blockers, and what PostgreSQL
     /// makes of them.
-    fn close_phase(&self, phase: &str, blockers: &mut Vec<effects::Blocker>) -> Result<ddl_replay::StatementOutcome> {
+    fn close_phase(
+        &self,
+        phase: &str,
+        statement: &str,
+        blockers: &mut Vec<effects::Blocker>,
+    ) -> Result<ddl_replay::StatementOutcome> {
         let found = effects::consequences(self.conn, self.catalog, &self.loaded)?;
-        let outcome = fk_violations::statement_outcome(self.conn, self.catalog, &found)?;
+        let mut outcome = fk_violations::statement_outcome(self.conn, self.catalog, &found)?;
         effects::close_phase(self.conn, phase)?;
         blockers.extend(found);
+        outcome.refuse(statement, self.rewriting_rules(phase)?);
         Ok(outcome)
+    }
+
+    /// The DO INSTEAD rules that rewrite what a phase's statement does to rows: on its own
+    /// table, or on one that a foreign key's action deletes from or updates (PostgreSQL rewrites
+    /// those statements too).
+    fn rewriting_rules(&self, phase: &str) -> Result<Vec<FailingObject>> {
+        let mut found = Vec::new();
+        for rule in &self.catalog.objects.instead_rules {
+            let rows = if rule.event == Event::Delete { DELETED } else { CHANGED };
+            let n = count(
+                self.conn,
+                &format!(
+                    "SELECT count(*) FROM {rows} WHERE tbl = {} AND phase = {}",
+                    literal(&rule.table.to_string()),
+                    literal(phase)
+                ),
+            )?;
+            if n > 0 {
+                found.push(rule_object(rule, format!("rewrites the {} of {n} rows", rule.event.sql())));
+            }
+        }
+        Ok(found)
     }
 
     /// What each service serves afterwards (H6, H7, H8).

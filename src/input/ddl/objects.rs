@@ -4,7 +4,7 @@
 
 use super::refs::{expression_uses, json_of, query_uses};
 use super::{constraint_of, expression_text, parser_version, string_of, table_name};
-use crate::catalog::objects::{ColumnOf, Event, ObjectKind, SchemaObject, Timing, Trigger};
+use crate::catalog::objects::{ColumnOf, Event, InsteadRule, ObjectKind, SchemaObject, Timing, Trigger};
 use crate::catalog::{Catalog, TableName};
 use crate::pgtype::format_type;
 use pg_query::protobuf::{self, AlterTableType, CmdType, ConstrType, FunctionParameterMode, ObjectType};
@@ -303,6 +303,16 @@ pub fn rule(rule: &protobuf::RuleStmt, text: &str, catalog: &mut Catalog) -> Res
     };
     o.uses = uses;
     catalog.objects.put(o);
+    let event = match rule.event() {
+        CmdType::CmdDelete => Some(Event::Delete),
+        CmdType::CmdUpdate => Some(Event::Update),
+        _ => None,
+    };
+    if let Some(event) = event.filter(|_| rule.instead) {
+        let name = rule.rulename.clone();
+        catalog.objects.instead_rules.retain(|r| !(r.name == name && r.table == table));
+        catalog.objects.instead_rules.push(InsteadRule { name, table, event, definition: text.to_string() });
+    }
     Ok(())
 }
 
