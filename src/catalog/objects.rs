@@ -210,6 +210,25 @@ pub struct SchemaObjects {
     pub triggers: Vec<Trigger>,
     #[serde(default)]
     pub instead_rules: Vec<InsteadRule>,
+    /// Row-level security per table (`ALTER TABLE … ENABLE / FORCE ROW LEVEL SECURITY`).
+    #[serde(default)]
+    pub row_security: Vec<RowSecurity>,
+}
+
+/// A table's row-level security switches. Enabled, its policies filter other roles' rows;
+/// forced too, also its owner's (superusers and foreign keys' own statements bypass it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowSecurity {
+    pub table: TableName,
+    pub enabled: bool,
+    pub forced: bool,
+}
+
+impl SchemaObjects {
+    /// Whether the policies of `table` filter even its owner's statements.
+    pub fn forced_row_security(&self, table: &TableName) -> bool {
+        self.row_security.iter().any(|r| &r.table == table && r.enabled && r.forced)
+    }
 }
 
 impl SchemaObjects {

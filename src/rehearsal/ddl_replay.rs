@@ -38,7 +38,7 @@ impl StatementOutcome {
                 names.join(", ")
             ),
             hazard: "H17",
-            remedy: "disable the rule for the rollback (ALTER TABLE … DISABLE RULE …) and enable it afterwards, or drop and recreate it (its definition is below); then rehearse again".into(),
+            remedy: "for the rollback, disable the rule (ALTER TABLE … DISABLE RULE …) or row-level security (ALTER TABLE … NO FORCE ROW LEVEL SECURITY), and restore it afterwards (the definitions are below); then rehearse again".into(),
             objects,
             next: Vec::new(),
         };

@@ -6,7 +6,7 @@ use super::ddl_replay::{self, Replay, RowFailures};
 use super::effects::{self, CHANGED, DELETED};
 use super::policy::{self, choose, is_active_exactly, is_active_loosely, Choice, Policy, VersionRow};
 use super::{fk_violations, steps, triggers};
-use crate::catalog::objects::{ColumnOf, Event, InsteadRule};
+use crate::catalog::objects::{shown, ColumnOf, Event, InsteadRule, ObjectKind};
 use crate::catalog::{quote_ident, Catalog, Table, TableName};
 use crate::error::{Error, Result};
 use crate::pgtype::DuckType;
@@ -419,6 +419,7 @@ impl Rehearsal<'_> {
             )?;
             effects::cascade(conn, catalog, loaded)?;
             failures.delete_versions = self.close_phase(VERSIONS_PHASE, "the models DELETE", &mut blockers)?;
+            failures.delete_versions.refuse("the models DELETE", self.forced_row_security(&self.models.name));
         }
         if self.options.delete_orphans {
             let post_models = effects::post_relation(catalog, &self.models.name);
@@ -436,6 +437,7 @@ impl Rehearsal<'_> {
             )?;
             effects::cascade(conn, catalog, loaded)?;
             failures.delete_orphans = self.close_phase(ORPHANS_PHASE, "the services DELETE", &mut blockers)?;
+            failures.delete_orphans.refuse("the services DELETE", self.forced_row_security(&self.services.name));
         }
         let touch_rules = catalog
             .objects
@@ -445,6 +447,7 @@ impl Rehearsal<'_> {
             .map(|r| rule_object(r, "rewrites the UPDATE of every service".into()))
             .collect();
         failures.touch_services.refuse("the services UPDATE", touch_rules);
+        failures.touch_services.refuse("the services UPDATE", self.forced_row_security(&self.services.name));
         Ok((blockers, failures))
     }
 
@@ -462,6 +465,33 @@ impl Rehearsal<'_> {
         blockers.extend(found);
         outcome.refuse(statement, self.rewriting_rules(phase)?);
         Ok(outcome)
+    }
+
+    /// Forced row-level security on the table a statement of the rollback names: its policies
+    /// filter the rows even for the table's owner, unless a superuser runs it; rehearse cannot
+    /// tell who will. (A foreign key's own statements bypass it.)
+    fn forced_row_security(&self, table: &TableName) -> Vec<FailingObject> {
+        if !self.catalog.objects.forced_row_security(table) {
+            return Vec::new();
+        }
+        let policies: Vec<String> = self
+            .catalog
+            .objects
+            .objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Policy && o.table.as_ref() == Some(table))
+            .map(|o| o.definition.trim().to_string())
+            .collect();
+        let object = format!("row-level security on table {}", shown(table));
+        vec![FailingObject {
+            hazard: "H17",
+            detail: format!(
+                "{object} is forced: its policies filter the rows of the rollback's statements unless a superuser runs them"
+            ),
+            table: table.to_string(),
+            definition: format!("ALTER TABLE {} FORCE ROW LEVEL SECURITY; {}", table.quoted(), policies.join(" ")),
+            object,
+        }]
     }
 
     /// The DO INSTEAD rules that rewrite what a phase's statement does to rows: on its own

@@ -4,7 +4,7 @@
 
 use super::refs::{expression_uses, json_of, query_uses};
 use super::{constraint_of, expression_text, parser_version, string_of, table_name};
-use crate::catalog::objects::{ColumnOf, Event, InsteadRule, ObjectKind, SchemaObject, Timing, Trigger};
+use crate::catalog::objects::{ColumnOf, Event, InsteadRule, ObjectKind, RowSecurity, SchemaObject, Timing, Trigger};
 use crate::catalog::{Catalog, TableName};
 use crate::pgtype::format_type;
 use pg_query::protobuf::{self, AlterTableType, CmdType, ConstrType, FunctionParameterMode, ObjectType};
@@ -236,6 +236,25 @@ pub fn alter_table(alter: &protobuf::AlterTableStmt, catalog: &mut Catalog) -> R
             }
             AlterTableType::AtEnableTrigAll | AlterTableType::AtEnableTrigUser => enable(catalog, None, true),
             AlterTableType::AtDisableTrigAll | AlterTableType::AtDisableTrigUser => enable(catalog, None, false),
+            subtype @ (AlterTableType::AtEnableRowSecurity
+            | AlterTableType::AtDisableRowSecurity
+            | AlterTableType::AtForceRowSecurity
+            | AlterTableType::AtNoForceRowSecurity) => {
+                let all = &mut catalog.objects.row_security;
+                let at = match all.iter().position(|r| r.table == table) {
+                    Some(at) => at,
+                    None => {
+                        all.push(RowSecurity { table: table.clone(), enabled: false, forced: false });
+                        all.len() - 1
+                    }
+                };
+                match subtype {
+                    AlterTableType::AtEnableRowSecurity => all[at].enabled = true,
+                    AlterTableType::AtDisableRowSecurity => all[at].enabled = false,
+                    AlterTableType::AtForceRowSecurity => all[at].forced = true,
+                    _ => all[at].forced = false,
+                }
+            }
             _ => {}
         }
     }
