@@ -139,6 +139,22 @@ pub struct ForeignKey {
     pub ref_columns: Vec<String>,
     pub on_delete: FkAction,
     pub on_update: FkAction,
+    /// `ON DELETE SET NULL (col, …)` / `SET DEFAULT (col, …)` (PostgreSQL 15+): the only key
+    /// columns the action assigns. Empty: all of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set_columns: Vec<String>,
+    /// `DEFERRABLE INITIALLY DEFERRED`: its checks wait for COMMIT. (`DEFERRABLE INITIALLY
+    /// IMMEDIATE` checks at the end of each statement, as a key that is not deferrable does.)
+    #[serde(default)]
+    pub deferred: bool,
+}
+
+impl ForeignKey {
+    /// The columns of `key` (the constraint's own columns) that ON DELETE SET NULL / SET
+    /// DEFAULT assigns.
+    pub fn assigned<'k>(&'k self, key: &'k [String]) -> impl Iterator<Item = &'k String> {
+        key.iter().filter(move |c| self.set_columns.is_empty() || self.set_columns.contains(c))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -365,6 +381,8 @@ mod tests {
                 ref_columns: vec!["id".into()],
                 on_delete: FkAction::Cascade,
                 on_update: FkAction::NoAction,
+                set_columns: Vec::new(),
+                deferred: false,
             }),
             columns: vec![format!("{to}_id")],
         }

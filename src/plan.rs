@@ -223,6 +223,9 @@ pub struct Plan {
     pub cascade_deleted: BTreeMap<String, u64>,
     /// Rows changed (SET NULL / SET DEFAULT) per other table.
     pub cascade_changed: BTreeMap<String, u64>,
+    /// Rows deleted per partitioned table or inheritance parent, its descendants' included (what
+    /// `SELECT count(*) FROM parent` loses); only those that lose some.
+    pub cascade_by_parent: BTreeMap<String, u64>,
     pub divergence: Vec<Divergence>,
     /// model_ids whose legacy keeper differs between the C collation and a linguistic one.
     pub collation_sensitive: Vec<Option<String>>,

@@ -38,7 +38,7 @@ CREATE TABLE _rehearse.columns (schema_name VARCHAR, table_name VARCHAR, positio
     generated_expr VARCHAR);
 CREATE TABLE _rehearse.constraints (schema_name VARCHAR, table_name VARCHAR, position INTEGER,
     constraint_name VARCHAR, kind VARCHAR, columns VARCHAR, ref_schema VARCHAR, ref_table VARCHAR,
-    ref_columns VARCHAR, on_delete VARCHAR, on_update VARCHAR);
+    ref_columns VARCHAR, on_delete VARCHAR, on_update VARCHAR, set_columns VARCHAR, deferred BOOLEAN);
 CREATE TABLE _rehearse.indexes (schema_name VARCHAR, table_name VARCHAR, position INTEGER,
     index_name VARCHAR, is_unique BOOLEAN, columns VARCHAR);
 CREATE TABLE _rehearse.notes (position INTEGER, note VARCHAR);
@@ -198,7 +198,8 @@ impl Workspace {
                 ])?;
             }
         }
-        let mut stmt = conn.prepare("INSERT INTO _rehearse.constraints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")?;
+        let mut stmt =
+            conn.prepare("INSERT INTO _rehearse.constraints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")?;
         for (position, c) in scan.catalog.constraints.iter().enumerate() {
             let fk = match &c.kind {
                 ConstraintKind::ForeignKey(fk) => Some(fk),
@@ -216,6 +217,8 @@ impl Workspace {
                 fk.map(|fk| json(&fk.ref_columns)),
                 fk.map(|fk| fk.on_delete.sql()),
                 fk.map(|fk| fk.on_update.sql()),
+                fk.map(|fk| json(&fk.set_columns)),
+                fk.map(|fk| fk.deferred),
             ])?;
         }
         let mut stmt = conn.prepare("INSERT INTO _rehearse.indexes VALUES (?, ?, ?, ?, ?, ?)")?;
@@ -280,11 +283,15 @@ impl Workspace {
             }
         }
         self.read_lineage(&mut catalog)?;
-        let mut stmt = conn.prepare(
+        let (set_columns, deferred) = match self.has_metadata("constraints", "deferred")? {
+            true => ("coalesce(set_columns, '[]')", "coalesce(deferred, false)"),
+            false => ("'[]'", "false"),
+        };
+        let mut stmt = conn.prepare(&format!(
             "SELECT schema_name, table_name, constraint_name, kind, columns, ref_schema, ref_table,
-                    ref_columns, on_delete, on_update
-             FROM _rehearse.constraints ORDER BY position",
-        )?;
+                    ref_columns, on_delete, on_update, {set_columns}, {deferred}
+             FROM _rehearse.constraints ORDER BY position"
+        ))?;
         let rows = stmt.query_map([], |r| {
             let kind: String = r.get(3)?;
             let kind = match kind.as_str() {
@@ -295,6 +302,8 @@ impl Workspace {
                     ref_columns: unjson(&r.get::<_, String>(7)?),
                     on_delete: FkAction::from_sql(&r.get::<_, String>(8)?).unwrap_or(FkAction::NoAction),
                     on_update: FkAction::from_sql(&r.get::<_, String>(9)?).unwrap_or(FkAction::NoAction),
+                    set_columns: unjson(&r.get::<_, String>(10)?),
+                    deferred: r.get(11)?,
                 }),
                 _ => ConstraintKind::Check,
             };

@@ -1,6 +1,7 @@
 //! The schema objects besides tables that the rollback's DDL and DML can run into: views and
 //! materialized views, rules, policies, stored generated columns, indexes, constraints and
-//! extended statistics (each with the columns its definition uses), and triggers. Built from
+//! extended statistics, functions with SQL-standard bodies (each with the columns its definition
+//! uses), and triggers. Built from
 //! the dump's DDL by `input::ddl`; the DDL replay reads them to predict what PostgreSQL does.
 
 use super::TableName;
@@ -31,6 +32,9 @@ pub enum ObjectKind {
     Index,
     Constraint,
     Statistics,
+    /// A function or procedure with a SQL-standard body (`BEGIN ATOMIC … END`, `RETURN …`),
+    /// whose dependencies PostgreSQL records; its name carries its argument types.
+    Function,
 }
 
 impl ObjectKind {
@@ -45,6 +49,7 @@ impl ObjectKind {
             ObjectKind::Index => "index",
             ObjectKind::Constraint => "constraint",
             ObjectKind::Statistics => "statistics object",
+            ObjectKind::Function => "function",
         }
     }
 }
@@ -182,11 +187,48 @@ impl Trigger {
     }
 }
 
+/// A DO INSTEAD rule: PostgreSQL runs its actions in place of a DELETE or UPDATE of its table,
+/// also those a foreign key's action runs. rehearse does not replay it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InsteadRule {
+    pub name: String,
+    pub table: TableName,
+    pub event: Event,
+    pub definition: String,
+}
+
+impl InsteadRule {
+    pub fn describe(&self) -> String {
+        format!("rule {} on table {}", self.name, shown(&self.table))
+    }
+}
+
 /// Everything of the dump besides tables, columns and the catalog's constraint and index lists.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SchemaObjects {
     pub objects: Vec<SchemaObject>,
     pub triggers: Vec<Trigger>,
+    #[serde(default)]
+    pub instead_rules: Vec<InsteadRule>,
+    /// Row-level security per table (`ALTER TABLE … ENABLE / FORCE ROW LEVEL SECURITY`).
+    #[serde(default)]
+    pub row_security: Vec<RowSecurity>,
+}
+
+/// A table's row-level security switches. Enabled, its policies filter other roles' rows;
+/// forced too, also its owner's (superusers and foreign keys' own statements bypass it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowSecurity {
+    pub table: TableName,
+    pub enabled: bool,
+    pub forced: bool,
+}
+
+impl SchemaObjects {
+    /// Whether the policies of `table` filter even its owner's statements.
+    pub fn forced_row_security(&self, table: &TableName) -> bool {
+        self.row_security.iter().any(|r| &r.table == table && r.enabled && r.forced)
+    }
 }
 
 impl SchemaObjects {

@@ -705,6 +705,8 @@ mod tests {
                 ref_columns: vec!["id".into()],
                 on_delete,
                 on_update: FkAction::NoAction,
+                set_columns: Vec::new(),
+                deferred: false,
             }),
             columns: vec![column.into()],
         }

@@ -163,7 +163,7 @@ fn null_refs(ctx: &Context, table: &Table) -> Option<String> {
         .filter(|(c, fk)| {
             ctx.catalog.key_row_holders(&c.table).contains(&table.name) && fk.on_delete == FkAction::SetNull
         })
-        .flat_map(|(c, _)| c.columns.iter().map(|col| format!("{} IS NULL", quote_ident(col))))
+        .flat_map(|(c, fk)| fk.assigned(&c.columns).map(|col| format!("{} IS NULL", quote_ident(col))))
         .collect();
     (!columns.is_empty()).then(|| format!("ONLY {} WHERE {}", table.name.quoted(), columns.join(" AND ")))
 }
@@ -430,6 +430,8 @@ fn statement(ctx: &Context, prediction: &StepPrediction) -> String {
                 columns.join(", ")
             )
         }
+        // The script's own COMMIT ends it, after the verification.
+        Step::Commit => Ok(()),
     };
     out
 }

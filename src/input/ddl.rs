@@ -59,6 +59,7 @@ pub fn apply(sql: &str, catalog: &mut Catalog) -> Result<Parsed, String> {
             NodeEnum::CreatePolicyStmt(policy) => objects::policy(policy, &text(), catalog)?,
             NodeEnum::CreateStatsStmt(stats) => objects::statistics(stats, &text(), catalog)?,
             NodeEnum::CreateTrigStmt(trigger) => objects::trigger(trigger, &text(), catalog)?,
+            NodeEnum::CreateFunctionStmt(function) => objects::function(function, &text(), catalog)?,
             NodeEnum::CompositeTypeStmt(composite) => create_composite_type(composite, catalog)?,
             NodeEnum::CreateExtensionStmt(extension) => outcome = Parsed::Extension(extension.extname.clone()),
             NodeEnum::CopyStmt(copy) if copy.is_from && copy.filename.is_empty() => {
@@ -369,6 +370,8 @@ fn constraint_of(
                 ref_columns: c.pk_attrs.iter().filter_map(string_of).collect(),
                 on_delete: FkAction::from_code(&c.fk_del_action),
                 on_update: FkAction::from_code(&c.fk_upd_action),
+                set_columns: c.fk_del_set_cols.iter().filter_map(string_of).collect(),
+                deferred: c.deferrable && c.initdeferred,
             };
             (ConstraintKind::ForeignKey(fk), own_columns(&c.fk_attrs), "fkey")
         }
@@ -499,7 +502,7 @@ CREATE TABLE public.models (
 CREATE TABLE public.variants (id serial PRIMARY KEY, service_id varchar REFERENCES public.services(service_id) ON DELETE CASCADE);
 ALTER TABLE ONLY public.models ADD CONSTRAINT models_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.models ADD CONSTRAINT uq_model_id_version UNIQUE (model_id, version);
-ALTER TABLE ONLY public.notes ADD CONSTRAINT notes_model_fkey FOREIGN KEY (model_row) REFERENCES public.models(id) ON DELETE SET NULL;
+ALTER TABLE ONLY public.notes ADD CONSTRAINT notes_model_fkey FOREIGN KEY (model_row, model_id) REFERENCES public.models(id, model_id) ON DELETE SET NULL (model_row) DEFERRABLE INITIALLY DEFERRED;
 CREATE INDEX idx_model_id_version ON public.models USING btree (model_id, version);
 CREATE UNIQUE INDEX idx_lower ON public.models USING btree (lower((model_id)::text));
 "#;
@@ -526,8 +529,11 @@ CREATE UNIQUE INDEX idx_lower ON public.models USING btree (lower((model_id)::te
         );
         let (_, fk) = catalog.foreign_keys().next().unwrap();
         assert_eq!(fk.on_delete, FkAction::Cascade);
-        let (_, fk) = catalog.foreign_keys().nth(1).unwrap();
+        let (key, fk) = catalog.foreign_keys().nth(1).unwrap();
         assert_eq!(fk.on_delete, FkAction::SetNull);
+        assert_eq!(fk.assigned(&key.columns).collect::<Vec<_>>(), ["model_row"]);
+        assert!(fk.deferred);
+        assert!(!catalog.foreign_keys().next().unwrap().1.deferred);
         assert_eq!(catalog.indexes[1].columns, ["lower(model_id::text)"]);
         assert!(catalog.indexes[1].unique);
     }

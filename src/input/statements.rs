@@ -1,5 +1,7 @@
 //! Splits SQL text into statements, line by line, the way psql does: a statement ends at a `;`
-//! outside quotes, dollar quotes and comments. pg_dump ends every statement at the end of a
+//! outside quotes, dollar quotes and comments, and outside the `BEGIN ATOMIC … END` body of a
+//! `CREATE [OR REPLACE] FUNCTION | PROCEDURE` (psql's heuristic: BEGIN, and CASE within it,
+//! open a block that END closes). pg_dump ends every statement at the end of a
 //! line, so a line that closes a statement is where the next one (or a COPY block) starts.
 
 #[derive(Debug, Clone, PartialEq)]
@@ -19,11 +21,49 @@ pub struct Splitter {
     text: Vec<u8>,
     ends_with_semicolon: bool,
     first_line: u64,
+    block: Block,
 }
 
 impl Default for Splitter {
     fn default() -> Self {
-        Splitter { state: State::Normal, text: Vec::new(), ends_with_semicolon: false, first_line: 0 }
+        Splitter {
+            state: State::Normal,
+            text: Vec::new(),
+            ends_with_semicolon: false,
+            first_line: 0,
+            block: Block::default(),
+        }
+    }
+}
+
+/// Where the statement under way stands with respect to a SQL-standard function body.
+#[derive(Debug, Default)]
+struct Block {
+    /// The first letters of its first words, as far as they can start `CREATE [OR REPLACE]
+    /// FUNCTION | PROCEDURE`.
+    opening: Vec<u8>,
+    words: usize,
+    parens: i32,
+    /// Open BEGIN (and CASE) blocks of a function body: a `;` there does not end it.
+    depth: u32,
+}
+
+impl Block {
+    fn word(&mut self, word: &[u8]) {
+        const OPENING: [&[u8]; 5] = [b"create", b"function", b"procedure", b"or", b"replace"];
+        if self.words < 4 && OPENING.iter().any(|w| word.eq_ignore_ascii_case(w)) {
+            self.opening.push(word[0].to_ascii_lowercase());
+        }
+        self.words += 1;
+        let routine = matches!(self.opening.as_slice(), [b'c', b'f' | b'p', ..] | [b'c', b'o', b'r', b'f' | b'p', ..]);
+        if !routine || self.parens != 0 {
+            return;
+        }
+        if word.eq_ignore_ascii_case(b"begin") || (word.eq_ignore_ascii_case(b"case") && self.depth > 0) {
+            self.depth += 1;
+        } else if word.eq_ignore_ascii_case(b"end") {
+            self.depth = self.depth.saturating_sub(1);
+        }
     }
 }
 
@@ -55,6 +95,7 @@ impl Splitter {
         }
         if self.state == State::Normal && self.ends_with_semicolon {
             self.ends_with_semicolon = false;
+            self.block = Block::default();
             return Some(std::mem::take(&mut self.text));
         }
         None
@@ -95,7 +136,23 @@ impl Splitter {
                         }
                         self.ends_with_semicolon = false;
                     }
-                    b';' => self.ends_with_semicolon = true,
+                    b';' => self.ends_with_semicolon = self.block.depth == 0,
+                    b'(' | b')' => {
+                        self.block.parens += if b == b'(' { 1 } else { -1 };
+                        self.ends_with_semicolon = false;
+                    }
+                    _ if (b.is_ascii_alphabetic() || b == b'_' || b >= 0x80)
+                        && (i == 0 || !is_ident_byte(line[i - 1]) && line[i - 1] != b'$') =>
+                    {
+                        let end = line[i..]
+                            .iter()
+                            .position(|&c| !is_ident_byte(c) && c != b'$')
+                            .map_or(line.len(), |n| i + n);
+                        self.block.word(&line[i..end]);
+                        self.ends_with_semicolon = false;
+                        i = end;
+                        continue;
+                    }
                     _ if b.is_ascii_whitespace() => {}
                     _ => self.ends_with_semicolon = false,
                 },
@@ -190,6 +247,15 @@ mod tests {
             ("SELECT 1; -- done;\n", &["SELECT 1; -- done;"]),
             ("SELECT /* ; */ 1;\n", &["SELECT /* ; */ 1;"]),
             ("SELECT 1 -- no end;\n;\n", &["SELECT 1 -- no end;\n;"]),
+            (
+                "CREATE FUNCTION public.f(begin integer) RETURNS bigint\n    LANGUAGE sql\n    BEGIN ATOMIC\n SELECT CASE WHEN true THEN 1 END;\n SELECT 2;\nEND;\nSELECT 3;\n",
+                &[
+                    "CREATE FUNCTION public.f(begin integer) RETURNS bigint\n    LANGUAGE sql\n    BEGIN ATOMIC\n SELECT CASE WHEN true THEN 1 END;\n SELECT 2;\nEND;",
+                    "SELECT 3;",
+                ],
+            ),
+            ("CREATE OR REPLACE PROCEDURE p()\nBEGIN ATOMIC\n  INSERT INTO t VALUES (1);\nEND;\n", &["CREATE OR REPLACE PROCEDURE p()\nBEGIN ATOMIC\n  INSERT INTO t VALUES (1);\nEND;"]),
+            ("BEGIN;\nEND;\n", &["BEGIN;", "END;"]),
         ];
         for (text, expected) in cases {
             assert_eq!(split(text), *expected, "{text}");

@@ -12,11 +12,71 @@ use crate::catalog::{Catalog, ConstraintKind, ForeignKey, TableName};
 use crate::plan::{DroppedObject, FailingObject, StepFailure, StepPrediction};
 use std::collections::BTreeSet;
 
-/// The failures of the row statements, from the foreign-key effects.
+/// What the foreign-key effects make of one row statement.
+#[derive(Debug, Default)]
+pub struct StatementOutcome {
+    /// The statement fails.
+    pub failure: Option<StepFailure>,
+    /// Checks of DEFERRABLE INITIALLY DEFERRED keys that fail at COMMIT.
+    pub at_commit: Option<StepFailure>,
+    /// The tables it leaves with deferred trigger events.
+    pub pending: Vec<Pending>,
+}
+
+impl StatementOutcome {
+    /// rehearse cannot predict the statement: `objects` change what it does to the rows. The
+    /// refusal comes first; what the foreign keys would make of it follows.
+    pub fn refuse(&mut self, statement: &str, objects: Vec<FailingObject>) {
+        if objects.is_empty() {
+            return;
+        }
+        let names: Vec<&str> = objects.iter().map(|o| o.object.as_str()).collect();
+        let mut refusal = StepFailure {
+            sqlstate: "P0001",
+            message: format!(
+                "rehearse: cannot predict {statement}: {} rewrites what it does to the rows, and rehearse does not replay it",
+                names.join(", ")
+            ),
+            hazard: "H17",
+            remedy: "for the rollback, disable the rule (ALTER TABLE … DISABLE RULE …) or row-level security (ALTER TABLE … NO FORCE ROW LEVEL SECURITY), and restore it afterwards (the definitions are below); then rehearse again".into(),
+            objects,
+            next: Vec::new(),
+        };
+        if let Some(other) = self.failure.take() {
+            refusal.next.extend(other.objects.into_iter().chain(other.next));
+        }
+        self.failure = Some(refusal);
+    }
+}
+
+/// A table with deferred trigger events queued by a deferred foreign key: PostgreSQL refuses
+/// to ALTER it until COMMIT.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub table: TableName,
+    pub key: FailingObject,
+}
+
+/// The row statements' outcomes, from the foreign-key effects.
 #[derive(Debug, Default)]
 pub struct RowFailures {
-    pub delete_versions: Option<StepFailure>,
-    pub delete_orphans: Option<StepFailure>,
+    pub touch_services: StatementOutcome,
+    pub delete_versions: StatementOutcome,
+    pub delete_orphans: StatementOutcome,
+}
+
+impl RowFailures {
+    /// What fails at COMMIT: the deferred checks queued first are checked first.
+    fn at_commit(&mut self) -> Option<StepFailure> {
+        let (first, second) = (self.delete_versions.at_commit.take(), self.delete_orphans.at_commit.take());
+        match (first, second) {
+            (Some(mut first), Some(second)) => {
+                first.next.extend(second.objects);
+                Some(first)
+            }
+            (first, second) => first.or(second),
+        }
+    }
 }
 
 /// The replay's result.
@@ -142,27 +202,63 @@ pub fn replay(
     let mut rows = rows;
     let mut predictions = Vec::new();
     let mut failed = false;
+    let mut pending: Vec<Pending> = Vec::new();
     for step in steps {
         let (failure, dropped_here) = match step {
             Step::DropIndex { index } => (drop_index(&mut state, index), Vec::new()),
             Step::DropConstraint { table, name } => (drop_constraint(&mut state, table, name), Vec::new()),
-            Step::TouchServices { .. } => (None, Vec::new()),
-            Step::DeleteVersions { .. } => (rows.delete_versions.take(), Vec::new()),
-            Step::DeleteOrphans { .. } => (rows.delete_orphans.take(), Vec::new()),
+            Step::Commit => (None, Vec::new()),
+            Step::TouchServices { .. } => row_statement(&mut rows.touch_services, &mut pending),
+            Step::DeleteVersions { .. } => row_statement(&mut rows.delete_versions, &mut pending),
+            Step::DeleteOrphans { .. } => row_statement(&mut rows.delete_orphans, &mut pending),
             Step::DropColumns { table, columns } => drop_columns(&mut state, table, columns, drop_dependents),
             Step::AddUnique { table, name, columns } => (add_unique(&mut state, table, name, columns), Vec::new()),
         };
-        predictions.push(StepPrediction {
-            step: step.clone(),
-            sql: step.sql(),
-            reached: !failed,
-            failure: failure.clone(),
-            dropped: dropped_here,
-        });
+        // PostgreSQL refuses an ALTER TABLE with deferred checks pending before anything else.
+        let failure = match step.altered_table().and_then(|table| in_use(catalog, &pending, table)) {
+            Some(mut busy) => {
+                busy.next.extend(failure.into_iter().flat_map(|f| f.objects.into_iter().chain(f.next)));
+                Some(busy)
+            }
+            None => failure,
+        };
+        predictions.push(prediction(step, !failed, failure.clone(), dropped_here));
         failed |= failure.is_some();
+    }
+    // The deferred checks run at COMMIT, when every statement has succeeded.
+    if let Some(failure) = rows.at_commit() {
+        predictions.push(prediction(&Step::Commit, !failed, Some(failure), Vec::new()));
+        failed = true;
     }
     let remaining = dropped.iter().filter(|c| failed || state.columns.contains(*c)).cloned().collect();
     Replay { steps: predictions, remaining }
+}
+
+fn prediction(step: &Step, reached: bool, failure: Option<StepFailure>, dropped: Vec<DroppedObject>) -> StepPrediction {
+    StepPrediction { step: step.clone(), sql: step.sql(), reached, failure, dropped }
+}
+
+/// A row statement: its own failure; the tables it leaves with deferred checks are noted.
+fn row_statement(
+    outcome: &mut StatementOutcome,
+    pending: &mut Vec<Pending>,
+) -> (Option<StepFailure>, Vec<DroppedObject>) {
+    pending.append(&mut outcome.pending);
+    (outcome.failure.take(), Vec::new())
+}
+
+/// ALTER TABLE on a table (or a descendant it recurses to) with deferred trigger events fails.
+fn in_use(catalog: &Catalog, pending: &[Pending], table: &TableName) -> Option<StepFailure> {
+    let holders = catalog.row_holders(table);
+    let blocked = pending.iter().find(|p| holders.contains(&p.table))?;
+    Some(StepFailure {
+        sqlstate: "55006",
+        message: format!("cannot ALTER TABLE \"{}\" because it has pending trigger events", blocked.table.name),
+        objects: pending.iter().filter(|p| p.table == blocked.table).map(|p| p.key.clone()).collect(),
+        hazard: "H17",
+        remedy: "make these foreign keys check at once during the rollback: `SET CONSTRAINTS name IMMEDIATE` right after BEGIN (or ALTER the constraint NOT DEFERRABLE before, and back after)".into(),
+        next: Vec::new(),
+    })
 }
 
 fn drop_index(state: &mut State, index: &TableName) -> Option<StepFailure> {

@@ -167,7 +167,7 @@ pub fn post_relation(catalog: &Catalog, table: &TableName) -> String {
         if !matches!(fk.on_delete, FkAction::SetNull | FkAction::SetDefault) {
             continue;
         }
-        for column in &constraint.columns {
+        for column in fk.assigned(&constraint.columns) {
             replaced.push(format!(
                 "CASE WHEN rowid IN (SELECT rid FROM {CHANGED} WHERE tbl = {} AND constraint_name = {}) THEN {} ELSE {} END AS {}",
                 literal(&table.to_string()),

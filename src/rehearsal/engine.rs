@@ -6,8 +6,8 @@ use super::ddl_replay::{self, Replay, RowFailures};
 use super::effects::{self, CHANGED, DELETED};
 use super::policy::{self, choose, is_active_exactly, is_active_loosely, Choice, Policy, VersionRow};
 use super::{fk_violations, steps, triggers};
-use crate::catalog::objects::ColumnOf;
-use crate::catalog::{quote_ident, Catalog, ConstraintKind, Table, TableName};
+use crate::catalog::objects::{shown, ColumnOf, Event, InsteadRule, ObjectKind};
+use crate::catalog::{quote_ident, Catalog, Table, TableName};
 use crate::error::{Error, Result};
 use crate::pgtype::DuckType;
 use crate::plan::*;
@@ -152,9 +152,8 @@ fn strings(conn: &Connection, sql: &str) -> Result<Vec<(String, String)>> {
 /// The text that identifies a row of `table` in reports: its primary key, or all its columns.
 pub(super) fn row_key(catalog: &Catalog, table: &Table, alias: &str) -> String {
     let pk = catalog
-        .constraints_of(&table.name)
-        .find(|c| c.kind == ConstraintKind::PrimaryKey)
-        .map(|c| c.columns.clone())
+        .primary_key(&table.name)
+        .map(<[String]>::to_vec)
         .unwrap_or_else(|| table.columns.iter().map(|c| c.name.clone()).collect());
     let parts: Vec<String> = pk.iter().map(|c| format!("CAST({alias}.{} AS VARCHAR)", quote_ident(c))).collect();
     format!("concat_ws(', ', {})", parts.join(", "))
@@ -282,6 +281,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         deleted,
         services: impacts,
         cascade: cascade.rows,
+        cascade_by_parent: by_parent(&catalog, &cascade.deleted),
         cascade_deleted: cascade.deleted,
         cascade_changed: cascade.changed,
         divergence,
@@ -292,6 +292,30 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         ddl: replay.steps,
         drop_dependents: options.drop_dependents,
     })
+}
+
+/// Rows deleted per table with partitions or inheritance children, its descendants' included.
+fn by_parent(catalog: &Catalog, deleted: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    catalog
+        .tables
+        .iter()
+        .filter(|t| catalog.children_of(&t.name).next().is_some())
+        .map(|t| {
+            let rows = catalog.row_holders(&t.name).iter().filter_map(|h| deleted.get(&h.to_string())).sum();
+            (t.name.to_string(), rows)
+        })
+        .filter(|(_, rows)| *rows > 0)
+        .collect()
+}
+
+fn rule_object(rule: &InsteadRule, reason: String) -> FailingObject {
+    FailingObject {
+        hazard: "H17",
+        object: rule.describe(),
+        detail: format!("{} (DO INSTEAD) {reason}", rule.describe()),
+        table: rule.table.to_string(),
+        definition: rule.definition.clone(),
+    }
 }
 
 /// The first statement that fails, in PostgreSQL's words.
@@ -394,7 +418,8 @@ impl Rehearsal<'_> {
                 "rollback: not the keeper",
             )?;
             effects::cascade(conn, catalog, loaded)?;
-            failures.delete_versions = self.close_phase(VERSIONS_PHASE, &mut blockers)?;
+            failures.delete_versions = self.close_phase(VERSIONS_PHASE, "the models DELETE", &mut blockers)?;
+            failures.delete_versions.refuse("the models DELETE", self.forced_row_security(&self.models.name));
         }
         if self.options.delete_orphans {
             let post_models = effects::post_relation(catalog, &self.models.name);
@@ -411,22 +436,84 @@ impl Rehearsal<'_> {
                 "orphan delete (--delete-orphans)",
             )?;
             effects::cascade(conn, catalog, loaded)?;
-            failures.delete_orphans = self.close_phase(ORPHANS_PHASE, &mut blockers)?;
+            failures.delete_orphans = self.close_phase(ORPHANS_PHASE, "the services DELETE", &mut blockers)?;
+            failures.delete_orphans.refuse("the services DELETE", self.forced_row_security(&self.services.name));
         }
+        let touch_rules = catalog
+            .objects
+            .instead_rules
+            .iter()
+            .filter(|r| r.table == self.services.name && r.event == Event::Update)
+            .map(|r| rule_object(r, "rewrites the UPDATE of every service".into()))
+            .collect();
+        failures.touch_services.refuse("the services UPDATE", touch_rules);
+        failures.touch_services.refuse("the services UPDATE", self.forced_row_security(&self.services.name));
         Ok((blockers, failures))
     }
 
-    /// Ends a row statement: its SET NULL / SET DEFAULT effects and blockers, and its failure.
+    /// Ends a row statement: its SET NULL / SET DEFAULT effects and blockers, and what PostgreSQL
+    /// makes of them.
     fn close_phase(
         &self,
         phase: &str,
+        statement: &str,
         blockers: &mut Vec<effects::Blocker>,
-    ) -> Result<Option<crate::plan::StepFailure>> {
+    ) -> Result<ddl_replay::StatementOutcome> {
         let found = effects::consequences(self.conn, self.catalog, &self.loaded)?;
-        let failure = fk_violations::statement_failure(self.conn, self.catalog, &found)?;
+        let mut outcome = fk_violations::statement_outcome(self.conn, self.catalog, &found)?;
         effects::close_phase(self.conn, phase)?;
         blockers.extend(found);
-        Ok(failure)
+        outcome.refuse(statement, self.rewriting_rules(phase)?);
+        Ok(outcome)
+    }
+
+    /// Forced row-level security on the table a statement of the rollback names: its policies
+    /// filter the rows even for the table's owner, unless a superuser runs it; rehearse cannot
+    /// tell who will. (A foreign key's own statements bypass it.)
+    fn forced_row_security(&self, table: &TableName) -> Vec<FailingObject> {
+        if !self.catalog.objects.forced_row_security(table) {
+            return Vec::new();
+        }
+        let policies: Vec<String> = self
+            .catalog
+            .objects
+            .objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Policy && o.table.as_ref() == Some(table))
+            .map(|o| o.definition.trim().to_string())
+            .collect();
+        let object = format!("row-level security on table {}", shown(table));
+        vec![FailingObject {
+            hazard: "H17",
+            detail: format!(
+                "{object} is forced: its policies filter the rows of the rollback's statements unless a superuser runs them"
+            ),
+            table: table.to_string(),
+            definition: format!("ALTER TABLE {} FORCE ROW LEVEL SECURITY; {}", table.quoted(), policies.join(" ")),
+            object,
+        }]
+    }
+
+    /// The DO INSTEAD rules that rewrite what a phase's statement does to rows: on its own
+    /// table, or on one that a foreign key's action deletes from or updates (PostgreSQL rewrites
+    /// those statements too).
+    fn rewriting_rules(&self, phase: &str) -> Result<Vec<FailingObject>> {
+        let mut found = Vec::new();
+        for rule in &self.catalog.objects.instead_rules {
+            let rows = if rule.event == Event::Delete { DELETED } else { CHANGED };
+            let n = count(
+                self.conn,
+                &format!(
+                    "SELECT count(*) FROM {rows} WHERE tbl = {} AND phase = {}",
+                    literal(&rule.table.to_string()),
+                    literal(phase)
+                ),
+            )?;
+            if n > 0 {
+                found.push(rule_object(rule, format!("rewrites the {} of {n} rows", rule.event.sql())));
+            }
+        }
+        Ok(found)
     }
 
     /// What each service serves afterwards (H6, H7, H8).

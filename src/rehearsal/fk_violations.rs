@@ -3,9 +3,10 @@
 //! (23502) or that no surviving parent row has (23503), and RESTRICT / NO ACTION keys still
 //! held on deleted rows (23503). Read from the phase under way of the effects tables.
 
-use super::effects::{self, Blocker, CHANGED};
+use super::ddl_replay::{Pending, StatementOutcome};
+use super::effects::{self, Blocker, CHANGED, DELETED};
 use crate::catalog::objects::{shown, ObjectKind};
-use crate::catalog::{quote_ident, Catalog, Constraint, FkAction, ForeignKey};
+use crate::catalog::{quote_ident, Catalog, Constraint, FkAction, ForeignKey, TableName};
 use crate::error::Result;
 use crate::plan::{FailingObject, StepFailure};
 use crate::sql::literal;
@@ -18,6 +19,8 @@ struct Violation {
     object: FailingObject,
     /// The key's place in the dump, which stands in for the order PostgreSQL checks keys in.
     position: usize,
+    /// A check of a DEFERRABLE INITIALLY DEFERRED key: it fails at COMMIT, not at the statement.
+    deferred: bool,
 }
 
 fn position(catalog: &Catalog, constraint: &Constraint) -> usize {
@@ -44,19 +47,70 @@ fn key_object(catalog: &Catalog, constraint: &Constraint, detail: String, hazard
     }
 }
 
-/// The rows `constraint` changes in the phase under way, in every table holding its rows.
-fn changed_rows(conn: &Connection, catalog: &Catalog, constraint: &Constraint) -> Result<u64> {
-    let holders: Vec<String> =
-        catalog.key_row_holders(&constraint.table).iter().map(|t| literal(&t.to_string())).collect();
-    let n: i64 = conn.query_row(
-        &format!(
-            "SELECT count(*) FROM {CHANGED} WHERE phase IS NULL AND tbl IN ({}) AND constraint_name = ?",
-            holders.join(", ")
-        ),
-        [constraint.name.clone()],
-        |r| r.get(0),
-    )?;
-    Ok(n as u64)
+/// The rowids of `holder` that `constraint` changes in the phase under way, as a subquery.
+fn changed_now(holder: &TableName, constraint: &Constraint) -> String {
+    format!(
+        "(SELECT rid FROM {CHANGED} WHERE phase IS NULL AND tbl = {} AND constraint_name = {})",
+        literal(&holder.to_string()),
+        literal(&constraint.name)
+    )
+}
+
+fn count(conn: &Connection, sql: &str) -> Result<u64> {
+    Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
+}
+
+/// The rows `constraint` changes in the phase under way, per table holding its rows (a
+/// partitioned table's partitions), in `Catalog::key_row_holders` order; only tables with some.
+fn changed_rows(conn: &Connection, catalog: &Catalog, constraint: &Constraint) -> Result<Vec<(TableName, u64)>> {
+    let mut changed = Vec::new();
+    for holder in catalog.key_row_holders(&constraint.table) {
+        let n = count(conn, &format!("SELECT count(*) FROM {}", changed_now(&holder, constraint)))?;
+        if n > 0 {
+            changed.push((holder, n));
+        }
+    }
+    Ok(changed)
+}
+
+/// The table PostgreSQL names when the first changed row of `constraint` is refused: the
+/// foreign key's action runs once per deleted parent row, in the order they were deleted, and
+/// changes that row's referencing rows table by table.
+fn first_refused(
+    conn: &Connection,
+    catalog: &Catalog,
+    constraint: &Constraint,
+    fk: &ForeignKey,
+    changed: &[(TableName, u64)],
+) -> Result<TableName> {
+    let parents = catalog.key_row_holders(&fk.ref_table);
+    let mut first: Option<((usize, i64), &TableName)> = None;
+    for (holder, _) in changed {
+        for (position, parent) in parents.iter().enumerate() {
+            let on: Vec<String> = constraint
+                .columns
+                .iter()
+                .zip(&fk.ref_columns)
+                .map(|(c, p)| format!("c.{} = p.{}", quote_ident(c), quote_ident(p)))
+                .collect();
+            let sql = format!(
+                "SELECT min(p.rowid) FROM {} c JOIN {} p ON {} WHERE c.rowid IN {} AND p.rowid IN \
+                 (SELECT rid FROM {DELETED} WHERE phase IS NULL AND tbl = {})",
+                holder.quoted(),
+                parent.quoted(),
+                on.join(" AND "),
+                changed_now(holder, constraint),
+                literal(&parent.to_string())
+            );
+            let rowid: Option<i64> = conn.query_row(&sql, [], |r| r.get(0))?;
+            if let Some(rowid) = rowid {
+                if first.is_none_or(|(order, _)| (position, rowid) < order) {
+                    first = Some(((position, rowid), holder));
+                }
+            }
+        }
+    }
+    Ok(first.map(|(_, holder)| holder.clone()).unwrap_or_else(|| changed[0].0.clone()))
 }
 
 /// SET NULL / SET DEFAULT actions of the phase under way that PostgreSQL refuses.
@@ -67,28 +121,28 @@ fn refused_actions(conn: &Connection, catalog: &Catalog) -> Result<Vec<Violation
             continue;
         }
         let Some(child) = catalog.table(&constraint.table) else { continue };
-        let rows = changed_rows(conn, catalog, constraint)?;
-        if rows == 0 {
+        let changed = changed_rows(conn, catalog, constraint)?;
+        if changed.is_empty() {
             continue;
         }
+        let rows: u64 = changed.iter().map(|(_, n)| n).sum();
         let set_default = fk.on_delete == FkAction::SetDefault;
-        // The new value of each key column: NULL, or its default (NULL when it has none).
-        let values: Vec<Option<&str>> = constraint
-            .columns
-            .iter()
-            .map(|c| if set_default { child.column(c).and_then(|c| c.default.as_deref()) } else { None })
+        // The new value of each assigned column: NULL, or its default (NULL when it has none).
+        let assigned: Vec<(&String, Option<&str>)> = fk
+            .assigned(&constraint.columns)
+            .map(|c| (c, if set_default { child.column(c).and_then(|c| c.default.as_deref()) } else { None }))
             .collect();
         // PostgreSQL checks NOT NULL in the table's column order.
         let not_null = child.columns.iter().find(|column| {
-            column.not_null
-                && constraint.columns.iter().zip(&values).any(|(name, value)| *name == column.name && value.is_none())
+            column.not_null && assigned.iter().any(|(name, value)| **name == column.name && value.is_none())
         });
         if let Some(column) = not_null {
+            let holder = first_refused(conn, catalog, constraint, fk, &changed)?;
             violations.push(Violation {
                 sqlstate: "23502",
                 message: format!(
                     "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
-                    column.name, constraint.table.name
+                    column.name, holder.name
                 ),
                 object: key_object(
                     catalog,
@@ -97,62 +151,99 @@ fn refused_actions(conn: &Connection, catalog: &Catalog) -> Result<Vec<Violation
                     "H17",
                 ),
                 position: position(catalog, constraint),
+                deferred: false,
             });
             continue;
         }
-        if set_default && values.iter().all(Option::is_some) && !default_has_parent(conn, catalog, fk, &values)? {
+        if !set_default {
+            continue;
+        }
+        if let Some(holder) = default_without_parent(conn, catalog, constraint, fk, &assigned, &changed)? {
+            let defaults: Vec<&str> = assigned.iter().filter_map(|(_, v)| *v).collect();
             violations.push(Violation {
                 sqlstate: "23503",
                 message: format!(
                     "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
-                    constraint.table.name, constraint.name
+                    holder.name, constraint.name
                 ),
                 object: key_object(
                     catalog,
                     constraint,
                     format!(
                         "sets {rows} rows to the default ({}), which no remaining {} row has",
-                        values.iter().flatten().copied().collect::<Vec<_>>().join(", "),
+                        defaults.join(", "),
                         fk.ref_table
                     ),
                     "H17",
                 ),
                 position: position(catalog, constraint),
+                deferred: fk.deferred,
             });
         }
     }
     Ok(violations)
 }
 
-/// Whether a parent row that survives the rollback holds the default key. A default that
-/// DuckDB cannot evaluate (a function of the live database) counts as held: rehearse then
-/// cannot tell, and does not predict a failure it cannot show.
-fn default_has_parent(conn: &Connection, catalog: &Catalog, fk: &ForeignKey, values: &[Option<&str>]) -> Result<bool> {
-    let parent = effects::post_relation(catalog, &fk.ref_table);
+/// The first table (of `changed`) holding a row that SET DEFAULT leaves with a key no
+/// surviving parent row has, in any table holding the parent's rows (a partitioned parent's
+/// partitions). A key with a NULL column is not checked (MATCH SIMPLE). A default that DuckDB
+/// cannot evaluate (a function of the live database) counts as held: rehearse then cannot
+/// tell, and does not predict a failure it cannot show.
+fn default_without_parent(
+    conn: &Connection,
+    catalog: &Catalog,
+    constraint: &Constraint,
+    fk: &ForeignKey,
+    assigned: &[(&String, Option<&str>)],
+    changed: &[(TableName, u64)],
+) -> Result<Option<TableName>> {
+    let values: Vec<String> = constraint
+        .columns
+        .iter()
+        .map(|column| match assigned.iter().find(|(name, _)| *name == column) {
+            Some((_, value)) => format!("CAST(({}) AS VARCHAR)", value.unwrap_or("NULL")),
+            None => format!("CAST(c.{} AS VARCHAR)", quote_ident(column)),
+        })
+        .collect();
+    let referenced: Vec<String> = fk.ref_columns.iter().map(|c| quote_ident(c)).collect();
+    let parents: Vec<String> = catalog
+        .key_row_holders(&fk.ref_table)
+        .iter()
+        .map(|p| format!("SELECT {} FROM {}", referenced.join(", "), effects::post_relation(catalog, p)))
+        .collect();
+    let parents = parents.join(" UNION ALL ");
     let matches: Vec<String> = fk
         .ref_columns
         .iter()
-        .zip(values)
-        .map(|(column, value)| {
-            format!("CAST(p.{} AS VARCHAR) = CAST(({}) AS VARCHAR)", quote_ident(column), value.unwrap_or("NULL"))
-        })
+        .zip(&values)
+        .map(|(column, value)| format!("CAST(p.{} AS VARCHAR) = {value}", quote_ident(column)))
         .collect();
-    let sql = format!("SELECT count(*) FROM {parent} p WHERE {}", matches.join(" AND "));
-    match conn.query_row(&sql, [], |r| r.get::<_, i64>(0)) {
-        Ok(n) => Ok(n > 0),
-        Err(_) => Ok(true),
+    let not_null: Vec<String> = values.iter().map(|v| format!("{v} IS NOT NULL")).collect();
+    for (holder, _) in changed {
+        let sql = format!(
+            "SELECT count(*) FROM {} c WHERE c.rowid IN {} AND {} AND NOT EXISTS (SELECT 1 FROM ({parents}) p WHERE {})",
+            holder.quoted(),
+            changed_now(holder, constraint),
+            not_null.join(" AND "),
+            matches.join(" AND ")
+        );
+        match count(conn, &sql) {
+            Ok(0) | Err(_) => {}
+            Ok(_) => return Ok(Some(holder.clone())),
+        }
     }
+    Ok(None)
 }
 
-/// The failure of the row statement whose phase is under way, if PostgreSQL refuses it.
-pub fn statement_failure(conn: &Connection, catalog: &Catalog, blockers: &[Blocker]) -> Result<Option<StepFailure>> {
+/// What PostgreSQL makes of the row statement whose phase is under way: whether it fails,
+/// what fails at COMMIT, and the tables it leaves with deferred checks pending.
+pub fn statement_outcome(conn: &Connection, catalog: &Catalog, blockers: &[Blocker]) -> Result<StatementOutcome> {
     let mut violations = refused_actions(conn, catalog)?;
     for blocker in blockers {
-        let constraint = catalog
-            .constraints
-            .iter()
-            .find(|c| c.name == blocker.constraint && c.table == blocker.table)
-            .expect("a blocker is a catalog constraint");
+        let (constraint, fk) = catalog
+            .foreign_keys()
+            .find(|(c, _)| c.name == blocker.constraint && catalog.key_row_holders(&c.table).contains(&blocker.table))
+            .expect("a blocker is a catalog foreign key");
         violations.push(Violation {
             sqlstate: "23503",
             message: format!(
@@ -169,12 +260,22 @@ pub fn statement_failure(conn: &Connection, catalog: &Catalog, blockers: &[Block
                 "H9",
             ),
             position: position(catalog, constraint),
+            deferred: fk.deferred && fk.on_delete == FkAction::NoAction,
         });
     }
-    // PostgreSQL reports the first key it checks.
+    let (deferred, immediate): (Vec<Violation>, Vec<Violation>) = violations.into_iter().partition(|v| v.deferred);
+    Ok(StatementOutcome {
+        failure: first_failure(immediate),
+        at_commit: first_failure(deferred),
+        pending: pending_events(conn, catalog)?,
+    })
+}
+
+/// The failure PostgreSQL reports for `violations`: the first key it checks.
+fn first_failure(mut violations: Vec<Violation>) -> Option<StepFailure> {
     violations.sort_by_key(|v| v.position);
-    let Some(first) = violations.first() else { return Ok(None) };
-    Ok(Some(StepFailure {
+    let first = violations.first()?;
+    Some(StepFailure {
         sqlstate: first.sqlstate,
         message: first.message.clone(),
         hazard: first.object.hazard,
@@ -184,5 +285,44 @@ pub fn statement_failure(conn: &Connection, catalog: &Catalog, blockers: &[Block
         },
         objects: violations.into_iter().map(|v| v.object).collect(),
         next: Vec::new(),
-    }))
+    })
+}
+
+/// The tables that the phase under way leaves with deferred trigger events: a DEFERRABLE
+/// INITIALLY DEFERRED NO ACTION key queues a check on its referenced table for every row deleted
+/// there, and one on its own table for every row SET DEFAULT gives a key. (CASCADE, SET NULL,
+/// SET DEFAULT and RESTRICT themselves act at once, deferrable or not.) PostgreSQL refuses to
+/// ALTER such a table until COMMIT (55006).
+fn pending_events(conn: &Connection, catalog: &Catalog) -> Result<Vec<Pending>> {
+    let mut pending = Vec::new();
+    for (constraint, fk) in catalog.foreign_keys().filter(|(_, fk)| fk.deferred) {
+        let tables = match fk.on_delete {
+            FkAction::NoAction => {
+                let mut deleted = Vec::new();
+                for holder in catalog.key_row_holders(&fk.ref_table) {
+                    let n = count(
+                        conn,
+                        &format!(
+                            "SELECT count(*) FROM {DELETED} WHERE phase IS NULL AND tbl = {}",
+                            literal(&holder.to_string())
+                        ),
+                    )?;
+                    if n > 0 {
+                        deleted.push((holder, format!("checks the {n} rows deleted from it")));
+                    }
+                }
+                deleted
+            }
+            FkAction::SetDefault => changed_rows(conn, catalog, constraint)?
+                .into_iter()
+                .map(|(holder, n)| (holder, format!("checks the {n} rows SET DEFAULT gave a key")))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (table, what) in tables {
+            let detail = format!("is DEFERRABLE INITIALLY DEFERRED: it {what} in {table} only at COMMIT");
+            pending.push(Pending { key: key_object(catalog, constraint, detail, "H17"), table });
+        }
+    }
+    Ok(pending)
 }

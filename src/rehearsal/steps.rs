@@ -27,12 +27,28 @@ pub enum Step {
     DropColumns { table: TableName, columns: Vec<String> },
     /// `ALTER TABLE … ADD CONSTRAINT … UNIQUE (…)`.
     AddUnique { table: TableName, name: String, columns: Vec<String> },
+    /// `COMMIT`, where the checks of DEFERRABLE INITIALLY DEFERRED foreign keys run. The
+    /// replay names it only when one fails there.
+    Commit,
 }
 
 impl Step {
     /// DDL: it needs (and takes) ACCESS EXCLUSIVE on its table, which stops readers too.
     pub fn changes_schema(&self) -> bool {
-        !matches!(self, Step::TouchServices { .. } | Step::DeleteVersions { .. } | Step::DeleteOrphans { .. })
+        !matches!(
+            self,
+            Step::TouchServices { .. } | Step::DeleteVersions { .. } | Step::DeleteOrphans { .. } | Step::Commit
+        )
+    }
+
+    /// The table an `ALTER TABLE` statement changes.
+    pub fn altered_table(&self) -> Option<&TableName> {
+        match self {
+            Step::DropConstraint { table, .. } | Step::DropColumns { table, .. } | Step::AddUnique { table, .. } => {
+                Some(table)
+            }
+            _ => None,
+        }
     }
 
     /// The row statement in a few words (for trigger firings).
@@ -73,6 +89,7 @@ impl Step {
                     list(columns, "")
                 )
             }
+            Step::Commit => "COMMIT".into(),
         }
     }
 }

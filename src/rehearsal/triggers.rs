@@ -34,8 +34,12 @@ pub fn firings(
     spec: &Spec,
     steps: &[Step],
 ) -> Result<Vec<HazardRow>> {
-    let triggers: Vec<&Trigger> =
-        catalog.objects.triggers.iter().filter(|t| t.enabled && loaded.contains(&t.table)).collect();
+    let triggers: Vec<&Trigger> = catalog
+        .objects
+        .triggers
+        .iter()
+        .filter(|t| t.enabled && catalog.key_row_holders(&t.table).iter().any(|h| loaded.contains(h)))
+        .collect();
     let mut hazards = Vec::new();
     if triggers.is_empty() {
         return Ok(hazards);
@@ -51,8 +55,18 @@ pub fn firings(
             _ => continue,
         };
         let statement = step.short();
-        for trigger in &triggers {
-            let Some(table) = catalog.table(&trigger.table) else { continue };
+        // A row trigger on a partitioned table is cloned onto its partitions, at any depth, and
+        // fires on their rows (an inheritance parent's is not inherited); a statement trigger
+        // fires for the statements on its own table.
+        let on_tables = triggers.iter().flat_map(|trigger| {
+            let tables = if trigger.for_each_row {
+                catalog.key_row_holders(&trigger.table)
+            } else {
+                vec![trigger.table.clone()]
+            };
+            tables.into_iter().filter_map(|t| catalog.table(&t)).map(move |table| (*trigger, table))
+        });
+        for (trigger, table) in on_tables {
             let fire = |rows: Rows, hazards: &mut Vec<HazardRow>| -> Result<()> {
                 fire_rows(conn, catalog, table, trigger, &statement, rows, hazards)
             };
@@ -90,7 +104,7 @@ pub fn firings(
                     catalog.key_row_holders(&c.table).contains(&table.name)
                         && matches!(fk.on_delete, FkAction::SetNull | FkAction::SetDefault)
                         && (trigger.update_columns.is_empty()
-                            || c.columns.iter().any(|col| trigger.update_columns.contains(col)))
+                            || fk.assigned(&c.columns).any(|col| trigger.update_columns.contains(col)))
                 });
                 for (constraint, fk) in keys {
                     if trigger.for_each_row {
@@ -100,9 +114,8 @@ pub fn firings(
                             literal(&constraint.name),
                             literal(phase)
                         );
-                        let new_values = constraint
-                            .columns
-                            .iter()
+                        let new_values = fk
+                            .assigned(&constraint.columns)
                             .map(|c| {
                                 let value = match fk.on_delete {
                                     FkAction::SetDefault => table.column(c).and_then(|c| c.default.clone()),
@@ -235,12 +248,21 @@ fn statement_firings(
     let mut via = Vec::new();
     for constraint in &catalog.constraints {
         let ConstraintKind::ForeignKey(fk) = &constraint.kind else { continue };
-        if constraint.table != trigger.table || !actions.contains(&fk.on_delete) || !loaded.contains(&fk.ref_table) {
+        if constraint.table != trigger.table || !actions.contains(&fk.on_delete) {
+            continue;
+        }
+        let parents: Vec<String> = catalog
+            .key_row_holders(&fk.ref_table)
+            .iter()
+            .filter(|t| loaded.contains(*t))
+            .map(|t| literal(&t.to_string()))
+            .collect();
+        if parents.is_empty() {
             continue;
         }
         let n: i64 = conn.query_row(
-            &format!("SELECT count(*) FROM {DELETED} WHERE tbl = ? AND phase = ?"),
-            [fk.ref_table.to_string(), phase.to_string()],
+            &format!("SELECT count(*) FROM {DELETED} WHERE tbl IN ({}) AND phase = ?", parents.join(", ")),
+            [phase.to_string()],
             |r| r.get(0),
         )?;
         if n > 0 {

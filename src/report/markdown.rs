@@ -243,6 +243,9 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
     for (table, rows) in &plan.cascade_changed {
         let _ = writeln!(out, "| {} rows changed (SET NULL/DEFAULT) | | | {rows} |", cell(table));
     }
+    for (table, rows) in &plan.cascade_by_parent {
+        let _ = writeln!(out, "| {} with its partitions / children, in all | | | {rows} |", cell(table));
+    }
     let _ = writeln!(
         out,
         "\nServices: {} repointed to another version, {} unchanged, {} orphaned before the rollback, {} deleted.",

@@ -32,6 +32,7 @@ pub fn summary(plan: &Plan) -> Value {
         "services_deleted": plan.services_with(ServiceAction::Deleted),
         "cascade": plan.cascade_deleted,
         "cascade_changed": plan.cascade_changed,
+        "cascade_by_parent": plan.cascade_by_parent,
         "verification": {
             "V1": check(&v.v1),
             "V2": check(&v.v2),

@@ -8,12 +8,11 @@
 -- id, which is the keeper that rehearse pins.
 BEGIN;
 
+\if :legacy
 DROP INDEX IF EXISTS idx_model_id_version;
 DROP INDEX IF EXISTS idx_model_id_version_status;
 DROP INDEX IF EXISTS idx_service_model_version;
 ALTER TABLE models DROP CONSTRAINT IF EXISTS uq_model_id_version;
-
-\if :legacy
 UPDATE services SET model_id = model_id WHERE model_id IN (SELECT model_id FROM models);
 ALTER TABLE services DROP COLUMN model_version, DROP COLUMN version_updated_at;
 CREATE TEMP TABLE keepers AS
@@ -71,6 +70,10 @@ DELETE FROM models WHERE id NOT IN (SELECT id FROM keepers);
 \if :delete_orphans
 DELETE FROM services WHERE model_id NOT IN (SELECT model_id FROM models);
 \endif
+DROP INDEX IF EXISTS idx_model_id_version;
+DROP INDEX IF EXISTS idx_model_id_version_status;
+DROP INDEX IF EXISTS idx_service_model_version;
+ALTER TABLE models DROP CONSTRAINT IF EXISTS uq_model_id_version;
 ALTER TABLE services DROP COLUMN model_version, DROP COLUMN version_updated_at;
 ALTER TABLE models DROP COLUMN version_status, DROP COLUMN release_notes, DROP COLUMN is_immutable;
 ALTER TABLE models ADD CONSTRAINT models_model_id_key UNIQUE (model_id);

@@ -4,9 +4,10 @@
 
 use super::refs::{expression_uses, json_of, query_uses};
 use super::{constraint_of, expression_text, parser_version, string_of, table_name};
-use crate::catalog::objects::{ColumnOf, Event, ObjectKind, SchemaObject, Timing, Trigger};
+use crate::catalog::objects::{ColumnOf, Event, InsteadRule, ObjectKind, RowSecurity, SchemaObject, Timing, Trigger};
 use crate::catalog::{Catalog, TableName};
-use pg_query::protobuf::{self, AlterTableType, CmdType, ConstrType, ObjectType};
+use crate::pgtype::format_type;
+use pg_query::protobuf::{self, AlterTableType, CmdType, ConstrType, FunctionParameterMode, ObjectType};
 use pg_query::NodeEnum;
 use std::collections::BTreeSet;
 
@@ -235,6 +236,25 @@ pub fn alter_table(alter: &protobuf::AlterTableStmt, catalog: &mut Catalog) -> R
             }
             AlterTableType::AtEnableTrigAll | AlterTableType::AtEnableTrigUser => enable(catalog, None, true),
             AlterTableType::AtDisableTrigAll | AlterTableType::AtDisableTrigUser => enable(catalog, None, false),
+            subtype @ (AlterTableType::AtEnableRowSecurity
+            | AlterTableType::AtDisableRowSecurity
+            | AlterTableType::AtForceRowSecurity
+            | AlterTableType::AtNoForceRowSecurity) => {
+                let all = &mut catalog.objects.row_security;
+                let at = match all.iter().position(|r| r.table == table) {
+                    Some(at) => at,
+                    None => {
+                        all.push(RowSecurity { table: table.clone(), enabled: false, forced: false });
+                        all.len() - 1
+                    }
+                };
+                match subtype {
+                    AlterTableType::AtEnableRowSecurity => all[at].enabled = true,
+                    AlterTableType::AtDisableRowSecurity => all[at].enabled = false,
+                    AlterTableType::AtForceRowSecurity => all[at].forced = true,
+                    _ => all[at].forced = false,
+                }
+            }
             _ => {}
         }
     }
@@ -302,6 +322,16 @@ pub fn rule(rule: &protobuf::RuleStmt, text: &str, catalog: &mut Catalog) -> Res
     };
     o.uses = uses;
     catalog.objects.put(o);
+    let event = match rule.event() {
+        CmdType::CmdDelete => Some(Event::Delete),
+        CmdType::CmdUpdate => Some(Event::Update),
+        _ => None,
+    };
+    if let Some(event) = event.filter(|_| rule.instead) {
+        let name = rule.rulename.clone();
+        catalog.objects.instead_rules.retain(|r| !(r.name == name && r.table == table));
+        catalog.objects.instead_rules.push(InsteadRule { name, table, event, definition: text.to_string() });
+    }
     Ok(())
 }
 
@@ -309,6 +339,38 @@ pub fn policy(policy: &protobuf::CreatePolicyStmt, text: &str, catalog: &mut Cat
     let table = table_name(policy.table.as_ref().ok_or("CREATE POLICY without a table")?);
     let mut o = object(ObjectKind::Policy, &TableName::new(&table.schema, &policy.policy_name), Some(&table), text);
     o.uses = uses_of(catalog, &table, &[], &[policy.qual.as_deref(), policy.with_check.as_deref()]);
+    catalog.objects.put(o);
+    Ok(())
+}
+
+/// A function or procedure whose body is SQL-standard (`BEGIN ATOMIC … END` or `RETURN …`):
+/// PostgreSQL records the columns its body uses as dependencies, as it does for a view. (A body
+/// in a string, `AS $$ … $$`, is not parsed until it runs, and depends on nothing.)
+pub fn function(function: &protobuf::CreateFunctionStmt, text: &str, catalog: &mut Catalog) -> Result<(), String> {
+    let Some(body) = function.sql_body.as_deref() else { return Ok(()) };
+    let names: Vec<String> = function.funcname.iter().filter_map(string_of).collect();
+    let Some(name) = names.last() else { return Ok(()) };
+    let schema = if names.len() > 1 { names[0].as_str() } else { "public" };
+    // Its identity as PostgreSQL's messages print it: the input argument types, without
+    // modifiers, joined by bare commas.
+    let arguments: Vec<String> = function
+        .parameters
+        .iter()
+        .filter_map(|p| match p.node.as_ref() {
+            Some(NodeEnum::FunctionParameter(p))
+                if !matches!(p.mode(), FunctionParameterMode::FuncParamOut | FunctionParameterMode::FuncParamTable) =>
+            {
+                p.arg_type.as_ref()
+            }
+            _ => None,
+        })
+        .map(|t| {
+            format_type(&t.names.iter().filter_map(string_of).collect::<Vec<_>>(), &[], !t.array_bounds.is_empty())
+        })
+        .collect();
+    let identity = TableName::new(schema, &format!("{name}({})", arguments.join(",")));
+    let mut o = object(ObjectKind::Function, &identity, None, text);
+    o.uses = query_uses(catalog, &json_of(body));
     catalog.objects.put(o);
     Ok(())
 }
