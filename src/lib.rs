@@ -10,6 +10,8 @@ pub mod error;
 #[cfg(feature = "engine")]
 pub mod import;
 pub mod input;
+#[cfg(feature = "engine")]
+pub mod loader;
 pub mod pg;
 pub mod pgtype;
 pub mod plan;

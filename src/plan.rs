@@ -5,7 +5,7 @@
 use crate::catalog::objects::SchemaObject;
 use crate::rehearsal::policy::Policy;
 use crate::rehearsal::steps::Step;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use std::sync::Arc;
 /// thousands of rows of a large export, and is held once.
 pub type Shared = Arc<str>;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Consolidate every model to one version (the guide's rollback).
@@ -106,7 +106,7 @@ pub struct HazardRow {
     pub detail: Shared,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     /// False where the check does not apply (V2 in selective mode); it then never fails a run.
     pub applicable: bool,
@@ -195,7 +195,7 @@ pub struct StepPrediction {
 
 /// Row counts and a digest of the rows the rollback decides on, computed identically in DuckDB
 /// and in the emitted script's drift guard.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fingerprint {
     pub models_rows: u64,
     pub models_digest: String,

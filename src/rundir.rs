@@ -4,6 +4,7 @@
 use crate::error::{Error, Location, Result};
 use crate::input::copy_text::DecodedRow;
 use crate::input::csv_text::{CsvError, CsvReader};
+use crate::report::summary::Summary;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -12,16 +13,17 @@ pub type Rows = Vec<BTreeMap<String, Option<String>>>;
 
 pub struct RunDir {
     pub path: PathBuf,
-    pub summary: serde_json::Value,
+    pub summary: Summary,
 }
 
 impl RunDir {
     pub fn open(path: &Path) -> Result<RunDir> {
-        let file = path.join("summary.json");
-        let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
-        let summary = serde_json::from_str(&text)
-            .map_err(|e| Error::bad_input(Location::line(&file, e.line() as u64), format!("not a run summary: {e}")))?;
+        let summary = Summary::read(&path.join("summary.json"))?;
         Ok(RunDir { path: path.to_path_buf(), summary })
+    }
+
+    pub fn summary_file(&self) -> PathBuf {
+        self.path.join("summary.json")
     }
 
     /// Reads `reports/<name>`.

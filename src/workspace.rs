@@ -9,20 +9,12 @@ use crate::catalog::{
 };
 use crate::cleanup::ScratchDir;
 use crate::error::{Error, Result};
-use crate::input::{Origin, RowSink, Scan};
+use crate::input::Scan;
 use crate::pgtype::DuckType;
-use crate::progress::Progress;
 use crate::staging::Staged;
-use duckdb::{params, AccessMode, Appender, Config, Connection, ToSql};
+use duckdb::{params, AccessMode, Config, Connection};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
-
-/// Where a table's rows wait, as text, before one casting INSERT: a temporary table (catalog
-/// `temp`, schema `main`), so it is never compressed or checkpointed into the workspace file.
-/// `STAGE` qualified; its bare name creates it (as TEMP) and opens the appender.
-const STAGE: &str = "temp.main._rehearse_stage";
-const STAGE_TABLE: &str = "_rehearse_stage";
 
 /// Session settings. DuckDB's memory limit stays at its default (80 % of RAM): a lower cap
 /// (256 MB) made some rehearsal queries (the ordered fingerprint aggregate) fail with "Out of
@@ -451,11 +443,6 @@ impl Workspace {
         rows.sort();
         Ok(rows)
     }
-
-    /// A sink that bulk-loads rows into the tables made by `create_tables`.
-    pub fn loader<'w>(&'w self, catalog: &'w Catalog, progress: Arc<Progress>) -> Loader<'w> {
-        Loader { workspace: self, catalog, current: None, counts: BTreeMap::new(), progress }
-    }
 }
 
 /// The view that reads `table` with its descendants' rows (see `Workspace::create_tables`).
@@ -469,147 +456,4 @@ fn json(list: &[String]) -> String {
 
 fn unjson(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
-}
-
-/// Rows of one table in flight: appended as text to a staging table, then cast into place in one
-/// set-based statement when the table ends.
-struct StagedTable<'w> {
-    table: TableName,
-    columns: Vec<Column>,
-    origin: Origin,
-    appender: Appender<'w>,
-    rows: u64,
-}
-
-pub struct Loader<'w> {
-    workspace: &'w Workspace,
-    catalog: &'w Catalog,
-    current: Option<StagedTable<'w>>,
-    counts: BTreeMap<TableName, u64>,
-    progress: Arc<Progress>,
-}
-
-impl Loader<'_> {
-    /// Rows loaded per table.
-    pub fn counts(&self) -> &BTreeMap<TableName, u64> {
-        &self.counts
-    }
-}
-
-impl<'w> RowSink for Loader<'w> {
-    fn begin(&mut self, table: &TableName, columns: &[String], origin: Origin, at: u64) -> Result<()> {
-        let declared = self.catalog.table(table).ok_or_else(|| {
-            Error::bad_input(origin.locate(at), format!("rows for table {table}, which the schema does not declare"))
-        })?;
-        let mut chosen = Vec::with_capacity(columns.len());
-        for name in columns {
-            let column = declared.column(name).ok_or_else(|| {
-                Error::bad_input(origin.locate(at), format!("column \"{name}\" is not in table {table}"))
-            })?;
-            chosen.push(column.clone());
-        }
-        let conn = &self.workspace.conn;
-        let stage: Vec<String> = (0..columns.len()).map(|i| format!("c{i} VARCHAR")).collect();
-        conn.execute_batch(&format!(
-            "DROP TABLE IF EXISTS {STAGE}; CREATE TEMP TABLE {STAGE_TABLE} ({}, source_at BIGINT);",
-            stage.join(", ")
-        ))?;
-        let appender = conn.appender_to_catalog_and_db(STAGE_TABLE, "temp", "main")?;
-        self.current = Some(StagedTable { table: table.clone(), columns: chosen, origin, appender, rows: 0 });
-        Ok(())
-    }
-
-    fn row(&mut self, fields: &[Option<&str>], at: u64) -> Result<()> {
-        let staged = self.current.as_mut().expect("row() before begin()");
-        let at = at as i64;
-        let mut params: Vec<&dyn ToSql> = Vec::with_capacity(fields.len() + 1);
-        for field in fields {
-            params.push(field);
-        }
-        params.push(&at);
-        staged.appender.append_row(params.as_slice())?;
-        staged.rows += 1;
-        self.progress.add(1);
-        Ok(())
-    }
-
-    fn end(&mut self) -> Result<u64> {
-        let mut staged = self.current.take().expect("end() before begin()");
-        staged.appender.flush()?;
-        drop(staged.appender);
-        let conn = &self.workspace.conn;
-        for (i, column) in staged.columns.iter().enumerate() {
-            if column.not_null {
-                let null_at: Option<i64> =
-                    conn.query_row(&format!("SELECT min(source_at) FROM {STAGE} WHERE c{i} IS NULL"), [], |r| {
-                        r.get(0)
-                    })?;
-                if let Some(at) = null_at {
-                    return Err(Error::bad_input(
-                        staged.origin.locate(at as u64),
-                        format!("NULL in column \"{}\" of {}, which is NOT NULL", column.name, staged.table),
-                    ));
-                }
-            }
-        }
-        let names: Vec<String> = staged.columns.iter().map(|c| quote_ident(&c.name)).collect();
-        let casts: Vec<String> = staged
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| DuckType::of(&c.pg_type).cast_from_text(&format!("c{i}")))
-            .collect();
-        let insert = format!(
-            "INSERT INTO {} ({}) SELECT {} FROM {STAGE} ORDER BY source_at",
-            staged.table.quoted(),
-            names.join(", "),
-            casts.join(", ")
-        );
-        if let Err(error) = conn.execute_batch(&insert) {
-            let unexplained = || match Error::from(error) {
-                Error::Internal(detail) => Error::Internal(format!(
-                    "no value of {} in {} is at fault, yet its rows did not load: {detail}",
-                    staged.table,
-                    staged.origin.file().display()
-                )),
-                environment => environment,
-            };
-            return Err(self
-                .explain_cast_failure(&staged.columns, &staged.origin, &staged.table)
-                .unwrap_or_else(unexplained));
-        }
-        conn.execute_batch(&format!("DROP TABLE {STAGE}"))?;
-        *self.counts.entry(staged.table.clone()).or_default() += staged.rows;
-        Ok(staged.rows)
-    }
-}
-
-impl Loader<'_> {
-    /// Finds the first value that does not convert to its column's type, to name its row.
-    fn explain_cast_failure(&self, columns: &[Column], origin: &Origin, table: &TableName) -> Option<Error> {
-        let conn = &self.workspace.conn;
-        for (i, column) in columns.iter().enumerate() {
-            let duck = DuckType::of(&column.pg_type);
-            let invalid = match duck {
-                DuckType::Text => continue,
-                DuckType::Blob => format!("NOT regexp_full_match(c{i}, '\\\\x([0-9a-fA-F]{{2}})*')"),
-                other => format!("TRY_CAST(c{i} AS {}) IS NULL", other.sql()),
-            };
-            let found: Option<(i64, String)> = conn
-                .query_row(
-                    &format!("SELECT source_at, c{i} FROM {STAGE} WHERE c{i} IS NOT NULL AND {invalid} ORDER BY source_at LIMIT 1"),
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .ok();
-            if let Some((at, value)) = found {
-                let shown: String = value.chars().take(60).collect();
-                return Some(Error::bad_input(
-                    origin.locate(at as u64),
-                    format!("{shown:?} is not a valid {} for column \"{}\" of {table}", column.pg_type, column.name),
-                ));
-            }
-        }
-        None
-    }
 }

@@ -6,25 +6,25 @@ use crate::cli::DiffArgs;
 use anyhow::Result;
 use rehearse::rehearsal::hazards::CODES;
 use rehearse::report::one_line;
+use rehearse::report::summary::Summary;
 use rehearse::rundir::{text, Rows, RunDir};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-const COUNTS: [&str; 9] = [
-    "models_before",
-    "models_after",
-    "versions_deleted",
-    "services_before",
-    "services_after",
-    "services_repointed",
-    "services_orphaned",
-    "services_deleted",
-    "policy_divergence",
-];
-
-fn number(summary: &Value, key: &str) -> i64 {
-    summary[key].as_i64().unwrap_or(0)
+/// The counts compared, under their summary.json names.
+fn counts(s: &Summary) -> [(&'static str, u64); 9] {
+    [
+        ("models_before", s.models_before),
+        ("models_after", s.models_after),
+        ("versions_deleted", s.versions_deleted),
+        ("services_before", s.services_before),
+        ("services_after", s.services_after),
+        ("services_repointed", s.services_repointed),
+        ("services_orphaned", s.services_orphaned),
+        ("services_deleted", s.services_deleted),
+        ("policy_divergence", s.policy_divergence),
+    ]
 }
 
 /// model_id → (kept id, kept version).
@@ -42,13 +42,14 @@ fn hazard_keys(rows: &Rows) -> BTreeSet<(String, String, String)> {
 
 pub fn run(args: &DiffArgs) -> Result<()> {
     let (a, b) = (RunDir::open(&args.run_a)?, RunDir::open(&args.run_b)?);
-    let mut counts = BTreeMap::new();
-    for key in COUNTS {
-        counts.insert(key.to_string(), (number(&a.summary, key), number(&b.summary, key)));
-    }
+    let mut counts: BTreeMap<String, (i64, i64)> = counts(&a.summary)
+        .into_iter()
+        .zip(counts(&b.summary))
+        .map(|((key, x), (_, y))| (key.to_string(), (x as i64, y as i64)))
+        .collect();
     for code in CODES.iter().map(|h| h.code) {
-        let count = |s: &Value| s["hazards"][code].as_i64().unwrap_or(0);
-        counts.insert(format!("hazard {code}"), (count(&a.summary), count(&b.summary)));
+        let (x, y) = (a.summary.hazard(code, &a.summary_file())?, b.summary.hazard(code, &b.summary_file())?);
+        counts.insert(format!("hazard {code}"), (x as i64, y as i64));
     }
     let (kept_a, kept_b) = (keepers(&a.report("versions_kept.csv")?), keepers(&b.report("versions_kept.csv")?));
     let switched: Vec<Value> = kept_a
@@ -62,8 +63,8 @@ pub fn run(args: &DiffArgs) -> Result<()> {
     let row = |(code, table, key): &(String, String, String)| json!({"code": code, "table": table, "key": key});
     let new_hazards: Vec<Value> = hazards_b.difference(&hazards_a).map(row).collect();
     let gone_hazards: Vec<Value> = hazards_a.difference(&hazards_b).map(row).collect();
-    let policies = (a.summary["policy"].clone(), b.summary["policy"].clone());
-    let inputs = (a.summary["input"]["input_sha256"].clone(), b.summary["input"]["input_sha256"].clone());
+    let policies = (a.summary.policy.name(), b.summary.policy.name());
+    let inputs = (a.summary.input_sha256(&a.summary_file())?, b.summary.input_sha256(&b.summary_file())?);
 
     if args.json {
         let deltas: BTreeMap<&String, Value> =

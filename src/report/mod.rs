@@ -21,8 +21,7 @@ pub fn write_all(plan: &Plan, dir: &Path, csv_spreadsheet_safe: bool) -> Result<
     std::fs::create_dir_all(&reports).map_err(|e| Error::io(&reports, e))?;
     csv::write_all(plan, &reports, csv_spreadsheet_safe)?;
     xlsx::write(plan, &dir.join("report.xlsx"))?;
-    let summary = serde_json::to_string_pretty(&summary::summary(plan)).expect("summary serialises");
-    write(&dir.join("summary.json"), &summary)?;
+    write(&dir.join("summary.json"), &summary::Summary::of(plan).to_json())?;
     write(&dir.join("report.md"), &markdown::report(plan, csv_spreadsheet_safe))?;
     write(&dir.join("report.html"), &html::report(plan, csv_spreadsheet_safe))
 }

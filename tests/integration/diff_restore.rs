@@ -35,6 +35,19 @@ fn diff_shows_switched_keepers_and_count_deltas() {
     let text = rehearse(&["diff".as_ref(), a.as_os_str(), b.as_os_str()]);
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("KEEPERS THAT SWITCH (18)") && text.contains("services_deleted"), "{text}");
+
+    // A summary missing a key is refused by name, never read as 0.
+    let file = b.join("summary.json");
+    let mut edited: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    edited.as_object_mut().unwrap().remove("services_deleted");
+    std::fs::write(&file, serde_json::to_string_pretty(&edited).unwrap()).unwrap();
+    let refused = rehearse(&["diff".as_ref(), a.as_os_str(), b.as_os_str()]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    let message = stderr(&refused);
+    assert!(
+        message.contains(&file.display().to_string()) && message.contains("missing field `services_deleted`"),
+        "{message}"
+    );
 }
 
 #[test]

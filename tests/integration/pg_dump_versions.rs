@@ -10,7 +10,7 @@ use crate::support::{assert_matches_postgres, generated_database, pg_dump_binary
 use libpgdump::{ObjectType, OffsetState};
 use rehearse::import::{import, ImportOptions};
 use rehearse::rehearsal::{rehearse, Options};
-use rehearse::report::summary::summary;
+use rehearse::report::summary::Summary;
 use rehearse::spec::Spec;
 use rehearse::workspace::Workspace;
 use std::path::Path;
@@ -66,11 +66,9 @@ const LZ4_ZSTD: &[Form] = &[
 ];
 
 /// The rehearsal's summary without the input's own description (path, format, hash).
-fn prediction(workspace: &Workspace) -> serde_json::Value {
+fn prediction(workspace: &Workspace) -> Summary {
     let plan = rehearse(workspace, &Spec::guide(), &Options::default()).unwrap();
-    let mut prediction = summary(&plan);
-    prediction.as_object_mut().unwrap().remove("input");
-    prediction
+    Summary { input: Default::default(), ..Summary::of(&plan) }
 }
 
 /// The custom archive's format version and, for each table data entry, whether its offset is set.
