@@ -19,6 +19,8 @@ pub fn summary(plan: &Plan) -> Value {
         "mode": plan.mode,
         "delete_orphans": plan.delete_orphans,
         "collation": plan.collation,
+        "collation_source": plan.collation_source,
+        "collation_alternatives": plan.collation_alternatives,
         "input": plan.input,
         "fingerprint": plan.fingerprint,
         "models_before": plan.models_before,
