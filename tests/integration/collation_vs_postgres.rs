@@ -58,6 +58,12 @@ fn collated_database(pg: &Cluster, dir: &Path, db: &str, clause: &str) {
     assert!(out.status.success(), "adding the traps: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// The rows the shipped logic kept in the copy of `db` that `kept_by_postgres` rolled back.
+fn kept_by_postgres_copy(pg: &Cluster, db: &str) -> BTreeSet<String> {
+    let copy = format!("{db}_rolled_back");
+    pg.query(&copy, "SELECT id::text FROM models").unwrap().into_iter().filter_map(|r| r[0].clone()).collect()
+}
+
 /// The rows the shipped logic keeps, run in a copy of `db` (same collation).
 fn kept_by_postgres(pg: &Cluster, db: &str) -> BTreeSet<String> {
     let copy = format!("{db}_rolled_back");
@@ -70,13 +76,24 @@ fn kept_by_postgres(pg: &Cluster, db: &str) -> BTreeSet<String> {
         .output()
         .unwrap();
     assert!(out.status.success(), "the shipped logic on {db}: {}", String::from_utf8_lossy(&out.stderr));
-    pg.query(&copy, "SELECT id::text FROM models").unwrap().into_iter().filter_map(|r| r[0].clone()).collect()
+    kept_by_postgres_copy(pg, db)
 }
 
 fn legacy_plan(dump: &Path, collation: Option<&str>) -> Plan {
+    legacy_plan_of(dump, None, collation)
+}
+
+/// The legacy plan of `database` in a pg_dumpall file (`None`: a pg_dump).
+fn legacy_plan_of(dump: &Path, database: Option<&str>, collation: Option<&str>) -> Plan {
     let workspace = Workspace::in_memory().unwrap();
     let spec = Spec::guide();
-    import(dump, &workspace, &spec, ImportOptions::default()).unwrap();
+    import(
+        dump,
+        &workspace,
+        &spec,
+        ImportOptions { database: database.map(str::to_string), ..ImportOptions::default() },
+    )
+    .unwrap();
     let options = Options {
         policy: Policy::Legacy,
         mode: Mode::Full,
@@ -113,18 +130,28 @@ fn legacy_keepers_follow_the_databases_collation_row_for_row() {
         ("libc_en_us", "LOCALE_PROVIDER libc LOCALE 'en_US.UTF-8'", "en_US.UTF-8", "en_US.UTF-8"),
         ("icu_en_us", "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'", "en-US-x-icu", "en-US"),
     ];
+    // Both databases hold the same data: the keepers flagged without a collation must be
+    // exactly those that en_US.UTF-8 or ICU en-US changes.
+    let mut changed_somewhere = BTreeSet::new();
+    let mut flagged = BTreeSet::new();
     for (db, clause, exported, flag) in databases {
         collated_database(&pg, dir.path(), db, clause);
         let postgres = kept_by_postgres(&pg, db);
         let custom = dir.path().join(format!("{db}.dump"));
+        let directory = dir.path().join(format!("{db}.dir"));
+        let tar = dir.path().join(format!("{db}.tar"));
         let plain_created = dir.path().join(format!("{db}-create.sql"));
         let plain = dir.path().join(format!("{db}.sql"));
         pg_dump_of(&pg, db, &["--no-owner", "-Fc"], &custom);
+        pg_dump_of(&pg, db, &["--no-owner", "-Fd"], &directory);
+        pg_dump_of(&pg, db, &["--no-owner", "-Ft"], &tar);
         pg_dump_of(&pg, db, &["--no-owner", "--create"], &plain_created);
         pg_dump_of(&pg, db, &["--no-owner"], &plain);
 
         for (label, dump, collation, expected_source) in [
             ("custom archive, no flag", &custom, None, "the export's CREATE DATABASE"),
+            ("directory archive, no flag", &directory, None, "the export's CREATE DATABASE"),
+            ("tar archive, no flag", &tar, None, "the export's CREATE DATABASE"),
             ("plain --create, no flag", &plain_created, None, "the export's CREATE DATABASE"),
             ("plain, --collation", &plain, Some(flag), "--collation"),
         ] {
@@ -142,8 +169,9 @@ fn legacy_keepers_follow_the_databases_collation_row_for_row() {
         assert_eq!(unknown.collation, "C");
         assert!(unknown.collation_source.starts_with("none in the export"), "{}", unknown.collation_source);
         let changed = differing(&unknown, &known);
-        let flagged: BTreeSet<Option<String>> = unknown.collation_sensitive.iter().cloned().collect();
+        flagged = unknown.collation_sensitive.iter().cloned().collect();
         assert!(changed.is_subset(&flagged), "{db}: unflagged keepers {:?}", changed.difference(&flagged));
+        changed_somewhere.extend(changed.iter().cloned());
         let traps = trap_ids(&changed);
         let (generated, total) = (changed.len() - traps.len(), keepers(&known).len());
         eprintln!(
@@ -156,6 +184,20 @@ fn legacy_keepers_follow_the_databases_collation_row_for_row() {
             &["collation-case", "collation-prerelease"]
         };
         assert_eq!(traps, expected_traps, "{db}");
+    }
+    assert_eq!(flagged, changed_somewhere, "flagged without a collation: exactly the keepers a common one changes");
+
+    // A pg_dumpall file: each database's CREATE DATABASE precedes its \connect.
+    let all = dir.path().join("all.sql");
+    run_checked(pg.client("pg_dumpall").args(["--no-owner", "-f"]).arg(&all), "pg_dumpall").unwrap();
+    for (db, _, exported, _) in databases {
+        let plan = legacy_plan_of(&all, Some(db), None);
+        assert_eq!(
+            (plan.collation.as_str(), plan.collation_source.as_str()),
+            (exported, "the export's CREATE DATABASE"),
+            "pg_dumpall, {db}"
+        );
+        assert_eq!(kept(&plan), kept_by_postgres_copy(&pg, db), "pg_dumpall, {db}: kept models rows");
     }
 }
 
