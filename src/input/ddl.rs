@@ -11,6 +11,7 @@ use crate::catalog::{
     quote_ident, Catalog, Column, Constraint, ConstraintKind, FkAction, ForeignKey, Index, Partition, Table, TableName,
 };
 use crate::pgtype::format_type;
+use crate::sql::literal;
 use pg_query::protobuf::{self, a_const, AlterTableType, ConstrType, ObjectType};
 use pg_query::NodeEnum;
 
@@ -94,8 +95,8 @@ fn statement_text(sql: &str, raw: &protobuf::RawStmt) -> String {
 
 /// The collation a `CREATE DATABASE` gives its text, named as PostgreSQL names collations: the
 /// ICU locale with `-x-icu` (`LOCALE_PROVIDER = icu`), the builtin provider's code-point
-/// orders, else the libc `LC_COLLATE` or `LOCALE`. `None` when it says nothing, or uses ICU
-/// tailoring rules (`ICU_RULES`), which rehearse does not model.
+/// orders, else the libc `LC_COLLATE` or `LOCALE`; ICU tailoring rules (`ICU_RULES`), which
+/// rehearse does not model, follow the name. `None` when it says nothing.
 fn database_collation(database: &protobuf::CreatedbStmt) -> Option<String> {
     let option = |wanted: &str| {
         database.options.iter().find_map(|o| match o.node.as_ref()? {
@@ -105,8 +106,14 @@ fn database_collation(database: &protobuf::CreatedbStmt) -> Option<String> {
     };
     let libc = || option("lc_collate").or_else(|| option("locale"));
     match option("locale_provider").map(|p| p.to_ascii_lowercase()).as_deref() {
-        Some("icu") if option("icu_rules").is_some_and(|r| !r.is_empty()) => None,
-        Some("icu") => option("icu_locale").or_else(|| option("locale")).map(|l| format!("{l}-x-icu")),
+        Some("icu") => {
+            let locale = option("icu_locale").or_else(|| option("locale")).map(|l| format!("{l}-x-icu"));
+            match option("icu_rules").filter(|r| !r.is_empty()) {
+                // Kept visible, so that reading it refuses rather than ignores the rules.
+                Some(rules) => locale.map(|l| format!("{l} ICU_RULES {}", literal(&rules))),
+                None => locale,
+            }
+        }
         Some("builtin") => match option("builtin_locale").or_else(|| option("locale")).as_deref() {
             Some("C.UTF-8") => Some("pg_c_utf8".into()),
             Some("PG_UNICODE_FAST") => Some("pg_unicode_fast".into()),
@@ -544,7 +551,7 @@ mod tests {
             ("CREATE DATABASE d WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = icu LOCALE = 'en_US.UTF-8' ICU_LOCALE = 'en-US';", Some("en-US-x-icu")),
             ("CREATE DATABASE d WITH TEMPLATE = template0 ENCODING = 'UTF8' LC_COLLATE = 'de_DE.utf8' LC_CTYPE = 'de_DE.utf8';", Some("de_DE.utf8")),
             ("CREATE DATABASE d WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = builtin LOCALE = 'C.UTF-8' BUILTIN_LOCALE = 'C.UTF-8';", Some("pg_c_utf8")),
-            ("CREATE DATABASE d WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = icu LOCALE = 'C' ICU_LOCALE = 'und' ICU_RULES = '&a < b';", None),
+            ("CREATE DATABASE d WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = icu LOCALE = 'C' ICU_LOCALE = 'und' ICU_RULES = '&a < b';", Some("und-x-icu ICU_RULES '&a < b'")),
             ("CREATE DATABASE d WITH TEMPLATE = template0 ENCODING = 'UTF8';", None),
         ] {
             assert_eq!(collation(sql).as_deref(), expected, "{sql}");
