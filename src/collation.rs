@@ -170,13 +170,31 @@ impl Collator {
             Inner::Bytes => a.as_bytes().cmp(b.as_bytes()),
             Inner::Libc(locale) => {
                 // PostgreSQL text holds no NUL byte; should one come, bytes decide.
-                let (Ok(x), Ok(y)) = (CString::new(a), CString::new(b)) else { return Ordering::Equal };
-                // SAFETY: two valid C strings and a locale object that lives as long as self.
-                unsafe { strcoll_l(x.as_ptr(), y.as_ptr(), *locale) }.cmp(&0)
+                if a.contains('\0') || b.contains('\0') {
+                    return Ordering::Equal;
+                }
+                with_nul(a, |x| {
+                    with_nul(b, |y| {
+                        // SAFETY: two NUL-terminated strings and a locale object that lives as long as self.
+                        unsafe { strcoll_l(x, y, *locale) }.cmp(&0)
+                    })
+                })
             }
             Inner::Icu(collator, api) => api.compare(*collator, a, b),
         }
     }
+}
+
+/// Calls `f` with `text` NUL-terminated, on the stack when short (versions are), as
+/// PostgreSQL's `varstr_cmp` copies its arguments before `strcoll_l`.
+fn with_nul<T>(text: &str, f: impl FnOnce(*const c_char) -> T) -> T {
+    let mut stack = [0u8; 256];
+    if text.len() < stack.len() {
+        stack[..text.len()].copy_from_slice(text.as_bytes());
+        return f(stack.as_ptr().cast());
+    }
+    let owned = CString::new(text).expect("checked for NUL bytes");
+    f(owned.as_ptr())
 }
 
 impl Drop for Collator {
