@@ -29,6 +29,11 @@ have_libclang() {
 }
 have_command() { command -v "$1" >/dev/null 2>&1; }
 have_initdb() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }
+# The legacy keeper is chosen in the database's collation: glibc locales come from `locales`
+# (locale-gen), ICU collations from the system's libicu, loaded at run time.
+have_locale_gen() { have_command locale-gen; }
+have_libicu() { ldconfig -p 2>/dev/null | grep -Eq 'libicui18n\.so\.[0-9]+ '; }
+have_locale() { locale -a 2>/dev/null | grep -qix "$1"; }
 
 for_tests=false detect=false
 case "${1:-}" in
@@ -44,6 +49,8 @@ requirements=(
   "g++ have_command c++"
   "make have_command make"
   "python3 have_command python3"
+  "locales have_locale_gen"
+  "libicu72 have_libicu"
 )
 if $for_tests; then
   requirements+=("postgresql have_initdb" "chromium have_command chromium")
@@ -63,6 +70,16 @@ if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# en_US.UTF-8 is one of the collations rehearse checks every keeper against (and the tests
+# create databases in it); Debian generates only the locales listed in /etc/locale.gen.
+if ! have_locale en_US.utf8; then
+  echo "setup: generating the en_US.UTF-8 locale" >&2
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo sed -i 's/^# *\(en_US\.UTF-8 UTF-8\)/\1/' /etc/locale.gen
+  grep -q '^en_US\.UTF-8 UTF-8' /etc/locale.gen || echo 'en_US.UTF-8 UTF-8' | $sudo tee -a /etc/locale.gen >/dev/null
+  $sudo locale-gen >/dev/null
 fi
 have_command cargo || { echo "setup: cargo is missing (install Rust with rustup)" >&2; exit 1; }
 # The tests read the archives of every pg_dump from 15 to 18 (formats 1.14, 1.15, 1.16) and run

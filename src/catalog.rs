@@ -50,6 +50,10 @@ pub struct Column {
     /// does not write.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated: Option<String>,
+    /// The column's own collation (`COLLATE …`), as PostgreSQL names it; `None`: the
+    /// database's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collation: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -231,6 +235,9 @@ pub struct Catalog {
     /// indexes and constraints use: what the DDL replay checks each step against.
     #[serde(default)]
     pub objects: objects::SchemaObjects,
+    /// The database's collation, when the export's `CREATE DATABASE` names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_collation: Option<String>,
 }
 
 impl Catalog {

@@ -96,9 +96,12 @@ pub struct RehearsalArgs {
     /// Which version of each model_id is kept (ROLLBACK.md §3).
     #[arg(long, value_enum, default_value = "documented")]
     pub policy: Policy,
-    /// Text order of the database, for the legacy policy's `version DESC`. Only C is modelled.
-    #[arg(long, default_value = "C")]
-    pub collation: String,
+    /// The database's collation, for the legacy policy's `version DESC`, as PostgreSQL names
+    /// it: libc (C, POSIX, C.UTF-8, en_US.UTF-8, de_DE.utf8, ...) or ICU (en-US-x-icu,
+    /// und-x-icu, en-US). Default: the export's (its CREATE DATABASE, the version column's
+    /// COLLATE), else C with every keeper that C, en_US.UTF-8 or ICU en-US would change flagged.
+    #[arg(long, value_name = "NAME")]
+    pub collation: Option<String>,
     /// full: consolidate to one version per model; selective: keep every version, drop only the
     /// version columns.
     #[arg(long, value_enum, default_value = "full")]

@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod cleanup;
+pub mod collation;
 pub mod emit;
 pub mod error;
 #[cfg(feature = "engine")]

@@ -208,7 +208,12 @@ pub struct Plan {
     pub policy: Policy,
     pub mode: Mode,
     pub delete_orphans: bool,
+    /// The collation legacy's `version DESC` ran in, as PostgreSQL names it.
     pub collation: String,
+    /// Where that collation comes from (`--collation`, the export, or nowhere).
+    pub collation_source: String,
+    /// The other collations each legacy keeper was computed under (when the export is silent).
+    pub collation_alternatives: Vec<String>,
     pub input: BTreeMap<String, String>,
     pub fingerprint: Fingerprint,
     pub models_before: u64,
@@ -227,7 +232,7 @@ pub struct Plan {
     /// `SELECT count(*) FROM parent` loses); only those that lose some.
     pub cascade_by_parent: BTreeMap<String, u64>,
     pub divergence: Vec<Divergence>,
-    /// model_ids whose legacy keeper differs between the C collation and a linguistic one.
+    /// model_ids whose legacy keeper differs between the collation and one of the alternatives.
     pub collation_sensitive: Vec<Option<String>>,
     pub hazards: Vec<HazardRow>,
     pub verification: Verification,

@@ -27,7 +27,7 @@ CREATE TABLE _rehearse.provenance (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE _rehearse.tables (schema_name VARCHAR, table_name VARCHAR, loaded BOOLEAN, row_count BIGINT);
 CREATE TABLE _rehearse.columns (schema_name VARCHAR, table_name VARCHAR, position INTEGER,
     column_name VARCHAR, pg_type VARCHAR, duck_type VARCHAR, not_null BOOLEAN, default_expr VARCHAR,
-    generated_expr VARCHAR);
+    generated_expr VARCHAR, collation_name VARCHAR);
 CREATE TABLE _rehearse.constraints (schema_name VARCHAR, table_name VARCHAR, position INTEGER,
     constraint_name VARCHAR, kind VARCHAR, columns VARCHAR, ref_schema VARCHAR, ref_table VARCHAR,
     ref_columns VARCHAR, on_delete VARCHAR, on_update VARCHAR, set_columns VARCHAR, deferred BOOLEAN);
@@ -164,6 +164,7 @@ impl Workspace {
             ("pg_dump_version", scan.pg_dump_version.clone().unwrap_or_default()),
             ("database", scan.database.clone().unwrap_or_default()),
             ("server_version", scan.server_version.clone().unwrap_or_default()),
+            ("database_collation", scan.catalog.database_collation.clone().unwrap_or_default()),
             ("rehearse_version", env!("CARGO_PKG_VERSION").to_string()),
         ];
         let mut stmt = conn.prepare("INSERT INTO _rehearse.provenance VALUES (?, ?)")?;
@@ -174,7 +175,7 @@ impl Workspace {
         for stat in stats {
             stmt.execute(params![stat.table.schema, stat.table.name, stat.loaded, stat.rows.map(|r| r as i64)])?;
         }
-        let mut stmt = conn.prepare("INSERT INTO _rehearse.columns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")?;
+        let mut stmt = conn.prepare("INSERT INTO _rehearse.columns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")?;
         for table in &scan.catalog.tables {
             for (position, c) in table.columns.iter().enumerate() {
                 stmt.execute(params![
@@ -186,7 +187,8 @@ impl Workspace {
                     DuckType::of(&c.pg_type).sql(),
                     c.not_null,
                     c.default,
-                    c.generated
+                    c.generated,
+                    c.collation
                 ])?;
             }
         }
@@ -251,8 +253,9 @@ impl Workspace {
         let conn = &self.conn;
         let mut catalog = Catalog::default();
         let generated = if self.has_metadata("columns", "generated_expr")? { "generated_expr" } else { "NULL" };
+        let collation = if self.has_metadata("columns", "collation_name")? { "collation_name" } else { "NULL" };
         let mut stmt = conn.prepare(&format!(
-            "SELECT schema_name, table_name, column_name, pg_type, not_null, default_expr, {generated}
+            "SELECT schema_name, table_name, column_name, pg_type, not_null, default_expr, {generated}, {collation}
              FROM _rehearse.columns ORDER BY schema_name, table_name, position"
         ))?;
         let rows = stmt.query_map([], |r| {
@@ -264,6 +267,7 @@ impl Workspace {
                     not_null: r.get(4)?,
                     default: r.get(5)?,
                     generated: r.get(6)?,
+                    collation: r.get(7)?,
                 },
             ))
         })?;
@@ -324,6 +328,7 @@ impl Workspace {
             catalog.indexes.push(row?);
         }
         catalog.objects = self.schema_objects()?;
+        catalog.database_collation = self.provenance()?.remove("database_collation").filter(|c| !c.is_empty());
         Ok(catalog)
     }
 

@@ -27,13 +27,6 @@ pub struct Rehearsed {
 /// Checks the arguments, imports (or opens) the input and rehearses: everything `run` and
 /// `validate` share before they write anything.
 pub fn rehearse_input(args: &RehearsalArgs, progress: Arc<Progress>) -> Result<Rehearsed> {
-    if args.collation != "C" {
-        return Err(Error::Usage(format!(
-            "--collation {}: only the C collation is modelled (rehearse flags keepers that depend on it)",
-            args.collation
-        ))
-        .into());
-    }
     let spec = match &args.spec {
         Some(file) => Spec::from_file(file)?,
         None => Spec::guide(),

@@ -683,6 +683,7 @@ mod tests {
             not_null: false,
             default: None,
             generated: (*c == "total").then(|| "(id * 2)".into()),
+            collation: None,
         };
         Table::new(name(table), columns.iter().map(column).collect())
     }

@@ -6,6 +6,7 @@ use super::{restore, Context};
 use crate::catalog::objects::{ObjectKind, SchemaObject};
 use crate::catalog::{quote_ident, ConstraintKind, FkAction, Table, TableName};
 use crate::plan::{Mode, Plan, StepPrediction};
+use crate::rehearsal::policy::Policy;
 use crate::rehearsal::steps::Step;
 use crate::spec::rehearse_backup;
 use crate::sql::{self, literal, Dialect};
@@ -14,6 +15,17 @@ use std::fmt::Write;
 /// Makes text safe inside a `--` comment (one line, no control characters).
 fn comment(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+/// The order the keepers were chosen in: legacy's depends on the database collation.
+fn keeper_order(plan: &Plan) -> String {
+    match plan.policy {
+        Policy::Legacy => format!(
+            "legacy order, version text in collation {} (from {}), pinned by id",
+            plan.collation, plan.collation_source
+        ),
+        Policy::Documented => "documented order (version precedence, no collation), pinned by id".into(),
+    }
 }
 
 fn header(ctx: &Context, name: &str, what: &str) -> String {
@@ -29,6 +41,7 @@ fn header(ctx: &Context, name: &str, what: &str) -> String {
         plan.mode,
         if plan.delete_orphans { "deleted" } else { "kept" }
     );
+    let _ = writeln!(out, "-- keepers: {}", comment(&keeper_order(plan)));
     let _ = writeln!(
         out,
         "-- predicted: models {} -> {}, services {} -> {}{}",
@@ -299,6 +312,11 @@ pub fn rollback(ctx: &Context) -> String {
     );
     let [model_cols, service_cols] = ctx.spec.fingerprint_columns(ctx.models, ctx.services);
     let fp = &plan.fingerprint;
+    let _ = writeln!(
+        body,
+        "  -- drift guard: the keepers below were chosen on these rows, {}",
+        comment(&keeper_order(plan))
+    );
     for (table, cols, rows, expected) in [
         (ctx.models, &model_cols, fp.models_rows, &fp.models_digest),
         (ctx.services, &service_cols, fp.services_rows, &fp.services_digest),

@@ -251,7 +251,7 @@ impl Input for Archive {
                     Some(copy) => {
                         match ddl::apply(copy, &mut catalog).map_err(|e| self.at_entry(&name, format!("SQL: {e}")))? {
                             Parsed::Copy(header) => Some((header.table, header.columns, None)),
-                            Parsed::Extension(_) | Parsed::Other => None,
+                            Parsed::Extension(_) | Parsed::Database { .. } | Parsed::Other => None,
                         }
                     }
                     // No COPY statement: the data is INSERT statements into the entry's table.
@@ -277,6 +277,7 @@ impl Input for Archive {
                 }
                 match ddl::apply(defn, &mut catalog).map_err(|e| self.at_entry(&name, format!("SQL: {e}")))? {
                     Parsed::Extension(extension) => extensions.push(extension),
+                    Parsed::Database { collation, .. } => catalog.database_collation = collation,
                     Parsed::Copy(_) | Parsed::Other => {}
                 }
             }

@@ -139,6 +139,7 @@ fn inferred_table(file: &Path, name: &TableName) -> Result<Table> {
             pg_type: infer_type(values.iter().map(String::as_str)),
             not_null: false,
             default: None,
+            collation: None,
         })
         .collect();
     Ok(Table::new(name.clone(), columns))

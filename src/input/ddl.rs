@@ -8,9 +8,10 @@ mod objects;
 mod refs;
 
 use crate::catalog::{
-    Catalog, Column, Constraint, ConstraintKind, FkAction, ForeignKey, Index, Partition, Table, TableName,
+    quote_ident, Catalog, Column, Constraint, ConstraintKind, FkAction, ForeignKey, Index, Partition, Table, TableName,
 };
 use crate::pgtype::format_type;
+use crate::sql::literal;
 use pg_query::protobuf::{self, a_const, AlterTableType, ConstrType, ObjectType};
 use pg_query::NodeEnum;
 
@@ -28,6 +29,9 @@ pub enum Parsed {
     Copy(CopyHeader),
     /// `CREATE EXTENSION name`: the tables it creates are not in the dump.
     Extension(String),
+    /// `CREATE DATABASE name …` (archives' DATABASE entry, `pg_dump --create`): its name and
+    /// its collation as PostgreSQL names one (`en_US.UTF-8`, `en-US-x-icu`), when it says.
+    Database { name: String, collation: Option<String> },
     /// Anything else (already applied to the catalog when it was DDL).
     Other,
 }
@@ -62,6 +66,9 @@ pub fn apply(sql: &str, catalog: &mut Catalog) -> Result<Parsed, String> {
             NodeEnum::CreateFunctionStmt(function) => objects::function(function, &text(), catalog)?,
             NodeEnum::CompositeTypeStmt(composite) => create_composite_type(composite, catalog)?,
             NodeEnum::CreateExtensionStmt(extension) => outcome = Parsed::Extension(extension.extname.clone()),
+            NodeEnum::CreatedbStmt(database) => {
+                outcome = Parsed::Database { name: database.dbname.clone(), collation: database_collation(database) }
+            }
             NodeEnum::CopyStmt(copy) if copy.is_from && copy.filename.is_empty() => {
                 let relation = copy.relation.as_ref().ok_or("COPY without a table")?;
                 outcome = Parsed::Copy(CopyHeader {
@@ -85,6 +92,47 @@ fn statement_text(sql: &str, raw: &protobuf::RawStmt) -> String {
     let text = sql.get(start..end).unwrap_or("");
     let body: Vec<&str> = text.trim().lines().skip_while(|l| l.trim().is_empty() || l.starts_with("--")).collect();
     format!("{};", body.join("\n").trim_end().trim_end_matches(';'))
+}
+
+/// The collation a `CREATE DATABASE` gives its text, named as PostgreSQL names collations: the
+/// ICU locale with `-x-icu` (`LOCALE_PROVIDER = icu`), the builtin provider's code-point
+/// orders, else the libc `LC_COLLATE` or `LOCALE`; ICU tailoring rules (`ICU_RULES`), which
+/// rehearse does not model, follow the name. `None` when it says nothing.
+fn database_collation(database: &protobuf::CreatedbStmt) -> Option<String> {
+    let option = |wanted: &str| {
+        database.options.iter().find_map(|o| match o.node.as_ref()? {
+            NodeEnum::DefElem(d) if d.defname.eq_ignore_ascii_case(wanted) => d.arg.as_deref().and_then(string_of),
+            _ => None,
+        })
+    };
+    let libc = || option("lc_collate").or_else(|| option("locale"));
+    match option("locale_provider").map(|p| p.to_ascii_lowercase()).as_deref() {
+        Some("icu") => {
+            let locale = option("icu_locale").or_else(|| option("locale")).map(|l| format!("{l}-x-icu"));
+            match option("icu_rules").filter(|r| !r.is_empty()) {
+                // Kept visible, so that reading it refuses rather than ignores the rules.
+                Some(rules) => locale.map(|l| format!("{l} ICU_RULES {}", literal(&rules))),
+                None => locale,
+            }
+        }
+        Some("builtin") => match option("builtin_locale").or_else(|| option("locale")).as_deref() {
+            Some("C.UTF-8") => Some("pg_c_utf8".into()),
+            Some("PG_UNICODE_FAST") => Some("pg_unicode_fast".into()),
+            other => other.map(str::to_string),
+        },
+        _ => libc(),
+    }
+}
+
+/// The collation a `COLLATE` clause names: `pg_catalog`'s collations by their own name,
+/// others (`CREATE COLLATION`) quoted and schema-qualified.
+fn collation_name(clause: &protobuf::CollateClause) -> String {
+    let names: Vec<String> = clause.collname.iter().filter_map(string_of).collect();
+    match names.as_slice() {
+        [schema, name] if schema == "pg_catalog" => name.clone(),
+        [name] => name.clone(),
+        _ => names.iter().map(|n| quote_ident(n)).collect::<Vec<_>>().join("."),
+    }
 }
 
 fn table_name(relation: &protobuf::RangeVar) -> TableName {
@@ -262,6 +310,7 @@ fn create_composite_type(composite: &protobuf::CompositeTypeStmt, catalog: &mut 
                 not_null: false,
                 default: None,
                 generated: None,
+                collation: None,
             });
         }
     }
@@ -286,6 +335,7 @@ fn local_column<'t>(table: &'t mut Table, def: &protobuf::ColumnDef) -> Result<&
                 not_null: false,
                 default: None,
                 generated: None,
+                collation: None,
             });
             table.columns.len() - 1
         }
@@ -295,6 +345,9 @@ fn local_column<'t>(table: &'t mut Table, def: &protobuf::ColumnDef) -> Result<&
     };
     let column = &mut table.columns[position];
     column.not_null |= def.is_not_null || serial;
+    if let Some(clause) = def.coll_clause.as_ref() {
+        column.collation = Some(collation_name(clause));
+    }
     Ok(column)
 }
 
@@ -488,6 +541,37 @@ fn create_index(index: &protobuf::IndexStmt, catalog: &mut Catalog) -> Result<()
 mod tests {
     use super::*;
     use crate::catalog::objects::ObjectKind;
+
+    #[test]
+    fn create_database_names_its_collation_as_postgresql_does() {
+        let collation = |sql: &str| match apply(sql, &mut Catalog::default()).unwrap() {
+            Parsed::Database { collation, .. } => collation,
+            other => panic!("{other:?}"),
+        };
+        // As pg_dump 15-18 and older ones write the DATABASE entry.
+        for (sql, expected) in [
+            ("CREATE DATABASE d WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = libc LOCALE = 'en_US.UTF-8';", Some("en_US.UTF-8")),
+            ("CREATE DATABASE d WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = icu LOCALE = 'en_US.UTF-8' ICU_LOCALE = 'en-US';", Some("en-US-x-icu")),
+            ("CREATE DATABASE d WITH TEMPLATE = template0 ENCODING = 'UTF8' LC_COLLATE = 'de_DE.utf8' LC_CTYPE = 'de_DE.utf8';", Some("de_DE.utf8")),
+            ("CREATE DATABASE d WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = builtin LOCALE = 'C.UTF-8' BUILTIN_LOCALE = 'C.UTF-8';", Some("pg_c_utf8")),
+            ("CREATE DATABASE d WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = icu LOCALE = 'C' ICU_LOCALE = 'und' ICU_RULES = '&a < b';", Some("und-x-icu ICU_RULES '&a < b'")),
+            ("CREATE DATABASE d WITH TEMPLATE = template0 ENCODING = 'UTF8';", None),
+        ] {
+            assert_eq!(collation(sql).as_deref(), expected, "{sql}");
+        }
+    }
+
+    #[test]
+    fn column_collations_are_read() {
+        let mut catalog = Catalog::default();
+        apply(
+            r#"CREATE TABLE t (a text COLLATE pg_catalog."en-US-x-icu", b text, c text COLLATE public."mine", d text COLLATE "C");"#,
+            &mut catalog,
+        )
+        .unwrap();
+        let collations: Vec<Option<&str>> = catalog.tables[0].columns.iter().map(|c| c.collation.as_deref()).collect();
+        assert_eq!(collations, [Some("en-US-x-icu"), None, Some("\"public\".\"mine\""), Some("C")]);
+    }
 
     const DDL: &str = r#"
 CREATE TABLE public.models (

@@ -13,7 +13,7 @@ use crate::catalog::{Catalog, TableName};
 use crate::error::{Error, Location, Result};
 use crate::progress::Progress;
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -262,6 +262,8 @@ impl PlainDump {
     fn scan_from(&mut self, src: &mut LineSource) -> Result<Scan> {
         let mut splitter = Splitter::default();
         let mut sections = vec![Section::default()];
+        // `CREATE DATABASE` comes just before the `\connect` that starts its section.
+        let mut collations: BTreeMap<String, Option<String>> = BTreeMap::new();
         let mut encoding = ClientEncoding::UTF8;
         let mut version = None;
         let mut server_version = None;
@@ -286,7 +288,9 @@ impl PlainDump {
                     // database's section.
                     let command = self.statement_text(trim_eol(&line), src.line(), encoding)?;
                     if let Some(database) = connect_target(&command) {
-                        sections.push(Section { database: Some(database), ..Section::default() });
+                        let mut section = Section { database: Some(database.clone()), ..Section::default() };
+                        section.catalog.database_collation = collations.get(&database).cloned().flatten();
+                        sections.push(section);
                     }
                     continue;
                 }
@@ -301,9 +305,15 @@ impl PlainDump {
             let first = splitter.first_line();
             let section = sections.last_mut().expect("there is always a section");
             if !self.reads(section) {
-                // Another database than --database names: only its COPY data is passed over.
+                // Another database than --database names: only its COPY data is passed over,
+                // and the CREATE DATABASE of the next one (pg_dumpall) read.
                 if is_copy_from_stdin(&stmt) {
                     self.pass_copy_data(src, "a table of another database")?;
+                } else if stmt.starts_with(b"CREATE DATABASE ") {
+                    let text = self.statement_text(&stmt, first, encoding)?;
+                    if let Ok(Parsed::Database { name, collation }) = ddl::apply(&text, &mut Catalog::default()) {
+                        collations.insert(name, collation);
+                    }
                 }
                 continue;
             }
@@ -345,6 +355,9 @@ impl PlainDump {
                     });
                 }
                 Parsed::Extension(name) => section.extensions.push(name),
+                Parsed::Database { name, collation } => {
+                    collations.insert(name, collation);
+                }
                 Parsed::Other => {}
             }
         }

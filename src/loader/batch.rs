@@ -207,7 +207,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn column(name: &str, pg_type: &str, not_null: bool) -> Column {
-        Column { name: name.into(), pg_type: pg_type.into(), not_null, default: None, generated: None }
+        Column { name: name.into(), pg_type: pg_type.into(), not_null, default: None, generated: None, collation: None }
     }
 
     fn batcher(columns: Vec<Column>) -> TableBatcher {

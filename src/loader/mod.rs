@@ -114,7 +114,14 @@ mod tests {
     use std::path::PathBuf;
 
     fn column(name: &str, pg_type: &str) -> Column {
-        Column { name: name.into(), pg_type: pg_type.into(), not_null: false, default: None, generated: None }
+        Column {
+            name: name.into(),
+            pg_type: pg_type.into(),
+            not_null: false,
+            default: None,
+            generated: None,
+            collation: None,
+        }
     }
 
     fn workspace_with(table: &str, columns: Vec<Column>) -> (Workspace, Catalog, TableName) {

@@ -4,6 +4,7 @@
 
 use super::ddl_replay::{self, Replay, RowFailures};
 use super::effects::{self, CHANGED, DELETED};
+use super::keeper_collation::{self, KeeperCollation};
 use super::policy::{self, choose, is_active_exactly, is_active_loosely, Choice, Policy, VersionRow};
 use super::{fk_violations, steps, triggers};
 use crate::catalog::objects::{shown, ColumnOf, Event, InsteadRule, ObjectKind};
@@ -23,7 +24,8 @@ pub struct Options {
     pub policy: Policy,
     pub mode: Mode,
     pub delete_orphans: bool,
-    pub collation: String,
+    /// The collation of `--collation`; `None`: the export's, or C when it says none.
+    pub collation: Option<String>,
     /// Drop, explicitly, the objects that PostgreSQL drops silently with the version columns
     /// (H18); without it the emitted script refuses to lose them.
     pub drop_dependents: bool,
@@ -35,7 +37,7 @@ impl Default for Options {
             policy: Policy::Documented,
             mode: Mode::Full,
             delete_orphans: false,
-            collation: "C".into(),
+            collation: None,
             drop_dependents: false,
         }
     }
@@ -179,7 +181,8 @@ struct GroupChoice {
     members: Vec<usize>,
     documented: Choice,
     legacy: Choice,
-    /// Whether the legacy keeper differs between the C collation and a linguistic one.
+    /// Whether another collation than the chosen one (when the export does not say which)
+    /// would make legacy keep another row.
     collation_sensitive: bool,
 }
 
@@ -231,8 +234,13 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         services_table: services.name.to_string().into(),
     };
     effects::create(r.conn)?;
+    let version_column = models
+        .column(&spec.models.version)
+        .ok_or_else(|| Error::Spec(format!("table {} has no column {}", models.name, spec.models.version)))?;
+    let collation =
+        keeper_collation::resolve(options.collation.as_deref(), version_column, catalog.database_collation.as_deref())?;
     let mut rows = load_models(r.conn, spec, models)?;
-    let choices = choose_keepers(&rows);
+    let choices = choose_keepers(&rows, &collation);
     let (blockers, row_failures) = r.simulate_deletes(&rows, &choices)?;
     let steps =
         steps::rollback(spec, &models.name, &services.name, options.policy, options.mode, options.delete_orphans);
@@ -270,7 +278,9 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         policy: options.policy,
         mode: options.mode,
         delete_orphans: options.delete_orphans,
-        collation: options.collation.clone(),
+        collation: collation.collator.name().to_string(),
+        collation_source: collation.source.clone(),
+        collation_alternatives: collation.alternatives.iter().map(|c| c.name().to_string()).collect(),
         input: workspace.provenance()?,
         fingerprint: fingerprint(r.conn, spec, models, services)?,
         models_before,
@@ -369,16 +379,19 @@ fn versions_of(rows: &[ModelRow], members: &[usize]) -> Vec<VersionRow> {
     members.iter().map(|&i| rows[i].row.clone()).collect()
 }
 
-/// Both policies' keeper for every `model_id` group.
-fn choose_keepers(rows: &[ModelRow]) -> Vec<GroupChoice> {
+/// Both policies' keeper for every `model_id` group, legacy's in `collation`.
+fn choose_keepers(rows: &[ModelRow], collation: &KeeperCollation) -> Vec<GroupChoice> {
     groups(rows)
         .into_values()
         .map(|members| {
             let group = versions_of(rows, &members);
+            let legacy = choose(Policy::Legacy, &group, &collation.collator);
+            let collation_sensitive = group.len() > 1
+                && collation.alternatives.iter().any(|other| policy::legacy_keeper(&group, other) != legacy.keeper);
             GroupChoice {
-                documented: choose(Policy::Documented, &group),
-                legacy: choose(Policy::Legacy, &group),
-                collation_sensitive: policy::collation_sensitive(&group),
+                documented: choose(Policy::Documented, &group, &collation.collator),
+                legacy,
+                collation_sensitive,
                 members,
             }
         })

@@ -10,6 +10,7 @@ pub mod engine;
 #[cfg(feature = "engine")]
 pub mod fk_violations;
 pub mod hazards;
+pub mod keeper_collation;
 pub mod policy;
 pub mod steps;
 #[cfg(feature = "engine")]

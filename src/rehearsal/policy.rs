@@ -1,9 +1,10 @@
 //! Keeper policies (ROLLBACK.md §3): which one row of each `model_id` survives.
 //! `documented` is the guide's words; `legacy` is what the shipped script's
 //! `DISTINCT ON (model_id) … ORDER BY model_id, CASE WHEN version_status = 'active' THEN 1 ELSE 2 END, version DESC`
-//! really does under the C collation.
+//! really does, with `version DESC` in the database's collation.
 
 use super::version::{self, Version};
+use crate::collation::Collator;
 use std::cmp::Ordering;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -53,11 +54,12 @@ pub struct Choice {
     pub reason: String,
 }
 
-/// Chooses the keeper of one group (all rows share a `model_id`; the group is not empty).
-pub fn choose(policy: Policy, rows: &[VersionRow]) -> Choice {
+/// Chooses the keeper of one group (all rows share a `model_id`; the group is not empty);
+/// `collator` orders version texts for legacy.
+pub fn choose(policy: Policy, rows: &[VersionRow], collator: &Collator) -> Choice {
     match policy {
         Policy::Documented => documented(rows),
-        Policy::Legacy => legacy(rows),
+        Policy::Legacy => legacy(rows, collator),
     }
 }
 
@@ -145,47 +147,31 @@ fn documented(rows: &[VersionRow]) -> Choice {
     Choice { keeper, tied_with: top[1..].to_vec(), reason }
 }
 
-/// Orders version texts the way a database collation would.
-type TextOrder = fn(&str, &str) -> Ordering;
-
-/// The C collation: bytes.
-fn c_order(a: &str, b: &str) -> Ordering {
-    a.as_bytes().cmp(b.as_bytes())
-}
-
-/// An approximation of a linguistic collation (en_US in glibc or ICU): letters and digits
-/// compare first, ignoring case and punctuation; only then the exact text.
-fn linguistic_order(a: &str, b: &str) -> Ordering {
-    let primary =
-        |s: &str| -> String { s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect() };
-    primary(a).cmp(&primary(b)).then_with(|| c_order(a, b))
-}
-
-/// The row legacy keeps, with `order` as the database's text order (ties: the smallest id).
-fn legacy_sorted(rows: &[VersionRow], order: TextOrder) -> Vec<usize> {
+/// The group's rows in legacy order under `collator` (ties: the smallest id first).
+fn legacy_sorted(rows: &[VersionRow], collator: &Collator) -> Vec<usize> {
     let mut indexes: Vec<usize> = (0..rows.len()).collect();
-    indexes.sort_by(|&a, &b| legacy_order(&rows[a], &rows[b], order).then_with(|| rows[a].id.cmp(&rows[b].id)));
+    indexes.sort_by(|&a, &b| legacy_order(&rows[a], &rows[b], collator).then_with(|| rows[a].id.cmp(&rows[b].id)));
     indexes
 }
 
-/// Whether legacy would keep another row under a linguistic collation than under C: the
-/// keeper then depends on the database's collation, which a dump does not tell.
-pub fn collation_sensitive(rows: &[VersionRow]) -> bool {
-    legacy_sorted(rows, c_order)[0] != legacy_sorted(rows, linguistic_order)[0]
+/// The row legacy keeps under `collator`.
+pub fn legacy_keeper(rows: &[VersionRow], collator: &Collator) -> usize {
+    legacy_sorted(rows, collator)[0]
 }
 
-fn legacy(rows: &[VersionRow]) -> Choice {
-    let indexes = legacy_sorted(rows, c_order);
+fn legacy(rows: &[VersionRow], collator: &Collator) -> Choice {
+    let indexes = legacy_sorted(rows, collator);
     let keeper = indexes[0];
     let tied_with: Vec<usize> = indexes[1..]
         .iter()
         .copied()
-        .filter(|&i| legacy_order(&rows[i], &rows[keeper], c_order) == Ordering::Equal)
+        .filter(|&i| legacy_order(&rows[i], &rows[keeper], collator) == Ordering::Equal)
         .collect();
+    let collation = collator.name();
     let mut reason = if is_active_exactly(rows[keeper].status.as_deref()) {
-        "first of the exactly-'active' rows by version text DESC (C order, NULL first)".to_string()
+        format!("first of the exactly-'active' rows by version text DESC (collation {collation}, NULL first)")
     } else {
-        "no exactly-'active' row: first by version text DESC (C order, NULL first)".to_string()
+        format!("no exactly-'active' row: first by version text DESC (collation {collation}, NULL first)")
     };
     if !tied_with.is_empty() {
         reason.push_str("; tie: PostgreSQL picks any of the tied rows, rehearse pins the smallest id");
@@ -195,19 +181,20 @@ fn legacy(rows: &[VersionRow]) -> Choice {
 
 /// `CASE WHEN version_status = 'active' THEN 1 ELSE 2 END, version DESC`: DESC puts NULLs first,
 /// and text compares in the collation's order.
-fn legacy_order(a: &VersionRow, b: &VersionRow, order: TextOrder) -> Ordering {
+fn legacy_order(a: &VersionRow, b: &VersionRow, collator: &Collator) -> Ordering {
     let rank = |r: &VersionRow| if is_active_exactly(r.status.as_deref()) { 1 } else { 2 };
     rank(a).cmp(&rank(b)).then_with(|| match (&a.version, &b.version) {
         (None, None) => Ordering::Equal,
         (None, Some(_)) => Ordering::Less,
         (Some(_), None) => Ordering::Greater,
-        (Some(x), Some(y)) => order(y, x),
+        (Some(x), Some(y)) => collator.compare(y, x),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collation::CollationName;
 
     fn field(text: &str) -> Option<String> {
         match text.trim() {
@@ -234,6 +221,7 @@ mod tests {
 
     #[test]
     fn keeper_cases_from_the_data_file() {
+        let c = Collator::open(&CollationName::c()).unwrap();
         let text = include_str!("../../tests/cases/keepers.cases");
         let mut checked = 0;
         for case in text.split("\ncase ").skip(1) {
@@ -251,7 +239,7 @@ mod tests {
                     }),
                     "keep" | "ties" => {
                         for (policy, expected) in [(Policy::Documented, cells[1]), (Policy::Legacy, cells[2])] {
-                            let choice = choose(policy, &rows);
+                            let choice = choose(policy, &rows, &c);
                             let actual = if cells[0] == "keep" {
                                 rows[choice.keeper].id.clone()
                             } else {
@@ -269,7 +257,7 @@ mod tests {
     }
 
     #[test]
-    fn keepers_that_depend_on_the_collation_are_flagged() {
+    fn legacy_keeps_the_greatest_version_in_the_collation() {
         let row = |id: &str, version: &str| VersionRow {
             id: id.into(),
             model_id: Some("m".into()),
@@ -277,8 +265,19 @@ mod tests {
             status: Some("active".into()),
             created_at: None,
         };
-        assert!(collation_sensitive(&[row("a", "v1.0.0"), row("b", "V2.0.0")]));
-        assert!(!collation_sensitive(&[row("a", "1.9.0"), row("b", "1.10.0")]));
+        let keeper = |collation: &str, rows: &[VersionRow]| {
+            let collator = Collator::open(&CollationName::parse(collation).unwrap()).unwrap();
+            rows[choose(Policy::Legacy, rows, &collator).keeper].id.clone()
+        };
+        let case = [row("a", "v1.0"), row("b", "V2.0")];
+        let pre_release = [row("a", "1.0.0-RC1"), row("b", "1.0.0-beta")];
+        let punctuation = [row("a", "1.0_rc"), row("b", "1.0.1")];
+        for (collation, expected) in
+            [("C", ["a", "b", "a"]), ("en_US.UTF-8", ["b", "a", "a"]), ("en-US-x-icu", ["b", "a", "b"])]
+        {
+            let actual = [keeper(collation, &case), keeper(collation, &pre_release), keeper(collation, &punctuation)];
+            assert_eq!(actual, expected, "{collation}");
+        }
     }
 
     #[test]

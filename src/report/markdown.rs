@@ -212,14 +212,15 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
     before_anything(&mut out, plan);
     let _ = writeln!(
         out,
-        "Input `{}` ({}, sha256 `{}`), policy **{}**, mode **{:?}**, orphans {}, collation `{}`.\n",
+        "Input `{}` ({}, sha256 `{}`), policy **{}**, mode **{:?}**, orphans {}, collation `{}` (legacy keepers' version order; from {}).\n",
         cell(&input("input_path")),
         input("format"),
         input("input_sha256"),
         plan.policy.name(),
         plan.mode,
         if plan.delete_orphans { "deleted (--delete-orphans)" } else { "kept and listed" },
-        plan.collation
+        plan.collation,
+        plan.collation_source
     );
     let _ = writeln!(out, "## Totals\n");
     let _ = writeln!(out, "| | before | after | lost |\n|---|---:|---:|---:|");
@@ -299,9 +300,10 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
         let ids: Vec<String> = plan.collation_sensitive.iter().take(SAMPLE).map(opt).collect();
         let _ = writeln!(
             out,
-            "\n**Collation:** the legacy keeper of {} model_ids depends on the database collation (rehearsed in `{}`; a linguistic collation such as en_US keeps another row): {}.",
+            "\n**Collation:** the export does not say which collation the database runs in, and the legacy keeper of {} model_ids depends on it (rehearsed in `{}`; {} keeps another row): {}. Give the production database's collation with --collation.",
             plan.collation_sensitive.len(),
             plan.collation,
+            plan.collation_alternatives.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(" or "),
             ids.join(", ")
         );
     }

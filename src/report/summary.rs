@@ -15,6 +15,10 @@ pub struct Summary {
     pub mode: Mode,
     pub delete_orphans: bool,
     pub collation: String,
+    /// Where the collation comes from (`--collation`, the export, or nowhere).
+    pub collation_source: String,
+    /// The other collations each legacy keeper was computed under (when the export is silent).
+    pub collation_alternatives: Vec<String>,
     /// Provenance of the input, as the workspace recorded it (`input_sha256`, `format`, …).
     pub input: BTreeMap<String, String>,
     pub fingerprint: Fingerprint,
@@ -73,6 +77,8 @@ impl Summary {
             mode: plan.mode,
             delete_orphans: plan.delete_orphans,
             collation: plan.collation.clone(),
+            collation_source: plan.collation_source.clone(),
+            collation_alternatives: plan.collation_alternatives.clone(),
             input: plan.input.clone(),
             fingerprint: plan.fingerprint.clone(),
             models_before: plan.models_before,
@@ -157,6 +163,8 @@ mod tests {
             mode: Mode::Full,
             delete_orphans: true,
             collation: "C".into(),
+            collation_source: "the export".into(),
+            collation_alternatives: Vec::new(),
             input: BTreeMap::from([("input_sha256".to_string(), "ab12".to_string())]),
             fingerprint: Fingerprint {
                 models_rows: 3,

@@ -4,6 +4,7 @@
 mod bad_input;
 mod check_command;
 mod cli;
+mod collation_vs_postgres;
 mod ddl_vs_postgres;
 mod diff_restore;
 mod hazards;

@@ -66,9 +66,19 @@ const LZ4_ZSTD: &[Form] = &[
 ];
 
 /// The rehearsal's summary without the input's own description (path, format, hash).
-fn prediction(workspace: &Workspace) -> Summary {
+/// The collation comes apart: archives name the database's (its DATABASE entry), a plain dump
+/// without --create does not.
+fn prediction(workspace: &Workspace) -> (Summary, String) {
     let plan = rehearse(workspace, &Spec::guide(), &Options::default()).unwrap();
-    Summary { input: Default::default(), ..Summary::of(&plan) }
+    let prediction = Summary {
+        input: Default::default(),
+        collation: String::new(),
+        collation_source: String::new(),
+        collation_alternatives: Vec::new(),
+        collation_sensitive: Vec::new(),
+        ..Summary::of(&plan)
+    };
+    (prediction, plan.collation)
 }
 
 /// The custom archive's format version and, for each table data entry, whether its offset is set.
@@ -104,7 +114,10 @@ fn every_form_imports_and_rehearses_alike(major: u32, forms: &[&[Form]], archive
         assert_matches_postgres(&pg, &file, ImportOptions { all_tables: true, ..Default::default() });
         let workspace = Workspace::in_memory().unwrap();
         import(&file, &workspace, &Spec::guide(), ImportOptions::default()).unwrap_or_else(|e| panic!("{what}: {e}"));
-        let prediction = prediction(&workspace);
+        let (prediction, collation) = prediction(&workspace);
+        // The test clusters are made with initdb --locale=C.UTF-8.
+        let exported = if form.name.starts_with("plain") { "C" } else { "C.UTF-8" };
+        assert_eq!(collation, exported, "{what}: the collation legacy runs in");
         match &plain {
             None => plain = Some(prediction),
             Some(expected) => assert_eq!(&prediction, expected, "{what}: rehearses unlike the plain dump"),

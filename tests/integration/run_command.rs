@@ -145,7 +145,7 @@ fn specs_selective_mode_and_exit_codes() {
     assert_eq!(summary["verification"]["V2"]["applicable"], false);
     assert!(summary["hazards"]["H13"].as_u64().unwrap() >= 1, "UNIQUE(model_id) cannot be restored");
 
-    let bad = run(&["run", example, "--out", &out("c"), "--collation", "en_US"]);
+    let bad = run(&["run", example, "--out", &out("c"), "--collation", "en US"]);
     assert_eq!(bad.status.code(), Some(2));
     let missing_input = run(&["run", "/nonexistent/dump.sql", "--out", &out("x")]);
     assert_eq!(missing_input.status.code(), Some(1));

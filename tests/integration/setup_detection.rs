@@ -63,6 +63,12 @@ fn present_means_the_needed_file_is_there() {
                 .map(|versions| versions.flatten().any(|v| v.path().join("bin/initdb").is_file()))
                 .unwrap_or(false),
             "g++" => on_path("c++"),
+            "locales" => on_path("locale-gen"),
+            "libicu72" => ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib"].iter().any(|dir| {
+                std::fs::read_dir(dir).is_ok_and(|mut entries| {
+                    entries.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libicui18n.so.")))
+                })
+            }),
             other => on_path(other),
         };
         assert!(found, "setup.sh says {package} is present, but the file the build needs is absent");

@@ -4,6 +4,8 @@
 --                   drops before the DELETE) and its DISTINCT ON keeper;
 --                   off: the documented policy, in 02_rollback.sql's order (DELETEs first)
 --   delete_orphans  on: the orphan DELETE (last for the shipped script)
+--   db_collation    (optional, any value) legacy orders version in the database's collation, as
+--                   shipped; unset: in C, the order rehearse uses without --collation
 -- Ties that PostgreSQL would settle arbitrarily (H5 under legacy) are settled by the smallest
 -- id, which is the keeper that rehearse pins.
 BEGIN;
@@ -15,10 +17,18 @@ DROP INDEX IF EXISTS idx_service_model_version;
 ALTER TABLE models DROP CONSTRAINT IF EXISTS uq_model_id_version;
 UPDATE services SET model_id = model_id WHERE model_id IN (SELECT model_id FROM models);
 ALTER TABLE services DROP COLUMN model_version, DROP COLUMN version_updated_at;
+\if :{?db_collation}
+-- As shipped: version in the column's (else the database's) collation.
+CREATE TEMP TABLE keepers AS
+SELECT DISTINCT ON (model_id) id
+FROM models
+ORDER BY model_id, CASE WHEN version_status = 'active' THEN 1 ELSE 2 END, version DESC, id;
+\else
 CREATE TEMP TABLE keepers AS
 SELECT DISTINCT ON (model_id) id
 FROM models
 ORDER BY model_id, CASE WHEN version_status = 'active' THEN 1 ELSE 2 END, version COLLATE "C" DESC, id;
+\endif
 DELETE FROM models WHERE id NOT IN (SELECT id FROM keepers);
 ALTER TABLE models DROP COLUMN version_status, DROP COLUMN release_notes, DROP COLUMN is_immutable;
 ALTER TABLE models ADD CONSTRAINT models_model_id_key UNIQUE (model_id);
