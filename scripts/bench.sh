@@ -163,12 +163,12 @@ print(f"{100 * per.get('public.request_logs', 0) / total:.1f}")
 PY
 }
 
-# "writes reads" seconds from the closing NOTICE of a 02_rollback.sql run (see src/emit).
+# "writes reads unlocked" seconds from the closing NOTICE of a 02_rollback.sql run (see src/emit).
 lock_seconds() {
-    sed -n 's/.*rehearse: locks held: writes blocked for \([0-9.]*\) s .*reads blocked for \([0-9.]*\) s .*/\1 \2/p' "$1" | head -1
+    sed -n 's/.*rehearse: locks held: writes blocked for \([0-9.]*\) s .*reads blocked for \([0-9.]*\) s .*unlocked checks before them \([0-9.]*\) s.*/\1 \2 \3/p' "$1" | head -1
 }
 
-# "01_s 02_s writes_s reads_s" from `rehearse validate`'s validation.json ("-" where missing).
+# "01_s 02_s writes_s reads_s unlocked_s" from `rehearse validate`'s validation.json ("-" where missing).
 validated_seconds() {
     python3 - "$1" <<'PY'
 import json, sys
@@ -180,7 +180,8 @@ def sec(x):
     return f"{x:.2f}" if isinstance(x, (int, float)) else "-"
 b, r = runs.get("01_backup.sql", {}), runs.get("02_rollback.sql", {})
 locks = r.get("locks") or {}
-print(sec(b.get("seconds")), sec(r.get("seconds")), sec(locks.get("writes_blocked_seconds")), sec(locks.get("reads_blocked_seconds")))
+print(sec(b.get("seconds")), sec(r.get("seconds")), sec(locks.get("writes_blocked_seconds")),
+      sec(locks.get("reads_blocked_seconds")), sec(locks.get("unlocked_seconds")))
 PY
 }
 
@@ -385,12 +386,12 @@ for size in $sizes; do
     vrun="$work/validate-$tag"
     log "$tag: rehearse validate --policy legacy --delete-orphans ($sfmt)"
     measure "$tag-validate" "$BIN" validate "$f" --policy legacy --delete-orphans --out "$vrun" --force
-    v_cells="failed: $m_err | - | - | -"
+    v_cells="failed: $m_err | - | - | - | -"
     if [[ $m_rc == 0 ]]; then
-        read -r v01 v02 vw vr < <(validated_seconds "$vrun/validation.json")
-        v_cells="$v01 | $v02 | $vw | $vr"
+        read -r v01 v02 vw vr vu < <(validated_seconds "$vrun/validation.json")
+        v_cells="$v01 | $v02 | $vu | $vw | $vr"
     fi
-    p_cells="- | - | - | - | -"
+    p_cells="- | - | - | - | - | -"
     if [[ -f "$vrun/scripts/02_rollback.sql" ]]; then
         sdb="scripts_$sfmt"
         q postgres "DROP DATABASE IF EXISTS $sdb" >/dev/null
@@ -402,7 +403,7 @@ for size in $sizes; do
             "$bindir/pg_restore" --no-owner --exit-on-error --jobs="$ncpu" "${conn[@]}" -d "$sdb" "$f" \
                 >"$logs/$tag-scripts-restore.log" 2>&1
         fi || { tail -5 "$logs/$tag-scripts-restore.log" >&2; die "$tag: restore for the scripts failed"; }
-        p01="failed"; p02="failed"; pw="-"; pr="-"
+        p01="failed"; p02="failed"; pw="-"; pr="-"; pu="-"
         load="$(cut -d' ' -f1-3 /proc/loadavg)"
         log "$tag: 01_backup.sql"
         t0=$(now)
@@ -413,11 +414,11 @@ for size in $sizes; do
             t0=$(now)
             if PGOPTIONS="" "${psql[@]}" -d "$sdb" -f "$vrun/scripts/02_rollback.sql" >"$logs/$tag-02_rollback.log" 2>&1; then
                 p02=$(since "$t0")
-                read -r pw pr < <(lock_seconds "$logs/$tag-02_rollback.log") || true
+                read -r pw pr pu < <(lock_seconds "$logs/$tag-02_rollback.log") || true
             fi
         fi
         q postgres "DROP DATABASE $sdb" >/dev/null
-        p_cells="$p01 | $p02 | ${pw:--} | ${pr:--} | $load"
+        p_cells="$p01 | $p02 | ${pu:--} | ${pw:--} | ${pr:--} | $load"
     fi
     rm -rf "$vrun"
     script_rows+=("| $size | $sfmt | $rows_ids | $rows_m | $rows_s | $rows_v | $v_cells | $p_cells |")
@@ -457,11 +458,11 @@ report="$OUT_DIR/bench-results.md"
     echo
     echo "## Emitted scripts on PostgreSQL (policy legacy, orphans deleted)"
     echo
-    echo "| size MB | dump | model_ids | models | services | experiment variants | validate: 01 s | validate: 02 s | validate: writes blocked s | validate: reads blocked s | psql: 01 s | psql: 02 s | psql: writes blocked s | psql: reads blocked s | load average before psql 01 |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| size MB | dump | model_ids | models | services | experiment variants | validate: 01 s | validate: 02 s | validate: unlocked s | validate: writes blocked s | validate: reads blocked s | psql: 01 s | psql: 02 s | psql: unlocked s | psql: writes blocked s | psql: reads blocked s | load average before psql 01 |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${script_rows[@]}"
     echo
-    echo "validate = \`rehearse validate <dump> --policy legacy --delete-orphans\` (its own scratch cluster, its \`validation.json\`); psql = the same scripts run by bench in its cluster on a fresh restore, wall time of \`psql -f\`. Writes blocked = from 02's first lock (a temporary index's SHARE, then SHARE ROW EXCLUSIVE) to the end of its work, after its unlocked drift guard, reads blocked = its ACCESS EXCLUSIVE part, both from 02's closing NOTICE."
+    echo "validate = \`rehearse validate <dump> --policy legacy --delete-orphans\` (its own scratch cluster, its \`validation.json\`); psql = the same scripts run by bench in its cluster on a fresh restore, wall time of \`psql -f\`. Unlocked = 02's drift guard before any lock (others read and write); writes blocked = from 02's first lock (a temporary index's SHARE, then SHARE ROW EXCLUSIVE) to the end of its work, after its unlocked drift guard, reads blocked = its ACCESS EXCLUSIVE part, both from 02's closing NOTICE."
     echo
     echo "## Phases of each run (\`rehearse -v run\`)"
     echo

@@ -371,10 +371,14 @@ fn writes_between_the_unlocked_drift_guard_and_the_lock_are_caught() {
         "UPDATE services SET name = name || ' (renamed)' WHERE id = (SELECT id FROM services ORDER BY id LIMIT 1)",
     )
     .unwrap();
+    let writers = "SELECT string_agg(DISTINCT xmin::text, ',') FROM services";
+    let services_written_by = count("older_transaction", writers);
     let (ok, messages) = psql_file(&pg, "older_transaction", &rollback);
     older.close();
     assert!(ok && messages.contains("it runs again, under the lock"), "{messages}");
     assert!(messages.contains("rollback applied as rehearsed"), "{messages}");
+    // Nothing sees the shipped no-op UPDATE of services here (no trigger, no rule): it is skipped.
+    assert_eq!(count("older_transaction", writers), services_written_by, "no service was rewritten");
 
     // A write that the guard could not see (uncommitted) and that commits while 02 waits for
     // its lock: the re-check finds it, the guard sees the drift and nothing is changed.
