@@ -3,7 +3,8 @@
 # the baseline a user has without rehearse: restore the dump into a scratch PostgreSQL 15 and run
 # the shipped rollback there (docs/ROLLBACK.md §2).
 #
-# Usage: scripts/bench.sh [--sizes "100 500"] [--formats "plain custom"] [--baseline [--baseline-upto MB]]
+# Usage: scripts/bench.sh [--sizes "100 500"] [--formats "plain custom"] [--shape issue6|issue17]
+#                        [--baseline [--baseline-upto MB]]
 # Env:   REHEARSE_BIN (default $HOME/.cache/rehearse/target/release/rehearse)
 #        BENCH_OUT    (default out/bench; bench-results.md and logs/ are written there)
 #        TMPDIR       (scratch space: cluster + dumps + workspaces, GBs for big sizes)
@@ -18,15 +19,18 @@ sizes="100"
 formats="plain custom"
 baseline=""
 baseline_upto=""
+shape=issue6
 db=model_management_db
 
-usage() { sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --sizes) sizes="${2:?--sizes needs a value}"; shift 2 ;;
         --sizes=*) sizes="${1#*=}"; shift ;;
         --formats) formats="${2:?--formats needs a value}"; shift 2 ;;
         --formats=*) formats="${1#*=}"; shift ;;
+        --shape) shape="${2:?--shape needs a value}"; shift 2 ;;
+        --shape=*) shape="${1#*=}"; shift ;;
         --baseline) baseline=1; shift ;;
         --baseline-upto) baseline_upto="${2:?--baseline-upto needs a value}"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
@@ -40,6 +44,7 @@ done
 for f in $formats; do
     [[ "$f" == plain || "$f" == custom ]] || { echo "bench: bad format '$f' (plain, custom)" >&2; exit 2; }
 done
+[[ "$shape" == issue6 || "$shape" == issue17 ]] || { echo "bench: bad shape '$shape' (issue6, issue17)" >&2; exit 2; }
 [[ -n "${sizes// }" && -n "${formats// }" ]] || { echo "bench: empty --sizes or --formats" >&2; exit 2; }
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -114,17 +119,27 @@ PY
     (( ${#m_err} <= 100 )) || m_err="${m_err:0:97}..."
 }
 
-# size (MB, 10^6 bytes) -> "--models N --request-logs M", in the proportions issue 6 asks for:
-# 50 000 model_ids (~325 000 versions) and 5 000 000 request_logs rows per ~1.1 GB, so request_logs
-# is ~70 % of the bytes. Calibration (generate.py output, measured): ~6 220 bytes per model_id
-# (its 1-12 versions, services, experiments, artifacts, feedback, contracts) and ~142 bytes per
-# request_logs row. The table reports the measured share of request_logs in each plain dump.
+# size (MB) -> generate.py's arguments.
+# issue6: MB = 10^6 bytes of plain dump, in the proportions issue 6 asks for: 50 000 model_ids
+# (~325 000 versions) and 5 000 000 request_logs rows per ~1.1 GB, so request_logs is ~70 % of the
+# bytes. Calibration (generate.py output, measured): ~6 220 bytes per model_id (its 1-12 versions,
+# services, experiments, artifacts, feedback, contracts) and ~142 bytes per request_logs row.
+# issue17: the database of issue 17's 857 MB dump, scaled by size / 857: 50 000 model_ids
+# (~325 000 versions), 4.35 services and 0.503 experiment variants per model_id (217 499 and
+# 25 161), 5 000 000 request_logs rows; MB names that database, the dump's bytes are measured.
+# The table reports the measured share of request_logs in each plain dump.
 size_args() {
-    python3 - "$1" <<'PY'
+    python3 - "$1" "$shape" <<'PY'
 import sys
-b = float(sys.argv[1]) * 1e6
-per_gb = 50000 * 6220 + 5000000 * 142
-print(max(21, round(50000 * b / per_gb)), max(1, round(5000000 * b / per_gb)))
+size, shape = float(sys.argv[1]), sys.argv[2]
+if shape == "issue17":
+    scale = size / 857
+    print(max(21, round(50000 * scale)), max(1, round(5000000 * scale)),
+          "--services-per-model 4.35 --variants-per-model 0.503")
+else:
+    b = size * 1e6
+    per_gb = 50000 * 6220 + 5000000 * 142
+    print(max(21, round(50000 * b / per_gb)), max(1, round(5000000 * b / per_gb)))
 PY
 }
 
@@ -148,12 +163,12 @@ print(f"{100 * per.get('public.request_logs', 0) / total:.1f}")
 PY
 }
 
-# "writes reads" seconds from the closing NOTICE of a 02_rollback.sql run (see src/emit).
+# "writes reads unlocked" seconds from the closing NOTICE of a 02_rollback.sql run (see src/emit).
 lock_seconds() {
-    sed -n 's/.*rehearse: locks held: writes blocked for \([0-9.]*\) s .*reads blocked for \([0-9.]*\) s .*/\1 \2/p' "$1" | head -1
+    sed -n 's/.*rehearse: locks held: writes blocked for \([0-9.]*\) s .*reads blocked for \([0-9.]*\) s .*unlocked checks before them \([0-9.]*\) s.*/\1 \2 \3/p' "$1" | head -1
 }
 
-# "01_s 02_s writes_s reads_s" from `rehearse validate`'s validation.json ("-" where missing).
+# "01_s 02_s writes_s reads_s unlocked_s" from `rehearse validate`'s validation.json ("-" where missing).
 validated_seconds() {
     python3 - "$1" <<'PY'
 import json, sys
@@ -165,7 +180,8 @@ def sec(x):
     return f"{x:.2f}" if isinstance(x, (int, float)) else "-"
 b, r = runs.get("01_backup.sql", {}), runs.get("02_rollback.sql", {})
 locks = r.get("locks") or {}
-print(sec(b.get("seconds")), sec(r.get("seconds")), sec(locks.get("writes_blocked_seconds")), sec(locks.get("reads_blocked_seconds")))
+print(sec(b.get("seconds")), sec(r.get("seconds")), sec(locks.get("writes_blocked_seconds")),
+      sec(locks.get("reads_blocked_seconds")), sec(locks.get("unlocked_seconds")))
 PY
 }
 
@@ -255,11 +271,12 @@ script_rows=()
 phase_lines=()
 
 for size in $sizes; do
-    read -r n_models n_logs < <(size_args "$size")
+    read -r n_models n_logs shape_args < <(size_args "$size")
     tag="${size}MB"
-    log "$tag: generate.py --models $n_models --request-logs $n_logs"
+    log "$tag: generate.py --models $n_models --request-logs $n_logs $shape_args"
     t0=$(now)
-    python3 "$root/fixtures/generate.py" --models "$n_models" --request-logs "$n_logs" \
+    # shellcheck disable=SC2086  # shape_args is a list of options
+    python3 "$root/fixtures/generate.py" --models "$n_models" --request-logs "$n_logs" $shape_args \
         --out "$work/gen.sql" 2>"$logs/$tag-generate.log"
     t_gen=$(since "$t0")
     sql_bytes=$(stat -c %s "$work/gen.sql")
@@ -274,6 +291,8 @@ for size in $sizes; do
     rm -f "$work/gen.sql"
     rows_m=$(q "$db" "SELECT count(*) FROM models")
     rows_s=$(q "$db" "SELECT count(*) FROM services")
+    rows_ids=$(q "$db" "SELECT count(DISTINCT model_id) FROM models")
+    rows_v=$(q "$db" "SELECT count(*) FROM experiment_variants")
     rows_l=$(q "$db" "SELECT count(*) FROM request_logs")
 
     declare -A dump=()
@@ -367,12 +386,12 @@ for size in $sizes; do
     vrun="$work/validate-$tag"
     log "$tag: rehearse validate --policy legacy --delete-orphans ($sfmt)"
     measure "$tag-validate" "$BIN" validate "$f" --policy legacy --delete-orphans --out "$vrun" --force
-    v_cells="failed: $m_err | - | - | -"
+    v_cells="failed: $m_err | - | - | - | -"
     if [[ $m_rc == 0 ]]; then
-        read -r v01 v02 vw vr < <(validated_seconds "$vrun/validation.json")
-        v_cells="$v01 | $v02 | $vw | $vr"
+        read -r v01 v02 vw vr vu < <(validated_seconds "$vrun/validation.json")
+        v_cells="$v01 | $v02 | $vu | $vw | $vr"
     fi
-    p_cells="- | - | - | -"
+    p_cells="- | - | - | - | - | -"
     if [[ -f "$vrun/scripts/02_rollback.sql" ]]; then
         sdb="scripts_$sfmt"
         q postgres "DROP DATABASE IF EXISTS $sdb" >/dev/null
@@ -384,7 +403,8 @@ for size in $sizes; do
             "$bindir/pg_restore" --no-owner --exit-on-error --jobs="$ncpu" "${conn[@]}" -d "$sdb" "$f" \
                 >"$logs/$tag-scripts-restore.log" 2>&1
         fi || { tail -5 "$logs/$tag-scripts-restore.log" >&2; die "$tag: restore for the scripts failed"; }
-        p01="failed"; p02="failed"; pw="-"; pr="-"
+        p01="failed"; p02="failed"; pw="-"; pr="-"; pu="-"
+        load="$(cut -d' ' -f1-3 /proc/loadavg)"
         log "$tag: 01_backup.sql"
         t0=$(now)
         # No PGOPTIONS here: the scripts' NOTICEs carry the lock times.
@@ -394,14 +414,14 @@ for size in $sizes; do
             t0=$(now)
             if PGOPTIONS="" "${psql[@]}" -d "$sdb" -f "$vrun/scripts/02_rollback.sql" >"$logs/$tag-02_rollback.log" 2>&1; then
                 p02=$(since "$t0")
-                read -r pw pr < <(lock_seconds "$logs/$tag-02_rollback.log") || true
+                read -r pw pr pu < <(lock_seconds "$logs/$tag-02_rollback.log") || true
             fi
         fi
         q postgres "DROP DATABASE $sdb" >/dev/null
-        p_cells="$p01 | $p02 | ${pw:--} | ${pr:--}"
+        p_cells="$p01 | $p02 | ${pu:--} | ${pw:--} | ${pr:--} | $load"
     fi
     rm -rf "$vrun"
-    script_rows+=("| $size | $sfmt | $rows_m | $rows_s | $v_cells | $p_cells |")
+    script_rows+=("| $size | $sfmt | $rows_ids | $rows_m | $rows_s | $rows_v | $v_cells | $p_cells |")
 
     rm -f "${dump[@]}"
     unset dump
@@ -415,7 +435,7 @@ report="$OUT_DIR/bench-results.md"
     echo "- machine: nproc=$ncpu, ${cpu:-unknown CPU}, ${mem_gb} GB RAM"
     echo "- rehearse: \`$BIN\` ($rver, sha256 $rsha…)"
     echo "- $pgver (scratch cluster: fsync=off, synchronous_commit=off, full_page_writes=off)"
-    echo "- command: \`scripts/bench.sh --sizes \"$sizes\" --formats \"$formats\"${baseline:+ --baseline}${baseline_upto:+ --baseline-upto $baseline_upto}\`"
+    echo "- command: \`scripts/bench.sh --sizes \"$sizes\" --formats \"$formats\"${baseline:+ --baseline}${baseline_upto:+ --baseline-upto $baseline_upto} --shape $shape\`"
     echo
     echo "## Set-up (not compared)"
     echo
@@ -438,11 +458,11 @@ report="$OUT_DIR/bench-results.md"
     echo
     echo "## Emitted scripts on PostgreSQL (policy legacy, orphans deleted)"
     echo
-    echo "| size MB | dump | models | services | validate: 01 s | validate: 02 s | validate: writes blocked s | validate: reads blocked s | psql: 01 s | psql: 02 s | psql: writes blocked s | psql: reads blocked s |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| size MB | dump | model_ids | models | services | experiment variants | validate: 01 s | validate: 02 s | validate: unlocked s | validate: writes blocked s | validate: reads blocked s | psql: 01 s | psql: 02 s | psql: unlocked s | psql: writes blocked s | psql: reads blocked s | load average before psql 01 |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${script_rows[@]}"
     echo
-    echo "validate = \`rehearse validate <dump> --policy legacy --delete-orphans\` (its own scratch cluster, its \`validation.json\`); psql = the same scripts run by bench in its cluster on a fresh restore, wall time of \`psql -f\`. Writes blocked = BEGIN to the end of 02's work (SHARE ROW EXCLUSIVE), reads blocked = its ACCESS EXCLUSIVE part, both from 02's closing NOTICE."
+    echo "validate = \`rehearse validate <dump> --policy legacy --delete-orphans\` (its own scratch cluster, its \`validation.json\`); psql = the same scripts run by bench in its cluster on a fresh restore, wall time of \`psql -f\`. Unlocked = 02's drift guard before any lock (others read and write); writes blocked = from 02's first lock (a temporary index's SHARE, then SHARE ROW EXCLUSIVE) to the end of its work, after its unlocked drift guard, reads blocked = its ACCESS EXCLUSIVE part, both from 02's closing NOTICE."
     echo
     echo "## Phases of each run (\`rehearse -v run\`)"
     echo

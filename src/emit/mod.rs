@@ -51,7 +51,10 @@ impl<'a> Context<'a> {
 /// How long `02_rollback.sql` kept others out, as its closing NOTICE reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct LockTimes {
-    /// From BEGIN to the end of the work: other writers wait (SHARE ROW EXCLUSIVE).
+    /// From BEGIN to its first lock: the drift guard, while others read and write.
+    pub unlocked_seconds: f64,
+    /// From its first lock (a temporary index, or SHARE ROW EXCLUSIVE) to the end of the work:
+    /// other writers wait.
     pub writes_blocked_seconds: f64,
     /// From the ACCESS EXCLUSIVE request to the end of the work: readers wait too.
     pub reads_blocked_seconds: f64,
@@ -67,6 +70,7 @@ pub fn lock_times(messages: &str) -> Option<LockTimes> {
     Some(LockTimes {
         writes_blocked_seconds: seconds_after("writes blocked for ")?,
         reads_blocked_seconds: seconds_after("reads blocked for ")?,
+        unlocked_seconds: seconds_after("unlocked checks before them ")?,
     })
 }
 
@@ -101,9 +105,12 @@ mod tests {
 
     #[test]
     fn lock_times_are_read_from_the_closing_notice() {
-        let messages = "psql:02_rollback.sql:12: NOTICE:  rehearse: rollback applied as rehearsed\npsql:02_rollback.sql:12: NOTICE:  rehearse: locks held: writes blocked for 4.512 s (SHARE ROW EXCLUSIVE), reads blocked for 0.250 s (ACCESS EXCLUSIVE on \"public\".\"models\")";
+        let messages = "psql:02_rollback.sql:12: NOTICE:  rehearse: rollback applied as rehearsed\npsql:02_rollback.sql:12: NOTICE:  rehearse: locks held: writes blocked for 4.512 s (SHARE ROW EXCLUSIVE), reads blocked for 0.250 s (ACCESS EXCLUSIVE on \"public\".\"models\"); unlocked checks before them 1.250 s";
         let times = lock_times(messages).unwrap();
-        assert_eq!(times, LockTimes { writes_blocked_seconds: 4.512, reads_blocked_seconds: 0.25 });
+        assert_eq!(
+            times,
+            LockTimes { unlocked_seconds: 1.25, writes_blocked_seconds: 4.512, reads_blocked_seconds: 0.25 }
+        );
         assert_eq!(lock_times("NOTICE:  rehearse: the version columns are gone"), None);
     }
 }

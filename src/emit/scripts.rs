@@ -284,18 +284,18 @@ pub fn rollback(ctx: &Context) -> String {
     }
     let all = ctx.affected();
     let indexes = temporary_indexes(ctx);
-    // Two locks. SHARE ROW EXCLUSIVE from the start keeps every other writer out until COMMIT,
-    // so the rows that the drift guard checks are the rows deleted, while readers go on during
-    // the checks, the preparations and any delete that precedes the DDL (the DDL replay's order:
-    // all of them under `documented`). ACCESS EXCLUSIVE, which stops readers too, from the first
-    // DDL statement to the end.
+    // Three stages. Unlocked, while other sessions read and write: the drift guard's digests,
+    // the orphans before, the temporary indexes (each keeps writers out of its own table from
+    // its build on). SHARE ROW EXCLUSIVE on every touched table then keeps other writers out
+    // until COMMIT: a cheap re-check proves that nobody wrote since the digests, and the row
+    // statements run while readers go on. ACCESS EXCLUSIVE, which stops readers too, from the
+    // first DDL statement to the end.
     let exclusive = table_list([&ctx.models.name, &ctx.services.name]);
-    out.push_str("-- locks: other sessions cannot write to the tables of the first LOCK until COMMIT; they cannot read\n-- the tables of the ACCESS EXCLUSIVE lock from the rollback's first DDL statement on, after the checks.\n");
+    out.push_str("-- locks: the drift guard runs first without locks; other sessions cannot write to the tables of the\n-- SHARE ROW EXCLUSIVE lock from then until COMMIT, and cannot read the tables of the ACCESS EXCLUSIVE\n-- lock from the rollback's first DDL statement on, after its row statements.\n");
     out.push_str("BEGIN;\nSET LOCAL lock_timeout = '10s';\nSET LOCAL statement_timeout = '30min';\n");
-    let _ = writeln!(out, "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE;", table_list(all.iter().map(|t| &t.name)));
     out.push_str(&keepers(ctx));
     let mut body = String::from(
-        "DECLARE\n  n bigint;\n  digest text;\n  inventory_before text[];\n  vanished text[];\n  exclusive_from timestamptz;\n",
+        "DECLARE\n  n bigint;\n  digest text;\n  horizon xid8;\n  horizon_age integer;\n  next_age integer;\n  written boolean;\n  inventory_before text[];\n  vanished text[];\n  writes_from timestamptz;\n  exclusive_from timestamptz;\n",
     );
     for i in 0..all.len() {
         let _ = writeln!(body, "  before_{i} bigint;\n  nulls_{i} bigint;");
@@ -310,35 +310,16 @@ pub fn rollback(ctx: &Context) -> String {
         "  SELECT count(*) INTO n FROM {};\n  IF n = 0 THEN\n    RAISE NOTICE 'rehearse: the version columns are gone: this database is already rolled back. Nothing was changed.';\n    RETURN;\n  END IF;\n  IF n <> {total} THEN\n    RAISE EXCEPTION 'rehearse: only % of the {total} version columns remain: the database is partially rolled back. Nothing was changed.', n;\n  END IF;\n",
         version_columns(ctx)
     );
-    let [model_cols, service_cols] = ctx.spec.fingerprint_columns(ctx.models, ctx.services);
-    let fp = &plan.fingerprint;
     let _ = writeln!(
         body,
         "  -- drift guard: the keepers below were chosen on these rows, {}",
         comment(&keeper_order(plan))
     );
-    for (table, cols, rows, expected) in [
-        (ctx.models, &model_cols, fp.models_rows, &fp.models_digest),
-        (ctx.services, &service_cols, fp.services_rows, &fp.services_digest),
-    ] {
-        let _ = write!(
-            body,
-            "  SELECT f.row_count, f.digest INTO n, digest FROM ({}) f;\n  IF n <> {rows} OR digest <> {lit} THEN\n    RAISE EXCEPTION 'rehearse: drift: % has % rows (digest %), the rehearsed export had {rows} ({expected}). This database is not the one rehearsed; nothing was changed.', {name}, n, digest;\n  END IF;\n",
-            sql::fingerprint(&table.name.quoted(), cols, &cols[..1], Dialect::Postgres),
-            lit = literal(expected),
-            name = literal(&table.name.to_string()),
-        );
-    }
+    let guard = drift_guard(ctx);
+    body.push_str(&guard);
     let v3_before = ctx.spec.orphaned_services(&ctx.services.name.quoted(), &ctx.models.name.quoted());
     let _ = writeln!(body, "  CREATE TEMP TABLE rehearse_orphans_before ON COMMIT DROP AS SELECT * FROM ({v3_before}) v(service_id, model_id);\n  ANALYZE rehearse_orphans_before;");
-    for (i, table) in all.iter().enumerate() {
-        let _ = writeln!(body, "  SELECT count(*) INTO before_{i} FROM ONLY {};", table.name.quoted());
-        if let Some(nulls) = null_refs(ctx, table) {
-            let _ = writeln!(body, "  SELECT count(*) INTO nulls_{i} FROM {nulls};");
-        }
-    }
-    let guarded = guarded_tables(plan);
-    let _ = writeln!(body, "  inventory_before := {};", inventory(&guarded));
+    body.push_str("  writes_from := clock_timestamp();\n");
     for (i, index) in indexes.iter().enumerate() {
         let columns: Vec<String> = index.columns.iter().map(|c| quote_ident(c)).collect();
         let _ = writeln!(
@@ -351,23 +332,25 @@ pub fn rollback(ctx: &Context) -> String {
             index.columns.join(", ").replace('\'', "''").replace('%', "%%"),
         );
     }
-    let first_ddl = plan.ddl.iter().position(|p| p.step.changes_schema()).unwrap_or(plan.ddl.len());
-    for (n, prediction) in plan.ddl.iter().enumerate() {
-        if n == first_ddl {
-            let _ = writeln!(
-                body,
-                "  exclusive_from := clock_timestamp();\n  LOCK TABLE {exclusive} IN ACCESS EXCLUSIVE MODE;"
-            );
+    let _ = writeln!(body, "  LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE;", table_list(all.iter().map(|t| &t.name)));
+    body.push_str(&recheck(ctx, &guard, &v3_before));
+    for (i, table) in all.iter().enumerate() {
+        let _ = writeln!(body, "  SELECT count(*) INTO before_{i} FROM ONLY {};", table.name.quoted());
+        if let Some(nulls) = null_refs(ctx, table) {
+            let _ = writeln!(body, "  SELECT count(*) INTO nulls_{i} FROM {nulls};");
         }
+    }
+    let guarded = guarded_tables(plan);
+    let _ = writeln!(body, "  inventory_before := {};", inventory(&guarded));
+    // The row statements before the DDL, each group in the replay's order: PostgreSQL's result
+    // is the same (see README, "The emitted scripts on PostgreSQL"), and readers wait only for
+    // the DDL and the checks.
+    let (rows, ddl): (Vec<&StepPrediction>, Vec<&StepPrediction>) =
+        plan.ddl.iter().partition(|p| !p.step.changes_schema());
+    for prediction in rows {
         body.push_str(&statement(ctx, prediction));
     }
-    if first_ddl == plan.ddl.len() {
-        let _ = writeln!(body, "  exclusive_from := clock_timestamp();");
-    }
-    for (i, index) in indexes.iter().enumerate() {
-        let _ = writeln!(body, "  IF indexed_{i} THEN\n    DROP INDEX IF EXISTS {};\n  END IF;", index.name.quoted());
-    }
-    body.push_str(&inventory_check(plan, &guarded));
+    // The DDL changes no row: the row counts are checked before readers are stopped.
     for (i, table) in all.iter().enumerate() {
         let name = table.name.to_string();
         let deleted = rows_deleted(ctx, &table.name);
@@ -379,6 +362,15 @@ pub fn rollback(ctx: &Context) -> String {
             body.push_str(&expect_count("n", changed, &format!("the number of rows of {name} set to NULL")));
         }
     }
+    let _ =
+        writeln!(body, "  exclusive_from := clock_timestamp();\n  LOCK TABLE {exclusive} IN ACCESS EXCLUSIVE MODE;");
+    for prediction in ddl {
+        body.push_str(&statement(ctx, prediction));
+    }
+    for (i, index) in indexes.iter().enumerate() {
+        let _ = writeln!(body, "  IF indexed_{i} THEN\n    DROP INDEX IF EXISTS {};\n  END IF;", index.name.quoted());
+    }
+    body.push_str(&inventory_check(plan, &guarded));
     let before =
         format!("EXISTS (SELECT 1 FROM rehearse_orphans_before b WHERE {})", same_text("b.service_id", "v.service_id"));
     verification(ctx, &mut body, Some(&before));
@@ -390,12 +382,63 @@ pub fn rollback(ctx: &Context) -> String {
     );
     let _ = write!(
         body,
-        "  RAISE NOTICE '{LOCK_NOTICE} writes blocked for % s (SHARE ROW EXCLUSIVE), reads blocked for % s (ACCESS EXCLUSIVE on {}{})',\n    round(extract(epoch FROM clock_timestamp() - now())::numeric, 3), round(extract(epoch FROM clock_timestamp() - exclusive_from)::numeric, 3);\nEND\n",
+        "  RAISE NOTICE '{LOCK_NOTICE} writes blocked for % s (SHARE ROW EXCLUSIVE{}), reads blocked for % s (ACCESS EXCLUSIVE on {}{}); unlocked checks before them % s',\n    round(extract(epoch FROM clock_timestamp() - writes_from)::numeric, 3), round(extract(epoch FROM clock_timestamp() - exclusive_from)::numeric, 3), round(extract(epoch FROM writes_from - now())::numeric, 3);\nEND\n",
+        if indexes.is_empty() { "" } else { ", and SHARE from the build of each temporary index" },
         exclusive.replace('\'', "''").replace('%', "%%"),
         if indexes.is_empty() { "" } else { ", then on the tables of the temporary indexes it drops" }
     );
     let _ = writeln!(out, "DO {};", dollar_quote(&body));
     out.push_str("COMMIT;\n");
+    out
+}
+
+/// The drift guard: row counts and digests of models and services, computed as the rehearsal
+/// computed them; raises when the database is not the one rehearsed. `horizon` keeps the oldest
+/// transaction that the first digest could not see: every row written since has an `xmin` from
+/// it on.
+fn drift_guard(ctx: &Context) -> String {
+    let plan = ctx.plan;
+    let [model_cols, service_cols] = ctx.spec.fingerprint_columns(ctx.models, ctx.services);
+    let fp = &plan.fingerprint;
+    let mut guard = String::new();
+    for (table, cols, rows, expected, horizon) in [
+        (ctx.models, &model_cols, fp.models_rows, &fp.models_digest, ", pg_snapshot_xmin(pg_current_snapshot())"),
+        (ctx.services, &service_cols, fp.services_rows, &fp.services_digest, ""),
+    ] {
+        let _ = write!(
+            guard,
+            "  SELECT f.row_count, f.digest{horizon} INTO n, digest{into} FROM ({}) f;\n  IF n <> {rows} OR digest <> {lit} THEN\n    RAISE EXCEPTION 'rehearse: drift: % has % rows (digest %), the rehearsed export had {rows} ({expected}). This database is not the one rehearsed; nothing was changed.', {name}, n, digest;\n  END IF;\n",
+            sql::fingerprint(&table.name.quoted(), cols, &cols[..1], Dialect::Postgres),
+            into = if horizon.is_empty() { "" } else { ", horizon" },
+            lit = literal(expected),
+            name = literal(&table.name.to_string()),
+        );
+    }
+    guard
+}
+
+/// Under SHARE ROW EXCLUSIVE: models and services still hold the rows that the drift guard saw
+/// when they hold as many and none was written since its horizon (an `xmin` from the horizon up
+/// to the next transaction id; a row frozen long ago whose `xmin` falls there by wraparound only
+/// makes it look written). One scan of each, no digest. Otherwise the guard runs again, now
+/// under the lock, and the orphans before are taken again.
+fn recheck(ctx: &Context, guard: &str, v3_before: &str) -> String {
+    let fp = &ctx.plan.fingerprint;
+    let mut out = String::from(
+        "  horizon_age := age(horizon::xid);\n  next_age := age(pg_snapshot_xmax(pg_current_snapshot())::xid);\n  written := false;\n",
+    );
+    for (table, rows) in [(ctx.models, fp.models_rows), (ctx.services, fp.services_rows)] {
+        let _ = writeln!(
+            out,
+            "  SELECT written OR count(*) <> {rows} OR coalesce(bool_or(age(xmin) <= horizon_age AND age(xmin) > next_age), false) INTO written FROM {};",
+            table.name.quoted()
+        );
+    }
+    let _ = write!(
+        out,
+        "  IF written THEN\n    RAISE NOTICE 'rehearse: rows were written since the drift guard ran: it runs again, under the lock';\n{}    DELETE FROM rehearse_orphans_before;\n    INSERT INTO rehearse_orphans_before SELECT * FROM ({v3_before}) v(service_id, model_id);\n  END IF;\n",
+        guard.lines().map(|l| format!("  {l}\n")).collect::<String>()
+    );
     out
 }
 
@@ -416,8 +459,9 @@ fn statement(ctx: &Context, prediction: &StepPrediction) -> String {
         }
         Step::TouchServices { table } => writeln!(
             out,
-            "  UPDATE {table} SET {mid} = {mid} WHERE {mid} IN (SELECT {model_mid} FROM {models});",
-            table = table.quoted(),
+            "  IF {observed} THEN\n    UPDATE {quoted} SET {mid} = {mid} WHERE {mid} IN (SELECT {model_mid} FROM {models});\n  END IF;",
+            observed = update_observed(table),
+            quoted = table.quoted(),
             mid = quote_ident(&s.model_id),
             model_mid = quote_ident(&m.model_id),
             models = ctx.models.name.quoted()
@@ -452,6 +496,18 @@ fn statement(ctx: &Context, prediction: &StepPrediction) -> String {
         Step::Commit => Ok(()),
     };
     out
+}
+
+/// Whether anything in `table`'s database sees the shipped script's `UPDATE … SET model_id =
+/// model_id`: an enabled trigger on UPDATE or a rule on UPDATE (they fire on each row or once),
+/// a constraint not yet validated (the new row versions are checked against it), or inheritors
+/// (their own triggers and rules). Without any of them the statement changes no value and
+/// PostgreSQL's result is the same without it, so it is skipped: it rewrites every service.
+fn update_observed(table: &TableName) -> String {
+    let oid = regclass(table);
+    format!(
+        "EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = {oid} AND NOT tgisinternal AND tgenabled <> 'D' AND tgtype & 16 <> 0)\n     OR EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_class = {oid} AND ev_type = '2')\n     OR EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {oid} AND NOT convalidated)\n     OR EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = {oid})"
+    )
 }
 
 fn explicit_drop(object: &SchemaObject) -> String {

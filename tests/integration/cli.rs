@@ -80,6 +80,7 @@ fn validate_proves_the_example_archive_on_a_scratch_postgresql() {
         let locks = &rollback.expect("02_rollback.sql ran")["locks"];
         let (writes, reads) = (locks["writes_blocked_seconds"].as_f64(), locks["reads_blocked_seconds"].as_f64());
         assert!(reads.is_some_and(|r| writes.is_some_and(|w| r <= w)), "{mode}: {locks}");
+        assert!(locks["unlocked_seconds"].as_f64().is_some_and(|u| u >= 0.0), "{mode}: {locks}");
         let report = std::fs::read_to_string(out.join("report.md")).unwrap();
         assert!(report.contains("## Time on PostgreSQL") && report.contains("| `02_rollback.sql` |"), "{mode}");
         assert!(out.join("scripts/02_rollback.sql").is_file() && out.join("summary.json").is_file());

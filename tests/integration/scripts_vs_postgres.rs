@@ -312,3 +312,97 @@ fn temporary_indexes_are_optional_and_never_outlive_the_rollback() {
     let models = pg.query(db, "SELECT count(*) FROM models").unwrap();
     assert_eq!(models[0][0], Some(run.plan.models_after.to_string()));
 }
+
+/// A psql session kept open on stdin: a transaction another client holds while 02 runs.
+struct Session {
+    child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl Session {
+    fn open(pg: &Cluster, db: &str) -> Session {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut child = pg
+            .client("psql")
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        Session { child, lines }
+    }
+
+    /// Runs `sql`, then waits until psql has done it.
+    fn run(&mut self, sql: &str) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{sql}\nSELECT 'done';").unwrap();
+        stdin.flush().unwrap();
+        assert!(self.lines.by_ref().map(Result::unwrap).any(|l| l == "done"), "psql ended early");
+    }
+
+    fn close(mut self) {
+        self.run("COMMIT;");
+        drop(self.child.stdin.take());
+        assert!(self.child.wait().unwrap().success());
+    }
+}
+
+#[test]
+fn writes_between_the_unlocked_drift_guard_and_the_lock_are_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = generated_database(dir.path(), &["--models", "30", "--seed", "4"]);
+    let dump = dir.path().join("dump.sql");
+    pg_dump(&pg, &["--no-owner"], &dump);
+    let run = rehearse_and_emit(&dump, dir.path(), Policy::Legacy, false);
+    let rollback = run.scripts.join("02_rollback.sql");
+    let count = |db: &str, sql: &str| pg.query(db, sql).unwrap()[0][0].clone().unwrap();
+
+    // A transaction older than the guard, and a write committed after it began to a column the
+    // guard does not digest: the cheap re-check cannot rule that row out, so the guard runs
+    // again under the lock, finds the rehearsed rows and the rollback goes on.
+    restore(&pg, &dump, "older_transaction").unwrap();
+    let mut older = Session::open(&pg, "older_transaction");
+    older.run("BEGIN; SELECT pg_current_xact_id();");
+    pg.psql(
+        "older_transaction",
+        "UPDATE services SET name = name || ' (renamed)' WHERE id = (SELECT id FROM services ORDER BY id LIMIT 1)",
+    )
+    .unwrap();
+    let writers = "SELECT string_agg(DISTINCT xmin::text, ',') FROM services";
+    let services_written_by = count("older_transaction", writers);
+    let (ok, messages) = psql_file(&pg, "older_transaction", &rollback);
+    older.close();
+    assert!(ok && messages.contains("it runs again, under the lock"), "{messages}");
+    assert!(messages.contains("rollback applied as rehearsed"), "{messages}");
+    // Nothing sees the shipped no-op UPDATE of services here (no trigger, no rule): it is skipped.
+    assert_eq!(count("older_transaction", writers), services_written_by, "no service was rewritten");
+
+    // A write that the guard could not see (uncommitted) and that commits while 02 waits for
+    // its lock: the re-check finds it, the guard sees the drift and nothing is changed.
+    restore(&pg, &dump, "late_write").unwrap();
+    let models_before = count("late_write", "SELECT count(*) FROM models");
+    let mut writer = Session::open(&pg, "late_write");
+    writer.run("BEGIN; UPDATE models SET version_status = 'deprecated' WHERE id = (SELECT id FROM models WHERE version_status = 'active' ORDER BY id LIMIT 1);");
+    let mut command = pg.client("psql");
+    command.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "late_write", "-f"]).arg(&rollback);
+    let script = std::thread::spawn(move || command.output().unwrap());
+    let waiting = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE NOT l.granted AND c.relname = 'models'";
+    let started = std::time::Instant::now();
+    while count("late_write", waiting) == "0" {
+        assert!(started.elapsed().as_secs() < 8, "02 never waited for the writer's lock");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    writer.close();
+    let out = script.join().unwrap();
+    let messages = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && messages.contains("it runs again, under the lock"), "{messages}");
+    assert!(messages.contains("drift"), "{messages}");
+    assert_eq!(count("late_write", "SELECT count(*) FROM models"), models_before, "nothing was deleted");
+    assert_eq!(
+        count("late_write", "SELECT count(*) FROM information_schema.columns WHERE column_name = 'version_status'"),
+        "1"
+    );
+}
