@@ -92,13 +92,15 @@ impl ScratchDir {
     }
 }
 
-/// Removes a directory that another thread may still be writing into: a file created during
-/// one attempt is gone by the next.
+/// Removes a directory that another thread or a stopping server's last processes may still be
+/// writing into: a file created during one attempt is gone by a later one. On a busy machine
+/// those writers take a while to end, so the attempts are spread over about two seconds.
 fn remove_dir(path: &Path) {
-    for _ in 0..5 {
+    for _ in 0..40 {
         if std::fs::remove_dir_all(path).is_ok() || !path.exists() {
             return;
         }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 
