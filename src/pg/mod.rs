@@ -218,6 +218,21 @@ fn server_command(bin: &Path, as_postgres: bool, program: &str) -> Command {
 fn stop(bin: &Path, as_postgres: bool, data: &Path) {
     let mut pg_ctl = server_command(bin, as_postgres, "pg_ctl");
     let _ = pg_ctl.args(["-w", "-D"]).arg(data).args(["-m", "immediate", "stop"]).output();
+    // pg_ctl refuses a server whose lock file is not complete yet (one interrupted while it
+    // starts): the postmaster then gets the immediate-shutdown signal from here.
+    let postmaster = std::fs::read_to_string(data.join("postmaster.pid"))
+        .ok()
+        .and_then(|lock| lock.lines().next().and_then(|pid| pid.trim().parse::<i32>().ok()));
+    if let Some(pid) = postmaster.filter(|&pid| pid > 0) {
+        // SAFETY: kill(2) with a pid read from the cluster's own lock file; no memory is shared.
+        let alive = |signal| unsafe { libc::kill(pid, signal) } == 0;
+        if alive(libc::SIGQUIT) {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while alive(0) && data.join("postmaster.pid").exists() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+    }
 }
 
 impl Drop for Cluster {
