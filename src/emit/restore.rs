@@ -31,9 +31,6 @@ struct Reached {
     insertable: Vec<String>,
     /// The primary key; without one a row is told apart by all its columns.
     key: Option<Vec<String>>,
-    /// Inheritance children and partitions, whose rows 01_backup.sql's copy of the table holds
-    /// too (`SELECT * FROM` a parent reads them): a backed-up row live there is not brought back.
-    descendants: Vec<TableName>,
 }
 
 impl Reached {
@@ -124,7 +121,6 @@ impl<'c> Graph<'c> {
                     columns: live.iter().map(|c| c.name.clone()).collect(),
                     insertable: live.iter().filter(|c| c.generated.is_none()).map(|c| c.name.clone()).collect(),
                     key: catalog.primary_key(&name).map(<[String]>::to_vec),
-                    descendants: catalog.row_holders(&name).into_iter().skip(1).collect(),
                     name,
                 })
             })
@@ -164,15 +160,24 @@ fn repointed(e: usize) -> String {
     format!("rehearse_repointed_{e}")
 }
 
-/// What a SET NULL / SET DEFAULT key leaves in the child row's columns (alias `l`).
-fn detached(ctx: &Context, edge: &FkEdge, alias: &str) -> String {
-    let parts: Vec<String> = edge
-        .constraint
-        .columns
-        .iter()
+/// The key columns a SET NULL / SET DEFAULT key assigns (`SET NULL (col, …)` names some).
+fn assigned<'e>(edge: &'e FkEdge) -> Vec<&'e String> {
+    edge.fk.assigned(&edge.constraint.columns).collect()
+}
+
+/// `SET col = x.col, …` for the assigned columns only: the others kept their values.
+fn point_back(edge: &FkEdge, alias: &str) -> String {
+    let set: Vec<String> = assigned(edge).into_iter().map(|c| format!("{0} = {alias}.{0}", quote_ident(c))).collect();
+    set.join(", ")
+}
+
+/// What a SET NULL / SET DEFAULT key leaves in the child row's assigned columns (alias `l`).
+fn detached(catalog: &Catalog, edge: &FkEdge, alias: &str) -> String {
+    let parts: Vec<String> = assigned(edge)
+        .into_iter()
         .map(|c| {
             let default = (edge.fk.on_delete == FkAction::SetDefault)
-                .then(|| ctx.catalog.table(&edge.child).and_then(|t| t.column(c)).and_then(|c| c.default.clone()))
+                .then(|| catalog.table(&edge.child).and_then(|t| t.column(c)).and_then(|c| c.default.clone()))
                 .flatten()
                 .unwrap_or_else(|| "NULL".into());
             format!("{alias}.{} IS NOT DISTINCT FROM ({default})", quote_ident(c))
@@ -437,16 +442,11 @@ fn walk_restored(ctx: &Context, graph: &Graph, models: usize, body: &mut String)
         }
         let _ = write!(
             conflicts,
-            "  FOR r IN DELETE FROM {r} x WHERE EXISTS (SELECT 1 FROM ONLY {name} l WHERE {same} AND {kept}){elsewhere} RETURNING {key} AS k LOOP\n    RAISE NOTICE 'rehearse: not restorable: % % (in %): a live row holds its key', {label}, r.k, {backup};\n  END LOOP;\n",
+            "  FOR r IN DELETE FROM {r} x WHERE EXISTS (SELECT 1 FROM ONLY {name} l WHERE {same} AND {kept}) RETURNING {key} AS k LOOP\n    RAISE NOTICE 'rehearse: not restorable: % % (in %): a live row holds its key', {label}, r.k, {backup};\n  END LOOP;\n",
             r = restored(c),
             name = child.name.quoted(),
             same = child.same("l", "x"),
             kept = not_in("l", &displaced(c)),
-            elsewhere = child
-                .descendants
-                .iter()
-                .map(|d| format!(" OR EXISTS (SELECT 1 FROM ONLY {} l WHERE {})", d.quoted(), child.same("l", "x")))
-                .collect::<String>(),
             key = child.key_text("x"),
             label = child.label(),
             backup = literal(&child.backup.to_string()),
@@ -468,7 +468,7 @@ fn walk_restored(ctx: &Context, graph: &Graph, models: usize, body: &mut String)
             "EXISTS (SELECT 1 FROM ONLY {} l WHERE {} AND {})",
             child.name.quoted(),
             child.same("l", "b"),
-            detached(ctx, edge, "l")
+            detached(ctx.catalog, edge, "l")
         );
         let from_backup = format!(
             "FROM {} b WHERE EXISTS (SELECT 1 FROM {} p WHERE {}) AND NOT EXISTS (SELECT 1 FROM {} x WHERE {})",
@@ -547,7 +547,7 @@ fn announce(ctx: &Context, graph: &Graph, models: usize, body: &mut String) {
             displaced(p),
             edge.matches("c", "p"),
             if edge.fk.on_delete == FkAction::SetNull { "NULL" } else { "its default" },
-            literal(&edge.constraint.columns.join(", ")),
+            literal(&assigned_text(edge)),
             graph.tables[c].label(),
             literal(&edge.constraint.name),
         );
@@ -570,7 +570,7 @@ fn announce(ctx: &Context, graph: &Graph, models: usize, body: &mut String) {
             child.key_text("x"),
             repointed(e),
             child.label(),
-            literal(&edge.constraint.columns.join(", ")),
+            literal(&assigned_text(edge)),
         );
     }
     body.push_str("  restored_rows := restored_rows + 1;\n");
@@ -615,6 +615,11 @@ fn keep_displaced(graph: &Graph, body: &mut String) {
     }
 }
 
+/// The assigned columns as the NOTICEs name them.
+fn assigned_text(edge: &FkEdge) -> String {
+    assigned(edge).into_iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+}
+
 fn list_names(columns: &[String]) -> String {
     columns.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ")
 }
@@ -653,15 +658,14 @@ fn swap(ctx: &Context, graph: &Graph, models: usize, body: &mut String) {
     }
     for (e, edge) in graph.edges_with(&NULLING) {
         let child = &graph.tables[graph.index(&edge.child)];
-        let set: Vec<String> = edge.constraint.columns.iter().map(|c| format!("{0} = x.{0}", quote_ident(c))).collect();
         let _ = write!(
             body,
             "  UPDATE ONLY {name} l SET {set} FROM {x} x WHERE {same} AND {detached};\n  GET DIAGNOSTICS n = ROW_COUNT;\n  SELECT count(*) INTO expected FROM {x};\n  IF n <> expected THEN\n    RAISE EXCEPTION 'rehearse: % rows of {label} pointed back, % were named: everything is rolled back', n, expected;\n  END IF;\n",
             name = child.name.quoted(),
-            set = set.join(", "),
+            set = point_back(edge, "x"),
             x = repointed(e),
             same = child.same("l", "x"),
-            detached = detached(ctx, edge, "l"),
+            detached = detached(ctx.catalog, edge, "l"),
             label = raise_text(&child.name.to_string()),
         );
     }
@@ -759,6 +763,26 @@ mod tests {
         assert_eq!(cascades, ["artifacts", "signatures"], "each key once, parents' first");
         let steps = [WalkStep { guard: None, sql: "INSERT …;".into() }];
         assert!(!to_fixpoint(graph.cyclic, &steps).contains("LOOP"));
+    }
+
+    #[test]
+    fn set_null_with_a_column_list_points_back_only_the_columns_it_assigned() {
+        let mut key = fk("notes", "model_row_id", "models", FkAction::SetNull);
+        key.columns = vec!["text".into(), "model_row_id".into()];
+        if let ConstraintKind::ForeignKey(fk) = &mut key.kind {
+            fk.ref_columns = vec!["model_id".into(), "id".into()];
+            fk.set_columns = vec!["model_row_id".into()];
+        }
+        let catalog = catalog(vec![key]);
+        let graph = Graph::reached(&catalog, &name("models"), &[]);
+        let edge = &graph.edges[0];
+        assert_eq!(detached(&catalog, edge, "l"), r#"l."model_row_id" IS NOT DISTINCT FROM (NULL)"#);
+        assert_eq!(point_back(edge, "x"), r#""model_row_id" = x."model_row_id""#);
+        assert_eq!(assigned_text(edge), "model_row_id");
+        let mut all = graph.edges[0].fk.clone();
+        all.set_columns.clear();
+        let every = FkEdge { fk: &all, ..graph.edges[0].clone() };
+        assert_eq!(point_back(&every, "x"), r#""text" = x."text", "model_row_id" = x."model_row_id""#, "no list: all");
     }
 
     #[test]
