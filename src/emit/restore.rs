@@ -360,34 +360,31 @@ fn walk_displaced(ctx: &Context, graph: &Graph, models: usize, body: &mut String
         .edges_with(&[FkAction::Cascade])
         .into_iter()
         .map(|(_, edge)| {
-            let (c, p) = (graph.index(&edge.child), graph.index(&edge.parent));
-            let sql = format!(
-                "INSERT INTO {d} SELECT c.ctid, {cols} FROM ONLY {child} c WHERE EXISTS (SELECT 1 FROM {pd} p WHERE {on}) AND {new};",
-                d = displaced(c),
-                cols = graph.tables[c].list("c"),
-                child = edge.child.quoted(),
-                pd = displaced(p),
-                on = edge.matches("c", "p"),
-                new = not_in("c", &displaced(c)),
-            );
-            WalkStep { guard: None, sql }
+            let into = displaced(graph.index(&edge.child));
+            WalkStep { guard: None, sql: referencing_displaced(graph, edge, &into, std::slice::from_ref(&into)) }
         })
         .collect();
     body.push_str(&to_fixpoint(graph.cyclic, &steps));
     for (_, edge) in graph.edges_with(&NULLING) {
-        let (c, p) = (graph.index(&edge.child), graph.index(&edge.parent));
-        let _ = writeln!(
-            body,
-            "  INSERT INTO {n} SELECT c.ctid, {cols} FROM ONLY {child} c WHERE EXISTS (SELECT 1 FROM {pd} p WHERE {on}) AND {gone} AND {new};",
-            n = nulled(c),
-            cols = graph.tables[c].list("c"),
-            child = edge.child.quoted(),
-            pd = displaced(p),
-            on = edge.matches("c", "p"),
-            gone = not_in("c", &displaced(c)),
-            new = not_in("c", &nulled(c)),
-        );
+        let c = graph.index(&edge.child);
+        let sql = referencing_displaced(graph, edge, &nulled(c), &[displaced(c), nulled(c)]);
+        let _ = writeln!(body, "  {sql}");
     }
+}
+
+/// Adds to work table `into` the live rows of `edge`'s child that reference a displaced row of
+/// its parent and are in none of the work tables `seen`.
+fn referencing_displaced(graph: &Graph, edge: &FkEdge, into: &str, seen: &[String]) -> String {
+    let (c, p) = (graph.index(&edge.child), graph.index(&edge.parent));
+    let fresh: Vec<String> = seen.iter().map(|t| not_in("c", t)).collect();
+    format!(
+        "INSERT INTO {into} SELECT c.ctid, {cols} FROM ONLY {child} c WHERE EXISTS (SELECT 1 FROM {pd} p WHERE {on}) AND {fresh};",
+        cols = graph.tables[c].list("c"),
+        child = edge.child.quoted(),
+        pd = displaced(p),
+        on = edge.matches("c", "p"),
+        fresh = fresh.join(" AND "),
+    )
 }
 
 /// Refuses, changing nothing, when a RESTRICT / NO ACTION key holds on a row the DELETE removes.
