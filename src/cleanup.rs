@@ -1,9 +1,10 @@
 //! An interrupted run leaves nothing behind. Whatever a run creates besides its final output (a
 //! scratch workspace, a staged output, a scratch PostgreSQL cluster) registers how to undo it for
 //! as long as it exists; on SIGINT, SIGTERM or SIGHUP a watcher thread runs every undo, newest
-//! first, and exits with 128 + the signal. Scratch directories carry their owner's pid in their
-//! name, `rehearse-<kind>-<pid>-<random>`, so that a later run sweeps those whose owner died
-//! without cleaning up (SIGKILL, a crash, a power cut).
+//! first, and exits with 128 + the signal (a panic, in any thread, does the same and exits 70).
+//! Scratch directories carry their owner's pid in their name, `rehearse-<kind>-<pid>-<random>`,
+//! so that a later run sweeps those whose owner died without cleaning up (SIGKILL, a crash, a
+//! power cut).
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::path::Path;
@@ -46,18 +47,24 @@ impl Drop for Registration {
 pub fn undo_on_signals() -> std::io::Result<()> {
     let watched: Vec<i32> = [SIGINT, SIGTERM, SIGHUP].into_iter().filter(|&s| !ignored(s)).collect();
     let mut signals = signal_hook::iterator::Signals::new(&watched)?;
-    std::thread::spawn(move || {
+    std::thread::Builder::new().name("signals".into()).spawn(move || {
         if let Some(signal) = signals.forever().next() {
-            // The lock is kept until exit: the main thread cannot register anything new meanwhile.
-            let mut registry = registry();
-            while let Some((_, undo)) = registry.undos.pop() {
-                undo();
-            }
-            // `_exit`: no atexit handlers or destructors race the threads still at work.
-            signal_hook::low_level::exit(128 + signal);
+            undo_all_and_exit(128 + signal);
         }
-    });
+    })?;
     Ok(())
+}
+
+/// Runs every registered undo, newest first, and exits with `code` at once: for a signal, and
+/// for a panic (a bug), whatever thread it happens in.
+pub fn undo_all_and_exit(code: i32) -> ! {
+    // The lock is kept until exit: no other thread can register anything new meanwhile.
+    let mut registry = registry();
+    while let Some((_, undo)) = registry.undos.pop() {
+        undo();
+    }
+    // `_exit`: no atexit handlers or destructors race the threads still at work.
+    signal_hook::low_level::exit(code)
 }
 
 fn ignored(signal: i32) -> bool {

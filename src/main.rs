@@ -1,5 +1,6 @@
 //! The `rehearse` binary: parse arguments, dispatch to a subcommand, map errors to exit codes
-//! (ROLLBACK.md §8). Interrupted, it cleans up and exits 128 + the signal (`rehearse::cleanup`).
+//! (ROLLBACK.md §8). Interrupted, it cleans up and exits 128 + the signal (`rehearse::cleanup`);
+//! a panic cleans up and exits 70.
 
 mod cli;
 mod commands;
@@ -8,7 +9,25 @@ use clap::Parser;
 use cli::{Cli, Command};
 use std::process::ExitCode;
 
+/// A panic is a bug in rehearse (exit 70, as `Error::Internal`), whatever thread it happens in:
+/// one line with its message and location, the scratch files removed, and the exit at once.
+fn exit_70_on_panic() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message =
+            payload.downcast_ref::<&str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+        let location =
+            info.location().map_or_else(String::new, |l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()));
+        let message = message.unwrap_or("a panic without a message").replace('\n', " ");
+        commands::output::eprint(&format!(
+            "error: internal error: {message}{location} (a bug in rehearse; please report it)\n"
+        ));
+        rehearse::cleanup::undo_all_and_exit(70);
+    }));
+}
+
 fn main() -> ExitCode {
+    exit_70_on_panic();
     let cli = Cli::parse();
     if let Err(error) = rehearse::cleanup::undo_on_signals() {
         commands::output::eprint(&format!(

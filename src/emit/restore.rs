@@ -31,9 +31,6 @@ struct Reached {
     insertable: Vec<String>,
     /// The primary key; without one a row is told apart by all its columns.
     key: Option<Vec<String>>,
-    /// Inheritance children and partitions, whose rows 01_backup.sql's copy of the table holds
-    /// too (`SELECT * FROM` a parent reads them): a backed-up row live there is not brought back.
-    descendants: Vec<TableName>,
 }
 
 impl Reached {
@@ -124,7 +121,6 @@ impl<'c> Graph<'c> {
                     columns: live.iter().map(|c| c.name.clone()).collect(),
                     insertable: live.iter().filter(|c| c.generated.is_none()).map(|c| c.name.clone()).collect(),
                     key: catalog.primary_key(&name).map(<[String]>::to_vec),
-                    descendants: catalog.row_holders(&name).into_iter().skip(1).collect(),
                     name,
                 })
             })
@@ -164,15 +160,24 @@ fn repointed(e: usize) -> String {
     format!("rehearse_repointed_{e}")
 }
 
-/// What a SET NULL / SET DEFAULT key leaves in the child row's columns (alias `l`).
-fn detached(ctx: &Context, edge: &FkEdge, alias: &str) -> String {
-    let parts: Vec<String> = edge
-        .constraint
-        .columns
-        .iter()
+/// The key columns a SET NULL / SET DEFAULT key assigns (`SET NULL (col, …)` names some).
+fn assigned<'e>(edge: &'e FkEdge) -> Vec<&'e String> {
+    edge.fk.assigned(&edge.constraint.columns).collect()
+}
+
+/// `SET col = x.col, …` for the assigned columns only: the others kept their values.
+fn point_back(edge: &FkEdge, alias: &str) -> String {
+    let set: Vec<String> = assigned(edge).into_iter().map(|c| format!("{0} = {alias}.{0}", quote_ident(c))).collect();
+    set.join(", ")
+}
+
+/// What a SET NULL / SET DEFAULT key leaves in the child row's assigned columns (alias `l`).
+fn detached(catalog: &Catalog, edge: &FkEdge, alias: &str) -> String {
+    let parts: Vec<String> = assigned(edge)
+        .into_iter()
         .map(|c| {
             let default = (edge.fk.on_delete == FkAction::SetDefault)
-                .then(|| ctx.catalog.table(&edge.child).and_then(|t| t.column(c)).and_then(|c| c.default.clone()))
+                .then(|| catalog.table(&edge.child).and_then(|t| t.column(c)).and_then(|c| c.default.clone()))
                 .flatten()
                 .unwrap_or_else(|| "NULL".into());
             format!("{alias}.{} IS NOT DISTINCT FROM ({default})", quote_ident(c))
@@ -355,34 +360,31 @@ fn walk_displaced(ctx: &Context, graph: &Graph, models: usize, body: &mut String
         .edges_with(&[FkAction::Cascade])
         .into_iter()
         .map(|(_, edge)| {
-            let (c, p) = (graph.index(&edge.child), graph.index(&edge.parent));
-            let sql = format!(
-                "INSERT INTO {d} SELECT c.ctid, {cols} FROM ONLY {child} c WHERE EXISTS (SELECT 1 FROM {pd} p WHERE {on}) AND {new};",
-                d = displaced(c),
-                cols = graph.tables[c].list("c"),
-                child = edge.child.quoted(),
-                pd = displaced(p),
-                on = edge.matches("c", "p"),
-                new = not_in("c", &displaced(c)),
-            );
-            WalkStep { guard: None, sql }
+            let into = displaced(graph.index(&edge.child));
+            WalkStep { guard: None, sql: referencing_displaced(graph, edge, &into, std::slice::from_ref(&into)) }
         })
         .collect();
     body.push_str(&to_fixpoint(graph.cyclic, &steps));
     for (_, edge) in graph.edges_with(&NULLING) {
-        let (c, p) = (graph.index(&edge.child), graph.index(&edge.parent));
-        let _ = writeln!(
-            body,
-            "  INSERT INTO {n} SELECT c.ctid, {cols} FROM ONLY {child} c WHERE EXISTS (SELECT 1 FROM {pd} p WHERE {on}) AND {gone} AND {new};",
-            n = nulled(c),
-            cols = graph.tables[c].list("c"),
-            child = edge.child.quoted(),
-            pd = displaced(p),
-            on = edge.matches("c", "p"),
-            gone = not_in("c", &displaced(c)),
-            new = not_in("c", &nulled(c)),
-        );
+        let c = graph.index(&edge.child);
+        let sql = referencing_displaced(graph, edge, &nulled(c), &[displaced(c), nulled(c)]);
+        let _ = writeln!(body, "  {sql}");
     }
+}
+
+/// Adds to work table `into` the live rows of `edge`'s child that reference a displaced row of
+/// its parent and are in none of the work tables `seen`.
+fn referencing_displaced(graph: &Graph, edge: &FkEdge, into: &str, seen: &[String]) -> String {
+    let (c, p) = (graph.index(&edge.child), graph.index(&edge.parent));
+    let fresh: Vec<String> = seen.iter().map(|t| not_in("c", t)).collect();
+    format!(
+        "INSERT INTO {into} SELECT c.ctid, {cols} FROM ONLY {child} c WHERE EXISTS (SELECT 1 FROM {pd} p WHERE {on}) AND {fresh};",
+        cols = graph.tables[c].list("c"),
+        child = edge.child.quoted(),
+        pd = displaced(p),
+        on = edge.matches("c", "p"),
+        fresh = fresh.join(" AND "),
+    )
 }
 
 /// Refuses, changing nothing, when a RESTRICT / NO ACTION key holds on a row the DELETE removes.
@@ -437,16 +439,11 @@ fn walk_restored(ctx: &Context, graph: &Graph, models: usize, body: &mut String)
         }
         let _ = write!(
             conflicts,
-            "  FOR r IN DELETE FROM {r} x WHERE EXISTS (SELECT 1 FROM ONLY {name} l WHERE {same} AND {kept}){elsewhere} RETURNING {key} AS k LOOP\n    RAISE NOTICE 'rehearse: not restorable: % % (in %): a live row holds its key', {label}, r.k, {backup};\n  END LOOP;\n",
+            "  FOR r IN DELETE FROM {r} x WHERE EXISTS (SELECT 1 FROM ONLY {name} l WHERE {same} AND {kept}) RETURNING {key} AS k LOOP\n    RAISE NOTICE 'rehearse: not restorable: % % (in %): a live row holds its key', {label}, r.k, {backup};\n  END LOOP;\n",
             r = restored(c),
             name = child.name.quoted(),
             same = child.same("l", "x"),
             kept = not_in("l", &displaced(c)),
-            elsewhere = child
-                .descendants
-                .iter()
-                .map(|d| format!(" OR EXISTS (SELECT 1 FROM ONLY {} l WHERE {})", d.quoted(), child.same("l", "x")))
-                .collect::<String>(),
             key = child.key_text("x"),
             label = child.label(),
             backup = literal(&child.backup.to_string()),
@@ -468,7 +465,7 @@ fn walk_restored(ctx: &Context, graph: &Graph, models: usize, body: &mut String)
             "EXISTS (SELECT 1 FROM ONLY {} l WHERE {} AND {})",
             child.name.quoted(),
             child.same("l", "b"),
-            detached(ctx, edge, "l")
+            detached(ctx.catalog, edge, "l")
         );
         let from_backup = format!(
             "FROM {} b WHERE EXISTS (SELECT 1 FROM {} p WHERE {}) AND NOT EXISTS (SELECT 1 FROM {} x WHERE {})",
@@ -547,7 +544,7 @@ fn announce(ctx: &Context, graph: &Graph, models: usize, body: &mut String) {
             displaced(p),
             edge.matches("c", "p"),
             if edge.fk.on_delete == FkAction::SetNull { "NULL" } else { "its default" },
-            literal(&edge.constraint.columns.join(", ")),
+            literal(&assigned_text(edge)),
             graph.tables[c].label(),
             literal(&edge.constraint.name),
         );
@@ -570,7 +567,7 @@ fn announce(ctx: &Context, graph: &Graph, models: usize, body: &mut String) {
             child.key_text("x"),
             repointed(e),
             child.label(),
-            literal(&edge.constraint.columns.join(", ")),
+            literal(&assigned_text(edge)),
         );
     }
     body.push_str("  restored_rows := restored_rows + 1;\n");
@@ -615,6 +612,11 @@ fn keep_displaced(graph: &Graph, body: &mut String) {
     }
 }
 
+/// The assigned columns as the NOTICEs name them.
+fn assigned_text(edge: &FkEdge) -> String {
+    assigned(edge).into_iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+}
+
 fn list_names(columns: &[String]) -> String {
     columns.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ")
 }
@@ -653,15 +655,14 @@ fn swap(ctx: &Context, graph: &Graph, models: usize, body: &mut String) {
     }
     for (e, edge) in graph.edges_with(&NULLING) {
         let child = &graph.tables[graph.index(&edge.child)];
-        let set: Vec<String> = edge.constraint.columns.iter().map(|c| format!("{0} = x.{0}", quote_ident(c))).collect();
         let _ = write!(
             body,
             "  UPDATE ONLY {name} l SET {set} FROM {x} x WHERE {same} AND {detached};\n  GET DIAGNOSTICS n = ROW_COUNT;\n  SELECT count(*) INTO expected FROM {x};\n  IF n <> expected THEN\n    RAISE EXCEPTION 'rehearse: % rows of {label} pointed back, % were named: everything is rolled back', n, expected;\n  END IF;\n",
             name = child.name.quoted(),
-            set = set.join(", "),
+            set = point_back(edge, "x"),
             x = repointed(e),
             same = child.same("l", "x"),
-            detached = detached(ctx, edge, "l"),
+            detached = detached(ctx.catalog, edge, "l"),
             label = raise_text(&child.name.to_string()),
         );
     }
@@ -759,6 +760,26 @@ mod tests {
         assert_eq!(cascades, ["artifacts", "signatures"], "each key once, parents' first");
         let steps = [WalkStep { guard: None, sql: "INSERT …;".into() }];
         assert!(!to_fixpoint(graph.cyclic, &steps).contains("LOOP"));
+    }
+
+    #[test]
+    fn set_null_with_a_column_list_points_back_only_the_columns_it_assigned() {
+        let mut key = fk("notes", "model_row_id", "models", FkAction::SetNull);
+        key.columns = vec!["text".into(), "model_row_id".into()];
+        if let ConstraintKind::ForeignKey(fk) = &mut key.kind {
+            fk.ref_columns = vec!["model_id".into(), "id".into()];
+            fk.set_columns = vec!["model_row_id".into()];
+        }
+        let catalog = catalog(vec![key]);
+        let graph = Graph::reached(&catalog, &name("models"), &[]);
+        let edge = &graph.edges[0];
+        assert_eq!(detached(&catalog, edge, "l"), r#"l."model_row_id" IS NOT DISTINCT FROM (NULL)"#);
+        assert_eq!(point_back(edge, "x"), r#""model_row_id" = x."model_row_id""#);
+        assert_eq!(assigned_text(edge), "model_row_id");
+        let mut all = graph.edges[0].fk.clone();
+        all.set_columns.clear();
+        let every = FkEdge { fk: &all, ..graph.edges[0].clone() };
+        assert_eq!(point_back(&every, "x"), r#""text" = x."text", "model_row_id" = x."model_row_id""#, "no list: all");
     }
 
     #[test]

@@ -122,7 +122,7 @@ pub fn backup(ctx: &Context) -> String {
         };
         let _ = write!(
             checks,
-            "  IF to_regclass({reg}) IS NOT NULL THEN\n    IF {bc} IS DISTINCT FROM {lc} THEN\n      stale := stale || ' ' || {name} || ' (other columns)';\n    ELSIF EXISTS (SELECT t::text FROM {live} t EXCEPT ALL SELECT b::text FROM {back} b)\n       OR EXISTS (SELECT b::text FROM {back} b EXCEPT ALL SELECT t::text FROM {live} t) THEN\n      stale := stale || ' ' || {name} || ' (other rows)';\n    END IF;\n  END IF;\n",
+            "  IF to_regclass({reg}) IS NOT NULL THEN\n    IF {bc} IS DISTINCT FROM {lc} THEN\n      stale := stale || ' ' || {name} || ' (other columns)';\n    ELSIF EXISTS (SELECT t::text FROM ONLY {live} t EXCEPT ALL SELECT b::text FROM {back} b)\n       OR EXISTS (SELECT b::text FROM {back} b EXCEPT ALL SELECT t::text FROM ONLY {live} t) THEN\n      stale := stale || ' ' || {name} || ' (other rows)';\n    END IF;\n  END IF;\n",
             reg = literal(&backup.quoted()),
             bc = columns_of(&backup),
             lc = columns_of(&table.name),
@@ -133,10 +133,12 @@ pub fn backup(ctx: &Context) -> String {
     }
     checks.push_str("  IF stale <> '' THEN\n    RAISE EXCEPTION 'rehearse: backup tables from an earlier run differ from the live rows:%. Drop or rename them, then run again (a stale backup is never kept silently).', stale;\n  END IF;\nEND\n");
     let _ = writeln!(out, "DO {};", dollar_quote(&checks));
+    // Each table's own rows (`ONLY`): an inheritance child or partition that loses rows has its
+    // own backup, and one that loses none needs none.
     for table in ctx.affected() {
         let _ = writeln!(
             out,
-            "CREATE TABLE IF NOT EXISTS {} AS SELECT * FROM {};",
+            "CREATE TABLE IF NOT EXISTS {} AS SELECT * FROM ONLY {};",
             rehearse_backup(&table.name).quoted(),
             table.name.quoted()
         );

@@ -205,17 +205,19 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
     let input = |k: &str| esc(plan.input.get(k).map(String::as_str).unwrap_or(""));
     let _ = write!(
         out,
-        "<p>Input <code>{}</code> ({}), policy <b>{}</b>, orphans {}.</p>",
+        "<p>Input <code>{}</code> ({}), policy <b>{}</b>, orphans {}, collation <code id=\"collation\">{}</code> (legacy keepers' version order; from <span id=\"collation-source\">{}</span>).</p>",
         input("input_path"),
         input("format"),
         plan.policy.name(),
-        if plan.delete_orphans { "deleted" } else { "kept" }
+        if plan.delete_orphans { "deleted" } else { "kept" },
+        esc(&plan.collation),
+        esc(&plan.collation_source)
     );
     let _ = write!(
         out,
         "<table class=\"totals\"><tr><th></th><th>before</th><th>after</th><th>lost</th></tr>\
          <tr><td>models rows (versions)</td><td id=\"models-before\">{}</td><td id=\"models-after\">{}</td><td id=\"versions-deleted\">{}</td></tr>\
-         <tr><td>services</td><td id=\"services-before\">{}</td><td id=\"services-after\">{}</td><td id=\"services-deleted\">{}</td></tr></table>",
+         <tr><td>services</td><td id=\"services-before\">{}</td><td id=\"services-after\">{}</td><td id=\"services-deleted\">{}</td></tr>",
         plan.models_before,
         plan.models_after,
         plan.deleted.len(),
@@ -223,6 +225,14 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
         plan.services_after,
         plan.services_with(ServiceAction::Deleted)
     );
+    for (table, rows) in &plan.cascade_by_parent {
+        let _ = write!(
+            out,
+            "<tr data-parent=\"{0}\"><td>{0} with its partitions / children, in all</td><td></td><td></td><td>{rows}</td></tr>",
+            esc(table)
+        );
+    }
+    out.push_str("</table>");
     let _ = write!(
         out,
         "<p>Services repointed to another version: <b id=\"services-repointed\">{}</b>.</p>",

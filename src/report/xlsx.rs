@@ -199,13 +199,19 @@ fn write_summary(
     };
     sheet.write_string_with_format(4, 0, "policy", &styles.bold)?;
     sheet.write_string(4, 1, plan.policy.name())?;
+    sheet.write_string_with_format(5, 0, "collation", &styles.bold)?;
+    sheet.write_string(5, 1, &plan.collation)?;
+    sheet.write_string(5, 2, "legacy keepers' version order")?;
+    sheet.write_string_with_format(6, 0, "collation from", &styles.bold)?;
+    sheet.write_string(6, 1, &plan.collation_source)?;
     sheet.write_string(
-        5,
+        7,
         0,
         "Empty cells shaded grey are NULL; empty cells without shading are empty strings. Every text is a string cell, never a formula.",
     )?;
 
-    let top = 7;
+    let top = 9;
+    let first_hazard = top + 1;
     for (col, title) in ["code", "meaning", "unit", "count", "what to do", "chart label"].iter().enumerate() {
         sheet.write_string_with_format(top, col as u16, *title, &styles.header)?;
     }
@@ -244,9 +250,12 @@ fn write_summary(
     let repointed = plan.services_with(ServiceAction::Repointed);
     let other_tables = plan.cascade_deleted.iter().map(|(t, n)| (format!("{t} rows deleted (foreign keys)"), *n));
     let changed = plan.cascade_changed.iter().map(|(t, n)| (format!("{t} rows changed (SET NULL/DEFAULT)"), *n));
+    let by_parent =
+        plan.cascade_by_parent.iter().map(|(t, n)| (format!("{t} with its partitions / children, in all"), *n));
     for (what, n) in std::iter::once(("services repointed to another version".to_string(), repointed))
         .chain(other_tables)
         .chain(changed)
+        .chain(by_parent)
     {
         sheet.write_string(row, 0, &what)?;
         sheet.write_number(row, 3, n as f64)?;
@@ -291,7 +300,7 @@ fn write_summary(
     sheet.set_column_width(2, 18)?;
     sheet.set_column_width(4, 50)?;
     sheet.set_column_width(5, 40)?;
-    insert_charts(sheet, (8, last_hazard), totals_top)
+    insert_charts(sheet, (first_hazard, last_hazard), totals_top)
 }
 
 /// Native charts beside the tables: rows per hazard (labelled with meaning and unit), and the

@@ -2,7 +2,7 @@
 //! Chromium — its script runs without console errors and a screenshot is drawn. The rendered page
 //! opens with the predicted failure and the hazards to decide, as summary.json has them.
 
-use crate::support::{rehearse, repo, stderr};
+use crate::support::{rehearse, repo, run_with_parents, stderr};
 use rehearse::rehearsal::hazards::CODES;
 use rehearse::report::decisions::by_consequence;
 use std::path::Path;
@@ -67,6 +67,28 @@ fn first_screen_matches_summary(rendered: &str, summary: &serde_json::Value) {
     }
 }
 
+/// The collation the legacy keepers were chosen under, its source, and the totals per
+/// partitioned table or inheritance parent, as summary.json has them.
+fn collation_and_parents_match_summary(html: &str, summary: &serde_json::Value) {
+    assert_eq!(unescape(&attr_or_text(html, "collation")), summary["collation"].as_str().unwrap());
+    assert_eq!(unescape(&attr_or_text(html, "collation-source")), summary["collation_source"].as_str().unwrap());
+    let rows =
+        regex::Regex::new(r#"<tr data-parent="([^"]+)"><td>[^<]*</td><td></td><td></td><td>(\d+)</td></tr>"#).unwrap();
+    let shown: serde_json::Map<String, serde_json::Value> =
+        rows.captures_iter(html).map(|c| (unescape(&c[1]), c[2].parse::<u64>().unwrap().into())).collect();
+    assert_eq!(serde_json::Value::Object(shown), summary["cascade_by_parent"], "totals per parent");
+}
+
+#[test]
+fn the_html_report_shows_the_collation_and_the_totals_per_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_with_parents(dir.path());
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["cascade_by_parent"].as_object().unwrap().len() >= 2, "{}", summary["cascade_by_parent"]);
+    collation_and_parents_match_summary(&html, &summary);
+}
+
 #[test]
 fn a_predicted_failure_opens_the_html_report_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
@@ -125,6 +147,7 @@ fn the_html_report_matches_the_summary_and_renders_in_chromium() {
     assert_eq!(values, expected, "hazard chart bars");
     assert!(!html.contains("http://") && !html.contains("https://"), "the page is self-contained");
     assert!(html.contains("href=\"reports/versions_deleted.csv\""));
+    collation_and_parents_match_summary(&html, &summary);
 
     let headless = |extra: &[&str]| render(&out.join("report.html"), &dir.path().join("profile"), extra);
     let dom = headless(&["--dump-dom"]);

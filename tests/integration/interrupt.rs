@@ -168,3 +168,34 @@ fn running(pid: i32) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     stat.rsplit_once(") ").is_some_and(|(_, fields)| !fields.starts_with('Z'))
 }
+
+/// A panic is a bug in rehearse: one line naming it, its scratch files removed, exit 70. The
+/// panic is a real one: with RUST_MIN_STACK (read by the standard library) larger than the
+/// address space, no thread can start, and the loader's spawn panics once the scratch workspace
+/// exists (the signal watcher's failure is only a warning).
+#[test]
+fn a_panic_removes_the_scratch_files_and_exits_70() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = dir.path().join("run");
+    let example = repo().join("fixtures/example.sql");
+    let run = Command::new(env!("CARGO_BIN_EXE_rehearse"))
+        .args(["run".as_ref(), example.as_os_str(), "--out".as_ref(), out.as_os_str()])
+        .env("TMPDIR", &tmp)
+        .env("RUST_MIN_STACK", "200000000000000")
+        .output()
+        .unwrap();
+    let messages = stderr(&run);
+    assert_eq!(run.status.code(), Some(70), "{messages}");
+    let errors: Vec<&str> = messages.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{messages}");
+    let line = regex::Regex::new(
+        r"^error: internal error: failed to spawn thread.* at \S+\.rs:\d+:\d+ \(a bug in rehearse; please report it\)$",
+    )
+    .unwrap();
+    assert!(line.is_match(errors[0]), "{messages}");
+    assert!(!messages.contains("panicked at"), "the default panic message is replaced: {messages}");
+    assert_eq!(names(&tmp), Vec::<String>::new(), "scratch files left behind");
+    assert!(!out.exists(), "no run directory");
+}

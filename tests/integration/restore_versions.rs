@@ -9,7 +9,7 @@ use crate::support::{generated_database, pg_dump, rehearse, stderr, DB};
 use rehearse::pg::Cluster;
 use rehearse::sql::literal;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Every row of every table of the public schema, as text, sorted: the database's state.
 fn snapshot(pg: &Cluster) -> BTreeMap<String, Vec<String>> {
@@ -191,22 +191,59 @@ fn there_and_back(pg: &Cluster, swap: &Swap) -> (BTreeMap<String, Vec<String>>, 
     (before, after)
 }
 
+/// The generator's database (`generator` its options), rehearsed, then 01_backup.sql (whose
+/// backups are checked) and 02_rollback.sql run on it: the database and the run directory.
+fn rolled_back(dir: &Path, generator: &[&str]) -> (Cluster, PathBuf) {
+    let pg = generated_database(dir, generator);
+    let dump = dir.join("dump.sql");
+    pg_dump(&pg, &["--no-owner"], &dump);
+    let run = dir.join("run");
+    let result = rehearse(&["run".as_ref(), dump.as_os_str(), "--out".as_ref(), run.as_os_str()]);
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    run_script(&pg, &run, "01_backup.sql");
+    backups_hold_their_tables_own_rows(&pg);
+    run_script(&pg, &run, "02_rollback.sql");
+    (pg, run)
+}
+
+fn run_script(pg: &Cluster, run: &Path, name: &str) {
+    let out = pg.psql_file(DB, &run.join("scripts").join(name)).unwrap();
+    assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn backup_tables(pg: &Cluster) -> Vec<String> {
+    ids(
+        pg,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name LIKE '%\\_rehearse\\_backup'",
+    )
+}
+
+/// Every backup of 01_backup.sql holds exactly its table's own rows, not those of its
+/// inheritance children or partitions (each child that loses rows has its own backup).
+fn backups_hold_their_tables_own_rows(pg: &Cluster) {
+    for backup in backup_tables(pg) {
+        let table = backup.strip_suffix("_rehearse_backup").unwrap();
+        let differ = ids(
+            pg,
+            &format!(
+                "SELECT count(*) FROM ((SELECT t::text FROM ONLY public.{table} t EXCEPT ALL SELECT b::text FROM public.{backup} b)
+                 UNION ALL (SELECT b::text FROM public.{backup} b EXCEPT ALL SELECT t::text FROM ONLY public.{table} t)) d"
+            ),
+        );
+        assert_eq!(differ, ["0"], "{backup} holds other rows than ONLY {table}");
+    }
+}
+
 #[test]
 fn restoring_a_version_then_the_replaced_one_is_the_identity_and_names_every_row() {
     let dir = tempfile::tempdir().unwrap();
     // Partitions and inheritance children too: keys on a partitioned table, a two-level cascade
-    // through partitions (usage_notes), and backups of a parent that hold its children's rows.
-    let switches = ["--restore-children", "--partitioned-child", "--inherited-child"];
-    let pg = generated_database(dir.path(), &[&["--models", "40", "--seed", "11"][..], &switches].concat());
-    let dump = dir.path().join("dump.sql");
-    pg_dump(&pg, &["--no-owner"], &dump);
-    let run = dir.path().join("run");
-    let result = rehearse(&["run".as_ref(), dump.as_os_str(), "--out".as_ref(), run.as_os_str()]);
-    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
-    for name in ["01_backup.sql", "02_rollback.sql"] {
-        let out = pg.psql_file(DB, &run.join("scripts").join(name)).unwrap();
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    // through partitions (usage_notes), an inheritance parent (model_tags) whose child keeps its
+    // rows, and ON DELETE SET NULL (model_row_id) on a two-column key (model_links).
+    let switches = ["--restore-children", "--partitioned-child", "--inherited-child", "--set-null-columns"];
+    let (pg, run) = rolled_back(dir.path(), &[&["--models", "40", "--seed", "11"][..], &switches].concat());
+    let backups = backup_tables(&pg);
+    assert!(backups.iter().any(|b| b == "model_tags_rehearse_backup"), "the inheritance parent: {backups:?}");
     let (model, version, old_id, current_id) = pick_version(&pg);
     let current_version = ids(&pg, &format!("SELECT version FROM models WHERE id = '{current_id}'")).remove(0);
     let swap = Swap { run: &run, model, version, old_id, current_version, current_id };
@@ -266,16 +303,7 @@ fn restoring_a_version_then_the_replaced_one_is_the_identity_and_names_every_row
 #[test]
 fn a_restrict_child_of_the_current_row_makes_the_restore_fail_with_nothing_changed() {
     let dir = tempfile::tempdir().unwrap();
-    let pg = generated_database(dir.path(), &["--models", "30", "--seed", "12", "--restore-children"]);
-    let dump = dir.path().join("dump.sql");
-    pg_dump(&pg, &["--no-owner"], &dump);
-    let run = dir.path().join("run");
-    let result = rehearse(&["run".as_ref(), dump.as_os_str(), "--out".as_ref(), run.as_os_str()]);
-    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
-    for name in ["01_backup.sql", "02_rollback.sql"] {
-        let out = pg.psql_file(DB, &run.join("scripts").join(name)).unwrap();
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    let (pg, run) = rolled_back(dir.path(), &["--models", "30", "--seed", "12", "--restore-children"]);
     let (model, version, _, current_id) = pick_version(&pg);
     // An approval recorded after the rollback, of the row a restore would replace.
     let approval = ids(

@@ -3,7 +3,7 @@
 //! unless `--csv-spreadsheet-safe` asks for a leading `'`; report.md and report.html list the
 //! fields a spreadsheet would evaluate.
 
-use crate::support::{rehearse, repo, stderr};
+use crate::support::{rehearse, repo, run_with_parents, stderr};
 use rehearse::pg::run_checked;
 use rehearse::report::spreadsheet::would_evaluate;
 use std::collections::BTreeMap;
@@ -35,6 +35,21 @@ fn formula_run(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
     out
 }
 
+/// xlsx_check.py on `run`: its counts, after asserting that the workbook matches.
+fn xlsx_check(run: &Path) -> serde_json::Value {
+    let check = Command::new("python3")
+        .arg(repo().join("tests/integration/xlsx_check.py"))
+        .arg(run)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        check.status.success(),
+        "report.xlsx differs from the CSV files or summary.json (openpyxl: run scripts/setup.sh --for-tests):\n{}",
+        stderr(&check)
+    );
+    serde_json::from_slice(&check.stdout).unwrap()
+}
+
 fn records(file: &Path) -> Vec<Vec<String>> {
     csv::ReaderBuilder::new()
         .has_headers(false)
@@ -62,17 +77,7 @@ fn risky_rows(run: &Path) -> BTreeMap<String, usize> {
 fn the_workbook_holds_the_csv_rows_and_formula_text_stays_text() {
     let dir = tempfile::tempdir().unwrap();
     let run = formula_run(dir.path(), "run", &[]);
-    let check = Command::new("python3")
-        .arg(repo().join("tests/integration/xlsx_check.py"))
-        .arg(&run)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        check.status.success(),
-        "report.xlsx differs from the CSV files (openpyxl: run scripts/setup.sh --for-tests):\n{}",
-        stderr(&check)
-    );
-    let counts: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    let counts = xlsx_check(&run);
     let csv_rows: u64 = REPORTS.iter().map(|n| records(&run.join(format!("reports/{n}.csv"))).len() as u64 - 1).sum();
     assert_eq!(counts["rows"].as_u64(), Some(csv_rows), "every row compared: {counts}");
     for kind in ["nulls", "empty_strings", "booleans"] {
@@ -82,6 +87,15 @@ fn the_workbook_holds_the_csv_rows_and_formula_text_stays_text() {
     assert!(counts["formula_strings"].as_u64().unwrap() >= 6 + 7, "{counts}");
     let deleted = std::fs::read_to_string(run.join("reports/versions_deleted.csv")).unwrap();
     assert!(deleted.contains(&format!("\"{}\"", HYPERLINK.replace('"', "\"\""))), "the CSV file is exact");
+}
+
+#[test]
+fn the_summary_sheet_shows_the_collation_and_the_totals_per_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_with_parents(dir.path());
+    let counts = xlsx_check(&run);
+    // model_usage (partitioned, nested) and model_tags (an inheritance parent).
+    assert!(counts["parents"].as_u64().unwrap() >= 2, "the fixture has totals per parent: {counts}");
 }
 
 #[test]

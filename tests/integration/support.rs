@@ -149,3 +149,15 @@ pub fn rehearse(args: &[&std::ffi::OsStr]) -> Output {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// The run directory of `rehearse run` on a pg_dump of the generator's database with partitions
+/// and an inheritance parent (`--partitioned-child --inherited-child`): totals per parent.
+pub fn run_with_parents(dir: &Path) -> PathBuf {
+    let pg = generated_database(dir, &["--partitioned-child", "--inherited-child"]);
+    let dump = dir.join("parents.sql");
+    pg_dump(&pg, &["--no-owner"], &dump);
+    let out = dir.join("parents");
+    let run = rehearse(&["run".as_ref(), dump.as_os_str(), "--out".as_ref(), out.as_os_str()]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    out
+}

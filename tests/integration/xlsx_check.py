@@ -120,6 +120,15 @@ if hazards != summary["hazards"]:
     errors.append(f"summary sheet hazards {hazards} != summary.json {summary['hazards']}")
 if first["B3"].value is not (summary["predicted_failure"] is not None):
     errors.append(f"summary sheet predicted failure {first['B3'].value!r}")
+labelled = {row[0].value: row for row in first.iter_rows() if isinstance(row[0].value, str)}
+for label, key in [("collation", "collation"), ("collation from", "collation_source")]:
+    shown = labelled[label][1].value if label in labelled else None
+    if shown != summary[key]:
+        errors.append(f"summary sheet {label} {shown!r} != summary.json {summary[key]!r}")
+for table, rows in summary["cascade_by_parent"].items():
+    row = labelled.get(f"{table} with its partitions / children, in all")
+    if row is None or row[3].value != rows:
+        errors.append(f"summary sheet total of {table} with its descendants: {row and row[3].value!r} != {rows}")
 if len(first._charts) != 2:
     errors.append(f"{len(first._charts)} charts on the summary sheet")
 for sheet in book.worksheets:
@@ -129,6 +138,7 @@ for sheet in book.worksheets:
                 errors.append(f"{sheet.title}!{cell.coordinate} is a formula: {cell.value!r}")
 
 print(json.dumps({"rows": rows_compared, "cells": cells_compared, "formula_strings": formula_strings,
-                  "nulls": nulls, "empty_strings": empty_strings, "booleans": booleans}))
+                  "nulls": nulls, "empty_strings": empty_strings, "booleans": booleans,
+                  "parents": len(summary["cascade_by_parent"])}))
 if errors:
     sys.exit("\n".join(errors[:50]))
