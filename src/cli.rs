@@ -1,8 +1,7 @@
 //! Command-line definitions. Each subcommand's behaviour lives in `commands/<name>.rs`.
 
 use clap::{Args, Parser, Subcommand};
-use rehearse::plan::Mode;
-use rehearse::rehearsal::policy::Policy;
+use rehearse::terms::{Mode, Policy};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]

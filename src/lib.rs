@@ -23,6 +23,7 @@ pub mod rundir;
 pub mod spec;
 pub mod sql;
 pub mod staging;
+pub mod terms;
 #[cfg(feature = "engine")]
 pub mod validate;
 #[cfg(feature = "engine")]

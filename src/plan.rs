@@ -3,8 +3,10 @@
 //! people and machines, scripts render it for PostgreSQL; nothing downstream recomputes it.
 
 use crate::catalog::objects::SchemaObject;
-use crate::rehearsal::policy::Policy;
+use crate::terms::{HazardCode, Policy};
+// Re-exported where callers (and the tests) have always named it.
 use crate::rehearsal::steps::Step;
+pub use crate::terms::Mode;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,15 +14,6 @@ use std::sync::Arc;
 /// Text shared between rows: a table name, a foreign key, a keeper or a reason is named by
 /// thousands of rows of a large export, and is held once.
 pub type Shared = Arc<str>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Consolidate every model to one version (the guide's rollback).
-    Full,
-    /// Keep every version; drop only the version columns, indexes and constraint.
-    Selective,
-}
 
 #[derive(Debug, Clone)]
 pub struct KeptVersion {
@@ -99,7 +92,7 @@ pub struct Divergence {
 
 #[derive(Debug, Clone)]
 pub struct HazardRow {
-    pub code: &'static str,
+    pub code: HazardCode,
     pub table: Shared,
     /// Shared with the cascade row an H9 row names.
     pub key: Shared,
@@ -153,7 +146,7 @@ pub struct FailingObject {
     pub definition: String,
     /// The hazard it is listed under: H17 (DDL dependency, SET NULL/DEFAULT refused), H9
     /// (RESTRICT / NO ACTION), H13 (name taken), H18 (dropped silently: rehearse refuses).
-    pub hazard: &'static str,
+    pub hazard: HazardCode,
 }
 
 /// How a statement of the rollback fails in PostgreSQL.
@@ -164,7 +157,7 @@ pub struct StepFailure {
     pub message: String,
     pub objects: Vec<FailingObject>,
     /// The hazard of its first object.
-    pub hazard: &'static str,
+    pub hazard: HazardCode,
     /// What the operator can do about it.
     pub remedy: String,
     /// Objects that block the same statement further on (its later columns), once `objects`
@@ -251,9 +244,9 @@ impl Plan {
     /// Rows per hazard code, every code present (zero when clear).
     pub fn hazard_counts(&self) -> BTreeMap<&'static str, u64> {
         let mut counts: BTreeMap<&'static str, u64> =
-            crate::rehearsal::hazards::CODES.iter().map(|h| (h.code, 0)).collect();
+            crate::rehearsal::rules::RULES.iter().map(|r| (r.code.as_str(), 0)).collect();
         for row in &self.hazards {
-            *counts.entry(row.code).or_default() += 1;
+            *counts.entry(row.code.as_str()).or_default() += 1;
         }
         counts
     }

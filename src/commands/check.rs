@@ -8,7 +8,7 @@ use crate::cli::{CheckArgs, CheckFormat};
 use anyhow::Result;
 use rehearse::plan::{Plan, ServiceAction};
 use rehearse::progress::Progress;
-use rehearse::rehearsal::hazards::{info, Hazard, CODES};
+use rehearse::rehearsal::rules::{info, Rule, RULES};
 use rehearse::report::one_line;
 use rehearse::Error;
 use serde_json::json;
@@ -69,15 +69,22 @@ fn level(args: &CheckArgs, code: &str) -> &'static str {
 }
 
 /// The hazards the plan has, in code order, with their row counts.
-fn present(plan: &Plan) -> Vec<(&'static Hazard, u64)> {
+fn present(plan: &Plan) -> Vec<(&'static Rule, u64)> {
     let counts = plan.hazard_counts();
-    CODES.iter().filter_map(|h| counts.get(h.code).filter(|n| **n > 0).map(|n| (h, *n))).collect()
+    RULES.iter().filter_map(|h| counts.get(h.code.as_str()).filter(|n| **n > 0).map(|n| (h, *n))).collect()
 }
 
 fn text(plan: &Plan, args: &CheckArgs, verdict: &Verdict) -> String {
     let mut out = String::new();
     for (hazard, n) in present(plan) {
-        let _ = writeln!(out, "{}[{}]: {} ({n} {})", level(args, hazard.code), hazard.code, hazard.title, hazard.unit);
+        let _ = writeln!(
+            out,
+            "{}[{}]: {} ({n} {})",
+            level(args, hazard.code.as_str()),
+            hazard.code,
+            hazard.title,
+            hazard.unit
+        );
         for row in plan.hazards.iter().filter(|h| h.code == hazard.code).take(SHOWN) {
             let _ = writeln!(out, "  --> {} {}: {}", row.table, one_line(&row.key), one_line(&row.detail));
         }
@@ -134,7 +141,7 @@ fn github(plan: &Plan, args: &CheckArgs, verdict: &Verdict) -> String {
         let _ = writeln!(
             out,
             "::{} title={}::{}",
-            level(args, hazard.code),
+            level(args, hazard.code.as_str()),
             escape_property(&title),
             escape_data(&message)
         );

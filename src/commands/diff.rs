@@ -4,7 +4,7 @@
 use super::output;
 use crate::cli::DiffArgs;
 use anyhow::Result;
-use rehearse::rehearsal::hazards::CODES;
+use rehearse::rehearsal::rules::RULES;
 use rehearse::report::one_line;
 use rehearse::report::summary::Summary;
 use rehearse::rundir::{text, Rows, RunDir};
@@ -47,7 +47,7 @@ pub fn run(args: &DiffArgs) -> Result<()> {
         .zip(counts(&b.summary))
         .map(|((key, x), (_, y))| (key.to_string(), (x as i64, y as i64)))
         .collect();
-    for code in CODES.iter().map(|h| h.code) {
+    for code in RULES.iter().map(|h| h.code.as_str()) {
         let (x, y) = (a.summary.hazard(code, &a.summary_file())?, b.summary.hazard(code, &b.summary_file())?);
         counts.insert(format!("hazard {code}"), (x as i64, y as i64));
     }

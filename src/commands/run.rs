@@ -95,9 +95,9 @@ pub fn run(args: &RunArgs, progress: Arc<Progress>) -> Result<()> {
 /// A few lines for the terminal; the run directory has the rest.
 pub fn headline(plan: &Plan, out: &str) -> String {
     let counts = plan.hazard_counts();
-    let hazards: Vec<String> = rehearse::rehearsal::hazards::CODES
+    let hazards: Vec<String> = rehearse::rehearsal::rules::RULES
         .iter()
-        .filter_map(|h| counts.get(h.code).filter(|n| **n > 0).map(|n| format!("{}={n}", h.code)))
+        .filter_map(|h| counts.get(h.code.as_str()).filter(|n| **n > 0).map(|n| format!("{}={n}", h.code)))
         .collect();
     let v = &plan.verification;
     let verdict = |pass: bool, applicable: bool| {

@@ -10,6 +10,7 @@ use super::steps::Step;
 use crate::catalog::objects::{shown, ColumnOf, ObjectKind, SchemaObject};
 use crate::catalog::{Catalog, ConstraintKind, ForeignKey, TableName};
 use crate::plan::{DroppedObject, FailingObject, StepFailure, StepPrediction};
+use crate::terms::HazardCode;
 use std::collections::BTreeSet;
 
 /// What the foreign-key effects make of one row statement.
@@ -37,7 +38,7 @@ impl StatementOutcome {
                 "rehearse: cannot predict {statement}: {} rewrites what it does to the rows, and rehearse does not replay it",
                 names.join(", ")
             ),
-            hazard: "H17",
+            hazard: HazardCode::H17,
             remedy: "for the rollback, disable the rule (ALTER TABLE … DISABLE RULE …) or row-level security (ALTER TABLE … NO FORCE ROW LEVEL SECURITY), and restore it afterwards (the definitions are below); then rehearse again".into(),
             objects,
             next: Vec::new(),
@@ -172,7 +173,7 @@ impl<'c> State<'c> {
 fn failing(object: &SchemaObject, reason: String) -> FailingObject {
     let description = object.describe();
     FailingObject {
-        hazard: "H17",
+        hazard: HazardCode::H17,
         detail: format!("{description} {reason}"),
         table: object
             .table
@@ -185,7 +186,7 @@ fn failing(object: &SchemaObject, reason: String) -> FailingObject {
 }
 
 fn dependency(sqlstate: &'static str, message: String, objects: Vec<FailingObject>, remedy: &str) -> StepFailure {
-    StepFailure { sqlstate, message, objects, hazard: "H17", remedy: remedy.to_string(), next: Vec::new() }
+    StepFailure { sqlstate, message, objects, hazard: HazardCode::H17, remedy: remedy.to_string(), next: Vec::new() }
 }
 
 const RECREATE: &str = "drop these objects before the rollback and recreate them afterwards without the dropped columns (their definitions are below)";
@@ -255,7 +256,7 @@ fn in_use(catalog: &Catalog, pending: &[Pending], table: &TableName) -> Option<S
         sqlstate: "55006",
         message: format!("cannot ALTER TABLE \"{}\" because it has pending trigger events", blocked.table.name),
         objects: pending.iter().filter(|p| p.table == blocked.table).map(|p| p.key.clone()).collect(),
-        hazard: "H17",
+        hazard: HazardCode::H17,
         remedy: "make these foreign keys check at once during the rollback: `SET CONSTRAINTS name IMMEDIATE` right after BEGIN (or ALTER the constraint NOT DEFERRABLE before, and back after)".into(),
         next: Vec::new(),
     })
@@ -343,7 +344,7 @@ fn drop_columns(
             .collect();
         blockers.extend(state.catalog.objects.triggers.iter().filter(|t| t.uses.contains(&target)).map(|t| {
             FailingObject {
-                hazard: "H17",
+                hazard: HazardCode::H17,
                 object: t.describe(),
                 detail: format!("{} {reason}", t.describe()),
                 table: t.table.to_string(),
@@ -397,11 +398,11 @@ fn drop_columns(
             objects: taken
                 .iter()
                 .map(|d| FailingObject {
-                    hazard: "H18",
+                    hazard: HazardCode::H18,
                     ..failing(&d.object, format!("is dropped with column {} of table {}", d.with_column, shown(table)))
                 })
                 .collect(),
-            hazard: "H18",
+            hazard: HazardCode::H18,
             remedy: "rerun with --drop-dependents to drop them explicitly in 02_rollback.sql, or drop them yourself first; their definitions are below, to recreate them without the dropped columns".into(),
             next: Vec::new(),
         });
@@ -427,9 +428,9 @@ fn add_unique(state: &mut State, table: &TableName, name: &str, columns: &[Strin
                 detail: format!("{holder} already has the name {name}"),
                 table: table.to_string(),
                 definition: String::new(),
-                hazard: "H13",
+                hazard: HazardCode::H13,
             }],
-            hazard: "H13",
+            hazard: HazardCode::H13,
             remedy: remedy.into(),
             next: Vec::new(),
         });
@@ -441,8 +442,11 @@ fn add_unique(state: &mut State, table: &TableName, name: &str, columns: &[Strin
         return Some(StepFailure {
             sqlstate: "42710",
             message: format!("constraint \"{name}\" for relation \"{}\" already exists", table.name),
-            objects: vec![FailingObject { hazard: "H13", ..failing(existing, format!("already has the name {name}")) }],
-            hazard: "H13",
+            objects: vec![FailingObject {
+                hazard: HazardCode::H13,
+                ..failing(existing, format!("already has the name {name}"))
+            }],
+            hazard: HazardCode::H13,
             remedy: remedy.into(),
             next: Vec::new(),
         });
@@ -465,10 +469,9 @@ fn add_unique(state: &mut State, table: &TableName, name: &str, columns: &[Strin
 mod tests {
     use super::*;
     use crate::input::ddl::apply;
-    use crate::plan::Mode;
-    use crate::rehearsal::policy::Policy;
     use crate::rehearsal::steps;
     use crate::spec::Spec;
+    use crate::terms::{Mode, Policy};
 
     const SCHEMA: &str = r#"
 CREATE TABLE public.models (id uuid PRIMARY KEY, model_id varchar, version varchar, version_status varchar,
@@ -550,7 +553,7 @@ CREATE INDEX idx_service_model_version ON public.services (model_id, model_versi
             CREATE STATISTICS public.st ON model_id, is_immutable FROM public.models;";
         let refused = replay_with(extra, Policy::Legacy, false);
         let (_, step, failure) = refused.first_failure().unwrap();
-        assert_eq!((failure.sqlstate, failure.hazard), ("P0001", "H18"));
+        assert_eq!((failure.sqlstate, failure.hazard), ("P0001", HazardCode::H18));
         let names: Vec<String> = step.dropped.iter().map(|d| d.object.describe()).collect();
         assert_eq!(names, ["index idx_active", "constraint notes_short on table models", "statistics object st"]);
         let asked = replay_with(extra, Policy::Legacy, true);

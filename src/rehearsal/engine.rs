@@ -4,9 +4,10 @@
 
 use super::ddl_replay::{self, Replay, RowFailures};
 use super::effects::{self, CHANGED, DELETED};
+use super::facts::{show, Facts, GroupChoice, Interner, ModelRow, ServiceFact};
 use super::keeper_collation::{self, KeeperCollation};
-use super::policy::{self, choose, is_active_exactly, is_active_loosely, Choice, Policy, VersionRow};
-use super::{fk_violations, steps, triggers};
+use super::policy::{self, choose, Policy, VersionRow};
+use super::{fk_violations, rules, steps};
 use crate::catalog::objects::{shown, ColumnOf, Event, InsteadRule, ObjectKind};
 use crate::catalog::{quote_ident, Catalog, Table, TableName};
 use crate::error::{Error, Result};
@@ -14,10 +15,10 @@ use crate::pgtype::DuckType;
 use crate::plan::*;
 use crate::spec::{rehearse_backup, Spec};
 use crate::sql::{self, literal, Col, Dialect};
+use crate::terms::HazardCode;
 use crate::workspace::Workspace;
 use duckdb::Connection;
-use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -46,15 +47,6 @@ impl Default for Options {
 /// The names of the row statements' phases in the effects tables.
 pub const VERSIONS_PHASE: &str = "versions";
 pub const ORPHANS_PHASE: &str = "orphans";
-
-/// A models row with what the reports need besides the policy's columns.
-struct ModelRow {
-    rid: i64,
-    row: VersionRow,
-    immutable: Option<bool>,
-    published: Option<bool>,
-    notes: Option<String>,
-}
 
 struct ServiceRow {
     rid: i64,
@@ -143,7 +135,7 @@ fn count(conn: &Connection, sql: &str) -> Result<u64> {
     Ok(n as u64)
 }
 
-fn strings(conn: &Connection, sql: &str) -> Result<Vec<(String, String)>> {
+pub(crate) fn strings(conn: &Connection, sql: &str) -> Result<Vec<(String, String)>> {
     let mut stmt = conn.prepare(sql)?;
     let rows = stmt.query_map([], |r| {
         Ok((r.get::<_, Option<String>>(0)?.unwrap_or_default(), r.get::<_, Option<String>>(1)?.unwrap_or_default()))
@@ -161,13 +153,6 @@ pub(super) fn row_key(catalog: &Catalog, table: &Table, alias: &str) -> String {
     format!("concat_ws(', ', {})", parts.join(", "))
 }
 
-fn show(value: &Option<String>) -> String {
-    match value {
-        Some(v) => format!("{v:?}"),
-        None => "NULL".into(),
-    }
-}
-
 /// Groups models rows by `model_id` (NULL is one group, as DISTINCT ON makes it).
 fn groups(rows: &[ModelRow]) -> BTreeMap<Option<String>, Vec<usize>> {
     let mut groups: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
@@ -175,27 +160,6 @@ fn groups(rows: &[ModelRow]) -> BTreeMap<Option<String>, Vec<usize>> {
         groups.entry(row.row.model_id.clone()).or_default().push(i);
     }
     groups
-}
-
-struct GroupChoice {
-    members: Vec<usize>,
-    documented: Choice,
-    legacy: Choice,
-    /// Whether another collation than the chosen one (when the export does not say which)
-    /// would make legacy keep another row.
-    collation_sensitive: bool,
-}
-
-impl GroupChoice {
-    fn chosen(&self, policy: Policy) -> &Choice {
-        match policy {
-            Policy::Documented => &self.documented,
-            Policy::Legacy => &self.legacy,
-        }
-    }
-    fn keeper(&self, policy: Policy) -> usize {
-        self.members[self.chosen(policy).keeper]
-    }
 }
 
 /// What every stage of one rehearsal reads: the connection, the catalog, the spec, the options,
@@ -254,20 +218,31 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let service_rows = load_services(r.conn, spec, services)?;
     let services_before = service_rows.len() as u64;
 
-    let mut hazards = Vec::new();
-    let impacts = r.service_impacts(&rows, &choices, service_rows, &deleted_services, &mut hazards);
-    hazards.extend(r.version_hazards(&rows, &choices, &deleted_models));
+    let services_after = r.service_facts(&rows, &choices, service_rows, &deleted_services);
     let mut texts = Interner::default();
     let cascade = r.cascade(&mut texts)?;
-    hazards.extend(cascade_hazards(&cascade.rows, &blockers, &mut texts));
     let verification = r.verify(&replay)?;
-    r.unique_constraint(verification.v2.count, &mut hazards);
     let predicted_failure = r.earlier_backups(&cascade)?.or_else(|| predicted_failure(&replay));
-    hazards.extend(ddl_hazards(&replay));
-    hazards.extend(triggers::firings(r.conn, &catalog, &r.loaded, spec, &steps)?);
-    hazards.extend(stale_backup(r.conn, &catalog, spec, models, services)?);
-    hazards.extend(unrestorable(r.conn, spec, models, &r.models_table)?);
-    hazards.sort_by(|a, b| code_order(a.code).cmp(&code_order(b.code)).then_with(|| a.key.cmp(&b.key)));
+    let hazards = rules::find_all(&Facts {
+        conn: r.conn,
+        catalog: &catalog,
+        spec,
+        policy: options.policy,
+        models,
+        services,
+        models_table: &r.models_table,
+        services_table: &r.services_table,
+        loaded: &r.loaded,
+        steps: &steps,
+        rows: &rows,
+        choices: &choices,
+        deleted_models: &deleted_models,
+        services_after: &services_after,
+        cascade: &cascade.rows,
+        blockers: &blockers,
+        replay: &replay,
+        duplicates: verification.v2.count,
+    })?;
 
     let divergence = divergence(&rows, &choices);
     let collation_sensitive =
@@ -289,7 +264,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         services_after: services_before - deleted_services.len() as u64,
         kept,
         deleted,
-        services: impacts,
+        services: services_after.into_iter().map(|s| s.impact).collect(),
         cascade: cascade.rows,
         cascade_by_parent: by_parent(&catalog, &cascade.deleted),
         cascade_deleted: cascade.deleted,
@@ -320,7 +295,7 @@ fn by_parent(catalog: &Catalog, deleted: &BTreeMap<String, u64>) -> BTreeMap<Str
 
 fn rule_object(rule: &InsteadRule, reason: String) -> FailingObject {
     FailingObject {
-        hazard: "H17",
+        hazard: HazardCode::H17,
         object: rule.describe(),
         detail: format!("{} (DO INSTEAD) {reason}", rule.describe()),
         table: rule.table.to_string(),
@@ -340,38 +315,6 @@ fn predicted_failure(replay: &Replay) -> Option<String> {
         failure.message,
         details.join("; ")
     ))
-}
-
-/// H17 (each object that makes a statement fail, once) and H18 (each object a statement
-/// drops without naming it).
-fn ddl_hazards(replay: &Replay) -> Vec<HazardRow> {
-    let mut hazards = Vec::new();
-    let mut seen = BTreeSet::new();
-    for step in &replay.steps {
-        for object in step.failure.iter().flat_map(|f| f.objects.iter().chain(&f.next)) {
-            if object.hazard != "H17" || !seen.insert(object.object.clone()) {
-                continue;
-            }
-            let failure = step.failure.as_ref().expect("objects come from a failure");
-            let detail = format!(
-                "{}: `{}` fails with SQLSTATE {}{}",
-                object.detail,
-                step.sql,
-                failure.sqlstate,
-                if step.reached { "" } else { " (once the earlier failure is fixed)" }
-            );
-            hazards.push(hazard("H17", &object.table.as_str().into(), &object.object, detail));
-        }
-        for dropped in &step.dropped {
-            let table = dropped.object.table.as_ref().map(|t| t.to_string()).unwrap_or_default();
-            let detail = format!(
-                "dropped with column {} by `{}`; definition: {}",
-                dropped.with_column, step.sql, dropped.object.definition
-            );
-            hazards.push(hazard("H18", &table.as_str().into(), &dropped.object.describe(), detail));
-        }
-    }
-    hazards
 }
 
 /// The policies' view of a group's rows.
@@ -497,7 +440,7 @@ impl Rehearsal<'_> {
             .collect();
         let object = format!("row-level security on table {}", shown(table));
         vec![FailingObject {
-            hazard: "H17",
+            hazard: HazardCode::H17,
             detail: format!(
                 "{object} is forced: its policies filter the rows of the rollback's statements unless a superuser runs them"
             ),
@@ -529,15 +472,14 @@ impl Rehearsal<'_> {
         Ok(found)
     }
 
-    /// What each service serves afterwards (H6, H7, H8).
-    fn service_impacts(
+    /// What each service serves afterwards, and whether its model and its pin existed.
+    fn service_facts(
         &self,
         rows: &[ModelRow],
         choices: &[GroupChoice],
         service_rows: Vec<ServiceRow>,
         deleted_services: &BTreeSet<i64>,
-        hazards: &mut Vec<HazardRow>,
-    ) -> Vec<ServiceImpact> {
+    ) -> Vec<ServiceFact> {
         let mode = self.options.mode;
         let model_ids: BTreeSet<&str> = rows.iter().filter_map(|r| r.row.model_id.as_deref()).collect();
         let versions: BTreeSet<(&str, &str)> =
@@ -549,9 +491,7 @@ impl Rehearsal<'_> {
                 Some((keeper.model_id.as_deref()?, keeper.version.as_deref()))
             })
             .collect();
-        let any_null_model_id = rows.iter().any(|r| r.row.model_id.is_none());
-        let table = &self.services_table;
-        let mut impacts = Vec::new();
+        let mut facts = Vec::new();
         for svc in service_rows {
             let model = svc.model_id.as_deref().filter(|id| model_ids.contains(id));
             let pin_existed = match (model, svc.pin.as_deref()) {
@@ -571,125 +511,21 @@ impl Rehearsal<'_> {
             } else {
                 ServiceAction::Repointed
             };
-            let key = svc.service_id.as_deref().unwrap_or(&svc.id);
-            match model {
-                None => hazards.push(hazard(
-                    "H8",
-                    table,
-                    key,
-                    format!(
-                        "model_id {} has no models row{}{}",
-                        show(&svc.model_id),
-                        if action == ServiceAction::Deleted { "; deleted with --delete-orphans" } else { "" },
-                        if any_null_model_id {
-                            "; the guide's NOT IN fix deletes nothing: a models.model_id is NULL"
-                        } else {
-                            ""
-                        }
-                    ),
-                )),
-                Some(_) if !pin_existed => hazards.push(hazard(
-                    "H7",
-                    table,
-                    key,
-                    format!("pinned to {} which never existed; serves {} after", show(&svc.pin), show(&after)),
-                )),
-                Some(_) if action == ServiceAction::Repointed => hazards.push(hazard(
-                    "H6",
-                    table,
-                    key,
-                    format!("pinned to {}, which is deleted; serves {} after", show(&svc.pin), show(&after)),
-                )),
-                Some(_) => {}
-            }
-            impacts.push(ServiceImpact {
-                id: svc.id,
-                service_id: svc.service_id,
-                name: svc.name,
-                model_id: svc.model_id,
-                model_version_before: svc.pin,
-                model_version_after: after,
-                action,
+            facts.push(ServiceFact {
+                known_model: model.is_some(),
+                pin_existed,
+                impact: ServiceImpact {
+                    id: svc.id,
+                    service_id: svc.service_id,
+                    name: svc.name,
+                    model_id: svc.model_id,
+                    model_version_before: svc.pin,
+                    model_version_after: after,
+                    action,
+                },
             });
         }
-        impacts
-    }
-
-    /// Hazards of the versions themselves: per model (H1, H3, H5), per row (H2, H4, H10-H12).
-    fn version_hazards(
-        &self,
-        rows: &[ModelRow],
-        choices: &[GroupChoice],
-        deleted_models: &BTreeSet<i64>,
-    ) -> Vec<HazardRow> {
-        let policy = self.options.policy;
-        let table = &self.models_table;
-        let mut hazards = Vec::new();
-        for choice in choices {
-            let group_rows = versions_of(rows, &choice.members);
-            let model_key = group_rows[0].model_id.clone().unwrap_or_default();
-            let legacy_keeper = &group_rows[choice.legacy.keeper];
-            let best = policy::legacy_candidates(&group_rows)
-                .into_iter()
-                .map(|i| &group_rows[i])
-                .max_by(|a, b| policy::semantic_cmp(a.version.as_deref(), b.version.as_deref()))
-                .expect("a group has rows");
-            if policy::semantic_cmp(legacy_keeper.version.as_deref(), best.version.as_deref()) == Ordering::Less {
-                hazards.push(hazard(
-                    "H1",
-                    table,
-                    &model_key,
-                    format!(
-                        "legacy keeps {}, semantic order keeps {}",
-                        show(&legacy_keeper.version),
-                        show(&best.version)
-                    ),
-                ));
-            }
-            let chosen = choice.chosen(policy);
-            if !group_rows.iter().any(|r| is_active_loosely(r.status.as_deref())) {
-                let keeper = &group_rows[chosen.keeper];
-                hazards.push(hazard(
-                    "H3",
-                    table,
-                    &model_key,
-                    format!("no active version; keeps {} ({})", show(&keeper.version), show(&keeper.status)),
-                ));
-            }
-            if !chosen.tied_with.is_empty() {
-                let tied: Vec<String> = chosen.tied_with.iter().map(|&i| group_rows[i].id.clone()).collect();
-                hazards.push(hazard(
-                    "H5",
-                    table,
-                    &model_key,
-                    format!("{} keeps {}; tied with {}", policy.name(), group_rows[chosen.keeper].id, tied.join(", ")),
-                ));
-            }
-        }
-        for r in rows {
-            let (id, version) = (&r.row.id, &r.row.version);
-            let status = r.row.status.as_deref();
-            if is_active_loosely(status) && !is_active_exactly(status) {
-                let detail = format!("status {} counts as active only ignoring case/spaces", show(&r.row.status));
-                hazards.push(hazard("H2", table, id, detail));
-            }
-            if !policy::parses(version.as_deref()) {
-                hazards.push(hazard("H4", table, id, format!("version {} does not parse", show(version))));
-            }
-            let gone = deleted_models.contains(&r.rid);
-            if gone && r.immutable == Some(true) {
-                hazards.push(hazard("H10", table, id, format!("immutable version {} deleted", show(version))));
-            }
-            if gone && r.published == Some(true) {
-                hazards.push(hazard("H11", table, id, format!("published version {} deleted", show(version))));
-            }
-            if r.notes.as_deref().is_some_and(|n| !n.is_empty()) {
-                let fate = if gone { "deleted" } else { "kept" };
-                let detail = format!("release notes of {fate} version {} lost", show(version));
-                hazards.push(hazard("H12", table, id, detail));
-            }
-        }
-        hazards
+        facts
     }
 
     /// The rows of other tables that the foreign keys delete or change.
@@ -813,47 +649,6 @@ impl Rehearsal<'_> {
             )
         }))
     }
-
-    /// H13: whether the unique constraint can be restored (the DDL replay predicts the failure).
-    fn unique_constraint(&self, duplicates: u64, hazards: &mut Vec<HazardRow>) {
-        let unique = &self.spec.restore_unique;
-        let conflict = self
-            .catalog
-            .constraints
-            .iter()
-            .map(|c| (c.name.as_str(), "constraint"))
-            .chain(self.catalog.indexes.iter().map(|i| (i.name.as_str(), "index")))
-            .find(|(name, _)| *name == unique.name);
-        if let Some((_, kind)) = conflict {
-            let detail = format!("a {kind} named {} already exists: ADD CONSTRAINT fails", unique.name);
-            hazards.push(hazard("H13", &self.models_table, &unique.name, detail));
-        }
-        if duplicates > 0 {
-            let detail = format!(
-                "{duplicates} model_ids still have several rows: UNIQUE({}) cannot be restored",
-                unique.columns.join(", ")
-            );
-            hazards.push(hazard("H13", &self.models_table, &unique.name, detail));
-        }
-    }
-}
-
-/// H9: every row a foreign key deletes or changes (not the orphan delete's own rows), and every
-/// foreign key that refuses the delete.
-fn cascade_hazards(cascade: &[CascadeRow], blockers: &[effects::Blocker], texts: &mut Interner) -> Vec<HazardRow> {
-    let mut hazards = Vec::new();
-    for row in cascade.iter().filter(|row| !row.via.starts_with("orphan delete")) {
-        let detail = texts.get(&format!("{} via {}", row.action, row.via));
-        hazards.push(HazardRow { code: "H9", table: row.table.clone(), key: row.key.clone(), detail });
-    }
-    for blocker in blockers {
-        let detail = format!(
-            "blocks the delete: {} rows reference deleted {} rows through {}",
-            blocker.rows, blocker.parent, blocker.constraint
-        );
-        hazards.push(hazard("H9", &texts.get(&blocker.table.to_string()), &blocker.example, detail));
-    }
-    hazards
 }
 
 /// The models whose keeper differs between the two policies.
@@ -924,29 +719,6 @@ fn keep_and_delete(
     (kept, deleted)
 }
 
-fn hazard(code: &'static str, table: &Shared, key: &str, detail: String) -> HazardRow {
-    HazardRow { code, table: table.clone(), key: key.into(), detail: detail.into() }
-}
-
-/// Hands out one shared copy of each distinct text (table names, foreign keys, H9 details).
-#[derive(Default)]
-struct Interner(HashSet<Shared>);
-
-impl Interner {
-    fn get(&mut self, text: &str) -> Shared {
-        if let Some(shared) = self.0.get(text) {
-            return shared.clone();
-        }
-        let shared: Shared = text.into();
-        self.0.insert(shared.clone());
-        shared
-    }
-}
-
-fn code_order(code: &str) -> u32 {
-    code[1..].parse().unwrap_or(0)
-}
-
 fn rid_set(conn: &Connection, table: &TableName) -> Result<BTreeSet<i64>> {
     let mut stmt = conn.prepare(&format!("SELECT rid FROM {DELETED} WHERE tbl = ?"))?;
     let rows = stmt.query_map([table.to_string()], |r| r.get::<_, i64>(0))?;
@@ -964,67 +736,4 @@ fn fingerprint(conn: &Connection, spec: &Spec, models: &Table, services: &Table)
     let (models_rows, models_digest) = digest(models, &model_cols)?;
     let (services_rows, services_digest) = digest(services, &service_cols)?;
     Ok(Fingerprint { models_rows, models_digest, services_rows, services_digest })
-}
-
-/// H14: backup tables from an earlier run that differ from the live rows.
-fn stale_backup(
-    conn: &Connection,
-    catalog: &Catalog,
-    spec: &Spec,
-    models: &Table,
-    services: &Table,
-) -> Result<Vec<HazardRow>> {
-    let b = &spec.backup;
-    let mut rows = Vec::new();
-    for (live, backup_name, columns, id) in [
-        (models, &b.models_table, &b.models_columns, &spec.models.id),
-        (services, &b.services_table, &b.services_columns, &spec.services.id),
-    ] {
-        let Some(backup) = catalog.find_table(backup_name) else { continue };
-        let table: Shared = live.name.to_string().into();
-        let shared: Vec<&String> =
-            columns.iter().filter(|c| live.column(c).is_some() && backup.column(c).is_some()).collect();
-        let differs: Vec<String> = shared
-            .iter()
-            .map(|c| format!("CAST(l.{0} AS VARCHAR) IS DISTINCT FROM CAST(b.{0} AS VARCHAR)", quote_ident(c)))
-            .collect();
-        let sql = format!(
-            "SELECT CAST(l.{id} AS VARCHAR), CASE WHEN b.{id} IS NULL THEN 'missing from {bn}' ELSE 'differs from {bn}' END
-             FROM {live} l LEFT JOIN {backup} b ON CAST(l.{id} AS VARCHAR) = CAST(b.{id} AS VARCHAR)
-             WHERE b.{id} IS NULL OR {differs} ORDER BY 1",
-            id = quote_ident(id),
-            bn = backup_name.replace('\'', "''"),
-            live = live.name.quoted(),
-            backup = backup.name.quoted(),
-            differs = if differs.is_empty() { "false".into() } else { differs.join(" OR ") },
-        );
-        for (key, detail) in strings(conn, &sql)? {
-            rows.push(hazard("H14", &table, &key, detail));
-        }
-    }
-    Ok(rows)
-}
-
-/// H15: deleted rows holding values that the guide's backup does not copy.
-fn unrestorable(conn: &Connection, spec: &Spec, models: &Table, models_table: &Shared) -> Result<Vec<HazardRow>> {
-    let uncopied: Vec<String> = models
-        .columns
-        .iter()
-        .filter(|c| !spec.backup.models_columns.contains(&c.name))
-        .map(|c| format!("CASE WHEN t.{} IS NOT NULL THEN {} END", quote_ident(&c.name), literal(&c.name)))
-        .collect();
-    if uncopied.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT CAST(t.{} AS VARCHAR), concat_ws(', ', {}) AS lost FROM {} t WHERE t.rowid IN {} AND lost <> '' ORDER BY 1",
-        quote_ident(&spec.models.id),
-        uncopied.join(", "),
-        models.name.quoted(),
-        effects::deleted_rids(&models.name)
-    );
-    Ok(strings(conn, &sql)?
-        .into_iter()
-        .map(|(key, lost)| hazard("H15", models_table, &key, format!("not in the guide's backup: {lost}")))
-        .collect())
 }

@@ -10,6 +10,7 @@ use crate::catalog::{quote_ident, Catalog, Constraint, FkAction, ForeignKey, Tab
 use crate::error::Result;
 use crate::plan::{FailingObject, StepFailure};
 use crate::sql::literal;
+use crate::terms::HazardCode;
 use duckdb::Connection;
 
 /// A refused action, with PostgreSQL's SQLSTATE and message.
@@ -27,7 +28,7 @@ fn position(catalog: &Catalog, constraint: &Constraint) -> usize {
     catalog.constraints.iter().position(|c| c == constraint).unwrap_or(usize::MAX)
 }
 
-fn key_object(catalog: &Catalog, constraint: &Constraint, detail: String, hazard: &'static str) -> FailingObject {
+fn key_object(catalog: &Catalog, constraint: &Constraint, detail: String, hazard: HazardCode) -> FailingObject {
     let definition = catalog
         .objects
         .objects
@@ -148,7 +149,7 @@ fn refused_actions(conn: &Connection, catalog: &Catalog) -> Result<Vec<Violation
                     catalog,
                     constraint,
                     format!("sets {} to NULL in {rows} rows ({} is NOT NULL)", column.name, fk.on_delete.sql()),
-                    "H17",
+                    HazardCode::H17,
                 ),
                 position: position(catalog, constraint),
                 deferred: false,
@@ -174,7 +175,7 @@ fn refused_actions(conn: &Connection, catalog: &Catalog) -> Result<Vec<Violation
                         defaults.join(", "),
                         fk.ref_table
                     ),
-                    "H17",
+                    HazardCode::H17,
                 ),
                 position: position(catalog, constraint),
                 deferred: fk.deferred,
@@ -257,7 +258,7 @@ pub fn statement_outcome(conn: &Connection, catalog: &Catalog, blockers: &[Block
                     "still references deleted {} rows from {} rows (e.g. {})",
                     blocker.parent, blocker.rows, blocker.example
                 ),
-                "H9",
+                HazardCode::H9,
             ),
             position: position(catalog, constraint),
             deferred: fk.deferred && fk.on_delete == FkAction::NoAction,
@@ -280,7 +281,7 @@ fn first_failure(mut violations: Vec<Violation>) -> Option<StepFailure> {
         message: first.message.clone(),
         hazard: first.object.hazard,
         remedy: match first.object.hazard {
-            "H9" => "delete or repoint the referencing rows first, or change the foreign key's ON DELETE action".into(),
+            HazardCode::H9 => "delete or repoint the referencing rows first, or change the foreign key's ON DELETE action".into(),
             _ => "change the foreign key's ON DELETE action, or make the column nullable / give it a default that exists, before the rollback".into(),
         },
         objects: violations.into_iter().map(|v| v.object).collect(),
@@ -321,7 +322,7 @@ fn pending_events(conn: &Connection, catalog: &Catalog) -> Result<Vec<Pending>> 
         };
         for (table, what) in tables {
             let detail = format!("is DEFERRABLE INITIALLY DEFERRED: it {what} in {table} only at COMMIT");
-            pending.push(Pending { key: key_object(catalog, constraint, detail, "H17"), table });
+            pending.push(Pending { key: key_object(catalog, constraint, detail, HazardCode::H17), table });
         }
     }
     Ok(pending)

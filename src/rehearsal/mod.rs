@@ -8,10 +8,12 @@ pub mod effects;
 #[cfg(feature = "engine")]
 pub mod engine;
 #[cfg(feature = "engine")]
+pub mod facts;
+#[cfg(feature = "engine")]
 pub mod fk_violations;
-pub mod hazards;
 pub mod keeper_collation;
 pub mod policy;
+pub mod rules;
 pub mod steps;
 #[cfg(feature = "engine")]
 pub mod triggers;

@@ -5,23 +5,9 @@
 
 use super::version::{self, Version};
 use crate::collation::Collator;
+// Re-exported where callers (and the tests) have always named it.
+pub use crate::terms::Policy;
 use std::cmp::Ordering;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Policy {
-    Documented,
-    Legacy,
-}
-
-impl Policy {
-    pub fn name(self) -> &'static str {
-        match self {
-            Policy::Documented => "documented",
-            Policy::Legacy => "legacy",
-        }
-    }
-}
 
 /// The columns of a models row that the policies read.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -3,10 +3,9 @@
 //! DDL replay predicts each one; `02_rollback.sql` renders the same list, so that what is
 //! predicted is what runs.
 
-use super::policy::Policy;
 use crate::catalog::{quote_ident, TableName};
-use crate::plan::Mode;
 use crate::spec::Spec;
+use crate::terms::{Mode, Policy};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

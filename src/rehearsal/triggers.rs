@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::plan::HazardRow;
 use crate::spec::Spec;
 use crate::sql::literal;
+use crate::terms::HazardCode;
 use duckdb::Connection;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -153,7 +154,12 @@ fn firing(trigger: &Trigger, statement: &str, key: String, how: &str) -> HazardR
         trigger.shape(),
         trigger.function
     );
-    HazardRow { code: "H16", table: Arc::from(trigger.table.to_string()), key: key.into(), detail: detail.into() }
+    HazardRow {
+        code: HazardCode::H16,
+        table: Arc::from(trigger.table.to_string()),
+        key: key.into(),
+        detail: detail.into(),
+    }
 }
 
 /// The shipped script's `UPDATE services SET model_id = model_id` over every service whose

@@ -6,7 +6,7 @@
 
 use super::{decisions, spreadsheet};
 use crate::plan::{Plan, ServiceAction};
-use crate::rehearsal::hazards::CODES;
+use crate::rehearsal::rules::RULES;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -262,11 +262,11 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
         .collect();
     out.push_str(&bars("chart-services", "Services by action", &by_action));
     let counts = plan.hazard_counts();
-    let by_code: Vec<Bar> = CODES
+    let by_code: Vec<Bar> = RULES
         .iter()
         .map(|h| Bar {
             label: format!("{} {}", h.code, h.title),
-            count: counts.get(h.code).copied().unwrap_or(0),
+            count: counts.get(h.code.as_str()).copied().unwrap_or(0),
             unit: h.unit,
         })
         .collect();
@@ -309,10 +309,10 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
         "services_affected.csv",
     ));
     out.push_str("<h2>Hazards</h2>");
-    let rows = CODES.iter().map(|h| {
+    let rows = RULES.iter().map(|h| {
         vec![
-            h.code.into(),
-            counts.get(h.code).copied().unwrap_or(0).to_string(),
+            h.code.to_string(),
+            counts.get(h.code.as_str()).copied().unwrap_or(0).to_string(),
             esc(h.unit),
             esc(h.title),
             esc(h.help),

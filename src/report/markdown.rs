@@ -4,7 +4,8 @@
 
 use super::{decisions, spreadsheet};
 use crate::plan::{Check, Plan, ServiceAction};
-use crate::rehearsal::hazards::CODES;
+use crate::rehearsal::rules::RULES;
+use crate::terms::HazardCode;
 use std::fmt::Write;
 
 /// Markdown table cell: one line, pipes escaped.
@@ -187,7 +188,7 @@ fn statements(plan: &Plan) -> String {
 /// H16: which triggers fire, how often, and the plain warning that their effects are not rehearsed.
 fn triggers(plan: &Plan) -> String {
     let mut groups: Vec<(&str, &str, u64)> = Vec::new();
-    for row in plan.hazards.iter().filter(|h| h.code == "H16") {
+    for row in plan.hazards.iter().filter(|h| h.code == HazardCode::H16) {
         match groups.iter_mut().find(|(table, detail, _)| *table == &*row.table && *detail == &*row.detail) {
             Some(group) => group.2 += 1,
             None => groups.push((&row.table, &row.detail, 1)),
@@ -315,8 +316,8 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
     let _ = writeln!(out, "\n## Hazards\n");
     let counts = plan.hazard_counts();
     let _ = writeln!(out, "| code | count | unit | meaning | what to do |\n|---|---:|---|---|---|");
-    for hazard in &CODES {
-        let n = counts.get(hazard.code).copied().unwrap_or(0);
+    for hazard in &RULES {
+        let n = counts.get(hazard.code.as_str()).copied().unwrap_or(0);
         let _ = writeln!(
             out,
             "| {} | {n} | {} | {} | {} |",

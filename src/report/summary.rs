@@ -3,8 +3,8 @@
 //! missing or of the wrong type is an error naming the file and the key, never a silent 0.
 
 use crate::error::{Error, Location, Result};
-use crate::plan::{Check, Fingerprint, Mode, Plan, ServiceAction};
-use crate::rehearsal::policy::Policy;
+use crate::plan::{Check, Fingerprint, Plan, ServiceAction};
+use crate::terms::{Mode, Policy};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;

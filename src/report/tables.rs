@@ -122,7 +122,7 @@ pub fn reports(plan: &Plan) -> [Report<'_>; 6] {
             file: "hazards.csv",
             header: &["code", "table", "key", "detail"],
             rows: Box::new(
-                plan.hazards.iter().map(|h| vec![some(h.code), some(&h.table), some(&h.key), some(&h.detail)]),
+                plan.hazards.iter().map(|h| vec![some(h.code.as_str()), some(&h.table), some(&h.key), some(&h.detail)]),
             ),
         },
     ]

@@ -219,8 +219,8 @@ fn write_summary(
     let hazards = by_consequence();
     for (i, hazard) in hazards.iter().enumerate() {
         let row = top + 1 + i as u32;
-        let count = counts.get(hazard.code).copied().unwrap_or(0);
-        sheet.write_string(row, 0, hazard.code)?;
+        let count = counts.get(hazard.code.as_str()).copied().unwrap_or(0);
+        sheet.write_string(row, 0, hazard.code.as_str())?;
         sheet.write_string_with_format(row, 1, hazard.title, &styles.wrap)?;
         sheet.write_string(row, 2, hazard.unit)?;
         sheet.write_number(row, 3, count as f64)?;

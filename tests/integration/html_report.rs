@@ -3,7 +3,7 @@
 //! opens with the predicted failure and the hazards to decide, as summary.json has them.
 
 use crate::support::{rehearse, repo, run_with_parents, stderr};
-use rehearse::rehearsal::hazards::CODES;
+use rehearse::rehearsal::rules::RULES;
 use rehearse::report::decisions::by_consequence;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -52,15 +52,15 @@ fn first_screen_matches_summary(rendered: &str, summary: &serde_json::Value) {
         rows.captures_iter(rendered).map(|c| (c[1].to_string(), c[2].parse().unwrap())).collect();
     let expected: Vec<(String, u64)> = by_consequence()
         .iter()
-        .map(|h| (h.code.to_string(), summary["hazards"][h.code].as_u64().unwrap()))
+        .map(|h| (h.code.to_string(), summary["hazards"][h.code.as_str()].as_u64().unwrap()))
         .filter(|(_, n)| *n > 0)
         .collect();
     assert!(!expected.is_empty());
     assert_eq!(shown, expected, "the hazards to decide, most consequential first");
     assert!(position("id=\"before-anything\"") < position("id=\"models-before\""), "decisions before totals");
     let chart = rendered.split("id=\"chart-hazards\"").nth(1).unwrap().split("</figure>").next().unwrap();
-    for hazard in &CODES {
-        let count = summary["hazards"][hazard.code].as_u64().unwrap();
+    for hazard in &RULES {
+        let count = summary["hazards"][hazard.code.as_str()].as_u64().unwrap();
         assert!(chart.contains(&format!(">{count} {}</text>", hazard.unit)), "{} bar shows its unit", hazard.code);
         let label: String = format!("{} {}", hazard.code, hazard.title).chars().take(40).collect();
         assert!(unescape(chart).contains(&label), "{} bar shows its meaning", hazard.code);

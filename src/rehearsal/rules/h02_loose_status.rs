@@ -1,0 +1,62 @@
+//! H2: a status that is `active` to the documented policy but not to the shipped script.
+
+use super::Rule;
+use crate::terms::HazardCode;
+
+pub const RULE: Rule = Rule {
+    code: HazardCode::H2,
+    unit: "models rows",
+    title: "status is `active` only ignoring case or spaces (`ACTIVE`, `Active `)",
+    help: "normalise version_status (lower(trim())) before the rollback, or the legacy policy ignores these rows",
+    #[cfg(feature = "engine")]
+    find: engine::find,
+};
+
+#[cfg(feature = "engine")]
+mod engine {
+    use crate::error::Result;
+    use crate::plan::{HazardRow, Shared};
+    use crate::rehearsal::facts::{show, Facts, ModelRow};
+    use crate::rehearsal::policy::{is_active_exactly, is_active_loosely};
+    use crate::rehearsal::rules::hazard;
+    use crate::terms::HazardCode;
+    use std::collections::BTreeSet;
+
+    pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
+        Ok(rows(facts.rows, facts.deleted_models, facts.models_table))
+    }
+
+    pub fn rows(models: &[ModelRow], _deleted: &BTreeSet<i64>, table: &Shared) -> Vec<HazardRow> {
+        models
+            .iter()
+            .filter(|r| is_active_loosely(r.row.status.as_deref()) && !is_active_exactly(r.row.status.as_deref()))
+            .map(|r| {
+                hazard(
+                    HazardCode::H2,
+                    table,
+                    &r.row.id,
+                    format!("status {} counts as active only ignoring case/spaces", show(&r.row.status)),
+                )
+            })
+            .collect()
+    }
+}
+
+#[cfg(all(test, feature = "engine"))]
+mod tests {
+    use super::engine::rows;
+    use crate::rehearsal::rules::sample::{model, table};
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn only_loosely_active_statuses() {
+        let models =
+            [model(1, "m", Some("1.0"), "active"), model(2, "m", Some("2.0"), "Active "), model(3, "m", None, "draft")];
+        let found = rows(&models, &BTreeSet::new(), &table());
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (&*found[0].key, &*found[0].detail),
+            ("v2", "status \"Active \" counts as active only ignoring case/spaces")
+        );
+    }
+}

@@ -1,0 +1,61 @@
+//! H4: a version that version precedence cannot parse.
+
+use super::Rule;
+use crate::terms::HazardCode;
+
+pub const RULE: Rule = Rule {
+    code: HazardCode::H4,
+    unit: "models rows",
+    title: "NULL, empty or unparseable version",
+    help: "fix these versions; unparseable versions lose against every parseable one",
+    #[cfg(feature = "engine")]
+    find: engine::find,
+};
+
+#[cfg(feature = "engine")]
+mod engine {
+    use crate::error::Result;
+    use crate::plan::{HazardRow, Shared};
+    use crate::rehearsal::facts::{show, Facts, ModelRow};
+    use crate::rehearsal::policy;
+    use crate::rehearsal::rules::hazard;
+    use crate::terms::HazardCode;
+    use std::collections::BTreeSet;
+
+    pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
+        Ok(rows(facts.rows, facts.deleted_models, facts.models_table))
+    }
+
+    pub fn rows(models: &[ModelRow], _deleted: &BTreeSet<i64>, table: &Shared) -> Vec<HazardRow> {
+        models
+            .iter()
+            .filter(|r| !policy::parses(r.row.version.as_deref()))
+            .map(|r| {
+                hazard(HazardCode::H4, table, &r.row.id, format!("version {} does not parse", show(&r.row.version)))
+            })
+            .collect()
+    }
+}
+
+#[cfg(all(test, feature = "engine"))]
+mod tests {
+    use super::engine::rows;
+    use crate::rehearsal::rules::sample::{model, table};
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn null_empty_and_garbage_versions() {
+        let models = [
+            model(1, "m", Some("1.2.3"), "active"),
+            model(2, "m", None, "x"),
+            model(3, "m", Some(""), "x"),
+            model(4, "m", Some("one"), "x"),
+        ];
+        let found: Vec<String> =
+            rows(&models, &BTreeSet::new(), &table()).iter().map(|h| h.detail.to_string()).collect();
+        assert_eq!(
+            found,
+            ["version NULL does not parse", "version \"\" does not parse", "version \"one\" does not parse"]
+        );
+    }
+}

@@ -1,0 +1,73 @@
+//! H8: a service whose model_id has no models row before the rollback.
+
+use super::Rule;
+use crate::terms::HazardCode;
+
+pub const RULE: Rule = Rule {
+    code: HazardCode::H8,
+    unit: "services rows",
+    title: "service whose model_id has no models row (orphan before the rollback): the guide's V3 fails on it",
+    help: "decide explicitly: --delete-orphans deletes them and their cascade, otherwise they stay and are listed",
+    #[cfg(feature = "engine")]
+    find: engine::find,
+};
+
+#[cfg(feature = "engine")]
+mod engine {
+    use crate::error::Result;
+    use crate::plan::ServiceAction;
+    use crate::plan::{HazardRow, Shared};
+    use crate::rehearsal::facts::{show, Facts, ModelRow, ServiceFact};
+    use crate::rehearsal::rules::hazard;
+    use crate::terms::HazardCode;
+
+    pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
+        Ok(rows(facts.services_after, facts.rows, facts.services_table))
+    }
+
+    pub fn rows(services: &[ServiceFact], models: &[ModelRow], table: &Shared) -> Vec<HazardRow> {
+        // The guide's `NOT IN (SELECT model_id …)` is never true once the list holds a NULL.
+        let any_null_model_id = models.iter().any(|r| r.row.model_id.is_none());
+        services
+            .iter()
+            .filter(|s| !s.known_model)
+            .map(|s| {
+                let detail = format!(
+                    "model_id {} has no models row{}{}",
+                    show(&s.impact.model_id),
+                    if s.impact.action == ServiceAction::Deleted { "; deleted with --delete-orphans" } else { "" },
+                    if any_null_model_id {
+                        "; the guide's NOT IN fix deletes nothing: a models.model_id is NULL"
+                    } else {
+                        ""
+                    }
+                );
+                hazard(HazardCode::H8, table, s.key(), detail)
+            })
+            .collect()
+    }
+}
+
+#[cfg(all(test, feature = "engine"))]
+mod tests {
+    use super::engine::rows;
+    use crate::plan::ServiceAction;
+    use crate::rehearsal::rules::sample::{model, service, table};
+
+    #[test]
+    fn services_of_unknown_models() {
+        let mut kept = service("s2", Some("1"), None, ServiceAction::Orphan);
+        kept.known_model = false;
+        let mut deleted = service("s3", Some("1"), None, ServiceAction::Deleted);
+        deleted.known_model = false;
+        let services = [service("s1", Some("1.0"), Some("1.0"), ServiceAction::Unchanged), kept, deleted];
+        let mut models = [model(1, "m", Some("1.0"), "active")];
+        let found: Vec<String> = rows(&services, &models, &table()).iter().map(|h| h.detail.to_string()).collect();
+        assert_eq!(
+            found,
+            ["model_id \"m\" has no models row", "model_id \"m\" has no models row; deleted with --delete-orphans"]
+        );
+        models[0].row.model_id = None;
+        assert!(rows(&services, &models, &table())[0].detail.ends_with("deletes nothing: a models.model_id is NULL"));
+    }
+}

@@ -1,0 +1,56 @@
+//! H10: a deleted row marked immutable.
+
+use super::Rule;
+use crate::terms::HazardCode;
+
+pub const RULE: Rule = Rule {
+    code: HazardCode::H10,
+    unit: "models rows",
+    title: "immutable version deleted",
+    help: "confirm that immutable versions may be deleted, or keep them another way",
+    #[cfg(feature = "engine")]
+    find: engine::find,
+};
+
+#[cfg(feature = "engine")]
+mod engine {
+    use crate::error::Result;
+    use crate::plan::{HazardRow, Shared};
+    use crate::rehearsal::facts::{show, Facts, ModelRow};
+    use crate::rehearsal::rules::hazard;
+    use crate::terms::HazardCode;
+    use std::collections::BTreeSet;
+
+    pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
+        Ok(rows(facts.rows, facts.deleted_models, facts.models_table))
+    }
+
+    pub fn rows(models: &[ModelRow], deleted: &BTreeSet<i64>, table: &Shared) -> Vec<HazardRow> {
+        models
+            .iter()
+            .filter(|r| deleted.contains(&r.rid) && r.immutable == Some(true))
+            .map(|r| {
+                hazard(HazardCode::H10, table, &r.row.id, format!("immutable version {} deleted", show(&r.row.version)))
+            })
+            .collect()
+    }
+}
+
+#[cfg(all(test, feature = "engine"))]
+mod tests {
+    use super::engine::rows;
+    use crate::rehearsal::rules::sample::{model, table};
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn only_deleted_rows_flagged_immutable() {
+        let mut models =
+            [model(1, "m", Some("1.0"), "active"), model(2, "m", Some("2.0"), "x"), model(3, "m", Some("3.0"), "x")];
+        for m in &mut models[..2] {
+            m.immutable = Some(true);
+        }
+        let found = rows(&models, &BTreeSet::from([2, 3]), &table());
+        assert_eq!(found.len(), 1);
+        assert_eq!((&*found[0].key, &*found[0].detail), ("v2", "immutable version \"2.0\" deleted"));
+    }
+}

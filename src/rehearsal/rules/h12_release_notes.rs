@@ -1,0 +1,68 @@
+//! H12: a row, kept or deleted, whose release notes the dropped column takes along.
+
+use super::Rule;
+use crate::terms::HazardCode;
+
+pub const RULE: Rule = Rule {
+    code: HazardCode::H12,
+    unit: "models rows",
+    title: "release notes lost (the column is dropped)",
+    help: "export release_notes (versions_deleted.csv has the deleted rows' notes) before the rollback",
+    #[cfg(feature = "engine")]
+    find: engine::find,
+};
+
+#[cfg(feature = "engine")]
+mod engine {
+    use crate::error::Result;
+    use crate::plan::{HazardRow, Shared};
+    use crate::rehearsal::facts::{show, Facts, ModelRow};
+    use crate::rehearsal::rules::hazard;
+    use crate::terms::HazardCode;
+    use std::collections::BTreeSet;
+
+    pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
+        Ok(rows(facts.rows, facts.deleted_models, facts.models_table))
+    }
+
+    pub fn rows(models: &[ModelRow], deleted: &BTreeSet<i64>, table: &Shared) -> Vec<HazardRow> {
+        models
+            .iter()
+            .filter(|r| r.notes.as_deref().is_some_and(|n| !n.is_empty()))
+            .map(|r| {
+                hazard(
+                    HazardCode::H12,
+                    table,
+                    &r.row.id,
+                    format!(
+                        "release notes of {} version {} lost",
+                        if deleted.contains(&r.rid) { "deleted" } else { "kept" },
+                        show(&r.row.version)
+                    ),
+                )
+            })
+            .collect()
+    }
+}
+
+#[cfg(all(test, feature = "engine"))]
+mod tests {
+    use super::engine::rows;
+    use crate::rehearsal::rules::sample::{model, table};
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn non_empty_notes_kept_or_deleted() {
+        let mut models =
+            [model(1, "m", Some("1.0"), "active"), model(2, "m", Some("2.0"), "x"), model(3, "m", Some("3.0"), "x")];
+        models[0].notes = Some("first".into());
+        models[1].notes = Some("second".into());
+        models[2].notes = Some(String::new());
+        let found: Vec<String> =
+            rows(&models, &BTreeSet::from([2]), &table()).iter().map(|h| h.detail.to_string()).collect();
+        assert_eq!(
+            found,
+            ["release notes of kept version \"1.0\" lost", "release notes of deleted version \"2.0\" lost"]
+        );
+    }
+}

@@ -1,0 +1,26 @@
+//! H16: each firing of a trigger during the rollback. The firings are counted by
+//! `rehearsal::triggers` (they need the statements' row effects), which this rule asks.
+
+use super::Rule;
+use crate::terms::HazardCode;
+
+pub const RULE: Rule = Rule {
+    code: HazardCode::H16,
+    unit: "trigger firings",
+    title: "a trigger fires during the rollback (per row for FOR EACH ROW, per statement otherwise); its effects are not rehearsed",
+    help: "read each trigger's function: what it writes, or refuses, is not in this rehearsal; disable it for the rollback if it must not fire",
+    #[cfg(feature = "engine")]
+    find: engine::find,
+};
+
+#[cfg(feature = "engine")]
+mod engine {
+    use crate::error::Result;
+    use crate::plan::HazardRow;
+    use crate::rehearsal::facts::Facts;
+    use crate::rehearsal::triggers;
+
+    pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
+        triggers::firings(facts.conn, facts.catalog, facts.loaded, facts.spec, facts.steps)
+    }
+}

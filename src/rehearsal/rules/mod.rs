@@ -1,0 +1,188 @@
+//! The hazards of ROLLBACK.md §4, one rule a file: its code, the unit its count is in, what it
+//! means, what to do, and (with the engine) the function that finds its rows in the
+//! rehearsal's facts. A new hazard is a new file, a line in `RULES` and its `HazardCode`.
+
+use crate::terms::HazardCode;
+#[cfg(feature = "engine")]
+use {super::facts::Facts, crate::error::Result, crate::plan::HazardRow};
+
+mod h01_semantic_order;
+mod h02_loose_status;
+mod h03_no_active;
+mod h04_unparseable;
+mod h05_tie;
+mod h06_pinned_deleted;
+mod h07_dangling_pin;
+mod h08_orphan_service;
+mod h09_foreign_keys;
+mod h10_immutable;
+mod h11_published;
+mod h12_release_notes;
+mod h13_unique_constraint;
+mod h14_stale_backup;
+mod h15_unrestorable;
+mod h16_triggers;
+mod h17_failing_objects;
+mod h18_dropped_silently;
+
+pub struct Rule {
+    pub code: HazardCode,
+    pub unit: &'static str,
+    pub title: &'static str,
+    pub help: &'static str,
+    /// The hazard's rows, found in the facts.
+    #[cfg(feature = "engine")]
+    pub(crate) find: fn(&Facts) -> Result<Vec<HazardRow>>,
+}
+
+/// Every rule, in code order.
+pub const RULES: [Rule; 18] = [
+    h01_semantic_order::RULE,
+    h02_loose_status::RULE,
+    h03_no_active::RULE,
+    h04_unparseable::RULE,
+    h05_tie::RULE,
+    h06_pinned_deleted::RULE,
+    h07_dangling_pin::RULE,
+    h08_orphan_service::RULE,
+    h09_foreign_keys::RULE,
+    h10_immutable::RULE,
+    h11_published::RULE,
+    h12_release_notes::RULE,
+    h13_unique_constraint::RULE,
+    h14_stale_backup::RULE,
+    h15_unrestorable::RULE,
+    h16_triggers::RULE,
+    h17_failing_objects::RULE,
+    h18_dropped_silently::RULE,
+];
+
+/// The rule of a code as summary.json spells it.
+pub fn info(code: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.code == code)
+}
+
+/// Every rule's rows, ordered by code, then by key (rows of one key in the order found).
+#[cfg(feature = "engine")]
+pub(crate) fn find_all(facts: &Facts) -> Result<Vec<HazardRow>> {
+    let mut rows = Vec::new();
+    for rule in &RULES {
+        rows.extend((rule.find)(facts)?);
+    }
+    rows.sort_by(|a, b| a.code.cmp(&b.code).then_with(|| a.key.cmp(&b.key)));
+    Ok(rows)
+}
+
+#[cfg(feature = "engine")]
+pub(crate) fn hazard(code: HazardCode, table: &crate::plan::Shared, key: &str, detail: String) -> HazardRow {
+    HazardRow { code, table: table.clone(), key: key.into(), detail: detail.into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_rule_per_code_in_code_order() {
+        let codes: Vec<&str> = RULES.iter().map(|r| r.code.as_str()).collect();
+        let expected: Vec<String> = (1..=18).map(|n| format!("H{n}")).collect();
+        assert_eq!(codes, expected);
+        assert_eq!(info("H9").unwrap().unit, "rows of other tables");
+        assert!(info("H19").is_none());
+    }
+}
+
+/// Tiny facts for the rules' unit tests: models rows, groups and services without a workspace.
+#[cfg(all(test, feature = "engine"))]
+pub(crate) mod sample {
+    use super::super::facts::{GroupChoice, ModelRow, ServiceFact};
+    use super::super::policy::{choose, VersionRow};
+    use crate::catalog::TableName;
+    use crate::collation::{CollationName, Collator};
+    use crate::plan::{FailingObject, ServiceAction, ServiceImpact, Shared, StepFailure, StepPrediction};
+    use crate::rehearsal::steps::Step;
+    use crate::terms::{HazardCode, Policy};
+
+    pub fn table() -> Shared {
+        "public.models".into()
+    }
+
+    pub fn model(rid: i64, model_id: &str, version: Option<&str>, status: &str) -> ModelRow {
+        ModelRow {
+            rid,
+            row: VersionRow {
+                id: format!("v{rid}"),
+                model_id: Some(model_id.into()),
+                version: version.map(str::to_string),
+                status: Some(status.into()),
+                created_at: Some(rid),
+            },
+            ..ModelRow::default()
+        }
+    }
+
+    /// Rows grouped by model_id in order of appearance, keepers chosen under both policies in C.
+    pub fn groups(rows: &[ModelRow]) -> Vec<GroupChoice> {
+        let mut ids: Vec<&Option<String>> = rows.iter().map(|r| &r.row.model_id).collect();
+        ids.dedup();
+        ids.iter()
+            .map(|id| {
+                let members: Vec<usize> = (0..rows.len()).filter(|&i| &rows[i].row.model_id == *id).collect();
+                let group: Vec<VersionRow> = members.iter().map(|&i| rows[i].row.clone()).collect();
+                let c = Collator::open(&CollationName::c()).unwrap();
+                GroupChoice {
+                    documented: choose(Policy::Documented, &group, &c),
+                    legacy: choose(Policy::Legacy, &group, &c),
+                    collation_sensitive: false,
+                    members,
+                }
+            })
+            .collect()
+    }
+
+    pub fn service(id: &str, pin: Option<&str>, after: Option<&str>, action: ServiceAction) -> ServiceFact {
+        ServiceFact {
+            impact: ServiceImpact {
+                id: id.into(),
+                service_id: None,
+                name: None,
+                model_id: Some("m".into()),
+                model_version_before: pin.map(str::to_string),
+                model_version_after: after.map(str::to_string),
+                action,
+            },
+            known_model: true,
+            pin_existed: true,
+        }
+    }
+
+    /// An object making `ALTER TABLE models DROP COLUMN version` fail.
+    pub fn failing(object: &str, hazard: HazardCode) -> FailingObject {
+        FailingObject {
+            object: object.into(),
+            detail: format!("{object} depends on a column"),
+            table: "public.models".into(),
+            definition: String::new(),
+            hazard,
+        }
+    }
+
+    /// That statement, failing on `objects`, not reached.
+    pub fn prediction(objects: Vec<FailingObject>) -> StepPrediction {
+        let table = TableName::new("public", "models");
+        StepPrediction {
+            step: Step::DropColumns { table, columns: vec!["version".into()] },
+            sql: "ALTER TABLE models DROP COLUMN version".into(),
+            failure: Some(StepFailure {
+                sqlstate: "2BP01",
+                message: "cannot drop column".into(),
+                hazard: objects[0].hazard,
+                objects,
+                remedy: String::new(),
+                next: Vec::new(),
+            }),
+            reached: false,
+            dropped: Vec::new(),
+        }
+    }
+}
