@@ -243,8 +243,7 @@ impl Plan {
 
     /// Rows per hazard code, every code present (zero when clear).
     pub fn hazard_counts(&self) -> BTreeMap<&'static str, u64> {
-        let mut counts: BTreeMap<&'static str, u64> =
-            crate::rehearsal::rules::RULES.iter().map(|r| (r.code.as_str(), 0)).collect();
+        let mut counts: BTreeMap<&'static str, u64> = HazardCode::ALL.iter().map(|c| (c.as_str(), 0)).collect();
         for row in &self.hazards {
             *counts.entry(row.code.as_str()).or_default() += 1;
         }

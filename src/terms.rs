@@ -56,6 +56,12 @@ pub enum HazardCode {
 }
 
 impl HazardCode {
+    /// Every code, in order (the rules list one rule for each).
+    pub const ALL: [HazardCode; 18] = {
+        use HazardCode::*;
+        [H1, H2, H3, H4, H5, H6, H7, H8, H9, H10, H11, H12, H13, H14, H15, H16, H17, H18]
+    };
+
     pub fn as_str(self) -> &'static str {
         use HazardCode::*;
         match self {

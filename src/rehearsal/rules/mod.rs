@@ -1,6 +1,7 @@
 //! The hazards of ROLLBACK.md §4, one rule a file: its code, the unit its count is in, what it
 //! means, what to do, and (with the engine) the function that finds its rows in the
-//! rehearsal's facts. A new hazard is a new file, a line in `RULES` and its `HazardCode`.
+//! rehearsal's facts. A new hazard is a new file, a line in `RULES` and its `HazardCode`
+//! (a variant, its text and its place in `HazardCode::ALL`).
 
 use crate::terms::HazardCode;
 #[cfg(feature = "engine")]
@@ -84,9 +85,10 @@ mod tests {
 
     #[test]
     fn one_rule_per_code_in_code_order() {
-        let codes: Vec<&str> = RULES.iter().map(|r| r.code.as_str()).collect();
-        let expected: Vec<String> = (1..=18).map(|n| format!("H{n}")).collect();
-        assert_eq!(codes, expected);
+        let codes: Vec<HazardCode> = RULES.iter().map(|r| r.code).collect();
+        assert_eq!(codes, HazardCode::ALL);
+        let texts: Vec<String> = HazardCode::ALL.iter().map(|c| c.to_string()).collect();
+        assert_eq!(texts, (1..=18).map(|n| format!("H{n}")).collect::<Vec<_>>());
         assert_eq!(info("H9").unwrap().unit, "rows of other tables");
         assert!(info("H19").is_none());
     }
@@ -97,11 +99,12 @@ mod tests {
 pub(crate) mod sample {
     use super::super::facts::{GroupChoice, ModelRow, ServiceFact};
     use super::super::policy::{choose, VersionRow};
-    use crate::catalog::TableName;
+    use crate::catalog::{Catalog, Column, Table, TableName};
     use crate::collation::{CollationName, Collator};
     use crate::plan::{FailingObject, ServiceAction, ServiceImpact, Shared, StepFailure, StepPrediction};
     use crate::rehearsal::steps::Step;
     use crate::terms::{HazardCode, Policy};
+    use crate::workspace::Workspace;
 
     pub fn table() -> Shared {
         "public.models".into()
@@ -184,5 +187,28 @@ pub(crate) mod sample {
             reached: false,
             dropped: Vec::new(),
         }
+    }
+
+    /// An in-memory workspace holding empty text tables `(name, columns)` in schema public.
+    pub fn workspace_with(tables: &[(&str, &[&str])]) -> (Workspace, Catalog) {
+        let mut catalog = Catalog::default();
+        for (name, columns) in tables {
+            let columns = columns
+                .iter()
+                .map(|c| Column {
+                    name: c.to_string(),
+                    pg_type: "text".into(),
+                    not_null: false,
+                    default: None,
+                    generated: None,
+                    collation: None,
+                })
+                .collect();
+            catalog.tables.push(Table::new(TableName::new("public", name), columns));
+        }
+        let workspace = Workspace::in_memory().unwrap();
+        let names: Vec<TableName> = catalog.tables.iter().map(|t| t.name.clone()).collect();
+        workspace.create_tables(&catalog, &names).unwrap();
+        (workspace, catalog)
     }
 }
