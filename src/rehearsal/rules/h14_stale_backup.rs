@@ -14,22 +14,34 @@ pub const RULE: Rule = Rule {
 
 #[cfg(feature = "engine")]
 mod engine {
-    use crate::catalog::quote_ident;
+    use crate::catalog::{quote_ident, Catalog, Table};
     use crate::error::Result;
     use crate::plan::{HazardRow, Shared};
     use crate::rehearsal::engine::strings;
     use crate::rehearsal::facts::Facts;
     use crate::rehearsal::rules::hazard;
+    use crate::spec::Spec;
     use crate::terms::HazardCode;
+    use duckdb::Connection;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        let (spec, b) = (facts.spec, &facts.spec.backup);
+        rows(facts.conn, facts.catalog, facts.spec, facts.models, facts.services)
+    }
+
+    pub fn rows(
+        conn: &Connection,
+        catalog: &Catalog,
+        spec: &Spec,
+        models: &Table,
+        services: &Table,
+    ) -> Result<Vec<HazardRow>> {
+        let b = &spec.backup;
         let mut rows = Vec::new();
         for (live, backup_name, columns, id) in [
-            (facts.models, &b.models_table, &b.models_columns, &spec.models.id),
-            (facts.services, &b.services_table, &b.services_columns, &spec.services.id),
+            (models, &b.models_table, &b.models_columns, &spec.models.id),
+            (services, &b.services_table, &b.services_columns, &spec.services.id),
         ] {
-            let Some(backup) = facts.catalog.find_table(backup_name) else { continue };
+            let Some(backup) = catalog.find_table(backup_name) else { continue };
             let table: Shared = live.name.to_string().into();
             let shared: Vec<&String> =
                 columns.iter().filter(|c| live.column(c).is_some() && backup.column(c).is_some()).collect();
@@ -47,10 +59,34 @@ mod engine {
                 backup = backup.name.quoted(),
                 differs = if differs.is_empty() { "false".into() } else { differs.join(" OR ") },
             );
-            for (key, detail) in strings(facts.conn, &sql)? {
+            for (key, detail) in strings(conn, &sql)? {
                 rows.push(hazard(HazardCode::H14, &table, &key, detail));
             }
         }
         Ok(rows)
+    }
+}
+
+#[cfg(all(test, feature = "engine"))]
+mod tests {
+    use super::engine::rows;
+    use crate::rehearsal::rules::sample::workspace_with;
+    use crate::spec::Spec;
+
+    #[test]
+    fn live_rows_missing_from_or_differing_from_an_old_backup() {
+        let columns: &[&str] = &["id", "version"];
+        let (workspace, catalog) =
+            workspace_with(&[("models", columns), ("models_version_backup", columns), ("services", &["id"])]);
+        let conn = workspace.connection();
+        conn.execute_batch(
+            "INSERT INTO public.models VALUES ('1', '1.0'), ('2', '2.0'), ('3', '3.0');
+             INSERT INTO public.models_version_backup VALUES ('1', '1.0'), ('2', '2.5');",
+        )
+        .unwrap();
+        let (models, services) = (&catalog.tables[0], &catalog.tables[2]);
+        let found = rows(conn, &catalog, &Spec::guide(), models, services).unwrap();
+        let found: Vec<(&str, &str)> = found.iter().map(|h| (&*h.key, &*h.detail)).collect();
+        assert_eq!(found, [("2", "differs from models_version_backup"), ("3", "missing from models_version_backup")]);
     }
 }

@@ -14,18 +14,24 @@ pub const RULE: Rule = Rule {
 
 #[cfg(feature = "engine")]
 mod engine {
-    use crate::catalog::quote_ident;
+    use crate::catalog::{quote_ident, Table};
     use crate::error::Result;
-    use crate::plan::HazardRow;
+    use crate::plan::{HazardRow, Shared};
     use crate::rehearsal::effects;
     use crate::rehearsal::engine::strings;
     use crate::rehearsal::facts::Facts;
     use crate::rehearsal::rules::hazard;
+    use crate::spec::Spec;
     use crate::sql::literal;
     use crate::terms::HazardCode;
+    use duckdb::Connection;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        let (spec, models) = (facts.spec, facts.models);
+        rows(facts.conn, facts.spec, facts.models, facts.models_table)
+    }
+
+    /// Over the deletes marked in the effects tables.
+    pub fn rows(conn: &Connection, spec: &Spec, models: &Table, table: &Shared) -> Result<Vec<HazardRow>> {
         let uncopied: Vec<String> = models
             .columns
             .iter()
@@ -42,11 +48,33 @@ mod engine {
             models.name.quoted(),
             effects::deleted_rids(&models.name)
         );
-        Ok(strings(facts.conn, &sql)?
+        Ok(strings(conn, &sql)?
             .into_iter()
-            .map(|(key, lost)| {
-                hazard(HazardCode::H15, facts.models_table, &key, format!("not in the guide's backup: {lost}"))
-            })
+            .map(|(key, lost)| hazard(HazardCode::H15, table, &key, format!("not in the guide's backup: {lost}")))
             .collect())
+    }
+}
+
+#[cfg(all(test, feature = "engine"))]
+mod tests {
+    use super::engine::rows;
+    use crate::rehearsal::effects;
+    use crate::rehearsal::rules::sample::{table, workspace_with};
+    use crate::spec::Spec;
+
+    #[test]
+    fn deleted_rows_with_values_the_guide_does_not_copy() {
+        let (workspace, catalog) = workspace_with(&[("models", &["id", "model_id", "version", "secret"])]);
+        let conn = workspace.connection();
+        conn.execute_batch(
+            "INSERT INTO public.models VALUES ('1', 'm', '1.0', 's'), ('2', 'm', '2.0', NULL), ('3', 'm', '3.0', 'x')",
+        )
+        .unwrap();
+        effects::create(conn).unwrap();
+        conn.execute_batch("INSERT INTO _plan_deleted SELECT 'public.models', rowid, 'test', 'versions' FROM public.models WHERE id IN ('1', '2')")
+            .unwrap();
+        let found = rows(conn, &Spec::guide(), &catalog.tables[0], &table()).unwrap();
+        let found: Vec<(&str, &str)> = found.iter().map(|h| (&*h.key, &*h.detail)).collect();
+        assert_eq!(found, [("1", "not in the guide's backup: secret")]);
     }
 }

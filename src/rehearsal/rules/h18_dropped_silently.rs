@@ -40,3 +40,37 @@ mod engine {
         found
     }
 }
+
+#[cfg(all(test, feature = "engine"))]
+mod tests {
+    use super::engine::rows;
+    use crate::catalog::objects::{ObjectKind, SchemaObject};
+    use crate::catalog::TableName;
+    use crate::plan::DroppedObject;
+    use crate::rehearsal::ddl_replay::Replay;
+    use crate::rehearsal::rules::sample::{failing, prediction};
+    use crate::terms::HazardCode;
+
+    #[test]
+    fn objects_dropped_with_a_column() {
+        let index = SchemaObject {
+            kind: ObjectKind::Index,
+            schema: "public".into(),
+            name: "models_version_idx".into(),
+            table: Some(TableName::new("public", "models")),
+            uses: Vec::new(),
+            unique_key: None,
+            owns_index: false,
+            definition: "CREATE INDEX models_version_idx ON models (version)".into(),
+        };
+        let mut step = prediction(vec![failing("view v", HazardCode::H17)]);
+        step.dropped = vec![DroppedObject { object: index, with_column: "version".into() }];
+        let found = rows(&Replay { steps: vec![step], remaining: Vec::new() });
+        assert_eq!(found.len(), 1, "the failing view is H17's, not H18's");
+        assert_eq!((&*found[0].table, &*found[0].key), ("public.models", "index models_version_idx"));
+        assert_eq!(
+            &*found[0].detail,
+            "dropped with column version by `ALTER TABLE models DROP COLUMN version`; definition: CREATE INDEX models_version_idx ON models (version)"
+        );
+    }
+}
