@@ -20,13 +20,12 @@ mod engine {
     use crate::rehearsal::policy::{is_active_exactly, is_active_loosely};
     use crate::rehearsal::rules::hazard;
     use crate::terms::HazardCode;
-    use std::collections::BTreeSet;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.rows, facts.deleted_models, facts.models_table))
+        Ok(rows(facts.rows, facts.models_table))
     }
 
-    pub fn rows(models: &[ModelRow], _deleted: &BTreeSet<i64>, table: &Shared) -> Vec<HazardRow> {
+    pub fn rows(models: &[ModelRow], table: &Shared) -> Vec<HazardRow> {
         models
             .iter()
             .filter(|r| is_active_loosely(r.row.status.as_deref()) && !is_active_exactly(r.row.status.as_deref()))
@@ -46,13 +45,12 @@ mod engine {
 mod tests {
     use super::engine::rows;
     use crate::rehearsal::rules::sample::{model, table};
-    use std::collections::BTreeSet;
 
     #[test]
     fn only_loosely_active_statuses() {
         let models =
             [model(1, "m", Some("1.0"), "active"), model(2, "m", Some("2.0"), "Active "), model(3, "m", None, "draft")];
-        let found = rows(&models, &BTreeSet::new(), &table());
+        let found = rows(&models, &table());
         assert_eq!(found.len(), 1);
         assert_eq!(
             (&*found[0].key, &*found[0].detail),

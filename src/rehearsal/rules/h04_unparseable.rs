@@ -20,13 +20,12 @@ mod engine {
     use crate::rehearsal::policy;
     use crate::rehearsal::rules::hazard;
     use crate::terms::HazardCode;
-    use std::collections::BTreeSet;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.rows, facts.deleted_models, facts.models_table))
+        Ok(rows(facts.rows, facts.models_table))
     }
 
-    pub fn rows(models: &[ModelRow], _deleted: &BTreeSet<i64>, table: &Shared) -> Vec<HazardRow> {
+    pub fn rows(models: &[ModelRow], table: &Shared) -> Vec<HazardRow> {
         models
             .iter()
             .filter(|r| !policy::parses(r.row.version.as_deref()))
@@ -41,7 +40,6 @@ mod engine {
 mod tests {
     use super::engine::rows;
     use crate::rehearsal::rules::sample::{model, table};
-    use std::collections::BTreeSet;
 
     #[test]
     fn null_empty_and_garbage_versions() {
@@ -51,8 +49,7 @@ mod tests {
             model(3, "m", Some(""), "x"),
             model(4, "m", Some("one"), "x"),
         ];
-        let found: Vec<String> =
-            rows(&models, &BTreeSet::new(), &table()).iter().map(|h| h.detail.to_string()).collect();
+        let found: Vec<String> = rows(&models, &table()).iter().map(|h| h.detail.to_string()).collect();
         assert_eq!(
             found,
             ["version NULL does not parse", "version \"\" does not parse", "version \"one\" does not parse"]
