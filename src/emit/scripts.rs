@@ -5,11 +5,11 @@ use super::check::dollar_quote;
 use super::{restore, Context};
 use crate::catalog::objects::{ObjectKind, SchemaObject};
 use crate::catalog::{quote_ident, ConstraintKind, FkAction, Table, TableName};
-use crate::plan::{Plan, StepPrediction};
+use crate::plan::{Mode, Plan, StepPrediction};
+use crate::rehearsal::policy::Policy;
 use crate::rehearsal::steps::Step;
 use crate::spec::rehearse_backup;
 use crate::sql::{self, literal, Dialect};
-use crate::terms::{Mode, Policy};
 use std::fmt::Write;
 
 /// Makes text safe inside a `--` comment (one line, no control characters).
