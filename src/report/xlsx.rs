@@ -73,6 +73,10 @@ fn write_with_sheet_rows(plan: &Plan, path: &Path, sheet_rows: u32) -> Result<()
 
 /// `text` cut to Excel's cell limit, on a character boundary.
 fn fit(text: &str) -> &str {
+    // A character takes at least as many UTF-8 bytes as UTF-16 units: short text fits as it is.
+    if text.len() <= CELL_UNITS {
+        return text;
+    }
     let mut units = 0;
     for (at, c) in text.char_indices() {
         units += c.len_utf16();
