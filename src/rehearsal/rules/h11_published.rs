@@ -16,8 +16,8 @@ pub const RULE: Rule = Rule {
 mod engine {
     use crate::error::Result;
     use crate::plan::{HazardRow, Shared};
-    use crate::rehearsal::facts::{show, Facts, ModelRow};
-    use crate::rehearsal::rules::hazard;
+    use crate::rehearsal::facts::{Facts, ModelRow};
+    use crate::rehearsal::rules::deleted_marked;
     use crate::terms::HazardCode;
     use std::collections::BTreeSet;
 
@@ -26,13 +26,7 @@ mod engine {
     }
 
     pub fn rows(models: &[ModelRow], deleted: &BTreeSet<i64>, table: &Shared) -> Vec<HazardRow> {
-        models
-            .iter()
-            .filter(|r| deleted.contains(&r.rid) && r.published == Some(true))
-            .map(|r| {
-                hazard(HazardCode::H11, table, &r.row.id, format!("published version {} deleted", show(&r.row.version)))
-            })
-            .collect()
+        deleted_marked(HazardCode::H11, "published", |r| r.published, models, deleted, table)
     }
 }
 

@@ -79,6 +79,26 @@ pub(crate) fn hazard(code: HazardCode, table: &crate::plan::Shared, key: &str, d
     HazardRow { code, table: table.clone(), key: key.into(), detail: detail.into() }
 }
 
+/// The deleted models rows whose boolean `marked` column holds true (H10 immutable, H11
+/// published), each named "<word> version <version> deleted".
+#[cfg(feature = "engine")]
+pub(crate) fn deleted_marked(
+    code: HazardCode,
+    word: &str,
+    marked: fn(&super::facts::ModelRow) -> Option<bool>,
+    models: &[super::facts::ModelRow],
+    deleted: &std::collections::BTreeSet<i64>,
+    table: &crate::plan::Shared,
+) -> Vec<HazardRow> {
+    models
+        .iter()
+        .filter(|r| deleted.contains(&r.rid) && marked(r) == Some(true))
+        .map(|r| {
+            hazard(code, table, &r.row.id, format!("{word} version {} deleted", super::facts::show(&r.row.version)))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
