@@ -159,6 +159,22 @@ impl ForeignKey {
     pub fn assigned<'k>(&'k self, key: &'k [String]) -> impl Iterator<Item = &'k String> {
         key.iter().filter(move |c| self.set_columns.is_empty() || self.set_columns.contains(c))
     }
+
+    /// Each column of `key` that the action assigns in `holder` (the referencing table or one
+    /// of its partitions), with what it gets: NULL (`None`), or under SET DEFAULT the column's
+    /// default expression (NULL when it has none). The rehearsal's post-state, its triggers and
+    /// NOT NULL checks, and 04_restore_version.sql all take the new values from here.
+    pub fn assigned_values<'k>(
+        &'k self,
+        key: &'k [String],
+        holder: Option<&'k Table>,
+    ) -> impl Iterator<Item = (&'k String, Option<&'k str>)> {
+        let set_default = self.on_delete == FkAction::SetDefault;
+        self.assigned(key).map(move |c| {
+            let default = holder.filter(|_| set_default).and_then(|t| t.column(c)).and_then(|c| c.default.as_deref());
+            (c, default)
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

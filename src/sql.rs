@@ -1,6 +1,8 @@
 //! SQL that must mean the same in DuckDB (the rehearsal) and in PostgreSQL (the emitted
 //! scripts): built once here, with a dialect switch only where the two engines differ. The
-//! drift fingerprint and the guide's verification queries come from these builders.
+//! drift fingerprint, the guide's verification V2 and V3, the orphan delete, the services the
+//! touch UPDATE reaches and the stale-backup comparison come from these builders;
+//! `tests/cases/sql_dialects.cases` runs each in both engines on the same rows.
 
 use crate::catalog::quote_ident;
 
@@ -83,6 +85,39 @@ pub fn orphan_condition(alias: &str, service_model_id: &str, models: &str, model
             "NOT EXISTS (SELECT 1 FROM {models} m WHERE m.{mid} = {smid}) AND (NOT EXISTS (SELECT 1 FROM {models}) OR ({smid} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {models} m WHERE m.{mid} IS NULL)))"
         ),
     }
+}
+
+/// The services rows that the shipped script's `UPDATE services SET model_id = model_id`
+/// touches: those whose `model_id` a models row holds (`IN`: a NULL one touches nothing).
+pub fn model_exists(service_model_id: &str, models: &str, model_id: &str) -> String {
+    format!("{} IN (SELECT {} FROM {models})", quote_ident(service_model_id), quote_ident(model_id))
+}
+
+/// One side of a comparison of whole rows: a relation and the alias its rows go by.
+#[derive(Debug, Clone, Copy)]
+pub struct Rows<'a> {
+    pub relation: &'a str,
+    pub alias: &'a str,
+    /// The table's own rows, not its inheritance children's (PostgreSQL's `ONLY`; a workspace
+    /// table holds its own rows alone).
+    pub only: bool,
+}
+
+/// The rows of `first` that `second` lacks, duplicates counted (`EXCEPT ALL`): a backup from
+/// an earlier run is stale when either direction finds a row. PostgreSQL compares each row's
+/// text, which needs no equality operator whatever the column types (json, point); DuckDB
+/// compares the values.
+pub fn rows_missing(first: Rows, second: Rows, dialect: Dialect) -> String {
+    let side = |rows: Rows| match dialect {
+        Dialect::DuckDb => format!("SELECT * FROM {}", rows.relation),
+        Dialect::Postgres => format!(
+            "SELECT {alias}::text FROM {only}{} {alias}",
+            rows.relation,
+            alias = rows.alias,
+            only = if rows.only { "ONLY " } else { "" }
+        ),
+    };
+    format!("{} EXCEPT ALL {}", side(first), side(second))
 }
 
 #[cfg(test)]

@@ -173,15 +173,10 @@ fn point_back(edge: &FkEdge, alias: &str) -> String {
 
 /// What a SET NULL / SET DEFAULT key leaves in the child row's assigned columns (alias `l`).
 fn detached(catalog: &Catalog, edge: &FkEdge, alias: &str) -> String {
-    let parts: Vec<String> = assigned(edge)
-        .into_iter()
-        .map(|c| {
-            let default = (edge.fk.on_delete == FkAction::SetDefault)
-                .then(|| catalog.table(&edge.child).and_then(|t| t.column(c)).and_then(|c| c.default.clone()))
-                .flatten()
-                .unwrap_or_else(|| "NULL".into());
-            format!("{alias}.{} IS NOT DISTINCT FROM ({default})", quote_ident(c))
-        })
+    let parts: Vec<String> = edge
+        .fk
+        .assigned_values(&edge.constraint.columns, catalog.table(&edge.child))
+        .map(|(c, value)| format!("{alias}.{} IS NOT DISTINCT FROM ({})", quote_ident(c), value.unwrap_or("NULL")))
         .collect();
     parts.join(" AND ")
 }

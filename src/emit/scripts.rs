@@ -9,7 +9,7 @@ use crate::plan::{Mode, Plan, StepPrediction};
 use crate::rehearsal::policy::Policy;
 use crate::rehearsal::steps::Step;
 use crate::spec::rehearse_backup;
-use crate::sql::{self, literal, Dialect};
+use crate::sql::{self, literal, Dialect, Rows};
 use std::fmt::Write;
 
 /// Makes text safe inside a `--` comment (one line, no control characters).
@@ -113,6 +113,9 @@ pub fn backup(ctx: &Context) -> String {
     let mut checks = String::from("DECLARE\n  stale text := '';\nBEGIN\n");
     for table in ctx.affected() {
         let backup = rehearse_backup(&table.name);
+        let (live_name, backup_name) = (table.name.quoted(), backup.quoted());
+        let live = Rows { relation: &live_name, alias: "t", only: true };
+        let copy = Rows { relation: &backup_name, alias: "b", only: false };
         let columns_of = |t: &TableName| {
             format!(
                 "(SELECT array_agg(column_name::text ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = {} AND table_name = {})",
@@ -122,13 +125,13 @@ pub fn backup(ctx: &Context) -> String {
         };
         let _ = write!(
             checks,
-            "  IF to_regclass({reg}) IS NOT NULL THEN\n    IF {bc} IS DISTINCT FROM {lc} THEN\n      stale := stale || ' ' || {name} || ' (other columns)';\n    ELSIF EXISTS (SELECT t::text FROM ONLY {live} t EXCEPT ALL SELECT b::text FROM {back} b)\n       OR EXISTS (SELECT b::text FROM {back} b EXCEPT ALL SELECT t::text FROM ONLY {live} t) THEN\n      stale := stale || ' ' || {name} || ' (other rows)';\n    END IF;\n  END IF;\n",
+            "  IF to_regclass({reg}) IS NOT NULL THEN\n    IF {bc} IS DISTINCT FROM {lc} THEN\n      stale := stale || ' ' || {name} || ' (other columns)';\n    ELSIF EXISTS ({lacks})\n       OR EXISTS ({extra}) THEN\n      stale := stale || ' ' || {name} || ' (other rows)';\n    END IF;\n  END IF;\n",
             reg = literal(&backup.quoted()),
             bc = columns_of(&backup),
             lc = columns_of(&table.name),
             name = literal(&backup.to_string()),
-            live = table.name.quoted(),
-            back = backup.quoted(),
+            lacks = sql::rows_missing(live, copy, Dialect::Postgres),
+            extra = sql::rows_missing(copy, live, Dialect::Postgres),
         );
     }
     checks.push_str("  IF stale <> '' THEN\n    RAISE EXCEPTION 'rehearse: backup tables from an earlier run differ from the live rows:%. Drop or rename them, then run again (a stale backup is never kept silently).', stale;\n  END IF;\nEND\n");
@@ -461,12 +464,11 @@ fn statement(ctx: &Context, prediction: &StepPrediction) -> String {
         }
         Step::TouchServices { table } => writeln!(
             out,
-            "  IF {observed} THEN\n    UPDATE {quoted} SET {mid} = {mid} WHERE {mid} IN (SELECT {model_mid} FROM {models});\n  END IF;",
+            "  IF {observed} THEN\n    UPDATE {quoted} SET {mid} = {mid} WHERE {touched};\n  END IF;",
             observed = update_observed(table),
             quoted = table.quoted(),
             mid = quote_ident(&s.model_id),
-            model_mid = quote_ident(&m.model_id),
-            models = ctx.models.name.quoted()
+            touched = sql::model_exists(&s.model_id, &ctx.models.name.quoted(), &m.model_id)
         ),
         Step::DeleteVersions { table } => writeln!(
             out,

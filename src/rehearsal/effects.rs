@@ -156,23 +156,15 @@ pub fn consequences(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<Tabl
 pub fn post_relation(catalog: &Catalog, table: &TableName) -> String {
     let mut replaced = Vec::new();
     for (constraint, fk) in catalog.foreign_keys().filter(|(c, _)| catalog.key_row_holders(&c.table).contains(table)) {
-        let value = |column: &str| match fk.on_delete {
-            FkAction::SetDefault => catalog
-                .table(table)
-                .and_then(|t| t.column(column))
-                .and_then(|c| c.default.clone())
-                .unwrap_or_else(|| "NULL".into()),
-            _ => "NULL".into(),
-        };
         if !matches!(fk.on_delete, FkAction::SetNull | FkAction::SetDefault) {
             continue;
         }
-        for column in fk.assigned(&constraint.columns) {
+        for (column, value) in fk.assigned_values(&constraint.columns, catalog.table(table)) {
             replaced.push(format!(
                 "CASE WHEN rowid IN (SELECT rid FROM {CHANGED} WHERE tbl = {} AND constraint_name = {}) THEN {} ELSE {} END AS {}",
                 literal(&table.to_string()),
                 literal(&constraint.name),
-                value(column),
+                value.unwrap_or("NULL"),
                 quote_ident(column),
                 quote_ident(column)
             ));

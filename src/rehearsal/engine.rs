@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::pgtype::DuckType;
 use crate::plan::*;
 use crate::spec::{rehearse_backup, Spec};
-use crate::sql::{self, literal, Col, Dialect};
+use crate::sql::{self, literal, Col, Dialect, Rows};
 use crate::terms::HazardCode;
 use crate::workspace::Workspace;
 use duckdb::Connection;
@@ -635,9 +635,11 @@ impl Rehearsal<'_> {
                 stale.push(format!("{name} (other columns)"));
                 continue;
             }
-            let (live, copy) = (table.name.quoted(), backup.name.quoted());
-            let differs = count(self.conn, &format!("SELECT * FROM {live} EXCEPT ALL SELECT * FROM {copy}"))?
-                + count(self.conn, &format!("SELECT * FROM {copy} EXCEPT ALL SELECT * FROM {live}"))?;
+            let (live_name, copy_name) = (table.name.quoted(), backup.name.quoted());
+            let live = Rows { relation: &live_name, alias: "t", only: true };
+            let copy = Rows { relation: &copy_name, alias: "b", only: false };
+            let differs = count(self.conn, &sql::rows_missing(live, copy, Dialect::DuckDb))?
+                + count(self.conn, &sql::rows_missing(copy, live, Dialect::DuckDb))?;
             if differs > 0 {
                 stale.push(format!("{name} (other rows)"));
             }

@@ -128,11 +128,7 @@ fn refused_actions(conn: &Connection, catalog: &Catalog) -> Result<Vec<Violation
         }
         let rows: u64 = changed.iter().map(|(_, n)| n).sum();
         let set_default = fk.on_delete == FkAction::SetDefault;
-        // The new value of each assigned column: NULL, or its default (NULL when it has none).
-        let assigned: Vec<(&String, Option<&str>)> = fk
-            .assigned(&constraint.columns)
-            .map(|c| (c, if set_default { child.column(c).and_then(|c| c.default.as_deref()) } else { None }))
-            .collect();
+        let assigned: Vec<(&String, Option<&str>)> = fk.assigned_values(&constraint.columns, Some(child)).collect();
         // PostgreSQL checks NOT NULL in the table's column order.
         let not_null = child.columns.iter().find(|column| {
             column.not_null && assigned.iter().any(|(name, value)| **name == column.name && value.is_none())

@@ -13,7 +13,7 @@ use crate::catalog::{Catalog, ConstraintKind, FkAction, Table, TableName};
 use crate::error::Result;
 use crate::plan::HazardRow;
 use crate::spec::Spec;
-use crate::sql::literal;
+use crate::sql::{self, literal};
 use crate::terms::HazardCode;
 use duckdb::Connection;
 use std::collections::BTreeSet;
@@ -116,14 +116,8 @@ pub fn firings(
                             literal(phase)
                         );
                         let new_values = fk
-                            .assigned(&constraint.columns)
-                            .map(|c| {
-                                let value = match fk.on_delete {
-                                    FkAction::SetDefault => table.column(c).and_then(|c| c.default.clone()),
-                                    _ => None,
-                                };
-                                (c.clone(), value.unwrap_or_else(|| "NULL".into()))
-                            })
+                            .assigned_values(&constraint.columns, Some(table))
+                            .map(|(c, value)| (c.clone(), value.unwrap_or("NULL").to_string()))
                             .collect();
                         let how = format!("{} by {}", fk.on_delete.sql(), constraint.name);
                         fire(Rows { rowids, new_values, how }, &mut hazards)?;
@@ -186,11 +180,9 @@ fn touch(
             continue;
         }
         let rowids = format!(
-            "(SELECT s.rowid FROM {} s WHERE s.{col} IN (SELECT m.{mcol} FROM {} m))",
+            "(SELECT rowid FROM {} WHERE {})",
             table.name.quoted(),
-            models.name.quoted(),
-            col = crate::catalog::quote_ident(model_id),
-            mcol = crate::catalog::quote_ident(&spec.models.model_id),
+            sql::model_exists(model_id, &models.name.quoted(), &spec.models.model_id)
         );
         let rows = Rows { rowids, new_values: Vec::new(), how: "updated (no change)".into() };
         fire_rows(conn, catalog, table, trigger, &statement, rows, hazards)?;

@@ -21,5 +21,6 @@ mod script_plans;
 mod scripts_vs_postgres;
 mod setup_detection;
 mod spreadsheet_reports;
+mod sql_dialects;
 mod support;
 mod validate_versions;
