@@ -196,6 +196,17 @@ pub struct Fingerprint {
     pub services_digest: String,
 }
 
+/// The rows the rollback deletes or changes, by their rowid in the workspace (which is never
+/// modified, so its rowids stay): with the workspace they give every table as the rollback
+/// leaves it, on any connection to it. `validate` compares that post-state with PostgreSQL.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RowEffects {
+    /// `schema.table` → rowids deleted (by the rollback's statements or their cascades).
+    pub deleted: BTreeMap<String, Vec<i64>>,
+    /// (`schema.table`, foreign key) → rowids whose key its SET NULL / SET DEFAULT changed.
+    pub changed: BTreeMap<(String, String), Vec<i64>>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub policy: Policy,
@@ -221,6 +232,8 @@ pub struct Plan {
     pub cascade_deleted: BTreeMap<String, u64>,
     /// Rows changed (SET NULL / SET DEFAULT) per other table.
     pub cascade_changed: BTreeMap<String, u64>,
+    /// Every deleted and changed row, for the post-state.
+    pub effects: RowEffects,
     /// Rows deleted per partitioned table or inheritance parent, its descendants' included (what
     /// `SELECT count(*) FROM parent` loses); only those that lose some.
     pub cascade_by_parent: BTreeMap<String, u64>,

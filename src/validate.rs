@@ -3,13 +3,14 @@
 //! the rehearsal's predicted post-state row by row, then run 02 again to prove it changes
 //! nothing. It never connects to a database it did not create.
 
-use crate::catalog::{quote_ident, Catalog, Table};
+use crate::catalog::{quote_ident, Catalog, Column, Table};
 use crate::cleanup::ScratchDir;
 use crate::emit::{lock_times, Context, LockTimes};
 use crate::error::{Error, Result};
 use crate::input::source::Compression;
 use crate::pg::{run_checked, Cluster};
-use crate::rehearsal::effects::post_relation;
+use crate::plan::Plan;
+use crate::rehearsal::effects;
 use crate::spec::Spec;
 use crate::workspace::Workspace;
 use serde::Serialize;
@@ -212,7 +213,7 @@ fn run_script(cluster: &Cluster, database: &str, dir: &Path, name: &str) -> Resu
 }
 
 /// The columns a table has after the rollback.
-fn surviving<'a>(spec: &Spec, context: &Context, table: &'a Table) -> Vec<&'a crate::catalog::Column> {
+fn surviving<'a>(spec: &Spec, context: &Context, table: &'a Table) -> Vec<&'a Column> {
     let dropped: &[String] = if table.name == context.models.name {
         &spec.drop.models_columns
     } else if table.name == context.services.name {
@@ -231,7 +232,7 @@ fn render(row: &[Option<String>]) -> String {
 fn snapshot(
     cluster: &Cluster,
     database: &str,
-    tables: &[(&Table, Vec<&crate::catalog::Column>)],
+    tables: &[(&Table, Vec<&Column>)],
 ) -> Result<Vec<Vec<Vec<Option<String>>>>> {
     tables
         .iter()
@@ -241,6 +242,25 @@ fn snapshot(
                 cluster.query(database, &format!("SELECT {} FROM ONLY {}", texts.join(", "), table.name.quoted()))?;
             rows.sort();
             Ok(rows)
+        })
+        .collect()
+}
+
+/// The rows of `tables` (each with the columns given) as `plan` predicts the rollback leaves
+/// them, sorted, each value as PostgreSQL's `::text` prints it: the plan's deletes and changes
+/// applied to the workspace's rows, on whatever connection `workspace` has.
+pub fn predicted_rows(
+    workspace: &Workspace,
+    catalog: &Catalog,
+    plan: &Plan,
+    tables: &[(&Table, Vec<&Column>)],
+) -> Result<Vec<Vec<Vec<Option<String>>>>> {
+    effects::load(workspace.connection(), &plan.effects)?;
+    tables
+        .iter()
+        .map(|(table, columns)| {
+            let owned: Vec<Column> = columns.iter().map(|c| (*c).clone()).collect();
+            workspace.relation_text_rows(&effects::post_relation(catalog, &table.name), &owned)
         })
         .collect()
 }
@@ -266,12 +286,10 @@ pub fn validate(
     restore_with(cluster, newer.as_deref(), input, database)?;
     let mut scripts = Vec::new();
     let tables = context.affected();
-    let compared: Vec<(&Table, Vec<&crate::catalog::Column>)> =
-        tables.iter().map(|t| (*t, surviving(spec, context, t))).collect();
+    let compared: Vec<(&Table, Vec<&Column>)> = tables.iter().map(|t| (*t, surviving(spec, context, t))).collect();
     if context.plan.fails() {
         // The rollback must refuse to run and change nothing.
-        let whole: Vec<(&Table, Vec<&crate::catalog::Column>)> =
-            tables.iter().map(|t| (*t, t.columns.iter().collect())).collect();
+        let whole: Vec<(&Table, Vec<&Column>)> = tables.iter().map(|t| (*t, t.columns.iter().collect())).collect();
         let before = snapshot(cluster, database, &whole)?;
         let run = run_script(cluster, database, scripts_dir, "02_rollback.sql")?;
         let after = snapshot(cluster, database, &whole)?;
@@ -291,10 +309,9 @@ pub fn validate(
         scripts.push(run_script(cluster, database, scripts_dir, name)?);
     }
     let actual = snapshot(cluster, database, &compared)?;
+    let predicted = predicted_rows(workspace, catalog, context.plan, &compared)?;
     let mut diffs = Vec::new();
-    for ((table, columns), actual) in compared.iter().zip(&actual) {
-        let owned: Vec<crate::catalog::Column> = columns.iter().map(|c| (*c).clone()).collect();
-        let predicted = workspace.relation_text_rows(&post_relation(catalog, &table.name), &owned)?;
+    for (((table, _), actual), predicted) in compared.iter().zip(&actual).zip(predicted) {
         let missing: Vec<String> =
             predicted.iter().filter(|r| actual.binary_search(r).is_err()).take(20).map(|r| render(r)).collect();
         let unexpected: Vec<String> =

@@ -7,6 +7,7 @@
 
 use crate::catalog::{quote_ident, Catalog, Constraint, FkAction, FkEdge, ForeignKey, TableName};
 use crate::error::Result;
+use crate::plan::RowEffects;
 use crate::sql::literal;
 use duckdb::Connection;
 use std::collections::BTreeSet;
@@ -29,6 +30,47 @@ pub fn create(conn: &Connection) -> Result<()> {
         "CREATE OR REPLACE TEMP TABLE {DELETED} (tbl VARCHAR, rid BIGINT, via VARCHAR, phase VARCHAR);
          CREATE OR REPLACE TEMP TABLE {CHANGED} (tbl VARCHAR, rid BIGINT, via VARCHAR, action VARCHAR, constraint_name VARCHAR, phase VARCHAR);"
     ))?;
+    Ok(())
+}
+
+/// The rows deleted and changed so far, for the plan.
+pub fn recorded(conn: &Connection) -> Result<RowEffects> {
+    let mut effects = RowEffects::default();
+    let mut stmt = conn.prepare(&format!("SELECT tbl, rid FROM {DELETED} ORDER BY tbl, rid"))?;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+        let (table, rid) = row?;
+        effects.deleted.entry(table).or_default().push(rid);
+    }
+    let mut stmt =
+        conn.prepare(&format!("SELECT tbl, constraint_name, rid FROM {CHANGED} ORDER BY tbl, constraint_name, rid"))?;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))? {
+        let (table, constraint, rid) = row?;
+        effects.changed.entry((table, constraint)).or_default().push(rid);
+    }
+    Ok(effects)
+}
+
+/// Puts a plan's rows back into the effects tables of `conn`, which need not be the
+/// connection that rehearsed: `post_relation` then reads the post-state that plan predicts.
+pub fn load(conn: &Connection, effects: &RowEffects) -> Result<()> {
+    create(conn)?;
+    // One closed phase; which foreign key did it is the plan's cascade rows' to tell.
+    const UNKNOWN: Option<&str> = None;
+    const PHASE: &str = "plan";
+    let mut deleted = conn.appender_to_catalog_and_db(DELETED, "temp", "main")?;
+    for (table, rids) in &effects.deleted {
+        for rid in rids {
+            deleted.append_row(duckdb::params![table, rid, UNKNOWN, PHASE])?;
+        }
+    }
+    deleted.flush()?;
+    let mut changed = conn.appender_to_catalog_and_db(CHANGED, "temp", "main")?;
+    for ((table, constraint), rids) in &effects.changed {
+        for rid in rids {
+            changed.append_row(duckdb::params![table, rid, UNKNOWN, UNKNOWN, constraint, PHASE])?;
+        }
+    }
+    changed.flush()?;
     Ok(())
 }
 

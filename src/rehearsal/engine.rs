@@ -269,6 +269,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         cascade_by_parent: by_parent(&catalog, &cascade.deleted),
         cascade_deleted: cascade.deleted,
         cascade_changed: cascade.changed,
+        effects: effects::recorded(r.conn)?,
         divergence,
         collation_sensitive,
         hazards,

@@ -14,6 +14,7 @@ mod import_schemas;
 mod interrupt;
 mod pg_dump_versions;
 mod pipes;
+mod post_state;
 mod rehearsal_vs_postgres;
 mod restore_versions;
 mod run_command;
