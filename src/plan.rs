@@ -3,9 +3,9 @@
 //! people and machines, scripts render it for PostgreSQL; nothing downstream recomputes it.
 
 use crate::catalog::objects::SchemaObject;
+use crate::catalog::{quote_ident, TableName};
 use crate::terms::{HazardCode, Policy};
 // Re-exported where callers (and the tests) have always named it.
-use crate::rehearsal::steps::Step;
 pub use crate::terms::Mode;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -171,6 +171,92 @@ pub struct StepFailure {
 pub struct DroppedObject {
     pub object: SchemaObject,
     pub with_column: String,
+}
+
+/// A statement of the rollback (`rehearsal::steps::rollback` puts them in order).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// `DROP INDEX IF EXISTS`.
+    DropIndex { index: TableName },
+    /// `ALTER TABLE … DROP CONSTRAINT IF EXISTS`.
+    DropConstraint { table: TableName, name: String },
+    /// The shipped script's `UPDATE services SET model_id = model_id` over every service whose
+    /// model exists: no data change, but its UPDATE triggers fire.
+    TouchServices { table: TableName },
+    /// `DELETE FROM models` every version but the keepers.
+    DeleteVersions { table: TableName },
+    /// `DELETE FROM services` whose model_id has no models row (`--delete-orphans`).
+    DeleteOrphans { table: TableName },
+    /// `ALTER TABLE … DROP COLUMN …, DROP COLUMN …`.
+    DropColumns { table: TableName, columns: Vec<String> },
+    /// `ALTER TABLE … ADD CONSTRAINT … UNIQUE (…)`.
+    AddUnique { table: TableName, name: String, columns: Vec<String> },
+    /// `COMMIT`, where the checks of DEFERRABLE INITIALLY DEFERRED foreign keys run. The
+    /// replay names it only when one fails there.
+    Commit,
+}
+
+impl Step {
+    /// DDL: it needs (and takes) ACCESS EXCLUSIVE on its table, which stops readers too.
+    pub fn changes_schema(&self) -> bool {
+        !matches!(
+            self,
+            Step::TouchServices { .. } | Step::DeleteVersions { .. } | Step::DeleteOrphans { .. } | Step::Commit
+        )
+    }
+
+    /// The table an `ALTER TABLE` statement changes.
+    pub fn altered_table(&self) -> Option<&TableName> {
+        match self {
+            Step::DropConstraint { table, .. } | Step::DropColumns { table, .. } | Step::AddUnique { table, .. } => {
+                Some(table)
+            }
+            _ => None,
+        }
+    }
+
+    /// The row statement in a few words (for trigger firings).
+    pub fn short(&self) -> String {
+        match self {
+            Step::TouchServices { table } => format!("UPDATE {table}"),
+            Step::DeleteVersions { table } => format!("DELETE FROM {table}"),
+            Step::DeleteOrphans { table } => format!("DELETE FROM {table} (orphans)"),
+            other => other.sql(),
+        }
+    }
+
+    /// The statement, as a reader recognises it (names quoted where they need it).
+    pub fn sql(&self) -> String {
+        let list = |names: &[String], prefix: &str| {
+            names.iter().map(|n| format!("{prefix}{}", quote_ident(n))).collect::<Vec<_>>().join(", ")
+        };
+        match self {
+            Step::DropIndex { index } => format!("DROP INDEX IF EXISTS {}", index.quoted()),
+            Step::DropConstraint { table, name } => {
+                format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}", table.quoted(), quote_ident(name))
+            }
+            Step::TouchServices { table } => {
+                format!("UPDATE {} SET model_id = model_id (every service whose model exists)", table.quoted())
+            }
+            Step::DeleteVersions { table } => format!("DELETE FROM {} (every version but the keepers)", table.quoted()),
+            Step::DeleteOrphans { table } => {
+                format!("DELETE FROM {} (services whose model_id has no models row)", table.quoted())
+            }
+            Step::DropColumns { table, columns } => {
+                format!("ALTER TABLE {} {}", table.quoted(), list(columns, "DROP COLUMN "))
+            }
+            Step::AddUnique { table, name, columns } => {
+                format!(
+                    "ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({})",
+                    table.quoted(),
+                    quote_ident(name),
+                    list(columns, "")
+                )
+            }
+            Step::Commit => "COMMIT".into(),
+        }
+    }
 }
 
 /// What the DDL replay predicts for one statement of the rollback, in the order they run.

@@ -6,9 +6,9 @@
 //! (H18); ADD CONSTRAINT fails on a name already taken. Row statements fail as the foreign-key
 //! effects computed in DuckDB say. Nothing here touches rows.
 
-use super::steps::Step;
 use crate::catalog::objects::{shown, ColumnOf, ObjectKind, SchemaObject};
 use crate::catalog::{Catalog, ConstraintKind, ForeignKey, TableName};
+use crate::plan::Step;
 use crate::plan::{DroppedObject, FailingObject, StepFailure, StepPrediction};
 use crate::terms::HazardCode;
 use std::collections::BTreeSet;

@@ -5,8 +5,8 @@
 use super::ddl_replay::Replay;
 use super::effects::Blocker;
 use super::policy::{Choice, VersionRow};
-use super::steps::Step;
 use crate::catalog::{Catalog, Table, TableName};
+use crate::plan::Step;
 use crate::plan::{CascadeRow, ServiceImpact, Shared};
 use crate::spec::Spec;
 use crate::terms::Policy;

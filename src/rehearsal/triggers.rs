@@ -7,11 +7,11 @@
 
 use super::effects::{CHANGED, DELETED};
 use super::engine::{row_key, ORPHANS_PHASE, VERSIONS_PHASE};
-use super::steps::Step;
 use crate::catalog::objects::{Event, Trigger};
 use crate::catalog::{Catalog, ConstraintKind, FkAction, Table, TableName};
 use crate::error::Result;
 use crate::plan::HazardRow;
+use crate::plan::Step;
 use crate::spec::Spec;
 use crate::sql::{self, literal};
 use crate::terms::HazardCode;

@@ -121,8 +121,8 @@ pub(crate) mod sample {
     use super::super::policy::{choose, VersionRow};
     use crate::catalog::{Catalog, Column, Table, TableName};
     use crate::collation::{CollationName, Collator};
+    use crate::plan::Step;
     use crate::plan::{FailingObject, ServiceAction, ServiceImpact, Shared, StepFailure, StepPrediction};
-    use crate::rehearsal::steps::Step;
     use crate::terms::{HazardCode, Policy};
     use crate::workspace::Workspace;
 
