@@ -1,7 +1,8 @@
 //! SQL that must mean the same in DuckDB (the rehearsal) and in PostgreSQL (the emitted
 //! scripts): built once here, with a dialect switch only where the two engines differ. The
 //! drift fingerprint, the guide's verification V2 and V3, the orphan delete, the services the
-//! touch UPDATE reaches and the stale-backup comparison come from these builders;
+//! touch UPDATE reaches, the orphans the rollback causes and the stale-backup comparison come
+//! from these builders;
 //! `tests/cases/sql_dialects.cases` runs each in both engines on the same rows.
 
 use crate::catalog::quote_ident;
@@ -69,6 +70,29 @@ pub fn services_without_model(
         quote_ident(model_id),
         quote_ident(model_id),
     )
+}
+
+/// V3's rows named `v(service_id, model_id)`: what the script keeps as the orphans before the
+/// rollback, and what `known_orphan` reads.
+pub fn named_orphans(v3: &str) -> String {
+    format!("SELECT * FROM ({v3}) v(service_id, model_id)")
+}
+
+/// `left` and `right` (text) are equal or both NULL: `IS NOT DISTINCT FROM` spelled as two
+/// equalities, which a hash join can serve.
+pub fn same_text(left: &str, right: &str) -> String {
+    format!("coalesce({left}, '') = coalesce({right}, '') AND ({left} IS NULL) = ({right} IS NULL)")
+}
+
+/// The V3 row `v` was an orphan before the rollback: `before` (V3's rows taken then, as
+/// `named_orphans` names them) holds its service_id, a NULL one matching NULL only.
+pub fn known_orphan(before: &str) -> String {
+    format!("EXISTS (SELECT 1 FROM {before} b WHERE {})", same_text("b.service_id", "v.service_id"))
+}
+
+/// V3's rows that `before` does not hold: the services the rollback itself orphans.
+pub fn caused_orphans(v3: &str, before: &str) -> String {
+    format!("{} WHERE NOT ({})", named_orphans(v3), known_orphan(before))
 }
 
 /// The shipped script's orphan delete condition on the services row `alias`:

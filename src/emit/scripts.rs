@@ -82,12 +82,6 @@ fn keepers(ctx: &Context) -> String {
     out
 }
 
-/// `left` and `right` (text) are equal or both NULL: `IS NOT DISTINCT FROM` spelled as two
-/// equalities, which a hash join can serve.
-fn same_text(left: &str, right: &str) -> String {
-    format!("coalesce({left}, '') = coalesce({right}, '') AND ({left} IS NULL) = ({right} IS NULL)")
-}
-
 /// `information_schema.columns` restricted to the version columns that still exist.
 fn version_columns(ctx: &Context) -> String {
     let d = &ctx.spec.drop;
@@ -271,6 +265,9 @@ fn table_list<'a>(tables: impl IntoIterator<Item = &'a TableName>) -> String {
     names.join(", ")
 }
 
+/// The orphans before the rollback, kept by 02_rollback.sql for V3.
+const ORPHANS_BEFORE: &str = "rehearse_orphans_before";
+
 /// The NOTICE that 02_rollback.sql ends with, read back by `rehearse validate`.
 pub const LOCK_NOTICE: &str = "rehearse: locks held:";
 
@@ -323,7 +320,11 @@ pub fn rollback(ctx: &Context) -> String {
     let guard = drift_guard(ctx);
     body.push_str(&guard);
     let v3_before = ctx.spec.orphaned_services(&ctx.services.name.quoted(), &ctx.models.name.quoted());
-    let _ = writeln!(body, "  CREATE TEMP TABLE rehearse_orphans_before ON COMMIT DROP AS SELECT * FROM ({v3_before}) v(service_id, model_id);\n  ANALYZE rehearse_orphans_before;");
+    let _ = writeln!(
+        body,
+        "  CREATE TEMP TABLE {ORPHANS_BEFORE} ON COMMIT DROP AS {};\n  ANALYZE {ORPHANS_BEFORE};",
+        sql::named_orphans(&v3_before)
+    );
     body.push_str("  writes_from := clock_timestamp();\n");
     for (i, index) in indexes.iter().enumerate() {
         let columns: Vec<String> = index.columns.iter().map(|c| quote_ident(c)).collect();
@@ -376,9 +377,7 @@ pub fn rollback(ctx: &Context) -> String {
         let _ = writeln!(body, "  IF indexed_{i} THEN\n    DROP INDEX IF EXISTS {};\n  END IF;", index.name.quoted());
     }
     body.push_str(&inventory_check(plan, &guarded));
-    let before =
-        format!("EXISTS (SELECT 1 FROM rehearse_orphans_before b WHERE {})", same_text("b.service_id", "v.service_id"));
-    verification(ctx, &mut body, Some(&before));
+    verification(ctx, &mut body, Some(&sql::known_orphan(ORPHANS_BEFORE)));
     let _ = writeln!(
         body,
         "  RAISE NOTICE 'rehearse: rollback applied as rehearsed: {} models rows and {} services deleted, verification passed.';",
@@ -441,8 +440,9 @@ fn recheck(ctx: &Context, guard: &str, v3_before: &str) -> String {
     }
     let _ = write!(
         out,
-        "  IF written THEN\n    RAISE NOTICE 'rehearse: rows were written since the drift guard ran: it runs again, under the lock';\n{}    DELETE FROM rehearse_orphans_before;\n    INSERT INTO rehearse_orphans_before SELECT * FROM ({v3_before}) v(service_id, model_id);\n  END IF;\n",
-        guard.lines().map(|l| format!("  {l}\n")).collect::<String>()
+        "  IF written THEN\n    RAISE NOTICE 'rehearse: rows were written since the drift guard ran: it runs again, under the lock';\n{}    DELETE FROM {ORPHANS_BEFORE};\n    INSERT INTO {ORPHANS_BEFORE} {}\n  END IF;\n",
+        guard.lines().map(|l| format!("  {l}\n")).collect::<String>(),
+        sql::named_orphans(v3_before) + ";"
     );
     out
 }
@@ -604,7 +604,7 @@ pub fn verify(ctx: &Context) -> String {
     let before = format!(
         "EXISTS (SELECT 1 FROM {} b WHERE {})",
         backup.quoted(),
-        same_text(&format!("CAST(b.{} AS VARCHAR)", quote_ident(&m.model_id)), "v.model_id")
+        sql::same_text(&format!("CAST(b.{} AS VARCHAR)", quote_ident(&m.model_id)), "v.model_id")
     );
     let mut body = String::from("DECLARE\n  n bigint;\nBEGIN\n");
     // A service is orphaned by the rollback when its model_id had a row before (the backup).

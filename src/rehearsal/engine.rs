@@ -48,6 +48,9 @@ impl Default for Options {
 pub const VERSIONS_PHASE: &str = "versions";
 pub const ORPHANS_PHASE: &str = "orphans";
 
+/// V3's rows before the rollback, as 02_rollback.sql keeps them.
+const ORPHANS_BEFORE: &str = "_plan_orphans_before";
+
 struct ServiceRow {
     rid: i64,
     id: String,
@@ -601,21 +604,19 @@ impl Rehearsal<'_> {
                 ..Check::counting(duplicates, format!("selective rollback keeps every version: {duplicates} model_ids keep several rows and UNIQUE(model_id) is not restored"))
             },
         };
-        let guide_v3 = |services: &str, models: &str| spec.orphaned_services(services, models);
-        let orphans_before: BTreeSet<String> =
-            strings(self.conn, &guide_v3(&services.name.quoted(), &models.name.quoted()))?
-                .into_iter()
-                .map(|(id, _)| id)
-                .collect();
-        let orphans_after = strings(self.conn, &guide_v3(&post_services, &post_models))?;
-        let caused: Vec<&String> =
-            orphans_after.iter().map(|(id, _)| id).filter(|id| !orphans_before.contains(*id)).collect();
+        let v3_before = spec.orphaned_services(&services.name.quoted(), &models.name.quoted());
+        self.conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE {ORPHANS_BEFORE} AS {}",
+            sql::named_orphans(&v3_before)
+        ))?;
+        let v3_after = spec.orphaned_services(&post_services, &post_models);
+        let orphans = count(self.conn, &v3_after)?;
+        let caused = count(self.conn, &sql::caused_orphans(&v3_after, ORPHANS_BEFORE))?;
         let v3 = Check::counting(
-            orphans_after.len() as u64,
-            format!("{} services reference a model_id absent from models (the guide's LEFT JOIN)", orphans_after.len()),
+            orphans,
+            format!("{orphans} services reference a model_id absent from models (the guide's LEFT JOIN)"),
         );
-        let v3_caused =
-            Check::counting(caused.len() as u64, format!("{} of them orphaned by the rollback itself", caused.len()));
+        let v3_caused = Check::counting(caused, format!("{caused} of them orphaned by the rollback itself"));
         Ok(Verification { v1, v2, v3, v3_caused })
     }
 

@@ -55,6 +55,10 @@ fn setup(case: &Case) -> String {
             sql.push_str(&format!("INSERT INTO {table} VALUES ({});\n", values.join(", ")));
         }
     }
+    // The orphans before the rollback, as 02_rollback.sql keeps them: the backup plays models.
+    let v3_before =
+        sql::services_without_model("services", "models_rehearse_backup", "service_id", "model_id", "model_id");
+    sql.push_str(&format!("CREATE TABLE orphans_before AS {};\n", sql::named_orphans(&v3_before)));
     sql
 }
 
@@ -74,6 +78,13 @@ fn builders() -> Vec<(&'static str, Builder)> {
         (
             "V3 services without a model",
             Box::new(|_| sql::services_without_model("services", "models", "service_id", "model_id", "model_id")),
+        ),
+        (
+            "V3 orphans the rollback caused",
+            Box::new(|_| {
+                let v3 = sql::services_without_model("services", "models", "service_id", "model_id", "model_id");
+                sql::caused_orphans(&v3, "orphans_before")
+            }),
         ),
         (
             "orphan delete",
