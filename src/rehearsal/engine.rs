@@ -18,7 +18,7 @@ use crate::sql::{self, literal, Col, Dialect};
 use crate::terms::HazardCode;
 use crate::workspace::Workspace;
 use duckdb::Connection;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -418,10 +418,10 @@ impl Rehearsal<'_> {
         deleted_services: &BTreeSet<i64>,
     ) -> Vec<ServiceFact> {
         let mode = self.options.mode;
-        let model_ids: BTreeSet<&str> = rows.iter().filter_map(|r| r.row.model_id.as_deref()).collect();
-        let versions: BTreeSet<(&str, &str)> =
+        let model_ids: HashSet<&str> = rows.iter().filter_map(|r| r.row.model_id.as_deref()).collect();
+        let versions: HashSet<(&str, &str)> =
             rows.iter().filter_map(|r| Some((r.row.model_id.as_deref()?, r.row.version.as_deref()?))).collect();
-        let kept_version: BTreeMap<&str, Option<&str>> = choices
+        let kept_version: HashMap<&str, Option<&str>> = choices
             .iter()
             .filter_map(|c| {
                 let keeper = &rows[c.keeper(self.options.policy)].row;

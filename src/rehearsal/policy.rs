@@ -84,7 +84,7 @@ pub fn parses(version: Option<&str>) -> bool {
 }
 
 /// The rows legacy chooses among: the exactly-'active' ones, or all when none is.
-pub fn legacy_candidates(rows: &[VersionRow]) -> Vec<usize> {
+pub fn legacy_candidates(rows: &[&VersionRow]) -> Vec<usize> {
     let active: Vec<usize> = (0..rows.len()).filter(|&i| is_active_exactly(rows[i].status.as_deref())).collect();
     if active.is_empty() {
         (0..rows.len()).collect()

@@ -75,12 +75,17 @@ pub(crate) fn find_all(facts: &Facts) -> Result<Vec<HazardRow>> {
 }
 
 #[cfg(feature = "engine")]
-pub(crate) fn hazard(code: HazardCode, table: &crate::plan::Shared, key: &str, detail: String) -> HazardRow {
+pub(crate) fn hazard(
+    code: HazardCode,
+    table: &crate::plan::Shared,
+    key: &str,
+    detail: impl Into<crate::plan::Shared>,
+) -> HazardRow {
     HazardRow { code, table: table.clone(), key: key.into(), detail: detail.into() }
 }
 
 /// The deleted models rows whose boolean `marked` column holds true (H10 immutable, H11
-/// published), each named "<word> version <version> deleted".
+/// published), each named "<word> version <version> deleted" (one shared text per version).
 #[cfg(feature = "engine")]
 pub(crate) fn deleted_marked(
     code: HazardCode,
@@ -90,11 +95,13 @@ pub(crate) fn deleted_marked(
     deleted: &std::collections::BTreeSet<i64>,
     table: &crate::plan::Shared,
 ) -> Vec<HazardRow> {
+    let mut texts = super::facts::Interner::default();
     models
         .iter()
         .filter(|r| deleted.contains(&r.rid) && marked(r) == Some(true))
         .map(|r| {
-            hazard(code, table, &r.row.id, format!("{word} version {} deleted", super::facts::show(&r.row.version)))
+            let detail = texts.get(&format!("{word} version {} deleted", super::facts::show(&r.row.version)));
+            hazard(code, table, &r.row.id, detail)
         })
         .collect()
 }
