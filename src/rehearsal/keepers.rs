@@ -90,11 +90,13 @@ fn flag_statuses(conn: &Connection, models: &str) -> Result<()> {
 /// precedence goes to the later created_at for latest, the earlier for first, NULL never
 /// first; then the smaller id. Legacy: the shipped `DISTINCT ON` order, exactly 'active' first,
 /// then version DESC in the collation with NULL first; then the smaller id. Both end on the
-/// rowid, as the stable sort they replace did.
+/// rowid, as the stable sort they replace did. Groups are numbered (`gid`) in model_id order,
+/// NULL first, once: the windows partition and the rows are read back by that integer instead
+/// of sorting the texts again.
 fn keeper_query(models: &str, collators: usize) -> String {
     let collated: String = (0..collators).map(|i| format!(", v.collated{i}")).collect();
     let legacy_window = |i: usize| {
-        format!("legacy{i} AS (PARTITION BY model_id ORDER BY CASE WHEN exact THEN 1 ELSE 2 END, collated{i} DESC NULLS FIRST, id, rid)")
+        format!("legacy{i} AS (PARTITION BY gid ORDER BY CASE WHEN exact THEN 1 ELSE 2 END, collated{i} DESC NULLS FIRST, id, rid)")
     };
     let windows: Vec<String> = (0..collators).map(legacy_window).collect();
     let alternatives: String =
@@ -103,20 +105,24 @@ fn keeper_query(models: &str, collators: usize) -> String {
     let sensitive = if sensitive.is_empty() { "false".to_string() } else { sensitive.join(" OR ") };
     format!(
         "CREATE OR REPLACE TEMP TABLE {KEEPERS} AS
-         WITH ranked AS (
-             SELECT m.rid, m.model_id, m.id, m.version IS NULL AS no_version, m.created_at,
+         WITH groups AS (
+             SELECT model_id, row_number() OVER (ORDER BY model_id NULLS FIRST) AS gid
+             FROM (SELECT DISTINCT model_id FROM ({models}))),
+         ranked AS (
+             SELECT g.gid, m.rid, m.id, m.version IS NULL AS no_version, m.created_at,
                     coalesce(v.semantic, 0) AS semantic, coalesce(v.parsed, false) AS parsed{collated},
                     coalesce(s.loose, false) AS loose, coalesce(s.exact, false) AS exact
              FROM ({models}) m
+             JOIN groups g ON g.model_id IS NOT DISTINCT FROM m.model_id
              LEFT JOIN {VERSION_RANKS} v ON v.version = m.version
              LEFT JOIN {STATUS_FLAGS} s ON s.status = m.status),
          grouped AS (
-             SELECT *, bool_or(loose) OVER (PARTITION BY model_id) AS latest,
-                    count(*) OVER (PARTITION BY model_id) AS size
+             SELECT *, bool_or(loose) OVER (PARTITION BY gid) AS latest,
+                    count(*) OVER (PARTITION BY gid) AS size
              FROM ranked),
          candidates AS (SELECT *, loose OR NOT latest AS candidate FROM grouped),
          ordered AS (
-             SELECT *, bool_or(candidate AND parsed) OVER (PARTITION BY model_id) AS any_parsed,
+             SELECT *, bool_or(candidate AND parsed) OVER (PARTITION BY gid) AS any_parsed,
                     row_number() OVER documented AS documented_pos,
                     first_value(semantic) OVER documented AS documented_semantic,
                     row_number() OVER legacy0 AS legacy_pos,
@@ -124,12 +130,12 @@ fn keeper_query(models: &str, collators: usize) -> String {
                     first_value(collated0) OVER legacy0 AS legacy_collated,
                     first_value(rid) OVER legacy0 AS keeper0{alternatives}
              FROM candidates
-             WINDOW documented AS (PARTITION BY model_id ORDER BY candidate DESC,
+             WINDOW documented AS (PARTITION BY gid ORDER BY candidate DESC,
                         CASE WHEN latest THEN semantic END DESC NULLS LAST, parsed DESC, no_version, semantic,
                         CASE WHEN latest THEN created_at END DESC NULLS LAST,
                         CASE WHEN NOT latest THEN created_at END ASC NULLS LAST, id, rid),
                     {})
-         SELECT rid, latest, any_parsed, documented_pos,
+         SELECT gid, rid, latest, any_parsed, documented_pos,
                 documented_pos > 1 AND candidate AND semantic = documented_semantic AS documented_tied,
                 legacy_pos,
                 legacy_pos > 1 AND exact = legacy_exact AND collated0 IS NOT DISTINCT FROM legacy_collated AS legacy_tied,
@@ -161,7 +167,7 @@ fn read_groups(
                 k.latest, k.any_parsed, k.documented_pos, k.documented_tied, k.legacy_pos, k.legacy_tied,
                 k.collation_sensitive
          FROM ({models}) m JOIN {KEEPERS} k ON k.rid = m.rid
-         ORDER BY m.model_id NULLS FIRST, m.rid"
+         ORDER BY k.gid, m.rid"
     ))?;
     let placed = stmt.query_map([], |r| {
         Ok(Placed {
