@@ -5,9 +5,9 @@
 use super::ddl_replay::{self, Replay, RowFailures};
 use super::effects::{self, CHANGED, DELETED};
 use super::facts::{show, Facts, GroupChoice, Interner, ModelRow, ServiceFact};
-use super::keeper_collation::{self, KeeperCollation};
-use super::policy::{self, choose, Policy, VersionRow};
-use super::{fk_violations, rules, steps};
+use super::keeper_collation;
+use super::policy::Policy;
+use super::{fk_violations, keepers, rules, steps};
 use crate::catalog::objects::{shown, ColumnOf, Event, InsteadRule, ObjectKind};
 use crate::catalog::{quote_ident, Catalog, Table, TableName};
 use crate::error::{Error, Result};
@@ -18,7 +18,7 @@ use crate::sql::{self, literal, Col, Dialect, Rows};
 use crate::terms::HazardCode;
 use crate::workspace::Workspace;
 use duckdb::Connection;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -75,10 +75,12 @@ fn epoch_micros(table: &Table, column: &str) -> String {
     }
 }
 
-fn load_models(conn: &Connection, spec: &Spec, table: &Table) -> Result<Vec<ModelRow>> {
+/// The models rows as keepers.rs reads them: every column it needs as text, created_at in
+/// epoch microseconds, the flags as booleans.
+fn models_query(spec: &Spec, table: &Table) -> String {
     let m = &spec.models;
-    let sql = format!(
-        "SELECT rowid, {}, {}, {}, {}, {}, TRY_CAST({} AS BOOLEAN), TRY_CAST({} AS BOOLEAN), {} FROM {} ORDER BY rowid",
+    format!(
+        "SELECT rowid AS rid, coalesce({}, '') AS id, {} AS model_id, {} AS version, {} AS status, {} AS created_at, TRY_CAST({} AS BOOLEAN) AS immutable, TRY_CAST({} AS BOOLEAN) AS published, {} AS notes FROM {}",
         text(&m.id),
         text(&m.model_id),
         text(&m.version),
@@ -88,24 +90,7 @@ fn load_models(conn: &Connection, spec: &Spec, table: &Table) -> Result<Vec<Mode
         quote_ident(&m.is_published),
         text(&m.release_notes),
         table.name.quoted()
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([], |r| {
-        Ok(ModelRow {
-            rid: r.get(0)?,
-            row: VersionRow {
-                id: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                model_id: r.get(2)?,
-                version: r.get(3)?,
-                status: r.get(4)?,
-                created_at: r.get(5)?,
-            },
-            immutable: r.get(6)?,
-            published: r.get(7)?,
-            notes: r.get(8)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    )
 }
 
 fn load_services(conn: &Connection, spec: &Spec, table: &Table) -> Result<Vec<ServiceRow>> {
@@ -156,15 +141,6 @@ pub(super) fn row_key(catalog: &Catalog, table: &Table, alias: &str) -> String {
     format!("concat_ws(', ', {})", parts.join(", "))
 }
 
-/// Groups models rows by `model_id` (NULL is one group, as DISTINCT ON makes it).
-fn groups(rows: &[ModelRow]) -> BTreeMap<Option<String>, Vec<usize>> {
-    let mut groups: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
-    for (i, row) in rows.iter().enumerate() {
-        groups.entry(row.row.model_id.clone()).or_default().push(i);
-    }
-    groups
-}
-
 /// What every stage of one rehearsal reads: the connection, the catalog, the spec, the options,
 /// and the two tables the rollback is about.
 struct Rehearsal<'a> {
@@ -200,15 +176,17 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         models_table: models.name.to_string().into(),
         services_table: services.name.to_string().into(),
     };
+    // First, while the plan holds nothing: its ordered aggregate is the rehearsal's largest
+    // DuckDB allocation.
+    let fingerprint = fingerprint(r.conn, spec, models, services)?;
     effects::create(r.conn)?;
     let version_column = models
         .column(&spec.models.version)
         .ok_or_else(|| Error::Spec(format!("table {} has no column {}", models.name, spec.models.version)))?;
     let collation =
         keeper_collation::resolve(options.collation.as_deref(), version_column, catalog.database_collation.as_deref())?;
-    let mut rows = load_models(r.conn, spec, models)?;
-    let choices = choose_keepers(&rows, &collation);
-    let (blockers, row_failures) = r.simulate_deletes(&rows, &choices)?;
+    let (mut rows, choices) = keepers::choose(r.conn, &models_query(spec, models), &collation)?;
+    let (blockers, row_failures) = r.simulate_deletes()?;
     let steps =
         steps::rollback(spec, &models.name, &services.name, options.policy, options.mode, options.delete_orphans);
     let dropped: Vec<ColumnOf> = [(models, &spec.drop.models_columns), (services, &spec.drop.services_columns)]
@@ -260,7 +238,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         collation_source: collation.source.clone(),
         collation_alternatives: collation.alternatives.iter().map(|c| c.name().to_string()).collect(),
         input: workspace.provenance()?,
-        fingerprint: fingerprint(r.conn, spec, models, services)?,
+        fingerprint,
         models_before,
         models_after: models_before - deleted_models.len() as u64,
         services_before,
@@ -321,60 +299,19 @@ fn predicted_failure(replay: &Replay) -> Option<String> {
     ))
 }
 
-/// The policies' view of a group's rows.
-fn versions_of(rows: &[ModelRow], members: &[usize]) -> Vec<VersionRow> {
-    members.iter().map(|&i| rows[i].row.clone()).collect()
-}
-
-/// Both policies' keeper for every `model_id` group, legacy's in `collation`.
-fn choose_keepers(rows: &[ModelRow], collation: &KeeperCollation) -> Vec<GroupChoice> {
-    groups(rows)
-        .into_values()
-        .map(|members| {
-            let group = versions_of(rows, &members);
-            let legacy = choose(Policy::Legacy, &group, &collation.collator);
-            let collation_sensitive = group.len() > 1
-                && collation.alternatives.iter().any(|other| policy::legacy_keeper(&group, other) != legacy.keeper);
-            GroupChoice {
-                documented: choose(Policy::Documented, &group, &collation.collator),
-                legacy,
-                collation_sensitive,
-                members,
-            }
-        })
-        .collect()
-}
-
 impl Rehearsal<'_> {
     /// Marks the deletes, and all that the foreign keys make of them, in the plan's temp tables,
     /// one statement (phase) at a time; returns the foreign keys that would refuse them, and
     /// how each statement fails.
-    fn simulate_deletes(
-        &self,
-        rows: &[ModelRow],
-        choices: &[GroupChoice],
-    ) -> Result<(Vec<effects::Blocker>, RowFailures)> {
+    fn simulate_deletes(&self) -> Result<(Vec<effects::Blocker>, RowFailures)> {
         let mut blockers = Vec::new();
         let mut failures = RowFailures::default();
         let (conn, catalog, loaded) = (self.conn, self.catalog, &self.loaded);
         if self.options.mode == Mode::Full {
-            let doomed = choices.iter().flat_map(|c| {
-                let keeper = c.keeper(self.options.policy);
-                c.members.iter().filter(move |&&i| i != keeper)
-            });
-            // Appended, not spliced into the SQL: none doomed (no model has two versions) is
-            // an empty table.
-            conn.execute_batch("CREATE OR REPLACE TEMP TABLE _plan_doomed (rid BIGINT)")?;
-            let mut appender = conn.appender_to_catalog_and_db("_plan_doomed", "temp", "main")?;
-            for &i in doomed {
-                appender.append_row([rows[i].rid])?;
-            }
-            appender.flush()?;
-            drop(appender);
             effects::seed(
                 conn,
                 &self.models.name,
-                "t.rowid IN (SELECT rid FROM _plan_doomed)",
+                &format!("t.rowid IN {}", keepers::not_kept(self.options.policy)),
                 "rollback: not the keeper",
             )?;
             effects::cascade(conn, catalog, loaded)?;
@@ -485,10 +422,10 @@ impl Rehearsal<'_> {
         deleted_services: &BTreeSet<i64>,
     ) -> Vec<ServiceFact> {
         let mode = self.options.mode;
-        let model_ids: BTreeSet<&str> = rows.iter().filter_map(|r| r.row.model_id.as_deref()).collect();
-        let versions: BTreeSet<(&str, &str)> =
+        let model_ids: HashSet<&str> = rows.iter().filter_map(|r| r.row.model_id.as_deref()).collect();
+        let versions: HashSet<(&str, &str)> =
             rows.iter().filter_map(|r| Some((r.row.model_id.as_deref()?, r.row.version.as_deref()?))).collect();
-        let kept_version: BTreeMap<&str, Option<&str>> = choices
+        let kept_version: HashMap<&str, Option<&str>> = choices
             .iter()
             .filter_map(|c| {
                 let keeper = &rows[c.keeper(self.options.policy)].row;

@@ -12,6 +12,8 @@ pub mod facts;
 #[cfg(feature = "engine")]
 pub mod fk_violations;
 pub mod keeper_collation;
+#[cfg(feature = "engine")]
+pub mod keepers;
 pub mod policy;
 pub mod rules;
 pub mod steps;

@@ -29,11 +29,11 @@ mod engine {
     pub fn rows(models: &[ModelRow], choices: &[GroupChoice], table: &Shared) -> Vec<HazardRow> {
         let mut found = Vec::new();
         for choice in choices {
-            let group: Vec<VersionRow> = choice.members.iter().map(|&i| models[i].row.clone()).collect();
-            let keeper = &group[choice.legacy.keeper];
+            let group: Vec<&VersionRow> = choice.members.iter().map(|&i| &models[i].row).collect();
+            let keeper = group[choice.legacy.keeper];
             let best = policy::legacy_candidates(&group)
                 .into_iter()
-                .map(|i| &group[i])
+                .map(|i| group[i])
                 .max_by(|a, b| policy::semantic_cmp(a.version.as_deref(), b.version.as_deref()))
                 .expect("a group has rows");
             if policy::semantic_cmp(keeper.version.as_deref(), best.version.as_deref()) == Ordering::Less {

@@ -16,7 +16,7 @@ pub const RULE: Rule = Rule {
 mod engine {
     use crate::error::Result;
     use crate::plan::{HazardRow, Shared};
-    use crate::rehearsal::facts::{show, Facts, ModelRow};
+    use crate::rehearsal::facts::{show, Facts, Interner, ModelRow};
     use crate::rehearsal::rules::hazard;
     use crate::terms::HazardCode;
     use std::collections::BTreeSet;
@@ -26,6 +26,7 @@ mod engine {
     }
 
     pub fn rows(models: &[ModelRow], deleted: &BTreeSet<i64>, table: &Shared) -> Vec<HazardRow> {
+        let mut texts = Interner::default();
         models
             .iter()
             .filter(|r| r.notes.as_deref().is_some_and(|n| !n.is_empty()))
@@ -34,11 +35,11 @@ mod engine {
                     HazardCode::H12,
                     table,
                     &r.row.id,
-                    format!(
+                    texts.get(&format!(
                         "release notes of {} version {} lost",
                         if deleted.contains(&r.rid) { "deleted" } else { "kept" },
                         show(&r.row.version)
-                    ),
+                    )),
                 )
             })
             .collect()

@@ -18,8 +18,7 @@ mod engine {
     use crate::error::Result;
     use crate::plan::{HazardRow, Shared};
     use crate::rehearsal::effects;
-    use crate::rehearsal::engine::strings;
-    use crate::rehearsal::facts::Facts;
+    use crate::rehearsal::facts::{Facts, Interner};
     use crate::rehearsal::rules::hazard;
     use crate::spec::Spec;
     use crate::sql::literal;
@@ -48,10 +47,16 @@ mod engine {
             models.name.quoted(),
             effects::deleted_rids(&models.name)
         );
-        Ok(strings(conn, &sql)?
-            .into_iter()
-            .map(|(key, lost)| hazard(HazardCode::H15, table, &key, format!("not in the guide's backup: {lost}")))
-            .collect())
+        // Streamed: one row in Rust at a time, the few distinct details shared.
+        let mut texts = Interner::default();
+        let mut stmt = conn.prepare(&sql)?;
+        let mut rows = stmt.query([])?;
+        let mut found = Vec::new();
+        while let Some(row) = rows.next()? {
+            let (key, lost) = (row.get::<_, Option<String>>(0)?.unwrap_or_default(), row.get::<_, String>(1)?);
+            found.push(hazard(HazardCode::H15, table, &key, texts.get(&format!("not in the guide's backup: {lost}"))));
+        }
+        Ok(found)
     }
 }
 

@@ -75,12 +75,17 @@ pub(crate) fn find_all(facts: &Facts) -> Result<Vec<HazardRow>> {
 }
 
 #[cfg(feature = "engine")]
-pub(crate) fn hazard(code: HazardCode, table: &crate::plan::Shared, key: &str, detail: String) -> HazardRow {
+pub(crate) fn hazard(
+    code: HazardCode,
+    table: &crate::plan::Shared,
+    key: &str,
+    detail: impl Into<crate::plan::Shared>,
+) -> HazardRow {
     HazardRow { code, table: table.clone(), key: key.into(), detail: detail.into() }
 }
 
 /// The deleted models rows whose boolean `marked` column holds true (H10 immutable, H11
-/// published), each named "<word> version <version> deleted".
+/// published), each named "<word> version <version> deleted" (one shared text per version).
 #[cfg(feature = "engine")]
 pub(crate) fn deleted_marked(
     code: HazardCode,
@@ -90,11 +95,13 @@ pub(crate) fn deleted_marked(
     deleted: &std::collections::BTreeSet<i64>,
     table: &crate::plan::Shared,
 ) -> Vec<HazardRow> {
+    let mut texts = super::facts::Interner::default();
     models
         .iter()
         .filter(|r| deleted.contains(&r.rid) && marked(r) == Some(true))
         .map(|r| {
-            hazard(code, table, &r.row.id, format!("{word} version {} deleted", super::facts::show(&r.row.version)))
+            let detail = texts.get(&format!("{word} version {} deleted", super::facts::show(&r.row.version)));
+            hazard(code, table, &r.row.id, detail)
         })
         .collect()
 }
@@ -118,12 +125,12 @@ mod tests {
 #[cfg(all(test, feature = "engine"))]
 pub(crate) mod sample {
     use super::super::facts::{GroupChoice, ModelRow, ServiceFact};
-    use super::super::policy::{choose, VersionRow};
+    use super::super::keeper_collation::KeeperCollation;
+    use super::super::keepers::tests::choose_rows;
+    use super::super::policy::VersionRow;
     use crate::catalog::{Catalog, Column, Table, TableName};
-    use crate::collation::{CollationName, Collator};
-    use crate::plan::Step;
-    use crate::plan::{FailingObject, ServiceAction, ServiceImpact, Shared, StepFailure, StepPrediction};
-    use crate::terms::{HazardCode, Policy};
+    use crate::plan::{FailingObject, ServiceAction, ServiceImpact, Shared, Step, StepFailure, StepPrediction};
+    use crate::terms::HazardCode;
     use crate::workspace::Workspace;
 
     pub fn table() -> Shared {
@@ -144,23 +151,16 @@ pub(crate) mod sample {
         }
     }
 
-    /// Rows grouped by model_id in order of appearance, keepers chosen under both policies in C.
+    /// Rows grouped by model_id, keepers chosen under both policies in C by the keeper query;
+    /// members index `rows` (whose rids must differ).
     pub fn groups(rows: &[ModelRow]) -> Vec<GroupChoice> {
-        let mut ids: Vec<&Option<String>> = rows.iter().map(|r| &r.row.model_id).collect();
-        ids.dedup();
-        ids.iter()
-            .map(|id| {
-                let members: Vec<usize> = (0..rows.len()).filter(|&i| &rows[i].row.model_id == *id).collect();
-                let group: Vec<VersionRow> = members.iter().map(|&i| rows[i].row.clone()).collect();
-                let c = Collator::open(&CollationName::c()).unwrap();
-                GroupChoice {
-                    documented: choose(Policy::Documented, &group, &c),
-                    legacy: choose(Policy::Legacy, &group, &c),
-                    collation_sensitive: false,
-                    members,
-                }
-            })
-            .collect()
+        let (chosen, mut choices) = choose_rows(rows, &KeeperCollation::c());
+        for choice in &mut choices {
+            for member in &mut choice.members {
+                *member = rows.iter().position(|r| r.rid == chosen[*member].rid).expect("a given row");
+            }
+        }
+        choices
     }
 
     pub fn service(id: &str, pin: Option<&str>, after: Option<&str>, action: ServiceAction) -> ServiceFact {
