@@ -5,6 +5,7 @@ pub mod csv;
 pub mod decisions;
 pub mod html;
 pub mod markdown;
+pub mod sheet_xml;
 pub mod spreadsheet;
 pub mod summary;
 pub mod tables;
