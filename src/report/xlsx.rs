@@ -143,7 +143,10 @@ fn lay_out(report: Report, sheet_rows: u32, cuts: &mut Vec<String>) -> Layout {
                             text.chars().count()
                         ));
                     }
-                    widths[column] = widths[column].max(shown.chars().take(MAX_WIDTH).count() + 2);
+                    // A column as wide as it gets needs no more counting.
+                    if widths[column] < MAX_WIDTH + 2 {
+                        widths[column] = widths[column].max(shown.chars().take(MAX_WIDTH).count() + 2);
+                    }
                 }
             }
             last_stored = (number - first + 1) as u32;
