@@ -56,7 +56,11 @@ pub fn run(args: &ValidateArgs, progress: Arc<Progress>) -> Result<()> {
     let json = serde_json::to_string_pretty(&validation)?;
     report::write(&staged.path().join("validation.json"), &json)?;
     if let Some(timing) = timing_section(&validation) {
-        let markdown = report::markdown::report(&rehearsed.plan, args.run.csv_spreadsheet_safe) + &timing;
+        let markdown = report::markdown::report(
+            &rehearsed.plan,
+            args.run.csv_spreadsheet_safe,
+            &report::spreadsheet::risky_files(&rehearsed.plan),
+        ) + &timing;
         report::write(&staged.path().join("report.md"), &markdown)?;
     }
     staged.commit()?;

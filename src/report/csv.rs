@@ -2,60 +2,104 @@
 //! apart: a NULL is an empty unquoted field, an empty string is `""`. Text with commas, quotes,
 //! tabs, newlines or backslashes round-trips.
 
-use super::spreadsheet::would_evaluate;
+use super::spreadsheet::{would_evaluate, RiskyFile};
 use super::tables::{reports, Report};
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use std::io::Write;
 use std::path::Path;
 
-/// One CSV field: text, or NULL.
-pub fn field(value: Option<&str>) -> String {
+/// Whether a field needs quotes: empty (to tell it from NULL), or holding a separator, a quote, a
+/// line break, or whitespace at either end.
+fn needs_quotes(text: &str) -> bool {
+    text.is_empty()
+        || text.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+        || text.starts_with(char::is_whitespace)
+        || text.ends_with(char::is_whitespace)
+}
+
+/// Appends one CSV field to `out`: text, or NULL.
+fn push_field(out: &mut Vec<u8>, value: Option<&str>) {
     match value {
-        None => String::new(),
-        Some(text) if text.is_empty() || text.contains([',', '"', '\n', '\r']) || text.trim() != text => {
-            format!("\"{}\"", text.replace('"', "\"\""))
+        None => {}
+        Some(text) if needs_quotes(text) => {
+            out.push(b'"');
+            let mut pieces = text.split('"');
+            out.extend_from_slice(pieces.next().unwrap_or("").as_bytes());
+            for piece in pieces {
+                out.extend_from_slice(b"\"\"");
+                out.extend_from_slice(piece.as_bytes());
+            }
+            out.push(b'"');
         }
-        Some(text) => text.to_string(),
+        Some(text) => out.extend_from_slice(text.as_bytes()),
     }
 }
 
-/// One CSV field as `--csv-spreadsheet-safe` writes it: text that a spreadsheet would evaluate
-/// gets a leading `'`, so that the spreadsheet shows it as text (and the file is no longer exact).
-pub fn safe_field(value: Option<&str>) -> String {
+/// Appends one CSV field as `--csv-spreadsheet-safe` writes it: text that a spreadsheet would
+/// evaluate gets a leading `'`, so that the spreadsheet shows it as text (and the file is no
+/// longer exact).
+fn push_safe_field(out: &mut Vec<u8>, value: Option<&str>) {
     match value {
-        Some(text) if would_evaluate(text) => field(Some(&format!("'{text}"))),
-        _ => field(value),
+        Some(text) if would_evaluate(text) => push_field(out, Some(&format!("'{text}"))),
+        _ => push_field(out, value),
     }
 }
 
-/// Writes a report row by row through a buffer, borrowing each row from the plan: a report of
-/// millions of rows is never copied whole.
-fn write_report(report: Report, dir: &Path, spreadsheet_safe: bool) -> Result<()> {
+/// Writes a report row by row through a buffer, borrowing each row from the plan (a report of
+/// millions of rows is never copied whole), and notes the fields a spreadsheet would evaluate.
+fn write_report(report: Report, dir: &Path, spreadsheet_safe: bool) -> Result<RiskyFile> {
     let path = dir.join(report.file);
-    let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    let mut write = |line: String| out.write_all(line.as_bytes()).map_err(|e| Error::io(&path, e));
-    write(format!("{}\r\n", report.header.join(",")))?;
-    let render = if spreadsheet_safe { safe_field } else { field };
-    for row in report.rows {
-        let fields: Vec<String> = row.into_iter().map(|v| render(v.text())).collect();
-        write(format!("{}\r\n", fields.join(",")))?;
+    let mut file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+    let mut risky = RiskyFile::new(report.file);
+    let push = if spreadsheet_safe { push_safe_field } else { push_field };
+    let mut out = Vec::with_capacity(1 << 20);
+    out.extend_from_slice(report.header.join(",").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (index, row) in report.rows.enumerate() {
+        risky.observe(index, report.header, &row);
+        for (column, value) in row.into_iter().enumerate() {
+            if column > 0 {
+                out.push(b',');
+            }
+            push(&mut out, value.text());
+        }
+        out.extend_from_slice(b"\r\n");
+        if out.len() >= 1 << 20 {
+            file.write_all(&out).map_err(|e| Error::io(&path, e))?;
+            out.clear();
+        }
     }
-    out.flush().map_err(|e| Error::io(&path, e))
+    file.write_all(&out).map_err(|e| Error::io(&path, e))?;
+    Ok(risky)
 }
 
-/// Writes every loss report; `spreadsheet_safe` as `--csv-spreadsheet-safe` asks.
-pub fn write_all(plan: &Plan, dir: &Path, spreadsheet_safe: bool) -> Result<()> {
+/// Writes every loss report; `spreadsheet_safe` as `--csv-spreadsheet-safe` asks. Returns the
+/// files holding fields a spreadsheet would evaluate, as `spreadsheet::risky_files` finds them.
+pub fn write_all(plan: &Plan, dir: &Path, spreadsheet_safe: bool) -> Result<Vec<RiskyFile>> {
+    let mut risky = Vec::new();
     for report in reports(plan) {
-        write_report(report, dir, spreadsheet_safe)?;
+        risky.push(write_report(report, dir, spreadsheet_safe)?);
     }
-    Ok(())
+    risky.retain(|file| file.rows > 0);
+    Ok(risky)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn field(value: Option<&str>) -> String {
+        let mut out = Vec::new();
+        push_field(&mut out, value);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn safe_field(value: Option<&str>) -> String {
+        let mut out = Vec::new();
+        push_safe_field(&mut out, value);
+        String::from_utf8(out).unwrap()
+    }
 
     #[test]
     fn fields_keep_null_and_empty_apart_and_quote_hostile_text() {

@@ -4,10 +4,11 @@
 //! spreadsheet would evaluate, tables of what is lost that sort on a click (a few lines of inline
 //! script), and links to the CSV reports. Every number comes from the plan, as in summary.json.
 
-use super::{decisions, spreadsheet};
+use super::decisions;
+use super::spreadsheet::{self, RiskyFile};
 use crate::plan::{Plan, ServiceAction};
-use crate::rehearsal::rules::RULES;
-use std::collections::BTreeMap;
+use crate::rehearsal::rules::{Rule, RULES};
+use std::collections::HashMap;
 use std::fmt::Write;
 
 /// Rows per table on the page; the CSV files hold them all.
@@ -68,8 +69,14 @@ fn bars(id: &str, title: &str, data: &[Bar]) -> String {
     svg
 }
 
-/// A table of the first `TABLE_ROWS` rows; the rest are only counted, never held.
-fn table(id: &str, header: &[&str], rows: impl Iterator<Item = Vec<String>>, csv: &str) -> String {
+/// A table of the first `TABLE_ROWS` rows; the rest are only counted, never formatted.
+fn table<T>(
+    id: &str,
+    header: &[&str],
+    rows: impl Iterator<Item = T>,
+    cells: impl Fn(T) -> Vec<String>,
+    csv: &str,
+) -> String {
     let mut out = format!("<table id=\"{id}\" class=\"sortable\"><thead><tr>");
     for h in header {
         let _ = write!(out, "<th>{}</th>", esc(h));
@@ -82,7 +89,7 @@ fn table(id: &str, header: &[&str], rows: impl Iterator<Item = Vec<String>>, csv
             continue;
         }
         out.push_str("<tr>");
-        for cell in row {
+        for cell in cells(row) {
             let _ = write!(out, "<td>{cell}</td>");
         }
         out.push_str("</tr>");
@@ -148,12 +155,11 @@ fn before_anything(plan: &Plan) -> String {
 }
 
 /// The CSV fields a spreadsheet would evaluate as formulas, by file, and where to look instead.
-fn spreadsheet_fields(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
+fn spreadsheet_fields(files: &[RiskyFile], csv_spreadsheet_safe: bool) -> String {
     let mut out = String::from(
         "<section id=\"spreadsheet-fields\"><h2>Opening the reports in a spreadsheet</h2>\
          <p>Open <a href=\"report.xlsx\">report.xlsx</a>: it holds every loss report, and every text in it is a string cell, never a formula.</p>",
     );
-    let files = spreadsheet::risky_files(plan);
     if files.is_empty() {
         out.push_str("<p>No field of the CSV files starts with =, +, -, @, a tab or a carriage return.</p></section>");
         return out;
@@ -164,7 +170,7 @@ fn spreadsheet_fields(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
         "<p class=\"fail\">The CSV files are exact, for machines: a spreadsheet that opens them evaluates these fields as formulas (they start with =, +, -, @, a tab or a carriage return). Do not open them in a spreadsheet; <code>--csv-spreadsheet-safe</code> writes them with a leading <code>'</code>.</p>"
     });
     out.push_str("<table id=\"spreadsheet-fields-table\"><thead><tr><th>file</th><th>rows</th><th>row</th><th>column</th><th>text</th></tr></thead><tbody>");
-    for file in &files {
+    for file in files {
         for risky in &file.listed {
             let _ = write!(
                 out,
@@ -187,7 +193,8 @@ fn spreadsheet_fields(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
     out
 }
 
-pub fn report(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
+/// `risky`: the report files with fields a spreadsheet would evaluate (`spreadsheet::risky_files`).
+pub fn report(plan: &Plan, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> String {
     let mut out = String::from(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Rollback rehearsal</title>",
     );
@@ -239,9 +246,9 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
         plan.services_with(ServiceAction::Repointed)
     );
 
-    let mut per_model: BTreeMap<String, u64> = BTreeMap::new();
+    let mut per_model: HashMap<&str, u64> = HashMap::new();
     for d in &plan.deleted {
-        *per_model.entry(d.model_id.clone().unwrap_or_else(|| "NULL".into())).or_default() += 1;
+        *per_model.entry(d.model_id.as_deref().unwrap_or("NULL")).or_default() += 1;
     }
     let mut per_model: Vec<Bar> = per_model
         .into_iter()
@@ -279,37 +286,34 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
         unit: "rows deleted",
     }));
     out.push_str(&bars("chart-tables", "Rows deleted per table", &lost));
-    out.push_str(&spreadsheet_fields(plan, csv_spreadsheet_safe));
+    out.push_str(&spreadsheet_fields(risky, csv_spreadsheet_safe));
 
     out.push_str("<h2>Versions deleted</h2>");
-    let rows = plan
-        .deleted
-        .iter()
-        .map(|d| vec![opt(&d.model_id), opt(&d.version), opt(&d.version_status), opt(&d.kept_version), esc(&d.reason)]);
     out.push_str(&table(
         "versions-deleted-table",
         &["model_id", "version", "status", "kept version", "why"],
-        rows,
+        plan.deleted.iter(),
+        |d| vec![opt(&d.model_id), opt(&d.version), opt(&d.version_status), opt(&d.kept_version), esc(&d.reason)],
         "versions_deleted.csv",
     ));
     out.push_str("<h2>Services affected</h2>");
-    let rows = plan.services.iter().filter(|s| s.action != ServiceAction::Unchanged).map(|s| {
-        vec![
-            opt(&s.service_id),
-            opt(&s.model_id),
-            opt(&s.model_version_before),
-            opt(&s.model_version_after),
-            s.action.name().into(),
-        ]
-    });
     out.push_str(&table(
         "services-table",
         &["service_id", "model_id", "pinned", "after", "action"],
-        rows,
+        plan.services.iter().filter(|s| s.action != ServiceAction::Unchanged),
+        |s| {
+            vec![
+                opt(&s.service_id),
+                opt(&s.model_id),
+                opt(&s.model_version_before),
+                opt(&s.model_version_after),
+                s.action.name().into(),
+            ]
+        },
         "services_affected.csv",
     ));
     out.push_str("<h2>Hazards</h2>");
-    let rows = RULES.iter().map(|h| {
+    let cells = |h: &Rule| {
         vec![
             h.code.to_string(),
             counts.get(h.code.as_str()).copied().unwrap_or(0).to_string(),
@@ -317,8 +321,14 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
             esc(h.title),
             esc(h.help),
         ]
-    });
-    out.push_str(&table("hazards-table", &["code", "count", "unit", "meaning", "what to do"], rows, "hazards.csv"));
+    };
+    out.push_str(&table(
+        "hazards-table",
+        &["code", "count", "unit", "meaning", "what to do"],
+        RULES.iter(),
+        cells,
+        "hazards.csv",
+    ));
     let _ = writeln!(out, "<script>{SCRIPT}</script></body></html>");
     out
 }

@@ -2,7 +2,8 @@
 //! (the predicted failure, the hazards to decide), then the totals, the CSV fields a spreadsheet
 //! would evaluate, what is lost and why, every hazard with its meaning, then the verification.
 
-use super::{decisions, spreadsheet};
+use super::decisions;
+use super::spreadsheet::{self, RiskyFile};
 use crate::plan::{Check, Plan, ServiceAction};
 use crate::rehearsal::rules::RULES;
 use crate::terms::HazardCode;
@@ -63,13 +64,12 @@ fn before_anything(out: &mut String, plan: &Plan) {
 }
 
 /// The CSV fields a spreadsheet would evaluate as formulas, by file, and where to look instead.
-fn spreadsheet_fields(out: &mut String, plan: &Plan, csv_spreadsheet_safe: bool) {
+fn spreadsheet_fields(out: &mut String, files: &[RiskyFile], csv_spreadsheet_safe: bool) {
     let _ = writeln!(out, "## Opening the reports in a spreadsheet\n");
     let _ = writeln!(
         out,
         "Open `report.xlsx`: it holds every loss report, and every text in it is a string cell, never a formula.\n"
     );
-    let files = spreadsheet::risky_files(plan);
     if files.is_empty() {
         let _ =
             writeln!(out, "No field of the CSV files starts with `=`, `+`, `-`, `@`, a tab or a carriage return.\n");
@@ -87,7 +87,7 @@ fn spreadsheet_fields(out: &mut String, plan: &Plan, csv_spreadsheet_safe: bool)
         );
     }
     let _ = writeln!(out, "| file | rows | row | column | text |\n|---|---:|---:|---|---|");
-    for file in &files {
+    for file in files {
         for risky in &file.listed {
             let _ = writeln!(
                 out,
@@ -206,7 +206,8 @@ fn triggers(plan: &Plan) -> String {
     out
 }
 
-pub fn report(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
+/// `risky`: the report files with fields a spreadsheet would evaluate (`spreadsheet::risky_files`).
+pub fn report(plan: &Plan, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> String {
     let mut out = String::new();
     let input = |k: &str| plan.input.get(k).cloned().unwrap_or_default();
     let _ = writeln!(out, "# Rollback rehearsal: model versioning\n");
@@ -262,7 +263,7 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool) -> String {
         plan.divergence.len()
     );
 
-    spreadsheet_fields(&mut out, plan, csv_spreadsheet_safe);
+    spreadsheet_fields(&mut out, risky, csv_spreadsheet_safe);
 
     let _ = writeln!(out, "## What is lost, and why\n");
     let _ = writeln!(out, "Every deleted version is in `reports/versions_deleted.csv` with the version kept instead. The first {SAMPLE}:\n");

@@ -5,6 +5,7 @@ pub mod csv;
 pub mod decisions;
 pub mod html;
 pub mod markdown;
+pub mod sheet_xml;
 pub mod spreadsheet;
 pub mod summary;
 pub mod tables;
@@ -31,10 +32,10 @@ pub fn write_all(plan: &Plan, dir: &Path, csv_spreadsheet_safe: bool) -> Result<
 
 /// The CSV reports, summary.json, report.md and report.html.
 fn write_text_reports(plan: &Plan, dir: &Path, reports: &Path, csv_spreadsheet_safe: bool) -> Result<()> {
-    csv::write_all(plan, reports, csv_spreadsheet_safe)?;
+    let risky = csv::write_all(plan, reports, csv_spreadsheet_safe)?;
     write(&dir.join("summary.json"), &summary::Summary::of(plan).to_json())?;
-    write(&dir.join("report.md"), &markdown::report(plan, csv_spreadsheet_safe))?;
-    write(&dir.join("report.html"), &html::report(plan, csv_spreadsheet_safe))
+    write(&dir.join("report.md"), &markdown::report(plan, csv_spreadsheet_safe, &risky))?;
+    write(&dir.join("report.html"), &html::report(plan, csv_spreadsheet_safe, &risky))
 }
 
 /// Text on one line for logs and tables: control characters shown as escapes, quotes left alone.

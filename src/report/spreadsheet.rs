@@ -32,24 +32,36 @@ pub struct RiskyFile {
     pub listed: Vec<Risky>,
 }
 
-/// Every report file with fields a spreadsheet would evaluate, in report order.
-pub fn risky_files(plan: &Plan) -> Vec<RiskyFile> {
-    let mut files = Vec::new();
-    for report in reports(plan) {
-        let mut found = RiskyFile { file: report.file, rows: 0, listed: Vec::new() };
-        for (index, row) in report.rows.enumerate() {
-            let mut risky_row = false;
-            for (column, value) in report.header.iter().zip(row) {
-                if let Value::Text(Some(text)) = value {
-                    if would_evaluate(text) {
-                        risky_row = true;
-                        if found.listed.len() < LISTED_ROWS {
-                            found.listed.push(Risky { row: index as u64 + 1, column, text: text.to_string() });
-                        }
+impl RiskyFile {
+    pub fn new(file: &'static str) -> RiskyFile {
+        RiskyFile { file, rows: 0, listed: Vec::new() }
+    }
+
+    /// Notes the fields of data row `index` (0-based) that a spreadsheet would evaluate.
+    pub fn observe(&mut self, index: usize, header: &'static [&'static str], row: &[Value]) {
+        let mut risky_row = false;
+        for (column, value) in header.iter().zip(row) {
+            if let Value::Text(Some(text)) = value {
+                if would_evaluate(text) {
+                    risky_row = true;
+                    if self.listed.len() < LISTED_ROWS {
+                        self.listed.push(Risky { row: index as u64 + 1, column, text: text.to_string() });
                     }
                 }
             }
-            found.rows += u64::from(risky_row);
+        }
+        self.rows += u64::from(risky_row);
+    }
+}
+
+/// Every report file with fields a spreadsheet would evaluate, in report order (the CSV writer
+/// finds the same while it writes them).
+pub fn risky_files(plan: &Plan) -> Vec<RiskyFile> {
+    let mut files = Vec::new();
+    for report in reports(plan) {
+        let mut found = RiskyFile::new(report.file);
+        for (index, row) in report.rows.enumerate() {
+            found.observe(index, report.header, &row);
         }
         if found.rows > 0 {
             files.push(found);

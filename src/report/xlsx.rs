@@ -4,29 +4,59 @@
 //! formula, whatever it starts with), booleans are booleans, counts are numbers. A NULL is an
 //! empty cell shaded grey; an empty string is an empty cell without shading (a spreadsheet cannot
 //! hold an empty string). A report longer than a sheet continues on the next one.
+//!
+//! rust_xlsxwriter writes the workbook with each report sheet's header, widths and filter; the
+//! data rows, most of the file, are then written by `sheet_xml` into each sheet's part of the
+//! package and compressed, a sheet per core, each into a temporary file (never all in memory), and
+//! the package is assembled around them.
 
 use super::decisions::by_consequence;
+use super::sheet_xml::{self, fit, CELL_UNITS};
 use super::tables::{reports, Report, Value};
 use crate::error::{Error, Result};
 use crate::plan::{Plan, ServiceAction};
 use rust_xlsxwriter::{Chart, ChartType, Color, Format, Workbook, Worksheet, XlsxError};
+use std::fs::File;
+use std::io::{BufWriter, Cursor, Read, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use zip::result::{ZipError, ZipResult};
+use zip::write::SimpleFileOptions;
+use zip::{ZipArchive, ZipWriter};
 
 /// Rows of one worksheet, header included: Excel's limit.
 pub const SHEET_ROWS: u32 = 1_048_576;
-/// Text of one cell, in UTF-16 code units: Excel's limit. Longer text is cut, and the summary
-/// sheet says where (the CSV file holds it whole).
-const CELL_UNITS: usize = 32_767;
 /// Column widths, in characters.
 const MIN_WIDTH: usize = 8;
 const MAX_WIDTH: usize = 60;
 /// Cells cut at `CELL_UNITS` that the summary sheet names one by one.
 const LISTED_CUTS: usize = 20;
 
-/// Where a report landed: its sheets and their data rows (1-based, as in the CSV file).
-struct Placed {
+/// The deflate level of the report sheets. Level 1 deflates their XML (hundreds of MB for a
+/// large run) about four times faster than rust_xlsxwriter's 6, for a file about 1.6 times larger.
+const LEVEL: i64 = 1;
+/// The style index of a NULL cell: the second format the report sheets use, after the header's.
+const NULL_STYLE: u32 = 2;
+
+/// One sheet of a report.
+struct Part {
+    name: String,
+    /// Its data rows, 1-based as in the CSV file (`last` = `first` - 1 when there are none).
+    first: u64,
+    last: u64,
+    /// Column widths in characters, over the report's rows up to this sheet's last.
+    widths: Vec<usize>,
+    /// The last sheet row (0 = the header) that holds a cell: the sheet's dimension.
+    last_stored: u32,
+}
+
+/// Where a report's rows land: its sheets, and whether it has a NULL.
+struct Layout {
     file: &'static str,
-    sheets: Vec<(String, u64, u64)>,
+    header: &'static [&'static str],
+    parts: Vec<Part>,
+    has_null: bool,
 }
 
 struct Styles {
@@ -55,36 +85,19 @@ fn write_with_sheet_rows(plan: &Plan, path: &Path, sheet_rows: u32) -> Result<()
         XlsxError::IoError(e) | XlsxError::TempFileError(_, e) => Error::io(path, e),
         other => Error::Internal(format!("writing {}: {other}", path.display())),
     };
-    let styles = styles();
-    let mut workbook = Workbook::new();
-    if let Some(dir) = path.parent() {
-        workbook.set_tempdir(dir).map_err(fail)?;
-    }
-    workbook.add_worksheet().set_name("summary").map_err(fail)?;
-    let mut placed = Vec::new();
     let mut cuts = Vec::new();
-    for report in reports(plan) {
-        placed.push(write_report(&mut workbook, report, sheet_rows, &styles, &mut cuts).map_err(fail)?);
-    }
-    let summary = workbook.worksheet_from_index(0).map_err(fail)?;
-    write_summary(summary, plan, &placed, &cuts, &styles).map_err(fail)?;
-    workbook.save(path).map_err(fail)
+    let layouts: Vec<Layout> = reports(plan).into_iter().map(|r| lay_out(r, sheet_rows, &mut cuts)).collect();
+    let frame = frame(plan, &layouts, &cuts, path).map_err(fail)?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let sheets = sheets(plan, &layouts, &frame, dir).map_err(|e| zip_error(path, e))?;
+    assemble(&frame, sheets, path)
 }
 
-/// `text` cut to Excel's cell limit, on a character boundary.
-fn fit(text: &str) -> &str {
-    // A character takes at least as many UTF-8 bytes as UTF-16 units: short text fits as it is.
-    if text.len() <= CELL_UNITS {
-        return text;
+fn zip_error(path: &Path, error: ZipError) -> Error {
+    match error {
+        ZipError::Io(e) => Error::io(path, e),
+        other => Error::Internal(format!("writing {}: {other}", path.display())),
     }
-    let mut units = 0;
-    for (at, c) in text.char_indices() {
-        units += c.len_utf16();
-        if units > CELL_UNITS {
-            return &text[..at];
-        }
-    }
-    text
 }
 
 fn sheet_name(report: &str, part: usize) -> String {
@@ -95,40 +108,31 @@ fn sheet_name(report: &str, part: usize) -> String {
     }
 }
 
-/// A report on one sheet or more, each with its header frozen, an autofilter and fitted widths.
-fn write_report(
-    workbook: &mut Workbook,
-    report: Report,
-    sheet_rows: u32,
-    styles: &Styles,
-    cuts: &mut Vec<String>,
-) -> std::result::Result<Placed, XlsxError> {
+/// The sheets a report takes, its column widths, and the cells cut to fit (into `cuts`).
+fn lay_out(report: Report, sheet_rows: u32, cuts: &mut Vec<String>) -> Layout {
     let data_rows = u64::from(sheet_rows - 1);
-    let columns = report.header.len() as u16;
     let name = report.name();
-    let mut placed = Placed { file: report.file, sheets: Vec::new() };
+    let mut layout = Layout { file: report.file, header: report.header, parts: Vec::new(), has_null: false };
     let mut widths: Vec<usize> = report.header.iter().map(|h| h.chars().count() + 2).collect();
-    let mut sheet = new_sheet(workbook, &sheet_name(name, 1), report.header, styles)?;
-    let (mut first, mut row_in_sheet) = (1u64, 0u32);
-    let mut number = 0u64;
+    let (mut first, mut number, mut last_stored) = (1u64, 0u64, 0u32);
     for row in report.rows {
         number += 1;
-        if u64::from(row_in_sheet) == data_rows {
-            finish_sheet(sheet, row_in_sheet, columns, &widths)?;
-            placed.sheets.push((sheet_name(name, placed.sheets.len() + 1), first, number - 1));
-            sheet = new_sheet(workbook, &sheet_name(name, placed.sheets.len() + 1), report.header, styles)?;
-            (first, row_in_sheet) = (number, 0);
+        if number - first == data_rows {
+            let part = Part {
+                name: sheet_name(name, layout.parts.len() + 1),
+                first,
+                last: number - 1,
+                widths: widths.clone(),
+                last_stored,
+            };
+            layout.parts.push(part);
+            (first, last_stored) = (number, 0);
         }
-        row_in_sheet += 1;
         for (column, value) in row.into_iter().enumerate() {
-            let col = column as u16;
             match value {
-                Value::Text(None) | Value::Bool(None) => {
-                    sheet.write_blank(row_in_sheet, col, &styles.null)?;
-                }
-                Value::Bool(Some(b)) => {
-                    sheet.write_boolean(row_in_sheet, col, b)?;
-                }
+                Value::Text(Some("")) => continue,
+                Value::Text(None) | Value::Bool(None) => layout.has_null = true,
+                Value::Bool(Some(_)) => {}
                 Value::Text(Some(text)) => {
                     let shown = fit(text);
                     if shown.len() < text.len() {
@@ -139,15 +143,160 @@ fn write_report(
                             text.chars().count()
                         ));
                     }
-                    widths[column] = widths[column].max(shown.chars().take(MAX_WIDTH).count() + 2);
-                    sheet.write_string(row_in_sheet, col, shown)?;
+                    // A column as wide as it gets needs no more counting.
+                    if widths[column] < MAX_WIDTH + 2 {
+                        widths[column] = widths[column].max(shown.chars().take(MAX_WIDTH).count() + 2);
+                    }
                 }
+            }
+            last_stored = (number - first + 1) as u32;
+        }
+    }
+    layout.parts.push(Part {
+        name: sheet_name(name, layout.parts.len() + 1),
+        first,
+        last: number,
+        widths,
+        last_stored,
+    });
+    layout
+}
+
+/// The workbook without the report sheets' data rows: the summary sheet, and each report sheet
+/// with its header, frozen, filtered and with its widths. The formats the data rows use are
+/// registered in the order rust_xlsxwriter would meet them (header, then NULL).
+fn frame(plan: &Plan, layouts: &[Layout], cuts: &[String], path: &Path) -> std::result::Result<Vec<u8>, XlsxError> {
+    let styles = styles();
+    let mut workbook = Workbook::new();
+    if let Some(dir) = path.parent() {
+        workbook.set_tempdir(dir)?;
+    }
+    workbook.add_worksheet().set_name("summary")?;
+    frame_report_sheets(&mut workbook, layouts, &styles)?;
+    let summary = workbook.worksheet_from_index(0)?;
+    write_summary(summary, plan, layouts, cuts, &styles)?;
+    workbook.save_to_buffer()
+}
+
+/// Each report sheet without its data rows.
+fn frame_report_sheets(
+    workbook: &mut Workbook,
+    layouts: &[Layout],
+    styles: &Styles,
+) -> std::result::Result<(), XlsxError> {
+    for layout in layouts {
+        for part in &layout.parts {
+            let sheet = new_sheet(workbook, &part.name, layout.header, styles)?;
+            let rows = (part.last + 1 - part.first) as u32;
+            sheet.autofilter(0, 0, rows, layout.header.len() as u16 - 1)?;
+            for (col, width) in part.widths.iter().enumerate() {
+                sheet.set_column_width(col as u16, (*width).clamp(MIN_WIDTH, MAX_WIDTH) as f64)?;
             }
         }
     }
-    finish_sheet(sheet, row_in_sheet, columns, &widths)?;
-    placed.sheets.push((sheet_name(name, placed.sheets.len() + 1), first, number));
-    Ok(placed)
+    if layouts.iter().any(|l| l.has_null) {
+        workbook.register_format(&styles.null);
+    }
+    Ok(())
+}
+
+/// A report sheet to write: its part of the package and the frame's XML of it.
+struct Job<'a> {
+    entry: String,
+    frame: String,
+    layout: &'a Layout,
+    report: usize,
+    part: &'a Part,
+}
+
+/// The report sheets' parts of the package, each alone in a temporary package in `dir`, named;
+/// compressed on as many threads as there are cores, the largest first.
+fn sheets(plan: &Plan, layouts: &[Layout], frame: &[u8], dir: &Path) -> ZipResult<Vec<(String, ZipArchive<File>)>> {
+    let mut archive = ZipArchive::new(Cursor::new(frame))?;
+    let mut jobs = Vec::new();
+    for (report, layout) in layouts.iter().enumerate() {
+        for part in &layout.parts {
+            // The summary is sheet1.xml; the report sheets follow in order.
+            let entry = format!("xl/worksheets/sheet{}.xml", jobs.len() + 2);
+            let mut frame = String::new();
+            archive.by_name(&entry)?.read_to_string(&mut frame)?;
+            jobs.push(Job { entry, frame, layout, report, part });
+        }
+    }
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&j| {
+        std::cmp::Reverse((jobs[j].part.last + 1 - jobs[j].part.first) * jobs[j].layout.header.len() as u64)
+    });
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<Option<ZipResult<ZipArchive<File>>>>> = Mutex::new(jobs.iter().map(|_| None).collect());
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while let Some(&at) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let job = &jobs[at];
+                    let report = reports(plan).into_iter().nth(job.report).expect("a report per layout");
+                    let sheet = tempfile::tempfile_in(dir)
+                        .map_err(ZipError::Io)
+                        .and_then(|file| sheet_entry(job, report.rows, file));
+                    done.lock().expect("no worker panics holding the lock")[at] = Some(sheet);
+                }
+            });
+        }
+    });
+    let done = done.into_inner().expect("no worker panics holding the lock");
+    jobs.into_iter().zip(done).map(|(job, sheet)| Ok((job.entry, sheet.expect("every sheet is written")?))).collect()
+}
+
+/// One report sheet, the frame's XML with the data rows and their dimension, compressed into a
+/// package of its own in `file`.
+fn sheet_entry<'a>(job: &Job, rows: impl Iterator<Item = Vec<Value<'a>>>, file: File) -> ZipResult<ZipArchive<File>> {
+    let end = job.frame.find("</sheetData>").ok_or_else(|| {
+        ZipError::Io(std::io::Error::other(format!("{}: no </sheetData> in rust_xlsxwriter's sheet", job.entry)))
+    })?;
+    let last_column = job.layout.header.len() as u16 - 1;
+    let dimension =
+        |last: u32| format!("<dimension ref=\"{}\"/>", rust_xlsxwriter::utility::cell_range(0, 0, last, last_column));
+    let head = job.frame[..end].replacen(&dimension(0), &dimension(job.part.last_stored), 1);
+    let options = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(LEVEL))
+        .unix_permissions(0o600)
+        .last_modified_time(zip::DateTime::default());
+    let mut entry = ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
+    entry.start_file(&job.entry, options)?;
+    entry.write_all(head.as_bytes())?;
+    let rows = rows.skip((job.part.first - 1) as usize).take((job.part.last + 1 - job.part.first) as usize);
+    let mut xml = sheet_xml::Rows::new(job.layout.header.len(), NULL_STYLE);
+    for (number, row) in (2..).zip(rows) {
+        xml.push(number, &row);
+        if xml.out.len() >= 1 << 16 {
+            entry.write_all(&xml.out)?;
+            xml.out.clear();
+        }
+    }
+    entry.write_all(&xml.out)?;
+    entry.write_all(&job.frame.as_bytes()[end..])?;
+    let file = entry.finish()?.into_inner().map_err(|e| ZipError::Io(e.into_error()))?;
+    ZipArchive::new(file)
+}
+
+/// The package at `path`: the frame's parts, with the report sheets in place of theirs.
+fn assemble(frame: &[u8], mut sheets: Vec<(String, ZipArchive<File>)>, path: &Path) -> Result<()> {
+    let fail = |e| zip_error(path, e);
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut zip = ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
+    let mut archive = ZipArchive::new(Cursor::new(frame)).map_err(fail)?;
+    for index in 0..archive.len() {
+        let file = archive.by_index_raw(index).map_err(fail)?;
+        let name = file.name().map_err(fail)?.into_owned();
+        match sheets.iter_mut().find(|(sheet, _)| *sheet == name) {
+            Some((_, sheet)) => zip.raw_copy_file(sheet.by_index_raw(0).map_err(fail)?),
+            None => zip.raw_copy_file(file),
+        }
+        .map_err(fail)?;
+    }
+    zip.finish().map_err(fail)?.flush().map_err(|e| Error::io(path, e))
 }
 
 fn new_sheet<'a>(
@@ -165,24 +314,11 @@ fn new_sheet<'a>(
     Ok(sheet)
 }
 
-fn finish_sheet(
-    sheet: &mut Worksheet,
-    last_row: u32,
-    columns: u16,
-    widths: &[usize],
-) -> std::result::Result<(), XlsxError> {
-    sheet.autofilter(0, 0, last_row, columns - 1)?;
-    for (col, width) in widths.iter().enumerate() {
-        sheet.set_column_width(col as u16, (*width).clamp(MIN_WIDTH, MAX_WIDTH) as f64)?;
-    }
-    Ok(())
-}
-
 /// The first sheet: verdict, hazards by consequence, totals, where each report is, and charts.
 fn write_summary(
     sheet: &mut Worksheet,
     plan: &Plan,
-    placed: &[Placed],
+    layouts: &[Layout],
     cuts: &[String],
     styles: &Styles,
 ) -> std::result::Result<(), XlsxError> {
@@ -271,13 +407,13 @@ fn write_summary(
         sheet.write_string_with_format(top, col as u16, *title, &styles.header)?;
     }
     let mut row = top + 1;
-    for report in placed {
-        for (name, first, last) in &report.sheets {
-            sheet.write_string(row, 0, format!("reports/{}", report.file))?;
-            sheet.write_string(row, 1, name)?;
-            sheet.write_number(row, 2, *first as f64)?;
-            sheet.write_number(row, 3, *last as f64)?;
-            if report.sheets.len() > 1 {
+    for layout in layouts {
+        for part in &layout.parts {
+            sheet.write_string(row, 0, format!("reports/{}", layout.file))?;
+            sheet.write_string(row, 1, &part.name)?;
+            sheet.write_number(row, 2, part.first as f64)?;
+            sheet.write_number(row, 3, part.last as f64)?;
+            if layout.parts.len() > 1 {
                 sheet.write_string(
                     row,
                     4,
@@ -339,10 +475,6 @@ fn insert_charts(sheet: &mut Worksheet, (first, last): (u32, u32), totals: u32) 
 mod tests {
     use super::*;
 
-    fn utf16_units(text: &str) -> usize {
-        text.chars().map(char::len_utf16).sum()
-    }
-
     fn numbered(rows: usize) -> Report<'static> {
         const TEXT: [&str; 7] = ["1", "2", "3", "4", "5", "6", "7"];
         Report {
@@ -352,16 +484,13 @@ mod tests {
         }
     }
 
-    fn placed_sheets(rows: usize, sheet_rows: u32) -> (Vec<(String, u64, u64)>, Vec<String>) {
-        let mut workbook = Workbook::new();
-        let placed = write_report(&mut workbook, numbered(rows), sheet_rows, &styles(), &mut Vec::new()).unwrap();
-        let names = workbook.worksheets().iter().map(|s| s.name()).collect();
-        (placed.sheets, names)
+    fn placed_sheets(rows: usize, sheet_rows: u32) -> Vec<(String, u64, u64)> {
+        let layout = lay_out(numbered(rows), sheet_rows, &mut Vec::new());
+        layout.parts.into_iter().map(|p| (p.name, p.first, p.last)).collect()
     }
 
     #[test]
     fn a_report_longer_than_a_sheet_continues_on_the_next_ones() {
-        let (sheets, names) = placed_sheets(7, 3);
         let expected = [
             ("versions_kept", 1, 2),
             ("versions_kept (2)", 3, 4),
@@ -369,23 +498,101 @@ mod tests {
             ("versions_kept (4)", 7, 7),
         ];
         let expected: Vec<(String, u64, u64)> = expected.iter().map(|(n, a, b)| (n.to_string(), *a, *b)).collect();
-        assert_eq!(sheets, expected);
-        assert_eq!(names, ["versions_kept", "versions_kept (2)", "versions_kept (3)", "versions_kept (4)"]);
+        assert_eq!(placed_sheets(7, 3), expected);
     }
 
     #[test]
     fn a_full_last_sheet_is_not_followed_by_an_empty_one_and_an_empty_report_keeps_its_header() {
-        assert_eq!(placed_sheets(6, 3).0.len(), 3);
-        assert_eq!(placed_sheets(0, 3).0, [("versions_kept".to_string(), 1, 0)]);
-        assert_eq!(placed_sheets(7, SHEET_ROWS).0, [("versions_kept".to_string(), 1, 7)]);
+        assert_eq!(placed_sheets(6, 3).len(), 3);
+        assert_eq!(placed_sheets(0, 3), [("versions_kept".to_string(), 1, 0)]);
+        assert_eq!(placed_sheets(7, SHEET_ROWS), [("versions_kept".to_string(), 1, 7)]);
+    }
+
+    const HEADER: &[&str] = &["id", "flag", "note"];
+
+    /// Rows with every kind of cell: hostile text, NULLs, booleans, empty strings, text beyond a
+    /// cell, and a last row of empty strings only (no cell: it is not in the dimension).
+    fn hostile() -> Vec<Vec<Value<'static>>> {
+        let long: &'static str = Box::leak("é<".repeat(CELL_UNITS).into_boxed_str());
+        let texts = [
+            "plain",
+            "a<b>&c",
+            " padded",
+            "tab\t",
+            "\nnew",
+            "cr\r",
+            "\u{1}\u{1F}",
+            "_x0041_ _x00G1_ _x004",
+            "\u{FFFE}\u{FFFF}",
+            "=HYPERLINK(\"x\")",
+            long,
+        ];
+        let mut rows: Vec<Vec<Value>> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                vec![Value::Text(Some(t)), Value::Bool([None, Some(true), Some(false)][i % 3]), Value::Text(None)]
+            })
+            .collect();
+        rows.push(vec![Value::Text(Some("")), Value::Text(None), Value::Text(Some("x"))]);
+        rows.push(vec![Value::Text(Some("")), Value::Text(Some("")), Value::Text(Some(""))]);
+        rows
+    }
+
+    fn report_of(rows: Vec<Vec<Value<'static>>>) -> Report<'static> {
+        Report { file: "hostile.csv", header: HEADER, rows: Box::new(rows.into_iter()) }
+    }
+
+    fn part_xml(package: &[u8], entry: &str) -> String {
+        let mut archive = ZipArchive::new(Cursor::new(package)).unwrap();
+        let mut xml = String::new();
+        archive.by_name(entry).unwrap().read_to_string(&mut xml).unwrap();
+        xml
+    }
+
+    /// The report written cell by cell through rust_xlsxwriter's own API, as report.xlsx was
+    /// written before its rows were written here: the reference for the XML.
+    fn written_by_rust_xlsxwriter(layout: &Layout) -> String {
+        let styles = styles();
+        let mut workbook = Workbook::new();
+        workbook.add_worksheet().set_name("summary").unwrap();
+        let part = &layout.parts[0];
+        let sheet = new_sheet(&mut workbook, &part.name, HEADER, &styles).unwrap();
+        for (row, values) in (1..).zip(hostile()) {
+            for (col, value) in (0..).zip(values) {
+                match value {
+                    Value::Text(None) | Value::Bool(None) => sheet.write_blank(row, col, &styles.null).map(|_| ()),
+                    Value::Bool(Some(b)) => sheet.write_boolean(row, col, b).map(|_| ()),
+                    Value::Text(Some(text)) => sheet.write_string(row, col, fit(text)).map(|_| ()),
+                }
+                .unwrap();
+            }
+        }
+        sheet.autofilter(0, 0, part.last as u32, 2).unwrap();
+        for (col, width) in part.widths.iter().enumerate() {
+            sheet.set_column_width(col as u16, (*width).clamp(MIN_WIDTH, MAX_WIDTH) as f64).unwrap();
+        }
+        part_xml(&workbook.save_to_buffer().unwrap(), "xl/worksheets/sheet2.xml")
     }
 
     #[test]
-    fn text_beyond_a_cell_is_cut_on_a_character_boundary() {
-        let long = "é".repeat(CELL_UNITS + 5);
-        assert_eq!(fit(&long).chars().count(), CELL_UNITS);
-        let emoji = "🚀".repeat(CELL_UNITS);
-        assert_eq!(utf16_units(fit(&emoji)), CELL_UNITS - 1, "a surrogate pair is never split");
-        assert_eq!(fit("short"), "short");
+    fn sheet_rows_are_written_as_rust_xlsxwriter_writes_them() {
+        let mut cuts = Vec::new();
+        let layout = lay_out(report_of(hostile()), SHEET_ROWS, &mut cuts);
+        assert_eq!(cuts, ["hostile.csv, row 11, column id (65534 characters)"]);
+        assert!(layout.has_null);
+        assert_eq!(layout.parts[0].last_stored, 12, "the row of empty strings holds no cell");
+
+        let mut workbook = Workbook::new();
+        workbook.add_worksheet().set_name("summary").unwrap();
+        frame_report_sheets(&mut workbook, std::slice::from_ref(&layout), &styles()).unwrap();
+        let entry = "xl/worksheets/sheet2.xml".to_string();
+        let frame = part_xml(&workbook.save_to_buffer().unwrap(), &entry);
+        let job = Job { entry: entry.clone(), frame, layout: &layout, report: 0, part: &layout.parts[0] };
+        let mut package = sheet_entry(&job, hostile().into_iter(), tempfile::tempfile().unwrap()).unwrap();
+        let mut xml = String::new();
+        package.by_name(&entry).unwrap().read_to_string(&mut xml).unwrap();
+
+        assert_eq!(xml, written_by_rust_xlsxwriter(&layout));
     }
 }
