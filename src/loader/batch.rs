@@ -24,6 +24,8 @@ const BATCH_BYTES: usize = 8 << 20;
 pub struct Batch {
     pub record: RecordBatch,
     pub positions: Vec<u64>,
+    /// The length of its values as text.
+    pub bytes: usize,
 }
 
 enum ColumnBuilder {
@@ -126,9 +128,9 @@ impl TableBatcher {
             .collect();
         let record = RecordBatch::try_new(self.schema.clone(), arrays)
             .map_err(|e| Error::Internal(format!("a batch of {} did not form: {e}", self.table)))?;
-        self.bytes = 0;
+        let bytes = std::mem::take(&mut self.bytes);
         let positions = std::mem::replace(&mut self.positions, Vec::with_capacity(BATCH_ROWS));
-        Ok(Batch { record, positions })
+        Ok(Batch { record, positions, bytes })
     }
 }
 

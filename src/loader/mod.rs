@@ -28,9 +28,10 @@ pub fn load_rows(
     read: impl FnOnce(&mut dyn RowSink) -> Result<()>,
 ) -> Result<BTreeMap<TableName, u64>> {
     let conn = workspace.connection().try_clone()?;
+    let on_disk = workspace.on_disk();
     let (sender, receiver) = sync_channel(QUEUE);
     std::thread::scope(|scope| {
-        let appending = scope.spawn(move || append::run(conn, receiver));
+        let appending = scope.spawn(move || append::run(conn, receiver, on_disk));
         let mut sink = BatchSink { catalog, sender, current: None, counts: BTreeMap::new(), progress };
         let read = read(&mut sink);
         // Whole rows read before a failure still go to DuckDB: its error, if it finds one
@@ -202,6 +203,39 @@ mod tests {
             let expected: Vec<Option<String>> = (0..5).map(|c| good(i as u64, c)).collect();
             assert_eq!(row, &expected, "row {i}");
         }
+    }
+
+    #[test]
+    fn a_workspace_file_loads_more_than_a_flush_and_gets_its_settings_back() {
+        let defaults = "SELECT CAST(current_setting('threads') AS VARCHAR), current_setting('memory_limit')";
+        let fresh = Workspace::in_memory().unwrap();
+        let default: (String, String) =
+            fresh.connection().query_row(defaults, [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        let workspace = Workspace::scratch().unwrap();
+        let name = TableName::new("public", "t");
+        let mut catalog = Catalog::default();
+        catalog.tables.push(Table::new(name.clone(), vec![column("n", "bigint"), column("note", "text")]));
+        workspace.create_tables(&catalog, std::slice::from_ref(&name)).unwrap();
+        // 40 MB of text: more than two of the appender's flushes.
+        let (rows, note) = (20_000u64, "x".repeat(2_000));
+        load_rows(&workspace, &catalog, &Progress::default(), |sink| {
+            sink.begin(&name, &["n".to_string(), "note".to_string()], origin(), 1)?;
+            for i in 0..rows {
+                sink.row(&[Some(&i.to_string()), Some(&note)], i + 2)?;
+            }
+            sink.end().map(|_| ())
+        })
+        .unwrap();
+        let (count, sum, length): (i64, i64, i64) = workspace
+            .connection()
+            .query_row("SELECT count(*), sum(n), sum(length(note)) FROM public.t", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!((count, sum, length), (20_000, 199_990_000, 40_000_000));
+        let after: (String, String) =
+            workspace.connection().query_row(defaults, [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        assert_eq!(after, default);
     }
 
     #[test]
