@@ -4,6 +4,7 @@
 
 mod append;
 mod batch;
+mod typed;
 
 use crate::catalog::{Catalog, TableName};
 use crate::error::{Error, Result};
@@ -236,6 +237,26 @@ mod tests {
         let after: (String, String) =
             workspace.connection().query_row(defaults, [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
         assert_eq!(after, default);
+    }
+
+    #[test]
+    fn other_spellings_of_integers_and_booleans_load_as_duckdb_casts_them() {
+        let (workspace, catalog, table) = workspace_with("t", vec![column("n", "smallint"), column("b", "boolean")]);
+        let rows = [("1", "t"), ("-2", "f"), (" 3 ", "TRUE"), ("+4", "no"), ("005", "t")];
+        load_rows(&workspace, &catalog, &Progress::default(), |sink| {
+            sink.begin(&table, &["n".to_string(), "b".to_string()], origin(), 1)?;
+            for (i, (n, b)) in rows.iter().enumerate() {
+                sink.row(&[Some(n), Some(b)], i as u64 + 2)?;
+            }
+            sink.row(&[None, None], 9)?;
+            sink.end().map(|_| ())
+        })
+        .unwrap();
+        let mut stmt = workspace.connection().prepare("SELECT n, b FROM public.t").unwrap();
+        let loaded: Vec<(Option<i16>, Option<bool>)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap();
+        let expected = [(1, true), (-2, false), (3, true), (4, false), (5, true)].map(|(n, b)| (Some(n), Some(b)));
+        assert_eq!(loaded, [&expected[..], &[(None, None)]].concat());
     }
 
     #[test]
