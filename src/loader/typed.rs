@@ -5,7 +5,10 @@
 
 use crate::error::{Error, Result};
 use crate::pgtype::DuckType;
-use duckdb::arrow::array::{Array, ArrayRef, BooleanBuilder, Int16Builder, Int32Builder, Int64Builder, StringBuilder};
+use duckdb::arrow::array::{
+    Array, ArrayRef, BooleanBuilder, Date32Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
 use duckdb::arrow::compute::cast;
 use duckdb::arrow::datatypes::DataType;
 use std::sync::Arc;
@@ -15,6 +18,8 @@ pub enum Typed {
     Integer(Int32Builder),
     BigInt(Int64Builder),
     Boolean(BooleanBuilder),
+    Date(Date32Builder),
+    Timestamp(TimestampMicrosecondBuilder),
 }
 
 impl Typed {
@@ -25,12 +30,15 @@ impl Typed {
             DuckType::Integer => Some(Typed::Integer(Int32Builder::new())),
             DuckType::BigInt => Some(Typed::BigInt(Int64Builder::new())),
             DuckType::Boolean => Some(Typed::Boolean(BooleanBuilder::new())),
+            DuckType::Date => Some(Typed::Date(Date32Builder::new())),
+            DuckType::Timestamp => Some(Typed::Timestamp(TimestampMicrosecondBuilder::new())),
             _ => None,
         }
     }
 
     /// Appends `text` when it is a value in output form (an optionally signed decimal integer
-    /// within the column's range; `t` or `f`); otherwise appends nothing and returns false.
+    /// within the column's range; `t` or `f`; `YYYY-MM-DD` and `YYYY-MM-DD HH:MM:SS[.ffffff]`
+    /// of years 1 to 9999); otherwise appends nothing and returns false.
     pub fn push(&mut self, text: &str) -> bool {
         match self {
             Typed::SmallInt(b) => text.parse().map(|v| b.append_value(v)).is_ok(),
@@ -43,6 +51,10 @@ impl Typed {
                 }
                 known
             }
+            Typed::Date(b) => {
+                text.len() == 10 && date(text.as_bytes()).map(|days| b.append_value(days as i32)).is_some()
+            }
+            Typed::Timestamp(b) => timestamp(text.as_bytes()).map(|micros| b.append_value(micros)).is_some(),
         }
     }
 
@@ -52,6 +64,8 @@ impl Typed {
             Typed::Integer(b) => b.append_null(),
             Typed::BigInt(b) => b.append_null(),
             Typed::Boolean(b) => b.append_null(),
+            Typed::Date(b) => b.append_null(),
+            Typed::Timestamp(b) => b.append_null(),
         }
     }
 
@@ -61,6 +75,8 @@ impl Typed {
             Typed::Integer(b) => Arc::new(b.finish()),
             Typed::BigInt(b) => Arc::new(b.finish()),
             Typed::Boolean(b) => Arc::new(b.finish()),
+            Typed::Date(b) => Arc::new(b.finish()),
+            Typed::Timestamp(b) => Arc::new(b.finish()),
         }
     }
 
@@ -75,6 +91,48 @@ impl Typed {
         }
         Ok(text)
     }
+}
+
+/// The number of `digits` ASCII digits at the start of `text`.
+fn number(text: &[u8], digits: usize) -> Option<i64> {
+    let digits = text.get(..digits)?;
+    digits.iter().try_fold(0, |n, &d| d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0')))
+}
+
+/// Days since 1970-01-01 of the date `YYYY-MM-DD` at the start of `text`, a real day of a year
+/// from 1 to 9999.
+fn date(text: &[u8]) -> Option<i64> {
+    let (year, month, day) = (number(text, 4)?, number(text.get(5..)?, 2)?, number(text.get(8..)?, 2)?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let valid = text[4] == b'-' && text[7] == b'-' && year >= 1 && (1..=12).contains(&month);
+    if !valid || !(1..=month_days[month as usize - 1]).contains(&day) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil, in a year that starts in March.
+    let year = if month <= 2 { year - 1 } else { year };
+    let (era, year_of_era) = (year.div_euclid(400), year.rem_euclid(400));
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    Some(era * 146_097 + year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year - 719_468)
+}
+
+/// Microseconds since 1970-01-01 00:00 of `YYYY-MM-DD HH:MM:SS` with up to six fractional
+/// digits, hours 0 to 23 and seconds 0 to 59.
+fn timestamp(text: &[u8]) -> Option<i64> {
+    let days = date(text)?;
+    let time = text.get(10..19)?;
+    let (hour, minute, second) = (number(&time[1..], 2)?, number(&time[4..], 2)?, number(&time[7..], 2)?);
+    if time[0] != b' ' || time[3] != b':' || time[6] != b':' || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let micros = match &text[19..] {
+        [] => 0,
+        [b'.', fraction @ ..] if (1..=6).contains(&fraction.len()) => {
+            number(fraction, fraction.len())? * 10i64.pow(6 - fraction.len() as u32)
+        }
+        _ => return None,
+    };
+    Some(((days * 24 + hour) * 60 + minute) * 60_000_000 + second * 1_000_000 + micros)
 }
 
 #[cfg(test)]
@@ -98,6 +156,29 @@ mod tests {
         assert!(Typed::of(DuckType::BigInt).unwrap().push("-9223372036854775808"));
         assert!(!Typed::of(DuckType::Integer).unwrap().push("2147483648"));
         assert!(Typed::of(DuckType::Text).is_none());
+        let mut timestamp = Typed::of(DuckType::Timestamp).unwrap();
+        for text in ["2024-02-29 00:00:00", "2024-01-01 10:00:00.1", "0001-01-01 00:00:00.000001"] {
+            assert!(timestamp.push(text), "{text}");
+        }
+        for text in [
+            "2023-02-29 00:00:00",
+            "2024-01-01 10:00",
+            "2024-01-01 10:00:00.",
+            "2024-01-01 10:00:00.1234567",
+            "2024-01-01 10:00:60",
+            "0000-01-01 00:00:00",
+            "2024-01-01 10:00:00+02",
+            "12024-01-01 10:00:00",
+            "0044-03-15 10:00:00 BC",
+            "2024-01-01",
+        ] {
+            assert!(!timestamp.push(text), "{text}");
+        }
+        let mut date = Typed::of(DuckType::Date).unwrap();
+        assert!(date.push("2000-02-29") && date.push("1900-02-28"));
+        for text in ["1900-02-29", "2024-13-01", "2024-04-31", "2024-00-10", "2024-1-01", "2024-01-01 ", "infinity"] {
+            assert!(!date.push(text), "{text}");
+        }
     }
 
     #[test]
