@@ -1,9 +1,9 @@
 //! The reader's side of loading: rows of one table, as PostgreSQL text, gathered column by
 //! column into Arrow record batches. uuid and bytea are decoded here by PostgreSQL's own input
-//! grammar, integers and booleans in their output form (`typed`); every other type travels as
-//! text and DuckDB's appender casts it, exactly as `CAST(text AS type)` does. NULLs in NOT NULL
-//! columns and uuid or bytea values that do not decode are refused here, at the row that holds
-//! them.
+//! grammar, integers, booleans, dates and timestamps in their output form (`typed`); every
+//! other type travels as text and DuckDB's appender casts it, exactly as `CAST(text AS type)`
+//! does. NULLs in NOT NULL columns and uuid or bytea values that do not decode are refused here,
+//! at the row that holds them.
 
 use super::typed::Typed;
 use crate::catalog::{Column, TableName};
@@ -37,7 +37,7 @@ enum ColumnBuilder {
     Blob(BinaryBuilder),
     /// uuid as 16 bytes: cheaper for DuckDB than its text, 36 bytes that it would cast.
     Uuid(FixedSizeBinaryBuilder),
-    /// Integers and booleans, decoded while their values are in output form.
+    /// Integers, booleans, dates and timestamps, decoded while their values are in output form.
     Typed(Typed),
 }
 
