@@ -16,9 +16,10 @@ use duckdb::{params, AccessMode, Config, Connection};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Session settings. DuckDB's memory limit stays at its default (80 % of RAM): a lower cap
-/// (256 MB) made some rehearsal queries (the ordered fingerprint aggregate) fail with "Out of
-/// Memory" on a 1 GB export, and a rehearsal that fails is worse than one that uses memory.
+/// Session settings. DuckDB's memory limit stays at its default (80 % of RAM) after loading
+/// (which caps it, see `loader`): a cap of 256 MB made the ordered fingerprint aggregate of the
+/// rehearsal fail with "Out of Memory" on a 1 GB export, and a rehearsal that fails is worse
+/// than one that uses memory.
 const SESSION: &str = "SET preserve_insertion_order = true;";
 
 const META_DDL: &str = r#"
@@ -50,6 +51,8 @@ pub struct TableStat {
 
 pub struct Workspace {
     conn: Connection,
+    /// Whether DuckDB keeps the workspace in a file (else in memory only).
+    on_disk: bool,
     /// For a scratch workspace, the directory its file lives in, removed after the connection
     /// closes (fields drop in order).
     _scratch: Option<ScratchDir>,
@@ -76,14 +79,14 @@ impl Workspace {
         let staged = Staged::beside(target)?;
         let conn = Connection::open(staged.path())?;
         conn.execute_batch(&format!("{SESSION}{META_DDL}"))?;
-        Ok(PendingWorkspace { workspace: Workspace { conn, _scratch: None }, staged })
+        Ok(PendingWorkspace { workspace: Workspace { conn, on_disk: true, _scratch: None }, staged })
     }
 
     /// A workspace that lives in memory only (small inputs, tests).
     pub fn in_memory() -> Result<Workspace> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(&format!("{SESSION}{META_DDL}"))?;
-        Ok(Workspace { conn, _scratch: None })
+        Ok(Workspace { conn, on_disk: false, _scratch: None })
     }
 
     /// A workspace in a temporary file, removed when dropped or when the run is interrupted: rows
@@ -94,7 +97,7 @@ impl Workspace {
         let file = dir.path().join("workspace.duckdb");
         let conn = Connection::open(&file)?;
         conn.execute_batch(&format!("{SESSION}{META_DDL}"))?;
-        Ok(Workspace { conn, _scratch: Some(dir) })
+        Ok(Workspace { conn, on_disk: true, _scratch: Some(dir) })
     }
 
     /// Opens an existing workspace read-only.
@@ -110,11 +113,17 @@ impl Workspace {
         if has_meta == 0 {
             return Err(Error::NotAWorkspace { path: path.to_path_buf(), reason: "no _rehearse metadata".into() });
         }
-        Ok(Workspace { conn, _scratch: None })
+        Ok(Workspace { conn, on_disk: true, _scratch: None })
     }
 
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    /// Whether the workspace is a file, which DuckDB can write rows out to rather than keep
+    /// them in memory.
+    pub fn on_disk(&self) -> bool {
+        self.on_disk
     }
 
     /// Creates the DuckDB tables for `tables`, with their mapped types, and for each of them

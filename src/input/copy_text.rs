@@ -20,8 +20,19 @@ impl DecodedRow {
         self.fields.is_empty()
     }
 
-    /// The fields as text; `Err` names the first field that is not valid UTF-8 (1-based).
+    /// The fields as text; `Err` names the first field that is not valid UTF-8 (1-based). The
+    /// row's bytes are checked at once; a field that cuts a character in two fails to slice.
     pub fn texts(&self) -> Result<Vec<Option<&str>>, usize> {
+        let Ok(all) = std::str::from_utf8(&self.bytes) else { return self.texts_one_by_one() };
+        let sliced: Option<Vec<Option<&str>>> = self
+            .fields
+            .iter()
+            .map(|field| field.as_ref().map_or(Some(None), |range| all.get(range.clone()).map(Some)))
+            .collect();
+        sliced.map_or_else(|| self.texts_one_by_one(), Ok)
+    }
+
+    fn texts_one_by_one(&self) -> Result<Vec<Option<&str>>, usize> {
         self.fields
             .iter()
             .enumerate()
@@ -51,63 +62,73 @@ impl DecodedRow {
     /// Decodes one COPY data line (without its line terminator).
     pub fn decode(&mut self, line: &[u8]) {
         self.clear();
-        for raw in line.split(|&b| b == b'\t') {
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\t', line).chain([line.len()]) {
+            let raw = &line[start..end];
             if raw == b"\\N" {
                 self.push_null();
             } else {
                 self.push_with(|out| unescape_into(raw, out));
             }
+            start = end + 1;
         }
     }
 }
 
+/// Appends `raw` with its backslash escapes decoded; the text between escapes is copied whole.
 fn unescape_into(raw: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
-    while i < raw.len() {
-        let b = raw[i];
-        if b != b'\\' || i + 1 == raw.len() {
-            out.push(b);
-            i += 1;
-            continue;
-        }
-        let next = raw[i + 1];
-        i += 2;
-        match next {
-            b'b' => out.push(8),
-            b'f' => out.push(12),
-            b'n' => out.push(b'\n'),
-            b'r' => out.push(b'\r'),
-            b't' => out.push(b'\t'),
-            b'v' => out.push(11),
-            b'0'..=b'7' => {
-                let mut value = u32::from(next - b'0');
-                for _ in 0..2 {
-                    match raw.get(i) {
-                        Some(&d @ b'0'..=b'7') => {
-                            value = value * 8 + u32::from(d - b'0');
-                            i += 1;
-                        }
-                        _ => break,
-                    }
-                }
-                out.push(value as u8);
-            }
-            b'x' if raw.get(i).is_some_and(u8::is_ascii_hexdigit) => {
-                let mut value = 0u8;
-                for _ in 0..2 {
-                    match raw.get(i).and_then(|d| (*d as char).to_digit(16)) {
-                        Some(d) => {
-                            value = value * 16 + d as u8;
-                            i += 1;
-                        }
-                        None => break,
-                    }
-                }
-                out.push(value);
-            }
-            other => out.push(other),
-        }
+    while let Some(found) = memchr::memchr(b'\\', &raw[i..]) {
+        out.extend_from_slice(&raw[i..i + found]);
+        i += found;
+        i = unescape_one(raw, i, out);
     }
+    out.extend_from_slice(&raw[i..]);
+}
+
+/// Decodes the escape at `raw[i]` (a backslash) into `out`; returns where the text resumes.
+fn unescape_one(raw: &[u8], mut i: usize, out: &mut Vec<u8>) -> usize {
+    let Some(&next) = raw.get(i + 1) else {
+        out.push(b'\\');
+        return i + 1;
+    };
+    i += 2;
+    match next {
+        b'b' => out.push(8),
+        b'f' => out.push(12),
+        b'n' => out.push(b'\n'),
+        b'r' => out.push(b'\r'),
+        b't' => out.push(b'\t'),
+        b'v' => out.push(11),
+        b'0'..=b'7' => {
+            let mut value = u32::from(next - b'0');
+            for _ in 0..2 {
+                match raw.get(i) {
+                    Some(&d @ b'0'..=b'7') => {
+                        value = value * 8 + u32::from(d - b'0');
+                        i += 1;
+                    }
+                    _ => break,
+                }
+            }
+            out.push(value as u8);
+        }
+        b'x' if raw.get(i).is_some_and(u8::is_ascii_hexdigit) => {
+            let mut value = 0u8;
+            for _ in 0..2 {
+                match raw.get(i).and_then(|d| (*d as char).to_digit(16)) {
+                    Some(d) => {
+                        value = value * 16 + d as u8;
+                        i += 1;
+                    }
+                    None => break,
+                }
+            }
+            out.push(value);
+        }
+        other => out.push(other),
+    }
+    i
 }
 
 #[cfg(test)]
@@ -131,6 +152,8 @@ mod tests {
             (b"\\\\N", &[Some("\\N")]),
             ("caf\\303\\251 日本".as_bytes(), &[Some("café 日本")]),
             (b"\\xzz", &[Some("xzz")]),
+            (b"ab\\\tc\\", &[Some("ab\\"), Some("c\\")]),
+            (b"", &[Some("")]),
         ];
         for (line, expected) in cases {
             let expected: Vec<Option<String>> = expected.iter().map(|f| f.map(str::to_string)).collect();
@@ -143,5 +166,10 @@ mod tests {
         let mut row = DecodedRow::default();
         row.decode(b"ok\t\\377");
         assert_eq!(row.texts().err(), Some(2));
+        // "é" whole across two fields is still invalid in each.
+        row.decode(b"ok\t\\303\t\\251");
+        assert_eq!(row.texts().err(), Some(2));
+        row.decode(b"\\303\\251\t\\N\t");
+        assert_eq!(row.texts(), Ok(vec![Some("é"), None, Some("")]));
     }
 }

@@ -25,18 +25,42 @@ struct Target<'c> {
     appender: Appender<'c>,
 }
 
+/// The appender gathers rows until this much text is waiting, then inserts them: its own
+/// threshold (204 800 rows) would hold some 130 MB of wide rows.
+const FLUSH_BYTES: usize = 16 << 20;
+
+/// DuckDB's settings while loading. One thread: the reader has the other core, and a second
+/// DuckDB thread mostly spins waiting for the first (a tenth of the CPU time). A memory cap for
+/// a workspace file: DuckDB then writes finished row groups out instead of caching them all.
+fn load_settings(capped: bool) -> String {
+    let memory = if capped { "SET memory_limit = '256MB';" } else { "" };
+    format!("SET threads = 1; {memory}")
+}
+
+/// Back to DuckDB's defaults for the queries that follow the load.
+const DEFAULT_SETTINGS: &str = "RESET threads; RESET memory_limit;";
+
 /// Appends until the reader hangs up, in one transaction: DuckDB then writes full row groups
 /// straight to the workspace file instead of logging every row first. Stops at the first
-/// failure, which drops `messages` and so stops the reader too.
-pub fn run(conn: Connection, messages: Receiver<Message>) -> Result<()> {
+/// failure, which drops `messages` and so stops the reader too. `on_disk` says whether the
+/// workspace is a file, which DuckDB can write rows out to.
+pub fn run(conn: Connection, messages: Receiver<Message>, on_disk: bool) -> Result<()> {
+    conn.execute_batch(&load_settings(on_disk))?;
+    let appended = append_in_transaction(&conn, messages);
+    conn.execute_batch(DEFAULT_SETTINGS)?;
+    appended
+}
+
+fn append_in_transaction(conn: &Connection, messages: Receiver<Message>) -> Result<()> {
     conn.execute_batch("BEGIN TRANSACTION")?;
-    append_all(&conn, messages)?;
+    append_all(conn, messages)?;
     conn.execute_batch("COMMIT")?;
     Ok(())
 }
 
 fn append_all(conn: &Connection, messages: Receiver<Message>) -> Result<()> {
     let mut target: Option<Target> = None;
+    let mut waiting = 0;
     for message in messages {
         match message {
             Message::Begin { table, columns, origin } => {
@@ -51,10 +75,16 @@ fn append_all(conn: &Connection, messages: Receiver<Message>) -> Result<()> {
                     return Err(cast_failure(conn, target, &batch.record, &positions)
                         .unwrap_or_else(|| unexplained(target, error)));
                 }
+                waiting += batch.bytes;
+                if waiting >= FLUSH_BYTES {
+                    target.appender.flush()?;
+                    waiting = 0;
+                }
             }
             Message::End => {
                 let mut ended = target.take().expect("end after begin");
                 ended.appender.flush()?;
+                waiting = 0;
             }
         }
     }

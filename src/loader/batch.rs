@@ -1,15 +1,17 @@
 //! The reader's side of loading: rows of one table, as PostgreSQL text, gathered column by
 //! column into Arrow record batches. uuid and bytea are decoded here by PostgreSQL's own input
-//! grammar; every other type travels as text and DuckDB's appender casts it, exactly as
-//! `CAST(text AS type)` does. NULLs in NOT NULL columns and values that do not decode are
-//! refused here, at the row that holds them.
+//! grammar, integers, booleans, dates and timestamps in their output form (`typed`); every
+//! other type travels as text and DuckDB's appender casts it, exactly as `CAST(text AS type)`
+//! does. NULLs in NOT NULL columns and uuid or bytea values that do not decode are refused here,
+//! at the row that holds them.
 
+use super::typed::Typed;
 use crate::catalog::{Column, TableName};
 use crate::error::{Error, Result};
 use crate::input::Origin;
 use crate::pgtype::DuckType;
 use duckdb::arrow::array::{ArrayRef, BinaryBuilder, FixedSizeBinaryBuilder, StringBuilder};
-use duckdb::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use duckdb::arrow::datatypes::{DataType, Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +26,8 @@ const BATCH_BYTES: usize = 8 << 20;
 pub struct Batch {
     pub record: RecordBatch,
     pub positions: Vec<u64>,
+    /// The length of its values as text.
+    pub bytes: usize,
 }
 
 enum ColumnBuilder {
@@ -33,6 +37,8 @@ enum ColumnBuilder {
     Blob(BinaryBuilder),
     /// uuid as 16 bytes: cheaper for DuckDB than its text, 36 bytes that it would cast.
     Uuid(FixedSizeBinaryBuilder),
+    /// Integers, booleans, dates and timestamps, decoded while their values are in output form.
+    Typed(Typed),
 }
 
 /// The table whose rows are being gathered.
@@ -40,7 +46,6 @@ pub struct TableBatcher {
     pub table: TableName,
     pub columns: Vec<Column>,
     pub origin: Origin,
-    schema: SchemaRef,
     builders: Vec<ColumnBuilder>,
     positions: Vec<u64>,
     bytes: usize,
@@ -48,24 +53,15 @@ pub struct TableBatcher {
 
 impl TableBatcher {
     pub fn new(table: TableName, columns: Vec<Column>, origin: Origin) -> TableBatcher {
-        let fields: Vec<Field> = columns.iter().enumerate().map(|(i, c)| field(format!("c{i}"), &c.pg_type)).collect();
         let builders = columns.iter().map(|c| new_builder(&c.pg_type)).collect();
-        TableBatcher {
-            table,
-            columns,
-            origin,
-            schema: Arc::new(Schema::new(fields)),
-            builders,
-            positions: Vec::with_capacity(BATCH_ROWS),
-            bytes: 0,
-        }
+        TableBatcher { table, columns, origin, builders, positions: Vec::with_capacity(BATCH_ROWS), bytes: 0 }
     }
 
     /// Adds one row; returns a full batch when this row completes one.
     pub fn push(&mut self, fields: &[Option<&str>], at: u64) -> Result<Option<Batch>> {
         self.check(fields, at)?;
         for (builder, field) in self.builders.iter_mut().zip(fields) {
-            match (builder, field) {
+            match (&mut *builder, field) {
                 (ColumnBuilder::Text(b), Some(text)) => b.append_value(text),
                 (ColumnBuilder::Text(b), None) => b.append_null(),
                 (ColumnBuilder::Blob(b), Some(text)) => b.append_value(bytea_hex(text).expect("checked above")),
@@ -74,6 +70,14 @@ impl TableBatcher {
                     b.append_value(pg_uuid(text).expect("checked above")).expect("16 bytes")
                 }
                 (ColumnBuilder::Uuid(b), None) => b.append_null(),
+                (ColumnBuilder::Typed(t), Some(text)) => {
+                    if !t.push(text) {
+                        let mut as_text = t.take_as_text()?;
+                        as_text.append_value(text);
+                        *builder = ColumnBuilder::Text(as_text);
+                    }
+                }
+                (ColumnBuilder::Typed(t), None) => t.push_null(),
             }
             self.bytes += field.map_or(0, str::len);
         }
@@ -122,32 +126,44 @@ impl TableBatcher {
                 ColumnBuilder::Text(b) => Arc::new(b.finish()) as ArrayRef,
                 ColumnBuilder::Blob(b) => Arc::new(b.finish()) as ArrayRef,
                 ColumnBuilder::Uuid(b) => Arc::new(b.finish()) as ArrayRef,
+                ColumnBuilder::Typed(t) => t.finish(),
             })
             .collect();
-        let record = RecordBatch::try_new(self.schema.clone(), arrays)
+        // A column that turned into text starts the next batch decoded again.
+        self.builders = self.columns.iter().map(|c| new_builder(&c.pg_type)).collect();
+        let fields: Vec<Field> = self
+            .columns
+            .iter()
+            .zip(&arrays)
+            .enumerate()
+            .map(|(i, (c, array))| field(format!("c{i}"), &c.pg_type, array.data_type()))
+            .collect();
+        let record = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
             .map_err(|e| Error::Internal(format!("a batch of {} did not form: {e}", self.table)))?;
-        self.bytes = 0;
+        let bytes = std::mem::take(&mut self.bytes);
         let positions = std::mem::replace(&mut self.positions, Vec::with_capacity(BATCH_ROWS));
-        Ok(Batch { record, positions })
+        Ok(Batch { record, positions, bytes })
     }
 }
 
 /// The Arrow field a column travels in; a uuid is marked as such, so DuckDB reads its 16 bytes
 /// as a UUID.
-fn field(name: String, pg_type: &str) -> Field {
+fn field(name: String, pg_type: &str, data_type: &DataType) -> Field {
+    let field = Field::new(name, data_type.clone(), true);
     match DuckType::of(pg_type) {
-        DuckType::Blob => Field::new(name, DataType::Binary, true),
-        DuckType::Uuid => Field::new(name, DataType::FixedSizeBinary(16), true)
-            .with_metadata(HashMap::from([("ARROW:extension:name".to_string(), "arrow.uuid".to_string())])),
-        _ => Field::new(name, DataType::Utf8, true),
+        DuckType::Uuid => {
+            field.with_metadata(HashMap::from([("ARROW:extension:name".to_string(), "arrow.uuid".to_string())]))
+        }
+        _ => field,
     }
 }
 
 fn new_builder(pg_type: &str) -> ColumnBuilder {
-    match DuckType::of(pg_type) {
+    let duck = DuckType::of(pg_type);
+    match duck {
         DuckType::Blob => ColumnBuilder::Blob(BinaryBuilder::new()),
         DuckType::Uuid => ColumnBuilder::Uuid(FixedSizeBinaryBuilder::with_capacity(BATCH_ROWS, 16)),
-        _ => ColumnBuilder::Text(StringBuilder::new()),
+        _ => Typed::of(duck).map_or_else(|| ColumnBuilder::Text(StringBuilder::new()), ColumnBuilder::Typed),
     }
 }
 
