@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A plain dump large enough that loading it takes seconds (about 60 MB, 65 000 models rows).
+/// A plain dump large enough that loading it takes seconds (about 310 MB, 325 000 models rows).
 fn large_dump(dir: &Path) -> PathBuf {
     let dump = dir.join("large.sql");
     let generate = repo().join("fixtures/generate.py");
-    let args = ["--models", "10000", "--no-hostile", "--out"];
+    let args = ["--models", "50000", "--no-hostile", "--out"];
     run_checked(Command::new("python3").arg(generate).args(args).arg(&dump), "fixtures/generate.py").unwrap();
     dump
 }
@@ -50,7 +50,7 @@ fn wait_for(child: &mut Child, dir: &Path, appears: impl Fn(&str) -> bool) {
         assert!(start.elapsed() < Duration::from_secs(60), "no scratch files in {} after 60 s", dir.display());
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(700));
+    std::thread::sleep(Duration::from_millis(300));
 }
 
 fn signal(child: &Child, signal: i32) {
