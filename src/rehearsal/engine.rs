@@ -670,9 +670,7 @@ fn rid_set(conn: &Connection, table: &TableName) -> Result<BTreeSet<i64>> {
 fn fingerprint(conn: &Connection, spec: &Spec, models: &Table, services: &Table) -> Result<Fingerprint> {
     let [model_cols, service_cols] = spec.fingerprint_columns(models, services);
     let digest = |table: &Table, columns: &[Col]| -> Result<(u64, String)> {
-        let sql = sql::fingerprint(&table.name.quoted(), columns, &columns[..1], Dialect::DuckDb);
-        let (n, d): (i64, String) = conn.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok((n as u64, d))
+        super::fingerprint::digest(conn, &table.name.quoted(), columns, &columns[..1])
     };
     let (models_rows, models_digest) = digest(models, &model_cols)?;
     let (services_rows, services_digest) = digest(services, &service_cols)?;
