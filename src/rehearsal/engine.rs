@@ -176,8 +176,8 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         models_table: models.name.to_string().into(),
         services_table: services.name.to_string().into(),
     };
-    // First, while the plan holds nothing: its ordered aggregate is the rehearsal's largest
-    // DuckDB allocation.
+    // First, while the plan holds nothing: its sort is the rehearsal's largest DuckDB
+    // allocation.
     let fingerprint = fingerprint(r.conn, spec, models, services)?;
     release_freed_memory();
     effects::create(r.conn)?;
