@@ -34,17 +34,33 @@ fn order_key(col: &Col, dialect: Dialect) -> String {
     }
 }
 
+/// One row's fingerprint text: each of `columns` hashed, NULL as `N`, joined by `,`.
+fn fingerprint_row(columns: &[Col]) -> String {
+    let values: Vec<String> =
+        columns.iter().map(|c| format!("coalesce(md5(CAST({} AS VARCHAR)), 'N')", quote_ident(&c.name))).collect();
+    values.join(" || ',' || ")
+}
+
+fn order_keys(order_by: &[Col], dialect: Dialect) -> String {
+    let order: Vec<String> = order_by.iter().map(|c| order_key(c, dialect)).collect();
+    order.join(", ")
+}
+
 /// An md5 over every row's `columns` (each value hashed, NULL as `N`), in byte order of
 /// `order_by`: equal in both engines for equal rows, whatever the text holds.
 pub fn fingerprint(relation: &str, columns: &[Col], order_by: &[Col], dialect: Dialect) -> String {
-    let values: Vec<String> =
-        columns.iter().map(|c| format!("coalesce(md5(CAST({} AS VARCHAR)), 'N')", quote_ident(&c.name))).collect();
-    let order: Vec<String> = order_by.iter().map(|c| order_key(c, dialect)).collect();
     format!(
         "SELECT count(*) AS row_count, coalesce(md5(string_agg({}, '|' ORDER BY {})), '') AS digest FROM {relation}",
-        values.join(" || ',' || "),
-        order.join(", ")
+        fingerprint_row(columns),
+        order_keys(order_by, dialect)
     )
+}
+
+/// The rows `fingerprint` aggregates, in its order, one text column each: md5 over them joined
+/// by `|` is its digest. The rehearsal streams them, since DuckDB's ordered aggregate holds
+/// every row in memory where an ORDER BY can spill.
+pub fn fingerprint_rows(relation: &str, columns: &[Col], order_by: &[Col], dialect: Dialect) -> String {
+    format!("SELECT {} FROM {relation} ORDER BY {}", fingerprint_row(columns), order_keys(order_by, dialect))
 }
 
 /// V2 as the guide writes it: `model_id`s that appear more than once.
@@ -162,5 +178,7 @@ mod tests {
         assert_eq!(pg.replace(" COLLATE \"C\"", ""), duck);
         assert!(pg.contains("\"version\" COLLATE \"C\""));
         assert!(!pg.contains("\"id\" COLLATE"));
+        let rows = fingerprint_rows("m", &cols, &cols, Dialect::Postgres);
+        assert!(pg.contains(&rows["SELECT ".len()..rows.find(" FROM").unwrap()]), "one row text: {rows}");
     }
 }

@@ -176,9 +176,10 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         models_table: models.name.to_string().into(),
         services_table: services.name.to_string().into(),
     };
-    // First, while the plan holds nothing: its ordered aggregate is the rehearsal's largest
-    // DuckDB allocation.
+    // First, while the plan holds nothing: its sort is the rehearsal's largest DuckDB
+    // allocation.
     let fingerprint = fingerprint(r.conn, spec, models, services)?;
+    release_freed_memory();
     effects::create(r.conn)?;
     let version_column = models
         .column(&spec.models.version)
@@ -610,6 +611,16 @@ fn divergence(rows: &[ModelRow], choices: &[GroupChoice]) -> Vec<Divergence> {
         .collect()
 }
 
+/// Hands the memory freed by the last large step back to the system (glibc keeps it for the
+/// thread that freed it otherwise, and DuckDB's threads each have their own).
+fn release_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases free pages of the allocator's own heaps.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Keepers and deleted versions, built last: their text moves out of `rows` instead of being
 /// copied (on a large export these are most of the plan's memory).
 fn keep_and_delete(
@@ -618,8 +629,8 @@ fn keep_and_delete(
     deleted_models: &BTreeSet<i64>,
     policy: Policy,
 ) -> (Vec<KeptVersion>, Vec<DeletedVersion>) {
-    let mut kept = Vec::new();
-    let mut deleted = Vec::new();
+    let mut kept = Vec::with_capacity(rows.len().saturating_sub(deleted_models.len()));
+    let mut deleted = Vec::with_capacity(deleted_models.len());
     let selective_reason: Shared = "selective: every version kept".into();
     let fk_reason: Shared = "deleted through a foreign key".into();
     for choice in choices {
@@ -670,9 +681,7 @@ fn rid_set(conn: &Connection, table: &TableName) -> Result<BTreeSet<i64>> {
 fn fingerprint(conn: &Connection, spec: &Spec, models: &Table, services: &Table) -> Result<Fingerprint> {
     let [model_cols, service_cols] = spec.fingerprint_columns(models, services);
     let digest = |table: &Table, columns: &[Col]| -> Result<(u64, String)> {
-        let sql = sql::fingerprint(&table.name.quoted(), columns, &columns[..1], Dialect::DuckDb);
-        let (n, d): (i64, String) = conn.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok((n as u64, d))
+        super::fingerprint::digest(conn, &table.name.quoted(), columns, &columns[..1])
     };
     let (models_rows, models_digest) = digest(models, &model_cols)?;
     let (services_rows, services_digest) = digest(services, &service_cols)?;

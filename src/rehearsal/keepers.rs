@@ -193,8 +193,13 @@ fn read_groups(
             collation_sensitive: r.get(15)?,
         })
     })?;
-    let mut rows: Vec<ModelRow> = Vec::new();
-    let mut choices = Vec::new();
+    // Sized once: a doubling Vec of the models rows keeps up to twice their size.
+    let (row_count, group_count): (i64, i64) =
+        conn.query_row(&format!("SELECT count(*), count(DISTINCT gid) FROM {KEEPERS}"), [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let mut rows: Vec<ModelRow> = Vec::with_capacity(row_count as usize);
+    let mut choices = Vec::with_capacity(group_count as usize);
     let mut group: Vec<Placed> = Vec::new();
     for next in placed {
         let next = next?;

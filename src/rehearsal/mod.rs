@@ -10,6 +10,8 @@ pub mod engine;
 #[cfg(feature = "engine")]
 pub mod facts;
 #[cfg(feature = "engine")]
+pub mod fingerprint;
+#[cfg(feature = "engine")]
 pub mod fk_violations;
 pub mod keeper_collation;
 #[cfg(feature = "engine")]

@@ -1,8 +1,10 @@
 //! One source for SQL: every builder of `rehearse::sql` that the rehearsal (DuckDB) and the
 //! emitted scripts (PostgreSQL) share, run in both engines on the same rows of
-//! `tests/cases/sql_dialects.cases`; the results must agree row by row.
+//! `tests/cases/sql_dialects.cases`; the results must agree row by row. The drift fingerprint's
+//! DuckDB side is the digest the rehearsal streams, its PostgreSQL side the scripts' query.
 
 use crate::support::{cluster, repo};
+use rehearse::rehearsal::fingerprint;
 use rehearse::sql::{self, literal, Col, Dialect, Rows};
 use rehearse::workspace::Workspace;
 use std::collections::BTreeMap;
@@ -66,14 +68,9 @@ type Builder = Box<dyn Fn(Dialect) -> String>;
 
 /// Every shared builder, named, as a query whose result the two engines must agree on.
 fn builders() -> Vec<(&'static str, Builder)> {
-    let col = |name: &str, text: bool| Col { name: name.into(), text };
-    let models = vec![col("id", false), col("model_id", true), col("version", true), col("version_status", true)];
-    let services = vec![col("id", true), col("service_id", true), col("model_id", true), col("model_version", true)];
     let live = Rows { relation: "models", alias: "t", only: true };
     let backup = Rows { relation: "models_rehearse_backup", alias: "b", only: false };
     vec![
-        ("fingerprint of models", Box::new(move |d| sql::fingerprint("models", &models, &models[..1], d))),
-        ("fingerprint of services", Box::new(move |d| sql::fingerprint("services", &services, &services[..1], d))),
         ("V2 duplicate model_ids", Box::new(|_| sql::duplicate_model_ids("models", "model_id"))),
         (
             "V3 services without a model",
@@ -113,6 +110,15 @@ fn builders() -> Vec<(&'static str, Builder)> {
     ]
 }
 
+/// The relations the drift guard fingerprints, with their columns (the first orders the rows).
+fn fingerprinted() -> [(&'static str, Vec<Col>); 2] {
+    let col = |name: &str, text: bool| Col { name: name.into(), text };
+    [
+        ("models", vec![col("id", false), col("model_id", true), col("version", true), col("version_status", true)]),
+        ("services", vec![col("id", true), col("service_id", true), col("model_id", true), col("model_version", true)]),
+    ]
+}
+
 /// The rows of `query` in DuckDB, every value as text.
 fn duckdb_rows(workspace: &Workspace, query: &str) -> Vec<Row> {
     let conn = workspace.connection();
@@ -128,9 +134,11 @@ fn duckdb_rows(workspace: &Workspace, query: &str) -> Vec<Row> {
     out
 }
 
-/// A result that says nothing about the rows: none, or a single zero count.
+/// A result that says nothing about the rows: none, a single zero count, or the fingerprint of
+/// no rows.
 fn trivial(rows: &[Row]) -> bool {
-    rows.is_empty() || rows == [vec![Some("0".to_string())]]
+    let zero = Some("0".to_string());
+    rows.is_empty() || rows == [vec![zero.clone()]] || rows == [vec![zero, Some(String::new())]]
 }
 
 #[test]
@@ -138,8 +146,8 @@ fn every_shared_builder_means_the_same_in_duckdb_and_postgres() {
     let cases = parse(&std::fs::read_to_string(repo().join("tests/cases/sql_dialects.cases")).unwrap());
     assert!(cases.len() >= 4, "the case file holds {} cases", cases.len());
     let pg = cluster();
-    let builders = builders();
-    let mut telling: BTreeMap<&str, usize> = BTreeMap::new();
+    let (builders, fingerprinted) = (builders(), fingerprinted());
+    let mut telling: BTreeMap<String, usize> = BTreeMap::new();
     let mut failures = Vec::new();
     for (i, case) in cases.iter().enumerate() {
         let database = format!("dialects_{i}");
@@ -156,11 +164,9 @@ fn every_shared_builder_means_the_same_in_duckdb_and_postgres() {
         pg.psql(&database, &setup).unwrap_or_else(|e| panic!("{}: PostgreSQL setup: {e}", case.title));
         let workspace = Workspace::in_memory().unwrap();
         workspace.connection().execute_batch(&setup).unwrap_or_else(|e| panic!("{}: DuckDB setup: {e}", case.title));
-        for (name, build) in &builders {
-            let (duck_sql, pg_sql) = (build(Dialect::DuckDb), build(Dialect::Postgres));
-            let mut duck = duckdb_rows(&workspace, &duck_sql);
+        let mut compare = |name: &str, mut duck: Vec<Row>, duck_sql: &str, pg_sql: &str| {
             let mut postgres =
-                pg.query(&database, &pg_sql).unwrap_or_else(|e| panic!("PostgreSQL refuses {pg_sql}: {e}"));
+                pg.query(&database, pg_sql).unwrap_or_else(|e| panic!("PostgreSQL refuses {pg_sql}: {e}"));
             duck.sort();
             postgres.sort();
             if duck != postgres {
@@ -169,12 +175,25 @@ fn every_shared_builder_means_the_same_in_duckdb_and_postgres() {
                     case.title
                 ));
             }
-            *telling.entry(name).or_default() += usize::from(!trivial(&duck));
+            *telling.entry(name.to_string()).or_default() += usize::from(!trivial(&duck));
+        };
+        for (name, build) in &builders {
+            let (duck_sql, pg_sql) = (build(Dialect::DuckDb), build(Dialect::Postgres));
+            compare(name, duckdb_rows(&workspace, &duck_sql), &duck_sql, &pg_sql);
+        }
+        for (relation, columns) in &fingerprinted {
+            let (rows, digest) = fingerprint::digest(workspace.connection(), relation, columns, &columns[..1])
+                .unwrap_or_else(|e| panic!("{}: the streamed fingerprint of {relation}: {e}", case.title));
+            let duck_sql = sql::fingerprint_rows(relation, columns, &columns[..1], Dialect::DuckDb);
+            let pg_sql = sql::fingerprint(relation, columns, &columns[..1], Dialect::Postgres);
+            let streamed = vec![vec![Some(rows.to_string()), Some(digest)]];
+            compare(&format!("fingerprint of {relation}"), streamed, &duck_sql, &pg_sql);
         }
     }
     assert!(failures.is_empty(), "the engines disagree:\n{}", failures.join("\n"));
     // Agreeing on nothing proves nothing: every builder finds rows in some case.
-    for (name, _) in &builders {
-        assert!(telling.get(name).copied().unwrap_or(0) > 0, "{name} finds no rows in any case");
+    let names = builders.iter().map(|(name, _)| name.to_string());
+    for name in names.chain(fingerprinted.iter().map(|(relation, _)| format!("fingerprint of {relation}"))) {
+        assert!(telling.get(&name).copied().unwrap_or(0) > 0, "{name} finds no rows in any case");
     }
 }

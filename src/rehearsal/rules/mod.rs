@@ -66,9 +66,12 @@ pub fn info(code: &str) -> Option<&'static Rule> {
 /// Every rule's rows, ordered by code, then by key (rows of one key in the order found).
 #[cfg(feature = "engine")]
 pub(crate) fn find_all(facts: &Facts) -> Result<Vec<HazardRow>> {
-    let mut rows = Vec::new();
-    for rule in &RULES {
-        rows.extend((rule.find)(facts)?);
+    // Sized once: the hazard rows live as long as the plan, and a doubling Vec keeps up to
+    // twice their size.
+    let found = RULES.iter().map(|rule| (rule.find)(facts)).collect::<Result<Vec<_>>>()?;
+    let mut rows = Vec::with_capacity(found.iter().map(Vec::len).sum());
+    for rule_rows in found {
+        rows.extend(rule_rows);
     }
     rows.sort_by(|a, b| a.code.cmp(&b.code).then_with(|| a.key.cmp(&b.key)));
     Ok(rows)
