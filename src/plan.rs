@@ -342,11 +342,12 @@ impl Plan {
 
     /// Rows per hazard code, every code present (zero when clear).
     pub fn hazard_counts(&self) -> BTreeMap<&'static str, u64> {
-        let mut counts: BTreeMap<&'static str, u64> = HazardCode::ALL.iter().map(|c| (c.as_str(), 0)).collect();
+        // Counted by the code's position (a run can hold millions of rows), then named.
+        let mut counts = [0u64; HazardCode::ALL.len()];
         for row in &self.hazards {
-            *counts.entry(row.code.as_str()).or_default() += 1;
+            counts[row.code as usize] += 1;
         }
-        counts
+        HazardCode::ALL.iter().zip(counts).map(|(code, n)| (code.as_str(), n)).collect()
     }
 
     /// Whether the run must exit 3 (ROLLBACK.md §8).

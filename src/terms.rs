@@ -117,4 +117,11 @@ mod tests {
         assert_eq!(serde_json::to_string(&HazardCode::H9).unwrap(), "\"H9\"");
         assert!(HazardCode::H13 == "H13" && HazardCode::H13 != "H1");
     }
+
+    #[test]
+    fn every_code_sits_at_its_own_position_in_all() {
+        for (position, code) in HazardCode::ALL.iter().enumerate() {
+            assert_eq!(*code as usize, position, "{code}");
+        }
+    }
 }

@@ -32,7 +32,7 @@ pub fn run(args: &ValidateArgs, progress: Arc<Progress>) -> Result<()> {
     check_out(&args.run)?;
     let rehearsed = rehearse_input(&args.run.rehearsal, progress.clone())?;
     refuse_connecting_dumps(&rehearsed.workspace)?;
-    let staged = write_run(&rehearsed, &args.run)?;
+    let staged = write_run(&rehearsed.plan, &rehearsed.scripts, &args.run)?;
     progress.phase("validating on PostgreSQL", "", 0);
     let server = rehearsed.workspace.provenance()?.remove("server_version").unwrap_or_default();
     let bin = args.pg_bin.clone().or_else(|| production_server(&server));
