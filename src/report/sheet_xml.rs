@@ -69,7 +69,9 @@ impl Rows {
                 Value::Text(Some(text)) => {
                     let text = fit(text);
                     out.extend_from_slice(b"\" t=\"inlineStr\"><is><t");
-                    if text.starts_with(['\t', '\n', ' ']) || text.ends_with(['\t', '\n', ' ']) {
+                    // These are ASCII: a first or last byte is one of them only as a whole character.
+                    let space = |byte: Option<&u8>| matches!(byte, Some(b'\t' | b'\n' | b' '));
+                    if space(text.as_bytes().first()) || space(text.as_bytes().last()) {
                         out.extend_from_slice(b" xml:space=\"preserve\"");
                     }
                     out.push(b'>');
@@ -93,23 +95,45 @@ fn escape_sequence_at(bytes: &[u8], at: usize) -> bool {
         && bytes[at + 2..at + 6].iter().all(u8::is_ascii_hexdigit)
 }
 
+/// Bytes that may need escaping: `&`, `<`, `>`, `_`, control characters other than tab and line
+/// feed, and 0xEF (which starts U+FFFE and U+FFFF).
+const ATTENTION: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = byte != b'\t' as usize && byte != b'\n' as usize;
+        byte += 1;
+    }
+    table[b'&' as usize] = true;
+    table[b'<' as usize] = true;
+    table[b'>' as usize] = true;
+    table[b'_' as usize] = true;
+    table[0xEF] = true;
+    table
+};
+
 /// Cell text as XML: `&`, `<` and `>` as entities, control characters and U+FFFE/U+FFFF as
 /// `_xHHHH_`, and a literal `_xHHHH_` with its underscore escaped.
 fn escape(text: &str, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
+    // Most text has nothing to escape: a table look-up a byte, then one copy.
+    let Some(first) = bytes.iter().position(|b| ATTENTION[usize::from(*b)]) else {
+        out.extend_from_slice(bytes);
+        return;
+    };
     let mut copied = 0;
-    let mut at = 0;
+    let mut at = first;
     while at < bytes.len() {
         let byte = bytes[at];
+        if !ATTENTION[usize::from(byte)] {
+            at += 1;
+            continue;
+        }
         let (replacement, width): (&[u8], usize) = match byte {
             b'&' => (b"&amp;", 1),
             b'<' => (b"&lt;", 1),
             b'>' => (b"&gt;", 1),
             b'_' if escape_sequence_at(bytes, at) => (b"_x005F_", 1),
-            b'\t' | b'\n' => {
-                at += 1;
-                continue;
-            }
             0..=0x1F => {
                 out.extend_from_slice(&bytes[copied..at]);
                 out.extend_from_slice(format!("_x{byte:04X}_").as_bytes());

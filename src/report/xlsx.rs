@@ -143,8 +143,9 @@ fn lay_out(report: Report, sheet_rows: u32, cuts: &mut Vec<String>) -> Layout {
                             text.chars().count()
                         ));
                     }
-                    // A column as wide as it gets needs no more counting.
-                    if widths[column] < MAX_WIDTH + 2 {
+                    // Text no longer in bytes than the column is wide in characters cannot widen
+                    // it, nor can anything once the column is as wide as it gets.
+                    if widths[column] < (MAX_WIDTH + 2).min(shown.len() + 2) {
                         widths[column] = widths[column].max(shown.chars().take(MAX_WIDTH).count() + 2);
                     }
                 }
