@@ -13,10 +13,20 @@ use std::path::Path;
 /// line break, or whitespace at either end.
 fn needs_quotes(text: &str) -> bool {
     text.is_empty()
-        || text.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+        || text.bytes().any(|b| QUOTED[usize::from(b)])
         || text.starts_with(char::is_whitespace)
         || text.ends_with(char::is_whitespace)
 }
+
+/// The bytes a field is quoted for, as a table: a look-up a byte.
+const QUOTED: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b',' as usize] = true;
+    table[b'"' as usize] = true;
+    table[b'\n' as usize] = true;
+    table[b'\r' as usize] = true;
+    table
+};
 
 /// Appends one CSV field to `out`: text, or NULL.
 fn push_field(out: &mut Vec<u8>, value: Option<&str>) {

@@ -5,14 +5,13 @@
 use super::tables::{reports, Value};
 use crate::plan::Plan;
 
-/// The first characters that make a spreadsheet read a CSV field as a formula.
-const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
-
 /// How many rows of each file the reports name; the rest are only counted.
 pub const LISTED_ROWS: usize = 20;
 
 pub fn would_evaluate(text: &str) -> bool {
-    text.starts_with(FORMULA_STARTS)
+    // The first characters that make a spreadsheet read a CSV field as a formula; all ASCII, so
+    // the first byte is one of them only as a whole character.
+    matches!(text.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
 }
 
 /// A field a spreadsheet would evaluate: its data row (1 = the first row after the header),
