@@ -1,8 +1,7 @@
-//! The rows of a report sheet as worksheet XML, written straight into a buffer: what
-//! rust_xlsxwriter writes for the same cells in constant-memory mode (inline strings), byte for
-//! byte but for the cell references a reader infers, without its per-cell allocations, format
-//! look-ups and row maps. A row without a stored cell (every field an empty string) is left out,
-//! as rust_xlsxwriter leaves it out.
+//! The rows of a report sheet as worksheet XML, written straight into a buffer: byte for byte
+//! what rust_xlsxwriter writes for the same cells in constant-memory mode (inline strings), without
+//! its per-cell allocations, format look-ups and row maps. A row without a stored cell (every field
+//! an empty string) is left out, as rust_xlsxwriter leaves it out.
 
 use super::tables::Value;
 
@@ -45,7 +44,6 @@ impl Rows {
         let mut number_text = itoa::Buffer::new();
         let number_text = number_text.format(number).as_bytes();
         let mut stored = false;
-        let mut next_column = 0;
         for (column, value) in values.iter().enumerate() {
             if *value == Value::Text(Some("")) {
                 continue;
@@ -57,28 +55,20 @@ impl Rows {
                 out.extend_from_slice(number_text);
                 out.extend_from_slice(b"\">");
             }
-            // A cell right after the previous one (or first in its row) is placed there
-            // without its reference (ECMA-376 makes `r` optional): most of the reference's bytes
-            // are a counter that deflate cannot shrink.
-            out.extend_from_slice(b"<c");
-            if column != next_column {
-                out.extend_from_slice(b" r=\"");
-                out.extend_from_slice(self.columns[column].as_bytes());
-                out.extend_from_slice(number_text);
-                out.push(b'"');
-            }
-            next_column = column + 1;
+            out.extend_from_slice(b"<c r=\"");
+            out.extend_from_slice(self.columns[column].as_bytes());
+            out.extend_from_slice(number_text);
             match value {
                 Value::Text(None) | Value::Bool(None) => {
-                    out.extend_from_slice(b" s=\"");
+                    out.extend_from_slice(b"\" s=\"");
                     out.extend_from_slice(self.null_style.as_bytes());
                     out.extend_from_slice(b"\"/>");
                 }
-                Value::Bool(Some(true)) => out.extend_from_slice(b" t=\"b\"><v>1</v></c>"),
-                Value::Bool(Some(false)) => out.extend_from_slice(b" t=\"b\"><v>0</v></c>"),
+                Value::Bool(Some(true)) => out.extend_from_slice(b"\" t=\"b\"><v>1</v></c>"),
+                Value::Bool(Some(false)) => out.extend_from_slice(b"\" t=\"b\"><v>0</v></c>"),
                 Value::Text(Some(text)) => {
                     let text = fit(text);
-                    out.extend_from_slice(b" t=\"inlineStr\"><is><t");
+                    out.extend_from_slice(b"\" t=\"inlineStr\"><is><t");
                     // These are ASCII: a first or last byte is one of them only as a whole character.
                     let space = |byte: Option<&u8>| matches!(byte, Some(b'\t' | b'\n' | b' '));
                     if space(text.as_bytes().first()) || space(text.as_bytes().last()) {
