@@ -131,11 +131,11 @@ fn via(constraint: &Constraint, fk: &ForeignKey) -> String {
     format!("{} -> {}", constraint.name, fk.ref_table)
 }
 
-/// `FROM child c JOIN parent p ON …` for `edge`, restricted to the parent rows of `parents`
-/// (a subquery of rowids) and to child rows not deleted.
+/// `FROM child c WHERE …` for `edge`: the child rows not deleted whose key a parent row of
+/// `parents` (a subquery of rowids) holds, each once (a semi-join).
 fn referencing(edge: &FkEdge, parents: &str) -> String {
     format!(
-        "FROM {} c JOIN {} p ON {} WHERE p.rowid IN {parents} AND c.rowid NOT IN {}",
+        "FROM {} c WHERE EXISTS (SELECT 1 FROM {} p WHERE {} AND p.rowid IN {parents}) AND c.rowid NOT IN {}",
         edge.child.quoted(),
         edge.parent.quoted(),
         edge.matches("c", "p"),
@@ -162,7 +162,7 @@ pub fn cascade(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<TableName
             ran = true;
             let added = conn.execute(
                 &format!(
-                    "INSERT INTO {DELETED} SELECT DISTINCT {}, c.rowid, {}, {} {}",
+                    "INSERT INTO {DELETED} SELECT {}, c.rowid, {}, {} {}",
                     literal(&edge.child.to_string()),
                     literal(&via(edge.constraint, edge.fk)),
                     literal(phase),
@@ -200,7 +200,7 @@ pub fn consequences(
             FkAction::SetNull | FkAction::SetDefault => {
                 conn.execute(
                     &format!(
-                        "INSERT INTO {CHANGED} SELECT DISTINCT {}, c.rowid, {}, {}, {}, {} {}",
+                        "INSERT INTO {CHANGED} SELECT {}, c.rowid, {}, {}, {}, {} {}",
                         literal(&edge.child.to_string()),
                         literal(&via(constraint, fk)),
                         literal(&fk.on_delete.sql().to_lowercase()),

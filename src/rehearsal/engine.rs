@@ -51,6 +51,8 @@ pub const ORPHANS_PHASE: &str = "orphans";
 
 /// V3's rows before the rollback, as 02_rollback.sql keeps them.
 const ORPHANS_BEFORE: &str = "_plan_orphans_before";
+/// And after.
+const ORPHANS_AFTER: &str = "_plan_orphans_after";
 
 struct ServiceRow {
     rid: i64,
@@ -487,7 +489,14 @@ impl Rehearsal<'_> {
 
     /// The rows of other tables that the foreign keys delete or change.
     fn cascade(&self, texts: &mut Interner) -> Result<Cascade> {
-        let mut cascade = Cascade { rows: Vec::new(), deleted: BTreeMap::new(), changed: BTreeMap::new() };
+        // Sized once: the cascade rows live as long as the plan.
+        let models = literal(&self.models.name.to_string());
+        let rows = count(
+            self.conn,
+            &format!("SELECT 1 FROM {DELETED} WHERE tbl <> {models} UNION ALL SELECT 1 FROM {CHANGED}"),
+        )?;
+        let mut cascade =
+            Cascade { rows: Vec::with_capacity(rows as usize), deleted: BTreeMap::new(), changed: BTreeMap::new() };
         let tables = self.loaded.iter().filter(|t| **t != self.models.name).filter_map(|t| self.catalog.table(t));
         let deleted = texts.get("deleted");
         for table in tables {
@@ -567,7 +576,13 @@ impl Rehearsal<'_> {
             sql::named_orphans(&v3_before)
         ))?;
         let v3_after = spec.orphaned_services(&post_services, &post_models);
-        let orphans = count(self.conn, &v3_after)?;
+        // Taken once, then counted and compared with the rows before.
+        self.conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE {ORPHANS_AFTER} AS {}",
+            sql::named_orphans(&v3_after)
+        ))?;
+        let orphans = count(self.conn, &format!("SELECT * FROM {ORPHANS_AFTER}"))?;
+        let v3_after = format!("SELECT service_id, model_id FROM {ORPHANS_AFTER}");
         let caused = count(self.conn, &sql::caused_orphans(&v3_after, ORPHANS_BEFORE))?;
         let v3 = Check::counting(
             orphans,
