@@ -2,15 +2,15 @@
 //! declares: ON DELETE CASCADE recursively across any number of tables, SET NULL / SET DEFAULT
 //! as changed rows, RESTRICT / NO ACTION as blockers that make the real script fail. Rows are
 //! tracked by DuckDB rowid in two TEMP tables; the workspace itself is never modified. Each
-//! row statement of the rollback is a phase: its rows are tagged with it once it is complete
-//! (`close_phase`), so that its blockers and triggers are told apart from the next one's.
+//! row statement of the rollback is a phase: its rows are tagged with it as they are found, so
+//! that its blockers and triggers are told apart from the next one's.
 
 use crate::catalog::{quote_ident, Catalog, Constraint, FkAction, FkEdge, ForeignKey, TableName};
 use crate::error::Result;
 use crate::plan::RowEffects;
 use crate::sql::literal;
 use duckdb::Connection;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 pub const DELETED: &str = "_plan_deleted";
 pub const CHANGED: &str = "_plan_changed";
@@ -35,19 +35,39 @@ pub fn create(conn: &Connection) -> Result<()> {
 
 /// The rows deleted and changed so far, for the plan.
 pub fn recorded(conn: &Connection) -> Result<RowEffects> {
+    // Rowids only, a query per table (and foreign key): the names are not read once a row.
     let mut effects = RowEffects::default();
-    let mut stmt = conn.prepare(&format!("SELECT tbl, rid FROM {DELETED} ORDER BY tbl, rid"))?;
-    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-        let (table, rid) = row?;
-        effects.deleted.entry(table).or_default().push(rid);
+    for table in texts(conn, &format!("SELECT DISTINCT tbl FROM {DELETED}"))? {
+        let rids = rowids(conn, &format!("SELECT rid FROM {DELETED} WHERE tbl = {} ORDER BY rid", literal(&table)))?;
+        effects.deleted.insert(table, rids);
     }
-    let mut stmt =
-        conn.prepare(&format!("SELECT tbl, constraint_name, rid FROM {CHANGED} ORDER BY tbl, constraint_name, rid"))?;
-    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))? {
-        let (table, constraint, rid) = row?;
-        effects.changed.entry((table, constraint)).or_default().push(rid);
+    let mut stmt = conn.prepare(&format!("SELECT DISTINCT tbl, constraint_name FROM {CHANGED}"))?;
+    let keys = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    for key in keys {
+        let (table, constraint) = key?;
+        let rids = rowids(
+            conn,
+            &format!(
+                "SELECT rid FROM {CHANGED} WHERE tbl = {} AND constraint_name = {} ORDER BY rid",
+                literal(&table),
+                literal(&constraint)
+            ),
+        )?;
+        effects.changed.insert((table, constraint), rids);
     }
     Ok(effects)
+}
+
+fn texts(conn: &Connection, sql: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(sql)?;
+    let texts = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    Ok(texts.collect::<Result<_, _>>()?)
+}
+
+fn rowids(conn: &Connection, sql: &str) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare(sql)?;
+    let rids = stmt.query_map([], |r| r.get::<_, i64>(0))?;
+    Ok(rids.collect::<Result<_, _>>()?)
 }
 
 /// Puts a plan's rows back into the effects tables of `conn`, which need not be the
@@ -74,17 +94,16 @@ pub fn load(conn: &Connection, effects: &RowEffects) -> Result<()> {
     Ok(())
 }
 
-/// Tags the rows deleted and changed since the last phase with `phase`.
-pub fn close_phase(conn: &Connection, phase: &str) -> Result<()> {
-    for table in [DELETED, CHANGED] {
-        conn.execute(&format!("UPDATE {table} SET phase = ? WHERE phase IS NULL"), [phase])?;
-    }
-    Ok(())
+/// The rowids of `table` deleted by `phase`, as a subquery.
+pub(super) fn deleted_in(phase: &str, table: &TableName) -> String {
+    format!("(SELECT rid FROM {DELETED} WHERE tbl = {} AND phase = {})", literal(&table.to_string()), literal(phase))
 }
 
-/// The rowids of `table` deleted by the phase under way, as a subquery.
-fn deleted_now(table: &TableName) -> String {
-    format!("(SELECT rid FROM {DELETED} WHERE tbl = {} AND phase IS NULL)", literal(&table.to_string()))
+/// The rows `phase` has deleted so far, per table.
+fn deleted_counts(conn: &Connection, phase: &str) -> Result<HashMap<String, usize>> {
+    let mut stmt = conn.prepare(&format!("SELECT tbl, count(*) FROM {DELETED} WHERE phase = ? GROUP BY tbl"))?;
+    let counts = stmt.query_map([phase], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize)))?;
+    Ok(counts.collect::<Result<_, _>>()?)
 }
 
 /// The rowids of `table` that the rollback deletes, as a subquery.
@@ -92,13 +111,15 @@ pub fn deleted_rids(table: &TableName) -> String {
     format!("(SELECT rid FROM {DELETED} WHERE tbl = {})", literal(&table.to_string()))
 }
 
-/// Marks the rows of `table` selected by `condition` (over alias `t`) as deleted, for `via`.
-pub fn seed(conn: &Connection, table: &TableName, condition: &str, via: &str) -> Result<usize> {
+/// Marks the rows of `table` selected by `condition` (over alias `t`) as deleted by `phase`,
+/// for `via`.
+pub fn seed(conn: &Connection, phase: &str, table: &TableName, condition: &str, via: &str) -> Result<usize> {
     Ok(conn.execute(
         &format!(
-            "INSERT INTO {DELETED} SELECT {}, t.rowid, {}, NULL FROM {} t WHERE ({condition}) AND t.rowid NOT IN {}",
+            "INSERT INTO {DELETED} SELECT {}, t.rowid, {}, {} FROM {} t WHERE ({condition}) AND t.rowid NOT IN {}",
             literal(&table.to_string()),
             literal(via),
+            literal(phase),
             table.quoted(),
             deleted_rids(table)
         ),
@@ -110,11 +131,11 @@ fn via(constraint: &Constraint, fk: &ForeignKey) -> String {
     format!("{} -> {}", constraint.name, fk.ref_table)
 }
 
-/// `FROM child c JOIN parent p ON …` for `edge`, restricted to the parent rows of `parents`
-/// (a subquery of rowids) and to child rows not deleted.
+/// `FROM child c WHERE …` for `edge`: the child rows not deleted whose key a parent row of
+/// `parents` (a subquery of rowids) holds, each once (a semi-join).
 fn referencing(edge: &FkEdge, parents: &str) -> String {
     format!(
-        "FROM {} c JOIN {} p ON {} WHERE p.rowid IN {parents} AND c.rowid NOT IN {}",
+        "FROM {} c WHERE EXISTS (SELECT 1 FROM {} p WHERE {} AND p.rowid IN {parents}) AND c.rowid NOT IN {}",
         edge.child.quoted(),
         edge.parent.quoted(),
         edge.matches("c", "p"),
@@ -122,46 +143,69 @@ fn referencing(edge: &FkEdge, parents: &str) -> String {
     )
 }
 
-/// Follows every ON DELETE CASCADE between loaded tables until no new row is deleted.
-pub fn cascade(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<TableName>) -> Result<()> {
-    let edges = catalog.fk_edges(loaded);
+/// Follows every ON DELETE CASCADE between loaded tables from the rows `phase` deletes until no
+/// new row is deleted. The rows of earlier phases were followed already, and a key is followed
+/// again only once its parent table has lost more rows (before that it would find none).
+pub fn cascade(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<TableName>, phase: &str) -> Result<()> {
+    let edges: Vec<FkEdge> =
+        catalog.fk_edges(loaded).into_iter().filter(|e| e.fk.on_delete == FkAction::Cascade).collect();
+    let mut deleted = deleted_counts(conn, phase)?;
+    let mut followed = vec![0; edges.len()];
     loop {
-        let mut added = 0;
-        for edge in edges.iter().filter(|e| e.fk.on_delete == FkAction::Cascade) {
-            added += conn.execute(
+        let mut ran = false;
+        for (edge, followed) in edges.iter().zip(&mut followed) {
+            let parent_rows = deleted.get(&edge.parent.to_string()).copied().unwrap_or(0);
+            if parent_rows == *followed {
+                continue;
+            }
+            *followed = parent_rows;
+            ran = true;
+            let added = conn.execute(
                 &format!(
-                    "INSERT INTO {DELETED} SELECT DISTINCT {}, c.rowid, {}, NULL {}",
+                    "INSERT INTO {DELETED} SELECT {}, c.rowid, {}, {} {}",
                     literal(&edge.child.to_string()),
                     literal(&via(edge.constraint, edge.fk)),
-                    referencing(edge, &deleted_rids(&edge.parent))
+                    literal(phase),
+                    referencing(edge, &deleted_in(phase, &edge.parent))
                 ),
                 [],
             )?;
+            *deleted.entry(edge.child.to_string()).or_insert(0) += added;
         }
-        if added == 0 {
+        if !ran {
             return Ok(());
         }
     }
 }
 
-/// Once every delete of a phase is known: records SET NULL / SET DEFAULT changes of surviving
+/// Once every delete of `phase` is known: records SET NULL / SET DEFAULT changes of surviving
 /// rows, and returns the RESTRICT / NO ACTION keys that surviving rows still hold on the rows
 /// the phase deletes.
-pub fn consequences(conn: &Connection, catalog: &Catalog, loaded: &BTreeSet<TableName>) -> Result<Vec<Blocker>> {
+pub fn consequences(
+    conn: &Connection,
+    catalog: &Catalog,
+    loaded: &BTreeSet<TableName>,
+    phase: &str,
+) -> Result<Vec<Blocker>> {
     let mut blockers = Vec::new();
+    let deleted = deleted_counts(conn, phase)?;
     for edge in catalog.fk_edges(loaded) {
+        if !deleted.contains_key(&edge.parent.to_string()) {
+            continue;
+        }
         let (constraint, fk) = (edge.constraint, edge.fk);
-        let parents = deleted_now(&edge.parent);
+        let parents = deleted_in(phase, &edge.parent);
         match fk.on_delete {
             FkAction::Cascade => {}
             FkAction::SetNull | FkAction::SetDefault => {
                 conn.execute(
                     &format!(
-                        "INSERT INTO {CHANGED} SELECT DISTINCT {}, c.rowid, {}, {}, {}, NULL {}",
+                        "INSERT INTO {CHANGED} SELECT {}, c.rowid, {}, {}, {}, {} {}",
                         literal(&edge.child.to_string()),
                         literal(&via(constraint, fk)),
                         literal(&fk.on_delete.sql().to_lowercase()),
                         literal(&constraint.name),
+                        literal(phase),
                         referencing(&edge, &parents)
                     ),
                     [],

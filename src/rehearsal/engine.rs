@@ -17,6 +17,7 @@ use crate::spec::{rehearse_backup, Spec};
 use crate::sql::{self, literal, Col, Dialect, Rows};
 use crate::terms::HazardCode;
 use crate::workspace::Workspace;
+use duckdb::types::ValueRef;
 use duckdb::Connection;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -50,6 +51,8 @@ pub const ORPHANS_PHASE: &str = "orphans";
 
 /// V3's rows before the rollback, as 02_rollback.sql keeps them.
 const ORPHANS_BEFORE: &str = "_plan_orphans_before";
+/// And after.
+const ORPHANS_AFTER: &str = "_plan_orphans_after";
 
 struct ServiceRow {
     rid: i64,
@@ -121,6 +124,18 @@ fn load_services(conn: &Connection, spec: &Spec, table: &Table) -> Result<Vec<Se
 fn count(conn: &Connection, sql: &str) -> Result<u64> {
     let n: i64 = conn.query_row(&format!("SELECT count(*) FROM ({sql})"), [], |r| r.get(0))?;
     Ok(n as u64)
+}
+
+/// A text column's value where the row lies (NULL as empty), without a copy.
+fn text_of(value: ValueRef<'_>) -> Result<&str> {
+    match value {
+        ValueRef::Null => Ok(""),
+        value => Ok(value.as_str().map_err(duckdb::Error::from)?),
+    }
+}
+
+fn shared_text(value: ValueRef<'_>) -> Result<Shared> {
+    Ok(text_of(value)?.into())
 }
 
 pub(crate) fn strings(conn: &Connection, sql: &str) -> Result<Vec<(String, String)>> {
@@ -224,6 +239,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         blockers: &blockers,
         replay: &replay,
         duplicates: verification.v2.count,
+        models_order: Default::default(),
     })?;
 
     let divergence = divergence(&rows, &choices);
@@ -311,11 +327,12 @@ impl Rehearsal<'_> {
         if self.options.mode == Mode::Full {
             effects::seed(
                 conn,
+                VERSIONS_PHASE,
                 &self.models.name,
                 &format!("t.rowid IN {}", keepers::not_kept(self.options.policy)),
                 "rollback: not the keeper",
             )?;
-            effects::cascade(conn, catalog, loaded)?;
+            effects::cascade(conn, catalog, loaded, VERSIONS_PHASE)?;
             failures.delete_versions = self.close_phase(VERSIONS_PHASE, "the models DELETE", &mut blockers)?;
             failures.delete_versions.refuse("the models DELETE", self.forced_row_security(&self.models.name));
         }
@@ -323,6 +340,7 @@ impl Rehearsal<'_> {
             let post_models = effects::post_relation(catalog, &self.models.name);
             effects::seed(
                 conn,
+                ORPHANS_PHASE,
                 &self.services.name,
                 &sql::orphan_condition(
                     "t",
@@ -333,7 +351,7 @@ impl Rehearsal<'_> {
                 ),
                 "orphan delete (--delete-orphans)",
             )?;
-            effects::cascade(conn, catalog, loaded)?;
+            effects::cascade(conn, catalog, loaded, ORPHANS_PHASE)?;
             failures.delete_orphans = self.close_phase(ORPHANS_PHASE, "the services DELETE", &mut blockers)?;
             failures.delete_orphans.refuse("the services DELETE", self.forced_row_security(&self.services.name));
         }
@@ -357,9 +375,8 @@ impl Rehearsal<'_> {
         statement: &str,
         blockers: &mut Vec<effects::Blocker>,
     ) -> Result<ddl_replay::StatementOutcome> {
-        let found = effects::consequences(self.conn, self.catalog, &self.loaded)?;
-        let mut outcome = fk_violations::statement_outcome(self.conn, self.catalog, &found)?;
-        effects::close_phase(self.conn, phase)?;
+        let found = effects::consequences(self.conn, self.catalog, &self.loaded, phase)?;
+        let mut outcome = fk_violations::statement_outcome(self.conn, self.catalog, phase, &found)?;
         blockers.extend(found);
         outcome.refuse(statement, self.rewriting_rules(phase)?);
         Ok(outcome)
@@ -472,42 +489,53 @@ impl Rehearsal<'_> {
 
     /// The rows of other tables that the foreign keys delete or change.
     fn cascade(&self, texts: &mut Interner) -> Result<Cascade> {
-        let mut cascade = Cascade { rows: Vec::new(), deleted: BTreeMap::new(), changed: BTreeMap::new() };
+        // Sized once: the cascade rows live as long as the plan.
+        let models = literal(&self.models.name.to_string());
+        let rows = count(
+            self.conn,
+            &format!("SELECT 1 FROM {DELETED} WHERE tbl <> {models} UNION ALL SELECT 1 FROM {CHANGED}"),
+        )?;
+        let mut cascade =
+            Cascade { rows: Vec::with_capacity(rows as usize), deleted: BTreeMap::new(), changed: BTreeMap::new() };
         let tables = self.loaded.iter().filter(|t| **t != self.models.name).filter_map(|t| self.catalog.table(t));
+        let deleted = texts.get("deleted");
         for table in tables {
             let key = row_key(self.catalog, table, "t");
             let table_name = texts.get(&table.name.to_string());
             let name = literal(&table_name);
-            for (key, via) in strings(
-                self.conn,
-                &format!(
-                    "SELECT {key}, d.via FROM {} t JOIN {DELETED} d ON d.tbl = {name} AND d.rid = t.rowid ORDER BY 1",
-                    table.name.quoted()
-                ),
-            )? {
+            let before = cascade.rows.len();
+            let mut stmt = self.conn.prepare(&format!(
+                "SELECT {key}, d.via FROM {} t JOIN {DELETED} d ON d.tbl = {name} AND d.rid = t.rowid ORDER BY 1",
+                table.name.quoted()
+            ))?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
                 cascade.rows.push(CascadeRow {
                     table: table_name.clone(),
-                    key: key.into(),
-                    action: texts.get("deleted"),
-                    via: texts.get(&via),
+                    key: shared_text(row.get_ref(0)?)?,
+                    action: deleted.clone(),
+                    via: texts.get(text_of(row.get_ref(1)?)?),
                 });
-                *cascade.deleted.entry(table.name.to_string()).or_insert(0) += 1;
             }
+            if cascade.rows.len() > before {
+                cascade.deleted.insert(table.name.to_string(), (cascade.rows.len() - before) as u64);
+            }
+            let before = cascade.rows.len();
             let mut stmt = self.conn.prepare(&format!(
                 "SELECT {key}, d.via, d.action FROM {} t JOIN {CHANGED} d ON d.tbl = {name} AND d.rid = t.rowid ORDER BY 1",
                 table.name.quoted()
             ))?;
-            let changed =
-                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
-            for row in changed {
-                let (key, via, action) = row?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
                 cascade.rows.push(CascadeRow {
                     table: table_name.clone(),
-                    key: key.into(),
-                    action: texts.get(&action),
-                    via: texts.get(&via),
+                    key: shared_text(row.get_ref(0)?)?,
+                    action: texts.get(text_of(row.get_ref(2)?)?),
+                    via: texts.get(text_of(row.get_ref(1)?)?),
                 });
-                *cascade.changed.entry(table.name.to_string()).or_insert(0) += 1;
+            }
+            if cascade.rows.len() > before {
+                cascade.changed.insert(table.name.to_string(), (cascade.rows.len() - before) as u64);
             }
         }
         Ok(cascade)
@@ -548,7 +576,13 @@ impl Rehearsal<'_> {
             sql::named_orphans(&v3_before)
         ))?;
         let v3_after = spec.orphaned_services(&post_services, &post_models);
-        let orphans = count(self.conn, &v3_after)?;
+        // Taken once, then counted and compared with the rows before.
+        self.conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE {ORPHANS_AFTER} AS {}",
+            sql::named_orphans(&v3_after)
+        ))?;
+        let orphans = count(self.conn, &format!("SELECT * FROM {ORPHANS_AFTER}"))?;
+        let v3_after = format!("SELECT service_id, model_id FROM {ORPHANS_AFTER}");
         let caused = count(self.conn, &sql::caused_orphans(&v3_after, ORPHANS_BEFORE))?;
         let v3 = Check::counting(
             orphans,

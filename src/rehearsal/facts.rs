@@ -7,11 +7,13 @@ use super::effects::Blocker;
 use super::policy::{Choice, VersionRow};
 use crate::catalog::{Catalog, Table, TableName};
 use crate::plan::Step;
-use crate::plan::{CascadeRow, ServiceImpact, Shared};
+use crate::plan::{CascadeRow, HazardRow, ServiceImpact, Shared};
 use crate::spec::Spec;
-use crate::terms::Policy;
+use crate::terms::{HazardCode, Policy};
 use duckdb::Connection;
-use std::collections::{BTreeSet, HashSet};
+use std::cell::OnceCell;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::Hash;
 
 /// A models row with what the reports need besides the policy's columns.
 #[derive(Debug, Clone, Default)]
@@ -87,6 +89,83 @@ pub struct Facts<'a> {
     pub replay: &'a Replay,
     /// model_ids with several rows after the rollback (V2's count).
     pub duplicates: u64,
+    /// The order the models rows' hazards are listed in, made on first use by `models_order`.
+    pub models_order: OnceCell<ModelsOrder>,
+}
+
+impl Facts<'_> {
+    pub fn models_order(&self) -> &ModelsOrder {
+        self.models_order.get_or_init(|| ModelsOrder::new(self.rows, self.deleted_models))
+    }
+}
+
+/// The models rows' hazards are listed by id (byte order), rows of one id in their order in the
+/// models rows. Rules scan the rows in their order (they lie in memory that way) and sort what
+/// they find by `rank`.
+pub struct ModelsOrder {
+    /// Each models row's place in id order.
+    rank: Vec<u32>,
+    /// Whether the rollback deletes it.
+    pub deleted: Vec<bool>,
+    /// Its id, shared by its hazard rows.
+    pub keys: Vec<Shared>,
+}
+
+impl ModelsOrder {
+    /// `deleted` holds the rowids the rollback deletes.
+    pub fn new(rows: &[ModelRow], deleted: &BTreeSet<i64>) -> Self {
+        // Most ids differ in their first 8 bytes: sorting those as integers spares reading the
+        // texts, which lie all over the heap.
+        let prefix = |id: &str| {
+            let mut bytes = [0u8; 8];
+            let n = id.len().min(8);
+            bytes[..n].copy_from_slice(&id.as_bytes()[..n]);
+            u64::from_be_bytes(bytes)
+        };
+        let mut order: Vec<(u64, usize)> = rows.iter().map(|r| prefix(&r.row.id)).zip(0..).collect();
+        order.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| rows[a.1].row.id.cmp(&rows[b.1].row.id)).then(a.1.cmp(&b.1))
+        });
+        let mut rank = vec![0; rows.len()];
+        for (place, (_, index)) in order.into_iter().enumerate() {
+            rank[index] = place as u32;
+        }
+        let deleted_rids = RidBits::new(deleted);
+        ModelsOrder {
+            rank,
+            deleted: rows.iter().map(|r| deleted_rids.contains(r.rid)).collect(),
+            keys: rows.iter().map(|r| r.row.id.as_str().into()).collect(),
+        }
+    }
+
+    /// A hazard row of the models row at `index`, to be sorted.
+    pub fn hazard(&self, code: HazardCode, table: &Shared, index: usize, detail: Shared) -> (usize, HazardRow) {
+        (index, HazardRow { code, table: table.clone(), key: self.keys[index].clone(), detail })
+    }
+
+    /// The hazard rows found for models rows, in their listing order.
+    pub fn sorted(&self, mut found: Vec<(usize, HazardRow)>) -> Vec<HazardRow> {
+        found.sort_unstable_by_key(|(index, _)| self.rank[*index]);
+        found.into_iter().map(|(_, row)| row).collect()
+    }
+}
+
+/// A set of rowids as one bit each (DuckDB's rowids of a table are small, non-negative).
+struct RidBits(Vec<u64>);
+
+impl RidBits {
+    fn new(rids: &BTreeSet<i64>) -> Self {
+        let words = rids.last().map_or(0, |&last| last as usize / 64 + 1);
+        let mut bits = vec![0u64; words];
+        for &rid in rids {
+            bits[rid as usize / 64] |= 1 << (rid % 64);
+        }
+        RidBits(bits)
+    }
+
+    fn contains(&self, rid: i64) -> bool {
+        rid >= 0 && self.0.get(rid as usize / 64).is_some_and(|word| word >> (rid % 64) & 1 == 1)
+    }
 }
 
 /// `"text"` or NULL, as the details print a value.
@@ -94,6 +173,22 @@ pub fn show(value: &Option<String>) -> String {
     match value {
         Some(v) => format!("{v:?}"),
         None => "NULL".into(),
+    }
+}
+
+/// One shared text per distinct key, made on the key's first use (a detail that depends on a
+/// version or a status only).
+pub struct TextsBy<K>(HashMap<K, Shared>);
+
+impl<K> Default for TextsBy<K> {
+    fn default() -> Self {
+        TextsBy(HashMap::new())
+    }
+}
+
+impl<K: Eq + Hash> TextsBy<K> {
+    pub fn get(&mut self, key: K, text: impl FnOnce() -> String) -> Shared {
+        self.0.entry(key).or_insert_with(|| text().into()).clone()
     }
 }
 
@@ -109,5 +204,29 @@ impl Interner {
         let shared: Shared = text.into();
         self.0.insert(shared.clone());
         shared
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rehearsal::rules::sample::{model, table};
+
+    #[test]
+    fn models_rows_listed_by_id_in_byte_order_rows_of_one_id_as_found() {
+        let ids = ["b", "abcdefgh2", "abcdefgh10", "", "b", "B", "abcdefgh"];
+        let mut models: Vec<ModelRow> = (0..ids.len() as i64).map(|rid| model(rid * 70, "m", None, "x")).collect();
+        for (r, id) in models.iter_mut().zip(ids) {
+            r.row.id = id.into();
+        }
+        let order = ModelsOrder::new(&models, &BTreeSet::from([70, 280, 420]));
+        assert_eq!(order.deleted, [false, true, false, false, true, false, true]);
+        let found =
+            (0..ids.len()).rev().map(|i| order.hazard(HazardCode::H12, &table(), i, i.to_string().into())).collect();
+        let listed: Vec<(String, String)> =
+            order.sorted(found).iter().map(|h| (h.key.to_string(), h.detail.to_string())).collect();
+        let expected =
+            [("", "3"), ("B", "5"), ("abcdefgh", "6"), ("abcdefgh10", "2"), ("abcdefgh2", "1"), ("b", "0"), ("b", "4")];
+        assert_eq!(listed, expected.map(|(k, d)| (k.to_string(), d.to_string())));
     }
 }

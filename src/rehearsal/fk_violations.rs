@@ -1,10 +1,10 @@
 //! The foreign-key actions of a row statement that PostgreSQL refuses: ON DELETE SET NULL into
 //! a NOT NULL column (23502), SET DEFAULT to a default that is NULL in a NOT NULL column
 //! (23502) or that no surviving parent row has (23503), and RESTRICT / NO ACTION keys still
-//! held on deleted rows (23503). Read from the phase under way of the effects tables.
+//! held on deleted rows (23503). Read from one phase's rows of the effects tables.
 
 use super::ddl_replay::{Pending, StatementOutcome};
-use super::effects::{self, Blocker, CHANGED, DELETED};
+use super::effects::{self, Blocker, CHANGED};
 use crate::catalog::objects::{shown, ObjectKind};
 use crate::catalog::{quote_ident, Catalog, Constraint, FkAction, ForeignKey, TableName};
 use crate::error::Result;
@@ -48,10 +48,11 @@ fn key_object(catalog: &Catalog, constraint: &Constraint, detail: String, hazard
     }
 }
 
-/// The rowids of `holder` that `constraint` changes in the phase under way, as a subquery.
-fn changed_now(holder: &TableName, constraint: &Constraint) -> String {
+/// The rowids of `holder` that `constraint` changes in `phase`, as a subquery.
+fn changed_in(phase: &str, holder: &TableName, constraint: &Constraint) -> String {
     format!(
-        "(SELECT rid FROM {CHANGED} WHERE phase IS NULL AND tbl = {} AND constraint_name = {})",
+        "(SELECT rid FROM {CHANGED} WHERE phase = {} AND tbl = {} AND constraint_name = {})",
+        literal(phase),
         literal(&holder.to_string()),
         literal(&constraint.name)
     )
@@ -61,12 +62,17 @@ fn count(conn: &Connection, sql: &str) -> Result<u64> {
     Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
 }
 
-/// The rows `constraint` changes in the phase under way, per table holding its rows (a
+/// The rows `constraint` changes in `phase`, per table holding its rows (a
 /// partitioned table's partitions), in `Catalog::key_row_holders` order; only tables with some.
-fn changed_rows(conn: &Connection, catalog: &Catalog, constraint: &Constraint) -> Result<Vec<(TableName, u64)>> {
+fn changed_rows(
+    conn: &Connection,
+    catalog: &Catalog,
+    phase: &str,
+    constraint: &Constraint,
+) -> Result<Vec<(TableName, u64)>> {
     let mut changed = Vec::new();
     for holder in catalog.key_row_holders(&constraint.table) {
-        let n = count(conn, &format!("SELECT count(*) FROM {}", changed_now(&holder, constraint)))?;
+        let n = count(conn, &format!("SELECT count(*) FROM {}", changed_in(phase, &holder, constraint)))?;
         if n > 0 {
             changed.push((holder, n));
         }
@@ -80,6 +86,7 @@ fn changed_rows(conn: &Connection, catalog: &Catalog, constraint: &Constraint) -
 fn first_refused(
     conn: &Connection,
     catalog: &Catalog,
+    phase: &str,
     constraint: &Constraint,
     fk: &ForeignKey,
     changed: &[(TableName, u64)],
@@ -96,12 +103,12 @@ fn first_refused(
                 .collect();
             let sql = format!(
                 "SELECT min(p.rowid) FROM {} c JOIN {} p ON {} WHERE c.rowid IN {} AND p.rowid IN \
-                 (SELECT rid FROM {DELETED} WHERE phase IS NULL AND tbl = {})",
+                 {}",
                 holder.quoted(),
                 parent.quoted(),
                 on.join(" AND "),
-                changed_now(holder, constraint),
-                literal(&parent.to_string())
+                changed_in(phase, holder, constraint),
+                effects::deleted_in(phase, parent)
             );
             let rowid: Option<i64> = conn.query_row(&sql, [], |r| r.get(0))?;
             if let Some(rowid) = rowid {
@@ -114,15 +121,15 @@ fn first_refused(
     Ok(first.map(|(_, holder)| holder.clone()).unwrap_or_else(|| changed[0].0.clone()))
 }
 
-/// SET NULL / SET DEFAULT actions of the phase under way that PostgreSQL refuses.
-fn refused_actions(conn: &Connection, catalog: &Catalog) -> Result<Vec<Violation>> {
+/// SET NULL / SET DEFAULT actions of `phase` that PostgreSQL refuses.
+fn refused_actions(conn: &Connection, catalog: &Catalog, phase: &str) -> Result<Vec<Violation>> {
     let mut violations = Vec::new();
     for (constraint, fk) in catalog.foreign_keys() {
         if !matches!(fk.on_delete, FkAction::SetNull | FkAction::SetDefault) {
             continue;
         }
         let Some(child) = catalog.table(&constraint.table) else { continue };
-        let changed = changed_rows(conn, catalog, constraint)?;
+        let changed = changed_rows(conn, catalog, phase, constraint)?;
         if changed.is_empty() {
             continue;
         }
@@ -134,7 +141,7 @@ fn refused_actions(conn: &Connection, catalog: &Catalog) -> Result<Vec<Violation
             column.not_null && assigned.iter().any(|(name, value)| **name == column.name && value.is_none())
         });
         if let Some(column) = not_null {
-            let holder = first_refused(conn, catalog, constraint, fk, &changed)?;
+            let holder = first_refused(conn, catalog, phase, constraint, fk, &changed)?;
             violations.push(Violation {
                 sqlstate: "23502",
                 message: format!(
@@ -155,7 +162,7 @@ fn refused_actions(conn: &Connection, catalog: &Catalog) -> Result<Vec<Violation
         if !set_default {
             continue;
         }
-        if let Some(holder) = default_without_parent(conn, catalog, constraint, fk, &assigned, &changed)? {
+        if let Some(holder) = default_without_parent(conn, catalog, phase, constraint, fk, &assigned, &changed)? {
             let defaults: Vec<&str> = assigned.iter().filter_map(|(_, v)| *v).collect();
             violations.push(Violation {
                 sqlstate: "23503",
@@ -189,6 +196,7 @@ fn refused_actions(conn: &Connection, catalog: &Catalog) -> Result<Vec<Violation
 fn default_without_parent(
     conn: &Connection,
     catalog: &Catalog,
+    phase: &str,
     constraint: &Constraint,
     fk: &ForeignKey,
     assigned: &[(&String, Option<&str>)],
@@ -220,7 +228,7 @@ fn default_without_parent(
         let sql = format!(
             "SELECT count(*) FROM {} c WHERE c.rowid IN {} AND {} AND NOT EXISTS (SELECT 1 FROM ({parents}) p WHERE {})",
             holder.quoted(),
-            changed_now(holder, constraint),
+            changed_in(phase, holder, constraint),
             not_null.join(" AND "),
             matches.join(" AND ")
         );
@@ -232,10 +240,15 @@ fn default_without_parent(
     Ok(None)
 }
 
-/// What PostgreSQL makes of the row statement whose phase is under way: whether it fails,
-/// what fails at COMMIT, and the tables it leaves with deferred checks pending.
-pub fn statement_outcome(conn: &Connection, catalog: &Catalog, blockers: &[Blocker]) -> Result<StatementOutcome> {
-    let mut violations = refused_actions(conn, catalog)?;
+/// What PostgreSQL makes of the row statement of `phase`: whether it fails, what fails at
+/// COMMIT, and the tables it leaves with deferred checks pending.
+pub fn statement_outcome(
+    conn: &Connection,
+    catalog: &Catalog,
+    phase: &str,
+    blockers: &[Blocker],
+) -> Result<StatementOutcome> {
+    let mut violations = refused_actions(conn, catalog, phase)?;
     for blocker in blockers {
         let (constraint, fk) = catalog
             .foreign_keys()
@@ -264,7 +277,7 @@ pub fn statement_outcome(conn: &Connection, catalog: &Catalog, blockers: &[Block
     Ok(StatementOutcome {
         failure: first_failure(immediate),
         at_commit: first_failure(deferred),
-        pending: pending_events(conn, catalog)?,
+        pending: pending_events(conn, catalog, phase)?,
     })
 }
 
@@ -285,32 +298,26 @@ fn first_failure(mut violations: Vec<Violation>) -> Option<StepFailure> {
     })
 }
 
-/// The tables that the phase under way leaves with deferred trigger events: a DEFERRABLE
+/// The tables that `phase` leaves with deferred trigger events: a DEFERRABLE
 /// INITIALLY DEFERRED NO ACTION key queues a check on its referenced table for every row deleted
 /// there, and one on its own table for every row SET DEFAULT gives a key. (CASCADE, SET NULL,
 /// SET DEFAULT and RESTRICT themselves act at once, deferrable or not.) PostgreSQL refuses to
 /// ALTER such a table until COMMIT (55006).
-fn pending_events(conn: &Connection, catalog: &Catalog) -> Result<Vec<Pending>> {
+fn pending_events(conn: &Connection, catalog: &Catalog, phase: &str) -> Result<Vec<Pending>> {
     let mut pending = Vec::new();
     for (constraint, fk) in catalog.foreign_keys().filter(|(_, fk)| fk.deferred) {
         let tables = match fk.on_delete {
             FkAction::NoAction => {
                 let mut deleted = Vec::new();
                 for holder in catalog.key_row_holders(&fk.ref_table) {
-                    let n = count(
-                        conn,
-                        &format!(
-                            "SELECT count(*) FROM {DELETED} WHERE phase IS NULL AND tbl = {}",
-                            literal(&holder.to_string())
-                        ),
-                    )?;
+                    let n = count(conn, &format!("SELECT count(*) FROM {}", effects::deleted_in(phase, &holder)))?;
                     if n > 0 {
                         deleted.push((holder, format!("checks the {n} rows deleted from it")));
                     }
                 }
                 deleted
             }
-            FkAction::SetDefault => changed_rows(conn, catalog, constraint)?
+            FkAction::SetDefault => changed_rows(conn, catalog, phase, constraint)?
                 .into_iter()
                 .map(|(holder, n)| (holder, format!("checks the {n} rows SET DEFAULT gave a key")))
                 .collect(),

@@ -16,41 +16,43 @@ pub const RULE: Rule = Rule {
 mod engine {
     use crate::error::Result;
     use crate::plan::{HazardRow, Shared};
-    use crate::rehearsal::facts::{show, Facts, ModelRow};
+    use crate::rehearsal::facts::{show, Facts, ModelRow, ModelsOrder, TextsBy};
     use crate::rehearsal::policy::{is_active_exactly, is_active_loosely};
-    use crate::rehearsal::rules::hazard;
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.rows, facts.models_table))
+        Ok(rows(facts.rows, facts.models_order(), facts.models_table))
     }
 
-    pub fn rows(models: &[ModelRow], table: &Shared) -> Vec<HazardRow> {
-        models
+    pub fn rows(models: &[ModelRow], order: &ModelsOrder, table: &Shared) -> Vec<HazardRow> {
+        let mut texts = TextsBy::default();
+        let found = models
             .iter()
-            .filter(|r| is_active_loosely(r.row.status.as_deref()) && !is_active_exactly(r.row.status.as_deref()))
-            .map(|r| {
-                hazard(
-                    HazardCode::H2,
-                    table,
-                    &r.row.id,
-                    format!("status {} counts as active only ignoring case/spaces", show(&r.row.status)),
-                )
+            .enumerate()
+            .filter(|(_, r)| is_active_loosely(r.row.status.as_deref()) && !is_active_exactly(r.row.status.as_deref()))
+            .map(|(i, r)| {
+                let status = &r.row.status;
+                let detail =
+                    texts.get(status, || format!("status {} counts as active only ignoring case/spaces", show(status)));
+                order.hazard(HazardCode::H2, table, i, detail)
             })
-            .collect()
+            .collect();
+        order.sorted(found)
     }
 }
 
 #[cfg(all(test, feature = "engine"))]
 mod tests {
     use super::engine::rows;
+    use crate::rehearsal::facts::ModelsOrder;
     use crate::rehearsal::rules::sample::{model, table};
+    use std::collections::BTreeSet;
 
     #[test]
     fn only_loosely_active_statuses() {
         let models =
             [model(1, "m", Some("1.0"), "active"), model(2, "m", Some("2.0"), "Active "), model(3, "m", None, "draft")];
-        let found = rows(&models, &table());
+        let found = rows(&models, &ModelsOrder::new(&models, &BTreeSet::new()), &table());
         assert_eq!(found.len(), 1);
         assert_eq!(
             (&*found[0].key, &*found[0].detail),

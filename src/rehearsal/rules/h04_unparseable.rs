@@ -16,30 +16,34 @@ pub const RULE: Rule = Rule {
 mod engine {
     use crate::error::Result;
     use crate::plan::{HazardRow, Shared};
-    use crate::rehearsal::facts::{show, Facts, ModelRow};
+    use crate::rehearsal::facts::{show, Facts, ModelRow, ModelsOrder};
     use crate::rehearsal::policy;
-    use crate::rehearsal::rules::hazard;
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.rows, facts.models_table))
+        Ok(rows(facts.rows, facts.models_order(), facts.models_table))
     }
 
-    pub fn rows(models: &[ModelRow], table: &Shared) -> Vec<HazardRow> {
-        models
+    pub fn rows(models: &[ModelRow], order: &ModelsOrder, table: &Shared) -> Vec<HazardRow> {
+        let found = models
             .iter()
-            .filter(|r| !policy::parses(r.row.version.as_deref()))
-            .map(|r| {
-                hazard(HazardCode::H4, table, &r.row.id, format!("version {} does not parse", show(&r.row.version)))
+            .enumerate()
+            .filter(|(_, r)| !policy::parses(r.row.version.as_deref()))
+            .map(|(i, r)| {
+                let detail = format!("version {} does not parse", show(&r.row.version));
+                order.hazard(HazardCode::H4, table, i, detail.into())
             })
-            .collect()
+            .collect();
+        order.sorted(found)
     }
 }
 
 #[cfg(all(test, feature = "engine"))]
 mod tests {
     use super::engine::rows;
+    use crate::rehearsal::facts::ModelsOrder;
     use crate::rehearsal::rules::sample::{model, table};
+    use std::collections::BTreeSet;
 
     #[test]
     fn null_empty_and_garbage_versions() {
@@ -49,7 +53,10 @@ mod tests {
             model(3, "m", Some(""), "x"),
             model(4, "m", Some("one"), "x"),
         ];
-        let found: Vec<String> = rows(&models, &table()).iter().map(|h| h.detail.to_string()).collect();
+        let found: Vec<String> = rows(&models, &ModelsOrder::new(&models, &BTreeSet::new()), &table())
+            .iter()
+            .map(|h| h.detail.to_string())
+            .collect();
         assert_eq!(
             found,
             ["version NULL does not parse", "version \"\" does not parse", "version \"one\" does not parse"]

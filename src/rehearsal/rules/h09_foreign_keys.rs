@@ -18,7 +18,7 @@ mod engine {
     use crate::error::Result;
     use crate::plan::{CascadeRow, HazardRow};
     use crate::rehearsal::effects::Blocker;
-    use crate::rehearsal::facts::{Facts, Interner};
+    use crate::rehearsal::facts::{Facts, Interner, TextsBy};
     use crate::rehearsal::rules::hazard;
     use crate::terms::HazardCode;
 
@@ -28,9 +28,10 @@ mod engine {
 
     pub fn rows(cascade: &[CascadeRow], blockers: &[Blocker]) -> Vec<HazardRow> {
         let mut texts = Interner::default();
-        let mut found = Vec::new();
+        let mut details = TextsBy::default();
+        let mut found = Vec::with_capacity(cascade.len() + blockers.len());
         for row in cascade.iter().filter(|row| !row.via.starts_with("orphan delete")) {
-            let detail = texts.get(&format!("{} via {}", row.action, row.via));
+            let detail = details.get((&*row.action, &*row.via), || format!("{} via {}", row.action, row.via));
             found.push(HazardRow { code: HazardCode::H9, table: row.table.clone(), key: row.key.clone(), detail });
         }
         for blocker in blockers {

@@ -16,23 +16,23 @@ pub const RULE: Rule = Rule {
 mod engine {
     use crate::error::Result;
     use crate::plan::{HazardRow, Shared};
-    use crate::rehearsal::facts::{Facts, ModelRow};
+    use crate::rehearsal::facts::{Facts, ModelRow, ModelsOrder};
     use crate::rehearsal::rules::deleted_marked;
     use crate::terms::HazardCode;
-    use std::collections::BTreeSet;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.rows, facts.deleted_models, facts.models_table))
+        Ok(rows(facts.rows, facts.models_order(), facts.models_table))
     }
 
-    pub fn rows(models: &[ModelRow], deleted: &BTreeSet<i64>, table: &Shared) -> Vec<HazardRow> {
-        deleted_marked(HazardCode::H10, "immutable", |r| r.immutable, models, deleted, table)
+    pub fn rows(models: &[ModelRow], order: &ModelsOrder, table: &Shared) -> Vec<HazardRow> {
+        deleted_marked(HazardCode::H10, "immutable", |r| r.immutable, models, order, table)
     }
 }
 
 #[cfg(all(test, feature = "engine"))]
 mod tests {
     use super::engine::rows;
+    use crate::rehearsal::facts::ModelsOrder;
     use crate::rehearsal::rules::sample::{model, table};
     use std::collections::BTreeSet;
 
@@ -43,7 +43,7 @@ mod tests {
         for m in &mut models[..2] {
             m.immutable = Some(true);
         }
-        let found = rows(&models, &BTreeSet::from([2, 3]), &table());
+        let found = rows(&models, &ModelsOrder::new(&models, &BTreeSet::from([2, 3])), &table());
         assert_eq!(found.len(), 1);
         assert_eq!((&*found[0].key, &*found[0].detail), ("v2", "immutable version \"2.0\" deleted"));
     }

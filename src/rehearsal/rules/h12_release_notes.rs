@@ -16,39 +16,39 @@ pub const RULE: Rule = Rule {
 mod engine {
     use crate::error::Result;
     use crate::plan::{HazardRow, Shared};
-    use crate::rehearsal::facts::{show, Facts, Interner, ModelRow};
-    use crate::rehearsal::rules::hazard;
+    use crate::rehearsal::facts::{show, Facts, ModelRow, ModelsOrder, TextsBy};
     use crate::terms::HazardCode;
-    use std::collections::BTreeSet;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.rows, facts.deleted_models, facts.models_table))
+        Ok(rows(facts.rows, facts.models_order(), facts.models_table))
     }
 
-    pub fn rows(models: &[ModelRow], deleted: &BTreeSet<i64>, table: &Shared) -> Vec<HazardRow> {
-        let mut texts = Interner::default();
-        models
+    pub fn rows(models: &[ModelRow], order: &ModelsOrder, table: &Shared) -> Vec<HazardRow> {
+        let mut texts = TextsBy::default();
+        let found = models
             .iter()
-            .filter(|r| r.notes.as_deref().is_some_and(|n| !n.is_empty()))
-            .map(|r| {
-                hazard(
-                    HazardCode::H12,
-                    table,
-                    &r.row.id,
-                    texts.get(&format!(
+            .enumerate()
+            .filter(|(_, r)| r.notes.as_deref().is_some_and(|n| !n.is_empty()))
+            .map(|(i, r)| {
+                let (deleted, version) = (order.deleted[i], &r.row.version);
+                let detail = texts.get((deleted, version), || {
+                    format!(
                         "release notes of {} version {} lost",
-                        if deleted.contains(&r.rid) { "deleted" } else { "kept" },
-                        show(&r.row.version)
-                    )),
-                )
+                        if deleted { "deleted" } else { "kept" },
+                        show(version)
+                    )
+                });
+                order.hazard(HazardCode::H12, table, i, detail)
             })
-            .collect()
+            .collect();
+        order.sorted(found)
     }
 }
 
 #[cfg(all(test, feature = "engine"))]
 mod tests {
     use super::engine::rows;
+    use crate::rehearsal::facts::ModelsOrder;
     use crate::rehearsal::rules::sample::{model, table};
     use std::collections::BTreeSet;
 
@@ -59,8 +59,10 @@ mod tests {
         models[0].notes = Some("first".into());
         models[1].notes = Some("second".into());
         models[2].notes = Some(String::new());
-        let found: Vec<String> =
-            rows(&models, &BTreeSet::from([2]), &table()).iter().map(|h| h.detail.to_string()).collect();
+        let found: Vec<String> = rows(&models, &ModelsOrder::new(&models, &BTreeSet::from([2])), &table())
+            .iter()
+            .map(|h| h.detail.to_string())
+            .collect();
         assert_eq!(
             found,
             ["release notes of kept version \"1.0\" lost", "release notes of deleted version \"2.0\" lost"]

@@ -18,19 +18,26 @@ mod engine {
     use crate::error::Result;
     use crate::plan::{HazardRow, Shared};
     use crate::rehearsal::effects;
-    use crate::rehearsal::facts::{Facts, Interner};
-    use crate::rehearsal::rules::hazard;
+    use crate::rehearsal::facts::{Facts, ModelRow, ModelsOrder};
     use crate::spec::Spec;
     use crate::sql::literal;
     use crate::terms::HazardCode;
     use duckdb::Connection;
+    use std::collections::HashMap;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        rows(facts.conn, facts.spec, facts.models, facts.models_table)
+        rows(facts.conn, facts.spec, facts.models, facts.rows, facts.models_order(), facts.models_table)
     }
 
     /// Over the deletes marked in the effects tables.
-    pub fn rows(conn: &Connection, spec: &Spec, models: &Table, table: &Shared) -> Result<Vec<HazardRow>> {
+    pub fn rows(
+        conn: &Connection,
+        spec: &Spec,
+        models: &Table,
+        rows: &[ModelRow],
+        order: &ModelsOrder,
+        table: &Shared,
+    ) -> Result<Vec<HazardRow>> {
         let uncopied: Vec<String> = models
             .columns
             .iter()
@@ -40,23 +47,47 @@ mod engine {
         if uncopied.is_empty() {
             return Ok(Vec::new());
         }
+        // What each deleted row loses, by rowid; the few distinct texts shared.
         let sql = format!(
-            "SELECT CAST(t.{} AS VARCHAR), concat_ws(', ', {}) AS lost FROM {} t WHERE t.rowid IN {} AND lost <> '' ORDER BY 1",
-            quote_ident(&spec.models.id),
+            "SELECT t.rowid, concat_ws(', ', {}) AS lost FROM {} t WHERE t.rowid IN {} AND lost <> ''",
             uncopied.join(", "),
             models.name.quoted(),
             effects::deleted_rids(&models.name)
         );
-        // Streamed: one row in Rust at a time, the few distinct details shared.
-        let mut texts = Interner::default();
+        // Few distinct texts: each shared, and known per rowid by its number (DuckDB's rowids
+        // of a table are its row positions, a dense index).
+        let mut numbers: HashMap<Box<str>, u32> = HashMap::new();
+        let mut texts: Vec<Shared> = Vec::new();
+        let mut by_rid: Vec<u32> = Vec::new();
         let mut stmt = conn.prepare(&sql)?;
-        let mut rows = stmt.query([])?;
-        let mut found = Vec::new();
-        while let Some(row) = rows.next()? {
-            let (key, lost) = (row.get::<_, Option<String>>(0)?.unwrap_or_default(), row.get::<_, String>(1)?);
-            found.push(hazard(HazardCode::H15, table, &key, texts.get(&format!("not in the guide's backup: {lost}"))));
+        let mut lost = stmt.query([])?;
+        while let Some(row) = lost.next()? {
+            let what = row.get_ref(1)?.as_str().map_err(duckdb::Error::from)?;
+            let number = match numbers.get(what) {
+                Some(&number) => number,
+                None => {
+                    texts.push(format!("not in the guide's backup: {what}").into());
+                    numbers.insert(what.into(), texts.len() as u32);
+                    texts.len() as u32
+                }
+            };
+            let rid = usize::try_from(row.get::<_, i64>(0)?).expect("a rowid");
+            if by_rid.len() <= rid {
+                by_rid.resize(rid + 1, 0);
+            }
+            by_rid[rid] = number;
         }
-        Ok(found)
+        let detail = |rid: i64| match by_rid.get(rid as usize) {
+            Some(&number) if number > 0 => Some(texts[number as usize - 1].clone()),
+            _ => None,
+        };
+        let found = rows
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| order.deleted[*i])
+            .filter_map(|(i, r)| Some(order.hazard(HazardCode::H15, table, i, detail(r.rid)?)))
+            .collect();
+        Ok(order.sorted(found))
     }
 }
 
@@ -64,22 +95,29 @@ mod engine {
 mod tests {
     use super::engine::rows;
     use crate::rehearsal::effects;
-    use crate::rehearsal::rules::sample::{table, workspace_with};
+    use crate::rehearsal::facts::{ModelRow, ModelsOrder};
+    use crate::rehearsal::rules::sample::{model, table, workspace_with};
     use crate::spec::Spec;
+    use std::collections::BTreeSet;
 
     #[test]
     fn deleted_rows_with_values_the_guide_does_not_copy() {
         let (workspace, catalog) = workspace_with(&[("models", &["id", "model_id", "version", "secret"])]);
         let conn = workspace.connection();
         conn.execute_batch(
-            "INSERT INTO public.models VALUES ('1', 'm', '1.0', 's'), ('2', 'm', '2.0', NULL), ('3', 'm', '3.0', 'x')",
+            "INSERT INTO public.models VALUES ('3', 'm', '1.0', 's'), ('2', 'm', '2.0', NULL), ('1', 'm', '3.0', 'x'), ('0', 'm', '4.0', 'y')",
         )
         .unwrap();
         effects::create(conn).unwrap();
-        conn.execute_batch("INSERT INTO _plan_deleted SELECT 'public.models', rowid, 'test', 'versions' FROM public.models WHERE id IN ('1', '2')")
+        conn.execute_batch("INSERT INTO _plan_deleted SELECT 'public.models', rowid, 'test', 'versions' FROM public.models WHERE id IN ('3', '2', '1')")
             .unwrap();
-        let found = rows(conn, &Spec::guide(), &catalog.tables[0], &table()).unwrap();
+        let mut models: Vec<ModelRow> = (0..4).map(|rid| model(rid, "m", None, "x")).collect();
+        for r in &mut models {
+            r.row.id = (3 - r.rid).to_string();
+        }
+        let order = ModelsOrder::new(&models, &BTreeSet::from([0, 1, 2]));
+        let found = rows(conn, &Spec::guide(), &catalog.tables[0], &models, &order, &table()).unwrap();
         let found: Vec<(&str, &str)> = found.iter().map(|h| (&*h.key, &*h.detail)).collect();
-        assert_eq!(found, [("1", "not in the guide's backup: secret")]);
+        assert_eq!(found, [("1", "not in the guide's backup: secret"), ("3", "not in the guide's backup: secret")]);
     }
 }

@@ -66,14 +66,21 @@ pub fn info(code: &str) -> Option<&'static Rule> {
 /// Every rule's rows, ordered by code, then by key (rows of one key in the order found).
 #[cfg(feature = "engine")]
 pub(crate) fn find_all(facts: &Facts) -> Result<Vec<HazardRow>> {
+    let mut found = Vec::with_capacity(RULES.len());
+    for rule in &RULES {
+        let mut rows = (rule.find)(facts)?;
+        // Most rules find their rows by key already; the others are sorted here, stably.
+        if !rows.is_sorted_by(|a, b| a.key <= b.key) {
+            rows.sort_by(|a, b| a.key.cmp(&b.key));
+        }
+        found.push(rows);
+    }
     // Sized once: the hazard rows live as long as the plan, and a doubling Vec keeps up to
     // twice their size.
-    let found = RULES.iter().map(|rule| (rule.find)(facts)).collect::<Result<Vec<_>>>()?;
     let mut rows = Vec::with_capacity(found.iter().map(Vec::len).sum());
     for rule_rows in found {
         rows.extend(rule_rows);
     }
-    rows.sort_by(|a, b| a.code.cmp(&b.code).then_with(|| a.key.cmp(&b.key)));
     Ok(rows)
 }
 
@@ -95,18 +102,21 @@ pub(crate) fn deleted_marked(
     word: &str,
     marked: fn(&super::facts::ModelRow) -> Option<bool>,
     models: &[super::facts::ModelRow],
-    deleted: &std::collections::BTreeSet<i64>,
+    order: &super::facts::ModelsOrder,
     table: &crate::plan::Shared,
 ) -> Vec<HazardRow> {
-    let mut texts = super::facts::Interner::default();
-    models
+    let mut texts = super::facts::TextsBy::default();
+    let found = models
         .iter()
-        .filter(|r| deleted.contains(&r.rid) && marked(r) == Some(true))
-        .map(|r| {
-            let detail = texts.get(&format!("{word} version {} deleted", super::facts::show(&r.row.version)));
-            hazard(code, table, &r.row.id, detail)
+        .enumerate()
+        .filter(|(i, r)| order.deleted[*i] && marked(r) == Some(true))
+        .map(|(i, r)| {
+            let version = &r.row.version;
+            let detail = texts.get(version, || format!("{word} version {} deleted", super::facts::show(version)));
+            order.hazard(code, table, i, detail)
         })
-        .collect()
+        .collect();
+    order.sorted(found)
 }
 
 #[cfg(test)]
