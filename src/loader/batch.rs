@@ -26,8 +26,6 @@ const BATCH_BYTES: usize = 8 << 20;
 pub struct Batch {
     pub record: RecordBatch,
     pub positions: Vec<u64>,
-    /// The length of its values as text.
-    pub bytes: usize,
 }
 
 enum ColumnBuilder {
@@ -140,9 +138,9 @@ impl TableBatcher {
             .collect();
         let record = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
             .map_err(|e| Error::Internal(format!("a batch of {} did not form: {e}", self.table)))?;
-        let bytes = std::mem::take(&mut self.bytes);
+        self.bytes = 0;
         let positions = std::mem::replace(&mut self.positions, Vec::with_capacity(BATCH_ROWS));
-        Ok(Batch { record, positions, bytes })
+        Ok(Batch { record, positions })
     }
 }
 

@@ -29,10 +29,11 @@ pub fn load_rows(
     read: impl FnOnce(&mut dyn RowSink) -> Result<()>,
 ) -> Result<BTreeMap<TableName, u64>> {
     let conn = workspace.connection().try_clone()?;
+    let raw = workspace.raw_connection()?;
     let on_disk = workspace.on_disk();
     let (sender, receiver) = sync_channel(QUEUE);
     std::thread::scope(|scope| {
-        let appending = scope.spawn(move || append::run(conn, receiver, on_disk));
+        let appending = scope.spawn(move || append::run(conn, raw, receiver, on_disk));
         let mut sink = BatchSink { catalog, sender, current: None, counts: BTreeMap::new(), progress };
         let read = read(&mut sink);
         // Whole rows read before a failure still go to DuckDB: its error, if it finds one
