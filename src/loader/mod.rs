@@ -261,6 +261,27 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_with_a_column_gone_to_text_loads_between_typed_ones_in_order() {
+        let (workspace, catalog, table) = workspace_with("t", vec![column("i", "bigint"), column("n", "integer")]);
+        let rows = 3 * 2048 + 5;
+        let spelled = |i: u64| if i == 3_000 { " 7 ".to_string() } else { (i % 1000).to_string() };
+        load_rows(&workspace, &catalog, &Progress::default(), |sink| {
+            sink.begin(&table, &["i".to_string(), "n".to_string()], origin(), 1)?;
+            for i in 0..rows {
+                sink.row(&[Some(&i.to_string()), Some(&spelled(i))], i + 2)?;
+            }
+            sink.end().map(|_| ())
+        })
+        .unwrap();
+        let mut stmt = workspace.connection().prepare("SELECT i, n FROM public.t").unwrap();
+        let loaded: Vec<(i64, i32)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap();
+        let expected: Vec<(i64, i32)> =
+            (0..rows).map(|i| (i as i64, if i == 3_000 { 7 } else { (i % 1000) as i32 })).collect();
+        assert_eq!(loaded, expected);
+    }
+
+    #[test]
     fn dates_and_timestamps_load_as_duckdb_casts_their_text() {
         let (workspace, catalog, table) = workspace_with(
             "t",
