@@ -1,6 +1,8 @@
 //! DuckDB's C API where duckdb-rs does not reach. The loader feeds Arrow batches to DuckDB's own
 //! Arrow scan (`duckdb_arrow_scan`), which needs a C connection handle; duckdb-rs hides its
-//! handles, so the workspace opens its database here and hands it to duckdb-rs as well.
+//! handles, so the workspace opens its database here and hands it to duckdb-rs as well. DuckDB
+//! marks `duckdb_arrow_scan` deprecated (to be replaced by its newer Arrow functions); a DuckDB
+//! upgrade must keep the loader's tests passing.
 
 use crate::error::{Error, Result};
 use duckdb::arrow::ffi_stream::FFI_ArrowArrayStream;
