@@ -64,6 +64,11 @@ pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportO
             TableStat { table: t.name.clone(), loaded, rows }
         })
         .collect();
+    if scan.hashing.is_some() {
+        options.progress.phase("finishing the SHA-256", "", 0);
+        scan.finish_fingerprint()?;
+        options.progress.end_phase();
+    }
     scan.notes.extend(notes);
     workspace.record(input, &scan, &stats)?;
     Ok(Imported { format: scan.format, stats, notes: scan.notes })

@@ -6,6 +6,8 @@
 pub mod catalog;
 pub mod cleanup;
 pub mod collation;
+#[cfg(feature = "engine")]
+pub mod duckdb_raw;
 pub mod emit;
 pub mod error;
 #[cfg(feature = "engine")]

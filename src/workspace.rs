@@ -8,6 +8,7 @@ use crate::catalog::{
     quote_ident, Catalog, Column, Constraint, ConstraintKind, FkAction, ForeignKey, Index, Partition, Table, TableName,
 };
 use crate::cleanup::ScratchDir;
+use crate::duckdb_raw::{RawConnection, RawDatabase};
 use crate::error::{Error, Result};
 use crate::input::Scan;
 use crate::pgtype::DuckType;
@@ -52,6 +53,9 @@ pub struct TableStat {
 
 pub struct Workspace {
     conn: Connection,
+    /// The database behind `conn`, opened by rehearse itself so that the loader reaches DuckDB's
+    /// C API; closed after `conn` (fields drop in order). `None` for a workspace opened read-only.
+    database: Option<RawDatabase>,
     /// Whether DuckDB keeps the workspace in a file (else in memory only).
     on_disk: bool,
     /// For a scratch workspace, the directory its file lives in, removed after the connection
@@ -69,7 +73,9 @@ impl PendingWorkspace {
     pub fn commit(self) -> Result<()> {
         self.workspace.conn.execute_batch("CHECKPOINT;")?;
         let PendingWorkspace { workspace, staged } = self;
-        workspace.conn.close().map_err(|(_, e)| Error::from(e))?;
+        let Workspace { conn, database, .. } = workspace;
+        conn.close().map_err(|(_, e)| Error::from(e))?;
+        drop(database);
         staged.commit()
     }
 }
@@ -78,16 +84,13 @@ impl Workspace {
     /// Starts a workspace file that appears at `target` only on commit.
     pub fn create(target: &Path) -> Result<PendingWorkspace> {
         let staged = Staged::beside(target)?;
-        let conn = Connection::open(staged.path())?;
-        conn.execute_batch(&format!("{SESSION}{META_DDL}"))?;
-        Ok(PendingWorkspace { workspace: Workspace { conn, on_disk: true, _scratch: None }, staged })
+        let workspace = Workspace::fresh(Some(staged.path()), None)?;
+        Ok(PendingWorkspace { workspace, staged })
     }
 
     /// A workspace that lives in memory only (small inputs, tests).
     pub fn in_memory() -> Result<Workspace> {
-        let conn = Connection::open_in_memory()?;
-        conn.execute_batch(&format!("{SESSION}{META_DDL}"))?;
-        Ok(Workspace { conn, on_disk: false, _scratch: None })
+        Workspace::fresh(None, None)
     }
 
     /// A workspace in a temporary file, removed when dropped or when the run is interrupted: rows
@@ -96,9 +99,15 @@ impl Workspace {
     pub fn scratch() -> Result<Workspace> {
         let dir = ScratchDir::new("ws").map_err(|e| Error::io(&std::env::temp_dir(), e))?;
         let file = dir.path().join("workspace.duckdb");
-        let conn = Connection::open(&file)?;
+        Workspace::fresh(Some(&file), Some(dir))
+    }
+
+    /// A new workspace in the file at `path`, or in memory.
+    fn fresh(path: Option<&Path>, scratch: Option<ScratchDir>) -> Result<Workspace> {
+        let database = RawDatabase::open(path)?;
+        let conn = database.connection()?;
         conn.execute_batch(&format!("{SESSION}{META_DDL}"))?;
-        Ok(Workspace { conn, on_disk: true, _scratch: Some(dir) })
+        Ok(Workspace { conn, database: Some(database), on_disk: path.is_some(), _scratch: scratch })
     }
 
     /// Opens an existing workspace read-only.
@@ -114,11 +123,18 @@ impl Workspace {
         if has_meta == 0 {
             return Err(Error::NotAWorkspace { path: path.to_path_buf(), reason: "no _rehearse metadata".into() });
         }
-        Ok(Workspace { conn, on_disk: true, _scratch: None })
+        Ok(Workspace { conn, database: None, on_disk: true, _scratch: None })
     }
 
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    /// A connection of DuckDB's C API, for the loader (a fresh workspace only).
+    pub fn raw_connection(&self) -> Result<RawConnection<'_>> {
+        let database =
+            self.database.as_ref().ok_or_else(|| Error::Internal("rows load into a fresh workspace only".into()))?;
+        database.connect()
     }
 
     /// Whether the workspace is a file, which DuckDB can write rows out to rather than keep

@@ -303,6 +303,7 @@ impl Input for Archive {
             extensions,
             size,
             sha256,
+            hashing: None,
             notes: Vec::new(),
         })
     }

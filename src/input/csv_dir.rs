@@ -226,6 +226,7 @@ impl Input for CsvDirectory {
             extensions: Vec::new(),
             size,
             sha256,
+            hashing: None,
             notes,
         })
     }

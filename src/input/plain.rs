@@ -221,16 +221,12 @@ fn connection_string_value(value: &str) -> String {
 
 impl Input for PlainDump {
     fn scan(&mut self) -> Result<Scan> {
-        // The fingerprint reads the file on the other core while the first pass parses it.
+        // The fingerprint reads the file on the other core while the first pass parses it, and
+        // goes on while the rows load, in the time the reader waits for DuckDB.
         let files = [self.path.clone()];
-        let (scan, fingerprint) = std::thread::scope(|scope| {
-            let hashing = scope.spawn(|| fingerprint(&files));
-            let scan = self.scan_checked();
-            self.progress.phase("finishing the SHA-256", "", 0);
-            (scan, hashing.join().expect("the fingerprint thread does not panic"))
-        });
-        let (size, sha256) = fingerprint?;
-        Ok(Scan { size, sha256, ..scan? })
+        let hashing = std::thread::spawn(move || fingerprint(&files));
+        let scan = self.scan_checked()?;
+        Ok(Scan { hashing: Some(hashing), ..scan })
     }
 
     fn load(&mut self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()> {
@@ -397,6 +393,7 @@ impl PlainDump {
             extensions: section.extensions,
             size: 0,
             sha256: String::new(),
+            hashing: None,
             notes,
         })
     }

@@ -26,8 +26,6 @@ const BATCH_BYTES: usize = 8 << 20;
 pub struct Batch {
     pub record: RecordBatch,
     pub positions: Vec<u64>,
-    /// The length of its values as text.
-    pub bytes: usize,
 }
 
 enum ColumnBuilder {
@@ -53,7 +51,7 @@ pub struct TableBatcher {
 
 impl TableBatcher {
     pub fn new(table: TableName, columns: Vec<Column>, origin: Origin) -> TableBatcher {
-        let builders = columns.iter().map(|c| new_builder(&c.pg_type)).collect();
+        let builders = columns.iter().map(|c| new_builder(&c.pg_type, 0)).collect();
         TableBatcher { table, columns, origin, builders, positions: Vec::with_capacity(BATCH_ROWS), bytes: 0 }
     }
 
@@ -119,6 +117,7 @@ impl TableBatcher {
     }
 
     fn take(&mut self) -> Result<Batch> {
+        let sizes: Vec<usize> = self.builders.iter().map(ColumnBuilder::value_bytes).collect();
         let arrays: Vec<ArrayRef> = self
             .builders
             .iter_mut()
@@ -129,8 +128,9 @@ impl TableBatcher {
                 ColumnBuilder::Typed(t) => t.finish(),
             })
             .collect();
-        // A column that turned into text starts the next batch decoded again.
-        self.builders = self.columns.iter().map(|c| new_builder(&c.pg_type)).collect();
+        // A column that turned into text starts the next batch decoded again. Text columns start
+        // as large as this batch's: growing them by doubling copied every value twice.
+        self.builders = self.columns.iter().zip(sizes).map(|(c, bytes)| new_builder(&c.pg_type, bytes)).collect();
         let fields: Vec<Field> = self
             .columns
             .iter()
@@ -140,9 +140,9 @@ impl TableBatcher {
             .collect();
         let record = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
             .map_err(|e| Error::Internal(format!("a batch of {} did not form: {e}", self.table)))?;
-        let bytes = std::mem::take(&mut self.bytes);
+        self.bytes = 0;
         let positions = std::mem::replace(&mut self.positions, Vec::with_capacity(BATCH_ROWS));
-        Ok(Batch { record, positions, bytes })
+        Ok(Batch { record, positions })
     }
 }
 
@@ -158,12 +158,25 @@ fn field(name: String, pg_type: &str, data_type: &DataType) -> Field {
     }
 }
 
-fn new_builder(pg_type: &str) -> ColumnBuilder {
+impl ColumnBuilder {
+    /// The bytes of the text or bytea values gathered (0 for other columns).
+    fn value_bytes(&self) -> usize {
+        match self {
+            ColumnBuilder::Text(b) => b.values_slice().len(),
+            ColumnBuilder::Blob(b) => b.values_slice().len(),
+            ColumnBuilder::Uuid(_) | ColumnBuilder::Typed(_) => 0,
+        }
+    }
+}
+
+/// A builder for a batch of a column of `pg_type`, with room for `bytes` of text or bytea.
+fn new_builder(pg_type: &str, bytes: usize) -> ColumnBuilder {
     let duck = DuckType::of(pg_type);
     match duck {
-        DuckType::Blob => ColumnBuilder::Blob(BinaryBuilder::new()),
+        DuckType::Blob => ColumnBuilder::Blob(BinaryBuilder::with_capacity(BATCH_ROWS, bytes)),
         DuckType::Uuid => ColumnBuilder::Uuid(FixedSizeBinaryBuilder::with_capacity(BATCH_ROWS, 16)),
-        _ => Typed::of(duck).map_or_else(|| ColumnBuilder::Text(StringBuilder::new()), ColumnBuilder::Typed),
+        _ => Typed::of(duck, BATCH_ROWS)
+            .map_or_else(|| ColumnBuilder::Text(StringBuilder::with_capacity(BATCH_ROWS, bytes)), ColumnBuilder::Typed),
     }
 }
 
@@ -178,7 +191,7 @@ fn pg_uuid(text: &str) -> Option<[u8; 16]> {
     let mut uuid = [0u8; 16];
     for (i, byte) in uuid.iter_mut().enumerate() {
         let [high, low, after @ ..] = rest else { return None };
-        *byte = ((*high as char).to_digit(16)? * 16 + (*low as char).to_digit(16)?) as u8;
+        *byte = hex_pair(*high, *low)?;
         rest = match after {
             [b'-', tail @ ..] if i % 2 == 1 && i < 15 => tail,
             _ => after,
@@ -197,14 +210,29 @@ fn bytea_hex(text: &str) -> Option<Vec<u8>> {
     if digits.len() % 2 != 0 {
         return None;
     }
-    digits
-        .chunks(2)
-        .map(|pair| {
-            let high = (pair[0] as char).to_digit(16)?;
-            let low = (pair[1] as char).to_digit(16)?;
-            Some((high * 16 + low) as u8)
-        })
-        .collect()
+    digits.chunks(2).map(|pair| hex_pair(pair[0], pair[1])).collect()
+}
+
+/// The byte two hex digits (either case) spell.
+fn hex_pair(high: u8, low: u8) -> Option<u8> {
+    const INVALID: u8 = 0xff;
+    const DIGITS: [u8; 256] = {
+        let mut digits = [INVALID; 256];
+        let mut i = 0;
+        while i < 10 {
+            digits[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            digits[b'a' as usize + i] = 10 + i as u8;
+            digits[b'A' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        digits
+    };
+    let (high, low) = (DIGITS[high as usize], DIGITS[low as usize]);
+    (high != INVALID && low != INVALID).then_some(high << 4 | low)
 }
 
 /// A value that is not of its column's type, named by its row.

@@ -29,10 +29,11 @@ pub fn load_rows(
     read: impl FnOnce(&mut dyn RowSink) -> Result<()>,
 ) -> Result<BTreeMap<TableName, u64>> {
     let conn = workspace.connection().try_clone()?;
+    let raw = workspace.raw_connection()?;
     let on_disk = workspace.on_disk();
     let (sender, receiver) = sync_channel(QUEUE);
     std::thread::scope(|scope| {
-        let appending = scope.spawn(move || append::run(conn, receiver, on_disk));
+        let appending = scope.spawn(move || append::run(conn, raw, receiver, on_disk));
         let mut sink = BatchSink { catalog, sender, current: None, counts: BTreeMap::new(), progress };
         let read = read(&mut sink);
         // Whole rows read before a failure still go to DuckDB: its error, if it finds one
@@ -257,6 +258,27 @@ mod tests {
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap();
         let expected = [(1, true), (-2, false), (3, true), (4, false), (5, true)].map(|(n, b)| (Some(n), Some(b)));
         assert_eq!(loaded, [&expected[..], &[(None, None)]].concat());
+    }
+
+    #[test]
+    fn a_batch_with_a_column_gone_to_text_loads_between_typed_ones_in_order() {
+        let (workspace, catalog, table) = workspace_with("t", vec![column("i", "bigint"), column("n", "integer")]);
+        let rows = 3 * 2048 + 5;
+        let spelled = |i: u64| if i == 3_000 { " 7 ".to_string() } else { (i % 1000).to_string() };
+        load_rows(&workspace, &catalog, &Progress::default(), |sink| {
+            sink.begin(&table, &["i".to_string(), "n".to_string()], origin(), 1)?;
+            for i in 0..rows {
+                sink.row(&[Some(&i.to_string()), Some(&spelled(i))], i + 2)?;
+            }
+            sink.end().map(|_| ())
+        })
+        .unwrap();
+        let mut stmt = workspace.connection().prepare("SELECT i, n FROM public.t").unwrap();
+        let loaded: Vec<(i64, i32)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap();
+        let expected: Vec<(i64, i32)> =
+            (0..rows).map(|i| (i as i64, if i == 3_000 { 7 } else { (i % 1000) as i32 })).collect();
+        assert_eq!(loaded, expected);
     }
 
     #[test]

@@ -23,15 +23,15 @@ pub enum Typed {
 }
 
 impl Typed {
-    /// The decoder of a column of `duck` type, if it has one.
-    pub fn of(duck: DuckType) -> Option<Typed> {
+    /// The decoder of a column of `duck` type, if it has one, with room for `rows` values.
+    pub fn of(duck: DuckType, rows: usize) -> Option<Typed> {
         match duck {
-            DuckType::SmallInt => Some(Typed::SmallInt(Int16Builder::new())),
-            DuckType::Integer => Some(Typed::Integer(Int32Builder::new())),
-            DuckType::BigInt => Some(Typed::BigInt(Int64Builder::new())),
-            DuckType::Boolean => Some(Typed::Boolean(BooleanBuilder::new())),
-            DuckType::Date => Some(Typed::Date(Date32Builder::new())),
-            DuckType::Timestamp => Some(Typed::Timestamp(TimestampMicrosecondBuilder::new())),
+            DuckType::SmallInt => Some(Typed::SmallInt(Int16Builder::with_capacity(rows))),
+            DuckType::Integer => Some(Typed::Integer(Int32Builder::with_capacity(rows))),
+            DuckType::BigInt => Some(Typed::BigInt(Int64Builder::with_capacity(rows))),
+            DuckType::Boolean => Some(Typed::Boolean(BooleanBuilder::with_capacity(rows))),
+            DuckType::Date => Some(Typed::Date(Date32Builder::with_capacity(rows))),
+            DuckType::Timestamp => Some(Typed::Timestamp(TimestampMicrosecondBuilder::with_capacity(rows))),
             _ => None,
         }
     }
@@ -141,22 +141,22 @@ mod tests {
 
     #[test]
     fn only_output_forms_in_range_decode() {
-        let mut small = Typed::of(DuckType::SmallInt).unwrap();
+        let mut small = Typed::of(DuckType::SmallInt, 8).unwrap();
         for text in ["0", "-32768", "32767", "+7", "007"] {
             assert!(small.push(text), "{text}");
         }
         for text in ["32768", "-32769", " 1", "1 ", "", "-", "0x1F", "1_000", "1.0", "1e3"] {
             assert!(!small.push(text), "{text}");
         }
-        let mut boolean = Typed::of(DuckType::Boolean).unwrap();
+        let mut boolean = Typed::of(DuckType::Boolean, 8).unwrap();
         assert!(boolean.push("t") && boolean.push("f"));
         for text in ["true", "T", "1", "yes", "on", " t", ""] {
             assert!(!boolean.push(text), "{text}");
         }
-        assert!(Typed::of(DuckType::BigInt).unwrap().push("-9223372036854775808"));
-        assert!(!Typed::of(DuckType::Integer).unwrap().push("2147483648"));
-        assert!(Typed::of(DuckType::Text).is_none());
-        let mut timestamp = Typed::of(DuckType::Timestamp).unwrap();
+        assert!(Typed::of(DuckType::BigInt, 8).unwrap().push("-9223372036854775808"));
+        assert!(!Typed::of(DuckType::Integer, 8).unwrap().push("2147483648"));
+        assert!(Typed::of(DuckType::Text, 8).is_none());
+        let mut timestamp = Typed::of(DuckType::Timestamp, 8).unwrap();
         for text in ["2024-02-29 00:00:00", "2024-01-01 10:00:00.1", "0001-01-01 00:00:00.000001"] {
             assert!(timestamp.push(text), "{text}");
         }
@@ -174,7 +174,7 @@ mod tests {
         ] {
             assert!(!timestamp.push(text), "{text}");
         }
-        let mut date = Typed::of(DuckType::Date).unwrap();
+        let mut date = Typed::of(DuckType::Date, 8).unwrap();
         assert!(date.push("2000-02-29") && date.push("1900-02-28"));
         for text in ["1900-02-29", "2024-13-01", "2024-04-31", "2024-00-10", "2024-1-01", "2024-01-01 ", "infinity"] {
             assert!(!date.push(text), "{text}");
@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn values_so_far_turn_back_into_text_that_casts_to_them() {
-        let mut column = Typed::of(DuckType::Integer).unwrap();
+        let mut column = Typed::of(DuckType::Integer, 8).unwrap();
         column.push("-0012");
         column.push_null();
         column.push("7");
