@@ -108,9 +108,12 @@ impl RawConnection<'_> {
         }
     }
 
-    /// Makes `view` a view over `stream`, scanned by DuckDB's own Arrow reader. The stream must
-    /// outlive the view: drop the view (or roll back its transaction) before the stream.
-    pub fn scan_arrow(&self, view: &str, stream: &mut FFI_ArrowArrayStream) -> Result<()> {
+    /// Makes `view` a view over `stream`, scanned by DuckDB's own Arrow reader.
+    ///
+    /// # Safety
+    /// DuckDB keeps a pointer to `stream`: it must stay where it is, alive, until nothing scans
+    /// the view again (drop the view, or discard the workspace, before the stream).
+    pub unsafe fn scan_arrow(&self, view: &str, stream: &mut FFI_ArrowArrayStream) -> Result<()> {
         let name = CString::new(view).map_err(|_| Error::Internal("a view name holds a NUL byte".into()))?;
         // SAFETY: the stream is a valid Arrow C stream that the caller keeps alive (see above).
         let state =

@@ -121,7 +121,9 @@ fn insert_run(
     }));
     let mut stream = FFI_ArrowArrayStream::new(Box::new(FeedReader(feed.clone())));
     raw.execute(&format!("USE {FEED}"))?;
-    raw.scan_arrow("incoming", &mut stream)?;
+    // SAFETY: `stream` stays in place until after the view is dropped; when that DROP fails,
+    // the load fails and its workspace is discarded unscanned.
+    unsafe { raw.scan_arrow("incoming", &mut stream)? };
     raw.execute(&format!("USE {workspace}"))?;
     let into = format!("{workspace}.{}", target.table.quoted());
     let inserted = raw.execute(&insert_sql(&into, target, &schema));
