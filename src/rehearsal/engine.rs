@@ -192,7 +192,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         .ok_or_else(|| Error::Spec(format!("table {} has no column {}", models.name, spec.models.version)))?;
     let collation =
         keeper_collation::resolve(options.collation.as_deref(), version_column, catalog.database_collation.as_deref())?;
-    let (mut rows, choices) = keepers::choose(r.conn, &models_query(spec, models), &collation)?;
+    let (rows, choices) = keepers::choose(r.conn, &models_query(spec, models), &collation)?;
     let (blockers, row_failures) = r.simulate_deletes()?;
     let steps =
         steps::rollback(spec, &models.name, &services.name, options.policy, options.mode, options.delete_orphans);
@@ -236,7 +236,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let collation_sensitive =
         choices.iter().filter(|c| c.collation_sensitive).map(|c| rows[c.members[0]].row.model_id.clone()).collect();
     let models_before = rows.len() as u64;
-    let (kept, deleted) = keep_and_delete(&mut rows, &choices, &deleted_models, options.policy);
+    let (kept, deleted) = keep_and_delete(rows, &choices, &deleted_models, options.policy);
     Ok(Plan {
         policy: options.policy,
         mode: options.mode,
@@ -622,9 +622,10 @@ fn release_freed_memory() {
 }
 
 /// Keepers and deleted versions, built last: their text moves out of `rows` instead of being
-/// copied (on a large export these are most of the plan's memory).
+/// copied (on a large export these are most of the plan's memory), and the emptied rows are
+/// freed before the plan is written.
 fn keep_and_delete(
-    rows: &mut [ModelRow],
+    mut rows: Vec<ModelRow>,
     choices: &[GroupChoice],
     deleted_models: &BTreeSet<i64>,
     policy: Policy,
