@@ -7,7 +7,7 @@ use super::effects::{self, CHANGED, DELETED};
 use super::facts::{show, Facts, GroupChoice, Interner, ModelRow, ServiceFact};
 use super::keeper_collation;
 use super::policy::Policy;
-use super::{fk_violations, keepers, rules, steps};
+use super::{arrow_columns, fk_violations, keepers, rules, steps};
 use crate::catalog::objects::{shown, ColumnOf, Event, InsteadRule, ObjectKind};
 use crate::catalog::{quote_ident, Catalog, Table, TableName};
 use crate::error::{Error, Result};
@@ -19,7 +19,7 @@ use crate::terms::HazardCode;
 use crate::workspace::Workspace;
 use duckdb::types::ValueRef;
 use duckdb::Connection;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -108,17 +108,23 @@ fn load_services(conn: &Connection, spec: &Spec, table: &Table) -> Result<Vec<Se
         table.name.quoted()
     );
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([], |r| {
-        Ok(ServiceRow {
-            rid: r.get(0)?,
-            id: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-            service_id: r.get(2)?,
-            name: r.get(3)?,
-            model_id: r.get(4)?,
-            pin: r.get(5)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut services = Vec::new();
+    for batch in stmt.stream_arrow([])? {
+        let batch = batch?;
+        let rid = arrow_columns::integers(&batch, 0)?;
+        let rid = arrow_columns::without_nulls(&batch, 0, rid)?;
+        let texts = |i| arrow_columns::texts(&batch, i);
+        let (id, service_id, name, model_id, pin) = (texts(1)?, texts(2)?, texts(3)?, texts(4)?, texts(5)?);
+        services.extend((0..batch.num_rows()).map(|i| ServiceRow {
+            rid: rid.value(i),
+            id: arrow_columns::text(id, i).unwrap_or_default(),
+            service_id: arrow_columns::text(service_id, i),
+            name: arrow_columns::text(name, i),
+            model_id: arrow_columns::text(model_id, i),
+            pin: arrow_columns::text(pin, i),
+        }));
+    }
+    Ok(services)
 }
 
 fn count(conn: &Connection, sql: &str) -> Result<u64> {
@@ -201,7 +207,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         .ok_or_else(|| Error::Spec(format!("table {} has no column {}", models.name, spec.models.version)))?;
     let collation =
         keeper_collation::resolve(options.collation.as_deref(), version_column, catalog.database_collation.as_deref())?;
-    let (mut rows, choices) = keepers::choose(r.conn, &models_query(spec, models), &collation)?;
+    let (rows, choices) = keepers::choose(r.conn, &models_query(spec, models), &collation)?;
     let (blockers, row_failures) = r.simulate_deletes()?;
     let steps =
         steps::rollback(spec, &models.name, &services.name, options.policy, options.mode, options.delete_orphans);
@@ -246,7 +252,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let collation_sensitive =
         choices.iter().filter(|c| c.collation_sensitive).map(|c| rows[c.members[0]].row.model_id.clone()).collect();
     let models_before = rows.len() as u64;
-    let (kept, deleted) = keep_and_delete(&mut rows, &choices, &deleted_models, options.policy);
+    let (kept, deleted) = keep_and_delete(rows, &choices, &deleted_models, options.policy);
     Ok(Plan {
         policy: options.policy,
         mode: options.mode,
@@ -440,30 +446,24 @@ impl Rehearsal<'_> {
         deleted_services: &BTreeSet<i64>,
     ) -> Vec<ServiceFact> {
         let mode = self.options.mode;
-        let model_ids: HashSet<&str> = rows.iter().filter_map(|r| r.row.model_id.as_deref()).collect();
-        let versions: HashSet<(&str, &str)> =
-            rows.iter().filter_map(|r| Some((r.row.model_id.as_deref()?, r.row.version.as_deref()?))).collect();
-        let kept_version: HashMap<&str, Option<&str>> = choices
-            .iter()
-            .filter_map(|c| {
-                let keeper = &rows[c.keeper(self.options.policy)].row;
-                Some((keeper.model_id.as_deref()?, keeper.version.as_deref()))
-            })
-            .collect();
-        let mut facts = Vec::new();
+        // Rows are grouped by model_id: a service's model is a group, its pin one of its rows.
+        let groups: HashMap<&str, &GroupChoice> =
+            choices.iter().filter_map(|c| Some((rows[c.members[0]].row.model_id.as_deref()?, c))).collect();
+        let version = |member: &usize| rows[*member].row.version.as_deref();
+        let mut facts = Vec::with_capacity(service_rows.len());
         for svc in service_rows {
-            let model = svc.model_id.as_deref().filter(|id| model_ids.contains(id));
-            let pin_existed = match (model, svc.pin.as_deref()) {
-                (Some(model), Some(pin)) => versions.contains(&(model, pin)),
+            let group = svc.model_id.as_deref().and_then(|id| groups.get(id));
+            let pin_existed = match (group, svc.pin.as_deref()) {
+                (Some(group), Some(pin)) => group.members.iter().any(|m| version(m) == Some(pin)),
                 _ => false,
             };
-            let after = match (mode, model) {
-                (Mode::Full, Some(model)) => kept_version.get(model).copied().flatten().map(str::to_string),
+            let after = match (mode, group) {
+                (Mode::Full, Some(group)) => version(&group.keeper(self.options.policy)).map(str::to_string),
                 _ => None,
             };
             let action = if deleted_services.contains(&svc.rid) {
                 ServiceAction::Deleted
-            } else if model.is_none() {
+            } else if group.is_none() {
                 ServiceAction::Orphan
             } else if mode == Mode::Selective || after == svc.pin {
                 ServiceAction::Unchanged
@@ -471,7 +471,7 @@ impl Rehearsal<'_> {
                 ServiceAction::Repointed
             };
             facts.push(ServiceFact {
-                known_model: model.is_some(),
+                known_model: group.is_some(),
                 pin_existed,
                 impact: ServiceImpact {
                     id: svc.id,
@@ -656,9 +656,10 @@ fn release_freed_memory() {
 }
 
 /// Keepers and deleted versions, built last: their text moves out of `rows` instead of being
-/// copied (on a large export these are most of the plan's memory).
+/// copied (on a large export these are most of the plan's memory), and the emptied rows are
+/// freed before the plan is written.
 fn keep_and_delete(
-    rows: &mut [ModelRow],
+    mut rows: Vec<ModelRow>,
     choices: &[GroupChoice],
     deleted_models: &BTreeSet<i64>,
     policy: Policy,

@@ -2,10 +2,10 @@
 //! `sql::fingerprint` in the emitted scripts: DuckDB orders the rows (an ORDER BY can spill to
 //! disk, an ordered aggregate cannot) and md5 reads them as they stream, `|` between rows.
 
+use super::arrow_columns;
 use crate::error::{Error, Result};
 use crate::input::source::hex;
 use crate::sql::{self, Col, Dialect};
-use duckdb::arrow::array::AsArray;
 use duckdb::Connection;
 use md5::{Digest, Md5};
 
@@ -17,9 +17,7 @@ pub fn digest(conn: &Connection, relation: &str, columns: &[Col], order_by: &[Co
     let mut rows = 0u64;
     for batch in stmt.stream_arrow([])? {
         let batch = batch?;
-        let texts = batch.column(0).as_string_opt::<i32>().ok_or_else(|| {
-            Error::Internal(format!("the fingerprint rows of {relation} are {}, not text", batch.column(0).data_type()))
-        })?;
+        let texts = arrow_columns::texts(&batch, 0)?;
         for text in texts.iter() {
             // Never NULL: every value is coalesced to `N`.
             let text = text.ok_or_else(|| Error::Internal(format!("a NULL fingerprint row in {relation}")))?;

@@ -2,11 +2,12 @@
 //! ordered by the ranks that policy.rs's comparators give each distinct version text and the
 //! flags they give each distinct status, computed once in Rust and joined by the query.
 
+use super::arrow_columns;
 use super::facts::{GroupChoice, ModelRow};
 use super::keeper_collation::KeeperCollation;
 use super::policy::{self, Choice, VersionRow};
 use crate::collation::Collator;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::terms::Policy;
 use duckdb::types::Value;
 use duckdb::{appender_params_from_iter, Connection};
@@ -91,18 +92,15 @@ fn flag_statuses(conn: &Connection, models: &str) -> Result<()> {
 /// first; then the smaller id. Legacy: the shipped `DISTINCT ON` order, exactly 'active' first,
 /// then version DESC in the collation with NULL first; then the smaller id. Both end on the
 /// rowid, as the stable sort they replace did. Groups are numbered (`gid`) in model_id order,
-/// NULL first, once: the windows partition and the rows are read back by that integer instead
-/// of sorting the texts again.
+/// NULL first, once: the windows partition by that integer. Only the chosen collation needs a
+/// window (its positions); the alternatives' keepers are the least of that order's key, an
+/// aggregate per group, which costs a hash table instead of a sort.
 fn keeper_query(models: &str, collators: usize) -> String {
     let collated: String = (0..collators).map(|i| format!(", v.collated{i}")).collect();
-    let legacy_window = |i: usize| {
-        format!("legacy{i} AS (PARTITION BY gid ORDER BY CASE WHEN exact THEN 1 ELSE 2 END, collated{i} DESC NULLS FIRST, id, rid)")
-    };
-    let windows: Vec<String> = (0..collators).map(legacy_window).collect();
-    let alternatives: String =
-        (1..collators).map(|i| format!(", first_value(rid) OVER legacy{i} AS keeper{i}")).collect();
-    let sensitive: Vec<String> = (1..collators).map(|i| format!("keeper{i} <> keeper0")).collect();
-    let sensitive = if sensitive.is_empty() { "false".to_string() } else { sensitive.join(" OR ") };
+    let legacy_key = |i: usize| format!("(NOT exact, collated{i} IS NOT NULL, -coalesce(collated{i}, 0), id, rid)");
+    let alternatives: Vec<String> =
+        (1..collators).map(|i| format!("arg_min(rid, {}) <> arg_min(rid, {})", legacy_key(i), legacy_key(0))).collect();
+    let sensitive = if alternatives.is_empty() { "false".to_string() } else { alternatives.join(" OR ") };
     format!(
         "CREATE OR REPLACE TEMP TABLE {KEEPERS} AS
          WITH groups AS (
@@ -116,38 +114,37 @@ fn keeper_query(models: &str, collators: usize) -> String {
              JOIN groups g ON g.model_id IS NOT DISTINCT FROM m.model_id
              LEFT JOIN {VERSION_RANKS} v ON v.version = m.version
              LEFT JOIN {STATUS_FLAGS} s ON s.status = m.status),
-         grouped AS (
-             SELECT *, bool_or(loose) OVER (PARTITION BY gid) AS latest,
-                    count(*) OVER (PARTITION BY gid) AS size
-             FROM ranked),
-         candidates AS (SELECT *, loose OR NOT latest AS candidate FROM grouped),
+         per_group AS (
+             SELECT gid, bool_or(loose) AS latest, count(*) > 1 AND ({sensitive}) AS collation_sensitive
+             FROM ranked GROUP BY gid),
+         candidates AS (SELECT r.*, p.latest, p.collation_sensitive, loose OR NOT latest AS candidate
+                        FROM ranked r JOIN per_group p USING (gid)),
          ordered AS (
              SELECT *, bool_or(candidate AND parsed) OVER (PARTITION BY gid) AS any_parsed,
                     row_number() OVER documented AS documented_pos,
                     first_value(semantic) OVER documented AS documented_semantic,
-                    row_number() OVER legacy0 AS legacy_pos,
-                    first_value(exact) OVER legacy0 AS legacy_exact,
-                    first_value(collated0) OVER legacy0 AS legacy_collated,
-                    first_value(rid) OVER legacy0 AS keeper0{alternatives}
+                    row_number() OVER legacy AS legacy_pos,
+                    first_value(exact) OVER legacy AS legacy_exact,
+                    first_value(collated0) OVER legacy AS legacy_collated
              FROM candidates
              WINDOW documented AS (PARTITION BY gid ORDER BY candidate DESC,
                         CASE WHEN latest THEN semantic END DESC NULLS LAST, parsed DESC, no_version, semantic,
                         CASE WHEN latest THEN created_at END DESC NULLS LAST,
                         CASE WHEN NOT latest THEN created_at END ASC NULLS LAST, id, rid),
-                    {})
+                    legacy AS (PARTITION BY gid ORDER BY CASE WHEN exact THEN 1 ELSE 2 END, collated0 DESC NULLS FIRST, id, rid))
          SELECT gid, rid, latest, any_parsed, documented_pos,
                 documented_pos > 1 AND candidate AND semantic = documented_semantic AS documented_tied,
                 legacy_pos,
                 legacy_pos > 1 AND exact = legacy_exact AND collated0 IS NOT DISTINCT FROM legacy_collated AS legacy_tied,
-                size > 1 AND ({sensitive}) AS collation_sensitive
-         FROM ordered",
-        windows.join(", ")
+                collation_sensitive
+         FROM ordered"
     )
 }
 
-/// One row of `KEEPERS` joined to its models row.
-struct Placed {
-    row: ModelRow,
+/// A models row's place in its group, as `KEEPERS` has it.
+struct Place {
+    rid: i64,
+    gid: i64,
     latest: bool,
     any_parsed: bool,
     documented_pos: i64,
@@ -157,86 +154,152 @@ struct Placed {
     collation_sensitive: bool,
 }
 
+/// Every row of `KEEPERS`, by rid.
+fn read_places(conn: &Connection) -> Result<Vec<Place>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT rid, gid, latest, any_parsed, documented_pos, documented_tied, legacy_pos, legacy_tied,
+                collation_sensitive
+         FROM {KEEPERS}"
+    ))?;
+    let mut places = Vec::new();
+    for batch in stmt.stream_arrow([])? {
+        let batch = batch?;
+        let integer = |i| arrow_columns::integers(&batch, i).and_then(|c| arrow_columns::without_nulls(&batch, i, c));
+        let flag = |i| arrow_columns::flags(&batch, i).and_then(|c| arrow_columns::without_nulls(&batch, i, c));
+        let (rid, gid, documented_pos, legacy_pos) = (integer(0)?, integer(1)?, integer(4)?, integer(6)?);
+        let (latest, any_parsed, documented_tied, legacy_tied, sensitive) =
+            (flag(2)?, flag(3)?, flag(5)?, flag(7)?, flag(8)?);
+        places.extend((0..batch.num_rows()).map(|i| Place {
+            rid: rid.value(i),
+            gid: gid.value(i),
+            latest: latest.value(i),
+            any_parsed: any_parsed.value(i),
+            documented_pos: documented_pos.value(i),
+            documented_tied: documented_tied.value(i),
+            legacy_pos: legacy_pos.value(i),
+            legacy_tied: legacy_tied.value(i),
+            collation_sensitive: sensitive.value(i),
+        }));
+    }
+    // Sorted here: DuckDB would sort the whole narrow table for it, in more time.
+    places.sort_unstable_by_key(|p| p.rid);
+    Ok(places)
+}
+
+/// Where each place goes when the rows are grouped by gid and each group's rows by rid
+/// (`slot`), and the places in that order (`order`). The gids number the groups from 1, so
+/// counting them places every row in one pass over the places, which are in rid order.
+fn group_order(places: &[Place]) -> Result<(Vec<usize>, Vec<usize>)> {
+    let mut starts = vec![0usize; places.len() + 2];
+    for place in places {
+        match usize::try_from(place.gid) {
+            Ok(gid @ 1..) if gid <= places.len() => starts[gid + 1] += 1,
+            _ => return Err(Error::Internal(format!("group number {} out of range in {KEEPERS}", place.gid))),
+        }
+    }
+    for gid in 1..starts.len() {
+        starts[gid] += starts[gid - 1];
+    }
+    let (mut slot, mut order) = (vec![0; places.len()], vec![0; places.len()]);
+    for (i, place) in places.iter().enumerate() {
+        let next = &mut starts[place.gid as usize];
+        (slot[i], order[*next]) = (*next, i);
+        *next += 1;
+    }
+    Ok((slot, order))
+}
+
+/// The models rows grouped by `KEEPERS`'s gid, each group's by rid, with each group's choices.
+/// The rows stream in the table's order and each goes straight to its slot: no sort of the
+/// rows' text, and no second copy of it.
 fn read_groups(
     conn: &Connection,
     models: &str,
     collation: &KeeperCollation,
 ) -> Result<(Vec<ModelRow>, Vec<GroupChoice>)> {
+    let places = read_places(conn)?;
+    let (slot, order) = group_order(&places)?;
+    let mut rows = vec![ModelRow::default(); places.len()];
+    let mut read = 0;
     let mut stmt = conn.prepare(&format!(
-        "SELECT m.rid, m.id, m.model_id, m.version, m.status, m.created_at, m.immutable, m.published, m.notes,
-                k.latest, k.any_parsed, k.documented_pos, k.documented_tied, k.legacy_pos, k.legacy_tied,
-                k.collation_sensitive
-         FROM ({models}) m JOIN {KEEPERS} k ON k.rid = m.rid
-         ORDER BY k.gid, m.rid"
+        "SELECT rid, id, model_id, version, status, created_at, immutable, published, notes FROM ({models})"
     ))?;
-    let placed = stmt.query_map([], |r| {
-        Ok(Placed {
-            row: ModelRow {
-                rid: r.get(0)?,
+    for batch in stmt.stream_arrow([])? {
+        let batch = batch?;
+        let rid = arrow_columns::integers(&batch, 0)?;
+        let (id, model_id, version, status, notes) = (
+            arrow_columns::texts(&batch, 1)?,
+            arrow_columns::texts(&batch, 2)?,
+            arrow_columns::texts(&batch, 3)?,
+            arrow_columns::texts(&batch, 4)?,
+            arrow_columns::texts(&batch, 8)?,
+        );
+        let created_at = arrow_columns::integers(&batch, 5)?;
+        let (immutable, published) = (arrow_columns::flags(&batch, 6)?, arrow_columns::flags(&batch, 7)?);
+        for i in 0..batch.num_rows() {
+            let rid = rid.value(i);
+            // The table's order is rid order: the next place, unless the scan jumps.
+            let place = match places.get(read) {
+                Some(p) if p.rid == rid => read,
+                _ => places
+                    .binary_search_by_key(&rid, |p| p.rid)
+                    .map_err(|_| Error::Internal(format!("models row {rid} has no place in {KEEPERS}")))?,
+            };
+            rows[slot[place]] = ModelRow {
+                rid,
                 row: VersionRow {
-                    id: r.get(1)?,
-                    model_id: r.get(2)?,
-                    version: r.get(3)?,
-                    status: r.get(4)?,
-                    created_at: r.get(5)?,
+                    id: arrow_columns::text(id, i).unwrap_or_default(),
+                    model_id: arrow_columns::text(model_id, i),
+                    version: arrow_columns::text(version, i),
+                    status: arrow_columns::text(status, i),
+                    created_at: arrow_columns::integer(created_at, i),
                 },
-                immutable: r.get(6)?,
-                published: r.get(7)?,
-                notes: r.get(8)?,
-            },
-            latest: r.get(9)?,
-            any_parsed: r.get(10)?,
-            documented_pos: r.get(11)?,
-            documented_tied: r.get(12)?,
-            legacy_pos: r.get(13)?,
-            legacy_tied: r.get(14)?,
-            collation_sensitive: r.get(15)?,
-        })
-    })?;
-    // Sized once: a doubling Vec of the models rows keeps up to twice their size.
-    let (row_count, group_count): (i64, i64) =
-        conn.query_row(&format!("SELECT count(*), count(DISTINCT gid) FROM {KEEPERS}"), [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    let mut rows: Vec<ModelRow> = Vec::with_capacity(row_count as usize);
-    let mut choices = Vec::with_capacity(group_count as usize);
-    let mut group: Vec<Placed> = Vec::new();
-    for next in placed {
-        let next = next?;
-        if group.last().is_some_and(|last| last.row.row.model_id != next.row.row.model_id) {
-            choices.push(group_choice(&mut rows, std::mem::take(&mut group), collation));
+                immutable: arrow_columns::flag(immutable, i),
+                published: arrow_columns::flag(published, i),
+                notes: arrow_columns::text(notes, i),
+            };
+            read += 1;
         }
-        group.push(next);
     }
-    if !group.is_empty() {
-        choices.push(group_choice(&mut rows, group, collation));
+    if read != places.len() {
+        return Err(Error::Internal(format!("{read} models rows read for {} places in {KEEPERS}", places.len())));
+    }
+    let groups = order.chunk_by(|&a, &b| places[a].gid == places[b].gid);
+    let mut choices = Vec::new();
+    let mut first = 0;
+    for group in groups {
+        let members: Vec<&Place> = group.iter().map(|&i| &places[i]).collect();
+        choices.push(group_choice(&rows, first, &members, collation));
+        first += group.len();
     }
     Ok((rows, choices))
 }
 
-/// Moves one group's rows into `rows` and makes its choices from their places.
-fn group_choice(rows: &mut Vec<ModelRow>, group: Vec<Placed>, collation: &KeeperCollation) -> GroupChoice {
-    let first = &group[0];
-    let (latest, any_parsed, collation_sensitive) = (first.latest, first.any_parsed, first.collation_sensitive);
-    let choice = |pos: fn(&Placed) -> i64, tied: fn(&Placed) -> bool| {
-        let keeper = group.iter().position(|p| pos(p) == 1).expect("a group has a first row");
-        let mut tied_with: Vec<usize> = (0..group.len()).filter(|&i| tied(&group[i])).collect();
-        tied_with.sort_by_key(|&i| pos(&group[i]));
+/// One group's choices from its rows' places; its rows are `rows[first..]`, in `members`' order.
+fn group_choice(rows: &[ModelRow], first: usize, members: &[&Place], collation: &KeeperCollation) -> GroupChoice {
+    let head = members[0];
+    let choice = |pos: fn(&Place) -> i64, tied: fn(&Place) -> bool| {
+        let keeper = members.iter().position(|p| pos(p) == 1).expect("a group has a first row");
+        let mut tied_with: Vec<usize> = (0..members.len()).filter(|&i| tied(members[i])).collect();
+        tied_with.sort_by_key(|&i| pos(members[i]));
         (keeper, tied_with)
     };
     let (keeper, tied_with) = choice(|p| p.documented_pos, |p| p.documented_tied);
-    let reason = policy::documented_reason(latest, any_parsed, !tied_with.is_empty());
+    let reason = policy::documented_reason(head.latest, head.any_parsed, !tied_with.is_empty());
     let documented = Choice { keeper, tied_with, reason };
     let (keeper, tied_with) = choice(|p| p.legacy_pos, |p| p.legacy_tied);
     let reason = policy::legacy_reason(
-        group[keeper].row.row.status.as_deref(),
+        rows[first + keeper].row.status.as_deref(),
         collation.collator.name(),
         !tied_with.is_empty(),
     );
     let legacy = Choice { keeper, tied_with, reason };
-    let members = (rows.len()..rows.len() + group.len()).collect();
-    rows.extend(group.into_iter().map(|p| p.row));
-    GroupChoice { members, documented, legacy, collation_sensitive }
+    GroupChoice {
+        members: (first..first + members.len()).collect(),
+        documented,
+        legacy,
+        collation_sensitive: head.collation_sensitive,
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! foreign-key effects, verification and hazards; its one result is the plan. It reads the
 //! workspace and writes only TEMP tables, so a workspace file is never changed.
 
+#[cfg(feature = "engine")]
+mod arrow_columns;
 pub mod ddl_replay;
 #[cfg(feature = "engine")]
 pub mod effects;

@@ -1,0 +1,53 @@
+//! Typed columns of the Arrow batches DuckDB streams: a large result is read column by column
+//! instead of converting every value through a row accessor.
+
+use crate::error::{Error, Result};
+use duckdb::arrow::array::{Array, AsArray, BooleanArray, Int64Array, StringArray};
+use duckdb::arrow::datatypes::Int64Type;
+use duckdb::arrow::record_batch::RecordBatch;
+
+fn unexpected(batch: &RecordBatch, index: usize, wanted: &str) -> Error {
+    let field = batch.schema_ref().field(index).clone();
+    Error::Internal(format!("column {} of a rehearsal query is {}, not {wanted}", field.name(), field.data_type()))
+}
+
+/// A VARCHAR column.
+pub fn texts(batch: &RecordBatch, index: usize) -> Result<&StringArray> {
+    batch.column(index).as_string_opt::<i32>().ok_or_else(|| unexpected(batch, index, "text"))
+}
+
+/// A BIGINT column.
+pub fn integers(batch: &RecordBatch, index: usize) -> Result<&Int64Array> {
+    batch.column(index).as_primitive_opt::<Int64Type>().ok_or_else(|| unexpected(batch, index, "BIGINT"))
+}
+
+/// A BOOLEAN column.
+pub fn flags(batch: &RecordBatch, index: usize) -> Result<&BooleanArray> {
+    batch.column(index).as_boolean_opt().ok_or_else(|| unexpected(batch, index, "BOOLEAN"))
+}
+
+/// Column `index` as `column` read it, refused when it holds a NULL.
+pub fn without_nulls<'a, A: Array>(batch: &RecordBatch, index: usize, column: &'a A) -> Result<&'a A> {
+    match column.null_count() {
+        0 => Ok(column),
+        _ => Err(Error::Internal(format!(
+            "column {} of a rehearsal query holds NULL",
+            batch.schema_ref().field(index).name()
+        ))),
+    }
+}
+
+/// Row `row` of a text column, NULL as `None`.
+pub fn text(column: &StringArray, row: usize) -> Option<String> {
+    column.is_valid(row).then(|| column.value(row).to_string())
+}
+
+/// Row `row` of a BIGINT column, NULL as `None`.
+pub fn integer(column: &Int64Array, row: usize) -> Option<i64> {
+    column.is_valid(row).then(|| column.value(row))
+}
+
+/// Row `row` of a BOOLEAN column, NULL as `None`.
+pub fn flag(column: &BooleanArray, row: usize) -> Option<bool> {
+    column.is_valid(row).then(|| column.value(row))
+}
