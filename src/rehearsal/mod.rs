@@ -3,7 +3,7 @@
 //! workspace and writes only TEMP tables, so a workspace file is never changed.
 
 #[cfg(feature = "engine")]
-mod arrow_columns;
+pub(crate) mod arrow_columns;
 pub mod ddl_replay;
 #[cfg(feature = "engine")]
 pub mod effects;

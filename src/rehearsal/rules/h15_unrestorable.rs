@@ -17,8 +17,8 @@ mod engine {
     use crate::catalog::{quote_ident, Table};
     use crate::error::Result;
     use crate::plan::{HazardRow, Shared};
-    use crate::rehearsal::effects;
     use crate::rehearsal::facts::{Facts, ModelRow, ModelsOrder};
+    use crate::rehearsal::{arrow_columns, effects};
     use crate::spec::Spec;
     use crate::sql::literal;
     use crate::terms::HazardCode;
@@ -60,22 +60,27 @@ mod engine {
         let mut texts: Vec<Shared> = Vec::new();
         let mut by_rid: Vec<u32> = Vec::new();
         let mut stmt = conn.prepare(&sql)?;
-        let mut lost = stmt.query([])?;
-        while let Some(row) = lost.next()? {
-            let what = row.get_ref(1)?.as_str().map_err(duckdb::Error::from)?;
-            let number = match numbers.get(what) {
-                Some(&number) => number,
-                None => {
-                    texts.push(format!("not in the guide's backup: {what}").into());
-                    numbers.insert(what.into(), texts.len() as u32);
-                    texts.len() as u32
+        for batch in stmt.stream_arrow([])? {
+            let batch = batch?;
+            let rids = arrow_columns::integers(&batch, 0)?;
+            let rids = arrow_columns::without_nulls(&batch, 0, rids)?;
+            let lost = arrow_columns::texts(&batch, 1)?;
+            let lost = arrow_columns::without_nulls(&batch, 1, lost)?;
+            for (rid, what) in rids.values().iter().zip(lost.iter().flatten()) {
+                let number = match numbers.get(what) {
+                    Some(&number) => number,
+                    None => {
+                        texts.push(format!("not in the guide's backup: {what}").into());
+                        numbers.insert(what.into(), texts.len() as u32);
+                        texts.len() as u32
+                    }
+                };
+                let rid = usize::try_from(*rid).expect("a rowid");
+                if by_rid.len() <= rid {
+                    by_rid.resize(rid + 1, 0);
                 }
-            };
-            let rid = usize::try_from(row.get::<_, i64>(0)?).expect("a rowid");
-            if by_rid.len() <= rid {
-                by_rid.resize(rid + 1, 0);
+                by_rid[rid] = number;
             }
-            by_rid[rid] = number;
         }
         let detail = |rid: i64| match by_rid.get(rid as usize) {
             Some(&number) if number > 0 => Some(texts[number as usize - 1].clone()),
