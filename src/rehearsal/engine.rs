@@ -498,44 +498,30 @@ impl Rehearsal<'_> {
         let mut cascade =
             Cascade { rows: Vec::with_capacity(rows as usize), deleted: BTreeMap::new(), changed: BTreeMap::new() };
         let tables = self.loaded.iter().filter(|t| **t != self.models.name).filter_map(|t| self.catalog.table(t));
-        let deleted = texts.get("deleted");
         for table in tables {
             let key = row_key(self.catalog, table, "t");
             let table_name = texts.get(&table.name.to_string());
             let name = literal(&table_name);
-            let before = cascade.rows.len();
-            let mut stmt = self.conn.prepare(&format!(
-                "SELECT {key}, d.via FROM {} t JOIN {DELETED} d ON d.tbl = {name} AND d.rid = t.rowid ORDER BY 1",
-                table.name.quoted()
-            ))?;
-            let mut rows = stmt.query([])?;
-            while let Some(row) = rows.next()? {
-                cascade.rows.push(CascadeRow {
-                    table: table_name.clone(),
-                    key: shared_text(row.get_ref(0)?)?,
-                    action: deleted.clone(),
-                    via: texts.get(text_of(row.get_ref(1)?)?),
-                });
-            }
-            if cascade.rows.len() > before {
-                cascade.deleted.insert(table.name.to_string(), (cascade.rows.len() - before) as u64);
-            }
-            let before = cascade.rows.len();
-            let mut stmt = self.conn.prepare(&format!(
-                "SELECT {key}, d.via, d.action FROM {} t JOIN {CHANGED} d ON d.tbl = {name} AND d.rid = t.rowid ORDER BY 1",
-                table.name.quoted()
-            ))?;
-            let mut rows = stmt.query([])?;
-            while let Some(row) = rows.next()? {
-                cascade.rows.push(CascadeRow {
-                    table: table_name.clone(),
-                    key: shared_text(row.get_ref(0)?)?,
-                    action: texts.get(text_of(row.get_ref(2)?)?),
-                    via: texts.get(text_of(row.get_ref(1)?)?),
-                });
-            }
-            if cascade.rows.len() > before {
-                cascade.changed.insert(table.name.to_string(), (cascade.rows.len() - before) as u64);
+            for (effects, action, counts) in
+                [(DELETED, "'deleted'", &mut cascade.deleted), (CHANGED, "d.action", &mut cascade.changed)]
+            {
+                let before = cascade.rows.len();
+                let mut stmt = self.conn.prepare(&format!(
+                    "SELECT {key}, d.via, {action} FROM {} t JOIN {effects} d ON d.tbl = {name} AND d.rid = t.rowid ORDER BY 1",
+                    table.name.quoted()
+                ))?;
+                let mut rows = stmt.query([])?;
+                while let Some(row) = rows.next()? {
+                    cascade.rows.push(CascadeRow {
+                        table: table_name.clone(),
+                        key: shared_text(row.get_ref(0)?)?,
+                        action: texts.get(text_of(row.get_ref(2)?)?),
+                        via: texts.get(text_of(row.get_ref(1)?)?),
+                    });
+                }
+                if cascade.rows.len() > before {
+                    counts.insert(table.name.to_string(), (cascade.rows.len() - before) as u64);
+                }
             }
         }
         Ok(cascade)
