@@ -17,7 +17,7 @@ pub type Shared = Arc<str>;
 
 #[derive(Debug, Clone)]
 pub struct KeptVersion {
-    pub id: String,
+    pub id: Shared,
     pub model_id: Option<String>,
     pub version: Option<String>,
     pub version_status: Option<String>,
@@ -26,7 +26,7 @@ pub struct KeptVersion {
 
 #[derive(Debug, Clone)]
 pub struct DeletedVersion {
-    pub id: String,
+    pub id: Shared,
     pub model_id: Option<String>,
     pub version: Option<String>,
     pub version_status: Option<String>,

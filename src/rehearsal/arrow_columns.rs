@@ -42,6 +42,11 @@ pub fn text(column: &StringArray, row: usize) -> Option<String> {
     column.is_valid(row).then(|| column.value(row).to_string())
 }
 
+/// Row `row` of a text column as one shared allocation, NULL as `None`.
+pub fn shared(column: &StringArray, row: usize) -> Option<crate::plan::Shared> {
+    column.is_valid(row).then(|| column.value(row).into())
+}
+
 /// Row `row` of a BIGINT column, NULL as `None`.
 pub fn integer(column: &Int64Array, row: usize) -> Option<i64> {
     column.is_valid(row).then(|| column.value(row))

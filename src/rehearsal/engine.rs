@@ -622,9 +622,9 @@ fn divergence(rows: &[ModelRow], choices: &[GroupChoice]) -> Vec<Divergence> {
             let (d, l) = (&rows[c.keeper(Policy::Documented)].row, &rows[c.keeper(Policy::Legacy)].row);
             Divergence {
                 model_id: d.model_id.clone(),
-                documented_id: d.id.clone(),
+                documented_id: d.id.to_string(),
                 documented_version: d.version.clone(),
-                legacy_id: l.id.clone(),
+                legacy_id: l.id.to_string(),
                 legacy_version: l.version.clone(),
             }
         })
@@ -657,7 +657,7 @@ fn keep_and_delete(
     for choice in choices {
         let keeper = choice.keeper(policy);
         let chosen_reason = &choice.chosen(policy).reason;
-        let kept_id: Shared = rows[keeper].row.id.as_str().into();
+        let kept_id: Shared = rows[keeper].row.id.clone();
         let kept_version: Option<Shared> = rows[keeper].row.version.as_deref().map(Shared::from);
         let keeper_reason: Shared = format!("{}: {chosen_reason}", policy.name()).into();
         let deleted_reason: Shared =

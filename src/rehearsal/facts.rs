@@ -134,7 +134,7 @@ impl ModelsOrder {
         ModelsOrder {
             rank,
             deleted: rows.iter().map(|r| deleted_rids.contains(r.rid)).collect(),
-            keys: rows.iter().map(|r| r.row.id.as_str().into()).collect(),
+            keys: rows.iter().map(|r| r.row.id.clone()).collect(),
         }
     }
 

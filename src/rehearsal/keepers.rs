@@ -248,7 +248,7 @@ fn read_groups(
             rows[slot[place]] = ModelRow {
                 rid,
                 row: VersionRow {
-                    id: arrow_columns::text(id, i).unwrap_or_default(),
+                    id: arrow_columns::shared(id, i).unwrap_or_default(),
                     model_id: arrow_columns::text(model_id, i),
                     version: arrow_columns::text(version, i),
                     status: arrow_columns::text(status, i),
@@ -355,7 +355,7 @@ pub(crate) mod tests {
     }
 
     fn ids(rows: &[ModelRow], indexes: &[usize]) -> String {
-        let mut ids: Vec<&str> = indexes.iter().map(|&i| rows[i].row.id.as_str()).collect();
+        let mut ids: Vec<&str> = indexes.iter().map(|&i| &*rows[i].row.id).collect();
         ids.sort();
         if ids.is_empty() {
             "-".into()
@@ -391,7 +391,7 @@ pub(crate) mod tests {
                         for (policy, expected) in [(Policy::Documented, cells[1]), (Policy::Legacy, cells[2])] {
                             let choice = choices[0].chosen(policy);
                             let actual = if cells[0] == "keep" {
-                                chosen[choice.keeper].row.id.clone()
+                                chosen[choice.keeper].row.id.to_string()
                             } else {
                                 ids(&chosen, &choice.tied_with)
                             };
@@ -414,7 +414,7 @@ pub(crate) mod tests {
             let collator = Collator::open(&CollationName::parse(collation).unwrap()).unwrap();
             let collation = KeeperCollation { collator, source: String::new(), alternatives: Vec::new() };
             let (chosen, choices) = choose_rows(rows, &collation);
-            chosen[choices[0].keeper(Policy::Legacy)].row.id.clone()
+            chosen[choices[0].keeper(Policy::Legacy)].row.id.to_string()
         };
         let case = [active(0, "a", "v1.0"), active(1, "b", "V2.0")];
         let pre_release = [active(0, "a", "1.0.0-RC1"), active(1, "b", "1.0.0-beta")];
@@ -437,7 +437,7 @@ pub(crate) mod tests {
         rows[2].row.model_id = None;
         rows[1].row.model_id = Some("a".into());
         let (chosen, choices) = choose_rows(&rows, &KeeperCollation::c());
-        let order: Vec<&str> = chosen.iter().map(|r| r.row.id.as_str()).collect();
+        let order: Vec<&str> = chosen.iter().map(|r| &*r.row.id).collect();
         assert_eq!(order, ["z", "y", "x"]);
         assert_eq!(choices.iter().map(|c| c.members.clone()).collect::<Vec<_>>(), [vec![0], vec![1], vec![2]]);
         rows[1].row.model_id = Some("m".into());

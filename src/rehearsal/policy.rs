@@ -14,7 +14,8 @@ use std::cmp::Ordering;
 /// The columns of a models row that the policies read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct VersionRow {
-    pub id: String,
+    /// Shared with the plan's lists and the hazard rows that name it.
+    pub id: crate::plan::Shared,
     pub model_id: Option<String>,
     pub version: Option<String>,
     pub status: Option<String>,

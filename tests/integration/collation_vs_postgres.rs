@@ -104,12 +104,12 @@ fn legacy_plan_of(dump: &Path, database: Option<&str>, collation: Option<&str>) 
 }
 
 fn kept(plan: &Plan) -> BTreeSet<String> {
-    plan.kept.iter().map(|k| k.id.clone()).collect()
+    plan.kept.iter().map(|k| k.id.to_string()).collect()
 }
 
 /// model_id → kept id.
 fn keepers(plan: &Plan) -> BTreeMap<Option<String>, String> {
-    plan.kept.iter().map(|k| (k.model_id.clone(), k.id.clone())).collect()
+    plan.kept.iter().map(|k| (k.model_id.clone(), k.id.to_string())).collect()
 }
 
 /// The model_ids whose keeper differs between two plans.

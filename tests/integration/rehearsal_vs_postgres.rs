@@ -64,9 +64,9 @@ fn snapshot(pg: &Cluster, db: &str) -> Snapshot {
 
 fn compare(pg: &Cluster, db: &str, before: &Snapshot, plan: &Plan, label: &str) {
     let after = snapshot(pg, db);
-    let kept: BTreeSet<String> = plan.kept.iter().map(|k| k.id.clone()).collect();
+    let kept: BTreeSet<String> = plan.kept.iter().map(|k| k.id.to_string()).collect();
     assert_eq!(kept, after.models, "{label}: kept models rows");
-    let deleted: BTreeSet<String> = plan.deleted.iter().map(|d| d.id.clone()).collect();
+    let deleted: BTreeSet<String> = plan.deleted.iter().map(|d| d.id.to_string()).collect();
     let really_deleted: BTreeSet<String> = before.models.difference(&after.models).cloned().collect();
     assert_eq!(deleted, really_deleted, "{label}: deleted models rows");
     let services: BTreeSet<String> =

@@ -33,7 +33,7 @@ mod engine {
                 continue;
             }
             let id = |i: usize| models[choice.members[i]].row.id.clone();
-            let tied: Vec<String> = chosen.tied_with.iter().map(|&i| id(i)).collect();
+            let tied: Vec<Shared> = chosen.tied_with.iter().map(|&i| id(i)).collect();
             let model_key = models[choice.members[0]].row.model_id.clone().unwrap_or_default();
             let detail = format!("{} keeps {}; tied with {}", policy.name(), id(chosen.keeper), tied.join(", "));
             found.push(hazard(HazardCode::H5, table, &model_key, detail));

@@ -118,7 +118,7 @@ mod tests {
             .unwrap();
         let mut models: Vec<ModelRow> = (0..4).map(|rid| model(rid, "m", None, "x")).collect();
         for r in &mut models {
-            r.row.id = (3 - r.rid).to_string();
+            r.row.id = (3 - r.rid).to_string().into();
         }
         let order = ModelsOrder::new(&models, &BTreeSet::from([0, 1, 2]));
         let found = rows(conn, &Spec::guide(), &catalog.tables[0], &models, &order, &table()).unwrap();

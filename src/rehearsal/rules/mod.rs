@@ -154,7 +154,7 @@ pub(crate) mod sample {
         ModelRow {
             rid,
             row: VersionRow {
-                id: format!("v{rid}"),
+                id: format!("v{rid}").into(),
                 model_id: Some(model_id.into()),
                 version: version.map(str::to_string),
                 status: Some(status.into()),
