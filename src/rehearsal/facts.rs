@@ -90,11 +90,11 @@ pub struct Facts<'a> {
     /// model_ids with several rows after the rollback (V2's count).
     pub duplicates: u64,
     /// The order the models rows' hazards are listed in, made on first use by `models_order`.
-    pub models_order: OnceCell<ModelsOrder>,
+    pub models_order: OnceCell<ModelsOrder<'a>>,
 }
 
-impl Facts<'_> {
-    pub fn models_order(&self) -> &ModelsOrder {
+impl<'a> Facts<'a> {
+    pub fn models_order(&self) -> &ModelsOrder<'a> {
         self.models_order.get_or_init(|| ModelsOrder::new(self.rows, self.deleted_models))
     }
 }
@@ -102,18 +102,18 @@ impl Facts<'_> {
 /// The models rows' hazards are listed by id (byte order), rows of one id in their order in the
 /// models rows. Rules scan the rows in their order (they lie in memory that way) and sort what
 /// they find by `rank`.
-pub struct ModelsOrder {
+pub struct ModelsOrder<'a> {
+    /// The models rows; a row's id is the key of its hazard rows.
+    rows: &'a [ModelRow],
     /// Each models row's place in id order.
     rank: Vec<u32>,
     /// Whether the rollback deletes it.
     pub deleted: Vec<bool>,
-    /// Its id, shared by its hazard rows.
-    pub keys: Vec<Shared>,
 }
 
-impl ModelsOrder {
+impl<'a> ModelsOrder<'a> {
     /// `deleted` holds the rowids the rollback deletes.
-    pub fn new(rows: &[ModelRow], deleted: &BTreeSet<i64>) -> Self {
+    pub fn new(rows: &'a [ModelRow], deleted: &BTreeSet<i64>) -> Self {
         // Most ids differ in their first 8 bytes: sorting those as integers spares reading the
         // texts, which lie all over the heap.
         let prefix = |id: &str| {
@@ -131,16 +131,12 @@ impl ModelsOrder {
             rank[index] = place as u32;
         }
         let deleted_rids = RidBits::new(deleted);
-        ModelsOrder {
-            rank,
-            deleted: rows.iter().map(|r| deleted_rids.contains(r.rid)).collect(),
-            keys: rows.iter().map(|r| r.row.id.clone()).collect(),
-        }
+        ModelsOrder { rows, rank, deleted: rows.iter().map(|r| deleted_rids.contains(r.rid)).collect() }
     }
 
     /// A hazard row of the models row at `index`, to be sorted.
     pub fn hazard(&self, code: HazardCode, table: &Shared, index: usize, detail: Shared) -> (usize, HazardRow) {
-        (index, HazardRow { code, table: table.clone(), key: self.keys[index].clone(), detail })
+        (index, HazardRow { code, table: table.clone(), key: self.rows[index].row.id.clone(), detail })
     }
 
     /// The hazard rows found for models rows, in their listing order.
