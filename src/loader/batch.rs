@@ -1,9 +1,9 @@
 //! The reader's side of loading: rows of one table, as PostgreSQL text, gathered column by
 //! column into Arrow record batches. uuid and bytea are decoded here by PostgreSQL's own input
 //! grammar, integers, booleans, dates and timestamps in their output form (`typed`); every
-//! other type travels as text and DuckDB's appender casts it, exactly as `CAST(text AS type)`
-//! does. NULLs in NOT NULL columns and uuid or bytea values that do not decode are refused here,
-//! at the row that holds them.
+//! other type travels as text and the loading `INSERT … SELECT` casts it, exactly as
+//! `CAST(text AS type)` does. NULLs in NOT NULL columns and uuid or bytea values that do not
+//! decode are refused here, at the row that holds them.
 
 use super::typed::Typed;
 use crate::catalog::{Column, TableName};

@@ -208,7 +208,7 @@ mod tests {
     }
 
     #[test]
-    fn a_workspace_file_loads_more_than_a_flush_and_gets_its_settings_back() {
+    fn a_workspace_file_loads_many_batches_in_one_insert_and_gets_its_settings_back() {
         let defaults = "SELECT CAST(current_setting('threads') AS VARCHAR), current_setting('memory_limit')";
         let fresh = Workspace::in_memory().unwrap();
         let default: (String, String) =
@@ -218,7 +218,7 @@ mod tests {
         let mut catalog = Catalog::default();
         catalog.tables.push(Table::new(name.clone(), vec![column("n", "bigint"), column("note", "text")]));
         workspace.create_tables(&catalog, std::slice::from_ref(&name)).unwrap();
-        // 40 MB of text: more than two of the appender's flushes.
+        // 40 MB of text in ten batches of one table: one INSERT over the stream of them all.
         let (rows, note) = (20_000u64, "x".repeat(2_000));
         load_rows(&workspace, &catalog, &Progress::default(), |sink| {
             sink.begin(&name, &["n".to_string(), "note".to_string()], origin(), 1)?;
