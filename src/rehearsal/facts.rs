@@ -134,16 +134,32 @@ impl<'a> ModelsOrder<'a> {
         ModelsOrder { rows, rank, deleted: rows.iter().map(|r| deleted_rids.contains(r.rid)).collect() }
     }
 
-    /// A hazard row of the models row at `index`, to be sorted.
-    pub fn hazard(&self, code: HazardCode, table: &Shared, index: usize, detail: Shared) -> (usize, HazardRow) {
-        (index, HazardRow { code, table: table.clone(), key: self.rows[index].row.id.clone(), detail })
+    /// A hazard of the models row at `index`, found while scanning the rows, to be sorted.
+    pub fn found(&self, index: usize, detail: Shared) -> Found {
+        Found { place: self.rank[index], index: index as u32, detail }
     }
 
-    /// The hazard rows found for models rows, in their listing order.
-    pub fn sorted(&self, mut found: Vec<(usize, HazardRow)>) -> Vec<HazardRow> {
-        found.sort_unstable_by_key(|(index, _)| self.rank[*index]);
-        found.into_iter().map(|(_, row)| row).collect()
+    /// The hazard rows found for models rows, in their listing order. The rows are built only
+    /// once sorted, in a list of their exact size: on a large export a rule finds millions.
+    pub fn sorted(&self, code: HazardCode, table: &Shared, mut found: Vec<Found>) -> Vec<HazardRow> {
+        found.sort_unstable_by_key(|f| f.place);
+        let mut rows = Vec::with_capacity(found.len());
+        rows.extend(found.into_iter().map(|f| HazardRow {
+            code,
+            table: table.clone(),
+            key: self.rows[f.index as usize].row.id.clone(),
+            detail: f.detail,
+        }));
+        rows
     }
+}
+
+/// A models row's hazard as a rule finds it: the row's place in id order, the row and the
+/// detail; less than half a hazard row.
+pub struct Found {
+    place: u32,
+    index: u32,
+    detail: Shared,
 }
 
 /// A set of rowids as one bit each (DuckDB's rowids of a table are small, non-negative).
@@ -217,10 +233,12 @@ mod tests {
         }
         let order = ModelsOrder::new(&models, &BTreeSet::from([70, 280, 420]));
         assert_eq!(order.deleted, [false, true, false, false, true, false, true]);
-        let found =
-            (0..ids.len()).rev().map(|i| order.hazard(HazardCode::H12, &table(), i, i.to_string().into())).collect();
-        let listed: Vec<(String, String)> =
-            order.sorted(found).iter().map(|h| (h.key.to_string(), h.detail.to_string())).collect();
+        let found = (0..ids.len()).rev().map(|i| order.found(i, i.to_string().into())).collect();
+        let listed: Vec<(String, String)> = order
+            .sorted(HazardCode::H12, &table(), found)
+            .iter()
+            .map(|h| (h.key.to_string(), h.detail.to_string()))
+            .collect();
         let expected =
             [("", "3"), ("B", "5"), ("abcdefgh", "6"), ("abcdefgh10", "2"), ("abcdefgh2", "1"), ("b", "0"), ("b", "4")];
         assert_eq!(listed, expected.map(|(k, d)| (k.to_string(), d.to_string())));

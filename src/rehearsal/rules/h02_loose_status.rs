@@ -34,10 +34,10 @@ mod engine {
                 let status = &r.row.status;
                 let detail =
                     texts.get(status, || format!("status {} counts as active only ignoring case/spaces", show(status)));
-                order.hazard(HazardCode::H2, table, i, detail)
+                order.found(i, detail)
             })
             .collect();
-        order.sorted(found)
+        order.sorted(HazardCode::H2, table, found)
     }
 }
 

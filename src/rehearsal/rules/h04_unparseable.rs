@@ -31,10 +31,10 @@ mod engine {
             .filter(|(_, r)| !policy::parses(r.row.version.as_deref()))
             .map(|(i, r)| {
                 let detail = format!("version {} does not parse", show(&r.row.version));
-                order.hazard(HazardCode::H4, table, i, detail.into())
+                order.found(i, detail.into())
             })
             .collect();
-        order.sorted(found)
+        order.sorted(HazardCode::H4, table, found)
     }
 }
 

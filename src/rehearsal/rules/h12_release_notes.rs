@@ -38,10 +38,10 @@ mod engine {
                         show(version)
                     )
                 });
-                order.hazard(HazardCode::H12, table, i, detail)
+                order.found(i, detail)
             })
             .collect();
-        order.sorted(found)
+        order.sorted(HazardCode::H12, table, found)
     }
 }
 

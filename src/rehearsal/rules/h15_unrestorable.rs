@@ -90,9 +90,9 @@ mod engine {
             .iter()
             .enumerate()
             .filter(|(i, _)| order.deleted[*i])
-            .filter_map(|(i, r)| Some(order.hazard(HazardCode::H15, table, i, detail(r.rid)?)))
+            .filter_map(|(i, r)| Some(order.found(i, detail(r.rid)?)))
             .collect();
-        Ok(order.sorted(found))
+        Ok(order.sorted(HazardCode::H15, table, found))
     }
 }
 

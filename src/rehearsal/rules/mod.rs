@@ -66,20 +66,18 @@ pub fn info(code: &str) -> Option<&'static Rule> {
 /// Every rule's rows, ordered by code, then by key (rows of one key in the order found).
 #[cfg(feature = "engine")]
 pub(crate) fn find_all(facts: &Facts) -> Result<Vec<HazardRow>> {
-    let mut found = Vec::with_capacity(RULES.len());
+    let mut rows = Vec::new();
     for rule in &RULES {
-        let mut rows = (rule.find)(facts)?;
+        let mut rule_rows = (rule.find)(facts)?;
         // Most rules find their rows by key already; the others are sorted here, stably.
-        if !rows.is_sorted_by(|a, b| a.key <= b.key) {
-            rows.sort_by(|a, b| a.key.cmp(&b.key));
+        if !rule_rows.is_sorted_by(|a, b| a.key <= b.key) {
+            rule_rows.sort_by(|a, b| a.key.cmp(&b.key));
         }
-        found.push(rows);
-    }
-    // Sized once: the hazard rows live as long as the plan, and a doubling Vec keeps up to
-    // twice their size.
-    let mut rows = Vec::with_capacity(found.iter().map(Vec::len).sum());
-    for rule_rows in found {
-        rows.extend(rule_rows);
+        // Moved into the one list as each rule ends, which grows by exactly that much: a large
+        // list grows in place (the allocator remaps its pages), so a rule's rows are never held
+        // twice, and the list has no spare room for the plan's lifetime.
+        rows.reserve_exact(rule_rows.len());
+        rows.append(&mut rule_rows);
     }
     Ok(rows)
 }
@@ -113,10 +111,10 @@ pub(crate) fn deleted_marked(
         .map(|(i, r)| {
             let version = &r.row.version;
             let detail = texts.get(version, || format!("{word} version {} deleted", super::facts::show(version)));
-            order.hazard(code, table, i, detail)
+            order.found(i, detail)
         })
         .collect();
-    order.sorted(found)
+    order.sorted(code, table, found)
 }
 
 #[cfg(test)]
