@@ -252,7 +252,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let collation_sensitive =
         choices.iter().filter(|c| c.collation_sensitive).map(|c| rows[c.members[0]].row.model_id.clone()).collect();
     let models_before = rows.len() as u64;
-    let (kept, deleted) = keep_and_delete(rows, &choices, &deleted_models, options.policy);
+    let (kept, deleted) = keep_and_delete(rows, &choices, &deleted_models, options.policy)?;
     Ok(Plan {
         policy: options.policy,
         mode: options.mode,
@@ -642,19 +642,24 @@ fn release_freed_memory() {
 }
 
 /// Keepers and deleted versions, built last: their text moves out of `rows` instead of being
-/// copied (on a large export these are most of the plan's memory), and the emptied rows are
-/// freed before the plan is written.
+/// copied (on a large export these are most of the plan's memory). The rows are taken from the
+/// end (the last group's rows are the last rows) and their list shrinks as it empties, so the
+/// rows and the lists made of them are not held whole at once; the lists are then turned
+/// around into the groups' order.
 fn keep_and_delete(
     mut rows: Vec<ModelRow>,
     choices: &[GroupChoice],
     deleted_models: &BTreeSet<i64>,
     policy: Policy,
-) -> (Vec<KeptVersion>, Vec<DeletedVersion>) {
+) -> Result<(Vec<KeptVersion>, Vec<DeletedVersion>)> {
     let mut kept = Vec::with_capacity(rows.len().saturating_sub(deleted_models.len()));
     let mut deleted = Vec::with_capacity(deleted_models.len());
     let selective_reason: Shared = "selective: every version kept".into();
     let fk_reason: Shared = "deleted through a foreign key".into();
-    for choice in choices {
+    // Shrunk in steps of a sixteenth: a large list shrinks in place (the allocator unmaps its
+    // tail), a small one is not worth it.
+    let step = (rows.len() / 16).max(4096);
+    for choice in choices.iter().rev() {
         let keeper = choice.keeper(policy);
         let chosen_reason = &choice.chosen(policy).reason;
         let kept_id: Shared = rows[keeper].row.id.clone();
@@ -662,34 +667,44 @@ fn keep_and_delete(
         let keeper_reason: Shared = format!("{}: {chosen_reason}", policy.name()).into();
         let deleted_reason: Shared =
             format!("{} keeps {} ({})", policy.name(), show(&rows[keeper].row.version), chosen_reason).into();
-        for &member in &choice.members {
-            let r = &mut rows[member];
-            let row = std::mem::take(&mut r.row);
+        for &member in choice.members.iter().rev() {
+            let r = rows
+                .pop()
+                .filter(|_| member == rows.len())
+                .ok_or_else(|| Error::Internal(format!("models row {member} is not where its group's rows end")))?;
             if !deleted_models.contains(&r.rid) {
                 kept.push(KeptVersion {
-                    id: row.id,
-                    model_id: row.model_id,
-                    version: row.version,
-                    version_status: row.status,
+                    id: r.row.id,
+                    model_id: r.row.model_id,
+                    version: r.row.version,
+                    version_status: r.row.status,
                     reason: if member == keeper { keeper_reason.clone() } else { selective_reason.clone() },
                 });
             } else {
                 deleted.push(DeletedVersion {
-                    id: row.id,
-                    model_id: row.model_id,
-                    version: row.version,
-                    version_status: row.status,
+                    id: r.row.id,
+                    model_id: r.row.model_id,
+                    version: r.row.version,
+                    version_status: r.row.status,
                     is_immutable: r.immutable,
                     is_published: r.published,
-                    release_notes: r.notes.take(),
+                    release_notes: r.notes,
                     kept_id: kept_id.clone(),
                     kept_version: kept_version.clone(),
                     reason: if member == keeper { fk_reason.clone() } else { deleted_reason.clone() },
                 });
             }
         }
+        if rows.capacity() - rows.len() >= step {
+            rows.shrink_to_fit();
+        }
     }
-    (kept, deleted)
+    if !rows.is_empty() {
+        return Err(Error::Internal(format!("{} models rows belong to no group", rows.len())));
+    }
+    kept.reverse();
+    deleted.reverse();
+    Ok((kept, deleted))
 }
 
 fn rid_set(conn: &Connection, table: &TableName) -> Result<BTreeSet<i64>> {
