@@ -209,6 +209,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         keeper_collation::resolve(options.collation.as_deref(), version_column, catalog.database_collation.as_deref())?;
     let (rows, choices) = keepers::choose(r.conn, &models_query(spec, models), &collation)?;
     let (blockers, row_failures) = r.simulate_deletes()?;
+    keepers::forget(r.conn)?;
     let steps =
         steps::rollback(spec, &models.name, &services.name, options.policy, options.mode, options.delete_orphans);
     let dropped: Vec<ColumnOf> = [(models, &spec.drop.models_columns), (services, &spec.drop.services_columns)]
@@ -218,6 +219,11 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let replay = ddl_replay::replay(&catalog, &steps, row_failures, &dropped, options.drop_dependents);
     let deleted_models = rid_set(r.conn, &models.name)?;
     let deleted_services = rid_set(r.conn, &services.name)?;
+    // The rows of the lists that follow take the room of the cached tables (twice: the queries
+    // between read some back).
+    if workspace.on_disk() {
+        release_table_cache(r.conn)?;
+    }
     let service_rows = load_services(r.conn, spec, services)?;
     let services_before = service_rows.len() as u64;
 
@@ -226,6 +232,9 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let cascade = r.cascade(&mut texts)?;
     let verification = r.verify(&replay)?;
     let predicted_failure = r.earlier_backups(&cascade)?.or_else(|| predicted_failure(&replay));
+    if workspace.on_disk() {
+        release_table_cache(r.conn)?;
+    }
     let hazards = rules::find_all(&Facts {
         conn: r.conn,
         catalog: &catalog,
@@ -639,6 +648,28 @@ fn release_freed_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// Lets DuckDB drop the blocks of the loaded tables that it caches, before the rehearsal builds
+/// its largest lists in Rust: they lie in the workspace file, so dropping them costs nothing and
+/// a later query reads back only the blocks it needs. DuckDB drops blocks when its memory limit
+/// falls below what it holds, the file's blocks first; the limit then goes back to its default.
+fn release_table_cache(conn: &Connection) -> Result<()> {
+    const MB: i64 = 1 << 20;
+    let (held, cached): (i64, i64) = conn.query_row(
+        "SELECT sum(memory_usage_bytes), coalesce(sum(memory_usage_bytes) FILTER (WHERE tag = 'BASE_TABLE'), 0)
+         FROM duckdb_memory()",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    // Not worth a statement below this.
+    if cached < 32 * MB {
+        return Ok(());
+    }
+    let limit = (held - cached) / MB + 16;
+    conn.execute_batch(&format!("SET memory_limit = '{limit}MiB'; RESET memory_limit;"))?;
+    release_freed_memory();
+    Ok(())
 }
 
 /// Keepers and deleted versions, built last: their text moves out of `rows` instead of being

@@ -22,6 +22,15 @@ pub fn not_kept(policy: Policy) -> String {
     format!("(SELECT rid FROM {KEEPERS} WHERE {} > 1)", position(policy))
 }
 
+/// Drops the tables `choose` leaves, once the deletes are simulated: on a large export they
+/// hold tens of megabytes.
+pub fn forget(conn: &Connection) -> Result<()> {
+    conn.execute_batch(&format!(
+        "DROP TABLE IF EXISTS {KEEPERS}; DROP TABLE IF EXISTS {VERSION_RANKS}; DROP TABLE IF EXISTS {STATUS_FLAGS};"
+    ))?;
+    Ok(())
+}
+
 fn position(policy: Policy) -> &'static str {
     match policy {
         Policy::Documented => "documented_pos",
