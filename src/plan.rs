@@ -18,18 +18,20 @@ pub type Shared = Arc<str>;
 #[derive(Debug, Clone)]
 pub struct KeptVersion {
     pub id: Shared,
-    pub model_id: Option<String>,
+    /// Shared by the versions of one model.
+    pub model_id: Option<Shared>,
     pub version: Option<String>,
-    pub version_status: Option<String>,
+    /// One shared text per distinct status.
+    pub version_status: Option<Shared>,
     pub reason: Shared,
 }
 
 #[derive(Debug, Clone)]
 pub struct DeletedVersion {
     pub id: Shared,
-    pub model_id: Option<String>,
+    pub model_id: Option<Shared>,
     pub version: Option<String>,
-    pub version_status: Option<String>,
+    pub version_status: Option<Shared>,
     pub is_immutable: Option<bool>,
     pub is_published: Option<bool>,
     pub release_notes: Option<String>,

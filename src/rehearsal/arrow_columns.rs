@@ -37,14 +37,19 @@ pub fn without_nulls<'a, A: Array>(batch: &RecordBatch, index: usize, column: &'
     }
 }
 
+/// Row `row` of a text column where it lies, NULL as `None`.
+pub fn borrowed(column: &StringArray, row: usize) -> Option<&str> {
+    column.is_valid(row).then(|| column.value(row))
+}
+
 /// Row `row` of a text column, NULL as `None`.
 pub fn text(column: &StringArray, row: usize) -> Option<String> {
-    column.is_valid(row).then(|| column.value(row).to_string())
+    borrowed(column, row).map(str::to_string)
 }
 
 /// Row `row` of a text column as one shared allocation, NULL as `None`.
 pub fn shared(column: &StringArray, row: usize) -> Option<crate::plan::Shared> {
-    column.is_valid(row).then(|| column.value(row).into())
+    borrowed(column, row).map(Into::into)
 }
 
 /// Row `row` of a BIGINT column, NULL as `None`.

@@ -6,7 +6,7 @@ use super::ddl_replay::{self, Replay, RowFailures};
 use super::effects::{self, CHANGED, DELETED};
 use super::facts::{show, Facts, GroupChoice, Interner, ModelRow, ServiceFact};
 use super::keeper_collation;
-use super::policy::Policy;
+use super::policy::{Policy, VersionRow};
 use super::{arrow_columns, fk_violations, keepers, rules, steps};
 use crate::catalog::objects::{shown, ColumnOf, Event, InsteadRule, ObjectKind};
 use crate::catalog::{quote_ident, Catalog, Table, TableName};
@@ -259,7 +259,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
 
     let divergence = divergence(&rows, &choices);
     let collation_sensitive =
-        choices.iter().filter(|c| c.collation_sensitive).map(|c| rows[c.members[0]].row.model_id.clone()).collect();
+        choices.iter().filter(|c| c.collation_sensitive).map(|c| model_id_text(&rows[c.members[0]].row)).collect();
     let models_before = rows.len() as u64;
     let (kept, deleted) = keep_and_delete(rows, &choices, &deleted_models, options.policy)?;
     Ok(Plan {
@@ -622,6 +622,11 @@ impl Rehearsal<'_> {
     }
 }
 
+/// A row's model_id as the plan's lists of models have it.
+fn model_id_text(row: &VersionRow) -> Option<String> {
+    row.model_id.as_deref().map(str::to_string)
+}
+
 /// The models whose keeper differs between the two policies.
 fn divergence(rows: &[ModelRow], choices: &[GroupChoice]) -> Vec<Divergence> {
     choices
@@ -630,7 +635,7 @@ fn divergence(rows: &[ModelRow], choices: &[GroupChoice]) -> Vec<Divergence> {
         .map(|c| {
             let (d, l) = (&rows[c.keeper(Policy::Documented)].row, &rows[c.keeper(Policy::Legacy)].row);
             Divergence {
-                model_id: d.model_id.clone(),
+                model_id: model_id_text(d),
                 documented_id: d.id.to_string(),
                 documented_version: d.version.clone(),
                 legacy_id: l.id.to_string(),

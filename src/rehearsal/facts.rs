@@ -181,9 +181,9 @@ impl RidBits {
 }
 
 /// `"text"` or NULL, as the details print a value.
-pub fn show(value: &Option<String>) -> String {
+pub fn show(value: &Option<impl AsRef<str>>) -> String {
     match value {
-        Some(v) => format!("{v:?}"),
+        Some(v) => format!("{:?}", v.as_ref()),
         None => "NULL".into(),
     }
 }

@@ -3,11 +3,12 @@
 //! flags they give each distinct status, computed once in Rust and joined by the query.
 
 use super::arrow_columns;
-use super::facts::{GroupChoice, ModelRow};
+use super::facts::{GroupChoice, Interner, ModelRow};
 use super::keeper_collation::KeeperCollation;
 use super::policy::{self, Choice, VersionRow};
 use crate::collation::Collator;
 use crate::error::{Error, Result};
+use crate::plan::Shared;
 use crate::terms::Policy;
 use duckdb::types::Value;
 use duckdb::{appender_params_from_iter, Connection};
@@ -229,6 +230,9 @@ fn read_groups(
     let places = read_places(conn)?;
     let (slot, order) = group_order(&places)?;
     let mut rows = vec![ModelRow::default(); places.len()];
+    // One text per group's model_id and per distinct status, shared by their rows.
+    let mut model_ids: Vec<Option<Shared>> = vec![None; places.len() + 1];
+    let mut statuses = Interner::default();
     let mut read = 0;
     let mut stmt = conn.prepare(&format!(
         "SELECT rid, id, model_id, version, status, created_at, immutable, published, notes FROM ({models})"
@@ -254,13 +258,17 @@ fn read_groups(
                     .binary_search_by_key(&rid, |p| p.rid)
                     .map_err(|_| Error::Internal(format!("models row {rid} has no place in {KEEPERS}")))?,
             };
+            let group_model_id = &mut model_ids[places[place].gid as usize];
+            if group_model_id.is_none() {
+                *group_model_id = arrow_columns::shared(model_id, i);
+            }
             rows[slot[place]] = ModelRow {
                 rid,
                 row: VersionRow {
                     id: arrow_columns::shared(id, i).unwrap_or_default(),
-                    model_id: arrow_columns::text(model_id, i),
+                    model_id: group_model_id.clone(),
                     version: arrow_columns::text(version, i),
-                    status: arrow_columns::text(status, i),
+                    status: arrow_columns::borrowed(status, i).map(|s| statuses.get(s)),
                     created_at: arrow_columns::integer(created_at, i),
                 },
                 immutable: arrow_columns::flag(immutable, i),
@@ -376,7 +384,13 @@ pub(crate) mod tests {
     fn row(rid: usize, id: &str, version: Option<String>, status: Option<String>, created_at: Option<i64>) -> ModelRow {
         ModelRow {
             rid: rid as i64,
-            row: VersionRow { id: id.into(), model_id: Some("m".into()), version, status, created_at },
+            row: VersionRow {
+                id: id.into(),
+                model_id: Some("m".into()),
+                version,
+                status: status.map(Into::into),
+                created_at,
+            },
             ..ModelRow::default()
         }
     }
@@ -451,9 +465,14 @@ pub(crate) mod tests {
         assert_eq!(choices.iter().map(|c| c.members.clone()).collect::<Vec<_>>(), [vec![0], vec![1], vec![2]]);
         rows[1].row.model_id = Some("m".into());
         let silent = keeper_collation::resolve(None, &version_column(), None).unwrap();
-        let (_, choices) = choose_rows(&rows, &silent);
+        let (chosen, choices) = choose_rows(&rows, &silent);
         let sensitive: Vec<bool> = choices.iter().map(|c| c.collation_sensitive).collect();
         assert_eq!(sensitive, [false, true]);
+        // The rows of a group share one model_id text, and rows one text per status.
+        let [_, first, second] = &chosen[..] else { panic!("three rows") };
+        let shared = |a: &Option<Shared>, b: &Option<Shared>| Shared::ptr_eq(a.as_ref().unwrap(), b.as_ref().unwrap());
+        assert!(shared(&first.row.model_id, &second.row.model_id));
+        assert!(shared(&first.row.status, &second.row.status));
     }
 
     fn version_column() -> crate::catalog::Column {

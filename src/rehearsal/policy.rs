@@ -16,9 +16,11 @@ use std::cmp::Ordering;
 pub struct VersionRow {
     /// Shared with the plan's lists and the hazard rows that name it.
     pub id: crate::plan::Shared,
-    pub model_id: Option<String>,
+    /// Shared by the rows of its group.
+    pub model_id: Option<crate::plan::Shared>,
     pub version: Option<String>,
-    pub status: Option<String>,
+    /// One shared text per distinct status.
+    pub status: Option<crate::plan::Shared>,
     /// `created_at` in microseconds since the epoch.
     pub created_at: Option<i64>,
 }

@@ -109,7 +109,7 @@ fn kept(plan: &Plan) -> BTreeSet<String> {
 
 /// model_id → kept id.
 fn keepers(plan: &Plan) -> BTreeMap<Option<String>, String> {
-    plan.kept.iter().map(|k| (k.model_id.clone(), k.id.to_string())).collect()
+    plan.kept.iter().map(|k| (k.model_id.as_deref().map(str::to_string), k.id.to_string())).collect()
 }
 
 /// The model_ids whose keeper differs between two plans.
