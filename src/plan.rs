@@ -65,9 +65,11 @@ pub struct ServiceImpact {
     pub id: String,
     pub service_id: Option<String>,
     pub name: Option<String>,
-    pub model_id: Option<String>,
+    /// Shared with its model's rows when it has some.
+    pub model_id: Option<Shared>,
     pub model_version_before: Option<String>,
-    pub model_version_after: Option<String>,
+    /// Shared by the services of one model.
+    pub model_version_after: Option<Shared>,
     pub action: ServiceAction,
 }
 

@@ -456,25 +456,37 @@ impl Rehearsal<'_> {
     ) -> Vec<ServiceFact> {
         let mode = self.options.mode;
         // Rows are grouped by model_id: a service's model is a group, its pin one of its rows.
-        let groups: HashMap<&str, &GroupChoice> =
-            choices.iter().filter_map(|c| Some((rows[c.members[0]].row.model_id.as_deref()?, c))).collect();
+        // Each group's model_id and the version its services serve afterwards are one text,
+        // shared by its services.
+        let groups: HashMap<&str, (&GroupChoice, &Shared, Option<Shared>)> = choices
+            .iter()
+            .filter_map(|c| {
+                let model_id = rows[c.members[0]].row.model_id.as_ref()?;
+                let after = match mode {
+                    Mode::Full => rows[c.keeper(self.options.policy)].row.version.as_deref().map(Shared::from),
+                    Mode::Selective => None,
+                };
+                Some((&**model_id, (c, model_id, after)))
+            })
+            .collect();
         let version = |member: &usize| rows[*member].row.version.as_deref();
         let mut facts = Vec::with_capacity(service_rows.len());
         for svc in service_rows {
             let group = svc.model_id.as_deref().and_then(|id| groups.get(id));
             let pin_existed = match (group, svc.pin.as_deref()) {
-                (Some(group), Some(pin)) => group.members.iter().any(|m| version(m) == Some(pin)),
+                (Some((group, ..)), Some(pin)) => group.members.iter().any(|m| version(m) == Some(pin)),
                 _ => false,
             };
-            let after = match (mode, group) {
-                (Mode::Full, Some(group)) => version(&group.keeper(self.options.policy)).map(str::to_string),
-                _ => None,
+            let after = group.and_then(|(_, _, after)| after.clone());
+            let model_id = match group {
+                Some((_, model_id, _)) => Some(Shared::clone(model_id)),
+                None => svc.model_id.as_deref().map(Shared::from),
             };
             let action = if deleted_services.contains(&svc.rid) {
                 ServiceAction::Deleted
             } else if group.is_none() {
                 ServiceAction::Orphan
-            } else if mode == Mode::Selective || after == svc.pin {
+            } else if mode == Mode::Selective || after.as_deref() == svc.pin.as_deref() {
                 ServiceAction::Unchanged
             } else {
                 ServiceAction::Repointed
@@ -486,7 +498,7 @@ impl Rehearsal<'_> {
                     id: svc.id,
                     service_id: svc.service_id,
                     name: svc.name,
-                    model_id: svc.model_id,
+                    model_id,
                     model_version_before: svc.pin,
                     model_version_after: after,
                     action,

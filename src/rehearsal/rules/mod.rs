@@ -182,7 +182,7 @@ pub(crate) mod sample {
                 name: None,
                 model_id: Some("m".into()),
                 model_version_before: pin.map(str::to_string),
-                model_version_after: after.map(str::to_string),
+                model_version_after: after.map(Into::into),
                 action,
             },
             known_model: true,
