@@ -235,27 +235,44 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     if workspace.on_disk() {
         release_table_cache(r.conn)?;
     }
-    let hazards = rules::find_all(&Facts {
-        conn: r.conn,
-        catalog: &catalog,
-        spec,
-        policy: options.policy,
-        models,
-        services,
-        models_table: &r.models_table,
-        services_table: &r.services_table,
-        loaded: &r.loaded,
-        steps: &steps,
-        rows: &rows,
-        choices: &choices,
-        deleted_models: &deleted_models,
-        services_after: &services_after,
-        cascade: &cascade.rows,
-        blockers: &blockers,
-        replay: &replay,
-        duplicates: verification.v2.count,
-        models_order: Default::default(),
-    })?;
+    let mut effects = None;
+    let after_queries = || {
+        // The plan has all it reads from the rehearsal's tables: their room goes to the lists
+        // built last.
+        effects = Some(effects::recorded(r.conn)?);
+        r.conn.execute_batch(&format!(
+            "DROP TABLE {DELETED}; DROP TABLE {CHANGED}; DROP TABLE {ORPHANS_BEFORE}; DROP TABLE {ORPHANS_AFTER};"
+        ))?;
+        if workspace.on_disk() {
+            release_table_cache(r.conn)?;
+        }
+        release_freed_memory();
+        Ok(())
+    };
+    let hazards = rules::find_all(
+        &Facts {
+            conn: r.conn,
+            catalog: &catalog,
+            spec,
+            policy: options.policy,
+            models,
+            services,
+            models_table: &r.models_table,
+            services_table: &r.services_table,
+            loaded: &r.loaded,
+            steps: &steps,
+            rows: &rows,
+            choices: &choices,
+            deleted_models: &deleted_models,
+            services_after: &services_after,
+            cascade: &cascade.rows,
+            blockers: &blockers,
+            replay: &replay,
+            duplicates: verification.v2.count,
+            models_order: Default::default(),
+        },
+        after_queries,
+    )?;
 
     let divergence = divergence(&rows, &choices);
     let collation_sensitive =
@@ -282,7 +299,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         cascade_by_parent: by_parent(&catalog, &cascade.deleted),
         cascade_deleted: cascade.deleted,
         cascade_changed: cascade.changed,
-        effects: effects::recorded(r.conn)?,
+        effects: effects.ok_or_else(|| Error::Internal("the rows' effects were never read".into()))?,
         divergence,
         collation_sensitive,
         hazards,

@@ -63,21 +63,43 @@ pub fn info(code: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.code == code)
 }
 
-/// Every rule's rows, ordered by code, then by key (rows of one key in the order found).
+/// The rules that query the workspace; the others read only the facts in memory. They run
+/// first, so that the rehearsal's tables in the workspace can go before the largest lists are
+/// made. (A rule missing here fails on the dropped tables, it cannot pass unnoticed.)
 #[cfg(feature = "engine")]
-pub(crate) fn find_all(facts: &Facts) -> Result<Vec<HazardRow>> {
+const QUERYING: [HazardCode; 3] = [HazardCode::H14, HazardCode::H15, HazardCode::H16];
+
+/// Every rule's rows, ordered by code, then by key (rows of one key in the order found).
+/// `queried` runs once the rules that query the workspace are done.
+#[cfg(feature = "engine")]
+pub(crate) fn find_all(facts: &Facts, queried: impl FnOnce() -> Result<()>) -> Result<Vec<HazardRow>> {
+    let mut early = Vec::new();
+    for rule in RULES.iter().filter(|r| QUERYING.contains(&r.code)) {
+        early.push((rule.code, found_in_order(rule, facts)?));
+    }
+    queried()?;
     let mut rows = Vec::new();
     for rule in &RULES {
-        let mut rule_rows = (rule.find)(facts)?;
-        // Most rules find their rows by key already; the others are sorted here, stably.
-        if !rule_rows.is_sorted_by(|a, b| a.key <= b.key) {
-            rule_rows.sort_by(|a, b| a.key.cmp(&b.key));
-        }
+        let mut rule_rows = match early.iter_mut().find(|(code, _)| *code == rule.code) {
+            Some((_, found)) => std::mem::take(found),
+            None => found_in_order(rule, facts)?,
+        };
         // Moved into the one list as each rule ends, which grows by exactly that much: a large
         // list grows in place (the allocator remaps its pages), so a rule's rows are never held
         // twice, and the list has no spare room for the plan's lifetime.
         rows.reserve_exact(rule_rows.len());
         rows.append(&mut rule_rows);
+    }
+    Ok(rows)
+}
+
+/// A rule's rows by key.
+#[cfg(feature = "engine")]
+fn found_in_order(rule: &Rule, facts: &Facts) -> Result<Vec<HazardRow>> {
+    let mut rows = (rule.find)(facts)?;
+    // Most rules find their rows by key already; the others are sorted here, stably.
+    if !rows.is_sorted_by(|a, b| a.key <= b.key) {
+        rows.sort_by(|a, b| a.key.cmp(&b.key));
     }
     Ok(rows)
 }
