@@ -4,7 +4,7 @@
 
 use super::ddl_replay::{self, Replay, RowFailures};
 use super::effects::{self, CHANGED, DELETED};
-use super::facts::{show, Facts, GroupChoice, Interner, ModelRow, ServiceFact};
+use super::facts::{show, Facts, GroupChoice, Interner, ModelRow, ServiceFact, TextsBy};
 use super::keeper_collation;
 use super::policy::{Policy, VersionRow};
 use super::{arrow_columns, fk_violations, keepers, rules, steps};
@@ -721,6 +721,8 @@ fn keep_and_delete(
     let mut deleted = Vec::with_capacity(deleted_models.len());
     let selective_reason: Shared = "selective: every version kept".into();
     let fk_reason: Shared = "deleted through a foreign key".into();
+    // A few distinct reasons for every keeper.
+    let mut keeper_reasons = TextsBy::default();
     // Shrunk in steps of a sixteenth: a large list shrinks in place (the allocator unmaps its
     // tail), a small one is not worth it.
     let step = (rows.len() / 16).max(4096);
@@ -729,7 +731,7 @@ fn keep_and_delete(
         let chosen_reason = &choice.chosen(policy).reason;
         let kept_id: Shared = rows[keeper].row.id.clone();
         let kept_version: Option<Shared> = rows[keeper].row.version.as_deref().map(Shared::from);
-        let keeper_reason: Shared = format!("{}: {chosen_reason}", policy.name()).into();
+        let keeper_reason = keeper_reasons.get(&**chosen_reason, || format!("{}: {chosen_reason}", policy.name()));
         let deleted_reason: Shared =
             format!("{} keeps {} ({})", policy.name(), show(&rows[keeper].row.version), chosen_reason).into();
         for &member in choice.members.iter().rev() {

@@ -283,17 +283,25 @@ fn read_groups(
     }
     let groups = order.chunk_by(|&a, &b| places[a].gid == places[b].gid);
     let mut choices = Vec::new();
+    let mut reasons = Interner::default();
     let mut first = 0;
     for group in groups {
         let members: Vec<&Place> = group.iter().map(|&i| &places[i]).collect();
-        choices.push(group_choice(&rows, first, &members, collation));
+        choices.push(group_choice(&rows, first, &members, collation, &mut reasons));
         first += group.len();
     }
     Ok((rows, choices))
 }
 
 /// One group's choices from its rows' places; its rows are `rows[first..]`, in `members`' order.
-fn group_choice(rows: &[ModelRow], first: usize, members: &[&Place], collation: &KeeperCollation) -> GroupChoice {
+/// `reasons` holds one text per distinct reason (a few, for every group).
+fn group_choice(
+    rows: &[ModelRow],
+    first: usize,
+    members: &[&Place],
+    collation: &KeeperCollation,
+    reasons: &mut Interner,
+) -> GroupChoice {
     let head = members[0];
     let choice = |pos: fn(&Place) -> i64, tied: fn(&Place) -> bool| {
         let keeper = members.iter().position(|p| pos(p) == 1).expect("a group has a first row");
@@ -302,14 +310,14 @@ fn group_choice(rows: &[ModelRow], first: usize, members: &[&Place], collation: 
         (keeper, tied_with)
     };
     let (keeper, tied_with) = choice(|p| p.documented_pos, |p| p.documented_tied);
-    let reason = policy::documented_reason(head.latest, head.any_parsed, !tied_with.is_empty());
+    let reason = reasons.get(&policy::documented_reason(head.latest, head.any_parsed, !tied_with.is_empty()));
     let documented = Choice { keeper, tied_with, reason };
     let (keeper, tied_with) = choice(|p| p.legacy_pos, |p| p.legacy_tied);
-    let reason = policy::legacy_reason(
+    let reason = reasons.get(&policy::legacy_reason(
         rows[first + keeper].row.status.as_deref(),
         collation.collator.name(),
         !tied_with.is_empty(),
-    );
+    ));
     let legacy = Choice { keeper, tied_with, reason };
     GroupChoice {
         members: (first..first + members.len()).collect(),
@@ -463,6 +471,8 @@ pub(crate) mod tests {
         let order: Vec<&str> = chosen.iter().map(|r| &*r.row.id).collect();
         assert_eq!(order, ["z", "y", "x"]);
         assert_eq!(choices.iter().map(|c| c.members.clone()).collect::<Vec<_>>(), [vec![0], vec![1], vec![2]]);
+        // Groups kept for the same reason share its text.
+        assert!(Shared::ptr_eq(&choices[1].legacy.reason, &choices[2].legacy.reason));
         rows[1].row.model_id = Some("m".into());
         let silent = keeper_collation::resolve(None, &version_column(), None).unwrap();
         let (chosen, choices) = choose_rows(&rows, &silent);

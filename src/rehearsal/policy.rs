@@ -42,7 +42,8 @@ pub struct Choice {
     pub keeper: usize,
     /// Other rows the policy's order could not tell from the keeper (H5).
     pub tied_with: Vec<usize>,
-    pub reason: String,
+    /// One shared text per distinct reason.
+    pub reason: crate::plan::Shared,
 }
 
 /// Precedence of a version: parsed versions always beat unparsed ones.
