@@ -68,7 +68,7 @@ fn write_report(report: Report, dir: &Path, spreadsheet_safe: bool) -> Result<Ri
     out.extend_from_slice(b"\r\n");
     for (index, row) in report.rows.enumerate() {
         risky.observe(index, report.header, &row);
-        for (column, value) in row.into_iter().enumerate() {
+        for (column, value) in row.iter().enumerate() {
             if column > 0 {
                 out.push(b',');
             }

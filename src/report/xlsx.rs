@@ -12,7 +12,7 @@
 
 use super::decisions::by_consequence;
 use super::sheet_xml::{self, fit, CELL_UNITS};
-use super::tables::{reports, Report, Value};
+use super::tables::{reports, Report, Row, Value};
 use crate::error::{Error, Result};
 use crate::plan::{Plan, ServiceAction};
 use rust_xlsxwriter::{Chart, ChartType, Color, Format, Workbook, Worksheet, XlsxError};
@@ -128,7 +128,7 @@ fn lay_out(report: Report, sheet_rows: u32, cuts: &mut Vec<String>) -> Layout {
             layout.parts.push(part);
             (first, last_stored) = (number, 0);
         }
-        for (column, value) in row.into_iter().enumerate() {
+        for (column, &value) in row.iter().enumerate() {
             match value {
                 Value::Text(Some("")) => continue,
                 Value::Text(None) | Value::Bool(None) => layout.has_null = true,
@@ -251,7 +251,7 @@ fn sheets(plan: &Plan, layouts: &[Layout], frame: &[u8], dir: &Path) -> ZipResul
 
 /// One report sheet, the frame's XML with the data rows and their dimension, compressed into a
 /// package of its own in `file`.
-fn sheet_entry<'a>(job: &Job, rows: impl Iterator<Item = Vec<Value<'a>>>, file: File) -> ZipResult<ZipArchive<File>> {
+fn sheet_entry<'a>(job: &Job, rows: impl Iterator<Item = Row<'a>>, file: File) -> ZipResult<ZipArchive<File>> {
     let end = job.frame.find("</sheetData>").ok_or_else(|| {
         ZipError::Io(std::io::Error::other(format!("{}: no </sheetData> in rust_xlsxwriter's sheet", job.entry)))
     })?;
@@ -481,7 +481,7 @@ mod tests {
         Report {
             file: "versions_kept.csv",
             header: &["id", "flag"],
-            rows: Box::new(TEXT.into_iter().take(rows).map(|t| vec![Value::Text(Some(t)), Value::Bool(None)])),
+            rows: Box::new(TEXT.into_iter().take(rows).map(|t| Row::new([Value::Text(Some(t)), Value::Bool(None)]))),
         }
     }
 
@@ -513,7 +513,7 @@ mod tests {
 
     /// Rows with every kind of cell: hostile text, NULLs, booleans, empty strings, text beyond a
     /// cell, and a last row of empty strings only (no cell: it is not in the dimension).
-    fn hostile() -> Vec<Vec<Value<'static>>> {
+    fn hostile() -> Vec<Row<'static>> {
         let long: &'static str = Box::leak("é<".repeat(CELL_UNITS).into_boxed_str());
         let texts = [
             "plain",
@@ -528,19 +528,19 @@ mod tests {
             "=HYPERLINK(\"x\")",
             long,
         ];
-        let mut rows: Vec<Vec<Value>> = texts
+        let mut rows: Vec<Row> = texts
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                vec![Value::Text(Some(t)), Value::Bool([None, Some(true), Some(false)][i % 3]), Value::Text(None)]
+                Row::new([Value::Text(Some(t)), Value::Bool([None, Some(true), Some(false)][i % 3]), Value::Text(None)])
             })
             .collect();
-        rows.push(vec![Value::Text(Some("")), Value::Text(None), Value::Text(Some("x"))]);
-        rows.push(vec![Value::Text(Some("")), Value::Text(Some("")), Value::Text(Some(""))]);
+        rows.push(Row::new([Value::Text(Some("")), Value::Text(None), Value::Text(Some("x"))]));
+        rows.push(Row::new([Value::Text(Some("")), Value::Text(Some("")), Value::Text(Some(""))]));
         rows
     }
 
-    fn report_of(rows: Vec<Vec<Value<'static>>>) -> Report<'static> {
+    fn report_of(rows: Vec<Row<'static>>) -> Report<'static> {
         Report { file: "hostile.csv", header: HEADER, rows: Box::new(rows.into_iter()) }
     }
 
@@ -560,7 +560,7 @@ mod tests {
         let part = &layout.parts[0];
         let sheet = new_sheet(&mut workbook, &part.name, HEADER, &styles).unwrap();
         for (row, values) in (1..).zip(hostile()) {
-            for (col, value) in (0..).zip(values) {
+            for (col, &value) in (0..).zip(values.iter()) {
                 match value {
                     Value::Text(None) | Value::Bool(None) => sheet.write_blank(row, col, &styles.null).map(|_| ()),
                     Value::Bool(Some(b)) => sheet.write_boolean(row, col, b).map(|_| ()),
