@@ -87,8 +87,7 @@ fn write_with_sheet_rows(plan: &Plan, path: &Path, sheet_rows: u32) -> Result<()
         XlsxError::IoError(e) | XlsxError::TempFileError(_, e) => Error::io(path, e),
         other => Error::Internal(format!("writing {}: {other}", path.display())),
     };
-    let mut cuts = Vec::new();
-    let layouts: Vec<Layout> = reports(plan).into_iter().map(|r| lay_out(r, sheet_rows, &mut cuts)).collect();
+    let (layouts, cuts) = lay_out_all(plan, sheet_rows);
     let frame = frame(plan, &layouts, &cuts, path).map_err(fail)?;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let sheets = sheets(plan, &layouts, &frame, dir).map_err(|e| zip_error(path, e))?;
@@ -108,6 +107,25 @@ fn sheet_name(report: &str, part: usize) -> String {
     } else {
         format!("{report} ({part})")
     }
+}
+
+/// Every report's layout, and the cells cut to fit, in report order. The sheets wait for all of
+/// them: each report is laid out on a thread of its own.
+fn lay_out_all(plan: &Plan, sheet_rows: u32) -> (Vec<Layout>, Vec<String>) {
+    let laid_out: Vec<(Layout, Vec<String>)> = std::thread::scope(|scope| {
+        let laying: Vec<_> = (0..reports(plan).len())
+            .map(|at| {
+                scope.spawn(move || {
+                    let report = reports(plan).into_iter().nth(at).expect("a report at each position");
+                    let mut cuts = Vec::new();
+                    (lay_out(report, sheet_rows, &mut cuts), cuts)
+                })
+            })
+            .collect();
+        laying.into_iter().map(|l| l.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    let (layouts, cuts): (Vec<Layout>, Vec<Vec<String>>) = laid_out.into_iter().unzip();
+    (layouts, cuts.concat())
 }
 
 /// The sheets a report takes, its column widths, and the cells cut to fit (into `cuts`).
