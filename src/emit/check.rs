@@ -16,6 +16,10 @@ pub fn check_script(text: &str) -> Result<usize, String> {
     let statements = pg_query::split_with_parser(&sql).map_err(|e| format!("does not parse: {e}"))?;
     let mut count = 0;
     for statement in statements {
+        if !may_be_do(statement) {
+            count += 1;
+            continue;
+        }
         let parsed = pg_query::parse(statement, pg_query::ParserOptions::DEFAULT)
             .map_err(|e| format!("statement {} does not parse: {e}", count + 1))?;
         for raw in &parsed.protobuf.stmts {
@@ -32,6 +36,20 @@ pub fn check_script(text: &str) -> Result<usize, String> {
         }
     }
     Ok(count)
+}
+
+/// Whether `statement` may be a DO block, whose PL/pgSQL body is compiled too: anything but a
+/// statement whose first word, after white space and `--` comments, is another word. The split
+/// has already run the whole grammar over every statement (a statement that does not parse fails
+/// it), so parsing again only serves to find the DO blocks; skipping the rest skips building the
+/// parse trees of the long keeper lists. A statement taken for a DO block by mistake is only parsed.
+fn may_be_do(statement: &str) -> bool {
+    let mut rest = statement.trim_start();
+    while let Some(comment) = rest.strip_prefix("--") {
+        rest = comment.split_once('\n').map_or("", |(_, after)| after).trim_start();
+    }
+    let word = &rest[..rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len())];
+    word.is_empty() || word.eq_ignore_ascii_case("do")
 }
 
 fn do_body(args: &[Node]) -> Option<String> {
@@ -67,6 +85,21 @@ mod tests {
         assert!(broken.contains("statement 1: PL/pgSQL"), "{broken}");
         let bad_sql_inside = check_script("DO $x$ BEGIN DELET FROM t; END $x$;");
         assert!(bad_sql_inside.is_err(), "SQL inside PL/pgSQL is checked too");
+    }
+
+    #[test]
+    fn only_statements_that_may_be_do_blocks_are_parsed_again() {
+        for statement in
+            ["DO $x$ BEGIN END $x$", "\n  -- a comment\n-- another\n do $$ $$", "/* DO */ DO $$ $$", "(SELECT 1)", ""]
+        {
+            assert!(may_be_do(statement), "{statement:?}");
+        }
+        for statement in ["INSERT INTO t VALUES (1)", "\n-- DO\nSELECT 1", "DOMAIN"] {
+            assert!(!may_be_do(statement), "{statement:?}");
+        }
+        let broken_after_a_comment = check_script("SELECT 1;\n-- note\nDO $x$ BEGIN IF true THEN PERFORM 1; END $x$;");
+        assert!(broken_after_a_comment.unwrap_err().contains("statement 2: PL/pgSQL"));
+        assert!(check_script("SELECT 1; INSERT INTO t VALUES (1,);").unwrap_err().contains("does not parse"));
     }
 
     #[test]

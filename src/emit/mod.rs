@@ -74,23 +74,40 @@ pub fn lock_times(messages: &str) -> Option<LockTimes> {
     })
 }
 
+/// Renders one script.
+type Render = fn(&Context) -> String;
+
+/// The five scripts, in order, and how each is rendered.
+const SCRIPTS: [(&str, Render); 5] = [
+    ("01_backup.sql", scripts::backup),
+    ("02_rollback.sql", scripts::rollback),
+    ("03_verify.sql", scripts::verify),
+    ("04_restore_version.sql", scripts::restore_version),
+    ("05_cleanup.sql", scripts::cleanup),
+];
+
 /// The five scripts, checked with PostgreSQL's parser.
 pub fn render(context: &Context) -> Result<Vec<(&'static str, String)>> {
-    let scripts = vec![
-        ("01_backup.sql", scripts::backup(context)),
-        ("02_rollback.sql", scripts::rollback(context)),
-        ("03_verify.sql", scripts::verify(context)),
-        ("04_restore_version.sql", scripts::restore_version(context)),
-        ("05_cleanup.sql", scripts::cleanup(context)),
-    ];
-    // Parsing costs more than rendering (megabytes of keeper lists for a large dump): the
-    // scripts are checked side by side, and the first to fail, in script order, is reported.
-    let checks: Vec<std::result::Result<usize, String>> = std::thread::scope(|scope| {
-        let checking: Vec<_> = scripts.iter().map(|(_, text)| scope.spawn(|| check::check_script(text))).collect();
-        checking.into_iter().map(|c| c.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    // Rendering and parsing cost most for the two scripts with the keeper lists (megabytes for a
+    // large dump): each script is rendered and checked on a thread of its own, and the first to
+    // fail, in script order, is reported.
+    let rendered: Vec<(String, std::result::Result<usize, String>)> = std::thread::scope(|scope| {
+        let rendering: Vec<_> = SCRIPTS
+            .iter()
+            .map(|(_, render)| {
+                scope.spawn(move || {
+                    let text = render(context);
+                    let check = check::check_script(&text);
+                    (text, check)
+                })
+            })
+            .collect();
+        rendering.into_iter().map(|r| r.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
     });
-    for ((name, _), check) in scripts.iter().zip(checks) {
+    let mut scripts = Vec::with_capacity(SCRIPTS.len());
+    for ((name, _), (text, check)) in SCRIPTS.iter().zip(rendered) {
         check.map_err(|e| Error::Internal(format!("the emitted {name} {e}; nothing was written")))?;
+        scripts.push((*name, text));
     }
     Ok(scripts)
 }

@@ -246,9 +246,11 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> S
         plan.services_with(ServiceAction::Repointed)
     );
 
+    // The deleted rows come grouped by model, as the rehearsal chooses them: counted a run at a
+    // time, one look-up a model rather than one a row (and right in any order).
     let mut per_model: HashMap<&str, u64> = HashMap::new();
-    for d in &plan.deleted {
-        *per_model.entry(d.model_id.as_deref().unwrap_or("NULL")).or_default() += 1;
+    for run in plan.deleted.chunk_by(|a, b| a.model_id == b.model_id) {
+        *per_model.entry(run[0].model_id.as_deref().unwrap_or("NULL")).or_default() += run.len() as u64;
     }
     let mut per_model: Vec<Bar> = per_model
         .into_iter()

@@ -12,7 +12,7 @@
 
 use super::decisions::by_consequence;
 use super::sheet_xml::{self, fit, CELL_UNITS};
-use super::tables::{reports, Report, Value};
+use super::tables::{reports, Report, Row, Value};
 use crate::error::{Error, Result};
 use crate::plan::{Plan, ServiceAction};
 use rust_xlsxwriter::{Chart, ChartType, Color, Format, Workbook, Worksheet, XlsxError};
@@ -36,6 +36,8 @@ const LISTED_CUTS: usize = 20;
 /// The deflate level of the report sheets. Level 1 deflates their XML (hundreds of MB for a
 /// large run) about four times faster than rust_xlsxwriter's 6, for a file about 1.6 times larger.
 const LEVEL: i64 = 1;
+/// Rows written together: see `sheet_xml::Rows::push_all`.
+const BATCH: usize = 64;
 /// The style index of a NULL cell: the second format the report sheets use, after the header's.
 const NULL_STYLE: u32 = 2;
 
@@ -85,8 +87,7 @@ fn write_with_sheet_rows(plan: &Plan, path: &Path, sheet_rows: u32) -> Result<()
         XlsxError::IoError(e) | XlsxError::TempFileError(_, e) => Error::io(path, e),
         other => Error::Internal(format!("writing {}: {other}", path.display())),
     };
-    let mut cuts = Vec::new();
-    let layouts: Vec<Layout> = reports(plan).into_iter().map(|r| lay_out(r, sheet_rows, &mut cuts)).collect();
+    let (layouts, cuts) = lay_out_all(plan, sheet_rows);
     let frame = frame(plan, &layouts, &cuts, path).map_err(fail)?;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let sheets = sheets(plan, &layouts, &frame, dir).map_err(|e| zip_error(path, e))?;
@@ -106,6 +107,25 @@ fn sheet_name(report: &str, part: usize) -> String {
     } else {
         format!("{report} ({part})")
     }
+}
+
+/// Every report's layout, and the cells cut to fit, in report order. The sheets wait for all of
+/// them: each report is laid out on a thread of its own.
+fn lay_out_all(plan: &Plan, sheet_rows: u32) -> (Vec<Layout>, Vec<String>) {
+    let laid_out: Vec<(Layout, Vec<String>)> = std::thread::scope(|scope| {
+        let laying: Vec<_> = (0..reports(plan).len())
+            .map(|at| {
+                scope.spawn(move || {
+                    let report = reports(plan).into_iter().nth(at).expect("a report at each position");
+                    let mut cuts = Vec::new();
+                    (lay_out(report, sheet_rows, &mut cuts), cuts)
+                })
+            })
+            .collect();
+        laying.into_iter().map(|l| l.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    let (layouts, cuts): (Vec<Layout>, Vec<Vec<String>>) = laid_out.into_iter().unzip();
+    (layouts, cuts.concat())
 }
 
 /// The sheets a report takes, its column widths, and the cells cut to fit (into `cuts`).
@@ -128,7 +148,7 @@ fn lay_out(report: Report, sheet_rows: u32, cuts: &mut Vec<String>) -> Layout {
             layout.parts.push(part);
             (first, last_stored) = (number, 0);
         }
-        for (column, value) in row.into_iter().enumerate() {
+        for (column, &value) in row.iter().enumerate() {
             match value {
                 Value::Text(Some("")) => continue,
                 Value::Text(None) | Value::Bool(None) => layout.has_null = true,
@@ -251,7 +271,7 @@ fn sheets(plan: &Plan, layouts: &[Layout], frame: &[u8], dir: &Path) -> ZipResul
 
 /// One report sheet, the frame's XML with the data rows and their dimension, compressed into a
 /// package of its own in `file`.
-fn sheet_entry<'a>(job: &Job, rows: impl Iterator<Item = Vec<Value<'a>>>, file: File) -> ZipResult<ZipArchive<File>> {
+fn sheet_entry<'a>(job: &Job, rows: impl Iterator<Item = Row<'a>>, file: File) -> ZipResult<ZipArchive<File>> {
     let end = job.frame.find("</sheetData>").ok_or_else(|| {
         ZipError::Io(std::io::Error::other(format!("{}: no </sheetData> in rust_xlsxwriter's sheet", job.entry)))
     })?;
@@ -267,10 +287,17 @@ fn sheet_entry<'a>(job: &Job, rows: impl Iterator<Item = Vec<Value<'a>>>, file: 
     let mut entry = ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
     entry.start_file(&job.entry, options)?;
     entry.write_all(head.as_bytes())?;
-    let rows = rows.skip((job.part.first - 1) as usize).take((job.part.last + 1 - job.part.first) as usize);
+    let mut rows = rows.skip((job.part.first - 1) as usize).take((job.part.last + 1 - job.part.first) as usize);
     let mut xml = sheet_xml::Rows::new(job.layout.header.len(), NULL_STYLE);
-    for (number, row) in (2..).zip(rows) {
-        xml.push(number, &row);
+    let (mut batch, mut number) = (Vec::with_capacity(BATCH), 2);
+    loop {
+        batch.clear();
+        batch.extend(rows.by_ref().take(BATCH));
+        if batch.is_empty() {
+            break;
+        }
+        xml.push_all(number, &batch);
+        number += batch.len() as u32;
         if xml.out.len() >= 1 << 16 {
             entry.write_all(&xml.out)?;
             xml.out.clear();
@@ -481,7 +508,7 @@ mod tests {
         Report {
             file: "versions_kept.csv",
             header: &["id", "flag"],
-            rows: Box::new(TEXT.into_iter().take(rows).map(|t| vec![Value::Text(Some(t)), Value::Bool(None)])),
+            rows: Box::new(TEXT.into_iter().take(rows).map(|t| Row::new([Value::Text(Some(t)), Value::Bool(None)]))),
         }
     }
 
@@ -513,7 +540,7 @@ mod tests {
 
     /// Rows with every kind of cell: hostile text, NULLs, booleans, empty strings, text beyond a
     /// cell, and a last row of empty strings only (no cell: it is not in the dimension).
-    fn hostile() -> Vec<Vec<Value<'static>>> {
+    fn hostile() -> Vec<Row<'static>> {
         let long: &'static str = Box::leak("é<".repeat(CELL_UNITS).into_boxed_str());
         let texts = [
             "plain",
@@ -528,19 +555,19 @@ mod tests {
             "=HYPERLINK(\"x\")",
             long,
         ];
-        let mut rows: Vec<Vec<Value>> = texts
+        let mut rows: Vec<Row> = texts
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                vec![Value::Text(Some(t)), Value::Bool([None, Some(true), Some(false)][i % 3]), Value::Text(None)]
+                Row::new([Value::Text(Some(t)), Value::Bool([None, Some(true), Some(false)][i % 3]), Value::Text(None)])
             })
             .collect();
-        rows.push(vec![Value::Text(Some("")), Value::Text(None), Value::Text(Some("x"))]);
-        rows.push(vec![Value::Text(Some("")), Value::Text(Some("")), Value::Text(Some(""))]);
+        rows.push(Row::new([Value::Text(Some("")), Value::Text(None), Value::Text(Some("x"))]));
+        rows.push(Row::new([Value::Text(Some("")), Value::Text(Some("")), Value::Text(Some(""))]));
         rows
     }
 
-    fn report_of(rows: Vec<Vec<Value<'static>>>) -> Report<'static> {
+    fn report_of(rows: Vec<Row<'static>>) -> Report<'static> {
         Report { file: "hostile.csv", header: HEADER, rows: Box::new(rows.into_iter()) }
     }
 
@@ -560,7 +587,7 @@ mod tests {
         let part = &layout.parts[0];
         let sheet = new_sheet(&mut workbook, &part.name, HEADER, &styles).unwrap();
         for (row, values) in (1..).zip(hostile()) {
-            for (col, value) in (0..).zip(values) {
+            for (col, &value) in (0..).zip(values.iter()) {
                 match value {
                     Value::Text(None) | Value::Bool(None) => sheet.write_blank(row, col, &styles.null).map(|_| ()),
                     Value::Bool(Some(b)) => sheet.write_boolean(row, col, b).map(|_| ()),
