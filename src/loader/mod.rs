@@ -161,7 +161,14 @@ impl BatchSink<'_> {
 
 impl RowSink for BatchSink<'_> {
     fn claim(&mut self, table: &TableName) -> bool {
-        self.claims.claim(self.lane, table).is_some()
+        // The reader fails at this table from here on, even before its first row.
+        match self.claims.claim(self.lane, table) {
+            Some(claim) => {
+                self.claim = claim;
+                true
+            }
+            None => false,
+        }
     }
 
     fn begin(&mut self, table: &TableName, columns: &[String], origin: Origin, at: u64) -> Result<()> {
