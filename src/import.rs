@@ -6,7 +6,7 @@
 use crate::catalog::{Catalog, TableName};
 use crate::error::{Error, Location, Result};
 use crate::input::{self, Format, Scan};
-use crate::loader::load_rows;
+use crate::loader::{load_rows, LANES};
 use crate::progress::Progress;
 use crate::spec::{rehearse_backup, Spec};
 use crate::workspace::{TableStat, Workspace};
@@ -53,7 +53,8 @@ pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportO
     workspace.create_tables(catalog, &loaded)?;
     let expected: u64 = scan.data.iter().filter(|d| wanted.contains(&d.table)).filter_map(|d| d.rows).sum();
     options.progress.phase("loading rows", "rows", expected);
-    let counts = load_rows(workspace, catalog, &options.progress, |sink| reader.load(&wanted, sink))?;
+    let lanes = if reader.side_by_side() { LANES } else { 1 };
+    let counts = load_rows(workspace, catalog, &options.progress, lanes, |sink| reader.load(&wanted, sink))?;
     options.progress.end_phase();
     let stats: Vec<TableStat> = catalog
         .tables

@@ -308,7 +308,11 @@ impl Input for Archive {
         })
     }
 
-    fn load(&mut self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()> {
+    fn side_by_side(&self) -> bool {
+        true
+    }
+
+    fn load(&self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()> {
         let mut custom = match self.kind {
             Kind::Custom => Some(CustomData::open(&self.path).map_err(|e| unreadable(&self.path, e))?.0),
             _ => None,
@@ -320,6 +324,9 @@ impl Input for Archive {
             Vec::new()
         };
         for entry in self.entries.iter().filter(|e| tables.contains(&e.table)) {
+            if !sink.claim(&entry.table) {
+                continue;
+            }
             let stream: Box<dyn Read + '_> = match custom.as_mut() {
                 Some(data) => match data.table_data(entry.dump_id) {
                     Ok(Some(reader)) => Box::new(reader),

@@ -231,8 +231,15 @@ impl Input for CsvDirectory {
         })
     }
 
-    fn load(&mut self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()> {
+    fn side_by_side(&self) -> bool {
+        true
+    }
+
+    fn load(&self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()> {
         for (table, file) in self.files.iter().filter(|(t, _)| tables.contains(t)) {
+            if !sink.claim(table) {
+                continue;
+            }
             let mut reader = open_csv(file)?;
             let header = read_header(file, &mut reader)?;
             let keep: Vec<bool> = header.iter().map(|h| !BACKUP_ONLY_COLUMNS.contains(&h.as_str())).collect();

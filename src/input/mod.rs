@@ -121,6 +121,10 @@ impl Origin {
 
 /// Where rows go. Fields come as PostgreSQL text, in the order of `columns` given to `begin`.
 pub trait RowSink {
+    /// Whether this reader loads the rows of `table` that it reached. Readers that go through
+    /// the export side by side (`Input::side_by_side`) ask before each table's rows, and skip
+    /// them when another reader loads them.
+    fn claim(&mut self, table: &TableName) -> bool;
     /// `at` is where the column list was declared (a COPY line, a CSV header), for errors.
     fn begin(&mut self, table: &TableName, columns: &[String], origin: Origin, at: u64) -> Result<()>;
     /// `at` is the row's position for error messages (see `Origin`).
@@ -129,10 +133,14 @@ pub trait RowSink {
     fn end(&mut self) -> Result<u64>;
 }
 
-pub trait Input {
+pub trait Input: Sync {
     fn scan(&mut self) -> Result<Scan>;
-    /// Streams the rows of `tables` (only those) into `sink`. Call after `scan`.
-    fn load(&mut self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()>;
+    /// Whether several `load`s can go through the export at once, each reaching every table's
+    /// rows without reading the others' (no stream to decompress from the start).
+    fn side_by_side(&self) -> bool;
+    /// Streams the rows of `tables` (only those, and only those the sink claims) into `sink`.
+    /// Call after `scan`.
+    fn load(&self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()>;
 }
 
 /// Opens an export, choosing the reader from what the path holds. `database` chooses one of

@@ -229,9 +229,16 @@ impl Input for PlainDump {
         Ok(Scan { hashing: Some(hashing), ..scan })
     }
 
-    fn load(&mut self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()> {
+    fn side_by_side(&self) -> bool {
+        self.compression == Compression::None
+    }
+
+    fn load(&self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()> {
         let mut src = LineSource::open(&self.path)?;
         for block in self.blocks.iter().filter(|b| tables.contains(&b.table)) {
+            if !sink.claim(&block.table) {
+                continue;
+            }
             src.skip_to(block.offset, block.line)?;
             match block.kind {
                 BlockKind::Copy => self.load_copy(&mut src, block, sink)?,

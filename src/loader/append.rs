@@ -19,9 +19,9 @@ use std::collections::VecDeque;
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// What the reader's thread sends.
+/// What the reader's thread sends. `claim` is the table's claim number (see `Claims`).
 pub enum Message {
-    Begin { table: TableName, columns: Vec<Column>, origin: Origin },
+    Begin { table: TableName, columns: Vec<Column>, origin: Origin, claim: usize },
     Rows(Batch),
     End,
 }
@@ -30,20 +30,26 @@ struct Target {
     table: TableName,
     columns: Vec<Column>,
     origin: Origin,
+    claim: usize,
 }
 
-/// An in-memory database attached while loading, which holds the view over the Arrow stream of
-/// the batches being inserted: DuckDB cannot write such a view into the workspace's log.
+/// An in-memory database attached while loading, which holds the views over the Arrow streams of
+/// the batches being inserted (one a lane): DuckDB cannot write such a view into the workspace's
+/// log.
 const FEED: &str = "_rehearse_feed";
-const INCOMING: &str = "_rehearse_feed.main.incoming";
+
+/// The view over the batches that `lane` inserts.
+fn incoming(lane: usize) -> String {
+    format!("incoming_{lane}")
+}
 
 /// Batches whose cast values are kept after DuckDB took them, to name the row of a failed cast.
 /// DuckDB's one thread casts a batch before it takes the next, so the failing one is the last.
 const KEPT: usize = 2;
 
-/// DuckDB's settings while loading. One thread: the reader has the other core, and with two,
-/// DuckDB's ordered parallel insert gathers each 2048-row batch apart and merges them again,
-/// which took 50 % more CPU time in all. A memory cap for a workspace file: DuckDB then writes
+/// DuckDB's settings while loading. One thread for each statement: the lanes insert other tables
+/// side by side, and with two threads for one table, DuckDB's ordered parallel insert gathers
+/// each 2048-row batch apart and merges them again, which took 50 % more CPU time in all. A memory cap for a workspace file: DuckDB then writes
 /// finished row groups out instead of caching them all.
 fn load_settings(capped: bool) -> String {
     let memory = if capped { "SET memory_limit = '256MB';" } else { "" };
@@ -53,41 +59,107 @@ fn load_settings(capped: bool) -> String {
 /// Back to DuckDB's defaults for the queries that follow the load.
 const DEFAULT_SETTINGS: &str = "RESET threads; RESET memory_limit;";
 
-/// Inserts until the reader hangs up, a statement for each table, so that DuckDB writes full
-/// row groups straight to the workspace file instead of logging every row first. Stops at the
-/// first failure, which drops `messages` and so stops the reader too; the import then fails and
-/// its workspace goes. `on_disk` says whether the workspace is a file, which DuckDB can write
-/// rows out to. `conn` looks for the value at fault when an insert fails.
-pub fn run(conn: Connection, raw: RawConnection, messages: Receiver<Message>, on_disk: bool) -> Result<()> {
-    let workspace: String = conn.query_row("SELECT current_database()", [], |r| r.get(0))?;
-    raw.execute(&format!("{} ATTACH ':memory:' AS {FEED};", load_settings(on_disk)))?;
-    let inserted = insert_all(&conn, &raw, &quote_ident(&workspace), messages);
-    let reset = raw.execute(&format!("DETACH {FEED}; {DEFAULT_SETTINGS}"));
-    inserted.and(reset)
+/// Readies the workspace for the lanes' inserts; `on_disk` says whether it is a file, which
+/// DuckDB can write rows out to. `finish` undoes it once every lane is done.
+pub fn prepare(raw: &RawConnection, on_disk: bool) -> Result<()> {
+    raw.execute(&format!("{} ATTACH ':memory:' AS {FEED};", load_settings(on_disk)))
 }
 
-/// `workspace` is the quoted name of the workspace's catalog, which the tables are in.
-fn insert_all(conn: &Connection, raw: &RawConnection, workspace: &str, messages: Receiver<Message>) -> Result<()> {
-    let messages = Arc::new(Mutex::new(messages));
-    let mut target: Option<Target> = None;
-    let mut next = receive(&messages);
-    while let Some(message) = next.take() {
-        next = match message {
-            Message::Begin { table, columns, origin } => {
-                target = Some(Target { table, columns, origin });
-                receive(&messages)
-            }
-            Message::Rows(batch) => {
-                let target = target.as_ref().expect("rows after begin");
-                insert_run(conn, raw, workspace, target, batch, &messages)?
-            }
-            Message::End => {
-                target = None;
-                receive(&messages)
-            }
-        };
+pub fn finish(raw: &RawConnection) -> Result<()> {
+    raw.execute(&format!("DETACH {FEED}; {DEFAULT_SETTINGS}"))
+}
+
+/// A failed insert, and the claim number of its table.
+pub struct Failure {
+    pub claim: usize,
+    pub error: Error,
+}
+
+/// Inserts the rows of `lane` until its reader hangs up, a statement for each table, so that
+/// DuckDB writes full row groups straight to the workspace file instead of logging every row
+/// first. Stops at the first failure, which drops `messages` and so stops the reader too; the
+/// import then fails and its workspace goes. `conn` looks for the value at fault when an insert
+/// fails.
+pub fn run(conn: Connection, raw: RawConnection, messages: Receiver<Message>, lane: usize) -> Result<(), Failure> {
+    let workspace: String = conn
+        .query_row("SELECT current_database()", [], |r| r.get(0))
+        .map_err(|e| Failure { claim: 0, error: e.into() })?;
+    let lane = Lane { conn: &conn, raw: &raw, workspace: quote_ident(&workspace), view: incoming(lane) };
+    lane.insert_all(messages)
+}
+
+/// One lane's connections; `workspace` is the quoted name of the workspace's catalog, which the
+/// tables are in, `view` the name of the lane's view over its batches.
+struct Lane<'a> {
+    conn: &'a Connection,
+    raw: &'a RawConnection<'a>,
+    workspace: String,
+    view: String,
+}
+
+impl Lane<'_> {
+    fn insert_all(&self, messages: Receiver<Message>) -> Result<(), Failure> {
+        let messages = Arc::new(Mutex::new(messages));
+        let mut target: Option<Target> = None;
+        let mut next = receive(&messages);
+        while let Some(message) = next.take() {
+            next = match message {
+                Message::Begin { table, columns, origin, claim } => {
+                    target = Some(Target { table, columns, origin, claim });
+                    receive(&messages)
+                }
+                Message::Rows(batch) => {
+                    let target = target.as_ref().expect("rows after begin");
+                    self.insert_run(target, batch, &messages).map_err(|error| Failure { claim: target.claim, error })?
+                }
+                Message::End => {
+                    target = None;
+                    receive(&messages)
+                }
+            };
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Inserts `first` and the batches after it that share its schema (a column that turned into
+    /// text starts another run), in one statement. Returns the message that ended the run, `None`
+    /// when the reader hung up.
+    fn insert_run(
+        &self,
+        target: &Target,
+        first: Batch,
+        messages: &Arc<Mutex<Receiver<Message>>>,
+    ) -> Result<Option<Message>> {
+        let (conn, raw, workspace, view) = (self.conn, self.raw, &self.workspace, &self.view);
+        let schema = first.record.schema();
+        let feed = Arc::new(Mutex::new(Feed {
+            messages: messages.clone(),
+            schema: schema.clone(),
+            cast: cast_columns(target, &schema),
+            first: Some(first),
+            kept: VecDeque::with_capacity(KEPT),
+            stop: None,
+            ended: false,
+        }));
+        let mut stream = FFI_ArrowArrayStream::new(Box::new(FeedReader(feed.clone())));
+        raw.execute(&format!("USE {FEED}"))?;
+        // SAFETY: `stream` stays in place until after the view is dropped; when that DROP fails,
+        // the load fails and its workspace is discarded unscanned.
+        unsafe { raw.scan_arrow(view, &mut stream)? };
+        raw.execute(&format!("USE {workspace}"))?;
+        let into = format!("{workspace}.{}", target.table.quoted());
+        let from = format!("{FEED}.main.{view}");
+        let inserted = raw.execute(&insert_sql(&into, &from, target, &schema));
+        let dropped = raw.execute(&format!("DROP VIEW {from}"));
+        drop(stream);
+        if let Err(error) = inserted {
+            let found = cast_failure(conn, target, &lock(&feed).kept);
+            return Err(found.unwrap_or_else(|| unexplained(target, error)));
+        }
+        dropped?;
+        let stop = lock(&feed).stop.take();
+        Ok(stop)
+    }
 }
 
 fn receive(messages: &Mutex<Receiver<Message>>) -> Option<Message> {
@@ -98,48 +170,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Inserts `first` and the batches after it that share its schema (a column that turned into
-/// text starts another run), in one statement. Returns the message that ended the run, `None`
-/// when the reader hung up.
-fn insert_run(
-    conn: &Connection,
-    raw: &RawConnection,
-    workspace: &str,
-    target: &Target,
-    first: Batch,
-    messages: &Arc<Mutex<Receiver<Message>>>,
-) -> Result<Option<Message>> {
-    let schema = first.record.schema();
-    let feed = Arc::new(Mutex::new(Feed {
-        messages: messages.clone(),
-        schema: schema.clone(),
-        cast: cast_columns(target, &schema),
-        first: Some(first),
-        kept: VecDeque::with_capacity(KEPT),
-        stop: None,
-        ended: false,
-    }));
-    let mut stream = FFI_ArrowArrayStream::new(Box::new(FeedReader(feed.clone())));
-    raw.execute(&format!("USE {FEED}"))?;
-    // SAFETY: `stream` stays in place until after the view is dropped; when that DROP fails,
-    // the load fails and its workspace is discarded unscanned.
-    unsafe { raw.scan_arrow("incoming", &mut stream)? };
-    raw.execute(&format!("USE {workspace}"))?;
-    let into = format!("{workspace}.{}", target.table.quoted());
-    let inserted = raw.execute(&insert_sql(&into, target, &schema));
-    let dropped = raw.execute(&format!("DROP VIEW {INCOMING}"));
-    drop(stream);
-    if let Err(error) = inserted {
-        let found = cast_failure(conn, target, &lock(&feed).kept);
-        return Err(found.unwrap_or_else(|| unexplained(target, error)));
-    }
-    dropped?;
-    let stop = lock(&feed).stop.take();
-    Ok(stop)
-}
-
-/// `INSERT INTO into (columns) SELECT …`, casting the text of columns of other types.
-fn insert_sql(into: &str, target: &Target, schema: &SchemaRef) -> String {
+/// `INSERT INTO into (columns) SELECT … FROM from`, casting the text of columns of other types.
+fn insert_sql(into: &str, from: &str, target: &Target, schema: &SchemaRef) -> String {
     let names: Vec<String> = target.columns.iter().map(|c| quote_ident(&c.name)).collect();
     let values: Vec<String> = target
         .columns
@@ -150,7 +182,7 @@ fn insert_sql(into: &str, target: &Target, schema: &SchemaRef) -> String {
             _ => quote_ident(field.name()),
         })
         .collect();
-    format!("INSERT INTO {into} ({}) SELECT {} FROM {INCOMING}", names.join(", "), values.join(", "))
+    format!("INSERT INTO {into} ({}) SELECT {} FROM {from}", names.join(", "), values.join(", "))
 }
 
 /// The columns whose text DuckDB casts to another type.
