@@ -42,6 +42,15 @@ pub fn text(column: &StringArray, row: usize) -> Option<String> {
     column.is_valid(row).then(|| column.value(row).to_string())
 }
 
+/// Row `row` of a text column, NULL as empty, without a copy.
+pub fn value_or_empty(column: &StringArray, row: usize) -> &str {
+    if column.is_valid(row) {
+        column.value(row)
+    } else {
+        ""
+    }
+}
+
 /// Row `row` of a text column as one shared allocation, NULL as `None`.
 pub fn shared(column: &StringArray, row: usize) -> Option<crate::plan::Shared> {
     column.is_valid(row).then(|| column.value(row).into())
