@@ -219,7 +219,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     // second connection while this thread reads what the deletes did (mostly one core's work).
     // It is done before the rules, whose memory is the rehearsal's peak: its sort is the
     // rehearsal's largest DuckDB allocation.
-    let (fingerprint, (services_before, services_after, cascade, verification, effects)) = side_by_side(
+    let (fingerprint, (services_before, services_after, cascade, verification)) = side_by_side(
         r.conn,
         |conn| fingerprint(conn, spec, models, services),
         || {
@@ -228,7 +228,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
             let services_after = r.service_facts(&rows, &choices, service_rows, &deleted_services);
             let cascade = r.cascade(&mut texts)?;
             let verification = r.verify(&replay)?;
-            Ok((services_before, services_after, cascade, verification, effects::recorded(r.conn)?))
+            Ok((services_before, services_after, cascade, verification))
         },
     )?;
     release_freed_memory();
@@ -280,7 +280,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         cascade_by_parent: by_parent(&catalog, &cascade.deleted),
         cascade_deleted: cascade.deleted,
         cascade_changed: cascade.changed,
-        effects,
+        effects: effects::recorded(r.conn)?,
         divergence,
         collation_sensitive,
         hazards,
