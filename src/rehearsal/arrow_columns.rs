@@ -47,6 +47,15 @@ pub fn text(column: &StringArray, row: usize) -> Option<String> {
     borrowed(column, row).map(str::to_string)
 }
 
+/// Row `row` of a text column, NULL as empty, without a copy.
+pub fn value_or_empty(column: &StringArray, row: usize) -> &str {
+    if column.is_valid(row) {
+        column.value(row)
+    } else {
+        ""
+    }
+}
+
 /// Row `row` of a text column as one shared allocation, NULL as `None`.
 pub fn shared(column: &StringArray, row: usize) -> Option<crate::plan::Shared> {
     borrowed(column, row).map(Into::into)

@@ -17,7 +17,6 @@ use crate::spec::{rehearse_backup, Spec};
 use crate::sql::{self, literal, Col, Dialect, Rows};
 use crate::terms::HazardCode;
 use crate::workspace::Workspace;
-use duckdb::types::ValueRef;
 use duckdb::Connection;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -132,18 +131,6 @@ fn count(conn: &Connection, sql: &str) -> Result<u64> {
     Ok(n as u64)
 }
 
-/// A text column's value where the row lies (NULL as empty), without a copy.
-fn text_of(value: ValueRef<'_>) -> Result<&str> {
-    match value {
-        ValueRef::Null => Ok(""),
-        value => Ok(value.as_str().map_err(duckdb::Error::from)?),
-    }
-}
-
-fn shared_text(value: ValueRef<'_>) -> Result<Shared> {
-    Ok(text_of(value)?.into())
-}
-
 pub(crate) fn strings(conn: &Connection, sql: &str) -> Result<Vec<(String, String)>> {
     let mut stmt = conn.prepare(sql)?;
     let rows = stmt.query_map([], |r| {
@@ -160,6 +147,19 @@ pub(super) fn row_key(catalog: &Catalog, table: &Table, alias: &str) -> String {
         .unwrap_or_else(|| table.columns.iter().map(|c| c.name.clone()).collect());
     let parts: Vec<String> = pk.iter().map(|c| format!("CAST({alias}.{} AS VARCHAR)", quote_ident(c))).collect();
     format!("concat_ws(', ', {})", parts.join(", "))
+}
+
+/// The text an `Interner` gave for a column's last value, reused while the column repeats it.
+#[derive(Default)]
+struct Repeated(Option<Shared>);
+
+impl Repeated {
+    fn get(&mut self, texts: &mut Interner, text: &str) -> Shared {
+        match &self.0 {
+            Some(last) if **last == *text => last.clone(),
+            _ => self.0.insert(texts.get(text)).clone(),
+        }
+    }
 }
 
 /// What every stage of one rehearsal reads: the connection, the catalog, the spec, the options,
@@ -197,10 +197,6 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         models_table: models.name.to_string().into(),
         services_table: services.name.to_string().into(),
     };
-    // First, while the plan holds nothing: its sort is the rehearsal's largest DuckDB
-    // allocation.
-    let fingerprint = fingerprint(r.conn, spec, models, services)?;
-    release_freed_memory();
     effects::create(r.conn)?;
     let version_column = models
         .column(&spec.models.version)
@@ -224,13 +220,24 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     if workspace.on_disk() {
         release_table_cache(r.conn)?;
     }
-    let service_rows = load_services(r.conn, spec, services)?;
-    let services_before = service_rows.len() as u64;
-
-    let services_after = r.service_facts(&rows, &choices, service_rows, &deleted_services);
     let mut texts = Interner::default();
-    let cascade = r.cascade(&mut texts)?;
-    let verification = r.verify(&replay)?;
+    // The fingerprint reads only the workspace's tables, so DuckDB sorts and hashes them on a
+    // second connection while this thread reads what the deletes did (mostly one core's work).
+    // It is done before the rules, whose memory is the rehearsal's peak: its sort is the
+    // rehearsal's largest DuckDB allocation.
+    let (fingerprint, (services_before, services_after, cascade, verification)) = side_by_side(
+        r.conn,
+        |conn| fingerprint(conn, spec, models, services),
+        || {
+            let service_rows = load_services(r.conn, spec, services)?;
+            let services_before = service_rows.len() as u64;
+            let services_after = r.service_facts(&rows, &choices, service_rows, &deleted_services);
+            let cascade = r.cascade(&mut texts)?;
+            let verification = r.verify(&replay)?;
+            Ok((services_before, services_after, cascade, verification))
+        },
+    )?;
+    release_freed_memory();
     let predicted_failure = r.earlier_backups(&cascade)?.or_else(|| predicted_failure(&replay));
     if workspace.on_disk() {
         release_table_cache(r.conn)?;
@@ -307,6 +314,21 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         predicted_failure,
         ddl: replay.steps,
         drop_dependents: options.drop_dependents,
+    })
+}
+
+/// Runs `job` on a second connection to the workspace of `conn` while `main` runs here.
+fn side_by_side<A: Send, B>(
+    conn: &Connection,
+    job: impl FnOnce(&Connection) -> Result<A> + Send,
+    main: impl FnOnce() -> Result<B>,
+) -> Result<(A, B)> {
+    let second = conn.try_clone()?;
+    std::thread::scope(|scope| {
+        let side = scope.spawn(move || job(&second));
+        let main = main();
+        let side = side.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        Ok((side?, main?))
     })
 }
 
@@ -548,14 +570,21 @@ impl Rehearsal<'_> {
                     "SELECT {key}, d.via, {action} FROM {} t JOIN {effects} d ON d.tbl = {name} AND d.rid = t.rowid ORDER BY 1",
                     table.name.quoted()
                 ))?;
-                let mut rows = stmt.query([])?;
-                while let Some(row) = rows.next()? {
-                    cascade.rows.push(CascadeRow {
-                        table: table_name.clone(),
-                        key: shared_text(row.get_ref(0)?)?,
-                        action: texts.get(text_of(row.get_ref(2)?)?),
-                        via: texts.get(text_of(row.get_ref(1)?)?),
-                    });
+                // A table's rows come through a few foreign keys: a text is looked up once per
+                // run of rows that repeat it.
+                let (mut via, mut action) = (Repeated::default(), Repeated::default());
+                for batch in stmt.stream_arrow([])? {
+                    let batch = batch?;
+                    let column = |i| arrow_columns::texts(&batch, i);
+                    let (keys, vias, actions) = (column(0)?, column(1)?, column(2)?);
+                    for i in 0..batch.num_rows() {
+                        cascade.rows.push(CascadeRow {
+                            table: table_name.clone(),
+                            key: arrow_columns::value_or_empty(keys, i).into(),
+                            action: action.get(texts, arrow_columns::value_or_empty(actions, i)),
+                            via: via.get(texts, arrow_columns::value_or_empty(vias, i)),
+                        });
+                    }
                 }
                 if cascade.rows.len() > before {
                     counts.insert(table.name.to_string(), (cascade.rows.len() - before) as u64);
