@@ -203,7 +203,14 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         .ok_or_else(|| Error::Spec(format!("table {} has no column {}", models.name, spec.models.version)))?;
     let collation =
         keeper_collation::resolve(options.collation.as_deref(), version_column, catalog.database_collation.as_deref())?;
-    let (rows, choices) = keepers::choose(r.conn, &models_query(spec, models), &collation)?;
+    // The fingerprint reads only the workspace's tables: DuckDB sorts and hashes them on a
+    // second connection while the keepers are chosen, before the rehearsal's largest lists.
+    let (fingerprint, (rows, choices)) = side_by_side(
+        r.conn,
+        |conn| fingerprint(conn, spec, models, services),
+        || keepers::choose(r.conn, &models_query(spec, models), &collation),
+    )?;
+    release_freed_memory();
     let (blockers, row_failures) = r.simulate_deletes()?;
     keepers::forget(r.conn)?;
     let steps =
@@ -220,24 +227,12 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     if workspace.on_disk() {
         release_table_cache(r.conn)?;
     }
+    let service_rows = load_services(r.conn, spec, services)?;
+    let services_before = service_rows.len() as u64;
+    let services_after = r.service_facts(&rows, &choices, service_rows, &deleted_services);
     let mut texts = Interner::default();
-    // The fingerprint reads only the workspace's tables, so DuckDB sorts and hashes them on a
-    // second connection while this thread reads what the deletes did (mostly one core's work).
-    // It is done before the rules, whose memory is the rehearsal's peak: its sort is the
-    // rehearsal's largest DuckDB allocation.
-    let (fingerprint, (services_before, services_after, cascade, verification)) = side_by_side(
-        r.conn,
-        |conn| fingerprint(conn, spec, models, services),
-        || {
-            let service_rows = load_services(r.conn, spec, services)?;
-            let services_before = service_rows.len() as u64;
-            let services_after = r.service_facts(&rows, &choices, service_rows, &deleted_services);
-            let cascade = r.cascade(&mut texts)?;
-            let verification = r.verify(&replay)?;
-            Ok((services_before, services_after, cascade, verification))
-        },
-    )?;
-    release_freed_memory();
+    let cascade = r.cascade(&mut texts)?;
+    let verification = r.verify(&replay)?;
     let predicted_failure = r.earlier_backups(&cascade)?.or_else(|| predicted_failure(&replay));
     if workspace.on_disk() {
         release_table_cache(r.conn)?;
