@@ -49,8 +49,9 @@ const KEPT: usize = 2;
 
 /// DuckDB's settings while loading. One thread for each statement: the lanes insert other tables
 /// side by side, and with two threads for one table, DuckDB's ordered parallel insert gathers
-/// each 2048-row batch apart and merges them again, which took 50 % more CPU time in all. A memory cap for a workspace file: DuckDB then writes
-/// finished row groups out instead of caching them all.
+/// each 2048-row batch apart and merges them again, which took 50 % more CPU time in all. A
+/// memory cap for a workspace file: DuckDB then writes finished row groups out instead of
+/// caching them all.
 fn load_settings(capped: bool) -> String {
     let memory = if capped { "SET memory_limit = '256MB';" } else { "" };
     format!("SET threads = 1; {memory}")
