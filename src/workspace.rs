@@ -143,6 +143,32 @@ impl Workspace {
         self.on_disk
     }
 
+    /// Lets DuckDB drop the blocks of the loaded tables that it caches, before the rehearsal
+    /// builds its largest lists in Rust: in a workspace file they lie on disk, so dropping them
+    /// costs nothing and a later query reads back only the blocks it needs (in memory, they are
+    /// the only copy: nothing to do). DuckDB drops blocks when its memory limit falls below what
+    /// it holds, the file's blocks first; the limit then goes back to its default.
+    pub fn release_table_cache(&self) -> Result<()> {
+        const MB: i64 = 1 << 20;
+        if !self.on_disk {
+            return Ok(());
+        }
+        let (held, cached): (i64, i64) = self.conn.query_row(
+            "SELECT sum(memory_usage_bytes), coalesce(sum(memory_usage_bytes) FILTER (WHERE tag = 'BASE_TABLE'), 0)
+             FROM duckdb_memory()",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        // Not worth a statement below this.
+        if cached < 32 * MB {
+            return Ok(());
+        }
+        let limit = (held - cached) / MB + 16;
+        self.conn.execute_batch(&format!("SET memory_limit = '{limit}MiB'; RESET memory_limit;"))?;
+        release_freed_memory();
+        Ok(())
+    }
+
     /// Creates the DuckDB tables for `tables`, with their mapped types, and for each of them
     /// that has inheritance children or partitions, the view `"schema"."name*"` (PostgreSQL's
     /// old spelling of "the table and its descendants"): the union of the rows of all the
@@ -473,6 +499,16 @@ impl Workspace {
             stmt.query_map([], |r| (0..types.len()).map(|i| text(r, i)).collect())?.collect::<Result<_, _>>()?;
         rows.sort();
         Ok(rows)
+    }
+}
+
+/// Hands the memory freed by the last large step back to the system: glibc keeps it for the
+/// thread that freed it otherwise, and DuckDB's threads and the loader's each have their own.
+pub fn release_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases free pages of the allocator's own heaps.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

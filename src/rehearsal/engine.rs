@@ -16,7 +16,7 @@ use crate::plan::*;
 use crate::spec::{rehearse_backup, Spec};
 use crate::sql::{self, literal, Col, Dialect, Rows};
 use crate::terms::HazardCode;
-use crate::workspace::Workspace;
+use crate::workspace::{release_freed_memory, Workspace};
 use duckdb::Connection;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -224,9 +224,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let deleted_services = rid_set(r.conn, &services.name)?;
     // The rows of the lists that follow take the room of the cached tables (twice: the queries
     // between read some back).
-    if workspace.on_disk() {
-        release_table_cache(r.conn)?;
-    }
+    workspace.release_table_cache()?;
     let service_rows = load_services(r.conn, spec, services)?;
     let services_before = service_rows.len() as u64;
     let services_after = r.service_facts(&rows, &choices, service_rows, &deleted_services);
@@ -234,9 +232,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let cascade = r.cascade(&mut texts)?;
     let verification = r.verify(&replay)?;
     let predicted_failure = r.earlier_backups(&cascade)?.or_else(|| predicted_failure(&replay));
-    if workspace.on_disk() {
-        release_table_cache(r.conn)?;
-    }
+    workspace.release_table_cache()?;
     let mut effects = None;
     let after_queries = || {
         // The plan has all it reads from the rehearsal's tables: their room goes to the lists
@@ -245,9 +241,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         r.conn.execute_batch(&format!(
             "DROP TABLE {DELETED}; DROP TABLE {CHANGED}; DROP TABLE {ORPHANS_BEFORE}; DROP TABLE {ORPHANS_AFTER};"
         ))?;
-        if workspace.on_disk() {
-            release_table_cache(r.conn)?;
-        }
+        workspace.release_table_cache()?;
         release_freed_memory();
         Ok(())
     };
@@ -696,38 +690,6 @@ fn divergence(rows: &[ModelRow], choices: &[GroupChoice]) -> Vec<Divergence> {
             }
         })
         .collect()
-}
-
-/// Hands the memory freed by the last large step back to the system (glibc keeps it for the
-/// thread that freed it otherwise, and DuckDB's threads each have their own).
-fn release_freed_memory() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: malloc_trim only releases free pages of the allocator's own heaps.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-/// Lets DuckDB drop the blocks of the loaded tables that it caches, before the rehearsal builds
-/// its largest lists in Rust: they lie in the workspace file, so dropping them costs nothing and
-/// a later query reads back only the blocks it needs. DuckDB drops blocks when its memory limit
-/// falls below what it holds, the file's blocks first; the limit then goes back to its default.
-fn release_table_cache(conn: &Connection) -> Result<()> {
-    const MB: i64 = 1 << 20;
-    let (held, cached): (i64, i64) = conn.query_row(
-        "SELECT sum(memory_usage_bytes), coalesce(sum(memory_usage_bytes) FILTER (WHERE tag = 'BASE_TABLE'), 0)
-         FROM duckdb_memory()",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    // Not worth a statement below this.
-    if cached < 32 * MB {
-        return Ok(());
-    }
-    let limit = (held - cached) / MB + 16;
-    conn.execute_batch(&format!("SET memory_limit = '{limit}MiB'; RESET memory_limit;"))?;
-    release_freed_memory();
-    Ok(())
 }
 
 /// Keepers and deleted versions, built last: their text moves out of `rows` instead of being
