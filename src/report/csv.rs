@@ -3,7 +3,7 @@
 //! tabs, newlines or backslashes round-trips.
 
 use super::spreadsheet::{would_evaluate, RiskyFile};
-use super::tables::{reports, Report};
+use super::tables::{in_batches, reports, Report};
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use std::io::Write;
@@ -56,9 +56,6 @@ fn push_safe_field(out: &mut Vec<u8>, value: Option<&str>) {
     }
 }
 
-/// Rows looked at together: see `write_report`.
-const BATCH: usize = 64;
-
 /// Writes a report row by row through a buffer, borrowing each row from the plan (a report of
 /// millions of rows is never copied whole), and notes the fields a spreadsheet would evaluate.
 fn write_report(report: Report, dir: &Path, spreadsheet_safe: bool) -> Result<RiskyFile> {
@@ -69,20 +66,14 @@ fn write_report(report: Report, dir: &Path, spreadsheet_safe: bool) -> Result<Ri
     let mut out = Vec::with_capacity(1 << 20);
     out.extend_from_slice(report.header.join(",").as_bytes());
     out.extend_from_slice(b"\r\n");
-    let (mut rows, mut batch, mut index) = (report.rows, Vec::with_capacity(BATCH), 0);
-    loop {
-        batch.clear();
-        batch.extend(rows.by_ref().take(BATCH));
-        if batch.is_empty() {
-            break;
-        }
-        // The first look at a text (its first byte, for `observe`) waits on memory, the texts being
-        // scattered over the heap: taken for a batch of rows before any is written, the waits overlap.
-        for row in &batch {
+    let mut index = 0;
+    in_batches(report.rows, |batch| {
+        // Every row's first byte (for `observe`) before any row is written: see `in_batches`.
+        for row in batch {
             risky.observe(index, report.header, row);
             index += 1;
         }
-        for row in &batch {
+        for row in batch {
             for (column, value) in row.iter().enumerate() {
                 if column > 0 {
                     out.push(b',');
@@ -95,7 +86,8 @@ fn write_report(report: Report, dir: &Path, spreadsheet_safe: bool) -> Result<Ri
             file.write_all(&out).map_err(|e| Error::io(&path, e))?;
             out.clear();
         }
-    }
+        Ok::<_, Error>(())
+    })?;
     file.write_all(&out).map_err(|e| Error::io(&path, e))?;
     Ok(risky)
 }

@@ -51,6 +51,26 @@ impl<'a> std::ops::Deref for Row<'a> {
 
 pub type Rows<'a> = Box<dyn Iterator<Item = Row<'a>> + 'a>;
 
+/// Rows the writers look at together: the first look at a row's texts waits on memory (they lie
+/// all over the heap), and taken for a batch of rows before any is written, the waits overlap.
+const BATCH: usize = 64;
+
+/// Calls `each` with the rows `BATCH` at a time, the last batch shorter, through one buffer.
+pub fn in_batches<'a, E>(
+    mut rows: impl Iterator<Item = Row<'a>>,
+    mut each: impl FnMut(&[Row<'a>]) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        batch.clear();
+        batch.extend(rows.by_ref().take(BATCH));
+        if batch.is_empty() {
+            return Ok(());
+        }
+        each(&batch)?;
+    }
+}
+
 pub struct Report<'a> {
     /// The file under `reports/`, e.g. `versions_deleted.csv`.
     pub file: &'static str,

@@ -12,7 +12,7 @@
 
 use super::decisions::by_consequence;
 use super::sheet_xml::{self, fit, CELL_UNITS};
-use super::tables::{reports, Report, Row, Value};
+use super::tables::{in_batches, reports, Report, Row, Value};
 use crate::error::{Error, Result};
 use crate::plan::{Plan, ServiceAction};
 use rust_xlsxwriter::{Chart, ChartType, Color, Format, Workbook, Worksheet, XlsxError};
@@ -36,8 +36,6 @@ const LISTED_CUTS: usize = 20;
 /// The deflate level of the report sheets. Level 1 deflates their XML (hundreds of MB for a
 /// large run) about four times faster than rust_xlsxwriter's 6, for a file about 1.6 times larger.
 const LEVEL: i64 = 1;
-/// Rows written together: see `sheet_xml::Rows::push_all`.
-const BATCH: usize = 64;
 /// The style index of a NULL cell: the second format the report sheets use, after the header's.
 const NULL_STYLE: u32 = 2;
 
@@ -287,22 +285,18 @@ fn sheet_entry<'a>(job: &Job, rows: impl Iterator<Item = Row<'a>>, file: File) -
     let mut entry = ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
     entry.start_file(&job.entry, options)?;
     entry.write_all(head.as_bytes())?;
-    let mut rows = rows.skip((job.part.first - 1) as usize).take((job.part.last + 1 - job.part.first) as usize);
+    let rows = rows.skip((job.part.first - 1) as usize).take((job.part.last + 1 - job.part.first) as usize);
     let mut xml = sheet_xml::Rows::new(job.layout.header.len(), NULL_STYLE);
-    let (mut batch, mut number) = (Vec::with_capacity(BATCH), 2);
-    loop {
-        batch.clear();
-        batch.extend(rows.by_ref().take(BATCH));
-        if batch.is_empty() {
-            break;
-        }
-        xml.push_all(number, &batch);
+    let mut number = 2;
+    in_batches(rows, |batch| {
+        xml.push_all(number, batch);
         number += batch.len() as u32;
         if xml.out.len() >= 1 << 16 {
             entry.write_all(&xml.out)?;
             xml.out.clear();
         }
-    }
+        Ok::<_, ZipError>(())
+    })?;
     entry.write_all(&xml.out)?;
     entry.write_all(&job.frame.as_bytes()[end..])?;
     let file = entry.finish()?.into_inner().map_err(|e| ZipError::Io(e.into_error()))?;
