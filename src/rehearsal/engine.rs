@@ -247,7 +247,6 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     };
     let hazards = rules::find_all(
         &Facts {
-            conn: r.conn,
             catalog: &catalog,
             spec,
             policy: options.policy,
@@ -267,8 +266,11 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
             duplicates: verification.v2.count,
             models_order: Default::default(),
         },
+        r.conn,
         after_queries,
     )?;
+    // The rules' own lists were freed by the thread that ran them: their room goes to the plan.
+    release_freed_memory();
 
     let divergence = divergence(&rows, &choices);
     let collation_sensitive =

@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
     title: "legacy keeps a lower version than semantic order would (text order: 1.9.0 over 1.10.0)",
     help: "rehearse with --policy documented, or fix the keeper by hand before running the shipped script",
     #[cfg(feature = "engine")]
-    find: engine::find,
+    find: super::Find::Facts(engine::find),
 };
 
 #[cfg(feature = "engine")]

@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
     title: "status is `active` only ignoring case or spaces (`ACTIVE`, `Active `)",
     help: "normalise version_status (lower(trim())) before the rollback, or the legacy policy ignores these rows",
     #[cfg(feature = "engine")]
-    find: engine::find,
+    find: super::Find::Facts(engine::find),
 };
 
 #[cfg(feature = "engine")]

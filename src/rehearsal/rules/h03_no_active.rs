@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
     title: "no active version: the keeper is a version nobody marked active",
     help: "mark the version to keep as active, or confirm the keeper in versions_kept.csv",
     #[cfg(feature = "engine")]
-    find: engine::find,
+    find: super::Find::Facts(engine::find),
 };
 
 #[cfg(feature = "engine")]

@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
     title: "NULL, empty or unparseable version",
     help: "fix these versions; unparseable versions lose against every parseable one",
     #[cfg(feature = "engine")]
-    find: engine::find,
+    find: super::Find::Facts(engine::find),
 };
 
 #[cfg(feature = "engine")]

@@ -10,7 +10,7 @@ pub const RULE: Rule = Rule {
         "tie under the policy's order (PostgreSQL picks arbitrarily for legacy; created_at/id decide for documented)",
     help: "check the keeper; the emitted script pins it by id so the choice is the rehearsed one",
     #[cfg(feature = "engine")]
-    find: engine::find,
+    find: super::Find::Facts(engine::find),
 };
 
 #[cfg(feature = "engine")]

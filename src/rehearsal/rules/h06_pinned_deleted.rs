@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
     title: "service pinned to a version that is deleted: it silently serves the kept version",
     help: "tell the service owners (services_affected.csv) before the rollback",
     #[cfg(feature = "engine")]
-    find: engine::find,
+    find: super::Find::Facts(engine::find),
 };
 
 #[cfg(feature = "engine")]

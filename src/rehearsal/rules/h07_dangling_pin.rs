@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
     title: "service pinned to a version that never existed (dangling pin)",
     help: "fix the pin or accept that the service serves the kept version",
     #[cfg(feature = "engine")]
-    find: engine::find,
+    find: super::Find::Facts(engine::find),
 };
 
 #[cfg(feature = "engine")]

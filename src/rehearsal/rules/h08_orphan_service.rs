@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
     title: "service whose model_id has no models row (orphan before the rollback): the guide's V3 fails on it",
     help: "decide explicitly: --delete-orphans deletes them and their cascade, otherwise they stay and are listed",
     #[cfg(feature = "engine")]
-    find: engine::find,
+    find: super::Find::Facts(engine::find),
 };
 
 #[cfg(feature = "engine")]

@@ -10,7 +10,7 @@ pub const RULE: Rule = Rule {
     title: "foreign-key effect of the deletes: cascaded deletes, SET NULL/SET DEFAULT changes, or RESTRICT/NO ACTION blocks",
     help: "review cascade.csv; a RESTRICT/NO ACTION block makes the real script fail",
     #[cfg(feature = "engine")]
-    find: engine::find,
+    find: super::Find::Facts(engine::find),
 };
 
 #[cfg(feature = "engine")]

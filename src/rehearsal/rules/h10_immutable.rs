@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
     title: "immutable version deleted",
     help: "confirm that immutable versions may be deleted, or keep them another way",
     #[cfg(feature = "engine")]
-    find: engine::find,
+    find: super::Find::Facts(engine::find),
 };
 
 #[cfg(feature = "engine")]

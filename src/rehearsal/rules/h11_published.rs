@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
     title: "published version deleted",
     help: "unpublish first or tell its consumers",
     #[cfg(feature = "engine")]
-    find: engine::find,
+    find: super::Find::Facts(engine::find),
 };
 
 #[cfg(feature = "engine")]

@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
     title: "release notes lost (the column is dropped)",
     help: "export release_notes (versions_deleted.csv has the deleted rows' notes) before the rollback",
     #[cfg(feature = "engine")]
-    find: engine::find,
+    find: super::Find::Facts(engine::find),
 };
 
 #[cfg(feature = "engine")]

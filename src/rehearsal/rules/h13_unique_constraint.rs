@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
     title: "the unique constraint on model_id cannot be restored",
     help: "remove duplicates or the conflicting object first; the shipped script only warns and commits without it",
     #[cfg(feature = "engine")]
-    find: engine::find,
+    find: super::Find::Facts(engine::find),
 };
 
 #[cfg(feature = "engine")]

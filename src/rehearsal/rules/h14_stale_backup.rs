@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
     title: "stale backup: backup tables from an earlier run differ from the live rows",
     help: "drop or rename the old backup tables; CREATE TABLE IF NOT EXISTS would keep the stale copy",
     #[cfg(feature = "engine")]
-    find: engine::find,
+    find: super::Find::Workspace(engine::find),
 };
 
 #[cfg(feature = "engine")]
@@ -24,8 +24,8 @@ mod engine {
     use crate::terms::HazardCode;
     use duckdb::Connection;
 
-    pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        rows(facts.conn, facts.catalog, facts.spec, facts.models, facts.services)
+    pub fn find(facts: &Facts, conn: &Connection) -> Result<Vec<HazardRow>> {
+        rows(conn, facts.catalog, facts.spec, facts.models, facts.services)
     }
 
     pub fn rows(

@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
     title: "the guide's backup cannot restore these deleted rows (it lacks some of their columns)",
     help: "use 01_backup.sql from rehearse, which copies complete rows",
     #[cfg(feature = "engine")]
-    find: engine::find,
+    find: super::Find::Workspace(engine::find),
 };
 
 #[cfg(feature = "engine")]
@@ -25,8 +25,8 @@ mod engine {
     use duckdb::Connection;
     use std::collections::HashMap;
 
-    pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        rows(facts.conn, facts.spec, facts.models, facts.rows, facts.models_order(), facts.models_table)
+    pub fn find(facts: &Facts, conn: &Connection) -> Result<Vec<HazardRow>> {
+        rows(conn, facts.spec, facts.models, facts.rows, facts.models_order(), facts.models_table)
     }
 
     /// Over the deletes marked in the effects tables.

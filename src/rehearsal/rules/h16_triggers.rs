@@ -10,7 +10,7 @@ pub const RULE: Rule = Rule {
     title: "a trigger fires during the rollback (per row for FOR EACH ROW, per statement otherwise); its effects are not rehearsed",
     help: "read each trigger's function: what it writes, or refuses, is not in this rehearsal; disable it for the rollback if it must not fire",
     #[cfg(feature = "engine")]
-    find: engine::find,
+    find: super::Find::Workspace(engine::find),
 };
 
 #[cfg(feature = "engine")]
@@ -19,8 +19,9 @@ mod engine {
     use crate::plan::HazardRow;
     use crate::rehearsal::facts::Facts;
     use crate::rehearsal::triggers;
+    use duckdb::Connection;
 
-    pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        triggers::firings(facts.conn, facts.catalog, facts.loaded, facts.spec, facts.steps)
+    pub fn find(facts: &Facts, conn: &Connection) -> Result<Vec<HazardRow>> {
+        triggers::firings(conn, facts.catalog, facts.loaded, facts.spec, facts.steps)
     }
 }

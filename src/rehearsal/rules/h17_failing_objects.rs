@@ -10,7 +10,7 @@ pub const RULE: Rule = Rule {
     title: "a schema object makes a rollback statement fail (a view, rule, policy, trigger or generated column reading a dropped column, a foreign key relying on a dropped key, SET NULL/DEFAULT refused)",
     help: "drop the object before the rollback and recreate it afterwards without the dropped columns (report.md prints its definition), or change the foreign key",
     #[cfg(feature = "engine")]
-    find: engine::find,
+    find: super::Find::Facts(engine::find),
 };
 
 #[cfg(feature = "engine")]

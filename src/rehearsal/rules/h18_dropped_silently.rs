@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
     title: "a schema object that PostgreSQL drops silently with a version column (an index beyond the guide's, a CHECK or other constraint, extended statistics)",
     help: "rerun with --drop-dependents to drop it explicitly, or drop it yourself; recreate it afterwards from its definition if still needed",
     #[cfg(feature = "engine")]
-    find: engine::find,
+    find: super::Find::Facts(engine::find),
 };
 
 #[cfg(feature = "engine")]

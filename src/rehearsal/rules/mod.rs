@@ -5,7 +5,15 @@
 
 use crate::terms::HazardCode;
 #[cfg(feature = "engine")]
-use {super::facts::Facts, crate::error::Result, crate::plan::HazardRow};
+use {
+    super::facts::Facts,
+    crate::error::Result,
+    crate::plan::HazardRow,
+    duckdb::Connection,
+    std::panic::{self, AssertUnwindSafe},
+    std::sync::atomic::{AtomicUsize, Ordering},
+    std::sync::{Condvar, Mutex, PoisonError},
+};
 
 mod h01_semantic_order;
 mod h02_loose_status;
@@ -33,7 +41,19 @@ pub struct Rule {
     pub help: &'static str,
     /// The hazard's rows, found in the facts.
     #[cfg(feature = "engine")]
-    pub(crate) find: fn(&Facts) -> Result<Vec<HazardRow>>,
+    pub(crate) find: Find,
+}
+
+#[cfg(feature = "engine")]
+type MemoryFind = fn(&Facts) -> Result<Vec<HazardRow>>;
+
+/// How a rule finds its rows.
+#[cfg(feature = "engine")]
+pub(crate) enum Find {
+    /// In the facts in memory only: such rules run side by side on two threads.
+    Facts(MemoryFind),
+    /// Querying the workspace besides, on the rehearsal's connection.
+    Workspace(fn(&Facts, &Connection) -> Result<Vec<HazardRow>>),
 }
 
 /// Every rule, in code order.
@@ -63,40 +83,76 @@ pub fn info(code: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.code == code)
 }
 
-/// The rules that query the workspace; the others read only the facts in memory. They run
-/// first, so that the rehearsal's tables in the workspace can go before the largest lists are
-/// made. (A rule missing here fails on the dropped tables, it cannot pass unnoticed.)
+/// A rule's rows once it has run (or its panic).
 #[cfg(feature = "engine")]
-const QUERYING: [HazardCode; 3] = [HazardCode::H14, HazardCode::H15, HazardCode::H16];
+type Ran = std::thread::Result<Result<Vec<HazardRow>>>;
 
 /// Every rule's rows, ordered by code, then by key (rows of one key in the order found).
-/// `queried` runs once the rules that query the workspace are done.
-#[cfg(feature = "engine")]
-pub(crate) fn find_all(facts: &Facts, queried: impl FnOnce() -> Result<()>) -> Result<Vec<HazardRow>> {
-    let mut early = Vec::new();
-    for rule in RULES.iter().filter(|r| QUERYING.contains(&r.code)) {
-        early.push((rule.code, found_in_order(rule, facts)?));
+/// The rules that query the workspace run first, then `queried` (which may drop the
+/// rehearsal's tables: a workspace rule run later fails on them, it cannot pass unnoticed).
+/// The rules of the facts then run on two threads, taken in code order; this one moves each
+/// rule's rows into the one list as soon as the rules before it are in, so that few rules' rows
+/// wait beside the list.
+pub(crate) fn find_all(
+    facts: &Facts,
+    conn: &Connection,
+    queried: impl FnOnce() -> Result<()>,
+) -> Result<Vec<HazardRow>> {
+    let mut ran: Vec<Option<Ran>> = RULES.iter().map(|_| None).collect();
+    for (i, rule) in RULES.iter().enumerate() {
+        if let Find::Workspace(find) = rule.find {
+            ran[i] = Some(Ok(in_order(find(facts, conn))));
+        }
     }
     queried()?;
-    let mut rows = Vec::new();
-    for rule in &RULES {
-        let mut rule_rows = match early.iter_mut().find(|(code, _)| *code == rule.code) {
-            Some((_, found)) => std::mem::take(found),
-            None => found_in_order(rule, facts)?,
-        };
-        // Moved into the one list as each rule ends, which grows by exactly that much: a large
-        // list grows in place (the allocator remaps its pages), so a rule's rows are never held
-        // twice, and the list has no spare room for the plan's lifetime.
-        rows.reserve_exact(rule_rows.len());
-        rows.append(&mut rule_rows);
-    }
-    Ok(rows)
+    let in_memory: Vec<(usize, MemoryFind)> = (RULES.iter().enumerate())
+        .filter_map(|(i, rule)| match rule.find {
+            Find::Facts(find) => Some((i, find)),
+            Find::Workspace(_) => None,
+        })
+        .collect();
+    let next = AtomicUsize::new(0);
+    let (shelf, ready) = (Mutex::new(ran), Condvar::new());
+    let shelved = || shelf.lock().unwrap_or_else(PoisonError::into_inner);
+    // Runs the next rule nobody has taken yet; false once every rule is taken.
+    let run_next = || match in_memory.get(next.fetch_add(1, Ordering::Relaxed)) {
+        Some(&(i, find)) => {
+            let rows = panic::catch_unwind(AssertUnwindSafe(|| in_order(find(facts))));
+            shelved()[i] = Some(rows);
+            ready.notify_all();
+            true
+        }
+        None => false,
+    };
+    std::thread::scope(|scope| {
+        scope.spawn(|| while run_next() {});
+        let mut rows = Vec::new();
+        for i in 0..RULES.len() {
+            let ran = loop {
+                if let Some(ran) = shelved()[i].take() {
+                    break ran;
+                }
+                if !run_next() {
+                    let mut shelf =
+                        ready.wait_while(shelved(), |ran| ran[i].is_none()).unwrap_or_else(PoisonError::into_inner);
+                    break shelf[i].take().expect("a rule's rows, waited for");
+                }
+            };
+            let mut rule_rows = ran.unwrap_or_else(|panic| panic::resume_unwind(panic))?;
+            // Moved into the one list as each rule ends, which grows by exactly that much: a
+            // large list grows in place (the allocator remaps its pages), so a rule's rows are
+            // never held twice, and the list has no spare room for the plan's lifetime.
+            rows.reserve_exact(rule_rows.len());
+            rows.append(&mut rule_rows);
+        }
+        Ok(rows)
+    })
 }
 
 /// A rule's rows by key.
 #[cfg(feature = "engine")]
-fn found_in_order(rule: &Rule, facts: &Facts) -> Result<Vec<HazardRow>> {
-    let mut rows = (rule.find)(facts)?;
+fn in_order(found: Result<Vec<HazardRow>>) -> Result<Vec<HazardRow>> {
+    let mut rows = found?;
     // Most rules find their rows by key already; the others are sorted here, stably.
     if !rows.is_sorted_by(|a, b| a.key <= b.key) {
         rows.sort_by(|a, b| a.key.cmp(&b.key));
