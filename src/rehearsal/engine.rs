@@ -205,13 +205,21 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         keeper_collation::resolve(options.collation.as_deref(), version_column, catalog.database_collation.as_deref())?;
     // The fingerprint reads only the workspace's tables: DuckDB sorts and hashes them on a
     // second connection while the keepers are chosen, before the rehearsal's largest lists.
-    let (fingerprint, (rows, choices)) = side_by_side(
+    let models_query = models_query(spec, models);
+    let (fingerprint, places) = side_by_side(
         r.conn,
         |conn| fingerprint(conn, spec, models, services),
-        || keepers::choose(r.conn, &models_query(spec, models), &collation),
+        || keepers::place(r.conn, &models_query, &collation),
     )?;
     release_freed_memory();
-    let (blockers, row_failures) = r.simulate_deletes()?;
+    // The deletes need only the keepers' table: the models rows come in on a second
+    // connection meanwhile.
+    let collation_name = collation.collator.name();
+    let ((rows, choices), (blockers, row_failures)) = side_by_side(
+        r.conn,
+        |conn| keepers::read_groups(conn, &models_query, collation_name, places),
+        || r.simulate_deletes(),
+    )?;
     keepers::forget(r.conn)?;
     let steps =
         steps::rollback(spec, &models.name, &services.name, options.policy, options.mode, options.delete_orphans);

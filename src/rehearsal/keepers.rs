@@ -6,7 +6,7 @@ use super::arrow_columns;
 use super::facts::{GroupChoice, Interner, ModelRow};
 use super::keeper_collation::KeeperCollation;
 use super::policy::{self, Choice, VersionRow};
-use crate::collation::Collator;
+use crate::collation::{CollationName, Collator};
 use crate::error::{Error, Result};
 use crate::plan::Shared;
 use crate::terms::Policy;
@@ -41,19 +41,16 @@ fn position(policy: Policy) -> &'static str {
 
 /// Chooses both policies' keeper of every `model_id` group of `models`, a query with the
 /// columns rid, id (never NULL), model_id, version, status (text), created_at (epoch
-/// microseconds), immutable, published and notes. Returns the rows grouped by model_id (NULL
-/// first, then in byte order), each group's rows by rid, with each group's choices; leaves
-/// `KEEPERS` on the connection.
-pub fn choose(
-    conn: &Connection,
-    models: &str,
-    collation: &KeeperCollation,
-) -> Result<(Vec<ModelRow>, Vec<GroupChoice>)> {
+/// microseconds), immutable, published and notes: each row's place in its group. Leaves
+/// `KEEPERS` on the connection; `read_groups` then reads the rows.
+pub fn place(conn: &Connection, models: &str, collation: &KeeperCollation) -> Result<Places> {
     let collators: Vec<&Collator> = std::iter::once(&collation.collator).chain(&collation.alternatives).collect();
     rank_versions(conn, models, &collators)?;
     flag_statuses(conn, models)?;
     conn.execute_batch(&keeper_query(models, collators.len()))?;
-    read_groups(conn, models, collation)
+    let places = read_places(conn)?;
+    let (slot, order) = group_order(&places)?;
+    Ok(Places { places, slot, order })
 }
 
 fn distinct(conn: &Connection, models: &str, column: &str) -> Result<Vec<String>> {
@@ -151,6 +148,14 @@ fn keeper_query(models: &str, collators: usize) -> String {
     )
 }
 
+/// The models rows' places in their groups, by rid, and where the grouped rows go.
+pub struct Places {
+    places: Vec<Place>,
+    /// See `group_order`.
+    slot: Vec<usize>,
+    order: Vec<usize>,
+}
+
 /// A models row's place in its group, as `KEEPERS` has it.
 struct Place {
     rid: i64,
@@ -219,16 +224,18 @@ fn group_order(places: &[Place]) -> Result<(Vec<usize>, Vec<usize>)> {
     Ok((slot, order))
 }
 
-/// The models rows grouped by `KEEPERS`'s gid, each group's by rid, with each group's choices.
-/// The rows stream in the table's order and each goes straight to its slot: no sort of the
-/// rows' text, and no second copy of it.
-fn read_groups(
+/// The models rows of `models` (as `place` read them) grouped by `KEEPERS`'s gid (NULL model_id
+/// first, then in byte order), each group's by rid, with each group's choices. The rows stream
+/// in the table's order and each goes straight to its slot: no sort of the rows' text, and no
+/// second copy of it. `conn` may be another connection than `place`'s; `collation` names the
+/// chosen collation in the legacy reasons.
+pub fn read_groups(
     conn: &Connection,
     models: &str,
-    collation: &KeeperCollation,
+    collation: &CollationName,
+    places: Places,
 ) -> Result<(Vec<ModelRow>, Vec<GroupChoice>)> {
-    let places = read_places(conn)?;
-    let (slot, order) = group_order(&places)?;
+    let Places { places, slot, order } = places;
     let mut rows = vec![ModelRow::default(); places.len()];
     // One text per group's model_id and per distinct status, shared by their rows.
     let mut model_ids: Vec<Option<Shared>> = vec![None; places.len() + 1];
@@ -299,7 +306,7 @@ fn group_choice(
     rows: &[ModelRow],
     first: usize,
     members: &[&Place],
-    collation: &KeeperCollation,
+    collation: &CollationName,
     reasons: &mut Interner,
 ) -> GroupChoice {
     let head = members[0];
@@ -315,7 +322,7 @@ fn group_choice(
     let (keeper, tied_with) = choice(|p| p.legacy_pos, |p| p.legacy_tied);
     let reason = reasons.get(&policy::legacy_reason(
         rows[first + keeper].row.status.as_deref(),
-        collation.collator.name(),
+        collation,
         !tied_with.is_empty(),
     ));
     let legacy = Choice { keeper, tied_with, reason };
@@ -363,7 +370,8 @@ pub(crate) mod tests {
         }
         appender.flush().unwrap();
         drop(appender);
-        choose(conn, "SELECT * FROM sample", collation).unwrap()
+        let places = place(conn, "SELECT * FROM sample", collation).unwrap();
+        read_groups(conn, "SELECT * FROM sample", collation.collator.name(), places).unwrap()
     }
 
     fn field(text: &str) -> Option<String> {
