@@ -12,7 +12,7 @@ use {
     duckdb::Connection,
     std::panic::{self, AssertUnwindSafe},
     std::sync::atomic::{AtomicUsize, Ordering},
-    std::sync::{Condvar, Mutex, PoisonError},
+    std::sync::{Condvar, Mutex, MutexGuard, PoisonError},
 };
 
 mod h01_semantic_order;
@@ -91,54 +91,29 @@ type Ran = std::thread::Result<Result<Vec<HazardRow>>>;
 /// The rules that query the workspace run first, then `queried` (which may drop the
 /// rehearsal's tables: a workspace rule run later fails on them, it cannot pass unnoticed).
 /// The rules of the facts then run on two threads, taken in code order; this one moves each
-/// rule's rows into the one list as soon as the rules before it are in, so that few rules' rows
-/// wait beside the list.
+/// rule's rows into the one list as soon as the rules before it are in.
 pub(crate) fn find_all(
     facts: &Facts,
     conn: &Connection,
     queried: impl FnOnce() -> Result<()>,
 ) -> Result<Vec<HazardRow>> {
-    let mut ran: Vec<Option<Ran>> = RULES.iter().map(|_| None).collect();
+    let mut queried_rows: Vec<Option<Result<Vec<HazardRow>>>> = RULES.iter().map(|_| None).collect();
     for (i, rule) in RULES.iter().enumerate() {
         if let Find::Workspace(find) = rule.find {
-            ran[i] = Some(Ok(in_order(find(facts, conn))));
+            queried_rows[i] = Some(in_order(find(facts, conn)));
         }
     }
     queried()?;
-    let in_memory: Vec<(usize, MemoryFind)> = (RULES.iter().enumerate())
-        .filter_map(|(i, rule)| match rule.find {
-            Find::Facts(find) => Some((i, find)),
-            Find::Workspace(_) => None,
-        })
-        .collect();
-    let next = AtomicUsize::new(0);
-    let (shelf, ready) = (Mutex::new(ran), Condvar::new());
-    let shelved = || shelf.lock().unwrap_or_else(PoisonError::into_inner);
-    // Runs the next rule nobody has taken yet; false once every rule is taken.
-    let run_next = || match in_memory.get(next.fetch_add(1, Ordering::Relaxed)) {
-        Some(&(i, find)) => {
-            let rows = panic::catch_unwind(AssertUnwindSafe(|| in_order(find(facts))));
-            shelved()[i] = Some(rows);
-            ready.notify_all();
-            true
-        }
-        None => false,
-    };
+    let shelf = Shelf::new(facts);
     std::thread::scope(|scope| {
-        scope.spawn(|| while run_next() {});
+        let _helper_released = Release(&shelf);
+        scope.spawn(|| shelf.help());
         let mut rows = Vec::new();
-        for i in 0..RULES.len() {
-            let ran = loop {
-                if let Some(ran) = shelved()[i].take() {
-                    break ran;
-                }
-                if !run_next() {
-                    let mut shelf =
-                        ready.wait_while(shelved(), |ran| ran[i].is_none()).unwrap_or_else(PoisonError::into_inner);
-                    break shelf[i].take().expect("a rule's rows, waited for");
-                }
+        for (i, queried) in queried_rows.into_iter().enumerate() {
+            let mut rule_rows = match queried {
+                Some(found) => found?,
+                None => shelf.take(i).unwrap_or_else(|panic| panic::resume_unwind(panic))?,
             };
-            let mut rule_rows = ran.unwrap_or_else(|panic| panic::resume_unwind(panic))?;
             // Moved into the one list as each rule ends, which grows by exactly that much: a
             // large list grows in place (the allocator remaps its pages), so a rule's rows are
             // never held twice, and the list has no spare room for the plan's lifetime.
@@ -147,6 +122,89 @@ pub(crate) fn find_all(
         }
         Ok(rows)
     })
+}
+
+/// The rules of the facts, run by two threads in code order, and their rows until taken.
+#[cfg(feature = "engine")]
+struct Shelf<'f, 'a> {
+    facts: &'f Facts<'a>,
+    rules: Vec<(usize, MemoryFind)>,
+    next: AtomicUsize,
+    /// Each rule's rows, by its place in `RULES`, once run and until taken; whether the list
+    /// is done (or given up).
+    ran: Mutex<(Vec<Option<Ran>>, bool)>,
+    changed: Condvar,
+}
+
+#[cfg(feature = "engine")]
+impl<'f, 'a> Shelf<'f, 'a> {
+    fn new(facts: &'f Facts<'a>) -> Self {
+        let rules = (RULES.iter().enumerate())
+            .filter_map(|(i, rule)| match rule.find {
+                Find::Facts(find) => Some((i, find)),
+                Find::Workspace(_) => None,
+            })
+            .collect();
+        let ran = Mutex::new((RULES.iter().map(|_| None).collect(), false));
+        Shelf { facts, rules, next: AtomicUsize::new(0), ran, changed: Condvar::new() }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, (Vec<Option<Ran>>, bool)> {
+        self.ran.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs the next rule nobody has taken yet; false once every rule is taken.
+    fn run_next(&self) -> bool {
+        let Some(&(i, find)) = self.rules.get(self.next.fetch_add(1, Ordering::Relaxed)) else { return false };
+        let rows = panic::catch_unwind(AssertUnwindSafe(|| in_order(find(self.facts))));
+        self.lock().0[i] = Some(rows);
+        self.changed.notify_all();
+        true
+    }
+
+    /// The second thread: runs rules while at most one rule's rows wait to be taken, so that
+    /// few wait beside the list.
+    fn help(&self) {
+        loop {
+            let waiting = |(ran, done): &mut (Vec<Option<Ran>>, bool)| !*done && ran.iter().flatten().count() > 1;
+            let done = self.changed.wait_while(self.lock(), waiting).unwrap_or_else(PoisonError::into_inner).1;
+            if done || !self.run_next() {
+                return;
+            }
+        }
+    }
+
+    /// The rows of the rule at `i` in `RULES`: run here if nobody took it yet.
+    fn take(&self, i: usize) -> Ran {
+        loop {
+            if let Some(ran) = self.lock().0[i].take() {
+                self.changed.notify_all();
+                return ran;
+            }
+            if !self.run_next() {
+                let mut ran = self
+                    .changed
+                    .wait_while(self.lock(), |(ran, _)| ran[i].is_none())
+                    .unwrap_or_else(PoisonError::into_inner);
+                let taken = ran.0[i].take().expect("a rule's rows, waited for");
+                drop(ran);
+                self.changed.notify_all();
+                return taken;
+            }
+        }
+    }
+}
+
+/// Tells the second thread that the list is done (or given up, on an error or a panic).
+#[cfg(feature = "engine")]
+struct Release<'s, 'f, 'a>(&'s Shelf<'f, 'a>);
+
+#[cfg(feature = "engine")]
+impl Drop for Release<'_, '_, '_> {
+    fn drop(&mut self) {
+        self.0.lock().1 = true;
+        self.0.changed.notify_all();
+    }
 }
 
 /// A rule's rows by key.
