@@ -98,7 +98,7 @@ fn models_query(spec: &Spec, table: &Table) -> String {
 fn load_services(conn: &Connection, spec: &Spec, table: &Table) -> Result<Vec<ServiceRow>> {
     let s = &spec.services;
     let sql = format!(
-        "SELECT rowid, {}, {}, {}, {}, {} FROM {} ORDER BY rowid",
+        "SELECT rowid, {}, {}, {}, {}, {} FROM {}",
         text(&s.id),
         text(&s.service_id),
         text(&s.name),
@@ -122,6 +122,11 @@ fn load_services(conn: &Connection, spec: &Spec, table: &Table) -> Result<Vec<Se
             model_id: arrow_columns::text(model_id, i),
             pin: arrow_columns::text(pin, i),
         }));
+    }
+    // A table's scan gives its rows in rowid order (the workspace keeps the insertion order):
+    // sorted here only should it not, where DuckDB would sort every row's texts for it.
+    if !services.is_sorted_by_key(|s| s.rid) {
+        services.sort_by_key(|s| s.rid);
     }
     Ok(services)
 }
