@@ -5,10 +5,22 @@ use crate::error::{Error, Result};
 use duckdb::arrow::array::{Array, AsArray, BooleanArray, Int64Array, StringArray};
 use duckdb::arrow::datatypes::Int64Type;
 use duckdb::arrow::record_batch::RecordBatch;
+use duckdb::Connection;
 
 fn unexpected(batch: &RecordBatch, index: usize, wanted: &str) -> Error {
     let field = batch.schema_ref().field(index).clone();
     Error::Internal(format!("column {} of a rehearsal query is {}, not {wanted}", field.name(), field.data_type()))
+}
+
+/// The one BIGINT column of `sql`'s rows, without NULLs (rowids, say).
+pub fn integer_rows(conn: &Connection, sql: &str) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare(sql)?;
+    let mut values = Vec::new();
+    for batch in stmt.stream_arrow([])? {
+        let batch = batch?;
+        values.extend_from_slice(without_nulls(&batch, 0, integers(&batch, 0)?)?.values());
+    }
+    Ok(values)
 }
 
 /// A VARCHAR column.

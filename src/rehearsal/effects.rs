@@ -5,6 +5,7 @@
 //! row statement of the rollback is a phase: its rows are tagged with it as they are found, so
 //! that its blockers and triggers are told apart from the next one's.
 
+use super::arrow_columns;
 use crate::catalog::{quote_ident, Catalog, Constraint, FkAction, FkEdge, ForeignKey, TableName};
 use crate::error::Result;
 use crate::plan::RowEffects;
@@ -38,14 +39,17 @@ pub fn recorded(conn: &Connection) -> Result<RowEffects> {
     // Rowids only, a query per table (and foreign key): the names are not read once a row.
     let mut effects = RowEffects::default();
     for table in texts(conn, &format!("SELECT DISTINCT tbl FROM {DELETED}"))? {
-        let rids = rowids(conn, &format!("SELECT rid FROM {DELETED} WHERE tbl = {} ORDER BY rid", literal(&table)))?;
+        let rids = arrow_columns::integer_rows(
+            conn,
+            &format!("SELECT rid FROM {DELETED} WHERE tbl = {} ORDER BY rid", literal(&table)),
+        )?;
         effects.deleted.insert(table, rids);
     }
     let mut stmt = conn.prepare(&format!("SELECT DISTINCT tbl, constraint_name FROM {CHANGED}"))?;
     let keys = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     for key in keys {
         let (table, constraint) = key?;
-        let rids = rowids(
+        let rids = arrow_columns::integer_rows(
             conn,
             &format!(
                 "SELECT rid FROM {CHANGED} WHERE tbl = {} AND constraint_name = {} ORDER BY rid",
@@ -62,12 +66,6 @@ fn texts(conn: &Connection, sql: &str) -> Result<Vec<String>> {
     let mut stmt = conn.prepare(sql)?;
     let texts = stmt.query_map([], |r| r.get::<_, String>(0))?;
     Ok(texts.collect::<Result<_, _>>()?)
-}
-
-fn rowids(conn: &Connection, sql: &str) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare(sql)?;
-    let rids = stmt.query_map([], |r| r.get::<_, i64>(0))?;
-    Ok(rids.collect::<Result<_, _>>()?)
 }
 
 /// Puts a plan's rows back into the effects tables of `conn`, which need not be the

@@ -788,9 +788,11 @@ fn keep_and_delete(
 }
 
 fn rid_set(conn: &Connection, table: &TableName) -> Result<BTreeSet<i64>> {
-    let mut stmt = conn.prepare(&format!("SELECT rid FROM {DELETED} WHERE tbl = ?"))?;
-    let rows = stmt.query_map([table.to_string()], |r| r.get::<_, i64>(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let rids = arrow_columns::integer_rows(
+        conn,
+        &format!("SELECT rid FROM {DELETED} WHERE tbl = {}", literal(&table.to_string())),
+    )?;
+    Ok(rids.into_iter().collect())
 }
 
 /// Row counts and digests of the rows the rollback decides on (same SQL as the drift guard).
