@@ -289,8 +289,6 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         r.conn,
         after_queries,
     )?;
-    // The rules' own lists were freed by the thread that ran them: their room goes to the plan.
-    release_freed_memory();
 
     let divergence = divergence(&rows, &choices);
     let collation_sensitive =

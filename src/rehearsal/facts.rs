@@ -10,9 +10,9 @@ use crate::plan::Step;
 use crate::plan::{CascadeRow, HazardRow, ServiceImpact, Shared};
 use crate::spec::Spec;
 use crate::terms::{HazardCode, Policy};
+use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::Hash;
-use std::sync::OnceLock;
 
 /// A models row with what the reports need besides the policy's columns.
 #[derive(Debug, Clone, Default)]
@@ -66,8 +66,8 @@ impl ServiceFact {
     }
 }
 
-/// Everything the rules read, gathered once by the engine; shared by the threads that run the
-/// rules.
+/// Everything the rules read, gathered once by the engine (the rules that query the workspace
+/// get its connection besides).
 pub struct Facts<'a> {
     pub catalog: &'a Catalog,
     pub spec: &'a Spec,
@@ -89,7 +89,7 @@ pub struct Facts<'a> {
     /// model_ids with several rows after the rollback (V2's count).
     pub duplicates: u64,
     /// The order the models rows' hazards are listed in, made on first use by `models_order`.
-    pub models_order: OnceLock<ModelsOrder<'a>>,
+    pub models_order: OnceCell<ModelsOrder<'a>>,
 }
 
 impl<'a> Facts<'a> {

@@ -5,15 +5,7 @@
 
 use crate::terms::HazardCode;
 #[cfg(feature = "engine")]
-use {
-    super::facts::Facts,
-    crate::error::Result,
-    crate::plan::HazardRow,
-    duckdb::Connection,
-    std::panic::{self, AssertUnwindSafe},
-    std::sync::atomic::{AtomicUsize, Ordering},
-    std::sync::{Condvar, Mutex, MutexGuard, PoisonError},
-};
+use {super::facts::Facts, crate::error::Result, crate::plan::HazardRow, duckdb::Connection};
 
 mod h01_semantic_order;
 mod h02_loose_status;
@@ -44,14 +36,11 @@ pub struct Rule {
     pub(crate) find: Find,
 }
 
-#[cfg(feature = "engine")]
-type MemoryFind = fn(&Facts) -> Result<Vec<HazardRow>>;
-
 /// How a rule finds its rows.
 #[cfg(feature = "engine")]
 pub(crate) enum Find {
-    /// In the facts in memory only: such rules run side by side on two threads.
-    Facts(MemoryFind),
+    /// In the facts in memory only.
+    Facts(fn(&Facts) -> Result<Vec<HazardRow>>),
     /// Querying the workspace besides, on the rehearsal's connection.
     Workspace(fn(&Facts, &Connection) -> Result<Vec<HazardRow>>),
 }
@@ -83,128 +72,37 @@ pub fn info(code: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.code == code)
 }
 
-/// A rule's rows once it has run (or its panic).
-#[cfg(feature = "engine")]
-type Ran = std::thread::Result<Result<Vec<HazardRow>>>;
-
 /// Every rule's rows, ordered by code, then by key (rows of one key in the order found).
 /// The rules that query the workspace run first, then `queried` (which may drop the
-/// rehearsal's tables: a workspace rule run later fails on them, it cannot pass unnoticed).
-/// The rules of the facts then run on two threads, taken in code order; this one moves each
-/// rule's rows into the one list as soon as the rules before it are in.
+/// rehearsal's tables: a workspace rule run later fails on them, it cannot pass unnoticed),
+/// then the rules of the facts. (Run on a second thread, those took 0.1 s less on a quiet
+/// machine, but the second thread's allocations raised the peak by up to 15 MiB.)
 pub(crate) fn find_all(
     facts: &Facts,
     conn: &Connection,
     queried: impl FnOnce() -> Result<()>,
 ) -> Result<Vec<HazardRow>> {
-    let mut queried_rows: Vec<Option<Result<Vec<HazardRow>>>> = RULES.iter().map(|_| None).collect();
+    let mut queried_rows: Vec<Option<Vec<HazardRow>>> = RULES.iter().map(|_| None).collect();
     for (i, rule) in RULES.iter().enumerate() {
         if let Find::Workspace(find) = rule.find {
-            queried_rows[i] = Some(in_order(find(facts, conn)));
+            queried_rows[i] = Some(in_order(find(facts, conn))?);
         }
     }
     queried()?;
-    let shelf = Shelf::new(facts);
-    std::thread::scope(|scope| {
-        let _helper_released = Release(&shelf);
-        scope.spawn(|| shelf.help());
-        let mut rows = Vec::new();
-        for (i, queried) in queried_rows.into_iter().enumerate() {
-            let mut rule_rows = match queried {
-                Some(found) => found?,
-                None => shelf.take(i).unwrap_or_else(|panic| panic::resume_unwind(panic))?,
-            };
-            // Moved into the one list as each rule ends, which grows by exactly that much: a
-            // large list grows in place (the allocator remaps its pages), so a rule's rows are
-            // never held twice, and the list has no spare room for the plan's lifetime.
-            rows.reserve_exact(rule_rows.len());
-            rows.append(&mut rule_rows);
-        }
-        Ok(rows)
-    })
-}
-
-/// The rules of the facts, run by two threads in code order, and their rows until taken.
-#[cfg(feature = "engine")]
-struct Shelf<'f, 'a> {
-    facts: &'f Facts<'a>,
-    rules: Vec<(usize, MemoryFind)>,
-    next: AtomicUsize,
-    /// Each rule's rows, by its place in `RULES`, once run and until taken; whether the list
-    /// is done (or given up).
-    ran: Mutex<(Vec<Option<Ran>>, bool)>,
-    changed: Condvar,
-}
-
-#[cfg(feature = "engine")]
-impl<'f, 'a> Shelf<'f, 'a> {
-    fn new(facts: &'f Facts<'a>) -> Self {
-        let rules = (RULES.iter().enumerate())
-            .filter_map(|(i, rule)| match rule.find {
-                Find::Facts(find) => Some((i, find)),
-                Find::Workspace(_) => None,
-            })
-            .collect();
-        let ran = Mutex::new((RULES.iter().map(|_| None).collect(), false));
-        Shelf { facts, rules, next: AtomicUsize::new(0), ran, changed: Condvar::new() }
+    let mut rows = Vec::new();
+    for (rule, queried) in RULES.iter().zip(queried_rows) {
+        let mut rule_rows = match (queried, &rule.find) {
+            (Some(found), _) => found,
+            (None, Find::Facts(find)) => in_order(find(facts))?,
+            (None, Find::Workspace(_)) => unreachable!("the rules that query the workspace ran first"),
+        };
+        // Moved into the one list as each rule ends, which grows by exactly that much: a large
+        // list grows in place (the allocator remaps its pages), so a rule's rows are never held
+        // twice, and the list has no spare room for the plan's lifetime.
+        rows.reserve_exact(rule_rows.len());
+        rows.append(&mut rule_rows);
     }
-
-    fn lock(&self) -> MutexGuard<'_, (Vec<Option<Ran>>, bool)> {
-        self.ran.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Runs the next rule nobody has taken yet; false once every rule is taken.
-    fn run_next(&self) -> bool {
-        let Some(&(i, find)) = self.rules.get(self.next.fetch_add(1, Ordering::Relaxed)) else { return false };
-        let rows = panic::catch_unwind(AssertUnwindSafe(|| in_order(find(self.facts))));
-        self.lock().0[i] = Some(rows);
-        self.changed.notify_all();
-        true
-    }
-
-    /// The second thread: runs rules while at most one rule's rows wait to be taken, so that
-    /// few wait beside the list.
-    fn help(&self) {
-        loop {
-            let waiting = |(ran, done): &mut (Vec<Option<Ran>>, bool)| !*done && ran.iter().flatten().count() > 1;
-            let done = self.changed.wait_while(self.lock(), waiting).unwrap_or_else(PoisonError::into_inner).1;
-            if done || !self.run_next() {
-                return;
-            }
-        }
-    }
-
-    /// The rows of the rule at `i` in `RULES`: run here if nobody took it yet.
-    fn take(&self, i: usize) -> Ran {
-        loop {
-            if let Some(ran) = self.lock().0[i].take() {
-                self.changed.notify_all();
-                return ran;
-            }
-            if !self.run_next() {
-                let mut ran = self
-                    .changed
-                    .wait_while(self.lock(), |(ran, _)| ran[i].is_none())
-                    .unwrap_or_else(PoisonError::into_inner);
-                let taken = ran.0[i].take().expect("a rule's rows, waited for");
-                drop(ran);
-                self.changed.notify_all();
-                return taken;
-            }
-        }
-    }
-}
-
-/// Tells the second thread that the list is done (or given up, on an error or a panic).
-#[cfg(feature = "engine")]
-struct Release<'s, 'f, 'a>(&'s Shelf<'f, 'a>);
-
-#[cfg(feature = "engine")]
-impl Drop for Release<'_, '_, '_> {
-    fn drop(&mut self) {
-        self.0.lock().1 = true;
-        self.0.changed.notify_all();
-    }
+    Ok(rows)
 }
 
 /// A rule's rows by key.
