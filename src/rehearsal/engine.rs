@@ -240,18 +240,11 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     workspace.release_table_cache()?;
     let service_rows = load_services(r.conn, spec, services)?;
     let services_before = service_rows.len() as u64;
-    // What the services serve afterwards is worked out in memory on a second thread while the
-    // effects tables give the cascade rows and V1-V3.
-    let (services_after, found) = beside(
-        || service_facts(options, &rows, &choices, service_rows, &deleted_services),
-        || -> Result<_> {
-            let cascade = r.cascade(&mut Interner::default())?;
-            let verification = r.verify(&replay)?;
-            let predicted_failure = r.earlier_backups(&cascade)?.or_else(|| predicted_failure(&replay));
-            Ok((cascade, verification, predicted_failure))
-        },
-    );
-    let (cascade, verification, predicted_failure) = found?;
+    let services_after = r.service_facts(&rows, &choices, service_rows, &deleted_services);
+    let mut texts = Interner::default();
+    let cascade = r.cascade(&mut texts)?;
+    let verification = r.verify(&replay)?;
+    let predicted_failure = r.earlier_backups(&cascade)?.or_else(|| predicted_failure(&replay));
     workspace.release_table_cache()?;
     let mut effects = None;
     let after_queries = || {
@@ -333,79 +326,12 @@ fn side_by_side<A: Send, B>(
     main: impl FnOnce() -> Result<B>,
 ) -> Result<(A, B)> {
     let second = conn.try_clone()?;
-    let (side, main) = beside(move || job(&second), main);
-    Ok((side?, main?))
-}
-
-/// Runs `job` on a second thread while `main` runs here.
-fn beside<A: Send, B>(job: impl FnOnce() -> A + Send, main: impl FnOnce() -> B) -> (A, B) {
     std::thread::scope(|scope| {
-        let side = scope.spawn(job);
+        let side = scope.spawn(move || job(&second));
         let main = main();
-        (side.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), main)
+        let side = side.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        Ok((side?, main?))
     })
-}
-
-/// What each service serves afterwards, and whether its model and its pin existed.
-fn service_facts(
-    options: &Options,
-    rows: &[ModelRow],
-    choices: &[GroupChoice],
-    service_rows: Vec<ServiceRow>,
-    deleted_services: &BTreeSet<i64>,
-) -> Vec<ServiceFact> {
-    let mode = options.mode;
-    // Rows are grouped by model_id: a service's model is a group, its pin one of its rows.
-    // Each group's model_id and the version its services serve afterwards are one text,
-    // shared by its services.
-    let groups: HashMap<&str, (&GroupChoice, &Shared, Option<Shared>)> = choices
-        .iter()
-        .filter_map(|c| {
-            let model_id = rows[c.members[0]].row.model_id.as_ref()?;
-            let after = match mode {
-                Mode::Full => rows[c.keeper(options.policy)].row.version.as_deref().map(Shared::from),
-                Mode::Selective => None,
-            };
-            Some((&**model_id, (c, model_id, after)))
-        })
-        .collect();
-    let version = |member: &usize| rows[*member].row.version.as_deref();
-    let mut facts = Vec::with_capacity(service_rows.len());
-    for svc in service_rows {
-        let group = svc.model_id.as_deref().and_then(|id| groups.get(id));
-        let pin_existed = match (group, svc.pin.as_deref()) {
-            (Some((group, ..)), Some(pin)) => group.members.iter().any(|m| version(m) == Some(pin)),
-            _ => false,
-        };
-        let after = group.and_then(|(_, _, after)| after.clone());
-        let model_id = match group {
-            Some((_, model_id, _)) => Some(Shared::clone(model_id)),
-            None => svc.model_id.as_deref().map(Shared::from),
-        };
-        let action = if deleted_services.contains(&svc.rid) {
-            ServiceAction::Deleted
-        } else if group.is_none() {
-            ServiceAction::Orphan
-        } else if mode == Mode::Selective || after.as_deref() == svc.pin.as_deref() {
-            ServiceAction::Unchanged
-        } else {
-            ServiceAction::Repointed
-        };
-        facts.push(ServiceFact {
-            known_model: group.is_some(),
-            pin_existed,
-            impact: ServiceImpact {
-                id: svc.id,
-                service_id: svc.service_id,
-                name: svc.name,
-                model_id,
-                model_version_before: svc.pin,
-                model_version_after: after,
-                action,
-            },
-        });
-    }
-    facts
 }
 
 /// Rows deleted per table with partitions or inheritance children, its descendants' included.
@@ -559,6 +485,68 @@ impl Rehearsal<'_> {
             }
         }
         Ok(found)
+    }
+
+    /// What each service serves afterwards, and whether its model and its pin existed.
+    fn service_facts(
+        &self,
+        rows: &[ModelRow],
+        choices: &[GroupChoice],
+        service_rows: Vec<ServiceRow>,
+        deleted_services: &BTreeSet<i64>,
+    ) -> Vec<ServiceFact> {
+        let mode = self.options.mode;
+        // Rows are grouped by model_id: a service's model is a group, its pin one of its rows.
+        // Each group's model_id and the version its services serve afterwards are one text,
+        // shared by its services.
+        let groups: HashMap<&str, (&GroupChoice, &Shared, Option<Shared>)> = choices
+            .iter()
+            .filter_map(|c| {
+                let model_id = rows[c.members[0]].row.model_id.as_ref()?;
+                let after = match mode {
+                    Mode::Full => rows[c.keeper(self.options.policy)].row.version.as_deref().map(Shared::from),
+                    Mode::Selective => None,
+                };
+                Some((&**model_id, (c, model_id, after)))
+            })
+            .collect();
+        let version = |member: &usize| rows[*member].row.version.as_deref();
+        let mut facts = Vec::with_capacity(service_rows.len());
+        for svc in service_rows {
+            let group = svc.model_id.as_deref().and_then(|id| groups.get(id));
+            let pin_existed = match (group, svc.pin.as_deref()) {
+                (Some((group, ..)), Some(pin)) => group.members.iter().any(|m| version(m) == Some(pin)),
+                _ => false,
+            };
+            let after = group.and_then(|(_, _, after)| after.clone());
+            let model_id = match group {
+                Some((_, model_id, _)) => Some(Shared::clone(model_id)),
+                None => svc.model_id.as_deref().map(Shared::from),
+            };
+            let action = if deleted_services.contains(&svc.rid) {
+                ServiceAction::Deleted
+            } else if group.is_none() {
+                ServiceAction::Orphan
+            } else if mode == Mode::Selective || after.as_deref() == svc.pin.as_deref() {
+                ServiceAction::Unchanged
+            } else {
+                ServiceAction::Repointed
+            };
+            facts.push(ServiceFact {
+                known_model: group.is_some(),
+                pin_existed,
+                impact: ServiceImpact {
+                    id: svc.id,
+                    service_id: svc.service_id,
+                    name: svc.name,
+                    model_id,
+                    model_version_before: svc.pin,
+                    model_version_after: after,
+                    action,
+                },
+            });
+        }
+        facts
     }
 
     /// The rows of other tables that the foreign keys delete or change.
