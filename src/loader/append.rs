@@ -16,6 +16,7 @@ use duckdb::arrow::error::ArrowError;
 use duckdb::arrow::ffi_stream::FFI_ArrowArrayStream;
 use duckdb::Connection;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -92,12 +93,13 @@ pub fn run(
     messages: Receiver<Message>,
     lane: usize,
     inserted: Sender<Inserted>,
+    refused: &AtomicUsize,
 ) -> Result<(), Failure> {
     let workspace: String = conn
         .query_row("SELECT current_database()", [], |r| r.get(0))
         .map_err(|e| Failure { claim: 0, error: e.into() })?;
     let lane = Lane { conn: &conn, raw: &raw, workspace: quote_ident(&workspace), view: incoming(lane) };
-    lane.insert_all(messages, &inserted)
+    lane.insert_all(messages, &inserted, refused)
 }
 
 /// One lane's connections; `workspace` is the quoted name of the workspace's catalog, which the
@@ -110,7 +112,13 @@ struct Lane<'a> {
 }
 
 impl Lane<'_> {
-    fn insert_all(&self, messages: Receiver<Message>, inserted: &Sender<Inserted>) -> Result<(), Failure> {
+    /// `refused` is set to the claim number of a table whose rows failed, for its reader.
+    fn insert_all(
+        &self,
+        messages: Receiver<Message>,
+        inserted: &Sender<Inserted>,
+        refused: &AtomicUsize,
+    ) -> Result<(), Failure> {
         let messages = Arc::new(Mutex::new(messages));
         let mut target: Option<Target> = None;
         let mut first_failure: Option<Failure> = None;
@@ -129,6 +137,7 @@ impl Lane<'_> {
                     let (inserted, stop) = self.insert_run(target, batch, &messages);
                     if let Err(error) = inserted {
                         failed = true;
+                        refused.store(target.claim, Ordering::Relaxed);
                         if first_failure.as_ref().is_none_or(|first| target.claim < first.claim) {
                             first_failure = Some(Failure { claim: target.claim, error });
                         }

@@ -21,6 +21,7 @@ use batch::{Batch, TableBatcher};
 use claims::Claims;
 use duckdb::Connection;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 
 /// Batches waiting for DuckDB: enough that neither side waits on the other's hiccups.
@@ -122,8 +123,9 @@ impl<R: Fn(&mut dyn RowSink) -> Result<()> + Sync> Shared<'_, R> {
     fn lane(&self, lane: usize, conn: Connection, raw: RawConnection) -> Result<BTreeMap<TableName, u64>, Failure> {
         let (sender, receiver) = sync_channel(QUEUE);
         let (inserted_sender, inserted) = channel();
+        let refused = &AtomicUsize::new(usize::MAX);
         let outcome = std::thread::scope(|scope| {
-            let appending = scope.spawn(move || append::run(conn, raw, receiver, lane, inserted_sender));
+            let appending = scope.spawn(move || append::run(conn, raw, receiver, lane, inserted_sender, refused));
             let mut sink = BatchSink {
                 catalog: self.catalog,
                 claims: self.claims,
@@ -132,6 +134,7 @@ impl<R: Fn(&mut dyn RowSink) -> Result<()> + Sync> Shared<'_, R> {
                 sender,
                 inserted,
                 awaited: 0,
+                refused,
                 current: None,
                 counts: BTreeMap::new(),
                 progress: self.progress,
@@ -166,6 +169,8 @@ struct BatchSink<'a> {
     /// DuckDB's word on each table the lane sent, and how many are still to come.
     inserted: Receiver<Inserted>,
     awaited: usize,
+    /// The claim number of a table whose rows DuckDB refused: its reader stops there.
+    refused: &'a AtomicUsize,
     current: Option<(TableBatcher, u64)>,
     counts: BTreeMap<TableName, u64>,
     progress: &'a Progress,
@@ -180,6 +185,10 @@ impl BatchSink<'_> {
     /// Sends a batch, counting its rows as done: a count for each row, shared by the lanes,
     /// cost as much as a tenth of the reading.
     fn send_rows(&self, batch: Batch) -> Result<()> {
+        if self.refused.load(Ordering::Relaxed) == self.claim {
+            // DuckDB's failure, earlier in this table, is the one reported.
+            return Err(Error::Internal(format!("DuckDB refused rows of claim {} before these", self.claim)));
+        }
         self.progress.add(batch.record.num_rows() as u64);
         self.send(Message::Rows(batch))
     }
@@ -587,6 +596,25 @@ mod tests {
         let bad = |i, c| if i == 3_000 && c == 1 { Some("12x".to_string()) } else { good(i, c) };
         let error = load(4_000, bad, None).err().unwrap().to_string();
         assert_eq!(error, "dump.sql:3002: \"12x\" is not a valid integer for column \"n\" of public.t");
+    }
+
+    #[test]
+    fn a_reader_stops_soon_after_duckdb_refused_its_table() {
+        let (workspace, catalog, table) = workspace_with("t", vec![column("n", "bigint")]);
+        let (rows, read) = (400_000, std::sync::atomic::AtomicU64::new(0));
+        let error = load_rows(&workspace, &catalog, &Progress::default(), 1, &[], |sink| {
+            sink.begin(&table, &["n".to_string()], origin(), 1)?;
+            for i in 0..rows {
+                read.fetch_add(1, Ordering::Relaxed);
+                sink.row(&[Some(if i == 10 { "12x" } else { "1" })], i + 2)?;
+            }
+            sink.end().map(|_| ())
+        })
+        .err()
+        .unwrap();
+        assert_eq!(error.to_string(), "dump.sql:12: \"12x\" is not a valid bigint for column \"n\" of public.t");
+        let read = read.load(Ordering::Relaxed);
+        assert!(read < rows / 2, "{read} of {rows} rows read after DuckDB refused the table");
     }
 
     #[test]
