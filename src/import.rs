@@ -54,7 +54,10 @@ pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportO
     let expected: u64 = scan.data.iter().filter(|d| wanted.contains(&d.table)).filter_map(|d| d.rows).sum();
     options.progress.phase("loading rows", "rows", expected);
     let lanes = if reader.side_by_side() { LANES } else { 1 };
-    let counts = load_rows(workspace, catalog, &options.progress, lanes, |sink| reader.load(&wanted, sink))?;
+    let export_order: Vec<TableName> =
+        scan.data.iter().map(|d| d.table.clone()).filter(|table| wanted.contains(table)).collect();
+    let counts =
+        load_rows(workspace, catalog, &options.progress, lanes, &export_order, |sink| reader.load(&wanted, sink))?;
     options.progress.end_phase();
     let stats: Vec<TableStat> = catalog
         .tables

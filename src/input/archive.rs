@@ -323,7 +323,10 @@ impl Input for Archive {
         } else {
             Vec::new()
         };
-        for entry in self.entries.iter().filter(|e| tables.contains(&e.table)) {
+        let wanted: Vec<&DataEntry> = self.entries.iter().filter(|e| tables.contains(&e.table)).collect();
+        let sizes = custom.as_ref().map(CustomData::stored_sizes).unwrap_or_default();
+        let order = super::largest_first(wanted.iter().map(|e| (&e.table, sizes.get(&e.dump_id).copied())));
+        for entry in order.into_iter().map(|i| wanted[i]) {
             if !sink.claim(&entry.table) {
                 continue;
             }

@@ -236,7 +236,9 @@ impl Input for CsvDirectory {
     }
 
     fn load(&self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()> {
-        for (table, file) in self.files.iter().filter(|(t, _)| tables.contains(t)) {
+        let wanted: Vec<&(TableName, PathBuf)> = self.files.iter().filter(|(t, _)| tables.contains(t)).collect();
+        let sizes = wanted.iter().map(|(table, file)| (table, std::fs::metadata(file).ok().map(|m| m.len())));
+        for (table, file) in super::largest_first(sizes).into_iter().map(|i| wanted[i]) {
             if !sink.claim(table) {
                 continue;
             }

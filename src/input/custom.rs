@@ -82,6 +82,15 @@ impl CustomData {
         EntryReader::new(&mut self.file, self.int_size, self.compression).map(Some).map_err(archive_error)
     }
 
+    /// The bytes of each block whose place the table of contents gives, up to the next such
+    /// block (or the end of the file): the blocks' sizes as stored, compressed or not.
+    pub fn stored_sizes(&self) -> HashMap<i32, u64> {
+        let mut starts: Vec<(u64, i32)> = self.known.iter().map(|(&id, &start)| (start, id)).collect();
+        starts.sort_unstable();
+        let ends = starts.iter().skip(1).map(|&(start, _)| start).chain([self.length]);
+        starts.iter().zip(ends).map(|(&(start, id), end)| (id, end.saturating_sub(start))).collect()
+    }
+
     /// Where the block of `dump_id` starts, walking over the blocks not yet known if needed.
     fn locate(&mut self, dump_id: i32) -> io::Result<Option<u64>> {
         if let Some(&start) = self.known.get(&dump_id) {

@@ -143,6 +143,28 @@ pub trait Input: Sync {
     fn load(&self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()>;
 }
 
+/// The order in which a reader that can reach every table's rows on its own goes through the
+/// export's data blocks, given each block's table and size (`None` when unknown): the tables
+/// holding the most bytes first, each table's blocks in export order, tables of unknown size
+/// last in export order. Side by side, a lane that met the largest table last would load it
+/// alone while the other lane waits; met first, the other lanes load the rest beside it.
+pub fn largest_first<'a>(blocks: impl IntoIterator<Item = (&'a TableName, Option<u64>)>) -> Vec<usize> {
+    let blocks: Vec<(&TableName, Option<u64>)> = blocks.into_iter().collect();
+    let mut sizes: Vec<(&TableName, Option<u64>)> = Vec::new();
+    for &(table, size) in &blocks {
+        match sizes.iter_mut().find(|(t, _)| *t == table) {
+            Some((_, total)) => *total = total.zip(size).map(|(a, b)| a + b),
+            None => sizes.push((table, size)),
+        }
+    }
+    // Stable: tables of equal (or unknown) size keep the export's order.
+    sizes.sort_by_key(|&(_, size)| std::cmp::Reverse(size));
+    sizes
+        .iter()
+        .flat_map(|(table, _)| (0..blocks.len()).filter(|&i| blocks[i].0 == *table).collect::<Vec<_>>())
+        .collect()
+}
+
 /// Opens an export, choosing the reader from what the path holds. `database` chooses one of
 /// the databases of a `pg_dumpall` file. Readers count the bytes they stream into `progress`.
 pub fn open(path: &Path, database: Option<&str>, progress: Arc<Progress>) -> Result<Box<dyn Input>> {
@@ -158,4 +180,17 @@ pub fn open(path: &Path, database: Option<&str>, progress: Arc<Progress>) -> Res
     }
     let compression = source::Compression::of(path)?;
     Ok(Box::new(plain::PlainDump::new(path, compression, progress, database.map(str::to_string))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tables_holding_most_bytes_come_first_each_with_its_blocks_in_order() {
+        let [a, b, c, d] = ["a", "b", "c", "d"].map(|t| TableName::new("public", t));
+        let blocks = [(&a, Some(10)), (&b, Some(30)), (&a, Some(25)), (&c, None), (&d, Some(20)), (&b, Some(1))];
+        assert_eq!(largest_first(blocks), [0, 2, 1, 5, 4, 3]);
+        assert_eq!(largest_first([(&a, None), (&b, None)]), [0, 1]);
+    }
 }

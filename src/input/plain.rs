@@ -1,6 +1,7 @@
 //! pg_dump plain format (`.sql`, or compressed: gzip `.sql.gz`, lz4, zstd). Pass 1 parses every statement
 //! but INSERTs, records where each table's rows lie, and skips COPY data line by line without
-//! decoding it; pass 2 jumps to the blocks of the wanted tables and decodes only those.
+//! decoding it; pass 2 jumps to the blocks of the wanted tables and decodes only those (in an
+//! uncompressed file the largest tables' first, `largest_first`).
 
 use super::copy_text::DecodedRow;
 use super::ddl::{self, Parsed};
@@ -235,7 +236,13 @@ impl Input for PlainDump {
 
     fn load(&self, tables: &BTreeSet<TableName>, sink: &mut dyn RowSink) -> Result<()> {
         let mut src = LineSource::open(&self.path)?;
-        for block in self.blocks.iter().filter(|b| tables.contains(&b.table)) {
+        let wanted: Vec<&Block> = self.blocks.iter().filter(|b| tables.contains(&b.table)).collect();
+        // A compressed stream is read once, in order; a file is reached anywhere.
+        let order: Vec<usize> = match self.compression {
+            Compression::None => super::largest_first(wanted.iter().map(|b| (&b.table, Some(b.end - b.offset)))),
+            _ => (0..wanted.len()).collect(),
+        };
+        for block in order.into_iter().map(|i| wanted[i]) {
             if !sink.claim(&block.table) {
                 continue;
             }

@@ -187,18 +187,18 @@ impl LineSource {
         }
     }
 
-    /// Moves forward to `offset`, which was recorded as the start of line `line + 1`.
+    /// Moves to `offset`, which was recorded as the start of line `line + 1`: forward, or in an
+    /// uncompressed file backward too.
     pub fn skip_to(&mut self, offset: u64, line: u64) -> Result<()> {
-        if offset < self.offset {
-            return Err(Error::bad_input(
-                Location::file(&self.path),
-                "internal: data blocks must be read in file order",
-            ));
-        }
-        let gap = offset - self.offset;
         let result = match &mut self.stream {
-            Stream::Plain(r) => r.seek_relative(gap as i64),
-            Stream::Decoded(r) => io::copy(&mut r.by_ref().take(gap), &mut io::sink()).map(|_| ()),
+            Stream::Plain(r) => r.seek_relative(offset as i64 - self.offset as i64),
+            Stream::Decoded(_) if offset < self.offset => {
+                return Err(Error::bad_input(
+                    Location::file(&self.path),
+                    "internal: compressed data blocks must be read in file order",
+                ))
+            }
+            Stream::Decoded(r) => io::copy(&mut r.by_ref().take(offset - self.offset), &mut io::sink()).map(|_| ()),
         };
         result.map_err(|e| self.read_error(e))?;
         self.offset = offset;

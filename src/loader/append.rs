@@ -16,7 +16,8 @@ use duckdb::arrow::error::ArrowError;
 use duckdb::arrow::ffi_stream::FFI_ArrowArrayStream;
 use duckdb::Connection;
 use std::collections::VecDeque;
-use std::sync::mpsc::Receiver;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// What the reader's thread sends. `claim` is the table's claim number (see `Claims`).
@@ -76,17 +77,29 @@ pub struct Failure {
     pub error: Error,
 }
 
+/// Whether DuckDB inserted a table's rows (sent at the end of each table): `Err` holds the
+/// claim number of a table whose rows did not load.
+pub type Inserted = std::result::Result<(), usize>;
+
 /// Inserts the rows of `lane` until its reader hangs up, a statement for each table, so that
 /// DuckDB writes full row groups straight to the workspace file instead of logging every row
-/// first. Stops at the first failure, which drops `messages` and so stops the reader too; the
-/// import then fails and its workspace goes. `conn` looks for the value at fault when an insert
-/// fails.
-pub fn run(conn: Connection, raw: RawConnection, messages: Receiver<Message>, lane: usize) -> Result<(), Failure> {
+/// first. A table that fails is passed over to its end and the next one inserted: the lane may
+/// still hold a table before it in the export (see `Claims`). Returns the failure of the table
+/// first in the export; the import then fails and its workspace goes. `conn` looks for the value
+/// at fault when an insert fails.
+pub fn run(
+    conn: Connection,
+    raw: RawConnection,
+    messages: Receiver<Message>,
+    lane: usize,
+    inserted: Sender<Inserted>,
+    refused: &AtomicUsize,
+) -> Result<(), Failure> {
     let workspace: String = conn
         .query_row("SELECT current_database()", [], |r| r.get(0))
         .map_err(|e| Failure { claim: 0, error: e.into() })?;
     let lane = Lane { conn: &conn, raw: &raw, workspace: quote_ident(&workspace), view: incoming(lane) };
-    lane.insert_all(messages)
+    lane.insert_all(messages, &inserted, refused)
 }
 
 /// One lane's connections; `workspace` is the quoted name of the workspace's catalog, which the
@@ -99,38 +112,58 @@ struct Lane<'a> {
 }
 
 impl Lane<'_> {
-    fn insert_all(&self, messages: Receiver<Message>) -> Result<(), Failure> {
+    /// `refused` is set to the claim number of a table whose rows failed, for its reader.
+    fn insert_all(
+        &self,
+        messages: Receiver<Message>,
+        inserted: &Sender<Inserted>,
+        refused: &AtomicUsize,
+    ) -> Result<(), Failure> {
         let messages = Arc::new(Mutex::new(messages));
         let mut target: Option<Target> = None;
+        let mut first_failure: Option<Failure> = None;
+        let mut failed = false;
         let mut next = receive(&messages);
         while let Some(message) = next.take() {
             next = match message {
                 Message::Begin { table, columns, origin, claim } => {
                     target = Some(Target { table, columns, origin, claim });
+                    failed = false;
                     receive(&messages)
                 }
+                Message::Rows(_) if failed => receive(&messages),
                 Message::Rows(batch) => {
                     let target = target.as_ref().expect("rows after begin");
-                    self.insert_run(target, batch, &messages).map_err(|error| Failure { claim: target.claim, error })?
+                    let (inserted, stop) = self.insert_run(target, batch, &messages);
+                    if let Err(error) = inserted {
+                        failed = true;
+                        refused.store(target.claim, Ordering::Relaxed);
+                        if first_failure.as_ref().is_none_or(|first| target.claim < first.claim) {
+                            first_failure = Some(Failure { claim: target.claim, error });
+                        }
+                    }
+                    stop
                 }
                 Message::End => {
-                    target = None;
+                    let claim = target.take().expect("end after begin").claim;
+                    // The reader may have stopped waiting; then nothing needs the answer.
+                    let _ = inserted.send(if failed { Err(claim) } else { Ok(()) });
                     receive(&messages)
                 }
             };
         }
-        Ok(())
+        first_failure.map_or(Ok(()), Err)
     }
 
     /// Inserts `first` and the batches after it that share its schema (a column that turned into
-    /// text starts another run), in one statement. Returns the message that ended the run, `None`
-    /// when the reader hung up.
+    /// text starts another run), in one statement. Returns whether they loaded, and the message
+    /// after the run (`None` when the reader hung up).
     fn insert_run(
         &self,
         target: &Target,
         first: Batch,
         messages: &Arc<Mutex<Receiver<Message>>>,
-    ) -> Result<Option<Message>> {
+    ) -> (Result<()>, Option<Message>) {
         let (conn, raw, workspace, view) = (self.conn, self.raw, &self.workspace, &self.view);
         let schema = first.record.schema();
         let feed = Arc::new(Mutex::new(Feed {
@@ -143,23 +176,27 @@ impl Lane<'_> {
             ended: false,
         }));
         let mut stream = FFI_ArrowArrayStream::new(Box::new(FeedReader(feed.clone())));
-        raw.execute(&format!("USE {FEED}"))?;
-        // SAFETY: `stream` stays in place until after the view is dropped; when that DROP fails,
-        // the load fails and its workspace is discarded unscanned.
-        unsafe { raw.scan_arrow(view, &mut stream)? };
-        raw.execute(&format!("USE {workspace}"))?;
-        let into = format!("{workspace}.{}", target.table.quoted());
-        let from = format!("{FEED}.main.{view}");
-        let inserted = raw.execute(&insert_sql(&into, &from, target, &schema));
-        let dropped = raw.execute(&format!("DROP VIEW {from}"));
+        let inserted = (|| {
+            raw.execute(&format!("USE {FEED}"))?;
+            // SAFETY: `stream` stays in place until after the view is dropped; when that DROP
+            // fails, the load fails and its workspace is discarded unscanned.
+            unsafe { raw.scan_arrow(view, &mut stream)? };
+            raw.execute(&format!("USE {workspace}"))?;
+            let into = format!("{workspace}.{}", target.table.quoted());
+            let from = format!("{FEED}.main.{view}");
+            let inserted = raw.execute(&insert_sql(&into, &from, target, &schema));
+            let dropped = raw.execute(&format!("DROP VIEW {from}"));
+            if let Err(error) = inserted {
+                let found = cast_failure(conn, target, &lock(&feed).kept);
+                return Err(found.unwrap_or_else(|| unexplained(target, error)));
+            }
+            dropped
+        })();
         drop(stream);
-        if let Err(error) = inserted {
-            let found = cast_failure(conn, target, &lock(&feed).kept);
-            return Err(found.unwrap_or_else(|| unexplained(target, error)));
-        }
-        dropped?;
-        let stop = lock(&feed).stop.take();
-        Ok(stop)
+        let mut feed = lock(&feed);
+        // A run that failed before its end leaves the rest of its batches to the caller.
+        let stop = if feed.ended { feed.stop.take() } else { receive(&feed.messages) };
+        (inserted, stop)
     }
 }
 
