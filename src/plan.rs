@@ -9,11 +9,11 @@ use crate::terms::{HazardCode, Policy};
 pub use crate::terms::Mode;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// Text shared between rows: a table name, a foreign key, a keeper or a reason is named by
-/// thousands of rows of a large export, and is held once.
-pub type Shared = Arc<str>;
+/// thousands of rows of a large export, and is held once. Behind a one-word pointer (an
+/// `Arc<str>` takes two): a hazard row holds three, and a 2 GB export has millions of them.
+pub type Shared = arcstr::ArcStr;
 
 #[derive(Debug, Clone)]
 pub struct KeptVersion {
@@ -357,5 +357,18 @@ impl Plan {
     /// Whether the run must exit 3 (ROLLBACK.md §8).
     pub fn fails(&self) -> bool {
         self.predicted_failure.is_some() || !self.verification.gating_pass()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rows_held_by_the_million_take_a_word_per_shared_text() {
+        assert_eq!(std::mem::size_of::<Shared>(), 8);
+        assert_eq!(std::mem::size_of::<Option<Shared>>(), 8);
+        assert_eq!(std::mem::size_of::<HazardRow>(), 32);
+        assert_eq!(std::mem::size_of::<CascadeRow>(), 32);
     }
 }

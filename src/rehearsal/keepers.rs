@@ -357,10 +357,10 @@ pub(crate) mod tests {
             appender
                 .append_row(duckdb::params![
                     r.rid,
-                    v.id,
-                    v.model_id,
+                    v.id.as_str(),
+                    v.model_id.as_deref(),
                     v.version,
-                    v.status,
+                    v.status.as_deref(),
                     v.created_at,
                     r.immutable,
                     r.published,

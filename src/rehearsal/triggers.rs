@@ -10,14 +10,12 @@ use super::engine::{row_key, ORPHANS_PHASE, VERSIONS_PHASE};
 use crate::catalog::objects::{Event, Trigger};
 use crate::catalog::{Catalog, ConstraintKind, FkAction, Table, TableName};
 use crate::error::Result;
-use crate::plan::HazardRow;
-use crate::plan::Step;
+use crate::plan::{HazardRow, Shared, Step};
 use crate::spec::Spec;
 use crate::sql::{self, literal};
 use crate::terms::HazardCode;
 use duckdb::Connection;
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 /// Where a trigger's rows come from: a subquery of rowids of its table, and how the rows
 /// change (for WHEN's OLD and NEW).
@@ -150,7 +148,7 @@ fn firing(trigger: &Trigger, statement: &str, key: String, how: &str) -> HazardR
     );
     HazardRow {
         code: HazardCode::H16,
-        table: Arc::from(trigger.table.to_string()),
+        table: Shared::from(trigger.table.to_string()),
         key: key.into(),
         detail: detail.into(),
     }
