@@ -20,7 +20,8 @@ pub struct KeptVersion {
     pub id: Shared,
     /// Shared by the versions of one model.
     pub model_id: Option<Shared>,
-    pub version: Option<String>,
+    /// One shared text per distinct version.
+    pub version: Option<Shared>,
     /// One shared text per distinct status.
     pub version_status: Option<Shared>,
     pub reason: Shared,
@@ -30,7 +31,8 @@ pub struct KeptVersion {
 pub struct DeletedVersion {
     pub id: Shared,
     pub model_id: Option<Shared>,
-    pub version: Option<String>,
+    /// One shared text per distinct version.
+    pub version: Option<Shared>,
     pub version_status: Option<Shared>,
     pub is_immutable: Option<bool>,
     pub is_published: Option<bool>,
@@ -67,7 +69,8 @@ pub struct ServiceImpact {
     pub name: Option<String>,
     /// Shared with its model's rows when it has some.
     pub model_id: Option<Shared>,
-    pub model_version_before: Option<String>,
+    /// One shared text per distinct version pinned.
+    pub model_version_before: Option<Shared>,
     /// Shared by the services of one model.
     pub model_version_after: Option<Shared>,
     pub action: ServiceAction,
@@ -89,9 +92,9 @@ pub struct CascadeRow {
 pub struct Divergence {
     pub model_id: Option<String>,
     pub documented_id: String,
-    pub documented_version: Option<String>,
+    pub documented_version: Option<Shared>,
     pub legacy_id: String,
-    pub legacy_version: Option<String>,
+    pub legacy_version: Option<Shared>,
 }
 
 #[derive(Debug, Clone)]

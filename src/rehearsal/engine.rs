@@ -59,7 +59,8 @@ struct ServiceRow {
     service_id: Option<String>,
     name: Option<String>,
     model_id: Option<String>,
-    pin: Option<String>,
+    /// One shared text per distinct version pinned.
+    pin: Option<Shared>,
 }
 
 /// A column read as text, whatever its DuckDB type.
@@ -107,7 +108,7 @@ fn load_services(conn: &Connection, spec: &Spec, table: &Table) -> Result<Vec<Se
         table.name.quoted()
     );
     let mut stmt = conn.prepare(&sql)?;
-    let mut services = Vec::new();
+    let (mut services, mut pins) = (Vec::new(), Interner::default());
     for batch in stmt.stream_arrow([])? {
         let batch = batch?;
         let rid = arrow_columns::integers(&batch, 0)?;
@@ -120,7 +121,7 @@ fn load_services(conn: &Connection, spec: &Spec, table: &Table) -> Result<Vec<Se
             service_id: arrow_columns::text(service_id, i),
             name: arrow_columns::text(name, i),
             model_id: arrow_columns::text(model_id, i),
-            pin: arrow_columns::text(pin, i),
+            pin: arrow_columns::borrowed(pin, i).map(|p| pins.get(p)),
         }));
     }
     // A table's scan gives its rows in rowid order (the workspace keeps the insertion order):
@@ -504,7 +505,7 @@ impl Rehearsal<'_> {
             .filter_map(|c| {
                 let model_id = rows[c.members[0]].row.model_id.as_ref()?;
                 let after = match mode {
-                    Mode::Full => rows[c.keeper(self.options.policy)].row.version.as_deref().map(Shared::from),
+                    Mode::Full => rows[c.keeper(self.options.policy)].row.version.clone(),
                     Mode::Selective => None,
                 };
                 Some((&**model_id, (c, model_id, after)))
@@ -729,7 +730,7 @@ fn keep_and_delete(
         let keeper = choice.keeper(policy);
         let chosen_reason = &choice.chosen(policy).reason;
         let kept_id: Shared = rows[keeper].row.id.clone();
-        let kept_version: Option<Shared> = rows[keeper].row.version.as_deref().map(Shared::from);
+        let kept_version: Option<Shared> = rows[keeper].row.version.clone();
         let keeper_reason = keeper_reasons.get(&**chosen_reason, || format!("{}: {chosen_reason}", policy.name()));
         let deleted_reason: Shared =
             format!("{} keeps {} ({})", policy.name(), show(&rows[keeper].row.version), chosen_reason).into();

@@ -237,9 +237,9 @@ pub fn read_groups(
 ) -> Result<(Vec<ModelRow>, Vec<GroupChoice>)> {
     let Places { places, slot, order } = places;
     let mut rows = vec![ModelRow::default(); places.len()];
-    // One text per group's model_id and per distinct status, shared by their rows.
+    // One text per group's model_id and per distinct status and version, shared by their rows.
     let mut model_ids: Vec<Option<Shared>> = vec![None; places.len() + 1];
-    let mut statuses = Interner::default();
+    let (mut statuses, mut versions) = (Interner::default(), Interner::default());
     let mut read = 0;
     let mut stmt = conn.prepare(&format!(
         "SELECT rid, id, model_id, version, status, created_at, immutable, published, notes FROM ({models})"
@@ -274,7 +274,7 @@ pub fn read_groups(
                 row: VersionRow {
                     id: arrow_columns::shared(id, i).unwrap_or_default(),
                     model_id: group_model_id.clone(),
-                    version: arrow_columns::text(version, i),
+                    version: arrow_columns::borrowed(version, i).map(|v| versions.get(v)),
                     status: arrow_columns::borrowed(status, i).map(|s| statuses.get(s)),
                     created_at: arrow_columns::integer(created_at, i),
                 },
@@ -359,7 +359,7 @@ pub(crate) mod tests {
                     r.rid,
                     v.id.as_str(),
                     v.model_id.as_deref(),
-                    v.version,
+                    v.version.as_deref(),
                     v.status.as_deref(),
                     v.created_at,
                     r.immutable,
@@ -403,7 +403,7 @@ pub(crate) mod tests {
             row: VersionRow {
                 id: id.into(),
                 model_id: Some("m".into()),
-                version,
+                version: version.map(Into::into),
                 status: status.map(Into::into),
                 created_at,
             },

@@ -18,7 +18,8 @@ pub struct VersionRow {
     pub id: crate::plan::Shared,
     /// Shared by the rows of its group.
     pub model_id: Option<crate::plan::Shared>,
-    pub version: Option<String>,
+    /// One shared text per distinct version.
+    pub version: Option<crate::plan::Shared>,
     /// One shared text per distinct status.
     pub status: Option<crate::plan::Shared>,
     /// `created_at` in microseconds since the epoch.

@@ -188,7 +188,7 @@ pub(crate) mod sample {
             row: VersionRow {
                 id: format!("v{rid}").into(),
                 model_id: Some(model_id.into()),
-                version: version.map(str::to_string),
+                version: version.map(Into::into),
                 status: Some(status.into()),
                 created_at: Some(rid),
             },
@@ -215,7 +215,7 @@ pub(crate) mod sample {
                 service_id: None,
                 name: None,
                 model_id: Some("m".into()),
-                model_version_before: pin.map(str::to_string),
+                model_version_before: pin.map(Into::into),
                 model_version_after: after.map(Into::into),
                 action,
             },
