@@ -413,6 +413,18 @@ mod tests {
         assert_eq!(after, default);
     }
 
+    /// A scratch workspace with tables t0… t`tables - 1` of (n bigint), in the export's order.
+    fn bigint_tables(tables: usize) -> (Workspace, Catalog, Vec<TableName>) {
+        let names: Vec<TableName> = (0..tables).map(|t| TableName::new("public", &format!("t{t}"))).collect();
+        let mut catalog = Catalog::default();
+        for name in &names {
+            catalog.tables.push(Table::new(name.clone(), vec![column("n", "bigint")]));
+        }
+        let workspace = Workspace::scratch().unwrap();
+        workspace.create_tables(&catalog, &names).unwrap();
+        (workspace, catalog, names)
+    }
+
     /// Loads tables t0… of (n bigint) on two lanes, table `t` holding `rows(t)` rows 0, 1, …, the
     /// row of `bad` (table, row) spelled `12x`. Both lanes go through the tables in the order
     /// of `visit` (the export's order is t0, t1, …) and read every table they claim.
@@ -421,14 +433,7 @@ mod tests {
         visit: &[usize],
         bad: &[(usize, u64)],
     ) -> Result<Workspace> {
-        let tables = visit.len();
-        let names: Vec<TableName> = (0..tables).map(|t| TableName::new("public", &format!("t{t}"))).collect();
-        let mut catalog = Catalog::default();
-        for name in &names {
-            catalog.tables.push(Table::new(name.clone(), vec![column("n", "bigint")]));
-        }
-        let workspace = Workspace::scratch().unwrap();
-        workspace.create_tables(&catalog, &names).unwrap();
+        let (workspace, catalog, names) = bigint_tables(visit.len());
         let counts = load_rows(&workspace, &catalog, &Progress::default(), LANES, &names, |sink| {
             for (t, name) in visit.iter().map(|&t| (t, &names[t])) {
                 if !sink.claim(name) {
@@ -483,13 +488,7 @@ mod tests {
     fn when_readers_fail_on_every_lane_the_tables_before_their_failures_are_still_read() {
         // Both lanes' readers fail at once on t3 and t2, which they reach first; t1 and t0
         // are read in another round, and t0's failure, first in the export, is reported.
-        let names: Vec<TableName> = (0..4).map(|t| TableName::new("public", &format!("t{t}"))).collect();
-        let mut catalog = Catalog::default();
-        for name in &names {
-            catalog.tables.push(Table::new(name.clone(), vec![column("n", "bigint")]));
-        }
-        let workspace = Workspace::scratch().unwrap();
-        workspace.create_tables(&catalog, &names).unwrap();
+        let (workspace, catalog, names) = bigint_tables(4);
         let error = load_rows(&workspace, &catalog, &Progress::default(), LANES, &names, |sink| {
             for (t, name) in names.iter().enumerate().rev() {
                 if !sink.claim(name) {
