@@ -7,8 +7,9 @@
 //!
 //! rust_xlsxwriter writes the workbook with each report sheet's header, widths and filter; the
 //! data rows, most of the file, are then written by `sheet_xml` into each sheet's part of the
-//! package and compressed, a sheet per core, each into a temporary file (never all in memory), and
-//! the package is assembled around them.
+//! package and compressed, a sheet per core: the largest straight into the package, after the
+//! frame's other parts, and each of the others into a temporary file (never all in memory),
+//! copied into the package after it.
 
 use super::decisions::by_consequence;
 use super::sheet_xml::{self, fit, CELL_UNITS};
@@ -88,8 +89,10 @@ fn write_with_sheet_rows(plan: &Plan, path: &Path, sheet_rows: u32) -> Result<()
     let (layouts, cuts) = lay_out_all(plan, sheet_rows);
     let frame = frame(plan, &layouts, &cuts, path).map_err(fail)?;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let sheets = sheets(plan, &layouts, &frame, dir).map_err(|e| zip_error(path, e))?;
-    assemble(&frame, sheets, path)
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    let package = ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
+    let mut package = write_package(plan, &layouts, &frame, dir, package).map_err(|e| zip_error(path, e))?;
+    package.flush().map_err(|e| Error::io(path, e))
 }
 
 fn zip_error(path: &Path, error: ZipError) -> Error {
@@ -228,9 +231,16 @@ struct Job<'a> {
     part: &'a Part,
 }
 
-/// The report sheets' parts of the package, each alone in a temporary package in `dir`, named;
-/// compressed on as many threads as there are cores, the largest first.
-fn sheets(plan: &Plan, layouts: &[Layout], frame: &[u8], dir: &Path) -> ZipResult<Vec<(String, ZipArchive<File>)>> {
+/// The package into `package`: the frame's parts but the report sheets, then the report sheets,
+/// compressed on as many threads as there are cores, the largest first: the largest straight into
+/// the package, each of the others alone in a temporary package in `dir`, copied in after it.
+fn write_package<W: Write + std::io::Seek>(
+    plan: &Plan,
+    layouts: &[Layout],
+    frame: &[u8],
+    dir: &Path,
+    mut package: ZipWriter<W>,
+) -> ZipResult<W> {
     let mut archive = ZipArchive::new(Cursor::new(frame))?;
     let mut jobs = Vec::new();
     for (report, layout) in layouts.iter().enumerate() {
@@ -242,6 +252,13 @@ fn sheets(plan: &Plan, layouts: &[Layout], frame: &[u8], dir: &Path) -> ZipResul
             jobs.push(Job { entry, frame, layout, report, part });
         }
     }
+    for index in 0..archive.len() {
+        let part = archive.by_index_raw(index)?;
+        let name = part.name()?;
+        if !jobs.iter().any(|job| job.entry == name) {
+            package.raw_copy_file(part)?;
+        }
+    }
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by_key(|&j| {
         std::cmp::Reverse((jobs[j].part.last + 1 - jobs[j].part.first) * jobs[j].layout.header.len() as u64)
@@ -249,27 +266,49 @@ fn sheets(plan: &Plan, layouts: &[Layout], frame: &[u8], dir: &Path) -> ZipResul
     let next = AtomicUsize::new(0);
     let done: Mutex<Vec<Option<ZipResult<ZipArchive<File>>>>> = Mutex::new(jobs.iter().map(|_| None).collect());
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                while let Some(&at) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let job = &jobs[at];
-                    let report = reports(plan).into_iter().nth(job.report).expect("a report per layout");
-                    let sheet = tempfile::tempfile_in(dir)
-                        .map_err(ZipError::Io)
-                        .and_then(|file| sheet_entry(job, report.rows, file));
-                    done.lock().expect("no worker panics holding the lock")[at] = Some(sheet);
-                }
-            });
+    let the_others = || {
+        while let Some(&at) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let job = &jobs[at];
+            let report = reports(plan).into_iter().nth(job.report).expect("a report per layout");
+            let sheet =
+                tempfile::tempfile_in(dir).map_err(ZipError::Io).and_then(|file| sheet_entry(job, report.rows, file));
+            done.lock().expect("no worker panics holding the lock")[at] = Some(sheet);
         }
+    };
+    // Taken before any other worker starts.
+    let largest = order[next.fetch_add(1, Ordering::Relaxed)];
+    let written = std::thread::scope(|scope| {
+        for _ in 1..workers {
+            scope.spawn(the_others);
+        }
+        let report = reports(plan).into_iter().nth(jobs[largest].report).expect("a report per layout");
+        let written = write_sheet(&jobs[largest], report.rows, &mut package);
+        the_others();
+        written
     });
-    let done = done.into_inner().expect("no worker panics holding the lock");
-    jobs.into_iter().zip(done).map(|(job, sheet)| Ok((job.entry, sheet.expect("every sheet is written")?))).collect()
+    written?;
+    for (at, sheet) in done.into_inner().expect("no worker panics holding the lock").into_iter().enumerate() {
+        if at != largest {
+            package.raw_copy_file(sheet.expect("every other sheet is written")?.by_index_raw(0)?)?;
+        }
+    }
+    package.finish()
 }
 
-/// One report sheet, the frame's XML with the data rows and their dimension, compressed into a
-/// package of its own in `file`.
+/// One report sheet, compressed into a package of its own in `file`.
 fn sheet_entry<'a>(job: &Job, rows: impl Iterator<Item = Row<'a>>, file: File) -> ZipResult<ZipArchive<File>> {
+    let mut entry = ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
+    write_sheet(job, rows, &mut entry)?;
+    let file = entry.finish()?.into_inner().map_err(|e| ZipError::Io(e.into_error()))?;
+    ZipArchive::new(file)
+}
+
+/// One report sheet into `package`: the frame's XML with the data rows and their dimension.
+fn write_sheet<'a, W: Write + std::io::Seek>(
+    job: &Job,
+    rows: impl Iterator<Item = Row<'a>>,
+    entry: &mut ZipWriter<W>,
+) -> ZipResult<()> {
     let end = job.frame.find("</sheetData>").ok_or_else(|| {
         ZipError::Io(std::io::Error::other(format!("{}: no </sheetData> in rust_xlsxwriter's sheet", job.entry)))
     })?;
@@ -282,7 +321,6 @@ fn sheet_entry<'a>(job: &Job, rows: impl Iterator<Item = Row<'a>>, file: File) -
         .compression_level(Some(LEVEL))
         .unix_permissions(0o600)
         .last_modified_time(zip::DateTime::default());
-    let mut entry = ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
     entry.start_file(&job.entry, options)?;
     entry.write_all(head.as_bytes())?;
     let rows = rows.skip((job.part.first - 1) as usize).take((job.part.last + 1 - job.part.first) as usize);
@@ -299,26 +337,7 @@ fn sheet_entry<'a>(job: &Job, rows: impl Iterator<Item = Row<'a>>, file: File) -
     })?;
     entry.write_all(&xml.out)?;
     entry.write_all(&job.frame.as_bytes()[end..])?;
-    let file = entry.finish()?.into_inner().map_err(|e| ZipError::Io(e.into_error()))?;
-    ZipArchive::new(file)
-}
-
-/// The package at `path`: the frame's parts, with the report sheets in place of theirs.
-fn assemble(frame: &[u8], mut sheets: Vec<(String, ZipArchive<File>)>, path: &Path) -> Result<()> {
-    let fail = |e| zip_error(path, e);
-    let file = File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut zip = ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
-    let mut archive = ZipArchive::new(Cursor::new(frame)).map_err(fail)?;
-    for index in 0..archive.len() {
-        let file = archive.by_index_raw(index).map_err(fail)?;
-        let name = file.name().map_err(fail)?.into_owned();
-        match sheets.iter_mut().find(|(sheet, _)| *sheet == name) {
-            Some((_, sheet)) => zip.raw_copy_file(sheet.by_index_raw(0).map_err(fail)?),
-            None => zip.raw_copy_file(file),
-        }
-        .map_err(fail)?;
-    }
-    zip.finish().map_err(fail)?.flush().map_err(|e| Error::io(path, e))
+    Ok(())
 }
 
 fn new_sheet<'a>(
