@@ -78,13 +78,23 @@ fn epoch_micros(table: &Table, column: &str) -> String {
     }
 }
 
+/// The id as the keepers order it: its text (NULL as ''), or a uuid itself, which DuckDB
+/// orders as its text (fixed-width lowercase hex) and compares far faster; NULL there.
+fn id_order(table: &Table, column: &str) -> String {
+    match table.column(column).map(|c| DuckType::of(&c.pg_type)) {
+        Some(DuckType::Uuid) => quote_ident(column),
+        _ => format!("coalesce({}, '')", text(column)),
+    }
+}
+
 /// The models rows as keepers.rs reads them: every column it needs as text, created_at in
-/// epoch microseconds, the flags as booleans.
+/// epoch microseconds, the flags as booleans, and the id's sort key.
 fn models_query(spec: &Spec, table: &Table) -> String {
     let m = &spec.models;
     format!(
-        "SELECT rowid AS rid, coalesce({}, '') AS id, {} AS model_id, {} AS version, {} AS status, {} AS created_at, TRY_CAST({} AS BOOLEAN) AS immutable, TRY_CAST({} AS BOOLEAN) AS published, {} AS notes FROM {}",
+        "SELECT rowid AS rid, coalesce({}, '') AS id, {} AS id_order, {} AS model_id, {} AS version, {} AS status, {} AS created_at, TRY_CAST({} AS BOOLEAN) AS immutable, TRY_CAST({} AS BOOLEAN) AS published, {} AS notes FROM {}",
         text(&m.id),
+        id_order(table, &m.id),
         text(&m.model_id),
         text(&m.version),
         text(&m.status),

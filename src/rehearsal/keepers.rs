@@ -40,9 +40,9 @@ fn position(policy: Policy) -> &'static str {
 }
 
 /// Chooses both policies' keeper of every `model_id` group of `models`, a query with the
-/// columns rid, id (never NULL), model_id, version, status (text), created_at (epoch
-/// microseconds), immutable, published and notes: each row's place in its group. Leaves
-/// `KEEPERS` on the connection; `read_groups` then reads the rows.
+/// columns rid, id (never NULL), id_order (what sorts as id, NULL first), model_id, version,
+/// status (text), created_at (epoch microseconds), immutable, published and notes: each row's
+/// place in its group. Leaves `KEEPERS` on the connection; `read_groups` then reads the rows.
 pub fn place(conn: &Connection, models: &str, collation: &KeeperCollation) -> Result<Places> {
     let collators: Vec<&Collator> = std::iter::once(&collation.collator).chain(&collation.alternatives).collect();
     rank_versions(conn, models, &collators)?;
@@ -93,58 +93,82 @@ fn flag_statuses(conn: &Connection, models: &str) -> Result<()> {
     Ok(())
 }
 
+/// The id's place in both orders: the id's sort key (`place`'s id_order, NULL first), then the
+/// rowid.
+const BY_ID: &str = "id_order IS NOT NULL, id_order, rid";
+
 /// `KEEPERS` from the ranks. Documented: among the loosely active rows (all when none is), the
 /// greatest precedence (`latest`) or parsed before unparsed, then the least (`first`); equal
 /// precedence goes to the later created_at for latest, the earlier for first, NULL never
 /// first; then the smaller id. Legacy: the shipped `DISTINCT ON` order, exactly 'active' first,
 /// then version DESC in the collation with NULL first; then the smaller id. Both end on the
 /// rowid, as the stable sort they replace did. Groups are numbered (`gid`) in model_id order,
-/// NULL first, once: the windows partition by that integer. Only the chosen collation needs a
-/// window (its positions); the alternatives' keepers are the least of that order's key, an
-/// aggregate per group, which costs a hash table instead of a sort.
+/// NULL first, once. Each keeper is the least of its order's key (an aggregate per group, which
+/// costs a hash table instead of a sort of every row), and so are the alternative collations'
+/// keepers; only the rows tied with a keeper are ordered, by a window over them alone. A
+/// keeper's position is 1, a tied row's its place among the tied rows after it, any other
+/// row's the greatest integer.
 fn keeper_query(models: &str, collators: usize) -> String {
     let collated: String = (0..collators).map(|i| format!(", v.collated{i}")).collect();
-    let legacy_key = |i: usize| format!("(NOT exact, collated{i} IS NOT NULL, -coalesce(collated{i}, 0), id, rid)");
-    let alternatives: Vec<String> =
-        (1..collators).map(|i| format!("arg_min(rid, {}) <> arg_min(rid, {})", legacy_key(i), legacy_key(0))).collect();
-    let sensitive = if alternatives.is_empty() { "false".to_string() } else { alternatives.join(" OR ") };
+    let legacy_key = |i: usize| format!("(NOT exact, collated{i} IS NOT NULL, -coalesce(collated{i}, 0), {BY_ID})");
+    let alternatives: String =
+        (1..collators).map(|i| format!(", arg_min(rid, {}) AS alternative{i}", legacy_key(i))).collect();
+    let sensitive: Vec<String> = (1..collators).map(|i| format!("alternative{i} <> legacy.rid")).collect();
+    let sensitive = if sensitive.is_empty() { "false".to_string() } else { sensitive.join(" OR ") };
     format!(
         "CREATE OR REPLACE TEMP TABLE {KEEPERS} AS
          WITH groups AS (
              SELECT model_id, row_number() OVER (ORDER BY model_id NULLS FIRST) AS gid
              FROM (SELECT DISTINCT model_id FROM ({models}))),
          ranked AS (
-             SELECT g.gid, m.rid, m.id, m.version IS NULL AS no_version, m.created_at,
+             SELECT g.gid, m.rid, m.id_order, m.version IS NULL AS no_version, m.created_at,
                     coalesce(v.semantic, 0) AS semantic, coalesce(v.parsed, false) AS parsed{collated},
                     coalesce(s.loose, false) AS loose, coalesce(s.exact, false) AS exact
              FROM ({models}) m
              JOIN groups g ON g.model_id IS NOT DISTINCT FROM m.model_id
              LEFT JOIN {VERSION_RANKS} v ON v.version = m.version
              LEFT JOIN {STATUS_FLAGS} s ON s.status = m.status),
-         per_group AS (
-             SELECT gid, bool_or(loose) AS latest, count(*) > 1 AND ({sensitive}) AS collation_sensitive
+         least AS (
+             SELECT gid, count(*) AS members, bool_or(loose) AS latest,
+                    bool_or(loose AND parsed) AS loose_parsed, bool_or(parsed) AS some_parsed,
+                    arg_min({{'rid': rid, 'semantic': semantic}},
+                            (-semantic, NOT parsed, no_version, created_at IS NULL, -coalesce(created_at, 0), {BY_ID}))
+                        FILTER (WHERE loose) AS latest_keeper,
+                    arg_min({{'rid': rid, 'semantic': semantic}},
+                            (NOT parsed, no_version, semantic, created_at IS NULL, coalesce(created_at, 0), {BY_ID}))
+                        AS first_keeper,
+                    arg_min({{'rid': rid, 'exact': exact, 'collated': collated0}}, {legacy_key0}) AS legacy{alternatives}
              FROM ranked GROUP BY gid),
-         candidates AS (SELECT r.*, p.latest, p.collation_sensitive, loose OR NOT latest AS candidate
-                        FROM ranked r JOIN per_group p USING (gid)),
-         ordered AS (
-             SELECT *, bool_or(candidate AND parsed) OVER (PARTITION BY gid) AS any_parsed,
-                    row_number() OVER documented AS documented_pos,
-                    first_value(semantic) OVER documented AS documented_semantic,
-                    row_number() OVER legacy AS legacy_pos,
-                    first_value(exact) OVER legacy AS legacy_exact,
-                    first_value(collated0) OVER legacy AS legacy_collated
-             FROM candidates
-             WINDOW documented AS (PARTITION BY gid ORDER BY candidate DESC,
+         per_group AS (
+             SELECT gid, latest, CASE WHEN latest THEN loose_parsed ELSE some_parsed END AS any_parsed,
+                    CASE WHEN latest THEN latest_keeper ELSE first_keeper END AS documented, legacy,
+                    members > 1 AND ({sensitive}) AS collation_sensitive
+             FROM least),
+         marked AS (
+             SELECT r.*, p.latest, p.any_parsed, p.collation_sensitive, r.loose OR NOT p.latest AS candidate,
+                    r.rid = p.documented.rid AS documented_keeper,
+                    r.rid <> p.documented.rid AND (r.loose OR NOT p.latest) AND r.semantic = p.documented.semantic
+                        AS documented_tied,
+                    r.rid = p.legacy.rid AS legacy_keeper,
+                    r.rid <> p.legacy.rid AND r.exact = p.legacy.exact
+                        AND r.collated0 IS NOT DISTINCT FROM p.legacy.collated AS legacy_tied
+             FROM ranked r JOIN per_group p USING (gid)),
+         documented_ties AS (
+             SELECT rid, row_number() OVER (PARTITION BY gid ORDER BY
                         CASE WHEN latest THEN semantic END DESC NULLS LAST, parsed DESC, no_version, semantic,
                         CASE WHEN latest THEN created_at END DESC NULLS LAST,
-                        CASE WHEN NOT latest THEN created_at END ASC NULLS LAST, id, rid),
-                    legacy AS (PARTITION BY gid ORDER BY CASE WHEN exact THEN 1 ELSE 2 END, collated0 DESC NULLS FIRST, id, rid))
-         SELECT gid, rid, latest, any_parsed, documented_pos,
-                documented_pos > 1 AND candidate AND semantic = documented_semantic AS documented_tied,
-                legacy_pos,
-                legacy_pos > 1 AND exact = legacy_exact AND collated0 IS NOT DISTINCT FROM legacy_collated AS legacy_tied,
-                collation_sensitive
-         FROM ordered"
+                        CASE WHEN NOT latest THEN created_at END ASC NULLS LAST, {BY_ID}) AS tie
+             FROM marked WHERE documented_tied),
+         legacy_ties AS (
+             SELECT rid, row_number() OVER (PARTITION BY gid ORDER BY {BY_ID}) AS tie FROM marked WHERE legacy_tied)
+         SELECT m.gid, m.rid, latest, any_parsed,
+                CASE WHEN documented_keeper THEN 1 WHEN documented_tied THEN 1 + d.tie ELSE {LAST} END AS documented_pos,
+                documented_tied,
+                CASE WHEN legacy_keeper THEN 1 WHEN legacy_tied THEN 1 + l.tie ELSE {LAST} END AS legacy_pos,
+                legacy_tied, collation_sensitive
+         FROM marked m LEFT JOIN documented_ties d USING (rid) LEFT JOIN legacy_ties l USING (rid)",
+        legacy_key0 = legacy_key(0),
+        LAST = i64::MAX,
     )
 }
 
@@ -162,8 +186,10 @@ struct Place {
     gid: i64,
     latest: bool,
     any_parsed: bool,
+    /// 1 for the keeper, then the tied rows in their order; any other row comes later.
     documented_pos: i64,
     documented_tied: bool,
+    /// As `documented_pos`.
     legacy_pos: i64,
     legacy_tied: bool,
     collation_sensitive: bool,
@@ -370,7 +396,7 @@ pub(crate) mod tests {
         }
         appender.flush().unwrap();
         drop(appender);
-        let places = place(conn, "SELECT * FROM sample", collation).unwrap();
+        let places = place(conn, "SELECT *, id AS id_order FROM sample", collation).unwrap();
         read_groups(conn, "SELECT * FROM sample", collation.collator.name(), places).unwrap()
     }
 
@@ -491,6 +517,34 @@ pub(crate) mod tests {
         let shared = |a: &Option<Shared>, b: &Option<Shared>| Shared::ptr_eq(a.as_ref().unwrap(), b.as_ref().unwrap());
         assert!(shared(&first.row.model_id, &second.row.model_id));
         assert!(shared(&first.row.status, &second.row.status));
+    }
+
+    #[test]
+    fn uuids_order_as_their_text() {
+        // What lets a uuid id order the keepers by its value rather than its text.
+        let workspace = Workspace::in_memory().unwrap();
+        let uuids = [
+            "00000000-0000-0000-0000-000000000000",
+            "00000000-0000-0000-8000-000000000000",
+            "00000000-0000-0000-ffff-ffffffffffff",
+            "7fffffff-ffff-ffff-7fff-ffffffffffff",
+            "7fffffff-ffff-ffff-8000-000000000000",
+            "80000000-0000-0000-0000-000000000000",
+            "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+            "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        ];
+        let values: Vec<String> = uuids.iter().map(|u| format!("('{u}')")).collect();
+        let order = |key: &str| -> Vec<String> {
+            let mut stmt = workspace
+                .connection()
+                .prepare(&format!(
+                    "SELECT CAST(u AS VARCHAR) FROM (SELECT CAST(t AS UUID) AS u FROM (VALUES {}) v(t)) ORDER BY {key}",
+                    values.join(", ")
+                ))
+                .unwrap();
+            stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        };
+        assert_eq!(order("u"), order("CAST(u AS VARCHAR)"));
     }
 
     fn version_column() -> crate::catalog::Column {
