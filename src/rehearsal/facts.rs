@@ -82,6 +82,7 @@ pub struct Facts<'a> {
     pub choices: &'a [GroupChoice],
     /// The rowids of the models rows the rollback deletes.
     pub deleted_models: &'a BTreeSet<i64>,
+    /// Empty for the rules that query the workspace (they run before the services are read).
     pub services_after: &'a [ServiceFact],
     pub cascade: &'a [CascadeRow],
     pub blockers: &'a [Blocker],
