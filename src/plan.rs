@@ -36,7 +36,7 @@ pub struct DeletedVersion {
     pub version_status: Option<Shared>,
     pub is_immutable: Option<bool>,
     pub is_published: Option<bool>,
-    pub release_notes: Option<String>,
+    pub release_notes: Option<Shared>,
     pub kept_id: Shared,
     pub kept_version: Option<Shared>,
     pub reason: Shared,
@@ -66,7 +66,8 @@ impl ServiceAction {
 pub struct ServiceImpact {
     pub id: String,
     pub service_id: Option<String>,
-    pub name: Option<String>,
+    /// One shared text per distinct name.
+    pub name: Option<Shared>,
     /// Shared with its model's rows when it has some.
     pub model_id: Option<Shared>,
     /// One shared text per distinct version pinned.

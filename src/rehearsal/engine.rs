@@ -63,7 +63,7 @@ struct ServiceRow<'a> {
     rid: i64,
     id: String,
     service_id: Option<String>,
-    name: Option<String>,
+    name: Option<Shared>,
     model_id: Option<&'a str>,
     /// One shared text per distinct version pinned.
     pin: Option<Shared>,
@@ -121,7 +121,8 @@ fn load_services<T>(
         table.name.quoted()
     );
     let mut stmt = conn.prepare(&sql)?;
-    let (mut services, mut rids, mut pins) = (Vec::new(), Vec::new(), Interner::default());
+    let (mut services, mut rids) = (Vec::new(), Vec::new());
+    let (mut names, mut pins) = (Interner::default(), Interner::default());
     for batch in stmt.stream_arrow([])? {
         let batch = batch?;
         let rid = arrow_columns::integers(&batch, 0)?;
@@ -134,7 +135,7 @@ fn load_services<T>(
                 rid: rid.value(i),
                 id: arrow_columns::text(id, i).unwrap_or_default(),
                 service_id: arrow_columns::text(service_id, i),
-                name: arrow_columns::text(name, i),
+                name: arrow_columns::borrowed(name, i).map(|n| names.get(n)),
                 model_id: arrow_columns::borrowed(model_id, i),
                 pin: arrow_columns::borrowed(pin, i).map(|p| pins.get(p)),
             })

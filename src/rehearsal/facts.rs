@@ -21,7 +21,8 @@ pub struct ModelRow {
     pub row: VersionRow,
     pub immutable: Option<bool>,
     pub published: Option<bool>,
-    pub notes: Option<String>,
+    /// One shared text per distinct note (versions often repeat their notes).
+    pub notes: Option<Shared>,
 }
 
 /// Both policies' keeper of one `model_id` group.
