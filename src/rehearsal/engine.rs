@@ -48,11 +48,6 @@ impl Default for Options {
 pub const VERSIONS_PHASE: &str = "versions";
 pub const ORPHANS_PHASE: &str = "orphans";
 
-/// The models and services rows up to which the fingerprint and the keepers' places are
-/// computed side by side (the 926 MB benchmark dump has 357 000; its peak then stays below
-/// 300 MiB, where 830 000 reach 550 MiB side by side and 480 MiB one after the other).
-const SIDE_BY_SIDE_ROWS: u64 = 500_000;
-
 /// V3's rows before the rollback, as 02_rollback.sql keeps them.
 const ORPHANS_BEFORE: &str = "_plan_orphans_before";
 /// And after.
@@ -307,6 +302,8 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     release_freed_memory();
     let services_after = r.service_facts(&rows, &choices, &deleted_services)?;
     let services_before = services_after.len() as u64;
+    // The services table was the last one read.
+    workspace.release_table_cache()?;
     let hazards = rules::find_all(&Facts { services_after: &services_after, ..facts }, queried)?;
     let divergence = divergence(&rows, &choices);
     let collation_sensitive =
