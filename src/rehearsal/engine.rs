@@ -53,12 +53,13 @@ const ORPHANS_BEFORE: &str = "_plan_orphans_before";
 /// And after.
 const ORPHANS_AFTER: &str = "_plan_orphans_after";
 
-struct ServiceRow {
+/// A services row as it comes in, its model_id where the batch holds it.
+struct ServiceRow<'a> {
     rid: i64,
     id: String,
     service_id: Option<String>,
-    name: Option<String>,
-    model_id: Option<String>,
+    name: Option<Shared>,
+    model_id: Option<&'a str>,
     /// One shared text per distinct version pinned.
     pin: Option<Shared>,
 }
@@ -106,7 +107,14 @@ fn models_query(spec: &Spec, table: &Table) -> String {
     )
 }
 
-fn load_services(conn: &Connection, spec: &Spec, table: &Table) -> Result<Vec<ServiceRow>> {
+/// The services rows in rowid order, each made into `T` as it comes in (so their texts are
+/// not held twice).
+fn load_services<T>(
+    conn: &Connection,
+    spec: &Spec,
+    table: &Table,
+    mut make: impl FnMut(ServiceRow) -> T,
+) -> Result<Vec<T>> {
     let s = &spec.services;
     let sql = format!(
         "SELECT rowid, {}, {}, {}, {}, {} FROM {}",
@@ -118,26 +126,32 @@ fn load_services(conn: &Connection, spec: &Spec, table: &Table) -> Result<Vec<Se
         table.name.quoted()
     );
     let mut stmt = conn.prepare(&sql)?;
-    let (mut services, mut pins) = (Vec::new(), Interner::default());
+    let (mut services, mut rids) = (Vec::new(), Vec::new());
+    let (mut names, mut pins) = (Interner::default(), Interner::default());
     for batch in stmt.stream_arrow([])? {
         let batch = batch?;
         let rid = arrow_columns::integers(&batch, 0)?;
         let rid = arrow_columns::without_nulls(&batch, 0, rid)?;
         let texts = |i| arrow_columns::texts(&batch, i);
         let (id, service_id, name, model_id, pin) = (texts(1)?, texts(2)?, texts(3)?, texts(4)?, texts(5)?);
-        services.extend((0..batch.num_rows()).map(|i| ServiceRow {
-            rid: rid.value(i),
-            id: arrow_columns::text(id, i).unwrap_or_default(),
-            service_id: arrow_columns::text(service_id, i),
-            name: arrow_columns::text(name, i),
-            model_id: arrow_columns::text(model_id, i),
-            pin: arrow_columns::borrowed(pin, i).map(|p| pins.get(p)),
+        rids.extend_from_slice(rid.values());
+        services.extend((0..batch.num_rows()).map(|i| {
+            make(ServiceRow {
+                rid: rid.value(i),
+                id: arrow_columns::text(id, i).unwrap_or_default(),
+                service_id: arrow_columns::text(service_id, i),
+                name: arrow_columns::borrowed(name, i).map(|n| names.get(n)),
+                model_id: arrow_columns::borrowed(model_id, i),
+                pin: arrow_columns::borrowed(pin, i).map(|p| pins.get(p)),
+            })
         }));
     }
     // A table's scan gives its rows in rowid order (the workspace keeps the insertion order):
     // sorted here only should it not, where DuckDB would sort every row's texts for it.
-    if !services.is_sorted_by_key(|s| s.rid) {
-        services.sort_by_key(|s| s.rid);
+    if !rids.is_sorted() {
+        let mut by_rid: Vec<(i64, T)> = rids.into_iter().zip(services).collect();
+        by_rid.sort_by_key(|(rid, _)| *rid);
+        services = by_rid.into_iter().map(|(_, service)| service).collect();
     }
     Ok(services)
 }
@@ -202,6 +216,7 @@ struct Cascade {
 pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result<Plan> {
     let catalog = workspace.catalog()?;
     let (models, services) = spec.resolve(&catalog).map_err(Error::Spec)?;
+    let stats = workspace.table_stats()?;
     let r = Rehearsal {
         conn: workspace.connection(),
         catalog: &catalog,
@@ -209,7 +224,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         options,
         models,
         services,
-        loaded: workspace.table_stats()?.into_iter().filter(|s| s.loaded).map(|s| s.table).collect(),
+        loaded: stats.iter().filter(|s| s.loaded).map(|s| s.table.clone()).collect(),
         models_table: models.name.to_string().into(),
         services_table: services.name.to_string().into(),
     };
@@ -221,12 +236,23 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         keeper_collation::resolve(options.collation.as_deref(), version_column, catalog.database_collation.as_deref())?;
     // The fingerprint reads only the workspace's tables: DuckDB sorts and hashes them on a
     // second connection while the keepers are chosen, before the rehearsal's largest lists.
+    // Their memory adds up: on a large export they run one after the other, the tables' cache
+    // let go between.
     let models_query = models_query(spec, models);
-    let (fingerprint, places) = side_by_side(
-        r.conn,
-        |conn| fingerprint(conn, spec, models, services),
-        || keepers::place(r.conn, &models_query, &collation),
-    )?;
+    let decided_rows: u64 =
+        stats.iter().filter(|s| s.table == models.name || s.table == services.name).filter_map(|s| s.rows).sum();
+    let (fingerprint, places) = if decided_rows <= SIDE_BY_SIDE_ROWS {
+        side_by_side(
+            r.conn,
+            |conn| fingerprint(conn, spec, models, services),
+            || keepers::place(r.conn, &models_query, &collation),
+        )?
+    } else {
+        let fingerprint = fingerprint(r.conn, spec, models, services)?;
+        workspace.release_table_cache()?;
+        (fingerprint, keepers::place(r.conn, &models_query, &collation)?)
+    };
+    workspace.release_table_cache()?;
     release_freed_memory();
     // The deletes need only the keepers' table: the models rows come in on a second
     // connection meanwhile.
@@ -249,51 +275,46 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     // The rows of the lists that follow take the room of the cached tables (twice: the queries
     // between read some back).
     workspace.release_table_cache()?;
-    let service_rows = load_services(r.conn, spec, services)?;
-    let services_before = service_rows.len() as u64;
-    let services_after = r.service_facts(&rows, &choices, service_rows, &deleted_services);
+    // DuckDB's largest joins and sorts run before the services' rows come in.
+    let verification = r.verify(&replay)?;
     let mut texts = Interner::default();
     let cascade = r.cascade(&mut texts)?;
-    let verification = r.verify(&replay)?;
     let predicted_failure = r.earlier_backups(&cascade)?.or_else(|| predicted_failure(&replay));
     workspace.release_table_cache()?;
-    let mut effects = None;
-    let after_queries = || {
-        // The plan has all it reads from the rehearsal's tables: their room goes to the lists
-        // built last.
-        effects = Some(effects::recorded(r.conn)?);
-        r.conn.execute_batch(&format!(
-            "DROP TABLE {DELETED}; DROP TABLE {CHANGED}; DROP TABLE {ORPHANS_BEFORE}; DROP TABLE {ORPHANS_AFTER};"
-        ))?;
-        workspace.release_table_cache()?;
-        release_freed_memory();
-        Ok(())
+    let facts = Facts {
+        catalog: &catalog,
+        spec,
+        policy: options.policy,
+        models,
+        services,
+        models_table: &r.models_table,
+        services_table: &r.services_table,
+        loaded: &r.loaded,
+        steps: &steps,
+        rows: &rows,
+        choices: &choices,
+        deleted_models: &deleted_models,
+        services_after: &[],
+        cascade: &cascade.rows,
+        blockers: &blockers,
+        replay: &replay,
+        duplicates: verification.v2.count,
+        models_order: Default::default(),
     };
-    let hazards = rules::find_all(
-        &Facts {
-            catalog: &catalog,
-            spec,
-            policy: options.policy,
-            models,
-            services,
-            models_table: &r.models_table,
-            services_table: &r.services_table,
-            loaded: &r.loaded,
-            steps: &steps,
-            rows: &rows,
-            choices: &choices,
-            deleted_models: &deleted_models,
-            services_after: &services_after,
-            cascade: &cascade.rows,
-            blockers: &blockers,
-            replay: &replay,
-            duplicates: verification.v2.count,
-            models_order: Default::default(),
-        },
-        r.conn,
-        after_queries,
-    )?;
-
+    let queried = rules::query_workspace(&facts, r.conn)?;
+    // The plan has all it reads from the rehearsal's tables: their room goes to the lists built
+    // last.
+    let effects = effects::recorded(r.conn)?;
+    r.conn.execute_batch(&format!(
+        "DROP TABLE {DELETED}; DROP TABLE {CHANGED}; DROP TABLE {ORPHANS_BEFORE}; DROP TABLE {ORPHANS_AFTER};"
+    ))?;
+    workspace.release_table_cache()?;
+    release_freed_memory();
+    let services_after = r.service_facts(&rows, &choices, &deleted_services)?;
+    let services_before = services_after.len() as u64;
+    // The services table was the last one read.
+    workspace.release_table_cache()?;
+    let hazards = rules::find_all(&Facts { services_after: &services_after, ..facts }, queried)?;
     let divergence = divergence(&rows, &choices);
     let collation_sensitive =
         choices.iter().filter(|c| c.collation_sensitive).map(|c| model_id_text(&rows[c.members[0]].row)).collect();
@@ -319,7 +340,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         cascade_by_parent: by_parent(&catalog, &cascade.deleted),
         cascade_deleted: cascade.deleted,
         cascade_changed: cascade.changed,
-        effects: effects.ok_or_else(|| Error::Internal("the rows' effects were never read".into()))?,
+        effects,
         divergence,
         collation_sensitive,
         hazards,
@@ -503,9 +524,8 @@ impl Rehearsal<'_> {
         &self,
         rows: &[ModelRow],
         choices: &[GroupChoice],
-        service_rows: Vec<ServiceRow>,
         deleted_services: &BTreeSet<i64>,
-    ) -> Vec<ServiceFact> {
+    ) -> Result<Vec<ServiceFact>> {
         let mode = self.options.mode;
         // Rows are grouped by model_id: a service's model is a group, its pin one of its rows.
         // Each group's model_id and the version its services serve afterwards are one text,
@@ -522,9 +542,8 @@ impl Rehearsal<'_> {
             })
             .collect();
         let version = |member: &usize| rows[*member].row.version.as_deref();
-        let mut facts = Vec::with_capacity(service_rows.len());
-        for svc in service_rows {
-            let group = svc.model_id.as_deref().and_then(|id| groups.get(id));
+        load_services(self.conn, self.spec, self.services, |svc| {
+            let group = svc.model_id.and_then(|id| groups.get(id));
             let pin_existed = match (group, svc.pin.as_deref()) {
                 (Some((group, ..)), Some(pin)) => group.members.iter().any(|m| version(m) == Some(pin)),
                 _ => false,
@@ -532,7 +551,7 @@ impl Rehearsal<'_> {
             let after = group.and_then(|(_, _, after)| after.clone());
             let model_id = match group {
                 Some((_, model_id, _)) => Some(Shared::clone(model_id)),
-                None => svc.model_id.as_deref().map(Shared::from),
+                None => svc.model_id.map(Shared::from),
             };
             let action = if deleted_services.contains(&svc.rid) {
                 ServiceAction::Deleted
@@ -543,7 +562,7 @@ impl Rehearsal<'_> {
             } else {
                 ServiceAction::Repointed
             };
-            facts.push(ServiceFact {
+            ServiceFact {
                 known_model: group.is_some(),
                 pin_existed,
                 impact: ServiceImpact {
@@ -555,9 +574,8 @@ impl Rehearsal<'_> {
                     model_version_after: after,
                     action,
                 },
-            });
-        }
-        facts
+            }
+        })
     }
 
     /// The rows of other tables that the foreign keys delete or change.

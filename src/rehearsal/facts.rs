@@ -21,7 +21,8 @@ pub struct ModelRow {
     pub row: VersionRow,
     pub immutable: Option<bool>,
     pub published: Option<bool>,
-    pub notes: Option<String>,
+    /// One shared text per distinct note (versions often repeat their notes).
+    pub notes: Option<Shared>,
 }
 
 /// Both policies' keeper of one `model_id` group.
@@ -82,6 +83,7 @@ pub struct Facts<'a> {
     pub choices: &'a [GroupChoice],
     /// The rowids of the models rows the rollback deletes.
     pub deleted_models: &'a BTreeSet<i64>,
+    /// Empty for the rules that query the workspace (they run before the services are read).
     pub services_after: &'a [ServiceFact],
     pub cascade: &'a [CascadeRow],
     pub blockers: &'a [Blocker],

@@ -263,9 +263,10 @@ pub fn read_groups(
 ) -> Result<(Vec<ModelRow>, Vec<GroupChoice>)> {
     let Places { places, slot, order } = places;
     let mut rows = vec![ModelRow::default(); places.len()];
-    // One text per group's model_id and per distinct status and version, shared by their rows.
+    // One text per group's model_id and per distinct status, version and note, shared by their
+    // rows.
     let mut model_ids: Vec<Option<Shared>> = vec![None; places.len() + 1];
-    let (mut statuses, mut versions) = (Interner::default(), Interner::default());
+    let (mut statuses, mut versions, mut notes_texts) = (Interner::default(), Interner::default(), Interner::default());
     let mut read = 0;
     let mut stmt = conn.prepare(&format!(
         "SELECT rid, id, model_id, version, status, created_at, immutable, published, notes FROM ({models})"
@@ -306,7 +307,7 @@ pub fn read_groups(
                 },
                 immutable: arrow_columns::flag(immutable, i),
                 published: arrow_columns::flag(published, i),
-                notes: arrow_columns::text(notes, i),
+                notes: arrow_columns::borrowed(notes, i).map(|n| notes_texts.get(n)),
             };
             read += 1;
         }
@@ -390,7 +391,7 @@ pub(crate) mod tests {
                     v.created_at,
                     r.immutable,
                     r.published,
-                    r.notes
+                    r.notes.as_deref()
                 ])
                 .unwrap();
         }

@@ -89,7 +89,12 @@ fn the_run_directory_is_complete_and_consistent() {
     let planned: Vec<(String, String)> = plan
         .deleted
         .iter()
-        .map(|d| (d.model_id.as_deref().unwrap_or_default().to_string(), d.release_notes.clone().unwrap_or_default()))
+        .map(|d| {
+            (
+                d.model_id.as_deref().unwrap_or_default().to_string(),
+                d.release_notes.as_deref().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
     assert_eq!(written, planned);
     assert!(

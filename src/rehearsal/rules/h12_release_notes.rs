@@ -58,7 +58,7 @@ mod tests {
             [model(1, "m", Some("1.0"), "active"), model(2, "m", Some("2.0"), "x"), model(3, "m", Some("3.0"), "x")];
         models[0].notes = Some("first".into());
         models[1].notes = Some("second".into());
-        models[2].notes = Some(String::new());
+        models[2].notes = Some("".into());
         let found: Vec<String> = rows(&models, &ModelsOrder::new(&models, &BTreeSet::from([2])), &table())
             .iter()
             .map(|h| h.detail.to_string())

@@ -41,7 +41,8 @@ pub struct Rule {
 pub(crate) enum Find {
     /// In the facts in memory only.
     Facts(fn(&Facts) -> Result<Vec<HazardRow>>),
-    /// Querying the workspace besides, on the rehearsal's connection.
+    /// Querying the workspace besides, on the rehearsal's connection, before the services' rows
+    /// are read (`Facts::services_after` is empty for them).
     Workspace(fn(&Facts, &Connection) -> Result<Vec<HazardRow>>),
 }
 
@@ -72,29 +73,36 @@ pub fn info(code: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.code == code)
 }
 
-/// Every rule's rows, ordered by code, then by key (rows of one key in the order found).
-/// The rules that query the workspace run first, then `queried` (which may drop the
-/// rehearsal's tables: a workspace rule run later fails on them, it cannot pass unnoticed),
-/// then the rules of the facts. (Run on a second thread, those took 0.1 s less on a quiet
-/// machine, but the second thread's allocations raised the peak by up to 15 MiB.)
-pub(crate) fn find_all(
-    facts: &Facts,
-    conn: &Connection,
-    queried: impl FnOnce() -> Result<()>,
-) -> Result<Vec<HazardRow>> {
-    let mut queried_rows: Vec<Option<Vec<HazardRow>>> = RULES.iter().map(|_| None).collect();
-    for (i, rule) in RULES.iter().enumerate() {
-        if let Find::Workspace(find) = rule.find {
-            queried_rows[i] = Some(in_order(find(facts, conn))?);
-        }
-    }
-    queried()?;
+/// The rows of the rules that query the workspace, run before the others: the rehearsal's
+/// tables can then be dropped (a workspace rule run later fails on them, it cannot pass
+/// unnoticed) before the largest lists are made. They run before the services' rows are read:
+/// their facts hold no services.
+#[cfg(feature = "engine")]
+pub(crate) struct Queried(Vec<Option<Vec<HazardRow>>>);
+
+#[cfg(feature = "engine")]
+pub(crate) fn query_workspace(facts: &Facts, conn: &Connection) -> Result<Queried> {
+    let rows = RULES.iter().map(|rule| match rule.find {
+        Find::Workspace(find) => in_order(find(facts, conn)).map(Some),
+        Find::Facts(_) => Ok(None),
+    });
+    Ok(Queried(rows.collect::<Result<_>>()?))
+}
+
+/// Every rule's rows, ordered by code, then by key (rows of one key in the order found): the
+/// workspace's from `queried`, then the rules of the facts. (Run on a second thread, those took
+/// 0.1 s less on a quiet machine, but the second thread's allocations raised the peak by up to
+/// 15 MiB.)
+#[cfg(feature = "engine")]
+pub(crate) fn find_all(facts: &Facts, queried: Queried) -> Result<Vec<HazardRow>> {
     let mut rows = Vec::new();
-    for (rule, queried) in RULES.iter().zip(queried_rows) {
+    for (rule, queried) in RULES.iter().zip(queried.0) {
         let mut rule_rows = match (queried, &rule.find) {
             (Some(found), _) => found,
             (None, Find::Facts(find)) => in_order(find(facts))?,
-            (None, Find::Workspace(_)) => unreachable!("the rules that query the workspace ran first"),
+            (None, Find::Workspace(_)) => {
+                return Err(crate::error::Error::Internal(format!("{} did not query the workspace", rule.code)))
+            }
         };
         // Moved into the one list as each rule ends, which grows by exactly that much: a large
         // list grows in place (the allocator remaps its pages), so a rule's rows are never held
