@@ -54,11 +54,6 @@ pub fn borrowed(column: &StringArray, row: usize) -> Option<&str> {
     column.is_valid(row).then(|| column.value(row))
 }
 
-/// Row `row` of a text column, NULL as `None`.
-pub fn text(column: &StringArray, row: usize) -> Option<String> {
-    borrowed(column, row).map(str::to_string)
-}
-
 /// Row `row` of a text column, NULL as empty, without a copy.
 pub fn value_or_empty(column: &StringArray, row: usize) -> &str {
     if column.is_valid(row) {
