@@ -11,7 +11,7 @@ use rehearse::progress::Progress;
 use rehearse::rehearsal::{rehearse, Options};
 use rehearse::spec::Spec;
 use rehearse::staging::Staged;
-use rehearse::workspace::Workspace;
+use rehearse::workspace::{release_freed_memory, Workspace};
 use rehearse::{emit, report, Error};
 use std::sync::Arc;
 
@@ -47,9 +47,13 @@ pub fn rehearse_input(args: &RehearsalArgs, progress: Arc<Progress>) -> Result<R
     };
     progress.phase("rehearsing", "", 0);
     let plan = rehearse(&workspace, &spec, &options)?;
+    // The rehearsal's last lists were freed: their room goes back before the scripts and the
+    // reports take theirs (on threads of their own, which would not reuse it).
+    release_freed_memory();
     progress.phase("emitting scripts", "", 0);
     let catalog = workspace.catalog()?;
     let scripts = emit::render(&emit::Context::new(&plan, &spec, &catalog)?)?;
+    release_freed_memory();
     Ok(Rehearsed { workspace, spec, catalog, plan, scripts })
 }
 
