@@ -71,8 +71,9 @@ impl ServiceAction {
 
 #[derive(Debug, Clone)]
 pub struct ServiceImpact {
-    pub id: String,
-    pub service_id: Option<String>,
+    /// Shared with its hazard rows (as is service_id).
+    pub id: Shared,
+    pub service_id: Option<Shared>,
     /// One shared text per distinct name.
     pub name: Option<Shared>,
     /// Shared with its model's rows when it has some.

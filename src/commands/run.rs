@@ -6,12 +6,12 @@ use crate::cli::{RehearsalArgs, RunArgs};
 use anyhow::Result;
 use rehearse::catalog::Catalog;
 use rehearse::import::{workspace_for, ImportOptions};
-use rehearse::plan::{Plan, ServiceAction};
+use rehearse::plan::{Plan, ServiceAction, SIDE_BY_SIDE_ROWS};
 use rehearse::progress::Progress;
 use rehearse::rehearsal::{rehearse, Options};
 use rehearse::spec::Spec;
 use rehearse::staging::Staged;
-use rehearse::workspace::Workspace;
+use rehearse::workspace::{release_freed_memory, Workspace};
 use rehearse::{emit, report, Error};
 use std::sync::Arc;
 
@@ -47,9 +47,15 @@ pub fn rehearse_input(args: &RehearsalArgs, progress: Arc<Progress>) -> Result<R
     };
     progress.phase("rehearsing", "", 0);
     let plan = rehearse(&workspace, &spec, &options)?;
+    // On a large export, the rehearsal's last lists were freed: their room goes back before the
+    // scripts and the reports take theirs (on threads of their own, which would not reuse it).
+    let large = plan.models_before + plan.services_before > SIDE_BY_SIDE_ROWS;
+    let release_if_large = || large.then(release_freed_memory);
+    release_if_large();
     progress.phase("emitting scripts", "", 0);
     let catalog = workspace.catalog()?;
     let scripts = emit::render(&emit::Context::new(&plan, &spec, &catalog)?)?;
+    release_if_large();
     Ok(Rehearsed { workspace, spec, catalog, plan, scripts })
 }
 

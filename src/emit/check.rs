@@ -13,7 +13,7 @@ pub fn check_script(text: &str) -> Result<usize, String> {
         text.lines().map(|line| if line.starts_with('\\') { "" } else { line }).collect::<Vec<_>>().join("\n");
     // One statement at a time: the parse tree of a whole script, with its long keeper lists, is
     // some sixty times the script's size.
-    let statements = pg_query::split_with_parser(&sql).map_err(|e| format!("does not parse: {e}"))?;
+    let statements = split(&sql)?;
     let mut count = 0;
     for statement in statements {
         if !may_be_do(statement) {
@@ -36,6 +36,34 @@ pub fn check_script(text: &str) -> Result<usize, String> {
         }
     }
     Ok(count)
+}
+
+/// How much of a script the grammar splits at a time.
+const SPLIT_BYTES: usize = 256 * 1024;
+
+/// The statements of `sql` as PostgreSQL's grammar splits them. The grammar's raw tree of a
+/// whole script with long keeper lists takes tens of megabytes: it runs over pieces of about
+/// `SPLIT_BYTES`, cut where the scanner starts a statement. Should the scanner cut a statement
+/// (a `BEGIN ATOMIC` body) or a piece not parse, the whole script is split at once, which gives
+/// the answer.
+fn split(sql: &str) -> Result<Vec<&str>, String> {
+    let whole = || pg_query::split_with_parser(sql).map_err(|e| format!("does not parse: {e}"));
+    let Ok(scanned) = pg_query::split_with_scanner(sql) else { return whole() };
+    let starts = scanned.iter().map(|s| s.as_ptr() as usize - sql.as_ptr() as usize);
+    let mut cuts = vec![0];
+    for start in starts.chain([sql.len()]) {
+        if start - cuts[cuts.len() - 1] >= SPLIT_BYTES || start == sql.len() {
+            cuts.push(start);
+        }
+    }
+    let mut statements = Vec::with_capacity(scanned.len());
+    for piece in cuts.windows(2) {
+        match pg_query::split_with_parser(&sql[piece[0]..piece[1]]) {
+            Ok(found) => statements.extend(found),
+            Err(_) => return whole(),
+        }
+    }
+    Ok(statements)
 }
 
 /// Whether `statement` may be a DO block, whose PL/pgSQL body is compiled too: anything but a
@@ -100,6 +128,24 @@ mod tests {
         let broken_after_a_comment = check_script("SELECT 1;\n-- note\nDO $x$ BEGIN IF true THEN PERFORM 1; END $x$;");
         assert!(broken_after_a_comment.unwrap_err().contains("statement 2: PL/pgSQL"));
         assert!(check_script("SELECT 1; INSERT INTO t VALUES (1,);").unwrap_err().contains("does not parse"));
+    }
+
+    #[test]
+    fn long_scripts_are_split_in_pieces_with_the_whole_scripts_answer() {
+        let long_list = |item: &str| vec![item; SPLIT_BYTES / item.len() + 1].join(", ");
+        let insert = format!("INSERT INTO t (v) VALUES {};\n", long_list("('x')"));
+        // The scanner ends a statement inside the body; the piece cut there does not parse.
+        let atomic = format!(
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT {}; SELECT 2; END;\n",
+            long_list("1")
+        );
+        let script = format!("{insert}{atomic}{insert}DO $x$ BEGIN PERFORM 1; END $x$;\n");
+        assert!(split(&script).unwrap().len() == 4 && script.len() > 3 * SPLIT_BYTES);
+        assert_eq!(check_script(&script), Ok(4));
+        let broken_do = script.replace("PERFORM 1;", "IF true THEN PERFORM 1;");
+        assert!(check_script(&broken_do).unwrap_err().contains("statement 4: PL/pgSQL"));
+        let broken_sql = format!("{insert}{insert}SELECT 1; INSERT INTO t VALUES (1,);\n");
+        assert!(check_script(&broken_sql).unwrap_err().contains("does not parse"));
     }
 
     #[test]

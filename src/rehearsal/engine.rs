@@ -56,8 +56,8 @@ const ORPHANS_AFTER: &str = "_plan_orphans_after";
 /// A services row as it comes in, its model_id where the batch holds it.
 struct ServiceRow<'a> {
     rid: i64,
-    id: String,
-    service_id: Option<String>,
+    id: Shared,
+    service_id: Option<Shared>,
     name: Option<Shared>,
     model_id: Option<&'a str>,
     /// One shared text per distinct version pinned.
@@ -138,8 +138,8 @@ fn load_services<T>(
         services.extend((0..batch.num_rows()).map(|i| {
             make(ServiceRow {
                 rid: rid.value(i),
-                id: arrow_columns::text(id, i).unwrap_or_default(),
-                service_id: arrow_columns::text(service_id, i),
+                id: arrow_columns::shared(id, i).unwrap_or_default(),
+                service_id: arrow_columns::shared(service_id, i),
                 name: arrow_columns::borrowed(name, i).map(|n| names.get(n)),
                 model_id: arrow_columns::borrowed(model_id, i),
                 pin: arrow_columns::borrowed(pin, i).map(|p| pins.get(p)),

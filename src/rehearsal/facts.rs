@@ -62,8 +62,8 @@ pub struct ServiceFact {
 
 impl ServiceFact {
     /// How reports name it: its service_id, or its id.
-    pub fn key(&self) -> &str {
-        self.impact.service_id.as_deref().unwrap_or(&self.impact.id)
+    pub fn key(&self) -> &Shared {
+        self.impact.service_id.as_ref().unwrap_or(&self.impact.id)
     }
 }
 

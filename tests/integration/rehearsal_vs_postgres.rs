@@ -70,7 +70,7 @@ fn compare(pg: &Cluster, db: &str, before: &Snapshot, plan: &Plan, label: &str) 
     let really_deleted: BTreeSet<String> = before.models.difference(&after.models).cloned().collect();
     assert_eq!(deleted, really_deleted, "{label}: deleted models rows");
     let services: BTreeSet<String> =
-        plan.services.iter().filter(|s| s.action != ServiceAction::Deleted).map(|s| s.id.clone()).collect();
+        plan.services.iter().filter(|s| s.action != ServiceAction::Deleted).map(|s| s.id.to_string()).collect();
     assert_eq!(services, after.services, "{label}: surviving services");
     for (i, (table, _)) in LINKED.iter().enumerate() {
         let predicted: BTreeSet<String> = plan

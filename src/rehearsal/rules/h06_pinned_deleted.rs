@@ -17,7 +17,7 @@ mod engine {
     use crate::error::Result;
     use crate::plan::ServiceAction;
     use crate::plan::{HazardRow, Shared};
-    use crate::rehearsal::facts::{show, Facts, ServiceFact};
+    use crate::rehearsal::facts::{show, Facts, ServiceFact, TextsBy};
     use crate::rehearsal::rules::hazard;
     use crate::terms::HazardCode;
 
@@ -26,13 +26,17 @@ mod engine {
     }
 
     pub fn rows(services: &[ServiceFact], table: &Shared) -> Vec<HazardRow> {
+        // One shared text per pair of versions: a large export repoints many services alike.
+        let mut texts = TextsBy::default();
         services
             .iter()
             .filter(|s| s.known_model && s.pin_existed && s.impact.action == ServiceAction::Repointed)
             .map(|s| {
                 let (pin, after) = (&s.impact.model_version_before, &s.impact.model_version_after);
-                let detail = format!("pinned to {}, which is deleted; serves {} after", show(pin), show(after));
-                hazard(HazardCode::H6, table, s.key(), detail)
+                let detail = texts.get((pin, after), || {
+                    format!("pinned to {}, which is deleted; serves {} after", show(pin), show(after))
+                });
+                hazard(HazardCode::H6, table, s.key().clone(), detail)
             })
             .collect()
     }

@@ -31,7 +31,7 @@ mod engine {
             .map(|s| {
                 let (pin, after) = (&s.impact.model_version_before, &s.impact.model_version_after);
                 let detail = format!("pinned to {} which never existed; serves {} after", show(pin), show(after));
-                hazard(HazardCode::H7, table, s.key(), detail)
+                hazard(HazardCode::H7, table, s.key().clone(), detail)
             })
             .collect()
     }

@@ -42,7 +42,7 @@ mod engine {
                         ""
                     }
                 );
-                hazard(HazardCode::H8, table, s.key(), detail)
+                hazard(HazardCode::H8, table, s.key().clone(), detail)
             })
             .collect()
     }

@@ -34,7 +34,7 @@ mod engine {
                     "dropped with column {} by `{}`; definition: {}",
                     dropped.with_column, step.sql, dropped.object.definition
                 );
-                found.push(hazard(HazardCode::H18, &table.as_str().into(), &dropped.object.describe(), detail));
+                found.push(hazard(HazardCode::H18, &table.as_str().into(), dropped.object.describe(), detail));
             }
         }
         found

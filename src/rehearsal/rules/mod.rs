@@ -128,7 +128,7 @@ fn in_order(found: Result<Vec<HazardRow>>) -> Result<Vec<HazardRow>> {
 pub(crate) fn hazard(
     code: HazardCode,
     table: &crate::plan::Shared,
-    key: &str,
+    key: impl Into<crate::plan::Shared>,
     detail: impl Into<crate::plan::Shared>,
 ) -> HazardRow {
     HazardRow { code, table: table.clone(), key: key.into(), detail: detail.into() }
