@@ -20,7 +20,6 @@ mod engine {
     use crate::rehearsal::facts::{Facts, ModelRow, ModelsOrder};
     use crate::rehearsal::{arrow_columns, effects};
     use crate::spec::Spec;
-    use crate::sql::literal;
     use crate::terms::HazardCode;
     use duckdb::Connection;
     use std::collections::HashMap;
@@ -38,40 +37,61 @@ mod engine {
         order: &ModelsOrder,
         table: &Shared,
     ) -> Result<Vec<HazardRow>> {
-        let uncopied: Vec<String> = models
+        let uncopied: Vec<&str> = models
             .columns
             .iter()
             .filter(|c| !spec.backup.models_columns.contains(&c.name))
-            .map(|c| format!("CASE WHEN t.{} IS NOT NULL THEN {} END", quote_ident(&c.name), literal(&c.name)))
+            .map(|c| c.name.as_str())
             .collect();
         if uncopied.is_empty() {
             return Ok(Vec::new());
         }
-        // What each deleted row loses, by rowid; the few distinct texts shared.
+        // What each deleted row loses, by rowid: one bit per column, in masks of `BITS`
+        // columns (integers, where texts would be built, sent and hashed for every row).
+        let masks: Vec<String> = uncopied
+            .chunks(BITS)
+            .enumerate()
+            .map(|(i, columns)| {
+                let bits: Vec<String> = columns
+                    .iter()
+                    .enumerate()
+                    .map(|(bit, c)| {
+                        format!("CASE WHEN t.{} IS NOT NULL THEN {} ELSE 0 END", quote_ident(c), 1i64 << bit)
+                    })
+                    .collect();
+                format!("CAST({} AS BIGINT) AS m{i}", bits.join(" | "))
+            })
+            .collect();
+        let some_lost: Vec<String> = (0..masks.len()).map(|i| format!("m{i} <> 0")).collect();
         let sql = format!(
-            "SELECT t.rowid, concat_ws(', ', {}) AS lost FROM {} t WHERE t.rowid IN {} AND lost <> ''",
-            uncopied.join(", "),
+            "SELECT t.rowid, {} FROM {} t WHERE t.rowid IN {} AND ({})",
+            masks.join(", "),
             models.name.quoted(),
-            effects::deleted_rids(&models.name)
+            effects::deleted_rids(&models.name),
+            some_lost.join(" OR ")
         );
-        // Few distinct texts: each shared, and known per rowid by its number (DuckDB's rowids
-        // of a table are its row positions, a dense index).
-        let mut numbers: HashMap<Box<str>, u32> = HashMap::new();
+        // Few distinct masks: each one's text shared, and known per rowid by its number
+        // (DuckDB's rowids of a table are its row positions, a dense index).
+        let mut numbers: HashMap<Box<[i64]>, u32> = HashMap::new();
         let mut texts: Vec<Shared> = Vec::new();
         let mut by_rid: Vec<u32> = Vec::new();
+        let mut lost = Vec::with_capacity(masks.len());
         let mut stmt = conn.prepare(&sql)?;
         for batch in stmt.stream_arrow([])? {
             let batch = batch?;
             let rids = arrow_columns::integers(&batch, 0)?;
             let rids = arrow_columns::without_nulls(&batch, 0, rids)?;
-            let lost = arrow_columns::texts(&batch, 1)?;
-            let lost = arrow_columns::without_nulls(&batch, 1, lost)?;
-            for (rid, what) in rids.values().iter().zip(lost.iter().flatten()) {
-                let number = match numbers.get(what) {
+            let columns = (1..=masks.len())
+                .map(|i| arrow_columns::integers(&batch, i).and_then(|m| arrow_columns::without_nulls(&batch, i, m)))
+                .collect::<Result<Vec<_>>>()?;
+            for (row, rid) in rids.values().iter().enumerate() {
+                lost.clear();
+                lost.extend(columns.iter().map(|m| m.value(row)));
+                let number = match numbers.get(&lost[..]) {
                     Some(&number) => number,
                     None => {
-                        texts.push(format!("not in the guide's backup: {what}").into());
-                        numbers.insert(what.into(), texts.len() as u32);
+                        texts.push(format!("not in the guide's backup: {}", named(&uncopied, &lost)).into());
+                        numbers.insert(lost.as_slice().into(), texts.len() as u32);
                         texts.len() as u32
                     }
                 };
@@ -93,6 +113,16 @@ mod engine {
             .filter_map(|(i, r)| Some(order.found(i, detail(r.rid)?)))
             .collect();
         Ok(order.sorted(HazardCode::H15, table, found))
+    }
+
+    /// Columns per mask: bits 0 to 61 of a BIGINT, clear of its sign.
+    const BITS: usize = 62;
+
+    /// The columns whose bits `masks` set, in their order, as the detail names them.
+    fn named(columns: &[&str], masks: &[i64]) -> String {
+        let set = |i: usize| masks[i / BITS] >> (i % BITS) & 1 == 1;
+        let named: Vec<&str> = columns.iter().enumerate().filter(|(i, _)| set(*i)).map(|(_, c)| *c).collect();
+        named.join(", ")
     }
 }
 
@@ -124,5 +154,31 @@ mod tests {
         let found = rows(conn, &Spec::guide(), &catalog.tables[0], &models, &order, &table()).unwrap();
         let found: Vec<(&str, &str)> = found.iter().map(|h| (&*h.key, &*h.detail)).collect();
         assert_eq!(found, [("1", "not in the guide's backup: secret"), ("3", "not in the guide's backup: secret")]);
+    }
+
+    #[test]
+    fn columns_past_one_mask_named_in_their_order() {
+        let extra: Vec<String> = (0..70).map(|i| format!("x{i}")).collect();
+        let columns: Vec<&str> =
+            ["id", "model_id", "version"].into_iter().chain(extra.iter().map(String::as_str)).collect();
+        let (workspace, catalog) = workspace_with(&[("models", &columns)]);
+        let conn = workspace.connection();
+        conn.execute_batch("INSERT INTO public.models (id, model_id, version, x1, x61, x62, x69) VALUES ('a', 'm', '1.0', 'p', 'q', 'r', 's'), ('b', 'm', '2.0', NULL, NULL, 'r', NULL)").unwrap();
+        effects::create(conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO _plan_deleted SELECT 'public.models', rowid, 'test', 'versions' FROM public.models",
+        )
+        .unwrap();
+        let mut models: Vec<ModelRow> = (0..2).map(|rid| model(rid, "m", None, "x")).collect();
+        for (r, id) in models.iter_mut().zip(["a", "b"]) {
+            r.row.id = id.into();
+        }
+        let order = ModelsOrder::new(&models, &BTreeSet::from([0, 1]));
+        let found = rows(conn, &Spec::guide(), &catalog.tables[0], &models, &order, &table()).unwrap();
+        let found: Vec<(&str, &str)> = found.iter().map(|h| (&*h.key, &*h.detail)).collect();
+        assert_eq!(
+            found,
+            [("a", "not in the guide's backup: x1, x61, x62, x69"), ("b", "not in the guide's backup: x62")]
+        );
     }
 }
