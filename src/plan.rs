@@ -20,7 +20,12 @@ pub type Shared = arcstr::ArcStr;
 /// up, and they run one after the other. The 926 MB benchmark dump has 357 000: side by side,
 /// its peak stays below 300 MiB; the 2 163 MB one has 833 000: 550 MiB side by side against
 /// 480 one after the other.
-pub const SIDE_BY_SIDE_ROWS: u64 = 500_000;
+const SIDE_BY_SIDE_ROWS: u64 = 500_000;
+
+/// Whether a rehearsal of `models_and_services` rows runs its steps side by side.
+pub fn runs_side_by_side(models_and_services: u64) -> bool {
+    models_and_services <= SIDE_BY_SIDE_ROWS
+}
 
 #[derive(Debug, Clone)]
 pub struct KeptVersion {
@@ -352,6 +357,11 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Whether the steps after the rehearsal (the scripts' checks) run side by side.
+    pub fn runs_side_by_side(&self) -> bool {
+        runs_side_by_side(self.models_before + self.services_before)
+    }
+
     pub fn services_with(&self, action: ServiceAction) -> u64 {
         self.services.iter().filter(|s| s.action == action).count() as u64
     }

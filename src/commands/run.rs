@@ -6,7 +6,7 @@ use crate::cli::{RehearsalArgs, RunArgs};
 use anyhow::Result;
 use rehearse::catalog::Catalog;
 use rehearse::import::{workspace_for, ImportOptions};
-use rehearse::plan::{Plan, ServiceAction, SIDE_BY_SIDE_ROWS};
+use rehearse::plan::{Plan, ServiceAction};
 use rehearse::progress::Progress;
 use rehearse::rehearsal::{rehearse, Options};
 use rehearse::spec::Spec;
@@ -49,7 +49,7 @@ pub fn rehearse_input(args: &RehearsalArgs, progress: Arc<Progress>) -> Result<R
     let plan = rehearse(&workspace, &spec, &options)?;
     // On a large export, the rehearsal's last lists were freed: their room goes back before the
     // scripts and the reports take theirs (on threads of their own, which would not reuse it).
-    let large = plan.models_before + plan.services_before > SIDE_BY_SIDE_ROWS;
+    let large = !plan.runs_side_by_side();
     let release_if_large = || large.then(release_freed_memory);
     release_if_large();
     progress.phase("emitting scripts", "", 0);

@@ -9,7 +9,7 @@ mod scripts;
 
 use crate::catalog::{Catalog, Table};
 use crate::error::{Error, Result};
-use crate::plan::{Plan, SIDE_BY_SIDE_ROWS};
+use crate::plan::Plan;
 use crate::spec::Spec;
 use serde::Serialize;
 use std::path::Path;
@@ -92,21 +92,18 @@ pub fn render(context: &Context) -> Result<Vec<(&'static str, String)>> {
     // large dump): each script is rendered and checked on a thread of its own, and the first to
     // fail, in script order, is reported. On a large export their parse trees would add up:
     // the scripts are then taken one after the other.
-    let plan = context.plan;
     let check = |render: &Render| {
         let text = render(context);
         let check = check::check_script(&text);
         (text, check)
     };
-    let rendered: Vec<(String, std::result::Result<usize, String>)> = if plan.models_before + plan.services_before
-        > SIDE_BY_SIDE_ROWS
-    {
-        SCRIPTS.iter().map(|(_, render)| check(render)).collect()
-    } else {
+    let rendered: Vec<(String, std::result::Result<usize, String>)> = if context.plan.runs_side_by_side() {
         std::thread::scope(|scope| {
             let rendering: Vec<_> = SCRIPTS.iter().map(|(_, render)| scope.spawn(move || check(render))).collect();
             rendering.into_iter().map(|r| r.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
         })
+    } else {
+        SCRIPTS.iter().map(|(_, render)| check(render)).collect()
     };
     let mut scripts = Vec::with_capacity(SCRIPTS.len());
     for ((name, _), (text, check)) in SCRIPTS.iter().zip(rendered) {

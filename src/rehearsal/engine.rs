@@ -195,6 +195,7 @@ fn row_key_order(catalog: &Catalog, table: &Table, alias: &str) -> String {
         _ => "1".into(),
     }
 }
+
 /// The text an `Interner` gave for a column's last value, reused while the column repeats it.
 #[derive(Default)]
 struct Repeated(Option<Shared>);
@@ -257,7 +258,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let models_query = models_query(spec, models);
     let decided_rows: u64 =
         stats.iter().filter(|s| s.table == models.name || s.table == services.name).filter_map(|s| s.rows).sum();
-    let (fingerprint, places) = if decided_rows <= SIDE_BY_SIDE_ROWS {
+    let (fingerprint, places) = if runs_side_by_side(decided_rows) {
         side_by_side(
             r.conn,
             |conn| fingerprint(conn, spec, models, services),
