@@ -4,7 +4,7 @@
 
 use super::ddl_replay::{self, Replay, RowFailures};
 use super::effects::{self, CHANGED, DELETED};
-use super::facts::{show, Facts, GroupChoice, Interner, ModelRow, ServiceFact, TextsBy};
+use super::facts::{show, Facts, GroupChoice, Interner, ModelRow, RidBits, ServiceFact, TextsBy};
 use super::keeper_collation;
 use super::policy::{Policy, VersionRow};
 use super::{arrow_columns, fk_violations, keepers, rules, steps};
@@ -773,6 +773,8 @@ fn keep_and_delete(
 ) -> Result<(Vec<KeptVersion>, Vec<DeletedVersion>)> {
     let mut kept = Vec::with_capacity(rows.len().saturating_sub(deleted_models.len()));
     let mut deleted = Vec::with_capacity(deleted_models.len());
+    // A bit per rowid: a lookup per models row in the set's tree cost more than the lists.
+    let deleted_rids = RidBits::new(deleted_models);
     let selective_reason: Shared = "selective: every version kept".into();
     let fk_reason: Shared = "deleted through a foreign key".into();
     // A few distinct reasons for every keeper.
@@ -793,7 +795,7 @@ fn keep_and_delete(
                 .pop()
                 .filter(|_| member == rows.len())
                 .ok_or_else(|| Error::Internal(format!("models row {member} is not where its group's rows end")))?;
-            if !deleted_models.contains(&r.rid) {
+            if !deleted_rids.contains(r.rid) {
                 kept.push(KeptVersion {
                     id: r.row.id,
                     model_id: r.row.model_id,

@@ -164,10 +164,10 @@ pub struct Found {
 }
 
 /// A set of rowids as one bit each (DuckDB's rowids of a table are small, non-negative).
-struct RidBits(Vec<u64>);
+pub(super) struct RidBits(Vec<u64>);
 
 impl RidBits {
-    fn new(rids: &BTreeSet<i64>) -> Self {
+    pub(super) fn new(rids: &BTreeSet<i64>) -> Self {
         let words = rids.last().map_or(0, |&last| last as usize / 64 + 1);
         let mut bits = vec![0u64; words];
         for &rid in rids {
@@ -176,7 +176,7 @@ impl RidBits {
         RidBits(bits)
     }
 
-    fn contains(&self, rid: i64) -> bool {
+    pub(super) fn contains(&self, rid: i64) -> bool {
         rid >= 0 && self.0.get(rid as usize / 64).is_some_and(|word| word >> (rid % 64) & 1 == 1)
     }
 }
