@@ -6,6 +6,7 @@
 //! that its blockers and triggers are told apart from the next one's.
 
 use super::arrow_columns;
+use super::engine::{ORPHANS_PHASE, VERSIONS_PHASE};
 use crate::catalog::{quote_ident, Catalog, Constraint, FkAction, FkEdge, ForeignKey, TableName};
 use crate::error::Result;
 use crate::plan::RowEffects;
@@ -26,10 +27,31 @@ pub struct Blocker {
     pub example: String,
 }
 
+/// The phases rows are tagged with: the rollback's row statements, and a loaded plan's.
+const PHASES: [&str; 3] = [VERSIONS_PHASE, ORPHANS_PHASE, LOADED_PHASE];
+const LOADED_PHASE: &str = "plan";
+
+/// The effects tables, for rows of any table.
 pub fn create(conn: &Connection) -> Result<()> {
+    create_as(conn, "VARCHAR")
+}
+
+/// The effects tables for rows of `tables` only: their table and phase columns are enums, which
+/// the rehearsal's many filters by table and phase compare as small integers, not as texts.
+pub fn create_for<'a>(conn: &Connection, tables: impl IntoIterator<Item = &'a TableName>) -> Result<()> {
+    let names: BTreeSet<String> = tables.into_iter().map(|t| literal(&t.to_string())).collect();
+    if names.is_empty() {
+        return create(conn);
+    }
+    create_as(conn, &format!("ENUM({})", names.into_iter().collect::<Vec<_>>().join(", ")))
+}
+
+fn create_as(conn: &Connection, table_type: &str) -> Result<()> {
+    let phases: Vec<String> = PHASES.iter().map(|p| literal(p)).collect();
+    let phase_type = format!("ENUM({})", phases.join(", "));
     conn.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP TABLE {DELETED} (tbl VARCHAR, rid BIGINT, via VARCHAR, phase VARCHAR);
-         CREATE OR REPLACE TEMP TABLE {CHANGED} (tbl VARCHAR, rid BIGINT, via VARCHAR, action VARCHAR, constraint_name VARCHAR, phase VARCHAR);"
+        "CREATE OR REPLACE TEMP TABLE {DELETED} (tbl {table_type}, rid BIGINT, via VARCHAR, phase {phase_type});
+         CREATE OR REPLACE TEMP TABLE {CHANGED} (tbl {table_type}, rid BIGINT, via VARCHAR, action VARCHAR, constraint_name VARCHAR, phase {phase_type});"
     ))?;
     Ok(())
 }
@@ -74,7 +96,7 @@ pub fn load(conn: &Connection, effects: &RowEffects) -> Result<()> {
     create(conn)?;
     // One closed phase; which foreign key did it is the plan's cascade rows' to tell.
     const UNKNOWN: Option<&str> = None;
-    const PHASE: &str = "plan";
+    const PHASE: &str = LOADED_PHASE;
     let mut deleted = conn.appender_to_catalog_and_db(DELETED, "temp", "main")?;
     for (table, rids) in &effects.deleted {
         for rid in rids {

@@ -245,7 +245,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         models_table: models.name.to_string().into(),
         services_table: services.name.to_string().into(),
     };
-    effects::create(r.conn)?;
+    effects::create_for(r.conn, catalog.tables.iter().map(|t| &t.name))?;
     let version_column = models
         .column(&spec.models.version)
         .ok_or_else(|| Error::Spec(format!("table {} has no column {}", models.name, spec.models.version)))?;
