@@ -131,16 +131,26 @@ pub fn deleted_rids(table: &TableName) -> String {
     format!("(SELECT rid FROM {DELETED} WHERE tbl = {})", literal(&table.to_string()))
 }
 
-/// Marks the rows of `table` selected by `condition` (over alias `t`) as deleted by `phase`,
-/// for `via`.
-pub fn seed(conn: &Connection, phase: &str, table: &TableName, condition: &str, via: &str) -> Result<usize> {
+/// The rows of a table that a phase starts from.
+pub enum Seed<'a> {
+    /// Those a condition over alias `t` selects.
+    Matching(&'a str),
+    /// Those whose rowids a subquery (column `rid`) returns: the table itself is not read.
+    Rowids(&'a str),
+}
+
+/// Marks the `rows` of `table` as deleted by `phase`, for `via`.
+pub fn seed(conn: &Connection, phase: &str, table: &TableName, rows: Seed, via: &str) -> Result<usize> {
+    let (rid, from, condition) = match rows {
+        Seed::Matching(condition) => ("t.rowid", format!("{} t", table.quoted()), condition),
+        Seed::Rowids(rids) => ("rid", rids.to_string(), "true"),
+    };
     Ok(conn.execute(
         &format!(
-            "INSERT INTO {DELETED} SELECT {}, t.rowid, {}, {} FROM {} t WHERE ({condition}) AND t.rowid NOT IN {}",
+            "INSERT INTO {DELETED} SELECT {}, {rid}, {}, {} FROM {from} WHERE ({condition}) AND {rid} NOT IN {}",
             literal(&table.to_string()),
             literal(via),
             literal(phase),
-            table.quoted(),
             deleted_rids(table)
         ),
         [],

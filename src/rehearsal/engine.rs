@@ -3,7 +3,7 @@
 //! verification on the simulated result, and every hazard with its rows.
 
 use super::ddl_replay::{self, Replay, RowFailures};
-use super::effects::{self, CHANGED, DELETED};
+use super::effects::{self, Seed, CHANGED, DELETED};
 use super::facts::{show, Facts, GroupChoice, Interner, ModelRow, RidBits, ServiceFact, TextsBy};
 use super::keeper_collation;
 use super::policy::{Policy, VersionRow};
@@ -434,7 +434,7 @@ impl Rehearsal<'_> {
                 conn,
                 VERSIONS_PHASE,
                 &self.models.name,
-                &format!("t.rowid IN {}", keepers::not_kept(self.options.policy)),
+                Seed::Rowids(&keepers::not_kept(self.options.policy)),
                 "rollback: not the keeper",
             )?;
             effects::cascade(conn, catalog, loaded, VERSIONS_PHASE)?;
@@ -447,13 +447,13 @@ impl Rehearsal<'_> {
                 conn,
                 ORPHANS_PHASE,
                 &self.services.name,
-                &sql::orphan_condition(
+                Seed::Matching(&sql::orphan_condition(
                     "t",
                     &self.spec.services.model_id,
                     &post_models,
                     &self.spec.models.model_id,
                     Dialect::DuckDb,
-                ),
+                )),
                 "orphan delete (--delete-orphans)",
             )?;
             effects::cascade(conn, catalog, loaded, ORPHANS_PHASE)?;
