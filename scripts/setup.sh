@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks to build and test rehearse: libclang (bindgen for
-# pg_query), a C/C++ toolchain (bundled DuckDB), PostgreSQL server binaries (tests, validate),
-# python3 (fixture generator) and, for the tests, Chromium (report.html rendered headless).
+# pg_query), a C/C++ toolchain (bundled DuckDB), nasm and autotools (ISA-L, bundled), PostgreSQL
+# server binaries (tests, validate), python3 (fixture generator) and, for the tests, Chromium
+# (report.html rendered headless).
 # Installs nothing that is already there.
 #
 #   scripts/setup.sh              what building and running needs
@@ -48,6 +49,12 @@ requirements=(
   "libclang-dev have_libclang"
   "g++ have_command c++"
   "make have_command make"
+  # ISA-L (report.xlsx's deflate) is built from the isal-sys crate's source: autogen.sh,
+  # configure, and its assembly.
+  "nasm have_command nasm"
+  "autoconf have_command autoconf"
+  "automake have_command automake"
+  "libtool have_command libtoolize"
   "python3 have_command python3"
   "locales have_locale_gen"
   "libicu72 have_libicu"

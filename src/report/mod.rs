@@ -5,6 +5,7 @@ pub mod csv;
 pub mod decisions;
 pub mod html;
 pub mod markdown;
+pub mod package;
 pub mod sheet_xml;
 pub mod spreadsheet;
 pub mod summary;

@@ -7,24 +7,24 @@
 //!
 //! rust_xlsxwriter writes the workbook with each report sheet's header, widths and filter; the
 //! data rows, most of the file, are then written by `sheet_xml` into each sheet's part of the
-//! package and compressed, a sheet per core: the largest straight into the package, after the
-//! frame's other parts, and each of the others into a temporary file (never all in memory),
-//! copied into the package after it.
+//! package (`package`, deflated by ISA-L) and compressed, a sheet per core: the largest straight
+//! into the package, after the frame's other parts, and each of the others into a temporary file
+//! (never all in memory), copied into the package after it.
 
 use super::decisions::by_consequence;
+use super::package::{Deflated, Deflater, Package, DEFLATED, STORED};
 use super::sheet_xml::{self, fit, CELL_UNITS};
 use super::tables::{in_batches, reports, Report, Row, Value};
 use crate::error::{Error, Result};
 use crate::plan::{Plan, ServiceAction};
 use rust_xlsxwriter::{Chart, ChartType, Color, Format, Workbook, Worksheet, XlsxError};
 use std::fs::File;
-use std::io::{BufWriter, Cursor, Read, Write};
+use std::io::{self, BufWriter, Cursor, Read, Seek, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use zip::result::{ZipError, ZipResult};
-use zip::write::SimpleFileOptions;
-use zip::{ZipArchive, ZipWriter};
+use zip::result::ZipError;
+use zip::{CompressionMethod, ZipArchive};
 
 /// Rows of one worksheet, header included: Excel's limit.
 pub const SHEET_ROWS: u32 = 1_048_576;
@@ -34,9 +34,6 @@ const MAX_WIDTH: usize = 60;
 /// Cells cut at `CELL_UNITS` that the summary sheet names one by one.
 const LISTED_CUTS: usize = 20;
 
-/// The deflate level of the report sheets. Level 1 deflates their XML (hundreds of MB for a
-/// large run) about four times faster than rust_xlsxwriter's 6, for a file about 1.6 times larger.
-const LEVEL: i64 = 1;
 /// The style index of a NULL cell: the second format the report sheets use, after the header's.
 const NULL_STYLE: u32 = 2;
 
@@ -90,9 +87,9 @@ fn write_with_sheet_rows(plan: &Plan, path: &Path, sheet_rows: u32) -> Result<()
     let frame = frame(plan, &layouts, &cuts, path).map_err(fail)?;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
-    let package = ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
-    let mut package = write_package(plan, &layouts, &frame, dir, package).map_err(|e| zip_error(path, e))?;
-    package.flush().map_err(|e| Error::io(path, e))
+    let package = Package::new(BufWriter::with_capacity(1 << 20, file));
+    write_package(plan, &layouts, &frame, dir, package).map_err(|e| zip_error(path, e))?;
+    Ok(())
 }
 
 fn zip_error(path: &Path, error: ZipError) -> Error {
@@ -233,14 +230,14 @@ struct Job<'a> {
 
 /// The package into `package`: the frame's parts but the report sheets, then the report sheets,
 /// compressed on as many threads as there are cores, the largest first: the largest straight into
-/// the package, each of the others alone in a temporary package in `dir`, copied in after it.
-fn write_package<W: Write + std::io::Seek>(
+/// the package, each of the others alone in a temporary file in `dir`, copied in after it.
+fn write_package<W: Write + Seek>(
     plan: &Plan,
     layouts: &[Layout],
     frame: &[u8],
     dir: &Path,
-    mut package: ZipWriter<W>,
-) -> ZipResult<W> {
+    mut package: Package<W>,
+) -> Result<(), ZipError> {
     let mut archive = ZipArchive::new(Cursor::new(frame))?;
     let mut jobs = Vec::new();
     for (report, layout) in layouts.iter().enumerate() {
@@ -253,25 +250,33 @@ fn write_package<W: Write + std::io::Seek>(
         }
     }
     for index in 0..archive.len() {
-        let part = archive.by_index_raw(index)?;
-        let name = part.name()?;
-        if !jobs.iter().any(|job| job.entry == name) {
-            package.raw_copy_file(part)?;
+        let mut part = archive.by_index_raw(index)?;
+        let name = part.name()?.to_string();
+        if jobs.iter().any(|job| job.entry == name) {
+            continue;
         }
+        let method = match part.compression() {
+            CompressionMethod::Stored => STORED,
+            CompressionMethod::Deflated => DEFLATED,
+            other => return Err(io::Error::other(format!("{name}: compressed with {other}")).into()),
+        };
+        let (crc, size) = (part.crc32(), part.size());
+        let mut raw = Vec::new();
+        part.read_to_end(&mut raw)?;
+        package.copy(&name, method, crc, size, &raw)?;
     }
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by_key(|&j| {
         std::cmp::Reverse((jobs[j].part.last + 1 - jobs[j].part.first) * jobs[j].layout.header.len() as u64)
     });
     let next = AtomicUsize::new(0);
-    let done: Mutex<Vec<Option<ZipResult<ZipArchive<File>>>>> = Mutex::new(jobs.iter().map(|_| None).collect());
+    let done: Mutex<Vec<Option<io::Result<Aside>>>> = Mutex::new(jobs.iter().map(|_| None).collect());
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len());
     let the_others = || {
         while let Some(&at) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
             let job = &jobs[at];
             let report = reports(plan).into_iter().nth(job.report).expect("a report per layout");
-            let sheet =
-                tempfile::tempfile_in(dir).map_err(ZipError::Io).and_then(|file| sheet_entry(job, report.rows, file));
+            let sheet = tempfile::tempfile_in(dir).and_then(|file| sheet_aside(job, report.rows, file));
             done.lock().expect("no worker panics holding the lock")[at] = Some(sheet);
         }
     };
@@ -282,47 +287,44 @@ fn write_package<W: Write + std::io::Seek>(
             scope.spawn(the_others);
         }
         let report = reports(plan).into_iter().nth(jobs[largest].report).expect("a report per layout");
-        let written = write_sheet(&jobs[largest], report.rows, &mut package);
+        let job = &jobs[largest];
+        let written = package.deflate(&job.entry, |out| write_sheet(job, report.rows, out));
         the_others();
         written
     });
     written?;
     for (at, sheet) in done.into_inner().expect("no worker panics holding the lock").into_iter().enumerate() {
         if at != largest {
-            package.raw_copy_file(sheet.expect("every other sheet is written")?.by_index_raw(0)?)?;
+            let (file, deflated) = sheet.expect("every other sheet is written")?;
+            package.append(&jobs[at].entry, &deflated, &file)?;
         }
     }
-    package.finish()
+    package.finish()?;
+    Ok(())
 }
 
-/// One report sheet, compressed into a package of its own in `file`.
-fn sheet_entry<'a>(job: &Job, rows: impl Iterator<Item = Row<'a>>, file: File) -> ZipResult<ZipArchive<File>> {
-    let mut entry = ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
-    write_sheet(job, rows, &mut entry)?;
-    let file = entry.finish()?.into_inner().map_err(|e| ZipError::Io(e.into_error()))?;
-    ZipArchive::new(file)
+/// A report sheet deflated into a temporary file, to be copied into the package.
+type Aside = (File, Deflated);
+
+/// One report sheet, deflated into `file`.
+fn sheet_aside<'a>(job: &Job, rows: impl Iterator<Item = Row<'a>>, file: File) -> io::Result<Aside> {
+    let mut deflater = Deflater::new(BufWriter::with_capacity(1 << 20, file));
+    write_sheet(job, rows, &mut deflater)?;
+    let (file, deflated) = deflater.finish()?;
+    Ok((file.into_inner().map_err(|e| e.into_error())?, deflated))
 }
 
-/// One report sheet into `package`: the frame's XML with the data rows and their dimension.
-fn write_sheet<'a, W: Write + std::io::Seek>(
-    job: &Job,
-    rows: impl Iterator<Item = Row<'a>>,
-    entry: &mut ZipWriter<W>,
-) -> ZipResult<()> {
-    let end = job.frame.find("</sheetData>").ok_or_else(|| {
-        ZipError::Io(std::io::Error::other(format!("{}: no </sheetData> in rust_xlsxwriter's sheet", job.entry)))
-    })?;
+/// One report sheet's XML into `out`: the frame's XML with the data rows and their dimension.
+fn write_sheet<'a>(job: &Job, rows: impl Iterator<Item = Row<'a>>, out: &mut impl Write) -> io::Result<()> {
+    let end = job
+        .frame
+        .find("</sheetData>")
+        .ok_or_else(|| io::Error::other(format!("{}: no </sheetData> in rust_xlsxwriter's sheet", job.entry)))?;
     let last_column = job.layout.header.len() as u16 - 1;
     let dimension =
         |last: u32| format!("<dimension ref=\"{}\"/>", rust_xlsxwriter::utility::cell_range(0, 0, last, last_column));
     let head = job.frame[..end].replacen(&dimension(0), &dimension(job.part.last_stored), 1);
-    let options = SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .compression_level(Some(LEVEL))
-        .unix_permissions(0o600)
-        .last_modified_time(zip::DateTime::default());
-    entry.start_file(&job.entry, options)?;
-    entry.write_all(head.as_bytes())?;
+    out.write_all(head.as_bytes())?;
     let rows = rows.skip((job.part.first - 1) as usize).take((job.part.last + 1 - job.part.first) as usize);
     let mut xml = sheet_xml::Rows::new(job.layout.header.len(), NULL_STYLE);
     let mut number = 2;
@@ -330,14 +332,13 @@ fn write_sheet<'a, W: Write + std::io::Seek>(
         xml.push_all(number, batch);
         number += batch.len() as u32;
         if xml.out.len() >= 1 << 16 {
-            entry.write_all(&xml.out)?;
+            out.write_all(&xml.out)?;
             xml.out.clear();
         }
-        Ok::<_, ZipError>(())
+        Ok::<_, io::Error>(())
     })?;
-    entry.write_all(&xml.out)?;
-    entry.write_all(&job.frame.as_bytes()[end..])?;
-    Ok(())
+    out.write_all(&xml.out)?;
+    out.write_all(&job.frame.as_bytes()[end..])
 }
 
 fn new_sheet<'a>(
@@ -629,11 +630,10 @@ mod tests {
         frame_report_sheets(&mut workbook, std::slice::from_ref(&layout), &styles()).unwrap();
         let entry = "xl/worksheets/sheet2.xml".to_string();
         let frame = part_xml(&workbook.save_to_buffer().unwrap(), &entry);
-        let job = Job { entry: entry.clone(), frame, layout: &layout, report: 0, part: &layout.parts[0] };
-        let mut package = sheet_entry(&job, hostile().into_iter(), tempfile::tempfile().unwrap()).unwrap();
-        let mut xml = String::new();
-        package.by_name(&entry).unwrap().read_to_string(&mut xml).unwrap();
+        let job = Job { entry, frame, layout: &layout, report: 0, part: &layout.parts[0] };
+        let mut xml = Vec::new();
+        write_sheet(&job, hostile().into_iter(), &mut xml).unwrap();
 
-        assert_eq!(xml, written_by_rust_xlsxwriter(&layout));
+        assert_eq!(String::from_utf8(xml).unwrap(), written_by_rust_xlsxwriter(&layout));
     }
 }

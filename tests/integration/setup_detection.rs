@@ -64,6 +64,7 @@ fn present_means_the_needed_file_is_there() {
                 .unwrap_or(false),
             "g++" => on_path("c++"),
             "locales" => on_path("locale-gen"),
+            "libtool" => on_path("libtoolize"),
             "libicu72" => ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib"].iter().any(|dir| {
                 std::fs::read_dir(dir).is_ok_and(|mut entries| {
                     entries.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libicui18n.so.")))
