@@ -188,7 +188,7 @@ fn statements(plan: &Plan) -> String {
 /// H16: which triggers fire, how often, and the plain warning that their effects are not rehearsed.
 fn triggers(plan: &Plan) -> String {
     let mut groups: Vec<(&str, &str, u64)> = Vec::new();
-    for row in plan.hazards.iter().filter(|h| h.code == HazardCode::H16) {
+    for row in plan.hazards.of(HazardCode::H16) {
         match groups.iter_mut().find(|(table, detail, _)| *table == &*row.table && *detail == &*row.detail) {
             Some(group) => group.2 += 1,
             None => groups.push((&row.table, &row.detail, 1)),
