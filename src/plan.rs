@@ -111,10 +111,15 @@ pub struct Divergence {
     pub legacy_version: Option<Shared>,
 }
 
+/// A hazard row's table, as its place among the tables of the rows' `Hazards`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TableRef(pub u32);
+
 #[derive(Debug, Clone)]
 pub struct HazardRow {
     pub code: HazardCode,
-    pub table: Shared,
+    /// A few tables name millions of rows: each is held once, by the list (`Hazards::table`).
+    pub table: TableRef,
     /// Shared with the cascade row an H9 row names.
     pub key: Shared,
     pub detail: Shared,
@@ -127,9 +132,21 @@ pub struct HazardRow {
 pub struct Hazards {
     /// By the code's place in `HazardCode::ALL`.
     by_code: [Vec<HazardRow>; HazardCode::ALL.len()],
+    /// The tables the rows name, by their `TableRef`.
+    tables: Vec<Shared>,
 }
 
 impl Hazards {
+    /// No rows yet; `tables` are those their `TableRef`s name.
+    pub fn naming(tables: Vec<Shared>) -> Self {
+        Hazards { tables, ..Hazards::default() }
+    }
+
+    /// A row's table.
+    pub fn table(&self, row: &HazardRow) -> &Shared {
+        &self.tables[row.table.0 as usize]
+    }
+
     /// Sets the rows of `code`, in their order.
     pub fn set(&mut self, code: HazardCode, mut rows: Vec<HazardRow>) {
         // Kept as long as the plan: not the spare room of a list collected as it was found.
@@ -413,7 +430,7 @@ mod tests {
     fn the_rows_held_by_the_million_take_a_word_per_shared_text() {
         assert_eq!(std::mem::size_of::<Shared>(), 8);
         assert_eq!(std::mem::size_of::<Option<Shared>>(), 8);
-        assert_eq!(std::mem::size_of::<HazardRow>(), 32);
+        assert_eq!(std::mem::size_of::<HazardRow>(), 24);
         assert_eq!(std::mem::size_of::<CascadeRow>(), 32);
     }
 
@@ -421,11 +438,11 @@ mod tests {
     fn hazard_rows_listed_in_code_order_whatever_order_the_rules_ran_in() {
         let row = |code: HazardCode, key: &str| HazardRow {
             code,
-            table: "public.models".into(),
+            table: TableRef(u32::from(key == "c")),
             key: key.into(),
             detail: "d".into(),
         };
-        let mut hazards = Hazards::default();
+        let mut hazards = Hazards::naming(vec!["public.models".into(), "public.services".into()]);
         hazards.set(HazardCode::H15, vec![row(HazardCode::H15, "a"), row(HazardCode::H15, "b")]);
         hazards.set(HazardCode::H2, vec![row(HazardCode::H2, "c")]);
         hazards.set(HazardCode::H16, Vec::with_capacity(100));
@@ -433,5 +450,7 @@ mod tests {
         assert_eq!(listed, [("H2", "c"), ("H15", "a"), ("H15", "b")]);
         assert_eq!(hazards.of(HazardCode::H15).len(), 2);
         assert!(hazards.of(HazardCode::H1).is_empty());
+        let tables: Vec<&str> = hazards.iter().map(|h| &**hazards.table(h)).collect();
+        assert_eq!(tables, ["public.services", "public.models", "public.models"]);
     }
 }

@@ -4,7 +4,7 @@
 
 use super::ddl_replay::{self, Replay, RowFailures};
 use super::effects::{self, CHANGED, DELETED};
-use super::facts::{show, Facts, GroupChoice, Interner, ModelRow, ServiceFact, TextsBy};
+use super::facts::{show, Facts, GroupChoice, Interner, ModelRow, ServiceFact, TableRefs, TextsBy};
 use super::keeper_collation;
 use super::policy::{Policy, VersionRow};
 use super::{arrow_columns, fk_violations, keepers, rules, steps};
@@ -298,6 +298,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let cascade = r.cascade(&mut texts)?;
     let predicted_failure = r.earlier_backups(&cascade)?.or_else(|| predicted_failure(&replay));
     workspace.release_table_cache()?;
+    let hazard_tables = TableRefs::default();
     let facts = Facts {
         catalog: &catalog,
         spec,
@@ -317,6 +318,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         replay: &replay,
         duplicates: verification.v2.count,
         models_order: Default::default(),
+        tables: &hazard_tables,
     };
     let queried = rules::query_workspace(&facts, r.conn)?;
     // The plan has all it reads from the rehearsal's tables: their room goes to the lists built

@@ -7,10 +7,10 @@ use super::effects::Blocker;
 use super::policy::{Choice, VersionRow};
 use crate::catalog::{Catalog, Table, TableName};
 use crate::plan::Step;
-use crate::plan::{CascadeRow, HazardRow, ServiceImpact, Shared};
+use crate::plan::{CascadeRow, HazardRow, ServiceImpact, Shared, TableRef};
 use crate::spec::Spec;
 use crate::terms::{HazardCode, Policy};
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::Hash;
 
@@ -92,9 +92,21 @@ pub struct Facts<'a> {
     pub duplicates: u64,
     /// The order the models rows' hazards are listed in, made on first use by `models_order`.
     pub models_order: OnceCell<ModelsOrder<'a>>,
+    /// The tables the rules' rows name.
+    pub tables: &'a TableRefs,
 }
 
 impl<'a> Facts<'a> {
+    /// The models table, as hazard rows name it.
+    pub fn models_ref(&self) -> TableRef {
+        self.tables.get(self.models_table)
+    }
+
+    /// The services table, as hazard rows name it.
+    pub fn services_ref(&self) -> TableRef {
+        self.tables.get(self.services_table)
+    }
+
     pub fn models_order(&self) -> &ModelsOrder<'a> {
         self.models_order.get_or_init(|| ModelsOrder::new(self.rows, self.deleted_models))
     }
@@ -142,12 +154,12 @@ impl<'a> ModelsOrder<'a> {
 
     /// The hazard rows found for models rows, in their listing order. The rows are built only
     /// once sorted, in a list of their exact size: on a large export a rule finds millions.
-    pub fn sorted(&self, code: HazardCode, table: &Shared, mut found: Vec<Found>) -> Vec<HazardRow> {
+    pub fn sorted(&self, code: HazardCode, table: TableRef, mut found: Vec<Found>) -> Vec<HazardRow> {
         found.sort_unstable_by_key(|f| f.place);
         let mut rows = Vec::with_capacity(found.len());
         rows.extend(found.into_iter().map(|f| HazardRow {
             code,
-            table: table.clone(),
+            table,
             key: self.rows[f.index as usize].row.id.clone(),
             detail: f.detail,
         }));
@@ -205,6 +217,27 @@ impl<K: Eq + Hash> TextsBy<K> {
     }
 }
 
+/// The tables that hazard rows name, each given its `TableRef` on first use (a rule asks once
+/// per table, or once per run of rows of one table).
+#[derive(Default)]
+pub struct TableRefs(RefCell<Vec<Shared>>);
+
+impl TableRefs {
+    pub fn get(&self, table: &str) -> TableRef {
+        let mut tables = self.0.borrow_mut();
+        let place = tables.iter().position(|t| **t == *table).unwrap_or_else(|| {
+            tables.push(table.into());
+            tables.len() - 1
+        });
+        TableRef(place as u32)
+    }
+
+    /// The tables, by their `TableRef`.
+    pub fn take(&self) -> Vec<Shared> {
+        self.0.take()
+    }
+}
+
 /// Hands out one shared copy of each distinct text (table names, foreign keys, H9 details).
 #[derive(Default)]
 pub struct Interner(HashSet<Shared>);
@@ -236,7 +269,7 @@ mod tests {
         assert_eq!(order.deleted, [false, true, false, false, true, false, true]);
         let found = (0..ids.len()).rev().map(|i| order.found(i, i.to_string().into())).collect();
         let listed: Vec<(String, String)> = order
-            .sorted(HazardCode::H12, &table(), found)
+            .sorted(HazardCode::H12, table(), found)
             .iter()
             .map(|h| (h.key.to_string(), h.detail.to_string()))
             .collect();

@@ -100,7 +100,7 @@ pub(crate) fn query_workspace(facts: &Facts, conn: &Connection) -> Result<Querie
 /// 15 MiB.)
 #[cfg(feature = "engine")]
 pub(crate) fn find_all(facts: &Facts, queried: Queried) -> Result<Hazards> {
-    let mut hazards = Hazards::default();
+    let mut by_code = Vec::with_capacity(RULES.len());
     for (rule, queried) in RULES.iter().zip(queried.0) {
         let rows = match (queried, &rule.find) {
             (Some(found), _) => found,
@@ -109,7 +109,11 @@ pub(crate) fn find_all(facts: &Facts, queried: Queried) -> Result<Hazards> {
                 return Err(crate::error::Error::Internal(format!("{} did not query the workspace", rule.code)))
             }
         };
-        hazards.set(rule.code, rows);
+        by_code.push((rule.code, rows));
+    }
+    let mut hazards = Hazards::naming(facts.tables.take());
+    for (code, rows) in by_code {
+        hazards.set(code, rows);
     }
     Ok(hazards)
 }
@@ -128,11 +132,11 @@ fn in_order(found: Result<Vec<HazardRow>>) -> Result<Vec<HazardRow>> {
 #[cfg(feature = "engine")]
 pub(crate) fn hazard(
     code: HazardCode,
-    table: &crate::plan::Shared,
+    table: crate::plan::TableRef,
     key: impl Into<crate::plan::Shared>,
     detail: impl Into<crate::plan::Shared>,
 ) -> HazardRow {
-    HazardRow { code, table: table.clone(), key: key.into(), detail: detail.into() }
+    HazardRow { code, table, key: key.into(), detail: detail.into() }
 }
 
 /// The deleted models rows whose boolean `marked` column holds true (H10 immutable, H11
@@ -144,7 +148,7 @@ pub(crate) fn deleted_marked(
     marked: fn(&super::facts::ModelRow) -> Option<bool>,
     models: &[super::facts::ModelRow],
     order: &super::facts::ModelsOrder,
-    table: &crate::plan::Shared,
+    table: crate::plan::TableRef,
 ) -> Vec<HazardRow> {
     let mut texts = super::facts::TextsBy::default();
     let found = models
@@ -183,12 +187,12 @@ pub(crate) mod sample {
     use super::super::keepers::tests::choose_rows;
     use super::super::policy::VersionRow;
     use crate::catalog::{Catalog, Column, Table, TableName};
-    use crate::plan::{FailingObject, ServiceAction, ServiceImpact, Shared, Step, StepFailure, StepPrediction};
+    use crate::plan::{FailingObject, ServiceAction, ServiceImpact, Step, StepFailure, StepPrediction, TableRef};
     use crate::terms::HazardCode;
     use crate::workspace::Workspace;
 
-    pub fn table() -> Shared {
-        "public.models".into()
+    pub fn table() -> TableRef {
+        TableRef::default()
     }
 
     pub fn model(rid: i64, model_id: &str, version: Option<&str>, status: &str) -> ModelRow {
