@@ -82,7 +82,7 @@ pub struct Facts<'a> {
     pub rows: &'a [ModelRow],
     pub choices: &'a [GroupChoice],
     /// The rowids of the models rows the rollback deletes.
-    pub deleted_models: &'a BTreeSet<i64>,
+    pub deleted_models: &'a RidBits,
     /// Empty for the rules that query the workspace (they run before the services are read).
     pub services_after: &'a [ServiceFact],
     pub cascade: &'a [CascadeRow],
@@ -126,7 +126,7 @@ pub struct ModelsOrder<'a> {
 
 impl<'a> ModelsOrder<'a> {
     /// `deleted` holds the rowids the rollback deletes.
-    pub fn new(rows: &'a [ModelRow], deleted: &BTreeSet<i64>) -> Self {
+    pub fn new(rows: &'a [ModelRow], deleted: &RidBits) -> Self {
         // Most ids differ in their first 8 bytes: sorting those as integers spares reading the
         // texts, which lie all over the heap.
         let prefix = |id: &str| {
@@ -143,8 +143,7 @@ impl<'a> ModelsOrder<'a> {
         for (place, (_, index)) in order.into_iter().enumerate() {
             rank[index] = place as u32;
         }
-        let deleted_rids = RidBits::new(deleted);
-        ModelsOrder { rows, rank, deleted: rows.iter().map(|r| deleted_rids.contains(r.rid)).collect() }
+        ModelsOrder { rows, rank, deleted: rows.iter().map(|r| deleted.contains(r.rid)).collect() }
     }
 
     /// A hazard of the models row at `index`, found while scanning the rows, to be sorted.
@@ -175,21 +174,38 @@ pub struct Found {
     detail: Shared,
 }
 
-/// A set of rowids as one bit each (DuckDB's rowids of a table are small, non-negative).
-struct RidBits(Vec<u64>);
+/// A set of rowids as one bit each (DuckDB's rowids of a table are small, non-negative): the
+/// 640 683 models rows a 2 GB export deletes take 95 KB, where a `BTreeSet` took 6.5 MB.
+#[derive(Debug, Default)]
+pub struct RidBits {
+    bits: Vec<u64>,
+    len: usize,
+}
+
+impl FromIterator<i64> for RidBits {
+    fn from_iter<I: IntoIterator<Item = i64>>(rids: I) -> Self {
+        let mut set = RidBits::default();
+        for rid in rids {
+            let rid = usize::try_from(rid).expect("a rowid");
+            if set.bits.len() <= rid / 64 {
+                set.bits.resize(rid / 64 + 1, 0);
+            }
+            let (word, bit) = (&mut set.bits[rid / 64], 1 << (rid % 64));
+            set.len += usize::from(*word & bit == 0);
+            *word |= bit;
+        }
+        set
+    }
+}
 
 impl RidBits {
-    fn new(rids: &BTreeSet<i64>) -> Self {
-        let words = rids.last().map_or(0, |&last| last as usize / 64 + 1);
-        let mut bits = vec![0u64; words];
-        for &rid in rids {
-            bits[rid as usize / 64] |= 1 << (rid % 64);
-        }
-        RidBits(bits)
+    pub fn contains(&self, rid: i64) -> bool {
+        rid >= 0 && self.bits.get(rid as usize / 64).is_some_and(|word| word >> (rid % 64) & 1 == 1)
     }
 
-    fn contains(&self, rid: i64) -> bool {
-        rid >= 0 && self.0.get(rid as usize / 64).is_some_and(|word| word >> (rid % 64) & 1 == 1)
+    /// How many rowids the set holds.
+    pub fn count(&self) -> usize {
+        self.len
     }
 }
 
@@ -265,7 +281,9 @@ mod tests {
         for (r, id) in models.iter_mut().zip(ids) {
             r.row.id = id.into();
         }
-        let order = ModelsOrder::new(&models, &BTreeSet::from([70, 280, 420]));
+        let deleted = RidBits::from_iter([70, 280, 420, 70]);
+        assert_eq!(deleted.count(), 3, "a rowid counted once");
+        let order = ModelsOrder::new(&models, &deleted);
         assert_eq!(order.deleted, [false, true, false, false, true, false, true]);
         let found = (0..ids.len()).rev().map(|i| order.found(i, i.to_string().into())).collect();
         let listed: Vec<(String, String)> = order

@@ -130,10 +130,9 @@ mod engine {
 mod tests {
     use super::engine::rows;
     use crate::rehearsal::effects;
-    use crate::rehearsal::facts::{ModelRow, ModelsOrder};
+    use crate::rehearsal::facts::{ModelRow, ModelsOrder, RidBits};
     use crate::rehearsal::rules::sample::{model, table, workspace_with};
     use crate::spec::Spec;
-    use std::collections::BTreeSet;
 
     #[test]
     fn deleted_rows_with_values_the_guide_does_not_copy() {
@@ -150,7 +149,7 @@ mod tests {
         for r in &mut models {
             r.row.id = (3 - r.rid).to_string().into();
         }
-        let order = ModelsOrder::new(&models, &BTreeSet::from([0, 1, 2]));
+        let order = ModelsOrder::new(&models, &RidBits::from_iter([0, 1, 2]));
         let found = rows(conn, &Spec::guide(), &catalog.tables[0], &models, &order, table()).unwrap();
         let found: Vec<(&str, &str)> = found.iter().map(|h| (&*h.key, &*h.detail)).collect();
         assert_eq!(found, [("1", "not in the guide's backup: secret"), ("3", "not in the guide's backup: secret")]);
@@ -173,7 +172,7 @@ mod tests {
         for (r, id) in models.iter_mut().zip(["a", "b"]) {
             r.row.id = id.into();
         }
-        let order = ModelsOrder::new(&models, &BTreeSet::from([0, 1]));
+        let order = ModelsOrder::new(&models, &RidBits::from_iter([0, 1]));
         let found = rows(conn, &Spec::guide(), &catalog.tables[0], &models, &order, table()).unwrap();
         let found: Vec<(&str, &str)> = found.iter().map(|h| (&*h.key, &*h.detail)).collect();
         assert_eq!(
