@@ -111,13 +111,58 @@ pub struct Divergence {
     pub legacy_version: Option<Shared>,
 }
 
+/// A hazard row's table, as its place among the tables of the rows' `Hazards`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TableRef(pub u32);
+
 #[derive(Debug, Clone)]
 pub struct HazardRow {
     pub code: HazardCode,
-    pub table: Shared,
+    /// A few tables name millions of rows: each is held once, by the list (`Hazards::table`).
+    pub table: TableRef,
     /// Shared with the cascade row an H9 row names.
     pub key: Shared,
     pub detail: Shared,
+}
+
+/// Every hazard row, in code order: each code's rows by key (rows of one key in the order
+/// found). Each code's rows are the list its rule made, moved in whole: a 2 GB export has
+/// millions, and one list made of them would hold a rule's rows twice while it grows.
+#[derive(Debug, Clone, Default)]
+pub struct Hazards {
+    /// By the code's place in `HazardCode::ALL`.
+    by_code: [Vec<HazardRow>; HazardCode::ALL.len()],
+    /// The tables the rows name, by their `TableRef`.
+    tables: Vec<Shared>,
+}
+
+impl Hazards {
+    /// No rows yet; `tables` are those their `TableRef`s name.
+    pub fn naming(tables: Vec<Shared>) -> Self {
+        Hazards { tables, ..Hazards::default() }
+    }
+
+    /// A row's table.
+    pub fn table(&self, row: &HazardRow) -> &Shared {
+        &self.tables[row.table.0 as usize]
+    }
+
+    /// Sets the rows of `code`, in their order.
+    pub fn set(&mut self, code: HazardCode, mut rows: Vec<HazardRow>) {
+        // Kept as long as the plan: not the spare room of a list collected as it was found.
+        rows.shrink_to_fit();
+        self.by_code[code as usize] = rows;
+    }
+
+    /// The rows of one code.
+    pub fn of(&self, code: HazardCode) -> &[HazardRow] {
+        &self.by_code[code as usize]
+    }
+
+    /// Every row, in code order.
+    pub fn iter(&self) -> impl Iterator<Item = &HazardRow> {
+        self.by_code.iter().flatten()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -347,7 +392,7 @@ pub struct Plan {
     pub divergence: Vec<Divergence>,
     /// model_ids whose legacy keeper differs between the collation and one of the alternatives.
     pub collation_sensitive: Vec<Option<String>>,
-    pub hazards: Vec<HazardRow>,
+    pub hazards: Hazards,
     pub verification: Verification,
     pub predicted_failure: Option<String>,
     /// Every statement of the rollback with what PostgreSQL does at it.
@@ -368,12 +413,7 @@ impl Plan {
 
     /// Rows per hazard code, every code present (zero when clear).
     pub fn hazard_counts(&self) -> BTreeMap<&'static str, u64> {
-        // Counted by the code's position (a run can hold millions of rows), then named.
-        let mut counts = [0u64; HazardCode::ALL.len()];
-        for row in &self.hazards {
-            counts[row.code as usize] += 1;
-        }
-        HazardCode::ALL.iter().zip(counts).map(|(code, n)| (code.as_str(), n)).collect()
+        HazardCode::ALL.iter().map(|&code| (code.as_str(), self.hazards.of(code).len() as u64)).collect()
     }
 
     /// Whether the run must exit 3 (ROLLBACK.md §8).
@@ -390,7 +430,27 @@ mod tests {
     fn the_rows_held_by_the_million_take_a_word_per_shared_text() {
         assert_eq!(std::mem::size_of::<Shared>(), 8);
         assert_eq!(std::mem::size_of::<Option<Shared>>(), 8);
-        assert_eq!(std::mem::size_of::<HazardRow>(), 32);
+        assert_eq!(std::mem::size_of::<HazardRow>(), 24);
         assert_eq!(std::mem::size_of::<CascadeRow>(), 32);
+    }
+
+    #[test]
+    fn hazard_rows_listed_in_code_order_whatever_order_the_rules_ran_in() {
+        let row = |code: HazardCode, key: &str| HazardRow {
+            code,
+            table: TableRef(u32::from(key == "c")),
+            key: key.into(),
+            detail: "d".into(),
+        };
+        let mut hazards = Hazards::naming(vec!["public.models".into(), "public.services".into()]);
+        hazards.set(HazardCode::H15, vec![row(HazardCode::H15, "a"), row(HazardCode::H15, "b")]);
+        hazards.set(HazardCode::H2, vec![row(HazardCode::H2, "c")]);
+        hazards.set(HazardCode::H16, Vec::with_capacity(100));
+        let listed: Vec<(&str, &str)> = hazards.iter().map(|h| (h.code.as_str(), &*h.key)).collect();
+        assert_eq!(listed, [("H2", "c"), ("H15", "a"), ("H15", "b")]);
+        assert_eq!(hazards.of(HazardCode::H15).len(), 2);
+        assert!(hazards.of(HazardCode::H1).is_empty());
+        let tables: Vec<&str> = hazards.iter().map(|h| &**hazards.table(h)).collect();
+        assert_eq!(tables, ["public.services", "public.models", "public.models"]);
     }
 }

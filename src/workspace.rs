@@ -149,6 +149,20 @@ impl Workspace {
     /// the only copy: nothing to do). DuckDB drops blocks when its memory limit falls below what
     /// it holds, the file's blocks first; the limit then goes back to its default.
     pub fn release_table_cache(&self) -> Result<()> {
+        // Not worth a statement below 32 MiB; 16 MiB left to what the next query reads.
+        self.shrink_table_cache(32, 16)
+    }
+
+    /// Lets DuckDB drop every block of the loaded tables that it caches, for steps that read no
+    /// table: on a large export the scripts' check then parses its longest statements in their
+    /// room (about 25 MiB on a 2 GB dump).
+    pub fn drop_table_cache(&self) -> Result<()> {
+        self.shrink_table_cache(1, 1)
+    }
+
+    /// Drops cached table blocks when they take `at_least` MiB, down to `left` MiB above what
+    /// DuckDB holds besides.
+    fn shrink_table_cache(&self, at_least: i64, left: i64) -> Result<()> {
         const MB: i64 = 1 << 20;
         if !self.on_disk {
             return Ok(());
@@ -159,11 +173,10 @@ impl Workspace {
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        // Not worth a statement below this.
-        if cached < 32 * MB {
+        if cached < at_least * MB {
             return Ok(());
         }
-        let limit = (held - cached) / MB + 16;
+        let limit = (held - cached) / MB + left;
         self.conn.execute_batch(&format!("SET memory_limit = '{limit}MiB'; RESET memory_limit;"))?;
         release_freed_memory();
         Ok(())

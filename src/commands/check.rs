@@ -85,8 +85,9 @@ fn text(plan: &Plan, args: &CheckArgs, verdict: &Verdict) -> String {
             hazard.title,
             hazard.unit
         );
-        for row in plan.hazards.iter().filter(|h| h.code == hazard.code).take(SHOWN) {
-            let _ = writeln!(out, "  --> {} {}: {}", row.table, one_line(&row.key), one_line(&row.detail));
+        for row in plan.hazards.of(hazard.code).iter().take(SHOWN) {
+            let table = plan.hazards.table(row);
+            let _ = writeln!(out, "  --> {table} {}: {}", one_line(&row.key), one_line(&row.detail));
         }
         if n as usize > SHOWN {
             let _ = writeln!(out, "  ... and {} more (reports/hazards.csv of `rehearse run`)", n as usize - SHOWN);
@@ -133,9 +134,9 @@ fn github(plan: &Plan, args: &CheckArgs, verdict: &Verdict) -> String {
     for (hazard, n) in present(plan) {
         let example = plan
             .hazards
-            .iter()
-            .find(|h| h.code == hazard.code)
-            .map(|h| format!(" e.g. {} {}: {}", h.table, h.key, h.detail));
+            .of(hazard.code)
+            .first()
+            .map(|h| format!(" e.g. {} {}: {}", plan.hazards.table(h), h.key, h.detail));
         let title = format!("{} rehearse: {} {}", hazard.code, n, hazard.unit);
         let message = format!("{}.{} Help: {}", hazard.title, example.unwrap_or_default(), hazard.help);
         let _ = writeln!(

@@ -51,6 +51,10 @@ pub fn rehearse_input(args: &RehearsalArgs, progress: Arc<Progress>) -> Result<R
     // scripts and the reports take theirs (on threads of their own, which would not reuse it).
     let large = !plan.runs_side_by_side();
     let release_if_large = || large.then(release_freed_memory);
+    if large {
+        // Nothing reads a table from here on.
+        workspace.drop_table_cache()?;
+    }
     release_if_large();
     progress.phase("emitting scripts", "", 0);
     let catalog = workspace.catalog()?;

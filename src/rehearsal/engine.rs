@@ -4,7 +4,7 @@
 
 use super::ddl_replay::{self, Replay, RowFailures};
 use super::effects::{self, Seed, CHANGED, DELETED};
-use super::facts::{show, Facts, GroupChoice, Interner, ModelRow, RidBits, ServiceFact, TextsBy};
+use super::facts::{show, Facts, GroupChoice, Interner, ModelRow, RidBits, ServiceFact, TableRefs, TextsBy};
 use super::keeper_collation;
 use super::policy::{Policy, VersionRow};
 use super::{arrow_columns, fk_violations, keepers, rules, steps};
@@ -298,6 +298,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let cascade = r.cascade(&mut texts)?;
     let predicted_failure = r.earlier_backups(&cascade)?.or_else(|| predicted_failure(&replay));
     workspace.release_table_cache()?;
+    let hazard_tables = TableRefs::default();
     let facts = Facts {
         catalog: &catalog,
         spec,
@@ -317,6 +318,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         replay: &replay,
         duplicates: verification.v2.count,
         models_order: Default::default(),
+        tables: &hazard_tables,
     };
     let queried = rules::query_workspace(&facts, r.conn)?;
     // The plan has all it reads from the rehearsal's tables: their room goes to the lists built
@@ -347,9 +349,9 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         input: workspace.provenance()?,
         fingerprint,
         models_before,
-        models_after: models_before - deleted_models.len() as u64,
+        models_after: models_before - deleted_models.count() as u64,
         services_before,
-        services_after: services_before - deleted_services.len() as u64,
+        services_after: services_before - deleted_services.count() as u64,
         kept,
         deleted,
         services: services_after.into_iter().map(|s| s.impact).collect(),
@@ -541,7 +543,7 @@ impl Rehearsal<'_> {
         &self,
         rows: &[ModelRow],
         choices: &[GroupChoice],
-        deleted_services: &BTreeSet<i64>,
+        deleted_services: &RidBits,
     ) -> Result<Vec<ServiceFact>> {
         let mode = self.options.mode;
         // Rows are grouped by model_id: a service's model is a group, its pin one of its rows.
@@ -570,7 +572,7 @@ impl Rehearsal<'_> {
                 Some((_, model_id, _)) => Some(Shared::clone(model_id)),
                 None => svc.model_id.map(Shared::from),
             };
-            let action = if deleted_services.contains(&svc.rid) {
+            let action = if deleted_services.contains(svc.rid) {
                 ServiceAction::Deleted
             } else if group.is_none() {
                 ServiceAction::Orphan
@@ -768,13 +770,11 @@ fn divergence(rows: &[ModelRow], choices: &[GroupChoice]) -> Vec<Divergence> {
 fn keep_and_delete(
     mut rows: Vec<ModelRow>,
     choices: &[GroupChoice],
-    deleted_models: &BTreeSet<i64>,
+    deleted_models: &RidBits,
     policy: Policy,
 ) -> Result<(Vec<KeptVersion>, Vec<DeletedVersion>)> {
-    let mut kept = Vec::with_capacity(rows.len().saturating_sub(deleted_models.len()));
-    let mut deleted = Vec::with_capacity(deleted_models.len());
-    // A bit per rowid: a lookup per models row in the set's tree cost more than the lists.
-    let deleted_rids = RidBits::new(deleted_models);
+    let mut kept = Vec::with_capacity(rows.len().saturating_sub(deleted_models.count()));
+    let mut deleted = Vec::with_capacity(deleted_models.count());
     let selective_reason: Shared = "selective: every version kept".into();
     let fk_reason: Shared = "deleted through a foreign key".into();
     // A few distinct reasons for every keeper.
@@ -795,7 +795,7 @@ fn keep_and_delete(
                 .pop()
                 .filter(|_| member == rows.len())
                 .ok_or_else(|| Error::Internal(format!("models row {member} is not where its group's rows end")))?;
-            if !deleted_rids.contains(r.rid) {
+            if !deleted_models.contains(r.rid) {
                 kept.push(KeptVersion {
                     id: r.row.id,
                     model_id: r.row.model_id,
@@ -830,7 +830,7 @@ fn keep_and_delete(
     Ok((kept, deleted))
 }
 
-fn rid_set(conn: &Connection, table: &TableName) -> Result<BTreeSet<i64>> {
+fn rid_set(conn: &Connection, table: &TableName) -> Result<RidBits> {
     let rids = arrow_columns::integer_rows(
         conn,
         &format!("SELECT rid FROM {DELETED} WHERE tbl = {}", literal(&table.to_string())),

@@ -7,10 +7,11 @@
 
 use super::effects::{CHANGED, DELETED};
 use super::engine::{row_key, ORPHANS_PHASE, VERSIONS_PHASE};
+use super::facts::TableRefs;
 use crate::catalog::objects::{Event, Trigger};
 use crate::catalog::{Catalog, ConstraintKind, FkAction, Table, TableName};
 use crate::error::Result;
-use crate::plan::{HazardRow, Shared, Step};
+use crate::plan::{HazardRow, Step};
 use crate::spec::Spec;
 use crate::sql::{self, literal};
 use crate::terms::HazardCode;
@@ -32,6 +33,7 @@ pub fn firings(
     loaded: &BTreeSet<TableName>,
     spec: &Spec,
     steps: &[Step],
+    tables: &TableRefs,
 ) -> Result<Vec<HazardRow>> {
     let triggers: Vec<&Trigger> = catalog
         .objects
@@ -39,9 +41,9 @@ pub fn firings(
         .iter()
         .filter(|t| t.enabled && catalog.key_row_holders(&t.table).iter().any(|h| loaded.contains(h)))
         .collect();
-    let mut hazards = Vec::new();
+    let mut hazards = Firings { rows: Vec::new(), tables };
     if triggers.is_empty() {
-        return Ok(hazards);
+        return Ok(hazards.rows);
     }
     for step in steps {
         let (root, phase) = match step {
@@ -66,7 +68,7 @@ pub fn firings(
             tables.into_iter().filter_map(|t| catalog.table(&t)).map(move |table| (*trigger, table))
         });
         for (trigger, table) in on_tables {
-            let fire = |rows: Rows, hazards: &mut Vec<HazardRow>| -> Result<()> {
+            let fire = |rows: Rows, hazards: &mut Firings| -> Result<()> {
                 fire_rows(conn, catalog, table, trigger, &statement, rows, hazards)
             };
             if trigger.fires_on(Event::Delete) {
@@ -79,12 +81,7 @@ pub fn firings(
                     let how = if &table.name == root { "deleted".into() } else { "deleted by a foreign key".into() };
                     fire(Rows { rowids, new_values: Vec::new(), how }, &mut hazards)?;
                 } else if &table.name == root {
-                    hazards.push(firing(
-                        trigger,
-                        &statement,
-                        format!("statement {statement}"),
-                        "once for the statement",
-                    ));
+                    hazards.push(trigger, &statement, format!("statement {statement}"), "once for the statement");
                 } else {
                     statement_firings(
                         conn,
@@ -136,21 +133,29 @@ pub fn firings(
             }
         }
     }
-    Ok(hazards)
+    Ok(hazards.rows)
 }
 
-fn firing(trigger: &Trigger, statement: &str, key: String, how: &str) -> HazardRow {
-    let detail = format!(
-        "{} ({}, {}()) fires {how} in {statement}; effects not rehearsed",
-        trigger.name,
-        trigger.shape(),
-        trigger.function
-    );
-    HazardRow {
-        code: HazardCode::H16,
-        table: Shared::from(trigger.table.to_string()),
-        key: key.into(),
-        detail: detail.into(),
+/// The firings found so far, and the tables they name.
+struct Firings<'a> {
+    rows: Vec<HazardRow>,
+    tables: &'a TableRefs,
+}
+
+impl Firings<'_> {
+    fn push(&mut self, trigger: &Trigger, statement: &str, key: String, how: &str) {
+        let detail = format!(
+            "{} ({}, {}()) fires {how} in {statement}; effects not rehearsed",
+            trigger.name,
+            trigger.shape(),
+            trigger.function
+        );
+        self.rows.push(HazardRow {
+            code: HazardCode::H16,
+            table: self.tables.get(&trigger.table.to_string()),
+            key: key.into(),
+            detail: detail.into(),
+        });
     }
 }
 
@@ -163,7 +168,7 @@ fn touch(
     services: &TableName,
     step: &Step,
     triggers: &[&Trigger],
-    hazards: &mut Vec<HazardRow>,
+    hazards: &mut Firings,
 ) -> Result<()> {
     let Some(table) = catalog.table(services) else { return Ok(()) };
     let Some(models) = catalog.find_table(&spec.models.table) else { return Ok(()) };
@@ -174,7 +179,7 @@ fn touch(
             continue;
         }
         if !trigger.for_each_row {
-            hazards.push(firing(trigger, &statement, format!("statement {statement}"), "once for the statement"));
+            hazards.push(trigger, &statement, format!("statement {statement}"), "once for the statement");
             continue;
         }
         let rowids = format!(
@@ -196,7 +201,7 @@ fn fire_rows(
     trigger: &Trigger,
     statement: &str,
     rows: Rows,
-    hazards: &mut Vec<HazardRow>,
+    hazards: &mut Firings,
 ) -> Result<()> {
     let key = row_key(catalog, table, "t");
     let base = format!("SELECT {key} FROM {} t WHERE t.rowid IN {}", table.name.quoted(), rows.rowids);
@@ -214,7 +219,7 @@ fn fire_rows(
         format!("on a row {} (if its WHEN holds: rehearse could not evaluate it)", rows.how)
     };
     for key in keys {
-        hazards.push(firing(trigger, statement, key, &how));
+        hazards.push(trigger, statement, key, &how);
     }
     Ok(())
 }
@@ -238,7 +243,7 @@ fn statement_firings(
     phase: &str,
     actions: &[FkAction],
     statement: &str,
-    hazards: &mut Vec<HazardRow>,
+    hazards: &mut Firings,
 ) -> Result<()> {
     let mut parents_deleted = 0;
     let mut via = Vec::new();
@@ -272,7 +277,7 @@ fn statement_firings(
             actions.iter().map(|a| a.sql()).collect::<Vec<_>>().join("/"),
             via.join(", ")
         );
-        hazards.push(firing(trigger, statement, format!("statement {statement}"), &how));
+        hazards.push(trigger, statement, format!("statement {statement}"), &how);
     }
     Ok(())
 }

@@ -169,11 +169,9 @@ pub fn reports(plan: &Plan) -> [Report<'_>; 6] {
         Report {
             file: "hazards.csv",
             header: &["code", "table", "key", "detail"],
-            rows: Box::new(
-                plan.hazards
-                    .iter()
-                    .map(|h| Row::new([some(h.code.as_str()), some(&h.table), some(&h.key), some(&h.detail)])),
-            ),
+            rows: Box::new(plan.hazards.iter().map(|h| {
+                Row::new([some(h.code.as_str()), some(plan.hazards.table(h)), some(&h.key), some(&h.detail)])
+            })),
         },
     ]
 }

@@ -15,7 +15,7 @@ pub const RULE: Rule = Rule {
 #[cfg(feature = "engine")]
 mod engine {
     use crate::error::Result;
-    use crate::plan::{HazardRow, Shared};
+    use crate::plan::{HazardRow, TableRef};
     use crate::rehearsal::facts::{show, Facts, GroupChoice, ModelRow};
     use crate::rehearsal::policy::{self, VersionRow};
     use crate::rehearsal::rules::hazard;
@@ -23,10 +23,10 @@ mod engine {
     use std::cmp::Ordering;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.rows, facts.choices, facts.models_table))
+        Ok(rows(facts.rows, facts.choices, facts.models_ref()))
     }
 
-    pub fn rows(models: &[ModelRow], choices: &[GroupChoice], table: &Shared) -> Vec<HazardRow> {
+    pub fn rows(models: &[ModelRow], choices: &[GroupChoice], table: TableRef) -> Vec<HazardRow> {
         let mut found = Vec::new();
         for choice in choices {
             let group: Vec<&VersionRow> = choice.members.iter().map(|&i| &models[i].row).collect();
@@ -60,7 +60,7 @@ mod tests {
             model(3, "b", Some("2.0.0"), "active"),
             model(4, "b", Some("1.0.0"), "active"),
         ];
-        let found = rows(&models, &groups(&models), &table());
+        let found = rows(&models, &groups(&models), table());
         assert_eq!(found.len(), 1);
         assert_eq!(
             (&*found[0].key, &*found[0].detail),

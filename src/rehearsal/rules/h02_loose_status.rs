@@ -15,16 +15,16 @@ pub const RULE: Rule = Rule {
 #[cfg(feature = "engine")]
 mod engine {
     use crate::error::Result;
-    use crate::plan::{HazardRow, Shared};
+    use crate::plan::{HazardRow, TableRef};
     use crate::rehearsal::facts::{show, Facts, ModelRow, ModelsOrder, TextsBy};
     use crate::rehearsal::policy::{is_active_exactly, is_active_loosely};
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.rows, facts.models_order(), facts.models_table))
+        Ok(rows(facts.rows, facts.models_order(), facts.models_ref()))
     }
 
-    pub fn rows(models: &[ModelRow], order: &ModelsOrder, table: &Shared) -> Vec<HazardRow> {
+    pub fn rows(models: &[ModelRow], order: &ModelsOrder, table: TableRef) -> Vec<HazardRow> {
         let mut texts = TextsBy::default();
         let found = models
             .iter()
@@ -44,15 +44,14 @@ mod engine {
 #[cfg(all(test, feature = "engine"))]
 mod tests {
     use super::engine::rows;
-    use crate::rehearsal::facts::ModelsOrder;
+    use crate::rehearsal::facts::{ModelsOrder, RidBits};
     use crate::rehearsal::rules::sample::{model, table};
-    use std::collections::BTreeSet;
 
     #[test]
     fn only_loosely_active_statuses() {
         let models =
             [model(1, "m", Some("1.0"), "active"), model(2, "m", Some("2.0"), "Active "), model(3, "m", None, "draft")];
-        let found = rows(&models, &ModelsOrder::new(&models, &BTreeSet::new()), &table());
+        let found = rows(&models, &ModelsOrder::new(&models, &RidBits::default()), table());
         assert_eq!(found.len(), 1);
         assert_eq!(
             (&*found[0].key, &*found[0].detail),

@@ -15,17 +15,17 @@ pub const RULE: Rule = Rule {
 #[cfg(feature = "engine")]
 mod engine {
     use crate::error::Result;
-    use crate::plan::{HazardRow, Shared};
+    use crate::plan::{HazardRow, TableRef};
     use crate::rehearsal::facts::{show, Facts, GroupChoice, ModelRow};
     use crate::rehearsal::policy::is_active_loosely;
     use crate::rehearsal::rules::hazard;
     use crate::terms::{HazardCode, Policy};
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.rows, facts.choices, facts.policy, facts.models_table))
+        Ok(rows(facts.rows, facts.choices, facts.policy, facts.models_ref()))
     }
 
-    pub fn rows(models: &[ModelRow], choices: &[GroupChoice], policy: Policy, table: &Shared) -> Vec<HazardRow> {
+    pub fn rows(models: &[ModelRow], choices: &[GroupChoice], policy: Policy, table: TableRef) -> Vec<HazardRow> {
         choices
             .iter()
             .filter(|c| !c.members.iter().any(|&i| is_active_loosely(models[i].row.status.as_deref())))
@@ -52,7 +52,7 @@ mod tests {
             model(2, "a", Some("2.0"), "retired"),
             model(3, "b", Some("1.0"), " ACTIVE"),
         ];
-        let found = rows(&models, &groups(&models), Policy::Legacy, &table());
+        let found = rows(&models, &groups(&models), Policy::Legacy, table());
         assert_eq!(found.len(), 1);
         assert_eq!((&*found[0].key, &*found[0].detail), ("a", "no active version; keeps \"2.0\" (\"retired\")"));
     }

@@ -15,16 +15,16 @@ pub const RULE: Rule = Rule {
 #[cfg(feature = "engine")]
 mod engine {
     use crate::error::Result;
-    use crate::plan::{HazardRow, Shared};
+    use crate::plan::{HazardRow, TableRef};
     use crate::rehearsal::facts::{show, Facts, ModelRow, ModelsOrder};
     use crate::rehearsal::policy;
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.rows, facts.models_order(), facts.models_table))
+        Ok(rows(facts.rows, facts.models_order(), facts.models_ref()))
     }
 
-    pub fn rows(models: &[ModelRow], order: &ModelsOrder, table: &Shared) -> Vec<HazardRow> {
+    pub fn rows(models: &[ModelRow], order: &ModelsOrder, table: TableRef) -> Vec<HazardRow> {
         let found = models
             .iter()
             .enumerate()
@@ -41,9 +41,8 @@ mod engine {
 #[cfg(all(test, feature = "engine"))]
 mod tests {
     use super::engine::rows;
-    use crate::rehearsal::facts::ModelsOrder;
+    use crate::rehearsal::facts::{ModelsOrder, RidBits};
     use crate::rehearsal::rules::sample::{model, table};
-    use std::collections::BTreeSet;
 
     #[test]
     fn null_empty_and_garbage_versions() {
@@ -53,7 +52,7 @@ mod tests {
             model(3, "m", Some(""), "x"),
             model(4, "m", Some("one"), "x"),
         ];
-        let found: Vec<String> = rows(&models, &ModelsOrder::new(&models, &BTreeSet::new()), &table())
+        let found: Vec<String> = rows(&models, &ModelsOrder::new(&models, &RidBits::default()), table())
             .iter()
             .map(|h| h.detail.to_string())
             .collect();

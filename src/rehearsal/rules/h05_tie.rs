@@ -16,16 +16,16 @@ pub const RULE: Rule = Rule {
 #[cfg(feature = "engine")]
 mod engine {
     use crate::error::Result;
-    use crate::plan::{HazardRow, Shared};
+    use crate::plan::{HazardRow, Shared, TableRef};
     use crate::rehearsal::facts::{Facts, GroupChoice, ModelRow};
     use crate::rehearsal::rules::hazard;
     use crate::terms::{HazardCode, Policy};
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.rows, facts.choices, facts.policy, facts.models_table))
+        Ok(rows(facts.rows, facts.choices, facts.policy, facts.models_ref()))
     }
 
-    pub fn rows(models: &[ModelRow], choices: &[GroupChoice], policy: Policy, table: &Shared) -> Vec<HazardRow> {
+    pub fn rows(models: &[ModelRow], choices: &[GroupChoice], policy: Policy, table: TableRef) -> Vec<HazardRow> {
         let mut found = Vec::new();
         for choice in choices {
             let chosen = choice.chosen(policy);
@@ -55,7 +55,7 @@ mod tests {
             model(2, "a", Some("1.0"), "active"),
             model(3, "b", Some("1.0"), "active"),
         ];
-        let found = rows(&models, &groups(&models), Policy::Legacy, &table());
+        let found = rows(&models, &groups(&models), Policy::Legacy, table());
         assert_eq!(found.len(), 1);
         assert_eq!(&*found[0].key, "a");
         assert!(found[0].detail.starts_with("legacy keeps v"), "{}", found[0].detail);

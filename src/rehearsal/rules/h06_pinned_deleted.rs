@@ -16,16 +16,16 @@ pub const RULE: Rule = Rule {
 mod engine {
     use crate::error::Result;
     use crate::plan::ServiceAction;
-    use crate::plan::{HazardRow, Shared};
+    use crate::plan::{HazardRow, TableRef};
     use crate::rehearsal::facts::{show, Facts, ServiceFact, TextsBy};
     use crate::rehearsal::rules::hazard;
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.services_after, facts.services_table))
+        Ok(rows(facts.services_after, facts.services_ref()))
     }
 
-    pub fn rows(services: &[ServiceFact], table: &Shared) -> Vec<HazardRow> {
+    pub fn rows(services: &[ServiceFact], table: TableRef) -> Vec<HazardRow> {
         // One shared text per pair of versions: a large export repoints many services alike.
         let mut texts = TextsBy::default();
         services
@@ -57,7 +57,7 @@ mod tests {
             service("s2", Some("2.0"), Some("2.0"), ServiceAction::Unchanged),
             dangling,
         ];
-        let found = rows(&services, &table());
+        let found = rows(&services, table());
         assert_eq!(found.len(), 1);
         assert_eq!(
             (&*found[0].key, &*found[0].detail),

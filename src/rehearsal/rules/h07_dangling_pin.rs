@@ -15,16 +15,16 @@ pub const RULE: Rule = Rule {
 #[cfg(feature = "engine")]
 mod engine {
     use crate::error::Result;
-    use crate::plan::{HazardRow, Shared};
+    use crate::plan::{HazardRow, TableRef};
     use crate::rehearsal::facts::{show, Facts, ServiceFact};
     use crate::rehearsal::rules::hazard;
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.services_after, facts.services_table))
+        Ok(rows(facts.services_after, facts.services_ref()))
     }
 
-    pub fn rows(services: &[ServiceFact], table: &Shared) -> Vec<HazardRow> {
+    pub fn rows(services: &[ServiceFact], table: TableRef) -> Vec<HazardRow> {
         services
             .iter()
             .filter(|s| s.known_model && !s.pin_existed)
@@ -50,7 +50,7 @@ mod tests {
         let mut orphan = service("s3", Some("9"), None, ServiceAction::Orphan);
         (orphan.known_model, orphan.pin_existed) = (false, false);
         let services = [service("s1", Some("1.0"), Some("2.0"), ServiceAction::Repointed), dangling, orphan];
-        let found = rows(&services, &table());
+        let found = rows(&services, table());
         assert_eq!(found.len(), 1);
         assert_eq!(
             (&*found[0].key, &*found[0].detail),

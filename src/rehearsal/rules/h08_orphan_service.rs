@@ -16,16 +16,16 @@ pub const RULE: Rule = Rule {
 mod engine {
     use crate::error::Result;
     use crate::plan::ServiceAction;
-    use crate::plan::{HazardRow, Shared};
+    use crate::plan::{HazardRow, TableRef};
     use crate::rehearsal::facts::{show, Facts, ModelRow, ServiceFact};
     use crate::rehearsal::rules::hazard;
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.services_after, facts.rows, facts.services_table))
+        Ok(rows(facts.services_after, facts.rows, facts.services_ref()))
     }
 
-    pub fn rows(services: &[ServiceFact], models: &[ModelRow], table: &Shared) -> Vec<HazardRow> {
+    pub fn rows(services: &[ServiceFact], models: &[ModelRow], table: TableRef) -> Vec<HazardRow> {
         // The guide's `NOT IN (SELECT model_id …)` is never true once the list holds a NULL.
         let any_null_model_id = models.iter().any(|r| r.row.model_id.is_none());
         services
@@ -62,12 +62,12 @@ mod tests {
         deleted.known_model = false;
         let services = [service("s1", Some("1.0"), Some("1.0"), ServiceAction::Unchanged), kept, deleted];
         let mut models = [model(1, "m", Some("1.0"), "active")];
-        let found: Vec<String> = rows(&services, &models, &table()).iter().map(|h| h.detail.to_string()).collect();
+        let found: Vec<String> = rows(&services, &models, table()).iter().map(|h| h.detail.to_string()).collect();
         assert_eq!(
             found,
             ["model_id \"m\" has no models row", "model_id \"m\" has no models row; deleted with --delete-orphans"]
         );
         models[0].row.model_id = None;
-        assert!(rows(&services, &models, &table())[0].detail.ends_with("deletes nothing: a models.model_id is NULL"));
+        assert!(rows(&services, &models, table())[0].detail.ends_with("deletes nothing: a models.model_id is NULL"));
     }
 }

@@ -16,30 +16,35 @@ pub const RULE: Rule = Rule {
 #[cfg(feature = "engine")]
 mod engine {
     use crate::error::Result;
-    use crate::plan::{CascadeRow, HazardRow};
+    use crate::plan::{CascadeRow, HazardRow, Shared, TableRef};
     use crate::rehearsal::effects::Blocker;
-    use crate::rehearsal::facts::{Facts, Interner, TextsBy};
+    use crate::rehearsal::facts::{Facts, TableRefs, TextsBy};
     use crate::rehearsal::rules::hazard;
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.cascade, facts.blockers))
+        Ok(rows(facts.cascade, facts.blockers, facts.tables))
     }
 
-    pub fn rows(cascade: &[CascadeRow], blockers: &[Blocker]) -> Vec<HazardRow> {
-        let mut texts = Interner::default();
+    pub fn rows(cascade: &[CascadeRow], blockers: &[Blocker], tables: &TableRefs) -> Vec<HazardRow> {
         let mut details = TextsBy::default();
+        // Each table's cascade rows come together, naming it by one shared text.
+        let mut last: Option<(&Shared, TableRef)> = None;
         let mut found = Vec::with_capacity(cascade.len() + blockers.len());
         for row in cascade.iter().filter(|row| !row.via.starts_with("orphan delete")) {
             let detail = details.get((&*row.action, &*row.via), || format!("{} via {}", row.action, row.via));
-            found.push(HazardRow { code: HazardCode::H9, table: row.table.clone(), key: row.key.clone(), detail });
+            let table = match last {
+                Some((name, table)) if Shared::ptr_eq(name, &row.table) => table,
+                _ => last.insert((&row.table, tables.get(&row.table))).1,
+            };
+            found.push(HazardRow { code: HazardCode::H9, table, key: row.key.clone(), detail });
         }
         for blocker in blockers {
             let detail = format!(
                 "blocks the delete: {} rows reference deleted {} rows through {}",
                 blocker.rows, blocker.parent, blocker.constraint
             );
-            found.push(hazard(HazardCode::H9, &texts.get(&blocker.table.to_string()), &blocker.example, detail));
+            found.push(hazard(HazardCode::H9, tables.get(&blocker.table.to_string()), &blocker.example, detail));
         }
         found
     }
@@ -49,21 +54,25 @@ mod engine {
 mod tests {
     use super::engine::rows;
     use crate::catalog::TableName;
-    use crate::plan::CascadeRow;
+    use crate::plan::{CascadeRow, Shared};
     use crate::rehearsal::effects::Blocker;
+    use crate::rehearsal::facts::TableRefs;
 
     #[test]
     fn foreign_key_effects_and_blocks() {
-        let row = |key: &str, action: &str, via: &str| CascadeRow {
-            table: "public.deployments".into(),
+        // Each table's rows share its name, as the cascade's do.
+        let (deployments, runs): (Shared, Shared) = ("public.deployments".into(), "public.runs".into());
+        let row = |table: &Shared, key: &str, action: &str, via: &str| CascadeRow {
+            table: table.clone(),
             key: key.into(),
             action: action.into(),
             via: via.into(),
         };
         let cascade = [
-            row("1", "deleted", "fk_dep"),
-            row("2", "set null", "fk_dep"),
-            row("3", "deleted", "orphan delete (--delete-orphans)"),
+            row(&deployments, "1", "deleted", "fk_dep"),
+            row(&deployments, "2", "set null", "fk_dep"),
+            row(&runs, "3", "deleted", "orphan delete (--delete-orphans)"),
+            row(&runs, "4", "deleted", "fk_run"),
         ];
         let blockers = [Blocker {
             constraint: "fk_audit".into(),
@@ -72,12 +81,16 @@ mod tests {
             rows: 2,
             example: "7".into(),
         }];
-        let found: Vec<(String, String)> =
-            rows(&cascade, &blockers).iter().map(|h| (h.key.to_string(), h.detail.to_string())).collect();
-        assert_eq!(found.len(), 3);
-        assert_eq!(found[0], ("1".into(), "deleted via fk_dep".into()));
-        assert_eq!(found[1], ("2".into(), "set null via fk_dep".into()));
-        assert_eq!(found[2].0, "7");
-        assert!(found[2].1.starts_with("blocks the delete: 2 rows reference deleted "), "{}", found[2].1);
+        let tables = TableRefs::default();
+        let found = rows(&cascade, &blockers, &tables);
+        let names = tables.take();
+        let found: Vec<(&str, &str, &str)> =
+            found.iter().map(|h| (&*names[h.table.0 as usize], &*h.key, &*h.detail)).collect();
+        assert_eq!(found.len(), 4);
+        assert_eq!(found[0], ("public.deployments", "1", "deleted via fk_dep"));
+        assert_eq!(found[1], ("public.deployments", "2", "set null via fk_dep"));
+        assert_eq!(found[2], ("public.runs", "4", "deleted via fk_run"));
+        assert_eq!((found[3].0, found[3].1), ("public.audit", "7"));
+        assert!(found[3].2.starts_with("blocks the delete: 2 rows reference deleted "), "{}", found[3].2);
     }
 }

@@ -15,16 +15,16 @@ pub const RULE: Rule = Rule {
 #[cfg(feature = "engine")]
 mod engine {
     use crate::error::Result;
-    use crate::plan::{HazardRow, Shared};
+    use crate::plan::{HazardRow, TableRef};
     use crate::rehearsal::facts::{Facts, ModelRow, ModelsOrder};
     use crate::rehearsal::rules::deleted_marked;
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.rows, facts.models_order(), facts.models_table))
+        Ok(rows(facts.rows, facts.models_order(), facts.models_ref()))
     }
 
-    pub fn rows(models: &[ModelRow], order: &ModelsOrder, table: &Shared) -> Vec<HazardRow> {
+    pub fn rows(models: &[ModelRow], order: &ModelsOrder, table: TableRef) -> Vec<HazardRow> {
         deleted_marked(HazardCode::H10, "immutable", |r| r.immutable, models, order, table)
     }
 }
@@ -32,9 +32,8 @@ mod engine {
 #[cfg(all(test, feature = "engine"))]
 mod tests {
     use super::engine::rows;
-    use crate::rehearsal::facts::ModelsOrder;
+    use crate::rehearsal::facts::{ModelsOrder, RidBits};
     use crate::rehearsal::rules::sample::{model, table};
-    use std::collections::BTreeSet;
 
     #[test]
     fn only_deleted_rows_flagged_immutable() {
@@ -43,7 +42,7 @@ mod tests {
         for m in &mut models[..2] {
             m.immutable = Some(true);
         }
-        let found = rows(&models, &ModelsOrder::new(&models, &BTreeSet::from([2, 3])), &table());
+        let found = rows(&models, &ModelsOrder::new(&models, &RidBits::from_iter([2, 3])), table());
         assert_eq!(found.len(), 1);
         assert_eq!((&*found[0].key, &*found[0].detail), ("v2", "immutable version \"2.0\" deleted"));
     }

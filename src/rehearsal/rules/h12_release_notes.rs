@@ -15,15 +15,15 @@ pub const RULE: Rule = Rule {
 #[cfg(feature = "engine")]
 mod engine {
     use crate::error::Result;
-    use crate::plan::{HazardRow, Shared};
+    use crate::plan::{HazardRow, TableRef};
     use crate::rehearsal::facts::{show, Facts, ModelRow, ModelsOrder, TextsBy};
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.rows, facts.models_order(), facts.models_table))
+        Ok(rows(facts.rows, facts.models_order(), facts.models_ref()))
     }
 
-    pub fn rows(models: &[ModelRow], order: &ModelsOrder, table: &Shared) -> Vec<HazardRow> {
+    pub fn rows(models: &[ModelRow], order: &ModelsOrder, table: TableRef) -> Vec<HazardRow> {
         let mut texts = TextsBy::default();
         let found = models
             .iter()
@@ -48,9 +48,8 @@ mod engine {
 #[cfg(all(test, feature = "engine"))]
 mod tests {
     use super::engine::rows;
-    use crate::rehearsal::facts::ModelsOrder;
+    use crate::rehearsal::facts::{ModelsOrder, RidBits};
     use crate::rehearsal::rules::sample::{model, table};
-    use std::collections::BTreeSet;
 
     #[test]
     fn non_empty_notes_kept_or_deleted() {
@@ -59,7 +58,7 @@ mod tests {
         models[0].notes = Some("first".into());
         models[1].notes = Some("second".into());
         models[2].notes = Some("".into());
-        let found: Vec<String> = rows(&models, &ModelsOrder::new(&models, &BTreeSet::from([2])), &table())
+        let found: Vec<String> = rows(&models, &ModelsOrder::new(&models, &RidBits::from_iter([2])), table())
             .iter()
             .map(|h| h.detail.to_string())
             .collect();

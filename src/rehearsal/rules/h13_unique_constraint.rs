@@ -16,17 +16,17 @@ pub const RULE: Rule = Rule {
 mod engine {
     use crate::catalog::Catalog;
     use crate::error::Result;
-    use crate::plan::{HazardRow, Shared};
+    use crate::plan::{HazardRow, TableRef};
     use crate::rehearsal::facts::Facts;
     use crate::rehearsal::rules::hazard;
     use crate::spec::UniqueSpec;
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.catalog, &facts.spec.restore_unique, facts.duplicates, facts.models_table))
+        Ok(rows(facts.catalog, &facts.spec.restore_unique, facts.duplicates, facts.models_ref()))
     }
 
-    pub fn rows(catalog: &Catalog, unique: &UniqueSpec, duplicates: u64, table: &Shared) -> Vec<HazardRow> {
+    pub fn rows(catalog: &Catalog, unique: &UniqueSpec, duplicates: u64, table: TableRef) -> Vec<HazardRow> {
         let mut found = Vec::new();
         let conflict = catalog
             .constraints
@@ -59,8 +59,8 @@ mod tests {
     #[test]
     fn duplicates_left_after_the_rollback() {
         let unique = UniqueSpec { name: "models_model_id_key".into(), columns: vec!["model_id".into()] };
-        assert!(rows(&Catalog::default(), &unique, 0, &table()).is_empty());
-        let found = rows(&Catalog::default(), &unique, 2, &table());
+        assert!(rows(&Catalog::default(), &unique, 0, table()).is_empty());
+        let found = rows(&Catalog::default(), &unique, 2, table());
         assert_eq!(found.len(), 1);
         assert_eq!(&*found[0].key, "models_model_id_key");
         assert_eq!(&*found[0].detail, "2 model_ids still have several rows: UNIQUE(model_id) cannot be restored");

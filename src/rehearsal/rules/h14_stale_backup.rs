@@ -16,16 +16,16 @@ pub const RULE: Rule = Rule {
 mod engine {
     use crate::catalog::{quote_ident, Catalog, Table};
     use crate::error::Result;
-    use crate::plan::{HazardRow, Shared};
+    use crate::plan::HazardRow;
     use crate::rehearsal::engine::strings;
-    use crate::rehearsal::facts::Facts;
+    use crate::rehearsal::facts::{Facts, TableRefs};
     use crate::rehearsal::rules::hazard;
     use crate::spec::Spec;
     use crate::terms::HazardCode;
     use duckdb::Connection;
 
     pub fn find(facts: &Facts, conn: &Connection) -> Result<Vec<HazardRow>> {
-        rows(conn, facts.catalog, facts.spec, facts.models, facts.services)
+        rows(conn, facts.catalog, facts.spec, facts.models, facts.services, facts.tables)
     }
 
     pub fn rows(
@@ -34,6 +34,7 @@ mod engine {
         spec: &Spec,
         models: &Table,
         services: &Table,
+        tables: &TableRefs,
     ) -> Result<Vec<HazardRow>> {
         let b = &spec.backup;
         let mut rows = Vec::new();
@@ -42,7 +43,7 @@ mod engine {
             (services, &b.services_table, &b.services_columns, &spec.services.id),
         ] {
             let Some(backup) = catalog.find_table(backup_name) else { continue };
-            let table: Shared = live.name.to_string().into();
+            let table = tables.get(&live.name.to_string());
             let shared: Vec<&String> =
                 columns.iter().filter(|c| live.column(c).is_some() && backup.column(c).is_some()).collect();
             let differs: Vec<String> = shared
@@ -60,7 +61,7 @@ mod engine {
                 differs = if differs.is_empty() { "false".into() } else { differs.join(" OR ") },
             );
             for (key, detail) in strings(conn, &sql)? {
-                rows.push(hazard(HazardCode::H14, &table, &key, detail));
+                rows.push(hazard(HazardCode::H14, table, &key, detail));
             }
         }
         Ok(rows)
@@ -85,7 +86,7 @@ mod tests {
         )
         .unwrap();
         let (models, services) = (&catalog.tables[0], &catalog.tables[2]);
-        let found = rows(conn, &catalog, &Spec::guide(), models, services).unwrap();
+        let found = rows(conn, &catalog, &Spec::guide(), models, services, &Default::default()).unwrap();
         let found: Vec<(&str, &str)> = found.iter().map(|h| (&*h.key, &*h.detail)).collect();
         assert_eq!(found, [("2", "differs from models_version_backup"), ("3", "missing from models_version_backup")]);
     }

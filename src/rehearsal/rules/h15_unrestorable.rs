@@ -16,7 +16,7 @@ pub const RULE: Rule = Rule {
 mod engine {
     use crate::catalog::{quote_ident, Table};
     use crate::error::Result;
-    use crate::plan::{HazardRow, Shared};
+    use crate::plan::{HazardRow, Shared, TableRef};
     use crate::rehearsal::facts::{Facts, ModelRow, ModelsOrder};
     use crate::rehearsal::{arrow_columns, effects};
     use crate::spec::Spec;
@@ -25,7 +25,7 @@ mod engine {
     use std::collections::HashMap;
 
     pub fn find(facts: &Facts, conn: &Connection) -> Result<Vec<HazardRow>> {
-        rows(conn, facts.spec, facts.models, facts.rows, facts.models_order(), facts.models_table)
+        rows(conn, facts.spec, facts.models, facts.rows, facts.models_order(), facts.models_ref())
     }
 
     /// Over the deletes marked in the effects tables.
@@ -35,7 +35,7 @@ mod engine {
         models: &Table,
         rows: &[ModelRow],
         order: &ModelsOrder,
-        table: &Shared,
+        table: TableRef,
     ) -> Result<Vec<HazardRow>> {
         let uncopied: Vec<&str> = models
             .columns
@@ -130,10 +130,9 @@ mod engine {
 mod tests {
     use super::engine::rows;
     use crate::rehearsal::effects;
-    use crate::rehearsal::facts::{ModelRow, ModelsOrder};
+    use crate::rehearsal::facts::{ModelRow, ModelsOrder, RidBits};
     use crate::rehearsal::rules::sample::{model, table, workspace_with};
     use crate::spec::Spec;
-    use std::collections::BTreeSet;
 
     #[test]
     fn deleted_rows_with_values_the_guide_does_not_copy() {
@@ -150,8 +149,8 @@ mod tests {
         for r in &mut models {
             r.row.id = (3 - r.rid).to_string().into();
         }
-        let order = ModelsOrder::new(&models, &BTreeSet::from([0, 1, 2]));
-        let found = rows(conn, &Spec::guide(), &catalog.tables[0], &models, &order, &table()).unwrap();
+        let order = ModelsOrder::new(&models, &RidBits::from_iter([0, 1, 2]));
+        let found = rows(conn, &Spec::guide(), &catalog.tables[0], &models, &order, table()).unwrap();
         let found: Vec<(&str, &str)> = found.iter().map(|h| (&*h.key, &*h.detail)).collect();
         assert_eq!(found, [("1", "not in the guide's backup: secret"), ("3", "not in the guide's backup: secret")]);
     }
@@ -173,8 +172,8 @@ mod tests {
         for (r, id) in models.iter_mut().zip(["a", "b"]) {
             r.row.id = id.into();
         }
-        let order = ModelsOrder::new(&models, &BTreeSet::from([0, 1]));
-        let found = rows(conn, &Spec::guide(), &catalog.tables[0], &models, &order, &table()).unwrap();
+        let order = ModelsOrder::new(&models, &RidBits::from_iter([0, 1]));
+        let found = rows(conn, &Spec::guide(), &catalog.tables[0], &models, &order, table()).unwrap();
         let found: Vec<(&str, &str)> = found.iter().map(|h| (&*h.key, &*h.detail)).collect();
         assert_eq!(
             found,

@@ -22,6 +22,6 @@ mod engine {
     use duckdb::Connection;
 
     pub fn find(facts: &Facts, conn: &Connection) -> Result<Vec<HazardRow>> {
-        triggers::firings(conn, facts.catalog, facts.loaded, facts.spec, facts.steps)
+        triggers::firings(conn, facts.catalog, facts.loaded, facts.spec, facts.steps, facts.tables)
     }
 }

@@ -18,16 +18,16 @@ mod engine {
     use crate::error::Result;
     use crate::plan::HazardRow;
     use crate::rehearsal::ddl_replay::Replay;
-    use crate::rehearsal::facts::Facts;
+    use crate::rehearsal::facts::{Facts, TableRefs};
     use crate::rehearsal::rules::hazard;
     use crate::terms::HazardCode;
     use std::collections::BTreeSet;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.replay))
+        Ok(rows(facts.replay, facts.tables))
     }
 
-    pub fn rows(replay: &Replay) -> Vec<HazardRow> {
+    pub fn rows(replay: &Replay, tables: &TableRefs) -> Vec<HazardRow> {
         let mut found = Vec::new();
         let mut seen = BTreeSet::new();
         for step in &replay.steps {
@@ -43,7 +43,7 @@ mod engine {
                     failure.sqlstate,
                     if step.reached { "" } else { " (once the earlier failure is fixed)" }
                 );
-                found.push(hazard(HazardCode::H17, &object.table.as_str().into(), &object.object, detail));
+                found.push(hazard(HazardCode::H17, tables.get(&object.table), &object.object, detail));
             }
         }
         found
@@ -62,7 +62,7 @@ mod tests {
         let mut first = prediction(vec![view.clone(), failing("constraint k", HazardCode::H13)]);
         first.reached = true;
         let second = prediction(vec![view]);
-        let found = rows(&ddl_replay(vec![first, second]));
+        let found = rows(&ddl_replay(vec![first, second]), &Default::default());
         assert_eq!(found.len(), 1);
         assert_eq!(&*found[0].key, "view v");
         assert_eq!(

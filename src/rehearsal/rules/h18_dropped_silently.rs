@@ -17,15 +17,15 @@ mod engine {
     use crate::error::Result;
     use crate::plan::HazardRow;
     use crate::rehearsal::ddl_replay::Replay;
-    use crate::rehearsal::facts::Facts;
+    use crate::rehearsal::facts::{Facts, TableRefs};
     use crate::rehearsal::rules::hazard;
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.replay))
+        Ok(rows(facts.replay, facts.tables))
     }
 
-    pub fn rows(replay: &Replay) -> Vec<HazardRow> {
+    pub fn rows(replay: &Replay, tables: &TableRefs) -> Vec<HazardRow> {
         let mut found = Vec::new();
         for step in &replay.steps {
             for dropped in &step.dropped {
@@ -34,7 +34,7 @@ mod engine {
                     "dropped with column {} by `{}`; definition: {}",
                     dropped.with_column, step.sql, dropped.object.definition
                 );
-                found.push(hazard(HazardCode::H18, &table.as_str().into(), dropped.object.describe(), detail));
+                found.push(hazard(HazardCode::H18, tables.get(&table), dropped.object.describe(), detail));
             }
         }
         found
@@ -48,6 +48,7 @@ mod tests {
     use crate::catalog::TableName;
     use crate::plan::DroppedObject;
     use crate::rehearsal::ddl_replay::Replay;
+    use crate::rehearsal::facts::TableRefs;
     use crate::rehearsal::rules::sample::{failing, prediction};
     use crate::terms::HazardCode;
 
@@ -65,9 +66,11 @@ mod tests {
         };
         let mut step = prediction(vec![failing("view v", HazardCode::H17)]);
         step.dropped = vec![DroppedObject { object: index, with_column: "version".into() }];
-        let found = rows(&Replay { steps: vec![step], remaining: Vec::new() });
+        let tables = TableRefs::default();
+        let found = rows(&Replay { steps: vec![step], remaining: Vec::new() }, &tables);
         assert_eq!(found.len(), 1, "the failing view is H17's, not H18's");
-        assert_eq!((&*found[0].table, &*found[0].key), ("public.models", "index models_version_idx"));
+        let table = &tables.take()[found[0].table.0 as usize];
+        assert_eq!((&**table, &*found[0].key), ("public.models", "index models_version_idx"));
         assert_eq!(
             &*found[0].detail,
             "dropped with column version by `ALTER TABLE models DROP COLUMN version`; definition: CREATE INDEX models_version_idx ON models (version)"

@@ -5,7 +5,12 @@
 
 use crate::terms::HazardCode;
 #[cfg(feature = "engine")]
-use {super::facts::Facts, crate::error::Result, crate::plan::HazardRow, duckdb::Connection};
+use {
+    super::facts::Facts,
+    crate::error::Result,
+    crate::plan::{HazardRow, Hazards},
+    duckdb::Connection,
+};
 
 mod h01_semantic_order;
 mod h02_loose_status;
@@ -89,28 +94,28 @@ pub(crate) fn query_workspace(facts: &Facts, conn: &Connection) -> Result<Querie
     Ok(Queried(rows.collect::<Result<_>>()?))
 }
 
-/// Every rule's rows, ordered by code, then by key (rows of one key in the order found): the
+/// Every rule's rows, by code, then by key (rows of one key in the order found): the
 /// workspace's from `queried`, then the rules of the facts. (Run on a second thread, those took
 /// 0.1 s less on a quiet machine, but the second thread's allocations raised the peak by up to
 /// 15 MiB.)
 #[cfg(feature = "engine")]
-pub(crate) fn find_all(facts: &Facts, queried: Queried) -> Result<Vec<HazardRow>> {
-    let mut rows = Vec::new();
+pub(crate) fn find_all(facts: &Facts, queried: Queried) -> Result<Hazards> {
+    let mut by_code = Vec::with_capacity(RULES.len());
     for (rule, queried) in RULES.iter().zip(queried.0) {
-        let mut rule_rows = match (queried, &rule.find) {
+        let rows = match (queried, &rule.find) {
             (Some(found), _) => found,
             (None, Find::Facts(find)) => in_order(find(facts))?,
             (None, Find::Workspace(_)) => {
                 return Err(crate::error::Error::Internal(format!("{} did not query the workspace", rule.code)))
             }
         };
-        // Moved into the one list as each rule ends, which grows by exactly that much: a large
-        // list grows in place (the allocator remaps its pages), so a rule's rows are never held
-        // twice, and the list has no spare room for the plan's lifetime.
-        rows.reserve_exact(rule_rows.len());
-        rows.append(&mut rule_rows);
+        by_code.push((rule.code, rows));
     }
-    Ok(rows)
+    let mut hazards = Hazards::naming(facts.tables.take());
+    for (code, rows) in by_code {
+        hazards.set(code, rows);
+    }
+    Ok(hazards)
 }
 
 /// A rule's rows by key.
@@ -127,11 +132,11 @@ fn in_order(found: Result<Vec<HazardRow>>) -> Result<Vec<HazardRow>> {
 #[cfg(feature = "engine")]
 pub(crate) fn hazard(
     code: HazardCode,
-    table: &crate::plan::Shared,
+    table: crate::plan::TableRef,
     key: impl Into<crate::plan::Shared>,
     detail: impl Into<crate::plan::Shared>,
 ) -> HazardRow {
-    HazardRow { code, table: table.clone(), key: key.into(), detail: detail.into() }
+    HazardRow { code, table, key: key.into(), detail: detail.into() }
 }
 
 /// The deleted models rows whose boolean `marked` column holds true (H10 immutable, H11
@@ -143,7 +148,7 @@ pub(crate) fn deleted_marked(
     marked: fn(&super::facts::ModelRow) -> Option<bool>,
     models: &[super::facts::ModelRow],
     order: &super::facts::ModelsOrder,
-    table: &crate::plan::Shared,
+    table: crate::plan::TableRef,
 ) -> Vec<HazardRow> {
     let mut texts = super::facts::TextsBy::default();
     let found = models
@@ -182,12 +187,12 @@ pub(crate) mod sample {
     use super::super::keepers::tests::choose_rows;
     use super::super::policy::VersionRow;
     use crate::catalog::{Catalog, Column, Table, TableName};
-    use crate::plan::{FailingObject, ServiceAction, ServiceImpact, Shared, Step, StepFailure, StepPrediction};
+    use crate::plan::{FailingObject, ServiceAction, ServiceImpact, Step, StepFailure, StepPrediction, TableRef};
     use crate::terms::HazardCode;
     use crate::workspace::Workspace;
 
-    pub fn table() -> Shared {
-        "public.models".into()
+    pub fn table() -> TableRef {
+        TableRef::default()
     }
 
     pub fn model(rid: i64, model_id: &str, version: Option<&str>, status: &str) -> ModelRow {
