@@ -56,8 +56,12 @@ pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportO
     let lanes = if reader.side_by_side() { LANES } else { 1 };
     let export_order: Vec<TableName> =
         scan.data.iter().map(|d| d.table.clone()).filter(|table| wanted.contains(table)).collect();
+    // The rows take both cores; the fingerprint goes on after them.
+    let held = scan.hashing.as_ref().map(|fingerprinting| fingerprinting.hold());
     let counts =
-        load_rows(workspace, catalog, &options.progress, lanes, &export_order, |sink| reader.load(&wanted, sink))?;
+        load_rows(workspace, catalog, &options.progress, lanes, &export_order, |sink| reader.load(&wanted, sink));
+    drop(held);
+    let counts = counts?;
     options.progress.end_phase();
     let stats: Vec<TableStat> = catalog
         .tables
@@ -68,13 +72,11 @@ pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportO
             TableStat { table: t.name.clone(), loaded, rows }
         })
         .collect();
-    if scan.hashing.is_some() {
-        options.progress.phase("finishing the SHA-256", "", 0);
-        scan.finish_fingerprint()?;
-        options.progress.end_phase();
-    }
     scan.notes.extend(notes);
     workspace.record(input, &scan, &stats)?;
+    if let Some(hashing) = scan.hashing.take() {
+        workspace.fingerprint_later(hashing);
+    }
     Ok(Imported { format: scan.format, stats, notes: scan.notes })
 }
 
