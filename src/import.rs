@@ -12,7 +12,7 @@ use crate::spec::{rehearse_backup, Spec};
 use crate::workspace::{TableStat, Workspace};
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
@@ -56,10 +56,13 @@ pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportO
     let lanes = if reader.side_by_side() { LANES } else { 1 };
     let export_order: Vec<TableName> =
         scan.data.iter().map(|d| d.table.clone()).filter(|table| wanted.contains(table)).collect();
-    // The rows take both cores; the fingerprint goes on after them.
-    let held = scan.hashing.as_ref().map(|fingerprinting| fingerprinting.hold());
-    let counts =
-        load_rows(workspace, catalog, &options.progress, lanes, &export_order, |sink| reader.load(&wanted, sink));
+    // The rows take both cores; the fingerprint goes on once a lane has read all it could.
+    let held = Mutex::new(scan.hashing.as_ref().map(|fingerprinting| fingerprinting.hold()));
+    let counts = load_rows(workspace, catalog, &options.progress, lanes, &export_order, |sink| {
+        let read = reader.load(&wanted, sink);
+        held.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        read
+    });
     drop(held);
     let counts = counts?;
     options.progress.end_phase();

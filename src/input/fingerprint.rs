@@ -1,6 +1,6 @@
 //! The input's fingerprint (size and SHA-256 of its bytes), computed on a thread of its own: it
-//! takes the core that the first pass leaves, waits while the rows load (`hold`), which then
-//! have both cores, and goes on beside the rehearsal until its result is first read.
+//! takes the core that the first pass leaves, waits while both lanes load rows (`hold`), goes on
+//! once one of them is done, and beside the rehearsal until its result is first read.
 
 use super::source::{hex, BUFFER};
 use crate::error::{Error, Result};
