@@ -569,9 +569,11 @@ mod tests {
 
     fn recorded_workspace() -> Workspace {
         let workspace = Workspace::in_memory().unwrap();
-        let mut catalog = Catalog::default();
-        catalog.database_collation = Some("C".into());
-        catalog.tables.push(Table::new(TableName::new("public", "t"), Vec::new()));
+        let catalog = Catalog {
+            database_collation: Some("C".into()),
+            tables: vec![Table::new(TableName::new("public", "t"), Vec::new())],
+            ..Catalog::default()
+        };
         let scan = Scan {
             format: crate::input::Format::Plain,
             catalog,
