@@ -12,7 +12,7 @@ use crate::spec::{rehearse_backup, Spec};
 use crate::workspace::{TableStat, Workspace};
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
@@ -56,8 +56,15 @@ pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportO
     let lanes = if reader.side_by_side() { LANES } else { 1 };
     let export_order: Vec<TableName> =
         scan.data.iter().map(|d| d.table.clone()).filter(|table| wanted.contains(table)).collect();
-    let counts =
-        load_rows(workspace, catalog, &options.progress, lanes, &export_order, |sink| reader.load(&wanted, sink))?;
+    // The rows take both cores; the fingerprint goes on once a lane has read all it could.
+    let held = Mutex::new(scan.hashing.as_ref().map(|fingerprinting| fingerprinting.hold()));
+    let counts = load_rows(workspace, catalog, &options.progress, lanes, &export_order, |sink| {
+        let read = reader.load(&wanted, sink);
+        held.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        read
+    });
+    drop(held);
+    let counts = counts?;
     options.progress.end_phase();
     let stats: Vec<TableStat> = catalog
         .tables
@@ -68,13 +75,11 @@ pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportO
             TableStat { table: t.name.clone(), loaded, rows }
         })
         .collect();
-    if scan.hashing.is_some() {
-        options.progress.phase("finishing the SHA-256", "", 0);
-        scan.finish_fingerprint()?;
-        options.progress.end_phase();
-    }
     scan.notes.extend(notes);
     workspace.record(input, &scan, &stats)?;
+    if let Some(hashing) = scan.hashing.take() {
+        workspace.fingerprint_later(hashing);
+    }
     Ok(Imported { format: scan.format, stats, notes: scan.notes })
 }
 

@@ -10,12 +10,14 @@ use crate::catalog::{
 use crate::cleanup::ScratchDir;
 use crate::duckdb_raw::{RawConnection, RawDatabase};
 use crate::error::{Error, Result};
+use crate::input::fingerprint::Fingerprinting;
 use crate::input::Scan;
 use crate::pgtype::DuckType;
 use crate::staging::Staged;
 use duckdb::{params, AccessMode, Config, Connection};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 /// Session settings. DuckDB's memory limit stays at its default (80 % of RAM) after loading
 /// (which caps it, see `loader`): a cap of 256 MB made the ordered fingerprint aggregate of the
@@ -61,6 +63,10 @@ pub struct Workspace {
     /// For a scratch workspace, the directory its file lives in, removed after the connection
     /// closes (fields drop in order).
     _scratch: Option<ScratchDir>,
+    /// The input's size and SHA-256 while still being computed: the provenance gets them when
+    /// first read (or the workspace file when committed), so the hash goes on beside the
+    /// rehearsal instead of holding it up.
+    fingerprinting: Mutex<Option<Fingerprinting>>,
 }
 
 /// A workspace being written: renamed into place by `commit`, deleted if dropped before.
@@ -71,6 +77,7 @@ pub struct PendingWorkspace {
 
 impl PendingWorkspace {
     pub fn commit(self) -> Result<()> {
+        self.workspace.finish_fingerprint()?;
         self.workspace.conn.execute_batch("CHECKPOINT;")?;
         let PendingWorkspace { workspace, staged } = self;
         let Workspace { conn, database, .. } = workspace;
@@ -107,7 +114,13 @@ impl Workspace {
         let database = RawDatabase::open(path)?;
         let conn = database.connection()?;
         conn.execute_batch(&format!("{SESSION}{META_DDL}"))?;
-        Ok(Workspace { conn, database: Some(database), on_disk: path.is_some(), _scratch: scratch })
+        Ok(Workspace {
+            conn,
+            database: Some(database),
+            on_disk: path.is_some(),
+            _scratch: scratch,
+            fingerprinting: Mutex::new(None),
+        })
     }
 
     /// Opens an existing workspace read-only.
@@ -123,7 +136,7 @@ impl Workspace {
         if has_meta == 0 {
             return Err(Error::NotAWorkspace { path: path.to_path_buf(), reason: "no _rehearse metadata".into() });
         }
-        Ok(Workspace { conn, database: None, on_disk: true, _scratch: None })
+        Ok(Workspace { conn, database: None, on_disk: true, _scratch: None, fingerprinting: Mutex::new(None) })
     }
 
     pub fn connection(&self) -> &Connection {
@@ -393,7 +406,7 @@ impl Workspace {
             catalog.indexes.push(row?);
         }
         catalog.objects = self.schema_objects()?;
-        catalog.database_collation = self.provenance()?.remove("database_collation").filter(|c| !c.is_empty());
+        catalog.database_collation = self.recorded("database_collation")?.filter(|c| !c.is_empty());
         Ok(catalog)
     }
 
@@ -469,7 +482,31 @@ impl Workspace {
         }
     }
 
+    /// Records the input's size and SHA-256 once `fingerprinting` is done (`finish_fingerprint`).
+    pub fn fingerprint_later(&self, fingerprinting: Fingerprinting) {
+        *self.fingerprinting.lock().expect("fingerprint lock") = Some(fingerprinting);
+    }
+
+    /// Waits for the input's size and SHA-256, if still being computed, and records them.
+    pub fn finish_fingerprint(&self) -> Result<()> {
+        let Some(fingerprinting) = self.fingerprinting.lock().expect("fingerprint lock").take() else { return Ok(()) };
+        let (size, sha256) = fingerprinting.finish()?;
+        let mut stmt = self.conn.prepare("UPDATE _rehearse.provenance SET value = ? WHERE key = ?")?;
+        for (key, value) in [("input_size", size.to_string()), ("input_sha256", sha256)] {
+            stmt.execute(params![value, key])?;
+        }
+        Ok(())
+    }
+
+    /// One value of the provenance, which does not wait for the fingerprint.
+    fn recorded(&self, key: &str) -> Result<Option<String>> {
+        let value =
+            self.conn.query_row("SELECT max(value) FROM _rehearse.provenance WHERE key = ?", [key], |r| r.get(0))?;
+        Ok(value)
+    }
+
     pub fn provenance(&self) -> Result<BTreeMap<String, String>> {
+        self.finish_fingerprint()?;
         let mut stmt = self.conn.prepare("SELECT key, value FROM _rehearse.provenance")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -536,4 +573,60 @@ fn json(list: &[String]) -> String {
 
 fn unjson(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::channel;
+
+    fn recorded_workspace() -> Workspace {
+        let workspace = Workspace::in_memory().unwrap();
+        let catalog = Catalog {
+            database_collation: Some("C".into()),
+            tables: vec![Table::new(TableName::new("public", "t"), Vec::new())],
+            ..Catalog::default()
+        };
+        let scan = Scan {
+            format: crate::input::Format::Plain,
+            catalog,
+            data: Vec::new(),
+            pg_dump_version: None,
+            server_version: None,
+            database: None,
+            extensions: Vec::new(),
+            size: 0,
+            sha256: String::new(),
+            hashing: None,
+            notes: Vec::new(),
+        };
+        workspace.record(Path::new("dump.sql"), &scan, &[]).unwrap();
+        workspace
+    }
+
+    #[test]
+    fn a_fingerprint_still_computed_is_waited_for_by_the_provenance_only() {
+        let workspace = recorded_workspace();
+        let (release, released) = channel::<()>();
+        workspace.fingerprint_later(Fingerprinting::spawn(move |_| {
+            released.recv().unwrap();
+            Ok((42, "ab".repeat(32)))
+        }));
+        // The catalog does not wait: the hash is still held up here.
+        assert_eq!(workspace.catalog().unwrap().database_collation.as_deref(), Some("C"));
+        release.send(()).unwrap();
+        let provenance = workspace.provenance().unwrap();
+        assert_eq!((provenance["input_size"].as_str(), provenance["input_sha256"].len()), ("42", 64));
+        assert_eq!(provenance["input_sha256"], "ab".repeat(32));
+    }
+
+    #[test]
+    fn a_fingerprint_that_failed_fails_the_provenance() {
+        let workspace = recorded_workspace();
+        workspace.fingerprint_later(Fingerprinting::spawn(|_| {
+            Err(Error::bad_input(crate::error::Location::file(Path::new("dump.sql")), "read failed: gone"))
+        }));
+        let error = workspace.provenance().err().unwrap().to_string();
+        assert!(error.contains("dump.sql") && error.contains("read failed: gone"), "{error}");
+    }
 }

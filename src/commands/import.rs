@@ -27,9 +27,12 @@ pub fn run(args: &ImportArgs, progress: Arc<Progress>) -> Result<()> {
             all_tables: args.all_tables,
             require_spec_tables: false,
             database: args.database.clone(),
-            progress,
+            progress: progress.clone(),
         },
     )?;
+    progress.phase("finishing the SHA-256", "", 0);
+    pending.workspace.finish_fingerprint()?;
+    progress.end_phase();
     pending.commit()?;
     let loaded: Vec<_> = imported.stats.iter().filter(|s| s.loaded).collect();
     let rows: u64 = loaded.iter().filter_map(|s| s.rows).sum();

@@ -11,8 +11,9 @@ use super::copy_text::DecodedRow;
 use super::custom::CustomData;
 use super::ddl::{self, Parsed};
 use super::encoding::{self, ClientEncoding};
+use super::fingerprint::Fingerprinting;
 use super::inserts::{InsertLoader, InsertTarget};
-use super::source::{fingerprint, trim_eol, Compression};
+use super::source::{trim_eol, Compression};
 use super::statements::Splitter;
 use super::{Format, Input, Origin, RowSink, Scan, TableData};
 use crate::catalog::{Catalog, TableName};
@@ -285,7 +286,7 @@ impl Input for Archive {
         if catalog.tables.is_empty() {
             return Err(Error::bad_input(Location::file(&self.path), "the archive creates no table"));
         }
-        let (size, sha256) = fingerprint(&archive_files(&self.path)?)?;
+        let hashing = Fingerprinting::start(archive_files(&self.path)?);
         let data = entries.iter().map(|e| TableData { table: e.table.clone(), rows: None }).collect();
         self.entries = entries;
         self.files = files;
@@ -301,9 +302,9 @@ impl Input for Archive {
             server_version: Some(server_version),
             database: Some(database),
             extensions,
-            size,
-            sha256,
-            hashing: None,
+            size: 0,
+            sha256: String::new(),
+            hashing: Some(hashing),
             notes: Vec::new(),
         })
     }

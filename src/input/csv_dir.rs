@@ -6,8 +6,9 @@
 
 use super::copy_text::DecodedRow;
 use super::csv_text::{CsvError, CsvReader};
+use super::fingerprint::Fingerprinting;
 use super::plain::PlainDump;
-use super::source::{fingerprint, Compression};
+use super::source::Compression;
 use super::{Format, Input, Origin, RowSink, Scan, TableData};
 use crate::catalog::{Catalog, Column, Table, TableName};
 use crate::error::{Error, Location, Result};
@@ -214,7 +215,7 @@ impl Input for CsvDirectory {
         }
         let mut all_files = csv_files.clone();
         all_files.extend(schema_files);
-        let (size, sha256) = fingerprint(&all_files)?;
+        let hashing = Fingerprinting::start(all_files);
         let data = self.files.iter().map(|(table, _)| TableData { table: table.clone(), rows: None }).collect();
         Ok(Scan {
             format: Format::CsvDirectory,
@@ -224,9 +225,9 @@ impl Input for CsvDirectory {
             server_version,
             database: None,
             extensions: Vec::new(),
-            size,
-            sha256,
-            hashing: None,
+            size: 0,
+            sha256: String::new(),
+            hashing: Some(hashing),
             notes,
         })
     }

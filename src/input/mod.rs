@@ -10,6 +10,7 @@ pub mod csv_text;
 pub mod custom;
 pub mod ddl;
 pub mod encoding;
+pub mod fingerprint;
 pub mod inserts;
 pub mod plain;
 pub mod source;
@@ -18,10 +19,10 @@ pub mod statements;
 use crate::catalog::{Catalog, TableName};
 use crate::error::{Error, Location, Place, Result};
 use crate::progress::Progress;
+use fingerprint::Fingerprinting;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 /// The kinds of export rehearse reads (ROLLBACK.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,21 +77,10 @@ pub struct Scan {
     pub size: u64,
     pub sha256: String,
     /// The thread that still computes `size` and `sha256`, when it goes on beside the loading
-    /// (`finish_fingerprint` waits for it).
-    pub hashing: Option<JoinHandle<Result<(u64, String)>>>,
+    /// (the workspace records them once done, `Workspace::fingerprint_later`).
+    pub hashing: Option<Fingerprinting>,
     /// Things the user must know about how the input was read (for example inferred types).
     pub notes: Vec<String>,
-}
-
-impl Scan {
-    /// Fills in `size` and `sha256` once their thread, if any, is done.
-    pub fn finish_fingerprint(&mut self) -> Result<()> {
-        if let Some(hashing) = self.hashing.take() {
-            let (size, sha256) = hashing.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-            (self.size, self.sha256) = (size, sha256);
-        }
-        Ok(())
-    }
 }
 
 /// How a reader's row positions read in an error message.

@@ -6,8 +6,9 @@
 use super::copy_text::DecodedRow;
 use super::ddl::{self, Parsed};
 use super::encoding::{self, ClientEncoding};
+use super::fingerprint::Fingerprinting;
 use super::inserts::{insert_target, InsertLoader, InsertTarget};
-use super::source::{fingerprint, trim_eol, Compression, LineSource};
+use super::source::{trim_eol, Compression, LineSource};
 use super::statements::Splitter;
 use super::{Format, Input, Origin, RowSink, Scan, TableData};
 use crate::catalog::{Catalog, TableName};
@@ -222,10 +223,8 @@ fn connection_string_value(value: &str) -> String {
 
 impl Input for PlainDump {
     fn scan(&mut self) -> Result<Scan> {
-        // The fingerprint reads the file on the other core while the first pass parses it, and
-        // goes on while the rows load, in the time the reader waits for DuckDB.
-        let files = [self.path.clone()];
-        let hashing = std::thread::spawn(move || fingerprint(&files));
+        // The fingerprint reads the file on the other core while the first pass parses it.
+        let hashing = Fingerprinting::start(vec![self.path.clone()]);
         let scan = self.scan_checked()?;
         Ok(Scan { hashing: Some(hashing), ..scan })
     }

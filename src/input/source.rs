@@ -1,16 +1,15 @@
 //! Byte sources for text inputs: a plain file or a compressed stream (gzip, and since pg_dump 16
 //! lz4 and zstd), read line by line with the byte
 //! offset and line number of every line, and able to jump forward to a recorded offset (a seek
-//! for plain files, decompress-and-discard otherwise). Also the input fingerprint.
+//! for plain files, decompress-and-discard otherwise).
 
 use crate::error::{Error, Location, Result};
 use flate2::read::MultiGzDecoder;
-use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-const BUFFER: usize = 1 << 20;
+pub const BUFFER: usize = 1 << 20;
 
 enum Stream {
     Plain(BufReader<File>),
@@ -212,26 +211,6 @@ impl LineSource {
         while self.next_line(&mut line)? {}
         Ok(())
     }
-}
-
-/// Size and SHA-256 (hex) of the bytes of `files`, in the order given: the input fingerprint.
-/// Plain dumps compute it on a thread of its own, beside the first pass.
-pub fn fingerprint(files: &[PathBuf]) -> Result<(u64, String)> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; BUFFER];
-    let mut size = 0;
-    for file in files {
-        let mut handle = File::open(file).map_err(|e| Error::io(file, e))?;
-        loop {
-            let n = handle.read(&mut buf).map_err(|e| Error::io(file, e))?;
-            if n == 0 {
-                break;
-            }
-            size += n as u64;
-            hasher.update(&buf[..n]);
-        }
-    }
-    Ok((size, hex(&hasher.finalize())))
 }
 
 pub fn hex(bytes: &[u8]) -> String {

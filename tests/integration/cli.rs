@@ -1,6 +1,7 @@
 //! The command line as users meet it: exit codes, refusal to overwrite, inspect's output.
 
 use crate::support::{rehearse, repo, stderr};
+use sha2::Digest;
 
 #[test]
 fn import_then_inspect_the_bundled_example() {
@@ -25,7 +26,11 @@ fn import_then_inspect_the_bundled_example() {
     let reaches: Vec<&str> = json["rollback_reaches"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert!(reaches.contains(&"public.variant_metrics"), "{reaches:?}");
     assert_eq!(json["provenance"]["format"], "pg_dump plain");
-    assert_eq!(json["provenance"]["input_sha256"].as_str().unwrap().len(), 64);
+    // The fingerprint, computed beside the loading, is the file's.
+    let bytes = std::fs::read(&example).unwrap();
+    let sha256: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(json["provenance"]["input_sha256"], sha256);
+    assert_eq!(json["provenance"]["input_size"], bytes.len().to_string());
 
     // A workspace rehearses like the dump it came from (and is not modified by it).
     let before = std::fs::read(&workspace).unwrap();
@@ -39,6 +44,10 @@ fn import_then_inspect_the_bundled_example() {
         assert_eq!(read(&from_ws), read(&from_dump), "{report}");
     }
     assert_eq!(std::fs::read(&workspace).unwrap(), before, "the workspace file is unchanged");
+    // A run straight from the dump waits for the fingerprint only for its reports.
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(from_dump.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["input"]["input_sha256"], sha256);
 
     let text = rehearse(&["inspect".as_ref(), example.as_os_str()]);
     assert!(text.status.success(), "{}", stderr(&text));
