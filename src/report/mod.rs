@@ -4,6 +4,7 @@
 pub mod csv;
 pub mod decisions;
 pub mod html;
+mod igzip;
 pub mod markdown;
 pub mod package;
 pub mod sheet_xml;

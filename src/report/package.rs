@@ -4,6 +4,7 @@
 //! copied in as they are. Every part is a plain zip entry (no zip64: a part or the package past
 //! 4 GiB is refused, as the zip crate refused it without its large-file option).
 
+use super::igzip::Igzip;
 use crc32fast::Hasher;
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
@@ -39,7 +40,7 @@ pub struct Deflated {
 
 /// A writer that deflates what it is given into `out`, counting and checksumming it.
 pub struct Deflater<W: Write> {
-    encoder: isal::write::DeflateEncoder<Counting<W>>,
+    encoder: Igzip<Counting<W>>,
     hasher: Hasher,
     size: u64,
 }
@@ -47,11 +48,7 @@ pub struct Deflater<W: Write> {
 impl<W: Write> Deflater<W> {
     pub fn new(out: W) -> Deflater<W> {
         let counting = Counting { out, written: 0 };
-        Deflater {
-            encoder: isal::write::DeflateEncoder::new(counting, isal::CompressionLevel::One),
-            hasher: Hasher::new(),
-            size: 0,
-        }
+        Deflater { encoder: Igzip::new(counting), hasher: Hasher::new(), size: 0 }
     }
 
     /// Ends the deflate stream; returns `out` and what was written.
