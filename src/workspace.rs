@@ -236,8 +236,6 @@ impl Workspace {
         let conn = &self.conn;
         let provenance = [
             ("input_path", input.display().to_string()),
-            ("input_size", scan.size.to_string()),
-            ("input_sha256", scan.sha256.clone()),
             ("format", scan.format.name().to_string()),
             ("pg_dump_version", scan.pg_dump_version.clone().unwrap_or_default()),
             ("database", scan.database.clone().unwrap_or_default()),
@@ -491,9 +489,9 @@ impl Workspace {
     pub fn finish_fingerprint(&self) -> Result<()> {
         let Some(fingerprinting) = self.fingerprinting.lock().expect("fingerprint lock").take() else { return Ok(()) };
         let (size, sha256) = fingerprinting.finish()?;
-        let mut stmt = self.conn.prepare("UPDATE _rehearse.provenance SET value = ? WHERE key = ?")?;
+        let mut stmt = self.conn.prepare("INSERT INTO _rehearse.provenance VALUES (?, ?)")?;
         for (key, value) in [("input_size", size.to_string()), ("input_sha256", sha256)] {
-            stmt.execute(params![value, key])?;
+            stmt.execute(params![key, value])?;
         }
         Ok(())
     }
@@ -595,8 +593,6 @@ mod tests {
             server_version: None,
             database: None,
             extensions: Vec::new(),
-            size: 0,
-            sha256: String::new(),
             hashing: None,
             notes: Vec::new(),
         };

@@ -302,8 +302,6 @@ impl Input for Archive {
             server_version: Some(server_version),
             database: Some(database),
             extensions,
-            size: 0,
-            sha256: String::new(),
             hashing: Some(hashing),
             notes: Vec::new(),
         })

@@ -225,8 +225,6 @@ impl Input for CsvDirectory {
             server_version,
             database: None,
             extensions: Vec::new(),
-            size: 0,
-            sha256: String::new(),
             hashing: Some(hashing),
             notes,
         })

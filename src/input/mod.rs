@@ -74,10 +74,8 @@ pub struct Scan {
     pub database: Option<String>,
     /// Extensions the export creates (`CREATE EXTENSION`): their tables' DDL is not in it.
     pub extensions: Vec<String>,
-    pub size: u64,
-    pub sha256: String,
-    /// The thread that still computes `size` and `sha256`, when it goes on beside the loading
-    /// (the workspace records them once done, `Workspace::fingerprint_later`).
+    /// The thread that computes the input's size and SHA-256 beside the reading and the
+    /// rehearsal (the workspace records them once done, `Workspace::fingerprint_later`).
     pub hashing: Option<Fingerprinting>,
     /// Things the user must know about how the input was read (for example inferred types).
     pub notes: Vec<String>,

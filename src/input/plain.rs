@@ -404,8 +404,6 @@ impl PlainDump {
             server_version,
             database: section.database,
             extensions: section.extensions,
-            size: 0,
-            sha256: String::new(),
             hashing: None,
             notes,
         })
