@@ -331,7 +331,7 @@ impl Input for Archive {
             }
             let stream: Box<dyn Read + '_> = match custom.as_mut() {
                 Some(data) => match data.table_data(entry.dump_id) {
-                    Ok(Some(reader)) => Box::new(reader),
+                    Ok(Some(reader)) => reader,
                     Ok(None) => {
                         return Err(self.at_entry(
                             &entry.label,

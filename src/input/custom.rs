@@ -6,6 +6,7 @@
 //! order from the end of the table of contents, each passed over by its chunk lengths without
 //! being read, and remembered for later.
 
+use super::inflate::{Inflate, Wrapper};
 use libpgdump::format::custom::read_metadata;
 use libpgdump::format::ArchiveMetadata;
 use libpgdump::io::primitives::read_int;
@@ -64,7 +65,7 @@ impl CustomData {
 
     /// The decompressed data of the table data block of `dump_id`; `None` when the archive holds
     /// no block for it.
-    pub fn table_data(&mut self, dump_id: i32) -> io::Result<Option<EntryReader<'_, BufReader<File>>>> {
+    pub fn table_data(&mut self, dump_id: i32) -> io::Result<Option<Box<dyn Read + '_>>> {
         let Some(start) = self.locate(dump_id)? else { return Ok(None) };
         self.file.seek(SeekFrom::Start(start))?;
         match self.block_header()? {
@@ -79,7 +80,13 @@ impl CustomData {
                 return Err(invalid(format!("the archive ends at offset {start}, where block {dump_id} should be")))
             }
         }
-        EntryReader::new(&mut self.file, self.int_size, self.compression).map(Some).map_err(archive_error)
+        // A gzip block is one zlib stream over its chunks: igzip inflates it (see inflate.rs).
+        let (compression, inflate) = match self.compression {
+            CompressionAlgorithm::Gzip => (CompressionAlgorithm::None, true),
+            other => (other, false),
+        };
+        let reader = EntryReader::new(&mut self.file, self.int_size, compression).map_err(archive_error)?;
+        Ok(Some(if inflate { Box::new(Inflate::new(reader, Wrapper::Zlib)) } else { Box::new(reader) }))
     }
 
     /// The bytes of each block whose place the table of contents gives, up to the next such

@@ -11,6 +11,7 @@ pub mod custom;
 pub mod ddl;
 pub mod encoding;
 pub mod fingerprint;
+mod inflate;
 pub mod inserts;
 pub mod plain;
 pub mod source;

@@ -3,8 +3,8 @@
 //! offset and line number of every line, and able to jump forward to a recorded offset (a seek
 //! for plain files, decompress-and-discard otherwise).
 
+use super::inflate::{Inflate, Wrapper};
 use crate::error::{Error, Location, Result};
-use flate2::read::MultiGzDecoder;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -51,7 +51,7 @@ impl Compression {
     pub fn decoder(self, file: File) -> io::Result<Box<dyn Read>> {
         let algorithm = match self {
             Compression::None => return Ok(Box::new(file)),
-            Compression::Gzip => return Ok(Box::new(MultiGzDecoder::new(file))),
+            Compression::Gzip => return Ok(Box::new(Inflate::new(file, Wrapper::Gzip))),
             Compression::Lz4 => libpgdump::CompressionAlgorithm::Lz4,
             Compression::Zstd => libpgdump::CompressionAlgorithm::Zstd,
         };
