@@ -211,6 +211,48 @@ mod tests {
         assert_eq!(inflate(&block, Wrapper::Zlib, 1 << 20, 64).unwrap(), b"1\tone\n");
     }
 
+    /// What flate2 (zlib-rs) makes of `compressed`: the reader igzip replaced.
+    fn flate2(compressed: &[u8], wrapper: Wrapper) -> io::Result<Vec<u8>> {
+        let mut inflated = Vec::new();
+        match wrapper {
+            Wrapper::Zlib => flate2::read::ZlibDecoder::new(compressed).read_to_end(&mut inflated)?,
+            Wrapper::Gzip => flate2::read::MultiGzDecoder::new(compressed).read_to_end(&mut inflated)?,
+        };
+        Ok(inflated)
+    }
+
+    #[test]
+    fn damaged_streams_fail_or_inflate_as_flate2_reads_them() {
+        let data = text(50_000);
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as usize
+        };
+        for (wrapper, stream) in [(Wrapper::Zlib, zlib(&data)), (Wrapper::Gzip, gzip(&data))] {
+            for _ in 0..300 {
+                let mut damaged = stream.clone();
+                let at = next() % damaged.len();
+                damaged[at] ^= 1 << (next() % 8);
+                let ours = inflate(&damaged, wrapper, 4096, 8192);
+                let theirs = flate2(&damaged, wrapper);
+                let outcome = |r: &io::Result<Vec<u8>>| r.as_ref().map(Vec::len).map_err(ToString::to_string);
+                assert_eq!(
+                    ours.is_ok(),
+                    theirs.is_ok(),
+                    "{wrapper:?}, byte {at}: {:?} / {:?}",
+                    outcome(&ours),
+                    outcome(&theirs)
+                );
+                if let (Ok(ours), Ok(theirs)) = (ours, theirs) {
+                    assert_eq!(ours, theirs, "{wrapper:?}: bit flipped in byte {at}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_wrong_checksum_a_cut_stream_and_junk_after_a_member_are_errors() {
         let data = text(100_000);
