@@ -13,7 +13,7 @@ use super::ddl::{self, Parsed};
 use super::encoding::{self, ClientEncoding};
 use super::fingerprint::Fingerprinting;
 use super::inserts::{InsertLoader, InsertTarget};
-use super::source::{trim_eol, Compression};
+use super::source::{trim_eol, Compression, Lines};
 use super::statements::Splitter;
 use super::{Format, Input, Origin, RowSink, Scan, TableData};
 use crate::catalog::{Catalog, TableName};
@@ -22,7 +22,7 @@ use libpgdump::format::{directory, tar};
 use libpgdump::{Entry, ObjectType};
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,18 +174,16 @@ fn tar_members(path: &Path) -> std::io::Result<Vec<(String, u64, u64)>> {
 
 impl Archive {
     /// Streams one table's COPY data into the sink.
-    fn load_copy(&self, lines: &mut impl BufRead, entry: &DataEntry, sink: &mut dyn RowSink) -> Result<()> {
+    fn load_copy(&self, lines: &mut Lines<impl Read>, entry: &DataEntry, sink: &mut dyn RowSink) -> Result<()> {
         let origin = Origin::Rows(self.path.clone(), entry.table.to_string());
         sink.begin(&entry.table, &entry.columns, origin, 0)?;
-        let mut line = Vec::new();
         let mut row = DecodedRow::default();
         let mut number = 0u64;
         loop {
-            line.clear();
             let n = lines
-                .read_until(b'\n', &mut line)
+                .next_line()
                 .map_err(|e| self.at_entry(&entry.label, format!("corrupt or truncated data: {e}")))?;
-            let data = trim_eol(&line);
+            let data = trim_eol(lines.text());
             if n == 0 || data == b"\\." {
                 sink.end()?;
                 return Ok(());
@@ -209,23 +207,21 @@ impl Archive {
     }
 
     /// Streams one table's INSERT statements (`pg_dump --inserts` in an archive) into the sink.
-    fn load_inserts(&self, lines: &mut impl BufRead, entry: &DataEntry, sink: &mut dyn RowSink) -> Result<()> {
+    fn load_inserts(&self, lines: &mut Lines<impl Read>, entry: &DataEntry, sink: &mut dyn RowSink) -> Result<()> {
         let origin = Origin::Rows(self.path.clone(), entry.table.to_string());
         let target = entry.inserts.clone().expect("an entry of INSERT statements");
         let mut rows = InsertLoader::new(target, origin);
         let mut splitter = Splitter::default();
-        let mut line = Vec::new();
         let mut number = 0;
         loop {
-            line.clear();
             let n = lines
-                .read_until(b'\n', &mut line)
+                .next_line()
                 .map_err(|e| self.at_entry(&entry.label, format!("corrupt or truncated data: {e}")))?;
             if n == 0 {
                 break;
             }
             number += 1;
-            let Some(stmt) = splitter.push(&line, number) else { continue };
+            let Some(stmt) = splitter.push(lines.text(), number) else { continue };
             let text = self.encoding.decode(&stmt).ok_or_else(|| {
                 self.at_entry(&entry.label, format!("line {number}: {}", self.encoding.invalid_text()))
             })?;
@@ -342,7 +338,7 @@ impl Input for Archive {
                 },
                 None => self.data_file(entry, &members)?,
             };
-            let mut lines = BufReader::with_capacity(1 << 20, stream);
+            let mut lines = Lines::new(stream);
             let loaded = if entry.inserts.is_some() {
                 self.load_inserts(&mut lines, entry, sink)
             } else {
@@ -352,7 +348,7 @@ impl Input for Archive {
                 // Corrupt compressed data can decode into garbage before its checksum
                 // fails: when the rest of the block does not decode, that is the error.
                 let mut rest = Vec::new();
-                return Err(match lines.read_to_end(&mut rest) {
+                return Err(match lines.reader().read_to_end(&mut rest) {
                     Err(e) => self.at_entry(&entry.label, format!("corrupt or truncated data: {e}")),
                     Ok(_) => error,
                 });

@@ -114,13 +114,12 @@ impl PlainDump {
     fn load_copy(&self, src: &mut LineSource, block: &Block, sink: &mut dyn RowSink) -> Result<()> {
         let columns = self.columns_or_all(&block.table, &block.columns, block.line)?;
         sink.begin(&block.table, &columns, Origin::Lines(self.path.clone()), block.line)?;
-        let mut line = Vec::new();
         let mut row = DecodedRow::default();
         loop {
-            if !src.next_line(&mut line)? {
+            if !src.next_line()? {
                 return Err(self.at(src.line(), "COPY data ends without its \\. terminator"));
             }
-            let data = trim_eol(&line);
+            let data = trim_eol(src.text());
             if data == b"\\." {
                 break;
             }
@@ -152,9 +151,8 @@ impl PlainDump {
         let target = InsertTarget::of(&self.catalog, &block.table);
         let mut rows = InsertLoader::new(target, Origin::Lines(self.path.clone()));
         let mut splitter = Splitter::default();
-        let mut line = Vec::new();
-        while src.offset() < block.end && src.next_line(&mut line)? {
-            let Some(stmt) = splitter.push(&line, src.line()) else { continue };
+        while src.offset() < block.end && src.next_line()? {
+            let Some(stmt) = splitter.push(src.text(), src.line()) else { continue };
             let first = splitter.first_line();
             rows.statement(&self.statement_text(&stmt, first, block.encoding)?, first, sink)?;
         }
@@ -276,7 +274,6 @@ impl PlainDump {
         let mut encoding = ClientEncoding::UTF8;
         let mut version = None;
         let mut server_version = None;
-        let mut line = Vec::new();
         let mut statement_offset = 0;
         let total = if self.compression != Compression::None {
             0
@@ -285,7 +282,8 @@ impl PlainDump {
         };
         self.progress.phase("reading the dump", "bytes", total);
         let mut unreported = 0;
-        while src.next_line(&mut line)? {
+        while src.next_line()? {
+            let line = src.text();
             unreported += line.len() as u64;
             if unreported >= 1 << 20 {
                 self.progress.add(std::mem::take(&mut unreported));
@@ -295,7 +293,7 @@ impl PlainDump {
                 if line.first() == Some(&b'\\') {
                     // psql meta-commands: \restrict, \unrestrict, and \connect, which starts a
                     // database's section.
-                    let command = self.statement_text(trim_eol(&line), src.line(), encoding)?;
+                    let command = self.statement_text(trim_eol(line), src.line(), encoding)?;
                     if let Some(database) = connect_target(&command) {
                         let mut section = Section { database: Some(database.clone()), ..Section::default() };
                         section.catalog.database_collation = collations.get(&database).cloned().flatten();
@@ -310,7 +308,7 @@ impl PlainDump {
                     server_version = Some(String::from_utf8_lossy(trim_eol(rest)).into_owned());
                 }
             }
-            let Some(stmt) = splitter.push(&line, src.line()) else { continue };
+            let Some(stmt) = splitter.push(line, src.line()) else { continue };
             let first = splitter.first_line();
             let section = sections.last_mut().expect("there is always a section");
             if !self.reads(section) {
