@@ -5,7 +5,7 @@
 use super::ddl_replay::{self, Replay, RowFailures};
 use super::effects::{self, Seed, CHANGED, DELETED};
 use super::facts::{
-    show, Facts, GroupChoice, Interner, ModelRow, ModelsOrder, RidBits, ServiceFact, TableRefs, TextsBy,
+    show, Facts, FastHash, GroupChoice, Interner, ModelRow, ModelsOrder, RidBits, ServiceFact, TableRefs, TextsBy,
 };
 use super::keeper_collation;
 use super::policy::{Policy, VersionRow};
@@ -453,7 +453,7 @@ fn service_facts(
     // Rows are grouped by model_id: a service's model is a group, its pin one of its rows.
     // Each group's model_id and the version its services serve afterwards are one text,
     // shared by its services.
-    let groups: HashMap<&str, (&GroupChoice, &Shared, Option<Shared>)> = choices
+    let groups: HashMap<&str, (&GroupChoice, &Shared, Option<Shared>), FastHash> = choices
         .iter()
         .filter_map(|c| {
             let model_id = rows[c.members[0]].row.model_id.as_ref()?;
