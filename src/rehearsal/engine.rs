@@ -343,13 +343,17 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let mut found = rules::Found::default();
     rules::find(&facts, r.conn, side, if side { |_| true } else { rules::queries_workspace }, &mut found)?;
     // The plan has all it reads from the rehearsal's tables: their room goes to the lists built
-    // last.
-    let effects = effects::recorded(r.conn)?;
-    r.conn.execute_batch(&format!(
-        "DROP TABLE {DELETED}; DROP TABLE {CHANGED}; DROP TABLE {ORPHANS_BEFORE}; DROP TABLE {ORPHANS_AFTER};"
-    ))?;
-    workspace.release_table_cache()?;
-    release_freed_memory();
+    // last (on a large export, before the services' rows too).
+    let effects_then_drop = || -> Result<RowEffects> {
+        let effects = effects::recorded(r.conn)?;
+        r.conn.execute_batch(&format!(
+            "DROP TABLE {DELETED}; DROP TABLE {CHANGED}; DROP TABLE {ORPHANS_BEFORE}; DROP TABLE {ORPHANS_AFTER};"
+        ))?;
+        workspace.release_table_cache()?;
+        release_freed_memory();
+        Ok(effects)
+    };
+    let early_effects = if side { None } else { Some(effects_then_drop()?) };
     // On a large export the services' rows come in last, for the rules left.
     let late_services = if side {
         Vec::new()
@@ -368,7 +372,12 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let collation_sensitive =
         choices.iter().filter(|c| c.collation_sensitive).map(|c| model_id_text(&rows[c.members[0]].row)).collect();
     let models_before = rows.len() as u64;
-    let (kept, deleted) = keep_and_delete(rows, &choices, &deleted_models, options.policy)?;
+    let kept_and_deleted = || keep_and_delete(rows, &choices, &deleted_models, options.policy);
+    let ((kept, deleted), effects) = match early_effects {
+        Some(effects) => (kept_and_deleted()?, effects),
+        // Else the lists are made while the effects are read and the tables dropped.
+        None => beside(kept_and_deleted, effects_then_drop)?,
+    };
     Ok(Plan {
         policy: options.policy,
         mode: options.mode,
@@ -407,8 +416,13 @@ fn side_by_side<A: Send, B>(
     main: impl FnOnce() -> Result<B>,
 ) -> Result<(A, B)> {
     let second = conn.try_clone()?;
+    beside(move || job(&second), main)
+}
+
+/// Runs `job` on another thread while `main` runs here.
+fn beside<A: Send, B>(job: impl FnOnce() -> Result<A> + Send, main: impl FnOnce() -> Result<B>) -> Result<(A, B)> {
     std::thread::scope(|scope| {
-        let side = scope.spawn(move || job(&second));
+        let side = scope.spawn(job);
         let main = main();
         let side = side.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         Ok((side?, main?))
