@@ -4,7 +4,9 @@
 
 use super::ddl_replay::{self, Replay, RowFailures};
 use super::effects::{self, Seed, CHANGED, DELETED};
-use super::facts::{show, Facts, GroupChoice, Interner, ModelRow, RidBits, ServiceFact, TableRefs, TextsBy};
+use super::facts::{
+    show, Facts, FastHash, GroupChoice, Interner, ModelRow, ModelsOrder, RidBits, ServiceFact, TableRefs, TextsBy,
+};
 use super::keeper_collation;
 use super::policy::{Policy, VersionRow};
 use super::{arrow_columns, fk_violations, keepers, rules, steps};
@@ -19,6 +21,7 @@ use crate::terms::HazardCode;
 use crate::workspace::{release_freed_memory, Workspace};
 use duckdb::Connection;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::OnceLock;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -292,12 +295,27 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     // The rows of the lists that follow take the room of the cached tables (twice: the queries
     // between read some back).
     workspace.release_table_cache()?;
-    // DuckDB's largest joins and sorts run before the services' rows come in.
-    let verification = r.verify(&replay)?;
-    let mut texts = Interner::default();
-    let cascade = r.cascade(&mut texts)?;
-    let predicted_failure = r.earlier_backups(&cascade)?.or_else(|| predicted_failure(&replay));
+    // On a large export DuckDB's largest joins and sorts run before the services' rows come in;
+    // else those rows come in on a second connection meanwhile, and the order of the models
+    // rows' hazards is made there.
+    let side = runs_side_by_side(decided_rows);
+    let checks = || -> Result<_> {
+        let verification = r.verify(&replay)?;
+        let cascade = r.cascade(&mut Interner::default())?;
+        let predicted_failure = r.earlier_backups(&cascade)?.or_else(|| predicted_failure(&replay));
+        Ok((verification, cascade, predicted_failure))
+    };
+    let services_of =
+        |conn: &Connection| service_facts(conn, spec, services, options, &rows, &choices, &deleted_services);
+    let ((verification, cascade, predicted_failure), early) = if side {
+        let (early, checked) =
+            side_by_side(r.conn, |conn| Ok((services_of(conn)?, ModelsOrder::new(&rows, &deleted_models))), checks)?;
+        (checked, Some(early))
+    } else {
+        (checks()?, None)
+    };
     workspace.release_table_cache()?;
+    let (early_services, models_order) = early.unzip();
     let hazard_tables = TableRefs::default();
     let facts = Facts {
         catalog: &catalog,
@@ -312,33 +330,54 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         rows: &rows,
         choices: &choices,
         deleted_models: &deleted_models,
-        services_after: &[],
+        services_after: early_services.as_deref().unwrap_or_default(),
         cascade: &cascade.rows,
         blockers: &blockers,
         replay: &replay,
         duplicates: verification.v2.count,
-        models_order: Default::default(),
+        models_order: models_order.map(OnceLock::from).unwrap_or_default(),
         tables: &hazard_tables,
     };
-    let queried = rules::query_workspace(&facts, r.conn)?;
+    // With the services' rows in, every rule runs now, on two threads; else those querying the
+    // workspace only.
+    let mut found = rules::Found::default();
+    rules::find(&facts, r.conn, side, if side { |_| true } else { rules::queries_workspace }, &mut found)?;
     // The plan has all it reads from the rehearsal's tables: their room goes to the lists built
-    // last.
-    let effects = effects::recorded(r.conn)?;
-    r.conn.execute_batch(&format!(
-        "DROP TABLE {DELETED}; DROP TABLE {CHANGED}; DROP TABLE {ORPHANS_BEFORE}; DROP TABLE {ORPHANS_AFTER};"
-    ))?;
-    workspace.release_table_cache()?;
-    release_freed_memory();
-    let services_after = r.service_facts(&rows, &choices, &deleted_services)?;
+    // last (on a large export, before the services' rows too).
+    let effects_then_drop = || -> Result<RowEffects> {
+        let effects = effects::recorded(r.conn)?;
+        r.conn.execute_batch(&format!(
+            "DROP TABLE {DELETED}; DROP TABLE {CHANGED}; DROP TABLE {ORPHANS_BEFORE}; DROP TABLE {ORPHANS_AFTER};"
+        ))?;
+        workspace.release_table_cache()?;
+        release_freed_memory();
+        Ok(effects)
+    };
+    let early_effects = if side { None } else { Some(effects_then_drop()?) };
+    // On a large export the services' rows come in last, for the rules left.
+    let late_services = if side {
+        Vec::new()
+    } else {
+        let services = services_of(r.conn)?;
+        // The services table was the last one read.
+        workspace.release_table_cache()?;
+        services
+    };
+    let services_after = early_services.as_deref().unwrap_or(&late_services);
+    rules::find(&Facts { services_after, ..facts }, r.conn, false, |_| true, &mut found)?;
+    let hazards = found.hazards(&hazard_tables)?;
+    let services_after = early_services.unwrap_or(late_services);
     let services_before = services_after.len() as u64;
-    // The services table was the last one read.
-    workspace.release_table_cache()?;
-    let hazards = rules::find_all(&Facts { services_after: &services_after, ..facts }, queried)?;
     let divergence = divergence(&rows, &choices);
     let collation_sensitive =
         choices.iter().filter(|c| c.collation_sensitive).map(|c| model_id_text(&rows[c.members[0]].row)).collect();
     let models_before = rows.len() as u64;
-    let (kept, deleted) = keep_and_delete(rows, &choices, &deleted_models, options.policy)?;
+    let kept_and_deleted = || keep_and_delete(rows, &choices, &deleted_models, options.policy);
+    let ((kept, deleted), effects) = match early_effects {
+        Some(effects) => (kept_and_deleted()?, effects),
+        // Else the lists are made while the effects are read and the tables dropped.
+        None => beside(kept_and_deleted, effects_then_drop)?,
+    };
     Ok(Plan {
         policy: options.policy,
         mode: options.mode,
@@ -377,8 +416,13 @@ fn side_by_side<A: Send, B>(
     main: impl FnOnce() -> Result<B>,
 ) -> Result<(A, B)> {
     let second = conn.try_clone()?;
+    beside(move || job(&second), main)
+}
+
+/// Runs `job` on another thread while `main` runs here.
+fn beside<A: Send, B>(job: impl FnOnce() -> Result<A> + Send, main: impl FnOnce() -> Result<B>) -> Result<(A, B)> {
     std::thread::scope(|scope| {
-        let side = scope.spawn(move || job(&second));
+        let side = scope.spawn(job);
         let main = main();
         let side = side.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         Ok((side?, main?))
@@ -407,6 +451,68 @@ fn rule_object(rule: &InsteadRule, reason: String) -> FailingObject {
         table: rule.table.to_string(),
         definition: rule.definition.clone(),
     }
+}
+
+/// What each service serves afterwards, and whether its model and its pin existed.
+fn service_facts(
+    conn: &Connection,
+    spec: &Spec,
+    services: &Table,
+    options: &Options,
+    rows: &[ModelRow],
+    choices: &[GroupChoice],
+    deleted_services: &RidBits,
+) -> Result<Vec<ServiceFact>> {
+    let mode = options.mode;
+    // Rows are grouped by model_id: a service's model is a group, its pin one of its rows.
+    // Each group's model_id and the version its services serve afterwards are one text,
+    // shared by its services.
+    let groups: HashMap<&str, (&GroupChoice, &Shared, Option<Shared>), FastHash> = choices
+        .iter()
+        .filter_map(|c| {
+            let model_id = rows[c.members[0]].row.model_id.as_ref()?;
+            let after = match mode {
+                Mode::Full => rows[c.keeper(options.policy)].row.version.clone(),
+                Mode::Selective => None,
+            };
+            Some((&**model_id, (c, model_id, after)))
+        })
+        .collect();
+    let version = |member: &usize| rows[*member].row.version.as_deref();
+    load_services(conn, spec, services, |svc| {
+        let group = svc.model_id.and_then(|id| groups.get(id));
+        let pin_existed = match (group, svc.pin.as_deref()) {
+            (Some((group, ..)), Some(pin)) => group.members.iter().any(|m| version(m) == Some(pin)),
+            _ => false,
+        };
+        let after = group.and_then(|(_, _, after)| after.clone());
+        let model_id = match group {
+            Some((_, model_id, _)) => Some(Shared::clone(model_id)),
+            None => svc.model_id.map(Shared::from),
+        };
+        let action = if deleted_services.contains(svc.rid) {
+            ServiceAction::Deleted
+        } else if group.is_none() {
+            ServiceAction::Orphan
+        } else if mode == Mode::Selective || after.as_deref() == svc.pin.as_deref() {
+            ServiceAction::Unchanged
+        } else {
+            ServiceAction::Repointed
+        };
+        ServiceFact {
+            known_model: group.is_some(),
+            pin_existed,
+            impact: ServiceImpact {
+                id: svc.id,
+                service_id: svc.service_id,
+                name: svc.name,
+                model_id,
+                model_version_before: svc.pin,
+                model_version_after: after,
+                action,
+            },
+        }
+    })
 }
 
 /// The first statement that fails, in PostgreSQL's words.
@@ -536,65 +642,6 @@ impl Rehearsal<'_> {
             }
         }
         Ok(found)
-    }
-
-    /// What each service serves afterwards, and whether its model and its pin existed.
-    fn service_facts(
-        &self,
-        rows: &[ModelRow],
-        choices: &[GroupChoice],
-        deleted_services: &RidBits,
-    ) -> Result<Vec<ServiceFact>> {
-        let mode = self.options.mode;
-        // Rows are grouped by model_id: a service's model is a group, its pin one of its rows.
-        // Each group's model_id and the version its services serve afterwards are one text,
-        // shared by its services.
-        let groups: HashMap<&str, (&GroupChoice, &Shared, Option<Shared>)> = choices
-            .iter()
-            .filter_map(|c| {
-                let model_id = rows[c.members[0]].row.model_id.as_ref()?;
-                let after = match mode {
-                    Mode::Full => rows[c.keeper(self.options.policy)].row.version.clone(),
-                    Mode::Selective => None,
-                };
-                Some((&**model_id, (c, model_id, after)))
-            })
-            .collect();
-        let version = |member: &usize| rows[*member].row.version.as_deref();
-        load_services(self.conn, self.spec, self.services, |svc| {
-            let group = svc.model_id.and_then(|id| groups.get(id));
-            let pin_existed = match (group, svc.pin.as_deref()) {
-                (Some((group, ..)), Some(pin)) => group.members.iter().any(|m| version(m) == Some(pin)),
-                _ => false,
-            };
-            let after = group.and_then(|(_, _, after)| after.clone());
-            let model_id = match group {
-                Some((_, model_id, _)) => Some(Shared::clone(model_id)),
-                None => svc.model_id.map(Shared::from),
-            };
-            let action = if deleted_services.contains(svc.rid) {
-                ServiceAction::Deleted
-            } else if group.is_none() {
-                ServiceAction::Orphan
-            } else if mode == Mode::Selective || after.as_deref() == svc.pin.as_deref() {
-                ServiceAction::Unchanged
-            } else {
-                ServiceAction::Repointed
-            };
-            ServiceFact {
-                known_model: group.is_some(),
-                pin_existed,
-                impact: ServiceImpact {
-                    id: svc.id,
-                    service_id: svc.service_id,
-                    name: svc.name,
-                    model_id,
-                    model_version_before: svc.pin,
-                    model_version_after: after,
-                    action,
-                },
-            }
-        })
     }
 
     /// The rows of other tables that the foreign keys delete or change.

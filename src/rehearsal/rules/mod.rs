@@ -6,10 +6,11 @@
 use crate::terms::HazardCode;
 #[cfg(feature = "engine")]
 use {
-    super::facts::Facts,
-    crate::error::Result,
+    super::facts::{Facts, TableRefs},
+    crate::error::{Error, Result},
     crate::plan::{HazardRow, Hazards},
     duckdb::Connection,
+    std::sync::atomic::{AtomicUsize, Ordering},
 };
 
 mod h01_semantic_order;
@@ -46,8 +47,8 @@ pub struct Rule {
 pub(crate) enum Find {
     /// In the facts in memory only.
     Facts(fn(&Facts) -> Result<Vec<HazardRow>>),
-    /// Querying the workspace besides, on the rehearsal's connection, before the services' rows
-    /// are read (`Facts::services_after` is empty for them).
+    /// Querying the workspace besides, on one of its connections; on a large export before the
+    /// services' rows are read (`Facts::services_after` is empty for them then).
     Workspace(fn(&Facts, &Connection) -> Result<Vec<HazardRow>>),
 }
 
@@ -78,44 +79,79 @@ pub fn info(code: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.code == code)
 }
 
-/// The rows of the rules that query the workspace, run before the others: the rehearsal's
-/// tables can then be dropped (a workspace rule run later fails on them, it cannot pass
-/// unnoticed) before the largest lists are made. They run before the services' rows are read:
-/// their facts hold no services.
+/// The rules' rows found so far, by place in `RULES`.
 #[cfg(feature = "engine")]
-pub(crate) struct Queried(Vec<Option<Vec<HazardRow>>>);
+pub(crate) struct Found(Vec<Option<Vec<HazardRow>>>);
 
 #[cfg(feature = "engine")]
-pub(crate) fn query_workspace(facts: &Facts, conn: &Connection) -> Result<Queried> {
-    let rows = RULES.iter().map(|rule| match rule.find {
-        Find::Workspace(find) => in_order(find(facts, conn)).map(Some),
-        Find::Facts(_) => Ok(None),
-    });
-    Ok(Queried(rows.collect::<Result<_>>()?))
+impl Default for Found {
+    fn default() -> Self {
+        Found(RULES.iter().map(|_| None).collect())
+    }
 }
 
-/// Every rule's rows, by code, then by key (rows of one key in the order found): the
-/// workspace's from `queried`, then the rules of the facts. (Run on a second thread, those took
-/// 0.1 s less on a quiet machine, but the second thread's allocations raised the peak by up to
-/// 15 MiB.)
 #[cfg(feature = "engine")]
-pub(crate) fn find_all(facts: &Facts, queried: Queried) -> Result<Hazards> {
-    let mut by_code = Vec::with_capacity(RULES.len());
-    for (rule, queried) in RULES.iter().zip(queried.0) {
-        let rows = match (queried, &rule.find) {
-            (Some(found), _) => found,
-            (None, Find::Facts(find)) => in_order(find(facts))?,
-            (None, Find::Workspace(_)) => {
-                return Err(crate::error::Error::Internal(format!("{} did not query the workspace", rule.code)))
-            }
-        };
-        by_code.push((rule.code, rows));
+impl Found {
+    /// Every rule's rows, by code (rows by key, those of one key in the order found).
+    pub(crate) fn hazards(self, tables: &TableRefs) -> Result<Hazards> {
+        let mut hazards = Hazards::naming(tables.take());
+        for (rule, rows) in RULES.iter().zip(self.0) {
+            let rows = rows.ok_or_else(|| Error::Internal(format!("{} was not run", rule.code)))?;
+            hazards.set(rule.code, rows);
+        }
+        Ok(hazards)
     }
-    let mut hazards = Hazards::naming(facts.tables.take());
-    for (code, rows) in by_code {
-        hazards.set(code, rows);
+}
+
+/// Whether a rule queries the workspace.
+#[cfg(feature = "engine")]
+pub(crate) fn queries_workspace(rule: &Rule) -> bool {
+    matches!(rule.find, Find::Workspace(_))
+}
+
+/// Runs the rules that `chosen` picks and `found` has no rows of yet: those querying the
+/// workspace here on `conn` (the rehearsal's tables are its temp tables), first; the others
+/// each on the next free thread, with a second one when `two_threads`. A rule of the workspace
+/// run once the rehearsal's tables are dropped fails on them; it cannot pass unnoticed.
+#[cfg(feature = "engine")]
+pub(crate) fn find(
+    facts: &Facts,
+    conn: &Connection,
+    two_threads: bool,
+    chosen: fn(&Rule) -> bool,
+    found: &mut Found,
+) -> Result<()> {
+    let (mut workspace, mut in_memory) = (Vec::new(), Vec::new());
+    for (place, rule) in RULES.iter().enumerate().filter(|(i, rule)| chosen(rule) && found.0[*i].is_none()) {
+        match rule.find {
+            Find::Workspace(find) => workspace.push((place, find)),
+            Find::Facts(find) => in_memory.push((place, find)),
+        }
     }
-    Ok(hazards)
+    let next = AtomicUsize::new(0);
+    let in_memory = || -> Result<Vec<(usize, Vec<HazardRow>)>> {
+        let mut rows = Vec::new();
+        while let Some(&(place, find)) = in_memory.get(next.fetch_add(1, Ordering::Relaxed)) {
+            rows.push((place, in_order(find(facts))?));
+        }
+        Ok(rows)
+    };
+    let (here, side) = std::thread::scope(|scope| {
+        let side = two_threads.then(|| scope.spawn(in_memory));
+        let here = workspace
+            .iter()
+            .map(|&(place, find)| Ok((place, in_order(find(facts, conn))?)))
+            .collect::<Result<Vec<_>>>()
+            .and_then(|mut here| {
+                here.extend(in_memory()?);
+                Ok(here)
+            });
+        (here, side.map(|side| side.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))))
+    });
+    for (place, rows) in here?.into_iter().chain(side.transpose()?.into_iter().flatten()) {
+        found.0[place] = Some(rows);
+    }
+    Ok(())
 }
 
 /// A rule's rows by key.
@@ -176,6 +212,126 @@ mod tests {
         assert_eq!(texts, (1..=18).map(|n| format!("H{n}")).collect::<Vec<_>>());
         assert_eq!(info("H9").unwrap().unit, "rows of other tables");
         assert!(info("H19").is_none());
+    }
+}
+
+/// The rules run on one thread or two, all at once or the workspace's first, find the same rows.
+#[cfg(all(test, feature = "engine"))]
+mod find_tests {
+    use super::sample::{groups, model, service, workspace_with};
+    use super::*;
+    use crate::plan::{ServiceAction, Shared};
+    use crate::rehearsal::ddl_replay::Replay;
+    use crate::rehearsal::effects;
+    use crate::rehearsal::facts::{RidBits, TableRefs};
+    use crate::spec::Spec;
+    use std::collections::BTreeSet;
+
+    type Listed = Vec<(HazardCode, String, String, String)>;
+    /// A call of `find`: on two threads, and the rules it picks.
+    type Pass = (bool, fn(&Rule) -> bool);
+
+    fn listed(found: Found, tables: &TableRefs) -> Listed {
+        let hazards = found.hazards(tables).unwrap();
+        hazards
+            .iter()
+            .map(|h| (h.code, hazards.table(h).to_string(), h.key.to_string(), h.detail.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn rules_on_two_threads_find_the_rows_of_one() {
+        let (workspace, catalog) = workspace_with(&[
+            (
+                "models",
+                &[
+                    "id",
+                    "model_id",
+                    "version",
+                    "status",
+                    "created_at",
+                    "is_immutable",
+                    "is_published",
+                    "release_notes",
+                    "secret",
+                ],
+            ),
+            ("services", &["id", "service_id", "name", "model_id", "model_version"]),
+        ]);
+        let conn = workspace.connection();
+        conn.execute_batch(
+            "INSERT INTO public.models (id, model_id, version, status, secret) VALUES
+                 ('v1', 'a', '1.9.0', 'active', 's'), ('v2', 'a', '1.10.0', 'active', NULL),
+                 ('v3', 'b', '2.0.0', 'active', NULL), ('v4', 'b', '1.0.0', 'Active', 't')",
+        )
+        .unwrap();
+        effects::create(conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO _plan_deleted SELECT 'public.models', rowid, 'test', 'versions' FROM public.models WHERE id IN ('v2', 'v4')",
+        )
+        .unwrap();
+        let mut models = [
+            model(0, "a", Some("1.9.0"), "active"),
+            model(1, "a", Some("1.10.0"), "active"),
+            model(2, "b", Some("2.0.0"), "active"),
+            model(3, "b", Some("1.0.0"), "Active"),
+        ];
+        for (i, row) in models.iter_mut().enumerate() {
+            row.row.id = format!("v{}", i + 1).into();
+        }
+        let choices = groups(&models);
+        let mut dangling = service("s2", Some("0.1"), Some("1.9.0"), ServiceAction::Repointed);
+        dangling.pin_existed = false;
+        let services = [service("s1", Some("1.10.0"), Some("1.9.0"), ServiceAction::Repointed), dangling];
+        let deleted = RidBits::from_iter([1, 3]);
+        let replay = Replay { steps: Vec::new(), remaining: Vec::new() };
+        let spec = Spec::guide();
+        let (models_table, services_table): (Shared, Shared) = ("public.models".into(), "public.services".into());
+        let loaded = catalog.tables.iter().map(|t| t.name.clone()).collect();
+        let run = |passes: &[Pass]| -> Listed {
+            let tables = TableRefs::default();
+            let facts = Facts {
+                catalog: &catalog,
+                spec: &spec,
+                policy: crate::terms::Policy::Legacy,
+                models: &catalog.tables[0],
+                services: &catalog.tables[1],
+                models_table: &models_table,
+                services_table: &services_table,
+                loaded: &loaded,
+                steps: &[],
+                rows: &models,
+                choices: &choices,
+                deleted_models: &deleted,
+                services_after: &services,
+                cascade: &[],
+                blockers: &[],
+                replay: &replay,
+                duplicates: 1,
+                models_order: Default::default(),
+                tables: &tables,
+            };
+            let mut found = Found::default();
+            for &(two_threads, chosen) in passes {
+                find(&facts, conn, two_threads, chosen, &mut found).unwrap();
+            }
+            listed(found, &tables)
+        };
+        let one_thread = run(&[(false, |_| true)]);
+        let codes: BTreeSet<HazardCode> = one_thread.iter().map(|h| h.0).collect();
+        let expected =
+            [HazardCode::H1, HazardCode::H2, HazardCode::H6, HazardCode::H7, HazardCode::H13, HazardCode::H15];
+        assert!(expected.iter().all(|c| codes.contains(c)), "{one_thread:?}");
+        assert_eq!(run(&[(true, |_| true)]), one_thread);
+        assert_eq!(run(&[(false, queries_workspace), (true, |_| true)]), one_thread);
+        assert_eq!(run(&[(true, queries_workspace), (false, |_| true)]), one_thread);
+    }
+
+    #[test]
+    fn a_rule_not_run_is_an_error() {
+        let mut found = Found::default();
+        found.0[0] = Some(Vec::new());
+        assert!(found.hazards(&TableRefs::default()).is_err());
     }
 }
 
