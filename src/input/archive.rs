@@ -194,7 +194,7 @@ impl Archive {
             let data = self.encoding.to_utf8(data).ok_or_else(|| {
                 self.at_entry(&entry.label, format!("row {number}: {}", self.encoding.invalid_text()))
             })?;
-            row.decode(&data);
+            let row = row.decode(&data);
             if row.len() != entry.columns.len() {
                 return Err(self.at_entry(
                     &entry.label,

@@ -126,7 +126,7 @@ impl PlainDump {
             }
             let data =
                 block.encoding.to_utf8(data).ok_or_else(|| self.at(src.line(), block.encoding.invalid_text()))?;
-            row.decode(&data);
+            let row = row.decode(&data);
             if row.len() != columns.len() {
                 return Err(self.at(
                     src.line(),
