@@ -28,8 +28,7 @@ pub struct LineRow<'a> {
 }
 
 impl<'a> LineRow<'a> {
-    /// The number of fields.
-    pub fn width(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.row.fields.len()
     }
 

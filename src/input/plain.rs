@@ -125,13 +125,13 @@ impl PlainDump {
                 }
                 let data = block.encoding.to_utf8(data).ok_or_else(|| self.at(at, block.encoding.invalid_text()))?;
                 let row = row.decode(&data);
-                if row.width() != columns.len() {
+                if row.len() != columns.len() {
                     return Err(self.at(
                         at,
                         format!(
                             "COPY row for {} has {} fields, expected {} ({})",
                             block.table,
-                            row.width(),
+                            row.len(),
                             columns.len(),
                             columns.join(", ")
                         ),
