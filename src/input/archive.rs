@@ -13,7 +13,7 @@ use super::ddl::{self, Parsed};
 use super::encoding::{self, ClientEncoding};
 use super::fingerprint::Fingerprinting;
 use super::inserts::{InsertLoader, InsertTarget};
-use super::source::{trim_eol, with_line, Compression};
+use super::source::{trim_eol, Compression};
 use super::statements::Splitter;
 use super::{Format, Input, Origin, RowSink, Scan, TableData};
 use crate::catalog::{Catalog, TableName};
@@ -177,40 +177,35 @@ impl Archive {
     fn load_copy(&self, lines: &mut impl BufRead, entry: &DataEntry, sink: &mut dyn RowSink) -> Result<()> {
         let origin = Origin::Rows(self.path.clone(), entry.table.to_string());
         sink.begin(&entry.table, &entry.columns, origin, 0)?;
-        let mut spill = Vec::new();
+        let mut line = Vec::new();
         let mut row = DecodedRow::default();
         let mut number = 0u64;
         loop {
-            let read = with_line(lines, &mut spill, |line| -> Result<bool> {
-                let data = trim_eol(line);
-                if data == b"\\." {
-                    return Ok(true);
-                }
-                number += 1;
-                let data = self.encoding.to_utf8(data).ok_or_else(|| {
-                    self.at_entry(&entry.label, format!("row {number}: {}", self.encoding.invalid_text()))
-                })?;
-                let row = row.decode(&data);
-                if row.len() != entry.columns.len() {
-                    return Err(self.at_entry(
-                        &entry.label,
-                        format!("row {number} has {} fields, expected {}", row.len(), entry.columns.len()),
-                    ));
-                }
-                let fields = row.texts().map_err(|field| {
-                    self.at_entry(&entry.label, format!("row {number}: invalid UTF-8 in field {field}"))
-                })?;
-                sink.row(&fields, number)?;
-                Ok(false)
-            });
-            let read = read.map_err(|e| self.at_entry(&entry.label, format!("corrupt or truncated data: {e}")))?;
-            // The end of the data, or its `\\.` line.
-            if read.transpose()?.is_none_or(|ended| ended) {
-                break;
+            line.clear();
+            let n = lines
+                .read_until(b'\n', &mut line)
+                .map_err(|e| self.at_entry(&entry.label, format!("corrupt or truncated data: {e}")))?;
+            let data = trim_eol(&line);
+            if n == 0 || data == b"\\." {
+                sink.end()?;
+                return Ok(());
             }
+            number += 1;
+            let data = self.encoding.to_utf8(data).ok_or_else(|| {
+                self.at_entry(&entry.label, format!("row {number}: {}", self.encoding.invalid_text()))
+            })?;
+            let row = row.decode(&data);
+            if row.len() != entry.columns.len() {
+                return Err(self.at_entry(
+                    &entry.label,
+                    format!("row {number} has {} fields, expected {}", row.len(), entry.columns.len()),
+                ));
+            }
+            let fields = row.texts().map_err(|field| {
+                self.at_entry(&entry.label, format!("row {number}: invalid UTF-8 in field {field}"))
+            })?;
+            sink.row(&fields, number)?;
         }
-        sink.end()?;
-        Ok(())
     }
 
     /// Streams one table's INSERT statements (`pg_dump --inserts` in an archive) into the sink.

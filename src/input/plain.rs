@@ -114,40 +114,35 @@ impl PlainDump {
     fn load_copy(&self, src: &mut LineSource, block: &Block, sink: &mut dyn RowSink) -> Result<()> {
         let columns = self.columns_or_all(&block.table, &block.columns, block.line)?;
         sink.begin(&block.table, &columns, Origin::Lines(self.path.clone()), block.line)?;
-        let mut spill = Vec::new();
+        let mut line = Vec::new();
         let mut row = DecodedRow::default();
         loop {
-            let at = src.line() + 1;
-            let ended = src.with_next_line(&mut spill, |line| -> Result<bool> {
-                let data = trim_eol(line);
-                if data == b"\\." {
-                    return Ok(true);
-                }
-                let data = block.encoding.to_utf8(data).ok_or_else(|| self.at(at, block.encoding.invalid_text()))?;
-                let row = row.decode(&data);
-                if row.len() != columns.len() {
-                    return Err(self.at(
-                        at,
-                        format!(
-                            "COPY row for {} has {} fields, expected {} ({})",
-                            block.table,
-                            row.len(),
-                            columns.len(),
-                            columns.join(", ")
-                        ),
-                    ));
-                }
-                let fields = row
-                    .texts()
-                    .map_err(|field| self.at(at, format!("invalid UTF-8 in field {field} ({})", columns[field - 1])))?;
-                sink.row(&fields, at)?;
-                Ok(false)
-            })?;
-            match ended.transpose()? {
-                None => return Err(self.at(src.line(), "COPY data ends without its \\. terminator")),
-                Some(true) => break,
-                Some(false) => {}
+            if !src.next_line(&mut line)? {
+                return Err(self.at(src.line(), "COPY data ends without its \\. terminator"));
             }
+            let data = trim_eol(&line);
+            if data == b"\\." {
+                break;
+            }
+            let data =
+                block.encoding.to_utf8(data).ok_or_else(|| self.at(src.line(), block.encoding.invalid_text()))?;
+            let row = row.decode(&data);
+            if row.len() != columns.len() {
+                return Err(self.at(
+                    src.line(),
+                    format!(
+                        "COPY row for {} has {} fields, expected {} ({})",
+                        block.table,
+                        row.len(),
+                        columns.len(),
+                        columns.join(", ")
+                    ),
+                ));
+            }
+            let fields = row.texts().map_err(|field| {
+                self.at(src.line(), format!("invalid UTF-8 in field {field} ({})", columns[field - 1]))
+            })?;
+            sink.row(&fields, src.line())?;
         }
         sink.end()?;
         Ok(())

@@ -59,28 +59,6 @@ impl Compression {
     }
 }
 
-/// Calls `f` with the next line of `reader`, terminator included: in the reader's buffer when
-/// the line lies there whole, as nearly every line does, else gathered in `spill`. Reading COPY
-/// rows this way spares a copy of every line. `None` at end of input.
-pub fn with_line<R>(
-    reader: &mut dyn BufRead,
-    spill: &mut Vec<u8>,
-    f: impl FnOnce(&[u8]) -> R,
-) -> io::Result<Option<R>> {
-    let buffered = reader.fill_buf()?;
-    if buffered.is_empty() {
-        return Ok(None);
-    }
-    if let Some(end) = memchr::memchr(b'\n', buffered) {
-        let out = f(&buffered[..=end]);
-        reader.consume(end + 1);
-        return Ok(Some(out));
-    }
-    spill.clear();
-    reader.read_until(b'\n', spill)?;
-    Ok(Some(f(spill)))
-}
-
 pub struct LineSource {
     path: PathBuf,
     compression: Compression,
@@ -140,22 +118,6 @@ impl LineSource {
         self.offset += n as u64;
         self.line += 1;
         Ok(true)
-    }
-
-    /// Calls `f` with the next line, terminator included (see `with_line`); `None` at end of
-    /// input.
-    pub fn with_next_line<R>(&mut self, spill: &mut Vec<u8>, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
-        let (offset, line) = (&mut self.offset, &mut self.line);
-        let reader: &mut dyn BufRead = match &mut self.stream {
-            Stream::Plain(r) => r,
-            Stream::Decoded(r) => r,
-        };
-        let read = with_line(reader, spill, |text| {
-            *offset += text.len() as u64;
-            *line += 1;
-            f(text)
-        });
-        read.map_err(|e| self.read_error(e))
     }
 
     /// Passes over the rest of a COPY block without copying or decoding its lines: the fast
@@ -259,22 +221,4 @@ pub fn hex(bytes: &[u8]) -> String {
 pub fn trim_eol(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lines_come_whole_from_the_buffer_or_gathered_across_it() {
-        let text = b"ab\ncdefgh\n\nlast";
-        // A 4-byte buffer: "ab\n" lies in it, "cdefgh\n" crosses it, "last" has no terminator.
-        let mut reader = BufReader::with_capacity(4, &text[..]);
-        let mut spill = Vec::new();
-        let mut lines = Vec::new();
-        while let Some(line) = with_line(&mut reader, &mut spill, <[u8]>::to_vec).unwrap() {
-            lines.push(line);
-        }
-        assert_eq!(lines, [&b"ab\n"[..], b"cdefgh\n", b"\n", b"last"]);
-    }
 }
