@@ -195,10 +195,10 @@ impl Archive {
                 self.at_entry(&entry.label, format!("row {number}: {}", self.encoding.invalid_text()))
             })?;
             let row = row.decode(&data);
-            if row.len() != entry.columns.len() {
+            if row.width() != entry.columns.len() {
                 return Err(self.at_entry(
                     &entry.label,
-                    format!("row {number} has {} fields, expected {}", row.len(), entry.columns.len()),
+                    format!("row {number} has {} fields, expected {}", row.width(), entry.columns.len()),
                 ));
             }
             let fields = row.texts().map_err(|field| {

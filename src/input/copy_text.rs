@@ -28,7 +28,8 @@ pub struct LineRow<'a> {
 }
 
 impl<'a> LineRow<'a> {
-    pub fn len(&self) -> usize {
+    /// The number of fields.
+    pub fn width(&self) -> usize {
         self.row.fields.len()
     }
 
