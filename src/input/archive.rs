@@ -192,11 +192,11 @@ impl Archive {
             let data = self.encoding.to_utf8(data).ok_or_else(|| {
                 self.at_entry(&entry.label, format!("row {number}: {}", self.encoding.invalid_text()))
             })?;
-            row.decode(&data);
-            if row.len() != entry.columns.len() {
+            let row = row.decode(&data);
+            if row.width() != entry.columns.len() {
                 return Err(self.at_entry(
                     &entry.label,
-                    format!("row {number} has {} fields, expected {}", row.len(), entry.columns.len()),
+                    format!("row {number} has {} fields, expected {}", row.width(), entry.columns.len()),
                 ));
             }
             let fields = row.texts().map_err(|field| {

@@ -1,14 +1,42 @@
 //! PostgreSQL COPY text format (what `pg_dump` writes between `COPY … FROM stdin;` and `\.`):
 //! tab-separated fields, `\N` for NULL, backslash escapes. DuckDB's CSV reader cannot decode it,
-//! so it is decoded here, into one reusable buffer per row (which the CSV reader shares).
+//! so it is decoded here. A field without escapes stays where it is in the line; the others are
+//! decoded into one reusable buffer per row (which the CSV reader shares).
 
 use std::ops::Range;
 
-/// One decoded row: the bytes of every field in one buffer, and where each field lies.
+/// Where a field's text lies.
+enum Field {
+    Null,
+    /// In the line the row was decoded from, as it is.
+    InLine(Range<usize>),
+    /// In the row's buffer, decoded.
+    Decoded(Range<usize>),
+}
+
+/// One row: its fields, those that had to be decoded in one buffer.
 #[derive(Default)]
 pub struct DecodedRow {
     bytes: Vec<u8>,
-    fields: Vec<Option<Range<usize>>>,
+    fields: Vec<Field>,
+}
+
+/// A row decoded from `line`, which holds its fields without escapes.
+pub struct LineRow<'a> {
+    row: &'a DecodedRow,
+    line: &'a [u8],
+}
+
+impl<'a> LineRow<'a> {
+    /// The number of fields.
+    pub fn width(&self) -> usize {
+        self.row.fields.len()
+    }
+
+    /// The fields as text (see `DecodedRow::texts`).
+    pub fn texts(&self) -> Result<Vec<Option<&'a str>>, usize> {
+        self.row.texts_in(self.line)
+    }
 }
 
 impl DecodedRow {
@@ -20,32 +48,46 @@ impl DecodedRow {
         self.fields.is_empty()
     }
 
-    /// The fields as text; `Err` names the first field that is not valid UTF-8 (1-based). The
-    /// row's bytes are checked at once; a field that cuts a character in two fails to slice.
+    /// The fields of a row built by `push_with` and `push_null` as text; `Err` names the first
+    /// field that is not valid UTF-8 (1-based).
     pub fn texts(&self) -> Result<Vec<Option<&str>>, usize> {
-        let Ok(all) = std::str::from_utf8(&self.bytes) else { return self.texts_one_by_one() };
+        self.texts_in(&[])
+    }
+
+    /// The fields as text, those in the line read from `line`. The line and the buffer are each
+    /// checked at once; a field that cuts a character in two fails to slice, and then each field
+    /// is checked on its own (the line may hold bytes that only their decoding made valid).
+    fn texts_in<'a>(&'a self, line: &'a [u8]) -> Result<Vec<Option<&'a str>>, usize> {
+        let (Ok(line_text), Ok(decoded)) = (std::str::from_utf8(line), std::str::from_utf8(&self.bytes)) else {
+            return self.texts_one_by_one(line);
+        };
         // Filled in place: collected through `Option`, the Vec grew from 4 fields, a
         // reallocation each time it doubled, for every row.
         let mut texts = Vec::with_capacity(self.fields.len());
         for field in &self.fields {
-            match field {
+            let text = match field {
+                Field::Null => None,
+                Field::InLine(range) => Some(line_text.get(range.clone())),
+                Field::Decoded(range) => Some(decoded.get(range.clone())),
+            };
+            match text {
                 None => texts.push(None),
-                Some(range) => match all.get(range.clone()) {
-                    Some(text) => texts.push(Some(text)),
-                    None => return self.texts_one_by_one(),
-                },
+                Some(Some(text)) => texts.push(Some(text)),
+                Some(None) => return self.texts_one_by_one(line),
             }
         }
         Ok(texts)
     }
 
-    fn texts_one_by_one(&self) -> Result<Vec<Option<&str>>, usize> {
+    fn texts_one_by_one<'a>(&'a self, line: &'a [u8]) -> Result<Vec<Option<&'a str>>, usize> {
+        let text = |bytes: &'a [u8], i: usize| std::str::from_utf8(bytes).map(Some).map_err(|_| i + 1);
         self.fields
             .iter()
             .enumerate()
             .map(|(i, field)| match field {
-                None => Ok(None),
-                Some(range) => std::str::from_utf8(&self.bytes[range.clone()]).map(Some).map_err(|_| i + 1),
+                Field::Null => Ok(None),
+                Field::InLine(range) => text(&line[range.clone()], i),
+                Field::Decoded(range) => text(&self.bytes[range.clone()], i),
             })
             .collect()
     }
@@ -56,29 +98,39 @@ impl DecodedRow {
     }
 
     pub fn push_null(&mut self) {
-        self.fields.push(None);
+        self.fields.push(Field::Null);
     }
 
     /// Appends a field whose decoded bytes `write` puts at the end of the buffer.
     pub fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
         let start = self.bytes.len();
         write(&mut self.bytes);
-        self.fields.push(Some(start..self.bytes.len()));
+        self.fields.push(Field::Decoded(start..self.bytes.len()));
     }
 
-    /// Decodes one COPY data line (without its line terminator).
-    pub fn decode(&mut self, line: &[u8]) {
+    /// Decodes one COPY data line (without its line terminator). One pass finds the tabs and
+    /// the backslashes: a field without a backslash is left in the line, uncopied.
+    pub fn decode<'a>(&'a mut self, line: &'a [u8]) -> LineRow<'a> {
         self.clear();
         let mut start = 0;
-        for end in memchr::memchr_iter(b'\t', line).chain([line.len()]) {
-            let raw = &line[start..end];
-            if raw == b"\\N" {
+        let mut escaped = false;
+        for at in memchr::memchr2_iter(b'\t', b'\\', line).chain([line.len()]) {
+            if line.get(at) == Some(&b'\\') {
+                escaped = true;
+                continue;
+            }
+            let raw = &line[start..at];
+            if !escaped {
+                self.fields.push(Field::InLine(start..at));
+            } else if raw == b"\\N" {
                 self.push_null();
             } else {
                 self.push_with(|out| unescape_into(raw, out));
             }
-            start = end + 1;
+            escaped = false;
+            start = at + 1;
         }
+        LineRow { row: self, line }
     }
 }
 
@@ -144,8 +196,7 @@ mod tests {
 
     fn decode(line: &[u8]) -> Vec<Option<String>> {
         let mut row = DecodedRow::default();
-        row.decode(line);
-        row.texts().unwrap().into_iter().map(|f| f.map(str::to_string)).collect()
+        row.decode(line).texts().unwrap().into_iter().map(|f| f.map(str::to_string)).collect()
     }
 
     #[test]
@@ -171,12 +222,13 @@ mod tests {
     #[test]
     fn invalid_utf8_names_the_field() {
         let mut row = DecodedRow::default();
-        row.decode(b"ok\t\\377");
-        assert_eq!(row.texts().err(), Some(2));
+        assert_eq!(row.decode(b"ok\t\\377").texts().err(), Some(2));
         // "é" whole across two fields is still invalid in each.
-        row.decode(b"ok\t\\303\t\\251");
-        assert_eq!(row.texts().err(), Some(2));
-        row.decode(b"\\303\\251\t\\N\t");
-        assert_eq!(row.texts(), Ok(vec![Some("é"), None, Some("")]));
+        assert_eq!(row.decode(b"ok\t\\303\t\\251").texts().err(), Some(2));
+        assert_eq!(row.decode(b"\\303\\251\t\\N\t").texts(), Ok(vec![Some("é"), None, Some("")]));
+        // Raw bytes invalid in the line, made whole by an escape before them.
+        assert_eq!(row.decode(b"x\t\\303\xa9").texts(), Ok(vec![Some("x"), Some("é")]));
+        assert_eq!(row.decode(b"\xa9\tx").texts().err(), Some(1));
+        assert_eq!(row.decode(b"x\t\xc3").texts().err(), Some(2));
     }
 }

@@ -125,14 +125,14 @@ impl PlainDump {
             }
             let data =
                 block.encoding.to_utf8(data).ok_or_else(|| self.at(src.line(), block.encoding.invalid_text()))?;
-            row.decode(&data);
-            if row.len() != columns.len() {
+            let row = row.decode(&data);
+            if row.width() != columns.len() {
                 return Err(self.at(
                     src.line(),
                     format!(
                         "COPY row for {} has {} fields, expected {} ({})",
                         block.table,
-                        row.len(),
+                        row.width(),
                         columns.len(),
                         columns.join(", ")
                     ),

@@ -185,8 +185,7 @@ impl Cluster {
         let mut rows = Vec::new();
         let body = out.stdout.strip_suffix(b"\n").unwrap_or(&out.stdout);
         for line in body.split(|&b| b == b'\n').filter(|_| !out.stdout.is_empty()) {
-            row.decode(line);
-            let texts = row.texts().map_err(|_| Error::Tool("psql printed invalid UTF-8".into()))?;
+            let texts = row.decode(line).texts().map_err(|_| Error::Tool("psql printed invalid UTF-8".into()))?;
             rows.push(texts.into_iter().map(|t| t.map(str::to_string)).collect());
         }
         Ok(rows)
