@@ -3,11 +3,11 @@
 //! tabs, newlines or backslashes round-trips.
 
 use super::spreadsheet::{would_evaluate, RiskyFile};
-use super::tables::{in_batches, reports, Report};
+use super::tables::{Report, Row};
 use crate::error::{Error, Result};
-use crate::plan::Plan;
+use std::fs::File;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Whether a field needs quotes: empty (to tell it from NULL), or holding a separator, a quote, a
 /// line break, or whitespace at either end.
@@ -56,51 +56,61 @@ fn push_safe_field(out: &mut Vec<u8>, value: Option<&str>) {
     }
 }
 
-/// Writes a report row by row through a buffer, borrowing each row from the plan (a report of
-/// millions of rows is never copied whole), and notes the fields a spreadsheet would evaluate.
-fn write_report(report: Report, dir: &Path, spreadsheet_safe: bool) -> Result<RiskyFile> {
-    let path = dir.join(report.file);
-    let mut file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-    let mut risky = RiskyFile::new(report.file);
-    let push = if spreadsheet_safe { push_safe_field } else { push_field };
-    let mut out = Vec::with_capacity(1 << 20);
-    out.extend_from_slice(report.header.join(",").as_bytes());
-    out.extend_from_slice(b"\r\n");
-    let mut index = 0;
-    in_batches(report.rows, |batch| {
+/// A report's CSV file being written through a buffer, batch by batch of rows borrowed from the
+/// plan (a report of millions of rows is never copied whole), noting the fields a spreadsheet
+/// would evaluate.
+pub struct CsvFile {
+    path: PathBuf,
+    file: File,
+    out: Vec<u8>,
+    push: fn(&mut Vec<u8>, Option<&str>),
+    risky: RiskyFile,
+    rows: usize,
+}
+
+/// Bytes gathered before they are written.
+const BUFFER: usize = 1 << 20;
+
+impl CsvFile {
+    /// `report`'s file in `dir`, with its header; `spreadsheet_safe` as `--csv-spreadsheet-safe` asks.
+    pub fn create(report: &Report, dir: &Path, spreadsheet_safe: bool) -> Result<CsvFile> {
+        let path = dir.join(report.file);
+        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+        let mut out = Vec::with_capacity(BUFFER + (1 << 16));
+        out.extend_from_slice(report.header.join(",").as_bytes());
+        out.extend_from_slice(b"\r\n");
+        let push = if spreadsheet_safe { push_safe_field } else { push_field };
+        Ok(CsvFile { path, file, out, push, risky: RiskyFile::new(report.file), rows: 0 })
+    }
+
+    /// The next rows of `header`'s report.
+    pub fn push(&mut self, header: &'static [&'static str], batch: &[Row]) -> Result<()> {
         // Every row's first byte (for `observe`) before any row is written: see `in_batches`.
         for row in batch {
-            risky.observe(index, report.header, row);
-            index += 1;
+            self.risky.observe(self.rows, header, row);
+            self.rows += 1;
         }
         for row in batch {
             for (column, value) in row.iter().enumerate() {
                 if column > 0 {
-                    out.push(b',');
+                    self.out.push(b',');
                 }
-                push(&mut out, value.text());
+                (self.push)(&mut self.out, value.text());
             }
-            out.extend_from_slice(b"\r\n");
+            self.out.extend_from_slice(b"\r\n");
         }
-        if out.len() >= 1 << 20 {
-            file.write_all(&out).map_err(|e| Error::io(&path, e))?;
-            out.clear();
+        if self.out.len() >= BUFFER {
+            self.file.write_all(&self.out).map_err(|e| Error::io(&self.path, e))?;
+            self.out.clear();
         }
-        Ok::<_, Error>(())
-    })?;
-    file.write_all(&out).map_err(|e| Error::io(&path, e))?;
-    Ok(risky)
-}
-
-/// Writes every loss report; `spreadsheet_safe` as `--csv-spreadsheet-safe` asks. Returns the
-/// files holding fields a spreadsheet would evaluate, as `spreadsheet::risky_files` finds them.
-pub fn write_all(plan: &Plan, dir: &Path, spreadsheet_safe: bool) -> Result<Vec<RiskyFile>> {
-    let mut risky = Vec::new();
-    for report in reports(plan) {
-        risky.push(write_report(report, dir, spreadsheet_safe)?);
+        Ok(())
     }
-    risky.retain(|file| file.rows > 0);
-    Ok(risky)
+
+    /// Writes what is left; returns the fields a spreadsheet would evaluate.
+    pub fn finish(mut self) -> Result<RiskyFile> {
+        self.file.write_all(&self.out).map_err(|e| Error::io(&self.path, e))?;
+        Ok(self.risky)
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,19 @@ use std::io::{self, Write};
 /// Compressed bytes handed to `out` at a time.
 const OUT_CHUNK: usize = 64 * 1024;
 
-/// A deflate stream (no zlib or gzip wrapper) written to `out`; `finish` ends it.
+/// How a call to `deflate` leaves the stream.
+#[derive(Clone, Copy, PartialEq)]
+enum Ending {
+    /// Open: ISA-L may hold input back.
+    Open,
+    /// Everything written, byte-aligned, no final block: another stream's blocks may follow.
+    Sync,
+    /// Ended by its final block.
+    Final,
+}
+
+/// A deflate stream (no zlib or gzip wrapper) written to `out`; `finish` ends it, `sync` ends
+/// it as a piece of a longer one.
 pub struct Igzip<W: Write> {
     // Boxed: 82 KB, and ISA-L keeps pointers into the level buffer, not into the stream.
     stream: Box<isal::isal_zstream>,
@@ -30,21 +42,29 @@ impl<W: Write> Igzip<W> {
         stream.level_buf = level_buf.as_mut_ptr();
         stream.level_buf_size = isal::ISAL_DEF_LVL1_DEFAULT;
         stream.gzip_flag = isal::IGZIP_DEFLATE as u16;
-        stream.flush = isal::NO_FLUSH as u16;
         Igzip { stream, _level_buf: level_buf, chunk: vec![0; OUT_CHUNK], out }
     }
 
     /// Ends the stream and returns `out`.
     pub fn finish(mut self) -> io::Result<W> {
-        self.deflate(&[], true)?;
+        self.deflate(&[], Ending::Final)?;
         Ok(self.out)
     }
 
-    /// Compresses `input`, and on `end` everything still held, handing the output to `out`.
-    fn deflate(&mut self, input: &[u8], end: bool) -> io::Result<()> {
+    /// Writes out everything held, up to a byte boundary but without a final block, and returns
+    /// `out`: the blocks of another stream written after it continue the same deflate stream.
+    pub fn sync(mut self) -> io::Result<W> {
+        self.deflate(&[], Ending::Sync)?;
+        Ok(self.out)
+    }
+
+    /// Compresses `input`, and unless `ending` is open everything still held, handing the
+    /// output to `out`.
+    fn deflate(&mut self, input: &[u8], ending: Ending) -> io::Result<()> {
         self.stream.next_in = input.as_ptr().cast_mut();
         self.stream.avail_in = input.len() as u32;
-        self.stream.end_of_stream = u16::from(end);
+        self.stream.end_of_stream = u16::from(ending == Ending::Final);
+        self.stream.flush = if ending == Ending::Sync { isal::SYNC_FLUSH } else { isal::NO_FLUSH } as u16;
         loop {
             self.stream.next_out = self.chunk.as_mut_ptr();
             self.stream.avail_out = OUT_CHUNK as u32;
@@ -56,10 +76,16 @@ impl<W: Write> Igzip<W> {
             }
             let produced = OUT_CHUNK - self.stream.avail_out as usize;
             self.out.write_all(&self.chunk[..produced])?;
-            let done = if end {
-                self.stream.internal_state.state == isal::isal_zstate_state_ZSTATE_END
-            } else {
-                self.stream.avail_in == 0
+            let state = self.stream.internal_state.state;
+            let done = match ending {
+                Ending::Open => self.stream.avail_in == 0,
+                // Back to a new block's header with room left: the flush is written.
+                Ending::Sync => {
+                    self.stream.avail_in == 0
+                        && self.stream.avail_out > 0
+                        && state == isal::isal_zstate_state_ZSTATE_NEW_HDR
+                }
+                Ending::Final => state == isal::isal_zstate_state_ZSTATE_END,
             };
             if done {
                 return Ok(());
@@ -72,7 +98,7 @@ impl<W: Write> Write for Igzip<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         // ISA-L counts input in u32.
         let taken = buf.len().min(u32::MAX as usize);
-        self.deflate(&buf[..taken], false)?;
+        self.deflate(&buf[..taken], Ending::Open)?;
         Ok(taken)
     }
 
@@ -106,6 +132,20 @@ mod tests {
         let mut inflated = Vec::new();
         flate2::read::DeflateDecoder::new(&deflated[..]).read_to_end(&mut inflated).unwrap();
         assert!(inflated == data);
+    }
+
+    #[test]
+    fn synced_streams_joined_end_to_end_inflate_as_one() {
+        let pieces: [&[u8]; 4] = [b"<head>", &b"<row/>".repeat(100_000), b"", b"</tail>"];
+        let mut joined = Vec::new();
+        for (at, piece) in pieces.iter().enumerate() {
+            let mut igzip = Igzip::new(Vec::new());
+            igzip.write_all(piece).unwrap();
+            joined.extend(if at + 1 < pieces.len() { igzip.sync() } else { igzip.finish() }.unwrap());
+        }
+        let mut inflated = Vec::new();
+        flate2::read::DeflateDecoder::new(&joined[..]).read_to_end(&mut inflated).unwrap();
+        assert!(inflated == pieces.concat());
     }
 
     #[test]

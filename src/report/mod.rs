@@ -15,29 +15,81 @@ pub mod xlsx;
 
 use crate::error::{Error, Result};
 use crate::plan::Plan;
+use spreadsheet::RiskyFile;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use tables::{in_batches, reports, Report};
 
 /// Writes every report of the run directory into `dir` (which exists and is empty).
 /// `csv_spreadsheet_safe`: fields a spreadsheet would evaluate get a leading `'` in the CSV files.
 pub fn write_all(plan: &Plan, dir: &Path, csv_spreadsheet_safe: bool) -> Result<()> {
     let reports = dir.join("reports");
     std::fs::create_dir_all(&reports).map_err(|e| Error::io(&reports, e))?;
-    // report.xlsx costs more than the rest together (mostly its deflate): it is written on a
-    // thread of its own while the others are.
+    let (mut risky, sheets): (Vec<RiskyFile>, Vec<xlsx::Sheets>) =
+        write_loss_reports(plan, dir, csv_spreadsheet_safe)?.into_iter().unzip();
+    risky.retain(|file| file.rows > 0);
+    // report.xlsx is put together while the other reports are written.
     std::thread::scope(|scope| {
-        let spreadsheet = scope.spawn(|| xlsx::write(plan, &dir.join("report.xlsx")));
-        let others = write_text_reports(plan, dir, &reports, csv_spreadsheet_safe);
+        let spreadsheet = scope.spawn(|| xlsx::write(plan, &dir.join("report.xlsx"), sheets));
+        let others = write_text_reports(plan, dir, csv_spreadsheet_safe, &risky);
         let spreadsheet = spreadsheet.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         others.and(spreadsheet)
     })
 }
 
-/// The CSV reports, summary.json, report.md and report.html.
-fn write_text_reports(plan: &Plan, dir: &Path, reports: &Path, csv_spreadsheet_safe: bool) -> Result<()> {
-    let risky = csv::write_all(plan, reports, csv_spreadsheet_safe)?;
+/// A loss report written: the fields of its CSV file a spreadsheet would evaluate, its sheets.
+type LossReport = (RiskyFile, xlsx::Sheets);
+
+/// Each loss report's CSV file and the data rows of its sheets in report.xlsx, in one walk over
+/// its rows (each text is fetched from memory once for both). The reports are shared out among as
+/// many threads as there are cores, the largest first. Returns, in report order, the fields a
+/// spreadsheet would evaluate and the sheets.
+fn write_loss_reports(plan: &Plan, dir: &Path, spreadsheet_safe: bool) -> Result<Vec<LossReport>> {
+    let mut order: Vec<(usize, usize)> =
+        reports(plan).iter().enumerate().map(|(at, report)| (at, report.len * report.header.len())).collect();
+    order.sort_by_key(|&(_, work)| std::cmp::Reverse(work));
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<Option<Result<LossReport>>>> = Mutex::new(order.iter().map(|_| None).collect());
+    let work = || {
+        while let Some(&(at, _)) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let report = reports(plan).into_iter().nth(at).expect("a report at each position");
+            let written = write_loss_report(report, dir, spreadsheet_safe);
+            done.lock().expect("no worker panics holding the lock")[at] = Some(written);
+        }
+    };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(order.len());
+    std::thread::scope(|scope| {
+        for _ in 1..workers {
+            scope.spawn(work);
+        }
+        work();
+    });
+    done.into_inner()
+        .expect("no worker panics holding the lock")
+        .into_iter()
+        .map(|w| w.expect("every report written"))
+        .collect()
+}
+
+/// One loss report's CSV file, and its sheets' data rows.
+fn write_loss_report(report: Report, dir: &Path, spreadsheet_safe: bool) -> Result<LossReport> {
+    let mut csv = csv::CsvFile::create(&report, &dir.join("reports"), spreadsheet_safe)?;
+    let spreadsheet = dir.join("report.xlsx");
+    let io_error = |e| Error::io(&spreadsheet, e);
+    let mut sheets = xlsx::SheetWriter::create(&report, dir, xlsx::SHEET_ROWS).map_err(io_error)?;
+    in_batches(report.rows, |batch| {
+        csv.push(report.header, batch)?;
+        sheets.push(batch).map_err(io_error)
+    })?;
+    Ok((csv.finish()?, sheets.finish().map_err(io_error)?))
+}
+
+/// summary.json, report.md and report.html.
+fn write_text_reports(plan: &Plan, dir: &Path, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> Result<()> {
     write(&dir.join("summary.json"), &summary::Summary::of(plan).to_json())?;
-    write(&dir.join("report.md"), &markdown::report(plan, csv_spreadsheet_safe, &risky))?;
-    write(&dir.join("report.html"), &html::report(plan, csv_spreadsheet_safe, &risky))
+    write(&dir.join("report.md"), &markdown::report(plan, csv_spreadsheet_safe, risky))?;
+    write(&dir.join("report.html"), &html::report(plan, csv_spreadsheet_safe, risky))
 }
 
 /// Text on one line for logs and tables: control characters shown as escapes, quotes left alone.

@@ -1,7 +1,8 @@
 //! The zip package of report.xlsx, written here rather than through the zip crate: its parts are
 //! deflated by ISA-L's igzip (level 1), which on the report sheets' XML is about 1.8 times as fast
 //! as zlib-rs at its fastest level and compresses a third better. rust_xlsxwriter's own parts are
-//! copied in as they are. Every part is a plain zip entry (no zip64: a part or the package past
+//! copied in as they are. A part may be deflated in pieces, each on its own, joined end to end
+//! (each but the last synced: see `Igzip::sync`). Every part is a plain zip entry (no zip64: a part or the package past
 //! 4 GiB is refused, as the zip crate refused it without its large-file option).
 
 use super::igzip::Igzip;
@@ -31,11 +32,28 @@ const UNIX_MODE: u32 = 0o100_600;
 const DOS_TIME: u16 = 0;
 const DOS_DATE: u16 = (1 << 5) | 1;
 
-/// A part deflated and counted: its CRC-32, its size and its deflated size.
+/// A part (or a piece of one) deflated and counted: its CRC-32, its size and its deflated size.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Deflated {
     pub crc: u32,
     pub size: u64,
     pub compressed: u64,
+}
+
+impl Deflated {
+    /// This piece followed by `next`.
+    fn then(self, next: Deflated) -> Deflated {
+        let mut crc = Hasher::new_with_initial_len(self.crc, self.size);
+        crc.combine(&Hasher::new_with_initial_len(next.crc, next.size));
+        Deflated { crc: crc.finalize(), size: self.size + next.size, compressed: self.compressed + next.compressed }
+    }
+}
+
+/// Where a piece of a part's deflate stream is: in memory, or in a file of its own (from its
+/// start).
+pub enum Piece<'a> {
+    Memory(&'a [u8]),
+    File(&'a File),
 }
 
 /// A writer that deflates what it is given into `out`, counting and checksumming it.
@@ -53,9 +71,15 @@ impl<W: Write> Deflater<W> {
 
     /// Ends the deflate stream; returns `out` and what was written.
     pub fn finish(self) -> io::Result<(W, Deflated)> {
-        let counting = self.encoder.finish()?;
-        let deflated = Deflated { crc: self.hasher.finalize(), size: self.size, compressed: counting.written };
-        Ok((counting.out, deflated))
+        let Deflater { encoder, hasher, size } = self;
+        Ok(counted(encoder.finish()?, hasher, size))
+    }
+
+    /// Ends this piece of a deflate stream that others follow (`Igzip::sync`); returns `out`
+    /// and what was written.
+    pub fn sync(self) -> io::Result<(W, Deflated)> {
+        let Deflater { encoder, hasher, size } = self;
+        Ok(counted(encoder.sync()?, hasher, size))
     }
 }
 
@@ -71,6 +95,11 @@ impl<W: Write> Write for Deflater<W> {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// What a deflater wrote: `out` back, and its count.
+fn counted<W: Write>(counting: Counting<W>, hasher: Hasher, size: u64) -> (W, Deflated) {
+    (counting.out, Deflated { crc: hasher.finalize(), size, compressed: counting.written })
 }
 
 /// Counts the bytes written through it.
@@ -92,13 +121,13 @@ impl<W: Write> Write for Counting<W> {
 }
 
 /// A zip package being written to `out`, from its start.
-pub struct Package<W: Write + Seek> {
+pub struct Package<W: Write> {
     out: W,
     offset: u64,
     entries: Vec<Entry>,
 }
 
-impl<W: Write + Seek> Package<W> {
+impl<W: Write> Package<W> {
     pub fn new(out: W) -> Package<W> {
         Package { out, offset: 0, entries: Vec::new() }
     }
@@ -111,46 +140,35 @@ impl<W: Write + Seek> Package<W> {
         Ok(())
     }
 
-    /// A part deflated in a file of its own (from its start): copied in after its header (from
-    /// file to file by the kernel, where `out` is a file).
-    pub fn append(&mut self, name: &str, deflated: &Deflated, mut file: &File) -> io::Result<()> {
-        self.header(name, DEFLATED, deflated.crc, deflated.compressed, deflated.size)?;
-        file.seek(SeekFrom::Start(0))?;
-        let copied = io::copy(&mut io::Read::take(file, deflated.compressed), &mut self.out)?;
-        if copied != deflated.compressed {
-            return Err(io::Error::other(format!(
-                "{name}: {copied} of {} deflated bytes read back",
-                deflated.compressed
-            )));
+    /// A part deflated in pieces, in order: each piece's deflate stream but the last synced, and
+    /// its `Deflated`. A piece in a file is copied in from file to file by the kernel, where `out`
+    /// is a file.
+    pub fn append(&mut self, name: &str, pieces: &[(Piece, Deflated)]) -> io::Result<()> {
+        let whole = pieces
+            .iter()
+            .map(|(_, deflated)| *deflated)
+            .reduce(Deflated::then)
+            .ok_or_else(|| io::Error::other(format!("{name}: no deflated piece")))?;
+        self.header(name, DEFLATED, whole.crc, whole.compressed, whole.size)?;
+        for (piece, deflated) in pieces {
+            let copied = match piece {
+                Piece::Memory(bytes) => {
+                    self.out.write_all(bytes)?;
+                    bytes.len() as u64
+                }
+                Piece::File(mut file) => {
+                    file.seek(SeekFrom::Start(0))?;
+                    io::copy(&mut io::Read::take(file, deflated.compressed), &mut self.out)?
+                }
+            };
+            if copied != deflated.compressed {
+                return Err(io::Error::other(format!(
+                    "{name}: {copied} of {} deflated bytes in a piece",
+                    deflated.compressed
+                )));
+            }
+            self.offset += copied;
         }
-        self.offset += copied;
-        Ok(())
-    }
-
-    /// A part deflated straight into the package as `write` writes it; its header is completed
-    /// once its size and CRC-32 are known.
-    pub fn deflate<E: From<io::Error>>(
-        &mut self,
-        name: &str,
-        write: impl FnOnce(&mut Deflater<&mut W>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let start = self.offset;
-        self.header(name, DEFLATED, 0, 0, 0)?;
-        let mut deflater = Deflater::new(&mut self.out);
-        write(&mut deflater)?;
-        let (_, deflated) = deflater.finish()?;
-        self.offset += deflated.compressed;
-        let entry = self.entries.last_mut().expect("the header just written");
-        (entry.crc, entry.compressed, entry.size) =
-            (deflated.crc, fits(name, deflated.compressed)?, fits(name, deflated.size)?);
-        // The local header's CRC-32 and sizes, at 14 bytes into it.
-        let mut sizes = Vec::with_capacity(12);
-        for field in [entry.crc, entry.compressed, entry.size] {
-            sizes.extend_from_slice(&field.to_le_bytes());
-        }
-        self.out.seek(SeekFrom::Start(start + 14))?;
-        self.out.write_all(&sizes)?;
-        self.out.seek(SeekFrom::Start(self.offset))?;
         Ok(())
     }
 
@@ -249,25 +267,40 @@ mod tests {
             .collect()
     }
 
+    fn deflated<W: Write>(out: W, content: &[u8], last: bool) -> (W, Deflated) {
+        let mut deflater = Deflater::new(out);
+        deflater.write_all(content).unwrap();
+        let (out, deflated) = if last { deflater.finish() } else { deflater.sync() }.unwrap();
+        assert_eq!((deflated.size, deflated.crc), (content.len() as u64, crc32fast::hash(content)));
+        (out, deflated)
+    }
+
     #[test]
     fn parts_read_back_from_the_package_as_written() {
-        let big = sheet_like(200_000);
+        let (head, middle, tail) = (b"<head>".to_vec(), sheet_like(200_000), b"</tail>".to_vec());
         let small = sheet_like(3);
-        let mut aside = tempfile::tempfile().unwrap();
-        let mut deflater = Deflater::new(&mut aside);
-        deflater.write_all(&small).unwrap();
-        let (_, deflated) = deflater.finish().unwrap();
-        assert_eq!((deflated.size, deflated.crc), (small.len() as u64, crc32fast::hash(&small)));
+        let (head_bytes, head_deflated) = deflated(Vec::new(), &head, false);
+        let (aside, middle_deflated) = deflated(tempfile::tempfile().unwrap(), &middle, false);
+        let (tail_bytes, tail_deflated) = deflated(Vec::new(), &tail, true);
+        let (small_bytes, small_deflated) = deflated(Vec::new(), &small, true);
+        let (empty_bytes, empty_deflated) = deflated(Vec::new(), b"", true);
 
         let mut package = Package::new(Cursor::new(Vec::new()));
         package.copy("stored.txt", STORED, crc32fast::hash(b"as it is"), 8, b"as it is").unwrap();
-        package.deflate("xl/big.xml", |out| out.write_all(&big)).unwrap();
-        package.deflate("empty.xml", |_| Ok::<_, io::Error>(())).unwrap();
-        package.append("xl/small.xml", &deflated, &aside).unwrap();
+        let pieces = [
+            (Piece::Memory(&head_bytes), head_deflated),
+            (Piece::File(&aside), middle_deflated),
+            (Piece::Memory(&tail_bytes), tail_deflated),
+        ];
+        package.append("xl/big.xml", &pieces).unwrap();
+        package.append("empty.xml", &[(Piece::Memory(&empty_bytes), empty_deflated)]).unwrap();
+        package.append("xl/small.xml", &[(Piece::Memory(&small_bytes), small_deflated)]).unwrap();
+        assert!(package.append("none.xml", &[]).is_err(), "a part is at least one piece");
         let bytes = package.finish().unwrap().into_inner();
 
         // The zip crate's reader checks each part's CRC-32 and sizes as it reads it.
         let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+        let big = [head, middle, tail].concat();
         let expected: [(&str, &[u8]); 4] =
             [("stored.txt", b"as it is"), ("xl/big.xml", &big), ("empty.xml", b""), ("xl/small.xml", &small)];
         assert_eq!(archive.len(), expected.len());

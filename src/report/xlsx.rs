@@ -5,24 +5,22 @@
 //! empty cell shaded grey; an empty string is an empty cell without shading (a spreadsheet cannot
 //! hold an empty string). A report longer than a sheet continues on the next one.
 //!
-//! rust_xlsxwriter writes the workbook with each report sheet's header, widths and filter; the
-//! data rows, most of the file, are then written by `sheet_xml` into each sheet's part of the
-//! package (`package`, deflated by ISA-L) and compressed, a sheet per core: the largest straight
-//! into the package, after the frame's other parts, and each of the others into a temporary file
-//! (never all in memory), copied into the package after it.
+//! The data rows, most of the file, are written by `sheet_xml` while the report's CSV file is
+//! (`SheetWriter`, one walk over the rows for both), deflated by ISA-L into a temporary file a
+//! sheet (never all in memory). rust_xlsxwriter then writes the workbook with each report
+//! sheet's header, widths and filter, known once the rows are; each report sheet's part of the
+//! package (`package`) is its frame's head and tail deflated around the rows' piece.
 
 use super::decisions::by_consequence;
-use super::package::{Deflated, Deflater, Package, DEFLATED, STORED};
+use super::package::{Deflated, Deflater, Package, Piece, DEFLATED, STORED};
 use super::sheet_xml::{self, fit, CELL_UNITS};
-use super::tables::{in_batches, reports, Report, Row, Value};
+use super::tables::{Report, Row, Value};
 use crate::error::{Error, Result};
 use crate::plan::{Plan, ServiceAction};
 use rust_xlsxwriter::{Chart, ChartType, Color, Format, Workbook, Worksheet, XlsxError};
 use std::fs::File;
-use std::io::{self, BufWriter, Cursor, Read, Seek, Write};
+use std::io::{self, BufWriter, Cursor, Read, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use zip::result::ZipError;
 use zip::{CompressionMethod, ZipArchive};
 
@@ -47,6 +45,8 @@ struct Part {
     widths: Vec<usize>,
     /// The last sheet row (0 = the header) that holds a cell: the sheet's dimension.
     last_stored: u32,
+    /// Its data rows' XML, deflated in a temporary file: a piece of the sheet's part.
+    rows: (File, Deflated),
 }
 
 /// Where a report's rows land: its sheets, and whether it has a NULL.
@@ -55,6 +55,19 @@ struct Layout {
     header: &'static [&'static str],
     parts: Vec<Part>,
     has_null: bool,
+}
+
+impl Layout {
+    /// The name of the report's next sheet.
+    fn next_sheet_name(&self) -> String {
+        sheet_name(self.file.trim_end_matches(".csv"), self.parts.len() + 1)
+    }
+}
+
+/// A report's sheets with their rows written, and the cells cut to fit.
+pub struct Sheets {
+    layout: Layout,
+    cuts: Vec<String>,
 }
 
 struct Styles {
@@ -73,22 +86,147 @@ fn styles() -> Styles {
     }
 }
 
-/// Writes `report.xlsx` at `path`.
-pub fn write(plan: &Plan, path: &Path) -> Result<()> {
-    write_with_sheet_rows(plan, path, SHEET_ROWS)
+/// Writes a report's sheets' data rows as they go by, into temporary files in a directory, and
+/// lays the sheets out: where each row lands, the column widths, NULLs and cut cells.
+pub struct SheetWriter<'a> {
+    dir: &'a Path,
+    data_rows: u64,
+    layout: Layout,
+    cuts: Vec<String>,
+    /// Column widths in characters, over the rows so far.
+    widths: Vec<usize>,
+    /// The last row so far (1-based, as in the CSV file).
+    number: u64,
+    xml: sheet_xml::Rows,
+    sheet: OpenSheet,
 }
 
-fn write_with_sheet_rows(plan: &Plan, path: &Path, sheet_rows: u32) -> Result<()> {
+/// The sheet the rows go to.
+struct OpenSheet {
+    /// Its first data row (1-based, as in the CSV file).
+    first: u64,
+    /// Its last row holding a cell (0 = the header).
+    last_stored: u32,
+    deflater: Deflater<BufWriter<File>>,
+}
+
+/// XML gathered before it is deflated.
+const XML_BUFFER: usize = 1 << 16;
+
+impl OpenSheet {
+    /// A sheet from data row `first` on, its rows deflated into a temporary file in `dir`.
+    fn new(dir: &Path, first: u64) -> io::Result<OpenSheet> {
+        let file = tempfile::tempfile_in(dir)?;
+        Ok(OpenSheet { first, last_stored: 0, deflater: Deflater::new(BufWriter::with_capacity(1 << 20, file)) })
+    }
+
+    /// Ends the sheet with the rows left in `xml`: its rows up to `last`, its `widths`.
+    fn close(mut self, xml: &mut sheet_xml::Rows, name: String, last: u64, widths: &[usize]) -> io::Result<Part> {
+        self.deflater.write_all(&xml.out)?;
+        xml.out.clear();
+        let (file, deflated) = self.deflater.sync()?;
+        let file = file.into_inner().map_err(|e| e.into_error())?;
+        let (first, last_stored, widths) = (self.first, self.last_stored, widths.to_vec());
+        Ok(Part { name, first, last, widths, last_stored, rows: (file, deflated) })
+    }
+}
+
+impl<'a> SheetWriter<'a> {
+    /// `report`'s sheets, of `sheet_rows` rows each (Excel's `SHEET_ROWS` but in tests), their
+    /// rows kept in `dir` until the package is written.
+    pub fn create(report: &Report, dir: &'a Path, sheet_rows: u32) -> io::Result<SheetWriter<'a>> {
+        Ok(SheetWriter {
+            dir,
+            data_rows: u64::from(sheet_rows - 1),
+            layout: Layout { file: report.file, header: report.header, parts: Vec::new(), has_null: false },
+            cuts: Vec::new(),
+            widths: report.header.iter().map(|h| h.chars().count() + 2).collect(),
+            number: 0,
+            xml: sheet_xml::Rows::new(report.header.len(), NULL_STYLE),
+            sheet: OpenSheet::new(dir, 1)?,
+        })
+    }
+
+    /// The next rows of the report; a sheet that is full continues on the next.
+    pub fn push(&mut self, mut batch: &[Row]) -> io::Result<()> {
+        while !batch.is_empty() {
+            let mut in_sheet = self.number + 1 - self.sheet.first;
+            if in_sheet == self.data_rows {
+                let full = std::mem::replace(&mut self.sheet, OpenSheet::new(self.dir, self.number + 1)?);
+                let part = self.close(full)?;
+                self.layout.parts.push(part);
+                in_sheet = 0;
+            }
+            let (here, rest) = batch.split_at(batch.len().min((self.data_rows - in_sheet) as usize));
+            for row in here {
+                self.lay_out(row);
+            }
+            // The header is sheet row 1.
+            self.xml.push_all(in_sheet as u32 + 2, here);
+            if self.xml.out.len() >= XML_BUFFER {
+                self.sheet.deflater.write_all(&self.xml.out)?;
+                self.xml.out.clear();
+            }
+            batch = rest;
+        }
+        Ok(())
+    }
+
+    /// Notes where the next row lands, what it widens, and whether it has a NULL or a cut cell.
+    fn lay_out(&mut self, row: &[Value]) {
+        self.number += 1;
+        for (column, &value) in row.iter().enumerate() {
+            match value {
+                Value::Text(Some("")) => continue,
+                Value::Text(None) | Value::Bool(None) => self.layout.has_null = true,
+                Value::Bool(Some(_)) => {}
+                Value::Text(Some(text)) => {
+                    let shown = fit(text);
+                    if shown.len() < text.len() {
+                        self.cuts.push(format!(
+                            "{}, row {}, column {} ({} characters)",
+                            self.layout.file,
+                            self.number,
+                            self.layout.header[column],
+                            text.chars().count()
+                        ));
+                    }
+                    // Text no longer in bytes than the column is wide in characters cannot widen
+                    // it, nor can anything once the column is as wide as it gets.
+                    let width = &mut self.widths[column];
+                    if *width < (MAX_WIDTH + 2).min(shown.len() + 2) {
+                        *width = (*width).max(shown.chars().take(MAX_WIDTH).count() + 2);
+                    }
+                }
+            }
+            self.sheet.last_stored = (self.number - self.sheet.first + 1) as u32;
+        }
+    }
+
+    /// `sheet` ended with the rows so far, as the report's next part.
+    fn close(&mut self, sheet: OpenSheet) -> io::Result<Part> {
+        sheet.close(&mut self.xml, self.layout.next_sheet_name(), self.number, &self.widths)
+    }
+
+    /// Ends the last sheet (an empty report keeps one, with its header).
+    pub fn finish(self) -> io::Result<Sheets> {
+        let SheetWriter { mut layout, cuts, widths, number, mut xml, sheet, .. } = self;
+        layout.parts.push(sheet.close(&mut xml, layout.next_sheet_name(), number, &widths)?);
+        Ok(Sheets { layout, cuts })
+    }
+}
+
+/// Writes `report.xlsx` at `path`, with each report's `sheets` (in report order).
+pub fn write(plan: &Plan, path: &Path, sheets: Vec<Sheets>) -> Result<()> {
     let fail = |e: XlsxError| match e {
         XlsxError::IoError(e) | XlsxError::TempFileError(_, e) => Error::io(path, e),
         other => Error::Internal(format!("writing {}: {other}", path.display())),
     };
-    let (layouts, cuts) = lay_out_all(plan, sheet_rows);
-    let frame = frame(plan, &layouts, &cuts, path).map_err(fail)?;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let (layouts, cuts): (Vec<Layout>, Vec<Vec<String>>) = sheets.into_iter().map(|s| (s.layout, s.cuts)).unzip();
+    let frame = frame(plan, &layouts, &cuts.concat(), path).map_err(fail)?;
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     let package = Package::new(BufWriter::with_capacity(1 << 20, file));
-    write_package(plan, &layouts, &frame, dir, package).map_err(|e| zip_error(path, e))?;
+    write_package(&layouts, &frame, package).map_err(|e| zip_error(path, e))?;
     Ok(())
 }
 
@@ -105,80 +243,6 @@ fn sheet_name(report: &str, part: usize) -> String {
     } else {
         format!("{report} ({part})")
     }
-}
-
-/// Every report's layout, and the cells cut to fit, in report order. The sheets wait for all of
-/// them: each report is laid out on a thread of its own.
-fn lay_out_all(plan: &Plan, sheet_rows: u32) -> (Vec<Layout>, Vec<String>) {
-    let laid_out: Vec<(Layout, Vec<String>)> = std::thread::scope(|scope| {
-        let laying: Vec<_> = (0..reports(plan).len())
-            .map(|at| {
-                scope.spawn(move || {
-                    let report = reports(plan).into_iter().nth(at).expect("a report at each position");
-                    let mut cuts = Vec::new();
-                    (lay_out(report, sheet_rows, &mut cuts), cuts)
-                })
-            })
-            .collect();
-        laying.into_iter().map(|l| l.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    });
-    let (layouts, cuts): (Vec<Layout>, Vec<Vec<String>>) = laid_out.into_iter().unzip();
-    (layouts, cuts.concat())
-}
-
-/// The sheets a report takes, its column widths, and the cells cut to fit (into `cuts`).
-fn lay_out(report: Report, sheet_rows: u32, cuts: &mut Vec<String>) -> Layout {
-    let data_rows = u64::from(sheet_rows - 1);
-    let name = report.name();
-    let mut layout = Layout { file: report.file, header: report.header, parts: Vec::new(), has_null: false };
-    let mut widths: Vec<usize> = report.header.iter().map(|h| h.chars().count() + 2).collect();
-    let (mut first, mut number, mut last_stored) = (1u64, 0u64, 0u32);
-    for row in report.rows {
-        number += 1;
-        if number - first == data_rows {
-            let part = Part {
-                name: sheet_name(name, layout.parts.len() + 1),
-                first,
-                last: number - 1,
-                widths: widths.clone(),
-                last_stored,
-            };
-            layout.parts.push(part);
-            (first, last_stored) = (number, 0);
-        }
-        for (column, &value) in row.iter().enumerate() {
-            match value {
-                Value::Text(Some("")) => continue,
-                Value::Text(None) | Value::Bool(None) => layout.has_null = true,
-                Value::Bool(Some(_)) => {}
-                Value::Text(Some(text)) => {
-                    let shown = fit(text);
-                    if shown.len() < text.len() {
-                        cuts.push(format!(
-                            "{}, row {number}, column {} ({} characters)",
-                            report.file,
-                            report.header[column],
-                            text.chars().count()
-                        ));
-                    }
-                    // Text no longer in bytes than the column is wide in characters cannot widen
-                    // it, nor can anything once the column is as wide as it gets.
-                    if widths[column] < (MAX_WIDTH + 2).min(shown.len() + 2) {
-                        widths[column] = widths[column].max(shown.chars().take(MAX_WIDTH).count() + 2);
-                    }
-                }
-            }
-            last_stored = (number - first + 1) as u32;
-        }
-    }
-    layout.parts.push(Part {
-        name: sheet_name(name, layout.parts.len() + 1),
-        first,
-        last: number,
-        widths,
-        last_stored,
-    });
-    layout
 }
 
 /// The workbook without the report sheets' data rows: the summary sheet, and each report sheet
@@ -219,40 +283,20 @@ fn frame_report_sheets(
     Ok(())
 }
 
-/// A report sheet to write: its part of the package and the frame's XML of it.
-struct Job<'a> {
-    entry: String,
-    frame: String,
-    layout: &'a Layout,
-    report: usize,
-    part: &'a Part,
-}
-
-/// The package into `package`: the frame's parts but the report sheets, then the report sheets,
-/// compressed on as many threads as there are cores, the largest first: the largest straight into
-/// the package, each of the others alone in a temporary file in `dir`, copied in after it.
-fn write_package<W: Write + Seek>(
-    plan: &Plan,
-    layouts: &[Layout],
-    frame: &[u8],
-    dir: &Path,
-    mut package: Package<W>,
-) -> Result<(), ZipError> {
+/// The package into `package`: the frame's parts, each report sheet's rows put in its own.
+fn write_package<W: Write>(layouts: &[Layout], frame: &[u8], mut package: Package<W>) -> Result<(), ZipError> {
     let mut archive = ZipArchive::new(Cursor::new(frame))?;
-    let mut jobs = Vec::new();
-    for (report, layout) in layouts.iter().enumerate() {
-        for part in &layout.parts {
-            // The summary is sheet1.xml; the report sheets follow in order.
-            let entry = format!("xl/worksheets/sheet{}.xml", jobs.len() + 2);
-            let mut frame = String::new();
-            archive.by_name(&entry)?.read_to_string(&mut frame)?;
-            jobs.push(Job { entry, frame, layout, report, part });
-        }
-    }
+    // The summary is sheet1.xml; the report sheets follow in order.
+    let sheets: Vec<(String, &Layout, &Part)> = layouts
+        .iter()
+        .flat_map(|layout| layout.parts.iter().map(move |part| (layout, part)))
+        .enumerate()
+        .map(|(at, (layout, part))| (format!("xl/worksheets/sheet{}.xml", at + 2), layout, part))
+        .collect();
     for index in 0..archive.len() {
         let mut part = archive.by_index_raw(index)?;
         let name = part.name()?.to_string();
-        if jobs.iter().any(|job| job.entry == name) {
+        if sheets.iter().any(|(entry, ..)| *entry == name) {
             continue;
         }
         let method = match part.compression() {
@@ -265,80 +309,44 @@ fn write_package<W: Write + Seek>(
         part.read_to_end(&mut raw)?;
         package.copy(&name, method, crc, size, &raw)?;
     }
-    let mut order: Vec<usize> = (0..jobs.len()).collect();
-    order.sort_by_key(|&j| {
-        std::cmp::Reverse((jobs[j].part.last + 1 - jobs[j].part.first) * jobs[j].layout.header.len() as u64)
-    });
-    let next = AtomicUsize::new(0);
-    let done: Mutex<Vec<Option<io::Result<Aside>>>> = Mutex::new(jobs.iter().map(|_| None).collect());
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len());
-    let the_others = || {
-        while let Some(&at) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-            let job = &jobs[at];
-            let report = reports(plan).into_iter().nth(job.report).expect("a report per layout");
-            let sheet = tempfile::tempfile_in(dir).and_then(|file| sheet_aside(job, report.rows, file));
-            done.lock().expect("no worker panics holding the lock")[at] = Some(sheet);
-        }
-    };
-    // Taken before any other worker starts.
-    let largest = order[next.fetch_add(1, Ordering::Relaxed)];
-    let written = std::thread::scope(|scope| {
-        for _ in 1..workers {
-            scope.spawn(the_others);
-        }
-        let report = reports(plan).into_iter().nth(jobs[largest].report).expect("a report per layout");
-        let job = &jobs[largest];
-        let written = package.deflate(&job.entry, |out| write_sheet(job, report.rows, out));
-        the_others();
-        written
-    });
-    written?;
-    for (at, sheet) in done.into_inner().expect("no worker panics holding the lock").into_iter().enumerate() {
-        if at != largest {
-            let (file, deflated) = sheet.expect("every other sheet is written")?;
-            package.append(&jobs[at].entry, &deflated, &file)?;
-        }
+    for (entry, layout, part) in &sheets {
+        let mut frame = String::new();
+        archive.by_name(entry)?.read_to_string(&mut frame)?;
+        append_sheet(&mut package, entry, &frame, layout, part)?;
     }
     package.finish()?;
     Ok(())
 }
 
-/// A report sheet deflated into a temporary file, to be copied into the package.
-type Aside = (File, Deflated);
-
-/// One report sheet, deflated into `file`.
-fn sheet_aside<'a>(job: &Job, rows: impl Iterator<Item = Row<'a>>, file: File) -> io::Result<Aside> {
-    let mut deflater = Deflater::new(BufWriter::with_capacity(1 << 20, file));
-    write_sheet(job, rows, &mut deflater)?;
-    let (file, deflated) = deflater.finish()?;
-    Ok((file.into_inner().map_err(|e| e.into_error())?, deflated))
-}
-
-/// One report sheet's XML into `out`: the frame's XML with the data rows and their dimension.
-fn write_sheet<'a>(job: &Job, rows: impl Iterator<Item = Row<'a>>, out: &mut impl Write) -> io::Result<()> {
-    let end = job
-        .frame
+/// One report sheet's part: the frame's XML of it (`frame`), its data rows and their dimension
+/// put in.
+fn append_sheet<W: Write>(
+    package: &mut Package<W>,
+    entry: &str,
+    frame: &str,
+    layout: &Layout,
+    part: &Part,
+) -> io::Result<()> {
+    let end = frame
         .find("</sheetData>")
-        .ok_or_else(|| io::Error::other(format!("{}: no </sheetData> in rust_xlsxwriter's sheet", job.entry)))?;
-    let last_column = job.layout.header.len() as u16 - 1;
+        .ok_or_else(|| io::Error::other(format!("{entry}: no </sheetData> in rust_xlsxwriter's sheet")))?;
+    let last_column = layout.header.len() as u16 - 1;
     let dimension =
         |last: u32| format!("<dimension ref=\"{}\"/>", rust_xlsxwriter::utility::cell_range(0, 0, last, last_column));
-    let head = job.frame[..end].replacen(&dimension(0), &dimension(job.part.last_stored), 1);
-    out.write_all(head.as_bytes())?;
-    let rows = rows.skip((job.part.first - 1) as usize).take((job.part.last + 1 - job.part.first) as usize);
-    let mut xml = sheet_xml::Rows::new(job.layout.header.len(), NULL_STYLE);
-    let mut number = 2;
-    in_batches(rows, |batch| {
-        xml.push_all(number, batch);
-        number += batch.len() as u32;
-        if xml.out.len() >= 1 << 16 {
-            out.write_all(&xml.out)?;
-            xml.out.clear();
-        }
-        Ok::<_, io::Error>(())
-    })?;
-    out.write_all(&xml.out)?;
-    out.write_all(&job.frame.as_bytes()[end..])
+    let head = frame[..end].replacen(&dimension(0), &dimension(part.last_stored), 1);
+    let mut deflater = Deflater::new(Vec::new());
+    deflater.write_all(head.as_bytes())?;
+    let (head, head_deflated) = deflater.sync()?;
+    let mut deflater = Deflater::new(Vec::new());
+    deflater.write_all(&frame.as_bytes()[end..])?;
+    let (tail, tail_deflated) = deflater.finish()?;
+    let (rows, rows_deflated) = &part.rows;
+    let pieces = [
+        (Piece::Memory(&head), head_deflated),
+        (Piece::File(rows), *rows_deflated),
+        (Piece::Memory(&tail), tail_deflated),
+    ];
+    package.append(entry, &pieces)
 }
 
 fn new_sheet<'a>(
@@ -516,6 +524,7 @@ fn insert_charts(sheet: &mut Worksheet, (first, last): (u32, u32), totals: u32) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::tables::in_batches;
 
     fn numbered(rows: usize) -> Report<'static> {
         const TEXT: [&str; 7] = ["1", "2", "3", "4", "5", "6", "7"];
@@ -523,12 +532,52 @@ mod tests {
             file: "versions_kept.csv",
             header: &["id", "flag"],
             rows: Box::new(TEXT.into_iter().take(rows).map(|t| Row::new([Value::Text(Some(t)), Value::Bool(None)]))),
+            len: rows,
         }
     }
 
+    /// `report`'s rows through a `SheetWriter`, in batches as the run writes them.
+    fn laid_out(report: Report<'static>, sheet_rows: u32) -> Sheets {
+        let dir = std::env::temp_dir();
+        let mut writer = SheetWriter::create(&report, &dir, sheet_rows).unwrap();
+        in_batches(report.rows, |batch| writer.push(batch)).unwrap();
+        writer.finish().unwrap()
+    }
+
     fn placed_sheets(rows: usize, sheet_rows: u32) -> Vec<(String, u64, u64)> {
-        let layout = lay_out(numbered(rows), sheet_rows, &mut Vec::new());
+        let layout = laid_out(numbered(rows), sheet_rows).layout;
         layout.parts.into_iter().map(|p| (p.name, p.first, p.last)).collect()
+    }
+
+    /// The package of `layout`'s sheets, with a summary sheet before them.
+    fn package_of(layout: &Layout) -> Vec<u8> {
+        let mut workbook = Workbook::new();
+        workbook.add_worksheet().set_name("summary").unwrap();
+        frame_report_sheets(&mut workbook, std::slice::from_ref(layout), &styles()).unwrap();
+        let frame = workbook.save_to_buffer().unwrap();
+        let mut package = Cursor::new(Vec::new());
+        write_package(std::slice::from_ref(layout), &frame, Package::new(&mut package)).unwrap();
+        package.into_inner()
+    }
+
+    #[test]
+    fn each_sheet_of_a_long_report_holds_its_own_rows_numbered_from_its_header() {
+        let layout = laid_out(numbered(7), 3).layout;
+        let package = package_of(&layout);
+        let rows_of = |sheet: usize| {
+            let xml = part_xml(&package, &format!("xl/worksheets/sheet{sheet}.xml"));
+            let texts: Vec<String> = xml.split("<t>").skip(1).map(|t| t[..t.find('<').unwrap()].to_string()).collect();
+            let numbers: Vec<String> =
+                xml.split("<row r=\"").skip(1).map(|r| r[..r.find('"').unwrap()].to_string()).collect();
+            (texts, numbers)
+        };
+        let sheet = |texts: &[&str], numbers: &[&str]| {
+            (texts.iter().map(|t| t.to_string()).collect(), numbers.iter().map(|n| n.to_string()).collect())
+        };
+        assert_eq!(rows_of(2), sheet(&["id", "flag", "1", "2"], &["1", "2", "3"]));
+        assert_eq!(rows_of(3), sheet(&["id", "flag", "3", "4"], &["1", "2", "3"]));
+        assert_eq!(rows_of(5), sheet(&["id", "flag", "7"], &["1", "2"]));
+        assert!(part_xml(&package, "xl/worksheets/sheet5.xml").contains("<dimension ref=\"A1:B2\"/>"));
     }
 
     #[test]
@@ -582,7 +631,7 @@ mod tests {
     }
 
     fn report_of(rows: Vec<Row<'static>>) -> Report<'static> {
-        Report { file: "hostile.csv", header: HEADER, rows: Box::new(rows.into_iter()) }
+        Report { file: "hostile.csv", header: HEADER, len: rows.len(), rows: Box::new(rows.into_iter()) }
     }
 
     fn part_xml(package: &[u8], entry: &str) -> String {
@@ -619,21 +668,11 @@ mod tests {
 
     #[test]
     fn sheet_rows_are_written_as_rust_xlsxwriter_writes_them() {
-        let mut cuts = Vec::new();
-        let layout = lay_out(report_of(hostile()), SHEET_ROWS, &mut cuts);
+        let Sheets { layout, cuts } = laid_out(report_of(hostile()), SHEET_ROWS);
         assert_eq!(cuts, ["hostile.csv, row 11, column id (65534 characters)"]);
         assert!(layout.has_null);
         assert_eq!(layout.parts[0].last_stored, 12, "the row of empty strings holds no cell");
-
-        let mut workbook = Workbook::new();
-        workbook.add_worksheet().set_name("summary").unwrap();
-        frame_report_sheets(&mut workbook, std::slice::from_ref(&layout), &styles()).unwrap();
-        let entry = "xl/worksheets/sheet2.xml".to_string();
-        let frame = part_xml(&workbook.save_to_buffer().unwrap(), &entry);
-        let job = Job { entry, frame, layout: &layout, report: 0, part: &layout.parts[0] };
-        let mut xml = Vec::new();
-        write_sheet(&job, hostile().into_iter(), &mut xml).unwrap();
-
-        assert_eq!(String::from_utf8(xml).unwrap(), written_by_rust_xlsxwriter(&layout));
+        let xml = part_xml(&package_of(&layout), "xl/worksheets/sheet2.xml");
+        assert_eq!(xml, written_by_rust_xlsxwriter(&layout));
     }
 }
