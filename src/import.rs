@@ -57,7 +57,7 @@ pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportO
     let export_order: Vec<TableName> =
         scan.data.iter().map(|d| d.table.clone()).filter(|table| wanted.contains(table)).collect();
     // The rows take both cores; the fingerprint goes on once a lane has read all it could.
-    let held = Mutex::new(scan.hashing.as_ref().map(|fingerprinting| fingerprinting.hold()));
+    let held = Mutex::new(Some(scan.hashing.hold()));
     let counts = load_rows(workspace, catalog, &options.progress, lanes, &export_order, |sink| {
         let read = reader.load(&wanted, sink);
         held.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
@@ -77,9 +77,7 @@ pub fn import(input: &Path, workspace: &Workspace, spec: &Spec, options: ImportO
         .collect();
     scan.notes.extend(notes);
     workspace.record(input, &scan, &stats)?;
-    if let Some(hashing) = scan.hashing.take() {
-        workspace.fingerprint_later(hashing);
-    }
+    workspace.fingerprint_later(scan.hashing);
     Ok(Imported { format: scan.format, stats, notes: scan.notes })
 }
 

@@ -578,7 +578,8 @@ mod tests {
     use super::*;
     use std::sync::mpsc::channel;
 
-    fn recorded_workspace() -> Workspace {
+    /// A workspace recorded from a scan whose fingerprint `hashing` computes.
+    fn recorded_workspace(hashing: Fingerprinting) -> Workspace {
         let workspace = Workspace::in_memory().unwrap();
         let catalog = Catalog {
             database_collation: Some("C".into()),
@@ -593,18 +594,18 @@ mod tests {
             server_version: None,
             database: None,
             extensions: Vec::new(),
-            hashing: None,
+            hashing,
             notes: Vec::new(),
         };
         workspace.record(Path::new("dump.sql"), &scan, &[]).unwrap();
+        workspace.fingerprint_later(scan.hashing);
         workspace
     }
 
     #[test]
     fn a_fingerprint_still_computed_is_waited_for_by_the_provenance_only() {
-        let workspace = recorded_workspace();
         let (release, released) = channel::<()>();
-        workspace.fingerprint_later(Fingerprinting::spawn(move |_| {
+        let workspace = recorded_workspace(Fingerprinting::spawn(move |_| {
             released.recv().unwrap();
             Ok((42, "ab".repeat(32)))
         }));
@@ -618,8 +619,7 @@ mod tests {
 
     #[test]
     fn a_fingerprint_that_failed_fails_the_provenance() {
-        let workspace = recorded_workspace();
-        workspace.fingerprint_later(Fingerprinting::spawn(|_| {
+        let workspace = recorded_workspace(Fingerprinting::spawn(|_| {
             Err(Error::bad_input(crate::error::Location::file(Path::new("dump.sql")), "read failed: gone"))
         }));
         let error = workspace.provenance().err().unwrap().to_string();

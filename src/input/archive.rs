@@ -298,7 +298,7 @@ impl Input for Archive {
             server_version: Some(server_version),
             database: Some(database),
             extensions,
-            hashing: Some(hashing),
+            hashing,
             notes: Vec::new(),
         })
     }

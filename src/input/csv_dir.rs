@@ -225,7 +225,7 @@ impl Input for CsvDirectory {
             server_version,
             database: None,
             extensions: Vec::new(),
-            hashing: Some(hashing),
+            hashing,
             notes,
         })
     }

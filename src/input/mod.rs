@@ -77,7 +77,7 @@ pub struct Scan {
     pub extensions: Vec<String>,
     /// The thread that computes the input's size and SHA-256 beside the reading and the
     /// rehearsal (the workspace records them once done, `Workspace::fingerprint_later`).
-    pub hashing: Option<Fingerprinting>,
+    pub hashing: Fingerprinting,
     /// Things the user must know about how the input was read (for example inferred types).
     pub notes: Vec<String>,
 }

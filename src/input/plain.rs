@@ -223,8 +223,7 @@ impl Input for PlainDump {
     fn scan(&mut self) -> Result<Scan> {
         // The fingerprint reads the file on the other core while the first pass parses it.
         let hashing = Fingerprinting::start(vec![self.path.clone()]);
-        let scan = self.scan_checked()?;
-        Ok(Scan { hashing: Some(hashing), ..scan })
+        self.scan_checked(hashing)
     }
 
     fn side_by_side(&self) -> bool {
@@ -254,9 +253,9 @@ impl Input for PlainDump {
 }
 
 impl PlainDump {
-    fn scan_checked(&mut self) -> Result<Scan> {
+    fn scan_checked(&mut self, hashing: Fingerprinting) -> Result<Scan> {
         let mut src = LineSource::open(&self.path)?;
-        match self.scan_from(&mut src) {
+        match self.scan_from(&mut src, hashing) {
             // Corrupt compressed data often decodes into garbage before the checksum fails:
             // when it does, the corruption is the error to report.
             Err(error @ Error::BadInput { .. }) if self.compression != Compression::None => {
@@ -266,7 +265,7 @@ impl PlainDump {
         }
     }
 
-    fn scan_from(&mut self, src: &mut LineSource) -> Result<Scan> {
+    fn scan_from(&mut self, src: &mut LineSource, hashing: Fingerprinting) -> Result<Scan> {
         let mut splitter = Splitter::default();
         let mut sections = vec![Section::default()];
         // `CREATE DATABASE` comes just before the `\connect` that starts its section.
@@ -402,7 +401,7 @@ impl PlainDump {
             server_version,
             database: section.database,
             extensions: section.extensions,
-            hashing: None,
+            hashing,
             notes,
         })
     }
