@@ -131,6 +131,12 @@ pub fn deleted_rids(table: &TableName) -> String {
     format!("(SELECT rid FROM {DELETED} WHERE tbl = {})", literal(&table.to_string()))
 }
 
+/// `rowid` (a row of `table`) is not deleted yet: an anti-join, where `NOT IN` would make
+/// DuckDB mark every row for NULL semantics that rowids never need.
+fn not_deleted(table: &TableName, rowid: &str) -> String {
+    format!("NOT EXISTS (SELECT 1 FROM {DELETED} d WHERE d.tbl = {} AND d.rid = {rowid})", literal(&table.to_string()))
+}
+
 /// The rows of a table that a phase starts from.
 pub enum Seed<'a> {
     /// Those a condition over alias `t` selects.
@@ -143,15 +149,15 @@ pub enum Seed<'a> {
 pub fn seed(conn: &Connection, phase: &str, table: &TableName, rows: Seed, via: &str) -> Result<usize> {
     let (rid, from, condition) = match rows {
         Seed::Matching(condition) => ("t.rowid", format!("{} t", table.quoted()), condition),
-        Seed::Rowids(rids) => ("rid", rids.to_string(), "true"),
+        Seed::Rowids(rids) => ("t.rid", format!("{rids} t"), "true"),
     };
     Ok(conn.execute(
         &format!(
-            "INSERT INTO {DELETED} SELECT {}, {rid}, {}, {} FROM {from} WHERE ({condition}) AND {rid} NOT IN {}",
+            "INSERT INTO {DELETED} SELECT {}, {rid}, {}, {} FROM {from} WHERE ({condition}) AND {}",
             literal(&table.to_string()),
             literal(via),
             literal(phase),
-            deleted_rids(table)
+            not_deleted(table, rid)
         ),
         [],
     )?)
@@ -165,11 +171,11 @@ fn via(constraint: &Constraint, fk: &ForeignKey) -> String {
 /// `parents` (a subquery of rowids) holds, each once (a semi-join).
 fn referencing(edge: &FkEdge, parents: &str) -> String {
     format!(
-        "FROM {} c WHERE EXISTS (SELECT 1 FROM {} p WHERE {} AND p.rowid IN {parents}) AND c.rowid NOT IN {}",
+        "FROM {} c WHERE EXISTS (SELECT 1 FROM {} p WHERE {} AND p.rowid IN {parents}) AND {}",
         edge.child.quoted(),
         edge.parent.quoted(),
         edge.matches("c", "p"),
-        deleted_rids(&edge.child)
+        not_deleted(&edge.child, "c.rowid")
     )
 }
 
@@ -287,5 +293,5 @@ pub fn post_relation(catalog: &Catalog, table: &TableName) -> String {
         }
     }
     let replace = if replaced.is_empty() { String::new() } else { format!(" REPLACE ({})", replaced.join(", ")) };
-    format!("(SELECT *{replace} FROM {} WHERE rowid NOT IN {})", table.quoted(), deleted_rids(table))
+    format!("(SELECT *{replace} FROM {} t WHERE {})", table.quoted(), not_deleted(table, "t.rowid"))
 }
