@@ -161,18 +161,22 @@ impl Input for CsvDirectory {
         }
         let schema_files = self.list("sql")?;
         let mut notes = Vec::new();
-        let (mut catalog, version, server_version) = match schema_files.as_slice() {
-            [] => (None, None, None),
-            [schema] => {
-                let scan = PlainDump::new(schema, Compression::of(schema)?, Default::default(), None).scan()?;
+        if schema_files.len() > 1 {
+            return Err(Error::bad_input(
+                Location::file(&self.dir),
+                "more than one .sql file: keep exactly one schema-only dump beside the CSV files",
+            ));
+        }
+        // One fingerprint of every file: the schema's scan carries it instead of hashing its
+        // file on a thread of its own.
+        let hashing = Fingerprinting::start([csv_files.clone(), schema_files.clone()].concat());
+        let (mut catalog, version, server_version, hashing) = match schema_files.first() {
+            None => (None, None, None, hashing),
+            Some(schema) => {
+                let mut dump = PlainDump::new(schema, Compression::of(schema)?, Default::default(), None);
+                let scan = dump.scan_checked(hashing)?;
                 notes.push(format!("types and constraints from {}", schema.display()));
-                (Some(scan.catalog), scan.pg_dump_version, scan.server_version)
-            }
-            _ => {
-                return Err(Error::bad_input(
-                    Location::file(&self.dir),
-                    "more than one .sql file: keep exactly one schema-only dump beside the CSV files",
-                ))
+                (Some(scan.catalog), scan.pg_dump_version, scan.server_version, scan.hashing)
             }
         };
         let stems: Vec<String> = csv_files.iter().map(|f| stem(f)).collect();
@@ -213,9 +217,6 @@ impl Input for CsvDirectory {
                 inferred.join(", ")
             ));
         }
-        let mut all_files = csv_files.clone();
-        all_files.extend(schema_files);
-        let hashing = Fingerprinting::start(all_files);
         let data = self.files.iter().map(|(table, _)| TableData { table: table.clone(), rows: None }).collect();
         Ok(Scan {
             format: Format::CsvDirectory,
@@ -284,5 +285,22 @@ mod tests {
         for (values, expected) in cases {
             assert_eq!(infer_type(values.iter().copied()), expected, "{values:?}");
         }
+    }
+
+    #[test]
+    fn the_fingerprint_covers_the_csv_files_then_the_schema() {
+        use sha2::{Digest, Sha256};
+        let dir = tempfile::tempdir().unwrap();
+        let schema = "CREATE TABLE public.b (n bigint);\nCREATE TABLE public.a (n bigint);\n";
+        let files = [("b.csv", "n\n2\n"), ("a.csv", "n\n1\n"), ("schema.sql", schema)];
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let scan = CsvDirectory::new(dir.path()).scan().unwrap();
+        let tables: Vec<String> = scan.catalog.tables.iter().map(|t| t.name.to_string()).collect();
+        assert_eq!(tables, ["public.b", "public.a"]);
+        let bytes = ["n\n1\n", "n\n2\n", schema].concat();
+        let expected = (bytes.len() as u64, super::super::source::hex(&Sha256::digest(&bytes)));
+        assert_eq!(scan.hashing.finish().unwrap(), expected);
     }
 }

@@ -253,7 +253,9 @@ impl Input for PlainDump {
 }
 
 impl PlainDump {
-    fn scan_checked(&mut self, hashing: Fingerprinting) -> Result<Scan> {
+    /// Pass 1 with a fingerprint already under way: a CSV directory's covers all its files,
+    /// this schema-only dump among them.
+    pub fn scan_checked(&mut self, hashing: Fingerprinting) -> Result<Scan> {
         let mut src = LineSource::open(&self.path)?;
         match self.scan_from(&mut src, hashing) {
             // Corrupt compressed data often decodes into garbage before the checksum fails:
