@@ -8,7 +8,6 @@ use super::decisions;
 use super::spreadsheet::{self, RiskyFile};
 use crate::plan::{Plan, ServiceAction};
 use crate::rehearsal::rules::{Rule, RULES};
-use std::collections::HashMap;
 use std::fmt::Write;
 
 /// Rows per table on the page; the CSV files hold them all.
@@ -248,16 +247,26 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> S
 
     // The deleted rows come grouped by model, as the rehearsal chooses them: counted a run at a
     // time, one look-up a model rather than one a row (and right in any order).
-    let mut per_model: HashMap<&str, u64> = HashMap::new();
-    for run in plan.deleted.chunk_by(|a, b| a.model_id == b.model_id) {
-        *per_model.entry(run[0].model_id.as_deref().unwrap_or("NULL")).or_default() += run.len() as u64;
+    // Runs of one model_id put side by side by sorting, then added up; only the top 20 get a label
+    // (the labels share their prefix, so the model_ids order them as the labels would).
+    let mut runs: Vec<(&str, u64)> = plan
+        .deleted
+        .chunk_by(|a, b| a.model_id == b.model_id)
+        .map(|run| (run[0].model_id.as_deref().unwrap_or("NULL"), run.len() as u64))
+        .collect();
+    runs.sort_unstable_by_key(|&(model_id, _)| model_id);
+    let mut per_model: Vec<(&str, u64)> =
+        runs.chunk_by(|a, b| a.0 == b.0).map(|same| (same[0].0, same.iter().map(|(_, n)| n).sum())).collect();
+    let by_count = |a: &(&str, u64), b: &(&str, u64)| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0));
+    if per_model.len() > 20 {
+        per_model.select_nth_unstable_by(20, by_count);
+        per_model.truncate(20);
     }
-    let mut per_model: Vec<Bar> = per_model
+    per_model.sort_unstable_by(by_count);
+    let per_model: Vec<Bar> = per_model
         .into_iter()
         .map(|(model_id, count)| Bar { label: format!("model_id {model_id}"), count, unit: "versions deleted" })
         .collect();
-    per_model.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
-    per_model.truncate(20);
     out.push_str(&bars("chart-versions", "Versions deleted per model (top 20)", &per_model));
     let actions = [
         (ServiceAction::Repointed, "repointed: silently serves another version"),
