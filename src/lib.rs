@@ -15,6 +15,7 @@ pub mod import;
 pub mod input;
 #[cfg(feature = "engine")]
 pub mod loader;
+pub mod parallel;
 pub mod pg;
 pub mod pgtype;
 pub mod plan;

@@ -17,8 +17,6 @@ use crate::error::{Error, Result};
 use crate::plan::Plan;
 use spreadsheet::RiskyFile;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use tables::{in_batches, reports, Report};
 
 /// Writes every report of the run directory into `dir` (which exists and is empty).
@@ -49,27 +47,18 @@ fn write_loss_reports(plan: &Plan, dir: &Path, spreadsheet_safe: bool) -> Result
     let mut order: Vec<(usize, usize)> =
         reports(plan).iter().enumerate().map(|(at, report)| (at, report.len * report.header.len())).collect();
     order.sort_by_key(|&(_, work)| std::cmp::Reverse(work));
-    let next = AtomicUsize::new(0);
-    let done: Mutex<Vec<Option<Result<LossReport>>>> = Mutex::new(order.iter().map(|_| None).collect());
-    let work = || {
-        while let Some(&(at, _)) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let ((), mut written) = crate::parallel::share(
+        &order,
+        cores,
+        || (),
+        |&(at, _)| {
             let report = reports(plan).into_iter().nth(at).expect("a report at each position");
-            let written = write_loss_report(report, dir, spreadsheet_safe);
-            done.lock().expect("no worker panics holding the lock")[at] = Some(written);
-        }
-    };
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(order.len());
-    std::thread::scope(|scope| {
-        for _ in 1..workers {
-            scope.spawn(work);
-        }
-        work();
-    });
-    done.into_inner()
-        .expect("no worker panics holding the lock")
-        .into_iter()
-        .map(|w| w.expect("every report written"))
-        .collect()
+            (at, write_loss_report(report, dir, spreadsheet_safe))
+        },
+    );
+    written.sort_unstable_by_key(|&(at, _)| at);
+    written.into_iter().map(|(_, report)| report).collect()
 }
 
 /// One loss report's CSV file, and its sheets' data rows.

@@ -10,7 +10,6 @@ use {
     crate::error::{Error, Result},
     crate::plan::{HazardRow, Hazards},
     duckdb::Connection,
-    std::sync::atomic::{AtomicUsize, Ordering},
 };
 
 mod h01_semantic_order;
@@ -128,27 +127,14 @@ pub(crate) fn find(
             Find::Facts(find) => in_memory.push((place, find)),
         }
     }
-    let next = AtomicUsize::new(0);
-    let in_memory = || -> Result<Vec<(usize, Vec<HazardRow>)>> {
-        let mut rows = Vec::new();
-        while let Some(&(place, find)) = in_memory.get(next.fetch_add(1, Ordering::Relaxed)) {
-            rows.push((place, in_order(find(facts))?));
-        }
-        Ok(rows)
-    };
-    let (here, side) = std::thread::scope(|scope| {
-        let side = two_threads.then(|| scope.spawn(in_memory));
-        let here = workspace
-            .iter()
-            .map(|&(place, find)| Ok((place, in_order(find(facts, conn))?)))
-            .collect::<Result<Vec<_>>>()
-            .and_then(|mut here| {
-                here.extend(in_memory()?);
-                Ok(here)
-            });
-        (here, side.map(|side| side.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))))
-    });
-    for (place, rows) in here?.into_iter().chain(side.transpose()?.into_iter().flatten()) {
+    // The rules reading the workspace use its connection, here; the others are shared out.
+    let (here, elsewhere) = crate::parallel::share(
+        &in_memory,
+        if two_threads { 2 } else { 1 },
+        || workspace.iter().map(|&(place, find)| Ok((place, in_order(find(facts, conn))?))).collect::<Result<Vec<_>>>(),
+        |&(place, find)| Ok((place, in_order(find(facts))?)),
+    );
+    for (place, rows) in here?.into_iter().chain(elsewhere.into_iter().collect::<Result<Vec<_>>>()?) {
         found.0[place] = Some(rows);
     }
     Ok(())
