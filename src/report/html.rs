@@ -246,9 +246,9 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> S
     );
 
     // The deleted rows come grouped by model, as the rehearsal chooses them: counted a run at a
-    // time, one look-up a model rather than one a row (and right in any order).
-    // Runs of one model_id put side by side by sorting, then added up; only the top 20 get a label
-    // (the labels share their prefix, so the model_ids order them as the labels would).
+    // time, the runs of one model_id brought together by sorting (right in any order), and only
+    // the top 20 labelled (the labels share their prefix: the model_ids order them as the labels
+    // would).
     let mut runs: Vec<(&str, u64)> = plan
         .deleted
         .chunk_by(|a, b| a.model_id == b.model_id)
