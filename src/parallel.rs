@@ -1,7 +1,19 @@
-//! Jobs shared out among threads: each thread takes the next job nobody took yet, so that one
-//! long job leaves the short ones to the other threads.
+//! Work on several threads: two jobs side by side (`beside`), or jobs shared out among threads,
+//! each taking the next job nobody took yet, so that one long job leaves the short ones to the
+//! other threads (`share`).
 
+use crate::error::Result;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Runs `job` on another thread while `main` runs here; of two failures, `job`'s is returned.
+pub fn beside<A: Send, B>(job: impl FnOnce() -> Result<A> + Send, main: impl FnOnce() -> Result<B>) -> Result<(A, B)> {
+    std::thread::scope(|scope| {
+        let side = scope.spawn(job);
+        let main = main();
+        let side = side.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        Ok((side?, main?))
+    })
+}
 
 /// Runs `work` on every job on `threads` threads, this one among them; this thread runs `first`
 /// before it takes any job. Returns what `first` returned, and the jobs' results in their order.
@@ -21,7 +33,7 @@ pub fn share<J: Sync, R: Send, F>(
         }
     };
     let (first, mut done) = std::thread::scope(|scope| {
-        let others: Vec<_> = (1..threads.min(jobs.len()).max(1)).map(|_| scope.spawn(take)).collect();
+        let others: Vec<_> = (1..threads.min(jobs.len())).map(|_| scope.spawn(take)).collect();
         let first = first();
         let mut done = take();
         for other in others {
@@ -39,6 +51,19 @@ mod tests {
     use std::collections::HashSet;
     use std::sync::Mutex;
     use std::thread::ThreadId;
+
+    #[test]
+    fn beside_runs_both_and_of_two_failures_returns_the_jobs() {
+        let here = std::thread::current().id();
+        let (elsewhere, main_here) =
+            beside(|| Ok(std::thread::current().id() != here), || Ok(std::thread::current().id() == here)).unwrap();
+        assert!(elsewhere && main_here);
+        let failed = |what: &str| Err::<(), _>(crate::Error::Internal(what.into()));
+        let error = beside(|| failed("job"), || failed("main")).err().unwrap().to_string();
+        assert!(error.contains("job") && !error.contains("main"), "{error}");
+        let error = beside(|| Ok(()), || failed("main")).err().unwrap().to_string();
+        assert!(error.contains("main"), "{error}");
+    }
 
     #[test]
     fn every_job_runs_once_and_the_results_come_in_the_jobs_order() {

@@ -13,6 +13,7 @@ use super::{arrow_columns, fk_violations, keepers, rules, steps};
 use crate::catalog::objects::{shown, ColumnOf, Event, InsteadRule, ObjectKind};
 use crate::catalog::{quote_ident, Catalog, Table, TableName};
 use crate::error::{Error, Result};
+use crate::parallel::beside;
 use crate::pgtype::DuckType;
 use crate::plan::*;
 use crate::spec::{rehearse_backup, Spec};
@@ -417,16 +418,6 @@ fn side_by_side<A: Send, B>(
 ) -> Result<(A, B)> {
     let second = conn.try_clone()?;
     beside(move || job(&second), main)
-}
-
-/// Runs `job` on another thread while `main` runs here.
-fn beside<A: Send, B>(job: impl FnOnce() -> Result<A> + Send, main: impl FnOnce() -> Result<B>) -> Result<(A, B)> {
-    std::thread::scope(|scope| {
-        let side = scope.spawn(job);
-        let main = main();
-        let side = side.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        Ok((side?, main?))
-    })
 }
 
 /// Rows deleted per table with partitions or inheritance children, its descendants' included.

@@ -27,13 +27,9 @@ pub fn write_all(plan: &Plan, dir: &Path, csv_spreadsheet_safe: bool) -> Result<
     let (mut risky, sheets): (Vec<RiskyFile>, Vec<xlsx::Sheets>) =
         write_loss_reports(plan, dir, csv_spreadsheet_safe)?.into_iter().unzip();
     risky.retain(|file| file.rows > 0);
-    // report.xlsx is put together while the other reports are written.
-    std::thread::scope(|scope| {
-        let spreadsheet = scope.spawn(|| xlsx::write(plan, &dir.join("report.xlsx"), sheets));
-        let others = write_text_reports(plan, dir, csv_spreadsheet_safe, &risky);
-        let spreadsheet = spreadsheet.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        others.and(spreadsheet)
-    })
+    // report.xlsx is put together while the other reports are written (their failure first).
+    let others = || write_text_reports(plan, dir, csv_spreadsheet_safe, &risky);
+    crate::parallel::beside(others, || xlsx::write(plan, &dir.join("report.xlsx"), sheets)).map(|((), ())| ())
 }
 
 /// A loss report written: the fields of its CSV file a spreadsheet would evaluate, its sheets.
