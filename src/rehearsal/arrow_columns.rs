@@ -2,8 +2,8 @@
 //! instead of converting every value through a row accessor.
 
 use crate::error::{Error, Result};
-use duckdb::arrow::array::{Array, AsArray, BooleanArray, Int64Array, StringArray};
-use duckdb::arrow::datatypes::Int64Type;
+use duckdb::arrow::array::{Array, AsArray, BooleanArray, Decimal128Array, Int64Array, StringArray};
+use duckdb::arrow::datatypes::{Decimal128Type, Int64Type};
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::Connection;
 
@@ -33,6 +33,18 @@ pub fn texts(batch: &RecordBatch, index: usize) -> Result<&StringArray> {
 /// A BIGINT column.
 pub fn integers(batch: &RecordBatch, index: usize) -> Result<&Int64Array> {
     batch.column(index).as_primitive_opt::<Int64Type>().ok_or_else(|| unexpected(batch, index, "BIGINT"))
+}
+
+/// A column of `md5_number`: DuckDB hands its UHUGEINT over as a 128-bit decimal with the same
+/// bits.
+pub fn md5_numbers(batch: &RecordBatch, index: usize) -> Result<&Decimal128Array> {
+    batch.column(index).as_primitive_opt::<Decimal128Type>().ok_or_else(|| unexpected(batch, index, "md5_number"))
+}
+
+/// Row `row` of an `md5_number` column as the md5 digest's bytes (the number's, least
+/// significant first), NULL as `None`.
+pub fn md5_digest(column: &Decimal128Array, row: usize) -> Option<[u8; 16]> {
+    column.is_valid(row).then(|| column.value(row).to_le_bytes())
 }
 
 /// A BOOLEAN column.

@@ -184,7 +184,7 @@ fn every_shared_builder_means_the_same_in_duckdb_and_postgres() {
         for (relation, columns) in &fingerprinted {
             let (rows, digest) = fingerprint::digest(workspace.connection(), relation, columns, &columns[..1])
                 .unwrap_or_else(|e| panic!("{}: the streamed fingerprint of {relation}: {e}", case.title));
-            let duck_sql = sql::fingerprint_rows(relation, columns, &columns[..1], Dialect::DuckDb);
+            let duck_sql = sql::fingerprint_rows(relation, columns, &columns[..1]);
             let pg_sql = sql::fingerprint(relation, columns, &columns[..1]);
             let streamed = vec![vec![Some(rows.to_string()), Some(digest)]];
             compare(&format!("fingerprint of {relation}"), streamed, &duck_sql, &pg_sql);
