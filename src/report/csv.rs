@@ -2,6 +2,7 @@
 //! apart: a NULL is an empty unquoted field, an empty string is `""`. Text with commas, quotes,
 //! tabs, newlines or backslashes round-trips.
 
+use super::bytes::{find, holds};
 use super::spreadsheet::{would_evaluate, RiskyFile};
 use super::tables::{Report, Row};
 use crate::error::{Error, Result};
@@ -12,10 +13,24 @@ use std::path::{Path, PathBuf};
 /// Whether a field needs quotes: empty (to tell it from NULL), or holding a separator, a quote, a
 /// line break, or whitespace at either end.
 fn needs_quotes(text: &str) -> bool {
-    text.is_empty()
-        || text.bytes().any(|b| QUOTED[usize::from(b)])
-        || text.starts_with(char::is_whitespace)
-        || text.ends_with(char::is_whitespace)
+    let in_word = |word| holds(word, b',') | holds(word, b'"') | holds(word, b'\n') | holds(word, b'\r') != 0;
+    text.is_empty() || find(text.as_bytes(), &QUOTED, in_word).is_some() || space_at_either_end(text)
+}
+
+/// Whether `text` starts or ends with whitespace as `char::is_whitespace` has it: looked up on
+/// the byte where that is an ASCII character, decoded only where it is not.
+fn space_at_either_end(text: &str) -> bool {
+    let ascii_space = |byte: u8| matches!(byte, b'\t'..=b'\r' | b' ');
+    let bytes = text.as_bytes();
+    let starts = match bytes.first() {
+        Some(&byte) if byte.is_ascii() => ascii_space(byte),
+        _ => text.starts_with(char::is_whitespace),
+    };
+    let ends = match bytes.last() {
+        Some(&byte) if byte.is_ascii() => ascii_space(byte),
+        _ => text.ends_with(char::is_whitespace),
+    };
+    starts || ends
 }
 
 /// The bytes a field is quoted for, as a table: a look-up a byte.
@@ -34,12 +49,14 @@ fn push_field(out: &mut Vec<u8>, value: Option<&str>) {
         None => {}
         Some(text) if needs_quotes(text) => {
             out.push(b'"');
-            let mut pieces = text.split('"');
-            out.extend_from_slice(pieces.next().unwrap_or("").as_bytes());
-            for piece in pieces {
-                out.extend_from_slice(b"\"\"");
-                out.extend_from_slice(piece.as_bytes());
+            let mut rest = text.as_bytes();
+            // Each quote doubled: copied with what comes before it, then once more.
+            while let Some(quote) = memchr::memchr(b'"', rest) {
+                out.extend_from_slice(&rest[..=quote]);
+                out.push(b'"');
+                rest = &rest[quote + 1..];
             }
+            out.extend_from_slice(rest);
             out.push(b'"');
         }
         Some(text) => out.extend_from_slice(text.as_bytes()),
@@ -140,9 +157,28 @@ mod tests {
             (Some("line\nbreak"), "\"line\nbreak\""),
             (Some(" padded"), "\" padded\""),
             (Some("back\\slash\ttab"), "back\\slash\ttab"),
+            (
+                Some("a long field, with a comma past its first words"),
+                "\"a long field, with a comma past its first words\"",
+            ),
+            (Some("\"\"quotes\" at \"either\" end\""), "\"\"\"\"\"quotes\"\" at \"\"either\"\" end\"\"\""),
+            (Some("trailing tab\t"), "\"trailing tab\t\""),
+            (Some("\u{A0}no-break space"), "\"\u{A0}no-break space\""),
+            (Some("ideographic space\u{3000}"), "\"ideographic space\u{3000}\""),
+            (Some("é inside é"), "é inside é"),
         ];
         for (value, expected) in cases {
             assert_eq!(field(value), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn whitespace_at_either_end_is_what_char_is_whitespace_says() {
+        for c in (0..=0x3000).filter_map(char::from_u32) {
+            for text in [format!("{c}x"), format!("x{c}"), c.to_string()] {
+                let expected = text.starts_with(char::is_whitespace) || text.ends_with(char::is_whitespace);
+                assert_eq!(space_at_either_end(&text), expected, "{text:?}");
+            }
         }
     }
 

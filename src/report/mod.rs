@@ -1,6 +1,7 @@
 //! Renders the plan for people and machines: `summary.json`, `report.md`, `report.html`,
 //! `report.xlsx` and the CSV loss reports of ROLLBACK.md §6. Rendering only: nothing here decides anything.
 
+mod bytes;
 pub mod csv;
 pub mod decisions;
 pub mod html;
