@@ -3,6 +3,7 @@
 //! its per-cell allocations, format look-ups and row maps. A row without a stored cell (every field
 //! an empty string) is left out, as rust_xlsxwriter leaves it out.
 
+use super::bytes::{below, find, holds};
 use super::tables::{Row, Value};
 
 /// Text of one cell, in UTF-16 code units: Excel's limit.
@@ -132,19 +133,23 @@ const ATTENTION: [bool; 256] = {
 /// `_xHHHH_`, and a literal `_xHHHH_` with its underscore escaped.
 fn escape(text: &str, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
-    // Most text has nothing to escape: a table look-up a byte, then one copy.
-    let Some(first) = bytes.iter().position(|b| ATTENTION[usize::from(*b)]) else {
-        out.extend_from_slice(bytes);
-        return;
+    // Bytes below 0x20 stand for the control characters (tab and line feed among them: the table
+    // tells them apart).
+    let in_word = |word| {
+        below(word, 0x20)
+            | holds(word, b'&')
+            | holds(word, b'<')
+            | holds(word, b'>')
+            | holds(word, b'_')
+            | holds(word, 0xEF)
+            != 0
     };
+    // Most text has nothing to escape: found a word at a time, then one copy.
     let mut copied = 0;
-    let mut at = first;
-    while at < bytes.len() {
+    let mut at = 0;
+    while let Some(found) = find(&bytes[at..], &ATTENTION, in_word) {
+        at += found;
         let byte = bytes[at];
-        if !ATTENTION[usize::from(byte)] {
-            at += 1;
-            continue;
-        }
         let (replacement, width): (&[u8], usize) = match byte {
             b'&' => (b"&amp;", 1),
             b'<' => (b"&lt;", 1),
@@ -190,6 +195,18 @@ mod tests {
         assert_eq!(escaped("\u{1}\u{1F}"), "_x0001__x001F_");
         assert_eq!(escaped("_x0041_ and _x00G1_ and _x004"), "_x005F_x0041_ and _x00G1_ and _x004");
         assert_eq!(escaped("\u{FFFE}\u{FFFF}\u{FFFD}é"), "_xFFFE__xFFFF_\u{FFFD}é");
+        assert_eq!(
+            escaped("a text longer than a word or two, with nothing to escape"),
+            "a text longer than a word or two, with nothing to escape"
+        );
+        assert_eq!(
+            escaped("words before each: x<y, a&b, then _x0041_ past them"),
+            "words before each: x&lt;y, a&amp;b, then _x005F_x0041_ past them"
+        );
+        assert_eq!(
+            escaped("escaped at the very end of a long text_x00FF_"),
+            "escaped at the very end of a long text_x005F_x00FF_"
+        );
     }
 
     #[test]
