@@ -27,17 +27,19 @@ pub fn fit(text: &str) -> &str {
 
 /// Writes data rows into `out`.
 pub struct Rows {
-    /// Column letters: `A`, `B`, …
-    columns: Vec<String>,
-    /// The style index of a NULL cell (shaded grey).
-    null_style: String,
+    /// Each column's cell up to its row number (`<c r="A`, `<c r="B"`, …): one copy a cell.
+    cell_starts: Vec<String>,
+    /// The end of a NULL cell, with its style (shaded grey).
+    null_end: String,
     pub out: Vec<u8>,
 }
 
 impl Rows {
     pub fn new(columns: usize, null_style: u32) -> Rows {
-        let columns = (0..columns).map(|c| rust_xlsxwriter::utility::column_number_to_name(c as u16)).collect();
-        Rows { columns, null_style: null_style.to_string(), out: Vec::with_capacity(1 << 17) }
+        let cell_starts = (0..columns)
+            .map(|c| format!("<c r=\"{}", rust_xlsxwriter::utility::column_number_to_name(c as u16)))
+            .collect();
+        Rows { cell_starts, null_end: format!("\" s=\"{null_style}\"/>"), out: Vec::with_capacity(1 << 17) }
     }
 
     /// Rows numbered from `first` (1-based, the header is row 1). The texts' first bytes are read
@@ -72,15 +74,10 @@ impl Rows {
                 out.extend_from_slice(number_text);
                 out.extend_from_slice(b"\">");
             }
-            out.extend_from_slice(b"<c r=\"");
-            out.extend_from_slice(self.columns[column].as_bytes());
+            out.extend_from_slice(self.cell_starts[column].as_bytes());
             out.extend_from_slice(number_text);
             match value {
-                Value::Text(None) | Value::Bool(None) => {
-                    out.extend_from_slice(b"\" s=\"");
-                    out.extend_from_slice(self.null_style.as_bytes());
-                    out.extend_from_slice(b"\"/>");
-                }
+                Value::Text(None) | Value::Bool(None) => out.extend_from_slice(self.null_end.as_bytes()),
                 Value::Bool(Some(true)) => out.extend_from_slice(b"\" t=\"b\"><v>1</v></c>"),
                 Value::Bool(Some(false)) => out.extend_from_slice(b"\" t=\"b\"><v>0</v></c>"),
                 Value::Text(Some(text)) => {
