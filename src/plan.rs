@@ -159,8 +159,8 @@ impl Hazards {
         &self.by_code[code as usize]
     }
 
-    /// Every row, in code order.
-    pub fn iter(&self) -> impl Iterator<Item = &HazardRow> {
+    /// Every row, in code order (cloned, the loss report's writer reads ahead in it).
+    pub fn iter(&self) -> impl Iterator<Item = &HazardRow> + Clone {
         self.by_code.iter().flatten()
     }
 }

@@ -235,7 +235,7 @@ pub fn reports(plan: &Plan) -> [Report<'_>; 6] {
             file: "hazards.csv",
             header: &["code", "table", "key", "detail"],
             rows: fetched_ahead(
-                HazardCode::ALL.iter().flat_map(|code| plan.hazards.of(*code)),
+                plan.hazards.iter(),
                 |h| [Some(&h.key), Some(&h.detail)],
                 |h| Row::new([some(h.code.as_str()), some(plan.hazards.table(h)), some(&h.key), some(&h.detail)]),
             ),
