@@ -304,8 +304,17 @@ fn terminator_end(text: &[u8]) -> Option<usize> {
     ends_at(0).or_else(|| memchr::memmem::find_iter(text, b"\n\\.").find_map(|i| ends_at(i + 1)))
 }
 
+/// `bytes` in lowercase hex, as sha256sum and `md5()` (in both engines) spell a digest.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut text = Vec::with_capacity(2 * bytes.len());
+    push_hex(&mut text, bytes);
+    String::from_utf8(text).expect("hex digits are ASCII")
+}
+
+/// `bytes` in lowercase hex, appended to `text`.
+pub fn push_hex(text: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    text.extend(bytes.iter().flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]]));
 }
 
 /// Strips the line terminator (`\n` or `\r\n`).

@@ -5,7 +5,7 @@
 
 use super::arrow_columns;
 use crate::error::Result;
-use crate::input::source::hex;
+use crate::input::source::{hex, push_hex};
 use crate::sql::{self, Col};
 use duckdb::arrow::array::Decimal128Array;
 use duckdb::Connection;
@@ -41,12 +41,6 @@ pub fn digest(conn: &Connection, relation: &str, columns: &[Col], order_by: &[Co
         hasher.update(&text);
     }
     Ok((rows, if rows == 0 { String::new() } else { hex(&hasher.finalize()) }))
-}
-
-/// `bytes` in lowercase hex, as `md5()` spells a digest in both engines.
-fn push_hex(text: &mut Vec<u8>, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    text.extend(bytes.iter().flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]]));
 }
 
 #[cfg(test)]
