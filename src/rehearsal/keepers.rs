@@ -104,16 +104,21 @@ const BY_ID: &str = "id_order IS NOT NULL, id_order, rid";
 /// then version DESC in the collation with NULL first; then the smaller id. Both end on the
 /// rowid, as the stable sort they replace did. Groups are numbered (`gid`) in model_id order,
 /// NULL first, once. Each keeper is the least of its order's key (an aggregate per group, which
-/// costs a hash table instead of a sort of every row), and so are the alternative collations'
-/// keepers; only the rows tied with a keeper are ordered, by a window over them alone. A
-/// keeper's position is 1, a tied row's its place among the tied rows after it, any other
-/// row's the greatest integer.
+/// costs a hash table instead of a sort of every row); only the rows tied with a keeper are
+/// ordered, by a window over them alone. A keeper's position is 1, a tied row's its place among
+/// the tied rows after it, any other row's the greatest integer. An alternative collation would
+/// keep another row exactly when some row of the group comes before legacy's keeper in its
+/// order without the id (`alternative_key`): rows level there hold the same version text, so
+/// the id ranks them as it does in legacy's own order.
 fn keeper_query(models: &str, collators: usize) -> String {
     let collated: String = (0..collators).map(|i| format!(", v.collated{i}")).collect();
     let legacy_key = |i: usize| format!("(NOT exact, collated{i} IS NOT NULL, -coalesce(collated{i}, 0), {BY_ID})");
     let alternatives: String =
-        (1..collators).map(|i| format!(", arg_min(rid, {}) AS alternative{i}", legacy_key(i))).collect();
-    let sensitive: Vec<String> = (1..collators).map(|i| format!("alternative{i} <> legacy.rid")).collect();
+        (1..collators).map(|i| format!(", min({}) AS least_alternative{i}", alternative_key(i))).collect();
+    let legacy_alternatives: String =
+        (1..collators).map(|i| format!(", 'alternative{i}': {}", alternative_key(i))).collect();
+    let sensitive: Vec<String> =
+        (1..collators).map(|i| format!("legacy.alternative{i} > least_alternative{i}")).collect();
     let sensitive = if sensitive.is_empty() { "false".to_string() } else { sensitive.join(" OR ") };
     format!(
         "CREATE OR REPLACE TEMP TABLE {KEEPERS} AS
@@ -137,7 +142,8 @@ fn keeper_query(models: &str, collators: usize) -> String {
                     arg_min({{'rid': rid, 'semantic': semantic}},
                             (NOT parsed, no_version, semantic, created_at IS NULL, coalesce(created_at, 0), {BY_ID}))
                         AS first_keeper,
-                    arg_min({{'rid': rid, 'exact': exact, 'collated': collated0}}, {legacy_key0}) AS legacy{alternatives}
+                    arg_min({{'rid': rid, 'exact': exact, 'collated': collated0{legacy_alternatives}}}, {legacy_key0})
+                        AS legacy{alternatives}
              FROM ranked GROUP BY gid),
          per_group AS (
              SELECT gid, latest, CASE WHEN latest THEN loose_parsed ELSE some_parsed END AS any_parsed,
@@ -170,6 +176,13 @@ fn keeper_query(models: &str, collators: usize) -> String {
         legacy_key0 = legacy_key(0),
         LAST = i64::MAX,
     )
+}
+
+/// Collator `i`'s legacy order without the id as one integer, least first: exactly 'active'
+/// first, then NULL versions, then the greatest rank (ranks are below 2^32: one per distinct
+/// text, as the collators break ties by bytes).
+fn alternative_key(i: usize) -> String {
+    format!("(NOT exact)::BIGINT * {} + ({} - coalesce(collated{i}, {}))", 1i64 << 34, 1i64 << 33, 1i64 << 32)
 }
 
 /// The models rows' places in their groups, by rid, and where the grouped rows go.
@@ -518,6 +531,25 @@ pub(crate) mod tests {
         let shared = |a: &Option<Shared>, b: &Option<Shared>| Shared::ptr_eq(a.as_ref().unwrap(), b.as_ref().unwrap());
         assert!(shared(&first.row.model_id, &second.row.model_id));
         assert!(shared(&first.row.status, &second.row.status));
+    }
+
+    #[test]
+    fn collations_that_agree_on_the_keeper_are_not_flagged() {
+        let silent = keeper_collation::resolve(None, &version_column(), None).unwrap();
+        let sensitive = |rows: &[ModelRow]| choose_rows(rows, &silent).1[0].collation_sensitive;
+        let active = |rid: usize, id: &str, version: Option<&str>| {
+            row(rid, id, version.map(Into::into), Some("active".into()), None)
+        };
+        // The same version text twice, greater in every collation: the id decides.
+        assert!(!sensitive(&[active(0, "b", Some("2.0")), active(1, "a", Some("2.0")), active(2, "c", Some("1.0"))]));
+        // A NULL version comes first in every collation.
+        assert!(!sensitive(&[active(0, "b", Some("1.0_rc")), active(1, "a", None), active(2, "c", Some("1.0.1"))]));
+        // Exactly 'active' comes first in every collation.
+        let mut inactive = active(1, "a", Some("1.0.1"));
+        inactive.row.status = Some("archived".into());
+        assert!(!sensitive(&[active(0, "b", Some("1.0_rc")), inactive.clone()]));
+        // Only the versions' order tells the keepers apart.
+        assert!(sensitive(&[active(0, "b", Some("1.0_rc")), active(1, "a", Some("1.0.1"))]));
     }
 
     #[test]
