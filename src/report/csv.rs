@@ -2,7 +2,7 @@
 //! apart: a NULL is an empty unquoted field, an empty string is `""`. Text with commas, quotes,
 //! tabs, newlines or backslashes round-trips.
 
-use super::bytes::{find, holds};
+use super::bytes::{find, holds, Block};
 use super::spreadsheet::{would_evaluate, RiskyFile};
 use super::tables::{Report, Row};
 use crate::error::{Error, Result};
@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 /// line break, or whitespace at either end.
 fn needs_quotes(text: &str) -> bool {
     let in_word = |word| holds(word, b',') | holds(word, b'"') | holds(word, b'\n') | holds(word, b'\r') != 0;
-    text.is_empty() || find(text.as_bytes(), &QUOTED, in_word).is_some() || space_at_either_end(text)
+    let in_block = |block: Block| block.holds(b',') | block.holds(b'"') | block.holds(b'\n') | block.holds(b'\r');
+    text.is_empty() || find(text.as_bytes(), &QUOTED, in_word, in_block).is_some() || space_at_either_end(text)
 }
 
 /// Whether `text` starts or ends with whitespace as `char::is_whitespace` has it: looked up on

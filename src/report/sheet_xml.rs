@@ -3,7 +3,7 @@
 //! its per-cell allocations, format look-ups and row maps. A row without a stored cell (every field
 //! an empty string) is left out, as rust_xlsxwriter leaves it out.
 
-use super::bytes::{below, find, holds};
+use super::bytes::{below, find, holds, Block};
 use super::tables::{Row, Value};
 
 /// Text of one cell, in UTF-16 code units: Excel's limit.
@@ -132,10 +132,18 @@ fn escape(text: &str, out: &mut Vec<u8>) {
             | holds(word, 0xEF)
             != 0
     };
-    // Most text has nothing to escape: found a word at a time, then one copy.
+    let in_block = |block: Block| {
+        block.below(0x20)
+            | block.holds(b'&')
+            | block.holds(b'<')
+            | block.holds(b'>')
+            | block.holds(b'_')
+            | block.holds(0xEF)
+    };
+    // Most text has nothing to escape: found a block or a word at a time, then one copy.
     let mut copied = 0;
     let mut at = 0;
-    while let Some(found) = find(&bytes[at..], &ATTENTION, in_word) {
+    while let Some(found) = find(&bytes[at..], &ATTENTION, in_word, in_block) {
         at += found;
         let byte = bytes[at];
         let (replacement, width): (&[u8], usize) = match byte {
