@@ -233,7 +233,9 @@ impl Workspace {
 
     /// Records provenance, the catalog and what was loaded.
     pub fn record(&self, input: &Path, scan: &Scan, stats: &[TableStat]) -> Result<()> {
-        let conn = &self.conn;
+        // One transaction: each insert on its own would commit, and sync DuckDB's log, per row.
+        let transaction = self.conn.unchecked_transaction()?;
+        let conn: &Connection = &transaction;
         let provenance = [
             ("input_path", input.display().to_string()),
             ("format", scan.format.name().to_string()),
@@ -321,7 +323,7 @@ impl Workspace {
         for (position, note) in scan.notes.iter().enumerate() {
             stmt.execute(params![position as i64, note])?;
         }
-        Ok(())
+        Ok(transaction.commit()?)
     }
 
     /// Reads back the catalog recorded at import.
