@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks to build and test rehearse: libclang (bindgen for
-# pg_query), a C/C++ toolchain (bundled DuckDB), nasm and autotools (ISA-L, bundled), PostgreSQL
-# server binaries (tests, validate), python3 (fixture generator) and, for the tests, Chromium
-# (report.html rendered headless).
+# pg_query), a C/C++ toolchain and make (bundled DuckDB; jemalloc, configured and made from its
+# crate's source), nasm and autotools (ISA-L, bundled), PostgreSQL server binaries (tests,
+# validate), python3 (fixture generator) and, for the tests, Chromium (report.html rendered
+# headless).
 # Installs nothing that is already there.
 #
 #   scripts/setup.sh              what building and running needs

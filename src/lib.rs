@@ -33,3 +33,9 @@ pub mod validate;
 pub mod workspace;
 
 pub use error::{Error, Result};
+
+/// jemalloc serves the whole process: unprefixed, it replaces malloc and free, which DuckDB's
+/// C++ allocates through as well.
+#[cfg(feature = "engine")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
