@@ -4,27 +4,24 @@
 //! time (the word test, eight bytes at a time, still a tenth of the loss reports' CPU time).
 
 /// `byte` in each of a word's eight bytes.
-pub const fn repeated(byte: u8) -> u64 {
+const fn repeated(byte: u8) -> u64 {
     u64::from_ne_bytes([byte; 8])
 }
 
 /// Non-zero when a byte of `word` is below `limit` (at most 0x80). Exact for the word as a whole
 /// (a borrow only runs on from a byte that is below it), not byte by byte.
-pub fn below(word: u64, limit: u8) -> u64 {
+fn below(word: u64, limit: u8) -> u64 {
     word.wrapping_sub(repeated(limit)) & !word & repeated(0x80)
 }
 
 /// Non-zero when a byte of `word` is `byte`.
-pub fn holds(word: u64, byte: u8) -> u64 {
+fn holds(word: u64, byte: u8) -> u64 {
     below(word ^ repeated(byte), 1)
 }
 
 /// Sixteen bytes of a text, compared at once (SSE2, which every x86_64 has).
 #[derive(Clone, Copy)]
-pub struct Block(
-    #[cfg(target_arch = "x86_64")] std::arch::x86_64::__m128i,
-    #[cfg(not(target_arch = "x86_64"))] [u8; 16],
-);
+struct Block(#[cfg(target_arch = "x86_64")] std::arch::x86_64::__m128i, #[cfg(not(target_arch = "x86_64"))] [u8; 16]);
 
 #[cfg(target_arch = "x86_64")]
 impl Block {
@@ -34,14 +31,14 @@ impl Block {
     }
 
     /// A bit for each of the block's bytes (the lowest for its first) that is `byte`.
-    pub fn holds(self, byte: u8) -> u32 {
+    fn holds(self, byte: u8) -> u32 {
         use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_movemask_epi8, _mm_set1_epi8};
         // SAFETY: SSE2 is part of x86_64.
         unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(self.0, _mm_set1_epi8(byte as i8))) as u32 }
     }
 
     /// A bit for each of the block's bytes (the lowest for its first) below `limit` (above 0).
-    pub fn below(self, limit: u8) -> u32 {
+    fn below(self, limit: u8) -> u32 {
         use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_set1_epi8};
         // SAFETY: SSE2 is part of x86_64.
         unsafe {
@@ -62,83 +59,114 @@ impl Block {
         self.0.iter().enumerate().map(|(at, &byte)| u32::from(test(byte)) << at).sum()
     }
 
-    pub fn holds(self, byte: u8) -> u32 {
+    fn holds(self, byte: u8) -> u32 {
         self.mask(|b| b == byte)
     }
 
-    pub fn below(self, limit: u8) -> u32 {
+    fn below(self, limit: u8) -> u32 {
         self.mask(|b| b < limit)
     }
 }
 
-/// Where the first byte of `bytes` that `table` marks is. `in_block` tells, for a block of them,
-/// which bytes may be one, and `in_word` whether a word may hold one (both may say so of more
-/// bytes than `table` marks, never of fewer): only those bytes are looked up in the table. Text
-/// of sixteen bytes or more is read a block at a time, its last block overlapping the one before.
-#[inline]
-pub fn find(
-    bytes: &[u8],
-    table: &[bool; 256],
-    in_word: impl Fn(u64) -> bool,
-    in_block: impl Fn(Block) -> u32,
-) -> Option<usize> {
-    // The first byte the table marks among those `candidates` has bits for, from `start` on.
-    let marked_among = |mut candidates: u32, start: usize| {
-        while candidates != 0 {
-            let at = start + candidates.trailing_zeros() as usize;
-            if table[usize::from(bytes[at])] {
-                return Some(at);
-            }
-            candidates &= candidates - 1;
+/// The bytes a writer looks for: a few `named` ones and those below `below` (0 for none),
+/// apart from the `spared`. One description gives the block and word tests, which may say yes
+/// for a spared byte, and the table, which tells it apart.
+pub struct ByteSet {
+    named: &'static [u8],
+    below: u8,
+    table: [bool; 256],
+}
+
+impl ByteSet {
+    pub const fn new(named: &'static [u8], below: u8, spared: &'static [u8]) -> ByteSet {
+        let mut table = [false; 256];
+        let mut byte = 0;
+        while byte < below {
+            table[byte as usize] = true;
+            byte += 1;
         }
-        None
-    };
-    let block_at = |start: usize| Block::load(bytes[start..start + 16].try_into().expect("sixteen bytes"));
-    if bytes.len() >= 16 {
-        let whole = bytes.len() / 16 * 16;
-        for start in (0..whole).step_by(16) {
-            if let Some(found) = marked_among(in_block(block_at(start)), start) {
-                return Some(found);
-            }
+        let mut at = 0;
+        while at < named.len() {
+            table[named[at] as usize] = true;
+            at += 1;
         }
-        if whole == bytes.len() {
-            return None;
+        let mut at = 0;
+        while at < spared.len() {
+            table[spared[at] as usize] = false;
+            at += 1;
         }
-        // The last sixteen bytes, without those the blocks before had.
-        let start = bytes.len() - 16;
-        let seen = whole - start;
-        return marked_among(in_block(block_at(start)) >> seen << seen, start);
+        ByteSet { named, below, table }
     }
-    let marked = |piece: &[u8]| piece.iter().position(|&b| table[usize::from(b)]);
-    let mut words = bytes.chunks_exact(8);
-    for (at, word) in (0..).step_by(8).zip(&mut words) {
-        if in_word(u64::from_ne_bytes(word.try_into().expect("eight bytes"))) {
-            if let Some(found) = marked(word) {
-                return Some(at + found);
+
+    /// Whether a byte of `word` may be one of the set.
+    #[inline(always)]
+    fn in_word(&self, word: u64) -> bool {
+        self.named.iter().fold(below(word, self.below), |found, &byte| found | holds(word, byte)) != 0
+    }
+
+    /// A bit for each of `block`'s bytes that may be one of the set.
+    #[inline(always)]
+    fn in_block(&self, block: Block) -> u32 {
+        let low = if self.below > 0 { block.below(self.below) } else { 0 };
+        self.named.iter().fold(low, |found, &byte| found | block.holds(byte))
+    }
+
+    /// Where the first byte of `bytes` in the set is. Text of sixteen bytes or more is read a
+    /// block at a time, its last block overlapping the one before; shorter text a word at a time.
+    /// Only the bytes a block or word test picks are looked up in the table.
+    #[inline(always)]
+    pub fn find(&self, bytes: &[u8]) -> Option<usize> {
+        // The first byte of the set among those `candidates` has bits for, from `start` on.
+        let marked_among = |mut candidates: u32, start: usize| {
+            while candidates != 0 {
+                let at = start + candidates.trailing_zeros() as usize;
+                if self.table[usize::from(bytes[at])] {
+                    return Some(at);
+                }
+                candidates &= candidates - 1;
+            }
+            None
+        };
+        let block_at = |start: usize| Block::load(bytes[start..start + 16].try_into().expect("sixteen bytes"));
+        if bytes.len() >= 16 {
+            let whole = bytes.len() / 16 * 16;
+            for start in (0..whole).step_by(16) {
+                if let Some(found) = marked_among(self.in_block(block_at(start)), start) {
+                    return Some(found);
+                }
+            }
+            if whole == bytes.len() {
+                return None;
+            }
+            // The last sixteen bytes, without those the blocks before had.
+            let start = bytes.len() - 16;
+            let seen = whole - start;
+            return marked_among(self.in_block(block_at(start)) >> seen << seen, start);
+        }
+        let marked = |piece: &[u8]| piece.iter().position(|&b| self.table[usize::from(b)]);
+        let mut words = bytes.chunks_exact(8);
+        for (at, word) in (0..).step_by(8).zip(&mut words) {
+            if self.in_word(u64::from_ne_bytes(word.try_into().expect("eight bytes"))) {
+                if let Some(found) = marked(word) {
+                    return Some(at + found);
+                }
             }
         }
+        let tail = words.remainder();
+        marked(tail).map(|found| bytes.len() - tail.len() + found)
     }
-    let tail = words.remainder();
-    marked(tail).map(|found| bytes.len() - tail.len() + found)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// `,`, `"` and bytes below a tab, found by the word and block tests, or (the tab) by the
-    /// table alone.
+    /// `,`, `"` and the bytes up to a tab but 2 to 7, which the word and block tests pick and
+    /// the table spares.
+    const SET: ByteSet = ByteSet::new(b",\"", b'\t' + 1, &[2, 3, 4, 5, 6, 7]);
+
     fn first(bytes: &[u8]) -> Option<usize> {
-        let mut table = [false; 256];
-        for byte in [b',', b'"', 0, 1, 8, b'\t'] {
-            table[usize::from(byte)] = true;
-        }
-        find(
-            bytes,
-            &table,
-            |word| holds(word, b',') | holds(word, b'"') | below(word, b'\t' + 1) != 0,
-            |block| block.holds(b',') | block.holds(b'"') | block.below(b'\t' + 1),
-        )
+        SET.find(bytes)
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! apart: a NULL is an empty unquoted field, an empty string is `""`. Text with commas, quotes,
 //! tabs, newlines or backslashes round-trips.
 
-use super::bytes::{find, holds, Block};
+use super::bytes::ByteSet;
 use super::spreadsheet::{would_evaluate, RiskyFile};
 use super::tables::{Report, Row};
 use crate::error::{Error, Result};
@@ -13,9 +13,7 @@ use std::path::{Path, PathBuf};
 /// Whether a field needs quotes: empty (to tell it from NULL), or holding a separator, a quote, a
 /// line break, or whitespace at either end.
 fn needs_quotes(text: &str) -> bool {
-    let in_word = |word| holds(word, b',') | holds(word, b'"') | holds(word, b'\n') | holds(word, b'\r') != 0;
-    let in_block = |block: Block| block.holds(b',') | block.holds(b'"') | block.holds(b'\n') | block.holds(b'\r');
-    text.is_empty() || find(text.as_bytes(), &QUOTED, in_word, in_block).is_some() || space_at_either_end(text)
+    text.is_empty() || QUOTED.find(text.as_bytes()).is_some() || space_at_either_end(text)
 }
 
 /// Whether `text` starts or ends with whitespace as `char::is_whitespace` has it: looked up on
@@ -34,15 +32,8 @@ fn space_at_either_end(text: &str) -> bool {
     starts || ends
 }
 
-/// The bytes a field is quoted for, as a table: a look-up a byte.
-const QUOTED: [bool; 256] = {
-    let mut table = [false; 256];
-    table[b',' as usize] = true;
-    table[b'"' as usize] = true;
-    table[b'\n' as usize] = true;
-    table[b'\r' as usize] = true;
-    table
-};
+/// The bytes a field is quoted for.
+const QUOTED: ByteSet = ByteSet::new(b",\"\n\r", 0, &[]);
 
 /// Appends one CSV field to `out`: text, or NULL.
 fn push_field(out: &mut Vec<u8>, value: Option<&str>) {

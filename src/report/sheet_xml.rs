@@ -3,7 +3,7 @@
 //! its per-cell allocations, format look-ups and row maps. A row without a stored cell (every field
 //! an empty string) is left out, as rust_xlsxwriter leaves it out.
 
-use super::bytes::{below, find, holds, Block};
+use super::bytes::ByteSet;
 use super::tables::{Row, Value};
 
 /// Text of one cell, in UTF-16 code units: Excel's limit.
@@ -102,48 +102,16 @@ fn escape_sequence_at(bytes: &[u8], at: usize) -> bool {
 
 /// Bytes that may need escaping: `&`, `<`, `>`, `_`, control characters other than tab and line
 /// feed, and 0xEF (which starts U+FFFE and U+FFFF).
-const ATTENTION: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 0x20 {
-        table[byte] = byte != b'\t' as usize && byte != b'\n' as usize;
-        byte += 1;
-    }
-    table[b'&' as usize] = true;
-    table[b'<' as usize] = true;
-    table[b'>' as usize] = true;
-    table[b'_' as usize] = true;
-    table[0xEF] = true;
-    table
-};
+const ATTENTION: ByteSet = ByteSet::new(b"&<>_\xEF", 0x20, b"\t\n");
 
 /// Cell text as XML: `&`, `<` and `>` as entities, control characters and U+FFFE/U+FFFF as
 /// `_xHHHH_`, and a literal `_xHHHH_` with its underscore escaped.
 fn escape(text: &str, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
-    // Bytes below 0x20 stand for the control characters (tab and line feed among them: the table
-    // tells them apart).
-    let in_word = |word| {
-        below(word, 0x20)
-            | holds(word, b'&')
-            | holds(word, b'<')
-            | holds(word, b'>')
-            | holds(word, b'_')
-            | holds(word, 0xEF)
-            != 0
-    };
-    let in_block = |block: Block| {
-        block.below(0x20)
-            | block.holds(b'&')
-            | block.holds(b'<')
-            | block.holds(b'>')
-            | block.holds(b'_')
-            | block.holds(0xEF)
-    };
     // Most text has nothing to escape: found a block or a word at a time, then one copy.
     let mut copied = 0;
     let mut at = 0;
-    while let Some(found) = find(&bytes[at..], &ATTENTION, in_word, in_block) {
+    while let Some(found) = ATTENTION.find(&bytes[at..]) {
         at += found;
         let byte = bytes[at];
         let (replacement, width): (&[u8], usize) = match byte {
