@@ -255,34 +255,38 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         .ok_or_else(|| Error::Spec(format!("table {} has no column {}", models.name, spec.models.version)))?;
     let collation =
         keeper_collation::resolve(options.collation.as_deref(), version_column, catalog.database_collation.as_deref())?;
-    // The fingerprint reads only the workspace's tables: DuckDB sorts and hashes them on a
-    // second connection while the keepers are chosen, before the rehearsal's largest lists.
-    // Their memory adds up: on a large export they run one after the other, the tables' cache
-    // let go between.
+    // The fingerprint reads only the workspace's tables. On a small export it is taken on a
+    // second connection while the keepers are placed and the deletes simulated: its last part,
+    // one md5 over every row's text, is a single thread's work, which they keep the other core
+    // busy beside. On a large export their memory adds up: one after the other, the tables'
+    // cache let go between.
     let models_query = models_query(spec, models);
     let decided_rows: u64 =
         stats.iter().filter(|s| s.table == models.name || s.table == services.name).filter_map(|s| s.rows).sum();
-    let (fingerprint, places) = if runs_side_by_side(decided_rows) {
+    let collation_name = collation.collator.name();
+    // The deletes need only the keepers' table: the models rows come in on a second
+    // connection meanwhile.
+    let keepers_and_deletes = |places| {
+        side_by_side(
+            r.conn,
+            |conn| keepers::read_groups(conn, &models_query, collation_name, places),
+            || r.simulate_deletes(),
+        )
+    };
+    let (fingerprint, ((rows, choices), (blockers, row_failures))) = if runs_side_by_side(decided_rows) {
         side_by_side(
             r.conn,
             |conn| fingerprint(conn, spec, models, services),
-            || keepers::place(r.conn, &models_query, &collation),
+            || keepers_and_deletes(keepers::place(r.conn, &models_query, &collation)?),
         )?
     } else {
         let fingerprint = fingerprint(r.conn, spec, models, services)?;
         workspace.release_table_cache()?;
-        (fingerprint, keepers::place(r.conn, &models_query, &collation)?)
+        let places = keepers::place(r.conn, &models_query, &collation)?;
+        workspace.release_table_cache()?;
+        release_freed_memory();
+        (fingerprint, keepers_and_deletes(places)?)
     };
-    workspace.release_table_cache()?;
-    release_freed_memory();
-    // The deletes need only the keepers' table: the models rows come in on a second
-    // connection meanwhile.
-    let collation_name = collation.collator.name();
-    let ((rows, choices), (blockers, row_failures)) = side_by_side(
-        r.conn,
-        |conn| keepers::read_groups(conn, &models_query, collation_name, places),
-        || r.simulate_deletes(),
-    )?;
     keepers::forget(r.conn)?;
     let steps =
         steps::rollback(spec, &models.name, &services.name, options.policy, options.mode, options.delete_orphans);
