@@ -19,7 +19,7 @@ use crate::plan::*;
 use crate::spec::{rehearse_backup, Spec};
 use crate::sql::{self, literal, Col, Dialect, Rows};
 use crate::terms::HazardCode;
-use crate::workspace::{release_freed_memory, Workspace};
+use crate::workspace::{release_freed_memory, TableStat, Workspace};
 use duckdb::Connection;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
@@ -238,9 +238,32 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let catalog = workspace.catalog()?;
     let (models, services) = spec.resolve(&catalog).map_err(Error::Spec)?;
     let stats = workspace.table_stats()?;
+    let decided_rows: u64 =
+        stats.iter().filter(|s| s.table == models.name || s.table == services.name).filter_map(|s| s.rows).sum();
+    let side = runs_side_by_side(decided_rows);
+    let steps = || rehearse_steps(workspace, spec, options, &catalog, &stats, side);
+    // On a small export the steps run two at a time, a query on each connection: both cores
+    // are busy with them, and DuckDB's workers would only take CPU from the other query.
+    if side {
+        callers_only(workspace.connection(), steps)
+    } else {
+        steps()
+    }
+}
+
+/// The rehearsal of `rehearse`; `side`: its steps run side by side.
+fn rehearse_steps(
+    workspace: &Workspace,
+    spec: &Spec,
+    options: &Options,
+    catalog: &Catalog,
+    stats: &[TableStat],
+    side: bool,
+) -> Result<Plan> {
+    let (models, services) = spec.resolve(catalog).map_err(Error::Spec)?;
     let r = Rehearsal {
         conn: workspace.connection(),
-        catalog: &catalog,
+        catalog,
         spec,
         options,
         models,
@@ -261,8 +284,6 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     // busy beside. On a large export their memory adds up: one after the other, the tables'
     // cache let go between.
     let models_query = models_query(spec, models);
-    let decided_rows: u64 =
-        stats.iter().filter(|s| s.table == models.name || s.table == services.name).filter_map(|s| s.rows).sum();
     let collation_name = collation.collator.name();
     // The deletes need only the keepers' table: the models rows come in on a second
     // connection meanwhile.
@@ -273,7 +294,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
             || r.simulate_deletes(),
         )
     };
-    let (fingerprint, ((rows, choices), (blockers, row_failures))) = if runs_side_by_side(decided_rows) {
+    let (fingerprint, ((rows, choices), (blockers, row_failures))) = if side {
         side_by_side(
             r.conn,
             |conn| fingerprint(conn, spec, models, services),
@@ -294,7 +315,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         .iter()
         .flat_map(|(table, columns)| columns.iter().map(|c| ColumnOf::new(&table.name, c)))
         .collect();
-    let replay = ddl_replay::replay(&catalog, &steps, row_failures, &dropped, options.drop_dependents);
+    let replay = ddl_replay::replay(catalog, &steps, row_failures, &dropped, options.drop_dependents);
     let deleted_models = rid_set(r.conn, &models.name)?;
     let deleted_services = rid_set(r.conn, &services.name)?;
     // The rows of the lists that follow take the room of the cached tables (twice: the queries
@@ -303,7 +324,6 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     // On a large export DuckDB's largest joins and sorts run before the services' rows come in;
     // else those rows come in on a second connection meanwhile, and the order of the models
     // rows' hazards is made there.
-    let side = runs_side_by_side(decided_rows);
     let checks = || -> Result<_> {
         let verification = r.verify(&replay)?;
         let cascade = r.cascade(&mut Interner::default())?;
@@ -323,7 +343,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let (early_services, models_order) = early.unzip();
     let hazard_tables = TableRefs::default();
     let facts = Facts {
-        catalog: &catalog,
+        catalog,
         spec,
         policy: options.policy,
         models,
@@ -400,7 +420,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
         deleted,
         services: services_after.into_iter().map(|s| s.impact).collect(),
         cascade: cascade.rows,
-        cascade_by_parent: by_parent(&catalog, &cascade.deleted),
+        cascade_by_parent: by_parent(catalog, &cascade.deleted),
         cascade_deleted: cascade.deleted,
         cascade_changed: cascade.changed,
         effects,
@@ -422,6 +442,19 @@ fn side_by_side<A: Send, B>(
 ) -> Result<(A, B)> {
     let second = conn.try_clone()?;
     beside(move || job(&second), main)
+}
+
+/// Runs `work` with DuckDB's worker threads stood down (`threads` is the database's setting, for
+/// every connection): each query runs on its caller alone. A caller whose query's last task runs
+/// on a worker polls the executor in a loop meanwhile (about a tenth of the fingerprint's CPU).
+fn callers_only<T>(conn: &Connection, work: impl FnOnce() -> Result<T>) -> Result<T> {
+    let threads: i64 = conn.query_row("SELECT current_setting('threads')", [], |row| row.get(0))?;
+    conn.execute_batch("SET threads = 1")?;
+    let done = work();
+    let restored = conn.execute_batch(&format!("SET threads = {threads}"));
+    let value = done?;
+    restored?;
+    Ok(value)
 }
 
 /// Rows deleted per table with partitions or inheritance children, its descendants' included.
@@ -889,4 +922,25 @@ fn fingerprint(conn: &Connection, spec: &Spec, models: &Table, services: &Table)
     let (models_rows, models_digest) = digest(models, &model_cols)?;
     let (services_rows, services_digest) = digest(services, &service_cols)?;
     Ok(Fingerprint { models_rows, models_digest, services_rows, services_digest })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn threads(conn: &Connection) -> i64 {
+        conn.query_row("SELECT current_setting('threads')", [], |row| row.get(0)).unwrap()
+    }
+
+    #[test]
+    fn callers_only_runs_without_workers_and_restores_them() {
+        let workspace = Workspace::in_memory().unwrap();
+        let conn = workspace.connection();
+        conn.execute_batch("SET threads = 3").unwrap();
+        let inside = callers_only(conn, || Ok(threads(conn))).unwrap();
+        assert_eq!((inside, threads(conn)), (1, 3));
+        let failed = callers_only(conn, || -> Result<()> { Err(Error::Internal("stop".into())) });
+        assert!(failed.is_err());
+        assert_eq!(threads(conn), 3);
+    }
 }
