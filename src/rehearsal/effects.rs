@@ -126,11 +126,6 @@ fn deleted_counts(conn: &Connection, phase: &str) -> Result<HashMap<String, usiz
     Ok(counts.collect::<Result<_, _>>()?)
 }
 
-/// The rowids of `table` that the rollback deletes, as a subquery.
-pub fn deleted_rids(table: &TableName) -> String {
-    format!("(SELECT rid FROM {DELETED} WHERE tbl = {})", literal(&table.to_string()))
-}
-
 /// `rowid` (a row of `table`) is not deleted yet: an anti-join, where `NOT IN` would make
 /// DuckDB mark every row for NULL semantics that rowids never need.
 fn not_deleted(table: &TableName, rowid: &str) -> String {

@@ -17,8 +17,8 @@ mod engine {
     use crate::catalog::{quote_ident, Table};
     use crate::error::Result;
     use crate::plan::{HazardRow, Shared, TableRef};
+    use crate::rehearsal::arrow_columns;
     use crate::rehearsal::facts::{Facts, ModelRow, ModelsOrder};
-    use crate::rehearsal::{arrow_columns, effects};
     use crate::spec::Spec;
     use crate::terms::HazardCode;
     use duckdb::Connection;
@@ -28,7 +28,7 @@ mod engine {
         rows(conn, facts.spec, facts.models, facts.rows, facts.models_order(), facts.models_ref())
     }
 
-    /// Over the deletes marked in the effects tables.
+    /// Over the rows that `order` marks deleted.
     pub fn rows(
         conn: &Connection,
         spec: &Spec,
@@ -63,11 +63,12 @@ mod engine {
             })
             .collect();
         let some_lost: Vec<String> = (0..masks.len()).map(|i| format!("m{i} <> 0")).collect();
+        // Every row's masks, the deleted ones picked by `order` below: a scan of the table
+        // costs less than joining it with the deletes' rowids.
         let sql = format!(
-            "SELECT t.rowid, {} FROM {} t WHERE t.rowid IN {} AND ({})",
+            "SELECT t.rowid, {} FROM {} t WHERE {}",
             masks.join(", "),
             models.name.quoted(),
-            effects::deleted_rids(&models.name),
             some_lost.join(" OR ")
         );
         // Few distinct masks: each one's text shared, and known per rowid by its number
@@ -129,7 +130,6 @@ mod engine {
 #[cfg(all(test, feature = "engine"))]
 mod tests {
     use super::engine::rows;
-    use crate::rehearsal::effects;
     use crate::rehearsal::facts::{ModelRow, ModelsOrder, RidBits};
     use crate::rehearsal::rules::sample::{model, table, workspace_with};
     use crate::spec::Spec;
@@ -142,9 +142,6 @@ mod tests {
             "INSERT INTO public.models VALUES ('3', 'm', '1.0', 's'), ('2', 'm', '2.0', NULL), ('1', 'm', '3.0', 'x'), ('0', 'm', '4.0', 'y')",
         )
         .unwrap();
-        effects::create(conn).unwrap();
-        conn.execute_batch("INSERT INTO _plan_deleted SELECT 'public.models', rowid, 'test', 'versions' FROM public.models WHERE id IN ('3', '2', '1')")
-            .unwrap();
         let mut models: Vec<ModelRow> = (0..4).map(|rid| model(rid, "m", None, "x")).collect();
         for r in &mut models {
             r.row.id = (3 - r.rid).to_string().into();
@@ -163,11 +160,6 @@ mod tests {
         let (workspace, catalog) = workspace_with(&[("models", &columns)]);
         let conn = workspace.connection();
         conn.execute_batch("INSERT INTO public.models (id, model_id, version, x1, x61, x62, x69) VALUES ('a', 'm', '1.0', 'p', 'q', 'r', 's'), ('b', 'm', '2.0', NULL, NULL, 'r', NULL)").unwrap();
-        effects::create(conn).unwrap();
-        conn.execute_batch(
-            "INSERT INTO _plan_deleted SELECT 'public.models', rowid, 'test', 'versions' FROM public.models",
-        )
-        .unwrap();
         let mut models: Vec<ModelRow> = (0..2).map(|rid| model(rid, "m", None, "x")).collect();
         for (r, id) in models.iter_mut().zip(["a", "b"]) {
             r.row.id = id.into();
