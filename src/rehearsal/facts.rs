@@ -154,7 +154,7 @@ impl<'a> ModelsOrder<'a> {
 
     /// The hazard rows found for models rows, in their listing order. The rows are built only
     /// once sorted, in a list of their exact size: on a large export a rule finds millions.
-    pub fn sorted(&self, code: HazardCode, table: TableRef, mut found: Vec<Found>) -> Vec<HazardRow> {
+    pub fn sorted(&self, code: HazardCode, table: TableRef, mut found: Vec<Found>) -> ByKey {
         found.sort_unstable_by_key(|f| f.place);
         let mut rows = Vec::with_capacity(found.len());
         rows.extend(found.into_iter().map(|f| HazardRow {
@@ -163,7 +163,24 @@ impl<'a> ModelsOrder<'a> {
             key: self.rows[f.index as usize].row.id.clone(),
             detail: f.detail,
         }));
-        rows
+        ByKey(rows)
+    }
+}
+
+/// Hazard rows in key order by construction (`ModelsOrder::sorted` makes them), which the
+/// rules need not check: the check alone reads every key, a cache miss each on a large export.
+pub struct ByKey(Vec<HazardRow>);
+
+impl ByKey {
+    pub fn into_rows(self) -> Vec<HazardRow> {
+        self.0
+    }
+}
+
+impl std::ops::Deref for ByKey {
+    type Target = [HazardRow];
+    fn deref(&self) -> &[HazardRow] {
+        &self.0
     }
 }
 

@@ -19,11 +19,12 @@ mod engine {
     use crate::rehearsal::facts::{show, Facts, GroupChoice, ModelRow};
     use crate::rehearsal::policy::{self, VersionRow};
     use crate::rehearsal::rules::hazard;
+    use crate::rehearsal::rules::Rows;
     use crate::terms::HazardCode;
     use std::cmp::Ordering;
 
-    pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.rows, facts.choices, facts.models_ref()))
+    pub fn find(facts: &Facts) -> Result<Rows> {
+        Ok(rows(facts.rows, facts.choices, facts.models_ref()).into())
     }
 
     pub fn rows(models: &[ModelRow], choices: &[GroupChoice], table: TableRef) -> Vec<HazardRow> {

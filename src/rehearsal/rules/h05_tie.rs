@@ -19,10 +19,11 @@ mod engine {
     use crate::plan::{HazardRow, Shared, TableRef};
     use crate::rehearsal::facts::{Facts, GroupChoice, ModelRow};
     use crate::rehearsal::rules::hazard;
+    use crate::rehearsal::rules::Rows;
     use crate::terms::{HazardCode, Policy};
 
-    pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.rows, facts.choices, facts.policy, facts.models_ref()))
+    pub fn find(facts: &Facts) -> Result<Rows> {
+        Ok(rows(facts.rows, facts.choices, facts.policy, facts.models_ref()).into())
     }
 
     pub fn rows(models: &[ModelRow], choices: &[GroupChoice], policy: Policy, table: TableRef) -> Vec<HazardRow> {

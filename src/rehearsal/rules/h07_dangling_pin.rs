@@ -18,10 +18,11 @@ mod engine {
     use crate::plan::{HazardRow, TableRef};
     use crate::rehearsal::facts::{show, Facts, ServiceFact};
     use crate::rehearsal::rules::hazard;
+    use crate::rehearsal::rules::Rows;
     use crate::terms::HazardCode;
 
-    pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.services_after, facts.services_ref()))
+    pub fn find(facts: &Facts) -> Result<Rows> {
+        Ok(rows(facts.services_after, facts.services_ref()).into())
     }
 
     pub fn rows(services: &[ServiceFact], table: TableRef) -> Vec<HazardRow> {

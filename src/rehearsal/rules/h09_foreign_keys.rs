@@ -20,10 +20,11 @@ mod engine {
     use crate::rehearsal::effects::Blocker;
     use crate::rehearsal::facts::{Facts, TableRefs, TextsBy};
     use crate::rehearsal::rules::hazard;
+    use crate::rehearsal::rules::Rows;
     use crate::terms::HazardCode;
 
-    pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.cascade, facts.blockers, facts.tables))
+    pub fn find(facts: &Facts) -> Result<Rows> {
+        Ok(rows(facts.cascade, facts.blockers, facts.tables).into())
     }
 
     pub fn rows(cascade: &[CascadeRow], blockers: &[Blocker], tables: &TableRefs) -> Vec<HazardRow> {

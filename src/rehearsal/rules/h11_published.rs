@@ -15,16 +15,17 @@ pub const RULE: Rule = Rule {
 #[cfg(feature = "engine")]
 mod engine {
     use crate::error::Result;
-    use crate::plan::{HazardRow, TableRef};
-    use crate::rehearsal::facts::{Facts, ModelRow, ModelsOrder};
+    use crate::plan::TableRef;
+    use crate::rehearsal::facts::{ByKey, Facts, ModelRow, ModelsOrder};
     use crate::rehearsal::rules::deleted_marked;
+    use crate::rehearsal::rules::Rows;
     use crate::terms::HazardCode;
 
-    pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.rows, facts.models_order(), facts.models_ref()))
+    pub fn find(facts: &Facts) -> Result<Rows> {
+        Ok(rows(facts.rows, facts.models_order(), facts.models_ref()).into())
     }
 
-    pub fn rows(models: &[ModelRow], order: &ModelsOrder, table: TableRef) -> Vec<HazardRow> {
+    pub fn rows(models: &[ModelRow], order: &ModelsOrder, table: TableRef) -> ByKey {
         deleted_marked(HazardCode::H11, "published", |r| r.published, models, order, table)
     }
 }

@@ -19,11 +19,12 @@ mod engine {
     use crate::plan::{HazardRow, TableRef};
     use crate::rehearsal::facts::Facts;
     use crate::rehearsal::rules::hazard;
+    use crate::rehearsal::rules::Rows;
     use crate::spec::UniqueSpec;
     use crate::terms::HazardCode;
 
-    pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.catalog, &facts.spec.restore_unique, facts.duplicates, facts.models_ref()))
+    pub fn find(facts: &Facts) -> Result<Rows> {
+        Ok(rows(facts.catalog, &facts.spec.restore_unique, facts.duplicates, facts.models_ref()).into())
     }
 
     pub fn rows(catalog: &Catalog, unique: &UniqueSpec, duplicates: u64, table: TableRef) -> Vec<HazardRow> {

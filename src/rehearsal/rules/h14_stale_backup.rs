@@ -20,12 +20,13 @@ mod engine {
     use crate::rehearsal::engine::strings;
     use crate::rehearsal::facts::{Facts, TableRefs};
     use crate::rehearsal::rules::hazard;
+    use crate::rehearsal::rules::Rows;
     use crate::spec::Spec;
     use crate::terms::HazardCode;
     use duckdb::Connection;
 
-    pub fn find(facts: &Facts, conn: &Connection) -> Result<Vec<HazardRow>> {
-        rows(conn, facts.catalog, facts.spec, facts.models, facts.services, facts.tables)
+    pub fn find(facts: &Facts, conn: &Connection) -> Result<Rows> {
+        rows(conn, facts.catalog, facts.spec, facts.models, facts.services, facts.tables).map(Rows::from)
     }
 
     pub fn rows(

@@ -16,16 +16,17 @@ pub const RULE: Rule = Rule {
 mod engine {
     use crate::catalog::{quote_ident, Table};
     use crate::error::Result;
-    use crate::plan::{HazardRow, Shared, TableRef};
+    use crate::plan::{Shared, TableRef};
     use crate::rehearsal::arrow_columns;
-    use crate::rehearsal::facts::{Facts, ModelRow, ModelsOrder};
+    use crate::rehearsal::facts::{ByKey, Facts, ModelRow, ModelsOrder};
+    use crate::rehearsal::rules::Rows;
     use crate::spec::Spec;
     use crate::terms::HazardCode;
     use duckdb::Connection;
     use std::collections::HashMap;
 
-    pub fn find(facts: &Facts, conn: &Connection) -> Result<Vec<HazardRow>> {
-        rows(conn, facts.spec, facts.models, facts.rows, facts.models_order(), facts.models_ref())
+    pub fn find(facts: &Facts, conn: &Connection) -> Result<Rows> {
+        rows(conn, facts.spec, facts.models, facts.rows, facts.models_order(), facts.models_ref()).map(Rows::from)
     }
 
     /// Over the rows that `order` marks deleted.
@@ -36,7 +37,7 @@ mod engine {
         rows: &[ModelRow],
         order: &ModelsOrder,
         table: TableRef,
-    ) -> Result<Vec<HazardRow>> {
+    ) -> Result<ByKey> {
         let uncopied: Vec<&str> = models
             .columns
             .iter()
@@ -44,7 +45,7 @@ mod engine {
             .map(|c| c.name.as_str())
             .collect();
         if uncopied.is_empty() {
-            return Ok(Vec::new());
+            return Ok(order.sorted(HazardCode::H15, table, Vec::new()));
         }
         // What each deleted row loses, by rowid: one bit per column, in masks of `BITS`
         // columns (integers, where texts would be built, sent and hashed for every row).

@@ -16,12 +16,12 @@ pub const RULE: Rule = Rule {
 #[cfg(feature = "engine")]
 mod engine {
     use crate::error::Result;
-    use crate::plan::HazardRow;
     use crate::rehearsal::facts::Facts;
+    use crate::rehearsal::rules::Rows;
     use crate::rehearsal::triggers;
     use duckdb::Connection;
 
-    pub fn find(facts: &Facts, conn: &Connection) -> Result<Vec<HazardRow>> {
-        triggers::firings(conn, facts.catalog, facts.loaded, facts.spec, facts.steps, facts.tables)
+    pub fn find(facts: &Facts, conn: &Connection) -> Result<Rows> {
+        triggers::firings(conn, facts.catalog, facts.loaded, facts.spec, facts.steps, facts.tables).map(Rows::from)
     }
 }

@@ -20,11 +20,12 @@ mod engine {
     use crate::rehearsal::ddl_replay::Replay;
     use crate::rehearsal::facts::{Facts, TableRefs};
     use crate::rehearsal::rules::hazard;
+    use crate::rehearsal::rules::Rows;
     use crate::terms::HazardCode;
     use std::collections::BTreeSet;
 
-    pub fn find(facts: &Facts) -> Result<Vec<HazardRow>> {
-        Ok(rows(facts.replay, facts.tables))
+    pub fn find(facts: &Facts) -> Result<Rows> {
+        Ok(rows(facts.replay, facts.tables).into())
     }
 
     pub fn rows(replay: &Replay, tables: &TableRefs) -> Vec<HazardRow> {

@@ -6,7 +6,7 @@
 use crate::terms::HazardCode;
 #[cfg(feature = "engine")]
 use {
-    super::facts::{Facts, TableRefs},
+    super::facts::{ByKey, Facts, TableRefs},
     crate::error::{Error, Result},
     crate::plan::{HazardRow, Hazards},
     duckdb::Connection,
@@ -45,10 +45,31 @@ pub struct Rule {
 #[cfg(feature = "engine")]
 pub(crate) enum Find {
     /// In the facts in memory only.
-    Facts(fn(&Facts) -> Result<Vec<HazardRow>>),
+    Facts(fn(&Facts) -> Result<Rows>),
     /// Querying the workspace besides, on one of its connections; on a large export before the
     /// services' rows are read (`Facts::services_after` is empty for them then).
-    Workspace(fn(&Facts, &Connection) -> Result<Vec<HazardRow>>),
+    Workspace(fn(&Facts, &Connection) -> Result<Rows>),
+}
+
+/// A rule's rows: in key order already, or as found.
+#[cfg(feature = "engine")]
+pub(crate) enum Rows {
+    ByKey(ByKey),
+    AsFound(Vec<HazardRow>),
+}
+
+#[cfg(feature = "engine")]
+impl From<ByKey> for Rows {
+    fn from(rows: ByKey) -> Self {
+        Rows::ByKey(rows)
+    }
+}
+
+#[cfg(feature = "engine")]
+impl From<Vec<HazardRow>> for Rows {
+    fn from(rows: Vec<HazardRow>) -> Self {
+        Rows::AsFound(rows)
+    }
 }
 
 /// Every rule, in code order.
@@ -142,13 +163,17 @@ pub(crate) fn find(
 
 /// A rule's rows by key.
 #[cfg(feature = "engine")]
-fn in_order(found: Result<Vec<HazardRow>>) -> Result<Vec<HazardRow>> {
-    let mut rows = found?;
-    // Most rules find their rows by key already; the others are sorted here, stably.
-    if !rows.is_sorted_by(|a, b| a.key <= b.key) {
-        rows.sort_by(|a, b| a.key.cmp(&b.key));
+fn in_order(found: Result<Rows>) -> Result<Vec<HazardRow>> {
+    match found? {
+        Rows::ByKey(rows) => Ok(rows.into_rows()),
+        // Most rules find their rows by key already; the others are sorted here, stably.
+        Rows::AsFound(mut rows) => {
+            if !rows.is_sorted_by(|a, b| a.key <= b.key) {
+                rows.sort_by(|a, b| a.key.cmp(&b.key));
+            }
+            Ok(rows)
+        }
     }
-    Ok(rows)
 }
 
 #[cfg(feature = "engine")]
@@ -171,7 +196,7 @@ pub(crate) fn deleted_marked(
     models: &[super::facts::ModelRow],
     order: &super::facts::ModelsOrder,
     table: crate::plan::TableRef,
-) -> Vec<HazardRow> {
+) -> ByKey {
     let mut texts = super::facts::TextsBy::default();
     let found = models
         .iter()
