@@ -75,8 +75,8 @@ pub fn load_rows(
         }
     };
     let finished = append::finish(&setup);
-    // glibc keeps what the lanes' threads freed in their arenas, where the rehearsal that
-    // follows on the main thread does not reuse it (30 MB more peak RSS with two lanes).
+    // The allocator keeps what the lanes' threads freed in their arenas, where the rehearsal
+    // that follows on the main thread does not reuse it (30 MB more peak RSS with two lanes).
     release_freed_memory();
     rounds?;
     match first_failure {
