@@ -181,7 +181,8 @@ fn json(plan: &Plan, args: &CheckArgs, verdict: &Verdict) -> String {
 
 pub fn run(args: &CheckArgs, progress: Arc<Progress>) -> Result<i32> {
     if let Some(unknown) = args.fail_on.iter().find(|code| info(code).is_none()) {
-        return Err(Error::Usage(format!("--fail-on {unknown}: hazard codes are H1 to H15")).into());
+        let (first, last) = (&RULES[0].code, &RULES[RULES.len() - 1].code);
+        return Err(Error::Usage(format!("--fail-on {unknown}: hazard codes are {first} to {last}")).into());
     }
     let rehearsed = rehearse_input(&args.rehearsal, progress)?;
     let verdict = verdict(&rehearsed.plan, args);

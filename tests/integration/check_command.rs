@@ -14,7 +14,7 @@ fn check(extra: &[&str]) -> (Option<i32>, String) {
 #[test]
 fn thresholds_gate_at_their_limit() {
     // The example deletes 170 versions, repoints 23 services, and changes 121 rows elsewhere.
-    let cases: [(&[&str], i32); 11] = [
+    let cases: [(&[&str], i32); 12] = [
         (&[], 0),
         (&["--max-versions-deleted", "171"], 0),
         (&["--max-versions-deleted", "170"], 0),
@@ -25,12 +25,15 @@ fn thresholds_gate_at_their_limit() {
         (&["--max-cascade-rows", "120"], 4),
         (&["--fail-on", "H13"], 0),
         (&["--fail-on", "H13,H8"], 4),
+        (&["--fail-on", "H18"], 0),
         (&["--fail-on", "H99"], 2),
     ];
     for (args, expected) in cases {
         let (code, output) = check(args);
         assert_eq!(code, Some(expected), "{args:?}:\n{output}");
     }
+    let (_, output) = check(&["--fail-on", "H99"]);
+    assert!(output.contains("--fail-on H99: hazard codes are H1 to H18"), "{output}");
     let (_, output) = check(&["--max-versions-deleted", "169", "--fail-on", "H8"]);
     assert!(output.contains("error[threshold]: 170 versions deleted > --max-versions-deleted 169"), "{output}");
     assert!(output.contains("error[H8]") && output.contains("warning[H6]"), "{output}");
