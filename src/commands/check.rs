@@ -3,7 +3,7 @@
 //! output reads like a linter's: a code, what, where, what to do.
 
 use super::output;
-use super::run::rehearse_input;
+use super::run::{rehearse_input, Rehearsed};
 use crate::cli::{CheckArgs, CheckFormat};
 use anyhow::Result;
 use rehearse::plan::{Plan, ServiceAction};
@@ -184,13 +184,17 @@ pub fn run(args: &CheckArgs, progress: Arc<Progress>) -> Result<i32> {
         let (first, last) = (&RULES[0].code, &RULES[RULES.len() - 1].code);
         return Err(Error::Usage(format!("--fail-on {unknown}: hazard codes are {first} to {last}")).into());
     }
-    let rehearsed = rehearse_input(&args.rehearsal, progress)?;
-    let verdict = verdict(&rehearsed.plan, args);
+    let Rehearsed { workspace, plan, .. } = rehearse_input(&args.rehearsal, progress)?;
+    drop(workspace);
+    let verdict = verdict(&plan, args);
     let rendered = match args.format {
-        CheckFormat::Text => text(&rehearsed.plan, args, &verdict),
-        CheckFormat::Github => github(&rehearsed.plan, args, &verdict),
-        CheckFormat::Json => json(&rehearsed.plan, args, &verdict),
+        CheckFormat::Text => text(&plan, args, &verdict),
+        CheckFormat::Github => github(&plan, args, &verdict),
+        CheckFormat::Json => json(&plan, args, &verdict),
     };
+    // The process ends next: freeing the plan's rows one by one would only delay the exit, as
+    // in `run`.
+    std::mem::forget(plan);
     output::print(&rendered)?;
     Ok(verdict.code)
 }
