@@ -241,7 +241,7 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let decided_rows: u64 =
         stats.iter().filter(|s| s.table == models.name || s.table == services.name).filter_map(|s| s.rows).sum();
     let side = runs_side_by_side(decided_rows);
-    let steps = || rehearse_steps(workspace, spec, options, &catalog, &stats, side);
+    let steps = || rehearse_steps(workspace, spec, options, &catalog, (models, services), &stats, side);
     // On a small export the steps run two at a time, a query on each connection: both cores
     // are busy with them, and DuckDB's workers would only take CPU from the other query.
     if side {
@@ -251,16 +251,17 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     }
 }
 
-/// The rehearsal of `rehearse`; `side`: its steps run side by side.
+/// The rehearsal of `rehearse`, on the `(models, services)` tables of `catalog` that the spec
+/// names; `side`: its steps run side by side.
 fn rehearse_steps(
     workspace: &Workspace,
     spec: &Spec,
     options: &Options,
     catalog: &Catalog,
+    (models, services): (&Table, &Table),
     stats: &[TableStat],
     side: bool,
 ) -> Result<Plan> {
-    let (models, services) = spec.resolve(catalog).map_err(Error::Spec)?;
     let r = Rehearsal {
         conn: workspace.connection(),
         catalog,
