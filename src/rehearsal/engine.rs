@@ -347,10 +347,9 @@ fn rehearse_steps(
         models_order: models_order.map(OnceLock::from).unwrap_or_default(),
         tables: &hazard_tables,
     };
-    // With the services' rows in, every rule runs now, on two threads; else those querying the
-    // workspace only.
+    // With the services' rows in, every rule runs now; else those querying the workspace only.
     let mut found = rules::Found::default();
-    rules::find(&facts, r.conn, side, if side { |_| true } else { rules::queries_workspace }, &mut found)?;
+    rules::find(&facts, r.conn, if side { |_| true } else { rules::queries_workspace }, &mut found)?;
     // The plan has all it reads from the rehearsal's tables: their room goes to the lists built
     // last (on a large export, before the services' rows too).
     let effects_then_drop = || -> Result<RowEffects> {
@@ -373,7 +372,7 @@ fn rehearse_steps(
         services
     };
     let services_after = early_services.as_deref().unwrap_or(&late_services);
-    rules::find(&Facts { services_after, ..facts }, r.conn, false, |_| true, &mut found)?;
+    rules::find(&Facts { services_after, ..facts }, r.conn, |_| true, &mut found)?;
     let hazards = found.hazards(&hazard_tables)?;
     let services_after = early_services.unwrap_or(late_services);
     let services_before = services_after.len() as u64;

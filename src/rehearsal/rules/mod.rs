@@ -131,16 +131,10 @@ pub(crate) fn queries_workspace(rule: &Rule) -> bool {
 
 /// Runs the rules that `chosen` picks and `found` has no rows of yet: those querying the
 /// workspace here on `conn` (the rehearsal's tables are its temp tables), first; the others
-/// each on the next free thread, with a second one when `two_threads`. A rule of the workspace
-/// run once the rehearsal's tables are dropped fails on them; it cannot pass unnoticed.
+/// each on the next free one of two threads. A rule of the workspace run once the rehearsal's
+/// tables are dropped fails on them; it cannot pass unnoticed.
 #[cfg(feature = "engine")]
-pub(crate) fn find(
-    facts: &Facts,
-    conn: &Connection,
-    two_threads: bool,
-    chosen: fn(&Rule) -> bool,
-    found: &mut Found,
-) -> Result<()> {
+pub(crate) fn find(facts: &Facts, conn: &Connection, chosen: fn(&Rule) -> bool, found: &mut Found) -> Result<()> {
     let (mut workspace, mut in_memory) = (Vec::new(), Vec::new());
     for (place, rule) in RULES.iter().enumerate().filter(|(i, rule)| chosen(rule) && found.0[*i].is_none()) {
         match rule.find {
@@ -151,7 +145,7 @@ pub(crate) fn find(
     // The rules reading the workspace use its connection, here; the others are shared out.
     let (here, elsewhere) = crate::parallel::share(
         &in_memory,
-        if two_threads { 2 } else { 1 },
+        2,
         || workspace.iter().map(|&(place, find)| Ok((place, in_order(find(facts, conn))?))).collect::<Result<Vec<_>>>(),
         |&(place, find)| Ok((place, in_order(find(facts))?)),
     );
@@ -239,8 +233,8 @@ mod find_tests {
     use std::collections::BTreeSet;
 
     type Listed = Vec<(HazardCode, String, String, String)>;
-    /// A call of `find`: on two threads, and the rules it picks.
-    type Pass = (bool, fn(&Rule) -> bool);
+    /// A call of `find`: the rules it picks.
+    type Pass = fn(&Rule) -> bool;
 
     fn listed(found: Found, tables: &TableRefs) -> Listed {
         let hazards = found.hazards(tables).unwrap();
@@ -299,7 +293,7 @@ mod find_tests {
         let spec = Spec::guide();
         let (models_table, services_table): (Shared, Shared) = ("public.models".into(), "public.services".into());
         let loaded = catalog.tables.iter().map(|t| t.name.clone()).collect();
-        let run = |passes: &[Pass]| -> Listed {
+        let run = |passes: Option<&[Pass]>| -> Listed {
             let tables = TableRefs::default();
             let facts = Facts {
                 catalog: &catalog,
@@ -323,19 +317,32 @@ mod find_tests {
                 tables: &tables,
             };
             let mut found = Found::default();
-            for &(two_threads, chosen) in passes {
-                find(&facts, conn, two_threads, chosen, &mut found).unwrap();
+            match passes {
+                // Each rule in turn on this thread, as the reference.
+                None => {
+                    for (place, rule) in RULES.iter().enumerate() {
+                        let rows = match rule.find {
+                            Find::Facts(find) => find(&facts),
+                            Find::Workspace(find) => find(&facts, conn),
+                        };
+                        found.0[place] = Some(in_order(rows).unwrap());
+                    }
+                }
+                Some(passes) => {
+                    for &chosen in passes {
+                        find(&facts, conn, chosen, &mut found).unwrap();
+                    }
+                }
             }
             listed(found, &tables)
         };
-        let one_thread = run(&[(false, |_| true)]);
+        let one_thread = run(None);
         let codes: BTreeSet<HazardCode> = one_thread.iter().map(|h| h.0).collect();
         let expected =
             [HazardCode::H1, HazardCode::H2, HazardCode::H6, HazardCode::H7, HazardCode::H13, HazardCode::H15];
         assert!(expected.iter().all(|c| codes.contains(c)), "{one_thread:?}");
-        assert_eq!(run(&[(true, |_| true)]), one_thread);
-        assert_eq!(run(&[(false, queries_workspace), (true, |_| true)]), one_thread);
-        assert_eq!(run(&[(true, queries_workspace), (false, |_| true)]), one_thread);
+        assert_eq!(run(Some(&[|_| true])), one_thread);
+        assert_eq!(run(Some(&[queries_workspace, |_| true])), one_thread);
     }
 
     #[test]
