@@ -27,31 +27,46 @@ pub struct Blocker {
     pub example: String,
 }
 
+/// What deleted the rows that the rollback's models DELETE deletes, and the orphans' DELETE.
+pub const NOT_KEPT: &str = "rollback: not the keeper";
+pub const ORPHAN_DELETE: &str = "orphan delete (--delete-orphans)";
+
 /// The phases rows are tagged with: the rollback's row statements, and a loaded plan's.
 const PHASES: [&str; 3] = [VERSIONS_PHASE, ORPHANS_PHASE, LOADED_PHASE];
 const LOADED_PHASE: &str = "plan";
 
 /// The effects tables, for rows of any table.
 pub fn create(conn: &Connection) -> Result<()> {
-    create_as(conn, "VARCHAR")
+    create_as(conn, "VARCHAR", "VARCHAR")
 }
 
-/// The effects tables for rows of `tables` only: their table and phase columns are enums, which
-/// the rehearsal's many filters by table and phase compare as small integers, not as texts.
-pub fn create_for<'a>(conn: &Connection, tables: impl IntoIterator<Item = &'a TableName>) -> Result<()> {
-    let names: BTreeSet<String> = tables.into_iter().map(|t| literal(&t.to_string())).collect();
-    if names.is_empty() {
+/// The effects tables for rows of `catalog`'s tables only: their table, phase and `via` columns
+/// are enums, which the rehearsal's many filters by table and phase compare as small integers,
+/// not as texts, and which hold a deleted row's foreign key in a byte or two instead of its text
+/// (tens of MB on a large export).
+pub fn create_for(conn: &Connection, catalog: &Catalog) -> Result<()> {
+    if catalog.tables.is_empty() {
         return create(conn);
     }
-    create_as(conn, &format!("ENUM({})", names.into_iter().collect::<Vec<_>>().join(", ")))
+    let vias = catalog.foreign_keys().map(|(constraint, fk)| via(constraint, fk));
+    create_as(
+        conn,
+        &enum_of(catalog.tables.iter().map(|t| t.name.to_string())),
+        &enum_of(vias.chain([NOT_KEPT, ORPHAN_DELETE].map(String::from))),
+    )
 }
 
-fn create_as(conn: &Connection, table_type: &str) -> Result<()> {
-    let phases: Vec<String> = PHASES.iter().map(|p| literal(p)).collect();
-    let phase_type = format!("ENUM({})", phases.join(", "));
+/// An enum type of `values`.
+fn enum_of(values: impl Iterator<Item = String>) -> String {
+    let values: BTreeSet<String> = values.map(|v| literal(&v)).collect();
+    format!("ENUM({})", values.into_iter().collect::<Vec<_>>().join(", "))
+}
+
+fn create_as(conn: &Connection, table_type: &str, via_type: &str) -> Result<()> {
+    let phase_type = enum_of(PHASES.iter().map(|p| p.to_string()));
     conn.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP TABLE {DELETED} (tbl {table_type}, rid BIGINT, via VARCHAR, phase {phase_type});
-         CREATE OR REPLACE TEMP TABLE {CHANGED} (tbl {table_type}, rid BIGINT, via VARCHAR, action VARCHAR, constraint_name VARCHAR, phase {phase_type});"
+        "CREATE OR REPLACE TEMP TABLE {DELETED} (tbl {table_type}, rid BIGINT, via {via_type}, phase {phase_type});
+         CREATE OR REPLACE TEMP TABLE {CHANGED} (tbl {table_type}, rid BIGINT, via {via_type}, action VARCHAR, constraint_name VARCHAR, phase {phase_type});"
     ))?;
     Ok(())
 }

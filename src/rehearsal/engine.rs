@@ -256,7 +256,7 @@ fn rehearse_steps(
         models_table: models.name.to_string().into(),
         services_table: services.name.to_string().into(),
     };
-    effects::create_for(r.conn, catalog.tables.iter().map(|t| &t.name))?;
+    effects::create_for(r.conn, catalog)?;
     let version_column = models
         .column(&spec.models.version)
         .ok_or_else(|| Error::Spec(format!("table {} has no column {}", models.name, spec.models.version)))?;
@@ -554,7 +554,7 @@ impl Rehearsal<'_> {
                 VERSIONS_PHASE,
                 &self.models.name,
                 Seed::Rowids(&keepers::not_kept(self.options.policy)),
-                "rollback: not the keeper",
+                effects::NOT_KEPT,
             )?;
             effects::cascade(conn, catalog, loaded, VERSIONS_PHASE)?;
             failures.delete_versions = self.close_phase(VERSIONS_PHASE, "the models DELETE", &mut blockers)?;
@@ -573,7 +573,7 @@ impl Rehearsal<'_> {
                     &self.spec.models.model_id,
                     Dialect::DuckDb,
                 )),
-                "orphan delete (--delete-orphans)",
+                effects::ORPHAN_DELETE,
             )?;
             effects::cascade(conn, catalog, loaded, ORPHANS_PHASE)?;
             failures.delete_orphans = self.close_phase(ORPHANS_PHASE, "the services DELETE", &mut blockers)?;
@@ -683,7 +683,7 @@ impl Rehearsal<'_> {
                 }
                 let before = cascade.rows.len();
                 let mut stmt = self.conn.prepare(&format!(
-                    "SELECT {key}, d.via, {action} FROM {} t JOIN {effects} d ON d.tbl = {name} AND d.rid = t.rowid",
+                    "SELECT {key}, CAST(d.via AS VARCHAR), {action} FROM {} t JOIN {effects} d ON d.tbl = {name} AND d.rid = t.rowid",
                     table.name.quoted()
                 ))?;
                 // A table's rows come through a few foreign keys: a text is looked up once per

@@ -17,7 +17,7 @@ pub const RULE: Rule = Rule {
 mod engine {
     use crate::error::Result;
     use crate::plan::{CascadeRow, HazardRow, Shared, TableRef};
-    use crate::rehearsal::effects::Blocker;
+    use crate::rehearsal::effects::{Blocker, ORPHAN_DELETE};
     use crate::rehearsal::facts::{Facts, TableRefs, TextsBy};
     use crate::rehearsal::rules::hazard;
     use crate::rehearsal::rules::Rows;
@@ -32,7 +32,7 @@ mod engine {
         // Each table's cascade rows come together, naming it by one shared text.
         let mut last: Option<(&Shared, TableRef)> = None;
         let mut found = Vec::with_capacity(cascade.len() + blockers.len());
-        for row in cascade.iter().filter(|row| !row.via.starts_with("orphan delete")) {
+        for row in cascade.iter().filter(|row| *row.via != *ORPHAN_DELETE) {
             let detail = details.get((&*row.action, &*row.via), || format!("{} via {}", row.action, row.via));
             let table = match last {
                 Some((name, table)) if Shared::ptr_eq(name, &row.table) => table,
@@ -56,7 +56,7 @@ mod tests {
     use super::engine::rows;
     use crate::catalog::TableName;
     use crate::plan::{CascadeRow, Shared};
-    use crate::rehearsal::effects::Blocker;
+    use crate::rehearsal::effects::{Blocker, ORPHAN_DELETE};
     use crate::rehearsal::facts::TableRefs;
 
     #[test]
@@ -72,7 +72,7 @@ mod tests {
         let cascade = [
             row(&deployments, "1", "deleted", "fk_dep"),
             row(&deployments, "2", "set null", "fk_dep"),
-            row(&runs, "3", "deleted", "orphan delete (--delete-orphans)"),
+            row(&runs, "3", "deleted", ORPHAN_DELETE),
             row(&runs, "4", "deleted", "fk_run"),
         ];
         let blockers = [Blocker {
