@@ -76,8 +76,9 @@ impl ServiceAction {
 
 #[derive(Debug, Clone)]
 pub struct ServiceImpact {
-    /// Shared with its hazard rows (as is service_id).
-    pub id: Shared,
+    /// How reports and hazard rows name it: its service_id, or its id when it has none (its id
+    /// is not kept beside a service_id: a text less for every service).
+    pub key: Shared,
     pub service_id: Option<Shared>,
     /// One shared text per distinct name.
     pub name: Option<Shared>,

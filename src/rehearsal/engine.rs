@@ -514,7 +514,7 @@ fn service_facts(
             known_model: group.is_some(),
             pin_existed,
             impact: ServiceImpact {
-                id: svc.id,
+                key: svc.service_id.clone().unwrap_or(svc.id),
                 service_id: svc.service_id,
                 name: svc.name,
                 model_id,

@@ -61,9 +61,9 @@ pub struct ServiceFact {
 }
 
 impl ServiceFact {
-    /// How reports name it: its service_id, or its id.
+    /// How reports name it (see `ServiceImpact::key`).
     pub fn key(&self) -> &Shared {
-        self.impact.service_id.as_ref().unwrap_or(&self.impact.id)
+        &self.impact.key
     }
 }
 

@@ -49,6 +49,7 @@ fn run_guide_rollback(pg: &Cluster, db: &str, legacy: bool, delete_orphans: bool
 struct Snapshot {
     models: BTreeSet<String>,
     services: BTreeSet<String>,
+    services_count: usize,
     linked: Vec<BTreeSet<String>>,
     feedback_unlinked: BTreeSet<String>,
 }
@@ -56,7 +57,9 @@ struct Snapshot {
 fn snapshot(pg: &Cluster, db: &str) -> Snapshot {
     Snapshot {
         models: set(pg, db, "SELECT id::text FROM models"),
-        services: set(pg, db, "SELECT id::text FROM services"),
+        // As the plan names a service: its service_id, or its id when it has none.
+        services: set(pg, db, "SELECT coalesce(service_id::text, id::text) FROM services"),
+        services_count: set(pg, db, "SELECT count(*)::text FROM services").pop_first().unwrap().parse().unwrap(),
         linked: LINKED.iter().map(|(t, pk)| set(pg, db, &format!("SELECT {pk}::text FROM {t}"))).collect(),
         feedback_unlinked: set(pg, db, "SELECT id::text FROM model_feedback WHERE model_row_id IS NULL"),
     }
@@ -69,9 +72,10 @@ fn compare(pg: &Cluster, db: &str, before: &Snapshot, plan: &Plan, label: &str) 
     let deleted: BTreeSet<String> = plan.deleted.iter().map(|d| d.id.to_string()).collect();
     let really_deleted: BTreeSet<String> = before.models.difference(&after.models).cloned().collect();
     assert_eq!(deleted, really_deleted, "{label}: deleted models rows");
-    let services: BTreeSet<String> =
-        plan.services.iter().filter(|s| s.action != ServiceAction::Deleted).map(|s| s.id.to_string()).collect();
-    assert_eq!(services, after.services, "{label}: surviving services");
+    let surviving: Vec<String> =
+        plan.services.iter().filter(|s| s.action != ServiceAction::Deleted).map(|s| s.key.to_string()).collect();
+    assert_eq!(surviving.iter().cloned().collect::<BTreeSet<_>>(), after.services, "{label}: surviving services");
+    assert_eq!(surviving.len(), after.services_count, "{label}: surviving services, counted");
     for (i, (table, _)) in LINKED.iter().enumerate() {
         let predicted: BTreeSet<String> = plan
             .cascade

@@ -398,7 +398,7 @@ pub(crate) mod sample {
     pub fn service(id: &str, pin: Option<&str>, after: Option<&str>, action: ServiceAction) -> ServiceFact {
         ServiceFact {
             impact: ServiceImpact {
-                id: id.into(),
+                key: id.into(),
                 service_id: None,
                 name: None,
                 model_id: Some("m".into()),
