@@ -12,7 +12,7 @@ use rehearse::rehearsal::policy::Policy;
 use rehearse::rehearsal::{rehearse, Options};
 use rehearse::spec::Spec;
 use rehearse::workspace::Workspace;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// Tables other than models and services that foreign keys reach, with their primary key.
@@ -49,7 +49,6 @@ fn run_guide_rollback(pg: &Cluster, db: &str, legacy: bool, delete_orphans: bool
 struct Snapshot {
     models: BTreeSet<String>,
     services: BTreeSet<String>,
-    services_count: usize,
     linked: Vec<BTreeSet<String>>,
     feedback_unlinked: BTreeSet<String>,
 }
@@ -57,9 +56,13 @@ struct Snapshot {
 fn snapshot(pg: &Cluster, db: &str) -> Snapshot {
     Snapshot {
         models: set(pg, db, "SELECT id::text FROM models"),
-        // As the plan names a service: its service_id, or its id when it has none.
-        services: set(pg, db, "SELECT coalesce(service_id::text, id::text) FROM services"),
-        services_count: set(pg, db, "SELECT count(*)::text FROM services").pop_first().unwrap().parse().unwrap(),
+        // Each service as the plan names it (its service_id, or its id when it has none), with
+        // its model_id, and how many services are so.
+        services: set(
+            pg,
+            db,
+            "SELECT concat_ws('|', k, m, count(*)) FROM (SELECT coalesce(service_id::text, id::text) AS k, coalesce(model_id::text, '\\N') AS m FROM services) s GROUP BY k, m",
+        ),
         linked: LINKED.iter().map(|(t, pk)| set(pg, db, &format!("SELECT {pk}::text FROM {t}"))).collect(),
         feedback_unlinked: set(pg, db, "SELECT id::text FROM model_feedback WHERE model_row_id IS NULL"),
     }
@@ -72,10 +75,13 @@ fn compare(pg: &Cluster, db: &str, before: &Snapshot, plan: &Plan, label: &str) 
     let deleted: BTreeSet<String> = plan.deleted.iter().map(|d| d.id.to_string()).collect();
     let really_deleted: BTreeSet<String> = before.models.difference(&after.models).cloned().collect();
     assert_eq!(deleted, really_deleted, "{label}: deleted models rows");
-    let surviving: Vec<String> =
-        plan.services.iter().filter(|s| s.action != ServiceAction::Deleted).map(|s| s.key.to_string()).collect();
-    assert_eq!(surviving.iter().cloned().collect::<BTreeSet<_>>(), after.services, "{label}: surviving services");
-    assert_eq!(surviving.len(), after.services_count, "{label}: surviving services, counted");
+    let mut surviving: BTreeMap<(String, &str), usize> = BTreeMap::new();
+    for s in plan.services.iter().filter(|s| s.action != ServiceAction::Deleted) {
+        *surviving.entry((s.key.to_string(), s.model_id.as_deref().unwrap_or("\\N"))).or_default() += 1;
+    }
+    let surviving: BTreeSet<String> =
+        surviving.into_iter().map(|((key, model_id), count)| format!("{key}|{model_id}|{count}")).collect();
+    assert_eq!(surviving, after.services, "{label}: surviving services");
     for (i, (table, _)) in LINKED.iter().enumerate() {
         let predicted: BTreeSet<String> = plan
             .cascade
