@@ -23,6 +23,7 @@ pub mod progress;
 pub mod rehearsal;
 pub mod report;
 pub mod rundir;
+pub mod shared;
 pub mod spec;
 pub mod sql;
 pub mod staging;

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 /// Text shared between rows: a table name, a foreign key, a keeper or a reason is named by
 /// thousands of rows of a large export, and is held once. Behind a one-word pointer (an
 /// `Arc<str>` takes two): a hazard row holds three, and a 2 GB export has millions of them.
-pub type Shared = arcstr::ArcStr;
+pub use crate::shared::Shared;
 
 /// The models and services rows up to which the steps that can run side by side do (the
 /// fingerprint and the keepers' places, the scripts' checks); past them their memory would add

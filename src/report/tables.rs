@@ -102,9 +102,7 @@ fn fetch(text: &Shared) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: the copy of the pointer is given straight back by `into_raw`, never dropped:
-        // the text's count is neither read nor changed.
-        let at = Shared::into_raw(unsafe { std::ptr::read(text) }).as_ptr().cast::<i8>();
+        let at = text.as_ptr().cast::<i8>();
         // SAFETY: SSE is part of x86_64, and a prefetch reads nothing the program sees and never
         // faults, whatever the address.
         unsafe {
