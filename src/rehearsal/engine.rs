@@ -60,7 +60,8 @@ const ORPHANS_AFTER: &str = "_plan_orphans_after";
 /// A services row as it comes in, its model_id where the batch holds it.
 struct ServiceRow<'a> {
     rid: i64,
-    id: Shared,
+    /// Borrowed: a service is named by its id only when it has no service_id.
+    id: Option<&'a str>,
     service_id: Option<Shared>,
     name: Option<Shared>,
     model_id: Option<&'a str>,
@@ -142,7 +143,7 @@ fn load_services<T>(
         services.extend((0..batch.num_rows()).map(|i| {
             make(ServiceRow {
                 rid: rid.value(i),
-                id: arrow_columns::shared(id, i).unwrap_or_default(),
+                id: arrow_columns::borrowed(id, i),
                 service_id: arrow_columns::shared(service_id, i),
                 name: arrow_columns::borrowed(name, i).map(|n| names.get(n)),
                 model_id: arrow_columns::borrowed(model_id, i),
@@ -514,7 +515,7 @@ fn service_facts(
             known_model: group.is_some(),
             pin_existed,
             impact: ServiceImpact {
-                key: svc.service_id.clone().unwrap_or(svc.id),
+                key: svc.service_id.clone().unwrap_or_else(|| svc.id.map(Shared::from).unwrap_or_default()),
                 service_id: svc.service_id,
                 name: svc.name,
                 model_id,

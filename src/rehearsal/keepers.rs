@@ -189,21 +189,23 @@ fn alternative_key(i: usize) -> String {
 pub struct Places {
     places: Vec<Place>,
     /// See `group_order`.
-    slot: Vec<usize>,
-    order: Vec<usize>,
+    slot: Vec<u32>,
+    order: Vec<u32>,
 }
 
-/// A models row's place in its group, as `KEEPERS` has it.
+/// A models row's place in its group, as `KEEPERS` has it: 32 bytes, for each models row while
+/// the rows are read (integers that count rows fit in 32 bits, as `read_places` checks).
 struct Place {
     rid: i64,
-    gid: i64,
+    gid: u32,
+    /// 1 for the keeper, then the tied rows in their order; any other row comes later
+    /// (`u32::MAX`).
+    documented_pos: u32,
+    /// As `documented_pos`.
+    legacy_pos: u32,
     latest: bool,
     any_parsed: bool,
-    /// 1 for the keeper, then the tied rows in their order; any other row comes later.
-    documented_pos: i64,
     documented_tied: bool,
-    /// As `documented_pos`.
-    legacy_pos: i64,
     legacy_tied: bool,
     collation_sensitive: bool,
 }
@@ -223,27 +225,41 @@ fn read_places(conn: &Connection) -> Result<Vec<Place>> {
         let (rid, gid, documented_pos, legacy_pos) = (integer(0)?, integer(1)?, integer(4)?, integer(6)?);
         let (latest, any_parsed, documented_tied, legacy_tied, sensitive) =
             (flag(2)?, flag(3)?, flag(5)?, flag(7)?, flag(8)?);
-        places.extend((0..batch.num_rows()).map(|i| Place {
-            rid: rid.value(i),
-            gid: gid.value(i),
-            latest: latest.value(i),
-            any_parsed: any_parsed.value(i),
-            documented_pos: documented_pos.value(i),
-            documented_tied: documented_tied.value(i),
-            legacy_pos: legacy_pos.value(i),
-            legacy_tied: legacy_tied.value(i),
-            collation_sensitive: sensitive.value(i),
-        }));
+        for i in 0..batch.num_rows() {
+            let gid = u32::try_from(gid.value(i)).map_err(|_| counted_past_32_bits("a group number", gid.value(i)))?;
+            // Past the tied rows a position is LAST, which sorts last as u32::MAX does.
+            let position = |pos: i64| u32::try_from(pos).unwrap_or(u32::MAX);
+            places.push(Place {
+                rid: rid.value(i),
+                gid,
+                documented_pos: position(documented_pos.value(i)),
+                legacy_pos: position(legacy_pos.value(i)),
+                latest: latest.value(i),
+                any_parsed: any_parsed.value(i),
+                documented_tied: documented_tied.value(i),
+                legacy_tied: legacy_tied.value(i),
+                collation_sensitive: sensitive.value(i),
+            });
+        }
+    }
+    if u32::try_from(places.len()).is_err() {
+        return Err(counted_past_32_bits("the models rows", places.len() as i64));
     }
     // Sorted here: DuckDB would sort the whole narrow table for it, in more time.
     places.sort_unstable_by_key(|p| p.rid);
     Ok(places)
 }
 
+/// A count of models rows (or of their groups) past what a place holds.
+fn counted_past_32_bits(what: &str, count: i64) -> Error {
+    Error::Environment(format!("{what} number {count}: more than the 4 294 967 295 models rows rehearse holds"))
+}
+
 /// Where each place goes when the rows are grouped by gid and each group's rows by rid
 /// (`slot`), and the places in that order (`order`). The gids number the groups from 1, so
-/// counting them places every row in one pass over the places, which are in rid order.
-fn group_order(places: &[Place]) -> Result<(Vec<usize>, Vec<usize>)> {
+/// counting them places every row in one pass over the places, which are in rid order (whose
+/// number `read_places` checked fits in 32 bits).
+fn group_order(places: &[Place]) -> Result<(Vec<u32>, Vec<u32>)> {
     let mut starts = vec![0usize; places.len() + 2];
     for place in places {
         match usize::try_from(place.gid) {
@@ -257,7 +273,7 @@ fn group_order(places: &[Place]) -> Result<(Vec<usize>, Vec<usize>)> {
     let (mut slot, mut order) = (vec![0; places.len()], vec![0; places.len()]);
     for (i, place) in places.iter().enumerate() {
         let next = &mut starts[place.gid as usize];
-        (slot[i], order[*next]) = (*next, i);
+        (slot[i], order[*next]) = (*next as u32, i as u32);
         *next += 1;
     }
     Ok((slot, order))
@@ -309,7 +325,7 @@ pub fn read_groups(
             if group_model_id.is_none() {
                 *group_model_id = arrow_columns::shared(model_id, i);
             }
-            rows[slot[place]] = ModelRow {
+            rows[slot[place] as usize] = ModelRow {
                 rid,
                 row: VersionRow {
                     id: arrow_columns::shared(id, i).unwrap_or_default(),
@@ -328,12 +344,12 @@ pub fn read_groups(
     if read != places.len() {
         return Err(Error::Internal(format!("{read} models rows read for {} places in {KEEPERS}", places.len())));
     }
-    let groups = order.chunk_by(|&a, &b| places[a].gid == places[b].gid);
+    let groups = order.chunk_by(|&a, &b| places[a as usize].gid == places[b as usize].gid);
     let mut choices = Vec::new();
     let mut reasons = Interner::default();
     let mut first = 0;
     for group in groups {
-        let members: Vec<&Place> = group.iter().map(|&i| &places[i]).collect();
+        let members: Vec<&Place> = group.iter().map(|&i| &places[i as usize]).collect();
         choices.push(group_choice(&rows, first, &members, collation, &mut reasons));
         first += group.len();
     }
@@ -350,7 +366,7 @@ fn group_choice(
     reasons: &mut Interner,
 ) -> GroupChoice {
     let head = members[0];
-    let choice = |pos: fn(&Place) -> i64, tied: fn(&Place) -> bool| {
+    let choice = |pos: fn(&Place) -> u32, tied: fn(&Place) -> bool| {
         let keeper = members.iter().position(|p| pos(p) == 1).expect("a group has a first row");
         let mut tied_with: Vec<usize> = (0..members.len()).filter(|&i| tied(members[i])).collect();
         tied_with.sort_by_key(|&i| pos(members[i]));
