@@ -8,7 +8,7 @@ use crate::terms::{HazardCode, Policy};
 // Re-exported where callers (and the tests) have always named it.
 pub use crate::terms::Mode;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Text shared between rows: a table name, a foreign key, a keeper or a reason is named by
 /// thousands of rows of a large export, and is held once. Behind a one-word pointer (an
@@ -116,14 +116,84 @@ pub struct Divergence {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TableRef(pub u32);
 
+/// A hazard row as a rule finds it.
 #[derive(Debug, Clone)]
 pub struct HazardRow {
     pub code: HazardCode,
-    /// A few tables name millions of rows: each is held once, by the list (`Hazards::table`).
+    /// A few tables name millions of rows: each is held once, by the plan's `Hazards`.
     pub table: TableRef,
     /// Shared with the cascade row an H9 row names.
     pub key: Shared,
     pub detail: Shared,
+}
+
+/// A hazard row as the plan holds it, in 16 bytes: its code is its list's, and its detail one
+/// of the few its list names (`CodeRows::details`). A 4 GB export has millions.
+#[derive(Debug, Clone)]
+pub struct HeldRow {
+    pub key: Shared,
+    table: TableRef,
+    detail: u32,
+}
+
+/// One code's rows, in their order, and the details they name.
+#[derive(Debug, Clone, Default)]
+pub struct CodeRows {
+    rows: Vec<HeldRow>,
+    details: Vec<Shared>,
+}
+
+impl CodeRows {
+    /// The rows a rule found for `code`, held in their place (each row's detail becomes the
+    /// place of its text among the list's: rows that share a text share a place).
+    pub fn hold(code: HazardCode, rows: Vec<HazardRow>) -> Result<CodeRows, String> {
+        if let Some(other) = rows.iter().find(|r| r.code != code) {
+            return Err(format!("a row of {} among the rows of {code}", other.code));
+        }
+        let mut details: Vec<Shared> = Vec::new();
+        let mut places: HashMap<*const u8, u32, foldhash::fast::RandomState> = HashMap::default();
+        // Rows in a run often share their detail: the last one is looked up first.
+        let mut last: Option<(*const u8, u32)> = None;
+        let mut place_of = |detail: Shared| {
+            let at = detail.as_ptr();
+            match last {
+                Some((text, place)) if text == at => place,
+                _ => {
+                    let place = *places.entry(at).or_insert_with(|| {
+                        details.push(detail);
+                        (details.len() - 1) as u32
+                    });
+                    last = Some((at, place));
+                    place
+                }
+            }
+        };
+        // Collected in the rule's own list (a row takes less room than it did).
+        let mut rows: Vec<HeldRow> = rows
+            .into_iter()
+            .map(|row| HeldRow { key: row.key, table: row.table, detail: place_of(row.detail) })
+            .collect();
+        // Kept as long as the plan: not the spare room of a list collected as it was found.
+        rows.shrink_to_fit();
+        Ok(CodeRows { rows, details })
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+/// A hazard row read from the plan.
+#[derive(Debug, Clone, Copy)]
+pub struct HazardView<'a> {
+    pub code: HazardCode,
+    pub table: &'a Shared,
+    pub key: &'a Shared,
+    pub detail: &'a Shared,
 }
 
 /// Every hazard row, in code order: each code's rows by key (rows of one key in the order
@@ -132,9 +202,49 @@ pub struct HazardRow {
 #[derive(Debug, Clone, Default)]
 pub struct Hazards {
     /// By the code's place in `HazardCode::ALL`.
-    by_code: [Vec<HazardRow>; HazardCode::ALL.len()],
+    by_code: [CodeRows; HazardCode::ALL.len()],
     /// The tables the rows name, by their `TableRef`.
     tables: Vec<Shared>,
+}
+
+/// The rows of one code, as `Hazards::of` reads them.
+#[derive(Debug, Clone, Copy)]
+pub struct RowsOf<'a> {
+    code: HazardCode,
+    rows: &'a CodeRows,
+    tables: &'a [Shared],
+}
+
+impl<'a> RowsOf<'a> {
+    /// The rows as held, for a reader that asks for their texts ahead (`detail`, `view`).
+    pub fn held(&self) -> &'a [HeldRow] {
+        &self.rows.rows
+    }
+
+    pub fn detail(&self, row: &HeldRow) -> &'a Shared {
+        &self.rows.details[row.detail as usize]
+    }
+
+    pub fn view(&self, row: &'a HeldRow) -> HazardView<'a> {
+        HazardView {
+            code: self.code,
+            table: &self.tables[row.table.0 as usize],
+            key: &row.key,
+            detail: self.detail(row),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = HazardView<'a>> + Clone {
+        self.rows.rows.iter().map(move |row| self.view(row))
+    }
 }
 
 impl Hazards {
@@ -143,26 +253,19 @@ impl Hazards {
         Hazards { tables, ..Hazards::default() }
     }
 
-    /// A row's table.
-    pub fn table(&self, row: &HazardRow) -> &Shared {
-        &self.tables[row.table.0 as usize]
-    }
-
     /// Sets the rows of `code`, in their order.
-    pub fn set(&mut self, code: HazardCode, mut rows: Vec<HazardRow>) {
-        // Kept as long as the plan: not the spare room of a list collected as it was found.
-        rows.shrink_to_fit();
+    pub fn set(&mut self, code: HazardCode, rows: CodeRows) {
         self.by_code[code as usize] = rows;
     }
 
     /// The rows of one code.
-    pub fn of(&self, code: HazardCode) -> &[HazardRow] {
-        &self.by_code[code as usize]
+    pub fn of(&self, code: HazardCode) -> RowsOf<'_> {
+        RowsOf { code, rows: &self.by_code[code as usize], tables: &self.tables }
     }
 
-    /// Every row, in code order (cloned, the loss report's writer reads ahead in it).
-    pub fn iter(&self) -> impl Iterator<Item = &HazardRow> + Clone {
-        self.by_code.iter().flatten()
+    /// Every row, in code order.
+    pub fn iter(&self) -> impl Iterator<Item = HazardView<'_>> + Clone {
+        HazardCode::ALL.iter().flat_map(|&code| self.of(code).iter())
     }
 }
 
@@ -432,6 +535,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<Shared>(), 8);
         assert_eq!(std::mem::size_of::<Option<Shared>>(), 8);
         assert_eq!(std::mem::size_of::<HazardRow>(), 24);
+        assert_eq!(std::mem::size_of::<HeldRow>(), 16);
         assert_eq!(std::mem::size_of::<CascadeRow>(), 32);
     }
 
@@ -443,15 +547,40 @@ mod tests {
             key: key.into(),
             detail: "d".into(),
         };
+        let held = |code: HazardCode, rows: Vec<HazardRow>| CodeRows::hold(code, rows).unwrap();
         let mut hazards = Hazards::naming(vec!["public.models".into(), "public.services".into()]);
-        hazards.set(HazardCode::H15, vec![row(HazardCode::H15, "a"), row(HazardCode::H15, "b")]);
-        hazards.set(HazardCode::H2, vec![row(HazardCode::H2, "c")]);
-        hazards.set(HazardCode::H16, Vec::with_capacity(100));
-        let listed: Vec<(&str, &str)> = hazards.iter().map(|h| (h.code.as_str(), &*h.key)).collect();
+        hazards.set(HazardCode::H15, held(HazardCode::H15, vec![row(HazardCode::H15, "a"), row(HazardCode::H15, "b")]));
+        hazards.set(HazardCode::H2, held(HazardCode::H2, vec![row(HazardCode::H2, "c")]));
+        hazards.set(HazardCode::H16, held(HazardCode::H16, Vec::with_capacity(100)));
+        let listed: Vec<(&str, &str)> = hazards.iter().map(|h| (h.code.as_str(), &**h.key)).collect();
         assert_eq!(listed, [("H2", "c"), ("H15", "a"), ("H15", "b")]);
         assert_eq!(hazards.of(HazardCode::H15).len(), 2);
         assert!(hazards.of(HazardCode::H1).is_empty());
-        let tables: Vec<&str> = hazards.iter().map(|h| &**hazards.table(h)).collect();
+        let tables: Vec<&str> = hazards.iter().map(|h| &**h.table).collect();
         assert_eq!(tables, ["public.services", "public.models", "public.models"]);
+    }
+
+    #[test]
+    fn a_held_row_names_its_detail_by_its_place_among_the_lists_texts() {
+        let (often, once): (Shared, Shared) = ("often".into(), "once".into());
+        let row = |key: &str, detail: &Shared| HazardRow {
+            code: HazardCode::H12,
+            table: TableRef(0),
+            key: key.into(),
+            detail: detail.clone(),
+        };
+        let rows = vec![row("a", &often), row("b", &once), row("c", &often), row("d", &"often".into())];
+        let held = CodeRows::hold(HazardCode::H12, rows).unwrap();
+        let tables = ["public.models".into()];
+        let of = RowsOf { code: HazardCode::H12, rows: &held, tables: &tables };
+        let read: Vec<(&str, &str)> = of.iter().map(|h| (&**h.key, &**h.detail)).collect();
+        assert_eq!(read, [("a", "often"), ("b", "once"), ("c", "often"), ("d", "often")]);
+        // One place per text shared; an equal text of its own has its own (it is held anyway).
+        assert_eq!(held.details.len(), 3);
+        assert!(Shared::ptr_eq(of.detail(&held.rows[0]), &often));
+        assert!(Shared::ptr_eq(of.detail(&held.rows[2]), &often));
+
+        let foreign = vec![row("a", &often), HazardRow { code: HazardCode::H9, ..row("b", &once) }];
+        assert!(CodeRows::hold(HazardCode::H12, foreign).unwrap_err().contains("a row of H9 among the rows of H12"));
     }
 }

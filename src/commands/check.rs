@@ -86,8 +86,7 @@ fn text(plan: &Plan, args: &CheckArgs, verdict: &Verdict) -> String {
             hazard.unit
         );
         for row in plan.hazards.of(hazard.code).iter().take(SHOWN) {
-            let table = plan.hazards.table(row);
-            let _ = writeln!(out, "  --> {table} {}: {}", one_line(&row.key), one_line(&row.detail));
+            let _ = writeln!(out, "  --> {} {}: {}", row.table, one_line(row.key), one_line(row.detail));
         }
         if n as usize > SHOWN {
             let _ = writeln!(out, "  ... and {} more (reports/hazards.csv of `rehearse run`)", n as usize - SHOWN);
@@ -132,11 +131,8 @@ fn escape_property(text: &str) -> String {
 fn github(plan: &Plan, args: &CheckArgs, verdict: &Verdict) -> String {
     let mut out = String::new();
     for (hazard, n) in present(plan) {
-        let example = plan
-            .hazards
-            .of(hazard.code)
-            .first()
-            .map(|h| format!(" e.g. {} {}: {}", plan.hazards.table(h), h.key, h.detail));
+        let example =
+            plan.hazards.of(hazard.code).iter().next().map(|h| format!(" e.g. {} {}: {}", h.table, h.key, h.detail));
         let title = format!("{} rehearse: {} {}", hazard.code, n, hazard.unit);
         let message = format!("{}.{} Help: {}", hazard.title, example.unwrap_or_default(), hazard.help);
         let _ = writeln!(

@@ -232,11 +232,17 @@ pub fn reports(plan: &Plan) -> [Report<'_>; 6] {
         Report {
             file: "hazards.csv",
             header: &["code", "table", "key", "detail"],
-            rows: fetched_ahead(
-                plan.hazards.iter(),
-                |h| [Some(&h.key), Some(&h.detail)],
-                |h| Row::new([some(h.code.as_str()), some(plan.hazards.table(h)), some(&h.key), some(&h.detail)]),
-            ),
+            rows: Box::new(HazardCode::ALL.iter().flat_map(|&code| {
+                let of = plan.hazards.of(code);
+                fetched_ahead(
+                    of.held().iter(),
+                    move |h| [Some(&h.key), Some(of.detail(h))],
+                    move |h| {
+                        let h = of.view(h);
+                        Row::new([some(h.code.as_str()), some(h.table), some(h.key), some(h.detail)])
+                    },
+                )
+            })),
             len: HazardCode::ALL.iter().map(|code| plan.hazards.of(*code).len()).sum(),
         },
     ]

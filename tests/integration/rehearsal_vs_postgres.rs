@@ -167,7 +167,7 @@ fn blocking_foreign_keys_and_name_clashes_are_predicted_failures() {
         let failure = plan.predicted_failure.clone().expect("a predicted failure");
         assert!(failure.contains(error), "{failure}");
         assert!(plan.fails());
-        assert!(plan.hazards.iter().any(|h| h.code == "H13" && &*h.key == "models_model_id_key"));
+        assert!(plan.hazards.iter().any(|h| h.code == "H13" && *h.key == "models_model_id_key"));
         if delete_orphans {
             assert!(plan.hazards.iter().any(|h| h.code == "H9" && h.detail.contains("blocks the delete")));
         }

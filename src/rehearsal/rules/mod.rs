@@ -8,7 +8,7 @@ use crate::terms::HazardCode;
 use {
     super::facts::{ByKey, Facts, TableRefs},
     crate::error::{Error, Result},
-    crate::plan::{HazardRow, Hazards},
+    crate::plan::{CodeRows, HazardRow, Hazards},
     duckdb::Connection,
 };
 
@@ -101,7 +101,7 @@ pub fn info(code: &str) -> Option<&'static Rule> {
 
 /// The rules' rows found so far, by place in `RULES`.
 #[cfg(feature = "engine")]
-pub(crate) struct Found(Vec<Option<Vec<HazardRow>>>);
+pub(crate) struct Found(Vec<Option<CodeRows>>);
 
 #[cfg(feature = "engine")]
 impl Default for Found {
@@ -146,8 +146,13 @@ pub(crate) fn find(facts: &Facts, conn: &Connection, chosen: fn(&Rule) -> bool, 
     let (here, elsewhere) = crate::parallel::share(
         &in_memory,
         2,
-        || workspace.iter().map(|&(place, find)| Ok((place, in_order(find(facts, conn))?))).collect::<Result<Vec<_>>>(),
-        |&(place, find)| Ok((place, in_order(find(facts))?)),
+        || {
+            workspace
+                .iter()
+                .map(|&(place, find)| Ok((place, held(place, find(facts, conn))?)))
+                .collect::<Result<Vec<_>>>()
+        },
+        |&(place, find)| Ok((place, held(place, find(facts))?)),
     );
     for (place, rows) in here?.into_iter().chain(elsewhere.into_iter().collect::<Result<Vec<_>>>()?) {
         found.0[place] = Some(rows);
@@ -155,19 +160,21 @@ pub(crate) fn find(facts: &Facts, conn: &Connection, chosen: fn(&Rule) -> bool, 
     Ok(())
 }
 
-/// A rule's rows by key.
+/// The rows of the rule at `place` in `RULES`, by key, as the plan holds them (on the thread
+/// that found them).
 #[cfg(feature = "engine")]
-fn in_order(found: Result<Rows>) -> Result<Vec<HazardRow>> {
-    match found? {
-        Rows::ByKey(rows) => Ok(rows.into_rows()),
+fn held(place: usize, found: Result<Rows>) -> Result<CodeRows> {
+    let rows = match found? {
+        Rows::ByKey(rows) => rows.into_rows(),
         // Most rules find their rows by key already; the others are sorted here, stably.
         Rows::AsFound(mut rows) => {
             if !rows.is_sorted_by(|a, b| a.key <= b.key) {
                 rows.sort_by(|a, b| a.key.cmp(&b.key));
             }
-            Ok(rows)
+            rows
         }
-    }
+    };
+    CodeRows::hold(RULES[place].code, rows).map_err(Error::Internal)
 }
 
 #[cfg(feature = "engine")]
@@ -238,10 +245,7 @@ mod find_tests {
 
     fn listed(found: Found, tables: &TableRefs) -> Listed {
         let hazards = found.hazards(tables).unwrap();
-        hazards
-            .iter()
-            .map(|h| (h.code, hazards.table(h).to_string(), h.key.to_string(), h.detail.to_string()))
-            .collect()
+        hazards.iter().map(|h| (h.code, h.table.to_string(), h.key.to_string(), h.detail.to_string())).collect()
     }
 
     #[test]
@@ -325,7 +329,7 @@ mod find_tests {
                             Find::Facts(find) => find(&facts),
                             Find::Workspace(find) => find(&facts, conn),
                         };
-                        found.0[place] = Some(in_order(rows).unwrap());
+                        found.0[place] = Some(held(place, rows).unwrap());
                     }
                 }
                 Some(passes) => {
@@ -348,7 +352,7 @@ mod find_tests {
     #[test]
     fn a_rule_not_run_is_an_error() {
         let mut found = Found::default();
-        found.0[0] = Some(Vec::new());
+        found.0[0] = Some(CodeRows::default());
         assert!(found.hazards(&TableRefs::default()).is_err());
     }
 }
