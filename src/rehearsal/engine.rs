@@ -379,7 +379,7 @@ fn rehearse_steps(
     let services_before = services_after.len() as u64;
     let divergence = divergence(&rows, &choices);
     let collation_sensitive =
-        choices.iter().filter(|c| c.collation_sensitive).map(|c| model_id_text(&rows[c.members[0]].row)).collect();
+        choices.iter().filter(|c| c.collation_sensitive).map(|c| model_id_text(&rows[c.members.first()].row)).collect();
     let models_before = rows.len() as u64;
     let kept_and_deleted = || keep_and_delete(rows, &choices, &deleted_models, options.policy);
     let ((kept, deleted), effects) = match early_effects {
@@ -482,7 +482,7 @@ fn service_facts(
     let groups: HashMap<&str, (&GroupChoice, &Shared, Option<Shared>), FastHash> = choices
         .iter()
         .filter_map(|c| {
-            let model_id = rows[c.members[0]].row.model_id.as_ref()?;
+            let model_id = rows[c.members.first()].row.model_id.as_ref()?;
             let after = match mode {
                 Mode::Full => rows[c.keeper(options.policy)].row.version.clone(),
                 Mode::Selective => None,
@@ -490,7 +490,7 @@ fn service_facts(
             Some((&**model_id, (c, model_id, after)))
         })
         .collect();
-    let version = |member: &usize| rows[*member].row.version.as_deref();
+    let version = |member: usize| rows[member].row.version.as_deref();
     load_services(conn, spec, services, |svc| {
         let group = svc.model_id.and_then(|id| groups.get(id));
         let pin_existed = match (group, svc.pin.as_deref()) {
@@ -853,7 +853,7 @@ fn keep_and_delete(
         let keeper_reason = keeper_reasons.get(&**chosen_reason, || format!("{}: {chosen_reason}", policy.name()));
         let deleted_reason: Shared =
             format!("{} keeps {} ({})", policy.name(), show(&rows[keeper].row.version), chosen_reason).into();
-        for &member in choice.members.iter().rev() {
+        for member in choice.members.iter().rev() {
             let r = rows
                 .pop()
                 .filter(|_| member == rows.len())

@@ -3,7 +3,7 @@
 //! flags they give each distinct status, computed once in Rust and joined by the query.
 
 use super::arrow_columns;
-use super::facts::{GroupChoice, Interner, ModelRow};
+use super::facts::{GroupChoice, Interner, Members, ModelRow};
 use super::keeper_collation::KeeperCollation;
 use super::policy::{self, Choice, VersionRow};
 use crate::collation::{CollationName, Collator};
@@ -383,7 +383,7 @@ fn group_choice(
     ));
     let legacy = Choice { keeper, tied_with, reason };
     GroupChoice {
-        members: (first..first + members.len()).collect(),
+        members: Members::new(first, members.len()),
         documented,
         legacy,
         collation_sensitive: head.collation_sensitive,
@@ -534,7 +534,7 @@ pub(crate) mod tests {
         let (chosen, choices) = choose_rows(&rows, &KeeperCollation::c());
         let order: Vec<&str> = chosen.iter().map(|r| &*r.row.id).collect();
         assert_eq!(order, ["z", "y", "x"]);
-        assert_eq!(choices.iter().map(|c| c.members.clone()).collect::<Vec<_>>(), [vec![0], vec![1], vec![2]]);
+        assert_eq!(choices.iter().map(|c| c.members.iter().collect()).collect::<Vec<Vec<_>>>(), [[0], [1], [2]]);
         // Groups kept for the same reason share its text.
         assert!(Shared::ptr_eq(&choices[1].legacy.reason, &choices[2].legacy.reason));
         rows[1].row.model_id = Some("m".into());

@@ -30,7 +30,7 @@ mod engine {
     pub fn rows(models: &[ModelRow], choices: &[GroupChoice], table: TableRef) -> Vec<HazardRow> {
         let mut found = Vec::new();
         for choice in choices {
-            let group: Vec<&VersionRow> = choice.members.iter().map(|&i| &models[i].row).collect();
+            let group: Vec<&VersionRow> = choice.members.iter().map(|i| &models[i].row).collect();
             let keeper = group[choice.legacy.keeper];
             let best = policy::legacy_candidates(&group)
                 .into_iter()
@@ -55,13 +55,14 @@ mod tests {
 
     #[test]
     fn text_order_below_semantic_order() {
-        let models = [
+        let mut models = [
             model(1, "a", Some("1.9.0"), "active"),
             model(2, "a", Some("1.10.0"), "active"),
             model(3, "b", Some("2.0.0"), "active"),
             model(4, "b", Some("1.0.0"), "active"),
         ];
-        let found = rows(&models, &groups(&models), table());
+        let choices = groups(&mut models);
+        let found = rows(&models, &choices, table());
         assert_eq!(found.len(), 1);
         assert_eq!(
             (&*found[0].key, &*found[0].detail),

@@ -29,10 +29,10 @@ mod engine {
     pub fn rows(models: &[ModelRow], choices: &[GroupChoice], policy: Policy, table: TableRef) -> Vec<HazardRow> {
         choices
             .iter()
-            .filter(|c| !c.members.iter().any(|&i| is_active_loosely(models[i].row.status.as_deref())))
+            .filter(|c| !c.members.iter().any(|i| is_active_loosely(models[i].row.status.as_deref())))
             .map(|c| {
                 let keeper = &models[c.keeper(policy)].row;
-                let model_key = models[c.members[0]].row.model_id.clone().unwrap_or_default();
+                let model_key = models[c.members.first()].row.model_id.clone().unwrap_or_default();
                 let detail = format!("no active version; keeps {} ({})", show(&keeper.version), show(&keeper.status));
                 hazard(HazardCode::H3, table, &model_key, detail)
             })
@@ -48,12 +48,13 @@ mod tests {
 
     #[test]
     fn models_without_an_active_row() {
-        let models = [
+        let mut models = [
             model(1, "a", Some("1.0"), "draft"),
             model(2, "a", Some("2.0"), "retired"),
             model(3, "b", Some("1.0"), " ACTIVE"),
         ];
-        let found = rows(&models, &groups(&models), Policy::Legacy, table());
+        let choices = groups(&mut models);
+        let found = rows(&models, &choices, Policy::Legacy, table());
         assert_eq!(found.len(), 1);
         assert_eq!((&*found[0].key, &*found[0].detail), ("a", "no active version; keeps \"2.0\" (\"retired\")"));
     }

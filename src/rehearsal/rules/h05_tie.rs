@@ -33,9 +33,9 @@ mod engine {
             if chosen.tied_with.is_empty() {
                 continue;
             }
-            let id = |i: usize| models[choice.members[i]].row.id.clone();
+            let id = |i: usize| models[choice.members.get(i)].row.id.clone();
             let tied: Vec<Shared> = chosen.tied_with.iter().map(|&i| id(i)).collect();
-            let model_key = models[choice.members[0]].row.model_id.clone().unwrap_or_default();
+            let model_key = models[choice.members.first()].row.model_id.clone().unwrap_or_default();
             let detail = format!("{} keeps {}; tied with {}", policy.name(), id(chosen.keeper), tied.join(", "));
             found.push(hazard(HazardCode::H5, table, &model_key, detail));
         }
@@ -51,12 +51,13 @@ mod tests {
 
     #[test]
     fn legacy_ties_on_equal_versions() {
-        let models = [
+        let mut models = [
             model(1, "a", Some("1.0"), "active"),
             model(2, "a", Some("1.0"), "active"),
             model(3, "b", Some("1.0"), "active"),
         ];
-        let found = rows(&models, &groups(&models), Policy::Legacy, table());
+        let choices = groups(&mut models);
+        let found = rows(&models, &choices, Policy::Legacy, table());
         assert_eq!(found.len(), 1);
         assert_eq!(&*found[0].key, "a");
         assert!(found[0].detail.starts_with("legacy keeps v"), "{}", found[0].detail);

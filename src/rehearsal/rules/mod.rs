@@ -288,7 +288,7 @@ mod find_tests {
         for (i, row) in models.iter_mut().enumerate() {
             row.row.id = format!("v{}", i + 1).into();
         }
-        let choices = groups(&models);
+        let choices = groups(&mut models);
         let mut dangling = service("s2", Some("0.1"), Some("1.9.0"), ServiceAction::Repointed);
         dangling.pin_existed = false;
         let services = [service("s1", Some("1.10.0"), Some("1.9.0"), ServiceAction::Repointed), dangling];
@@ -388,14 +388,10 @@ pub(crate) mod sample {
     }
 
     /// Rows grouped by model_id, keepers chosen under both policies in C by the keeper query;
-    /// members index `rows` (whose rids must differ).
-    pub fn groups(rows: &[ModelRow]) -> Vec<GroupChoice> {
-        let (chosen, mut choices) = choose_rows(rows, &KeeperCollation::c());
-        for choice in &mut choices {
-            for member in &mut choice.members {
-                *member = rows.iter().position(|r| r.rid == chosen[*member].rid).expect("a given row");
-            }
-        }
+    /// `rows` are put in the groups' order, as the engine's models rows are.
+    pub fn groups(rows: &mut [ModelRow]) -> Vec<GroupChoice> {
+        let (chosen, choices) = choose_rows(rows, &KeeperCollation::c());
+        rows.clone_from_slice(&chosen);
         choices
     }
 
