@@ -452,15 +452,66 @@ pub struct Fingerprint {
     pub services_digest: String,
 }
 
+/// A set of rowids as one bit each (DuckDB's rowids of a table are small, non-negative): the
+/// 640 683 models rows a 2 GB export deletes take 95 KB, where a `BTreeSet` took 6.5 MB (and a
+/// list of them 5 MB).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RidBits {
+    bits: Vec<u64>,
+    len: usize,
+}
+
+impl Extend<i64> for RidBits {
+    fn extend<I: IntoIterator<Item = i64>>(&mut self, rids: I) {
+        for rid in rids {
+            let rid = usize::try_from(rid).expect("a rowid");
+            if self.bits.len() <= rid / 64 {
+                self.bits.resize(rid / 64 + 1, 0);
+            }
+            let (word, bit) = (&mut self.bits[rid / 64], 1 << (rid % 64));
+            self.len += usize::from(*word & bit == 0);
+            *word |= bit;
+        }
+    }
+}
+
+impl FromIterator<i64> for RidBits {
+    fn from_iter<I: IntoIterator<Item = i64>>(rids: I) -> Self {
+        let mut set = RidBits::default();
+        set.extend(rids);
+        set
+    }
+}
+
+impl RidBits {
+    pub fn contains(&self, rid: i64) -> bool {
+        rid >= 0 && self.bits.get(rid as usize / 64).is_some_and(|word| word >> (rid % 64) & 1 == 1)
+    }
+
+    /// How many rowids the set holds.
+    pub fn count(&self) -> usize {
+        self.len
+    }
+
+    /// The rowids, least first.
+    pub fn iter(&self) -> impl Iterator<Item = i64> + '_ {
+        self.bits.iter().enumerate().flat_map(|(at, &word)| {
+            let base = at as i64 * 64;
+            std::iter::successors((word != 0).then_some(word), |rest| Some(rest & (rest - 1)).filter(|r| *r != 0))
+                .map(move |rest| base + i64::from(rest.trailing_zeros()))
+        })
+    }
+}
+
 /// The rows the rollback deletes or changes, by their rowid in the workspace (which is never
 /// modified, so its rowids stay): with the workspace they give every table as the rollback
 /// leaves it, on any connection to it. `validate` compares that post-state with PostgreSQL.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RowEffects {
     /// `schema.table` → rowids deleted (by the rollback's statements or their cascades).
-    pub deleted: BTreeMap<String, Vec<i64>>,
+    pub deleted: BTreeMap<String, RidBits>,
     /// (`schema.table`, foreign key) → rowids whose key its SET NULL / SET DEFAULT changed.
-    pub changed: BTreeMap<(String, String), Vec<i64>>,
+    pub changed: BTreeMap<(String, String), RidBits>,
 }
 
 #[derive(Debug, Clone)]
@@ -558,6 +609,17 @@ mod tests {
         assert!(hazards.of(HazardCode::H1).is_empty());
         let tables: Vec<&str> = hazards.iter().map(|h| &**h.table).collect();
         assert_eq!(tables, ["public.services", "public.models", "public.models"]);
+    }
+
+    #[test]
+    fn a_rowid_set_lists_its_rowids_once_least_first() {
+        let rids = [200, 0, 63, 64, 5, 63, 127, 128];
+        let set: RidBits = rids.into_iter().collect();
+        assert_eq!(set.iter().collect::<Vec<_>>(), [0, 5, 63, 64, 127, 128, 200]);
+        assert_eq!(set.count(), 7);
+        assert!(set.contains(127) && !set.contains(126) && !set.contains(-1) && !set.contains(100_000));
+        assert_eq!(set, [128, 127, 64, 63, 5, 0, 200].into_iter().collect(), "equal sets, whatever their order");
+        assert_eq!(RidBits::default().iter().count(), 0);
     }
 
     #[test]

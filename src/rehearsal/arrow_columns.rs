@@ -2,6 +2,7 @@
 //! instead of converting every value through a row accessor.
 
 use crate::error::{Error, Result};
+use crate::plan::RidBits;
 use duckdb::arrow::array::{Array, AsArray, BooleanArray, Decimal128Array, Int64Array, StringArray};
 use duckdb::arrow::datatypes::{Decimal128Type, Int64Type};
 use duckdb::arrow::record_batch::RecordBatch;
@@ -12,17 +13,15 @@ fn unexpected(batch: &RecordBatch, index: usize, wanted: &str) -> Error {
     Error::Internal(format!("column {} of a rehearsal query is {}, not {wanted}", field.name(), field.data_type()))
 }
 
-/// The one BIGINT column of `sql`'s rows, without NULLs (rowids, say).
-pub fn integer_rows(conn: &Connection, sql: &str) -> Result<Vec<i64>> {
+/// The one BIGINT column of `sql`'s rows, rowids without NULLs, as a set.
+pub fn rid_bits(conn: &Connection, sql: &str) -> Result<RidBits> {
     let mut stmt = conn.prepare(sql)?;
-    let mut values = Vec::new();
+    let mut rids = RidBits::default();
     for batch in stmt.stream_arrow([])? {
         let batch = batch?;
-        values.extend_from_slice(without_nulls(&batch, 0, integers(&batch, 0)?)?.values());
+        rids.extend(without_nulls(&batch, 0, integers(&batch, 0)?)?.values().iter().copied());
     }
-    // The plan keeps such lists (a million rowids for a 2 GB export): not their spare room.
-    values.shrink_to_fit();
-    Ok(values)
+    Ok(rids)
 }
 
 /// A VARCHAR column.

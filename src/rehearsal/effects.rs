@@ -76,20 +76,17 @@ pub fn recorded(conn: &Connection) -> Result<RowEffects> {
     // Rowids only, a query per table (and foreign key): the names are not read once a row.
     let mut effects = RowEffects::default();
     for table in texts(conn, &format!("SELECT DISTINCT tbl FROM {DELETED}"))? {
-        let rids = arrow_columns::integer_rows(
-            conn,
-            &format!("SELECT rid FROM {DELETED} WHERE tbl = {} ORDER BY rid", literal(&table)),
-        )?;
+        let rids = arrow_columns::rid_bits(conn, &format!("SELECT rid FROM {DELETED} WHERE tbl = {}", literal(&table)))?;
         effects.deleted.insert(table, rids);
     }
     let mut stmt = conn.prepare(&format!("SELECT DISTINCT tbl, constraint_name FROM {CHANGED}"))?;
     let keys = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     for key in keys {
         let (table, constraint) = key?;
-        let rids = arrow_columns::integer_rows(
+        let rids = arrow_columns::rid_bits(
             conn,
             &format!(
-                "SELECT rid FROM {CHANGED} WHERE tbl = {} AND constraint_name = {} ORDER BY rid",
+                "SELECT rid FROM {CHANGED} WHERE tbl = {} AND constraint_name = {}",
                 literal(&table),
                 literal(&constraint)
             ),
@@ -114,14 +111,14 @@ pub fn load(conn: &Connection, effects: &RowEffects) -> Result<()> {
     const PHASE: &str = LOADED_PHASE;
     let mut deleted = conn.appender_to_catalog_and_db(DELETED, "temp", "main")?;
     for (table, rids) in &effects.deleted {
-        for rid in rids {
+        for rid in rids.iter() {
             deleted.append_row(duckdb::params![table, rid, UNKNOWN, PHASE])?;
         }
     }
     deleted.flush()?;
     let mut changed = conn.appender_to_catalog_and_db(CHANGED, "temp", "main")?;
     for ((table, constraint), rids) in &effects.changed {
-        for rid in rids {
+        for rid in rids.iter() {
             changed.append_row(duckdb::params![table, rid, UNKNOWN, UNKNOWN, constraint, PHASE])?;
         }
     }

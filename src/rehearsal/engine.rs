@@ -894,11 +894,7 @@ fn keep_and_delete(
 }
 
 fn rid_set(conn: &Connection, table: &TableName) -> Result<RidBits> {
-    let rids = arrow_columns::integer_rows(
-        conn,
-        &format!("SELECT rid FROM {DELETED} WHERE tbl = {}", literal(&table.to_string())),
-    )?;
-    Ok(rids.into_iter().collect())
+    arrow_columns::rid_bits(conn, &format!("SELECT rid FROM {DELETED} WHERE tbl = {}", literal(&table.to_string())))
 }
 
 /// Row counts and digests of the rows the rollback decides on (same SQL as the drift guard).
