@@ -270,16 +270,12 @@ fn rehearse_steps(
     // cache let go between.
     let models_query = models_query(spec, models);
     let collation_name = collation.collator.name();
-    // The deletes need only the keepers' table: the models rows come in on a second
-    // connection meanwhile.
-    let keepers_and_deletes = |places| {
-        side_by_side(
-            r.conn,
-            |conn| keepers::read_groups(conn, &models_query, collation_name, places),
-            || r.simulate_deletes(),
-        )
-    };
+    let read_groups = |conn: &Connection, places| keepers::read_groups(conn, &models_query, collation_name, places);
     let (fingerprint, ((rows, choices), (blockers, row_failures))) = if side {
+        // The deletes need only the keepers' table: the models rows come in on a second
+        // connection meanwhile.
+        let keepers_and_deletes =
+            |places| side_by_side(r.conn, |conn| read_groups(conn, places), || r.simulate_deletes());
         side_by_side(
             r.conn,
             |conn| fingerprint(conn, spec, models, services),
@@ -289,9 +285,17 @@ fn rehearse_steps(
         let fingerprint = fingerprint(r.conn, spec, models, services)?;
         workspace.release_table_cache()?;
         let places = keepers::place(r.conn, &models_query, &collation)?;
-        workspace.release_table_cache()?;
-        release_freed_memory();
-        (fingerprint, keepers_and_deletes(places)?)
+        let release = || -> Result<()> {
+            workspace.release_table_cache()?;
+            release_freed_memory();
+            Ok(())
+        };
+        release()?;
+        // The models rows come in once the deletes' memory is let go: side by side, a 4.3 GB
+        // export peaked 60-90 MiB higher, for 0.1-0.2 s less.
+        let deletes = r.simulate_deletes()?;
+        release()?;
+        (fingerprint, (read_groups(r.conn, places)?, deletes))
     };
     keepers::forget(r.conn)?;
     let steps =
