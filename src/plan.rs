@@ -128,12 +128,47 @@ pub struct HazardRow {
 }
 
 /// A hazard row as the plan holds it, in 16 bytes: its code is its list's, and its detail one
-/// of the few its list names (`CodeRows::details`). A 4 GB export has millions.
+/// of the few its list names (`Details`). A 4 GB export has millions.
 #[derive(Debug, Clone)]
 pub struct HeldRow {
     pub key: Shared,
     table: TableRef,
     detail: u32,
+}
+
+impl HeldRow {
+    /// A row whose detail is the one at `detail` among its list's `Details`.
+    pub fn new(key: Shared, table: TableRef, detail: u32) -> HeldRow {
+        HeldRow { key, table, detail }
+    }
+}
+
+/// The details of one code's rows, each text given its place on first use: rows that share a
+/// text share a place (an equal text of its own gets a place of its own).
+#[derive(Default)]
+pub struct Details {
+    texts: Vec<Shared>,
+    places: HashMap<*const u8, u32, foldhash::fast::RandomState>,
+    /// Rows in a run often share their detail: the last one is looked up first.
+    last: Option<(*const u8, u32)>,
+}
+
+impl Details {
+    pub fn place(&mut self, detail: Shared) -> u32 {
+        let at = detail.as_ptr();
+        match self.last {
+            Some((text, place)) if text == at => place,
+            _ => {
+                let texts = &mut self.texts;
+                let place = *self.places.entry(at).or_insert_with(|| {
+                    texts.push(detail);
+                    (texts.len() - 1) as u32
+                });
+                self.last = Some((at, place));
+                place
+            }
+        }
+    }
 }
 
 /// One code's rows, in their order, and the details they name.
@@ -144,38 +179,28 @@ pub struct CodeRows {
 }
 
 impl CodeRows {
-    /// The rows a rule found for `code`, held in their place (each row's detail becomes the
-    /// place of its text among the list's: rows that share a text share a place).
+    /// Rows and the details they name.
+    pub fn new(mut rows: Vec<HeldRow>, details: Details) -> CodeRows {
+        // Kept as long as the plan: not the spare room of a list collected as it was found.
+        rows.shrink_to_fit();
+        CodeRows { rows, details: details.texts }
+    }
+
+    /// The rows a rule found for `code`, held in their place.
     pub fn hold(code: HazardCode, rows: Vec<HazardRow>) -> Result<CodeRows, String> {
         if let Some(other) = rows.iter().find(|r| r.code != code) {
             return Err(format!("a row of {} among the rows of {code}", other.code));
         }
-        let mut details: Vec<Shared> = Vec::new();
-        let mut places: HashMap<*const u8, u32, foldhash::fast::RandomState> = HashMap::default();
-        // Rows in a run often share their detail: the last one is looked up first.
-        let mut last: Option<(*const u8, u32)> = None;
-        let mut place_of = |detail: Shared| {
-            let at = detail.as_ptr();
-            match last {
-                Some((text, place)) if text == at => place,
-                _ => {
-                    let place = *places.entry(at).or_insert_with(|| {
-                        details.push(detail);
-                        (details.len() - 1) as u32
-                    });
-                    last = Some((at, place));
-                    place
-                }
-            }
-        };
+        let mut details = Details::default();
         // Collected in the rule's own list (a row takes less room than it did).
-        let mut rows: Vec<HeldRow> = rows
-            .into_iter()
-            .map(|row| HeldRow { key: row.key, table: row.table, detail: place_of(row.detail) })
-            .collect();
-        // Kept as long as the plan: not the spare room of a list collected as it was found.
-        rows.shrink_to_fit();
-        Ok(CodeRows { rows, details })
+        let rows = rows.into_iter().map(|row| HeldRow::new(row.key, row.table, details.place(row.detail))).collect();
+        Ok(CodeRows::new(rows, details))
+    }
+
+    /// Each row's key and detail, for tests.
+    #[cfg(test)]
+    pub fn listed(&self) -> Vec<(&str, &str)> {
+        self.rows.iter().map(|row| (&*row.key, &*self.details[row.detail as usize])).collect()
     }
 
     pub fn len(&self) -> usize {

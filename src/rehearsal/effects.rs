@@ -76,7 +76,8 @@ pub fn recorded(conn: &Connection) -> Result<RowEffects> {
     // Rowids only, a query per table (and foreign key): the names are not read once a row.
     let mut effects = RowEffects::default();
     for table in texts(conn, &format!("SELECT DISTINCT tbl FROM {DELETED}"))? {
-        let rids = arrow_columns::rid_bits(conn, &format!("SELECT rid FROM {DELETED} WHERE tbl = {}", literal(&table)))?;
+        let rids =
+            arrow_columns::rid_bits(conn, &format!("SELECT rid FROM {DELETED} WHERE tbl = {}", literal(&table)))?;
         effects.deleted.insert(table, rids);
     }
     let mut stmt = conn.prepare(&format!("SELECT DISTINCT tbl, constraint_name FROM {CHANGED}"))?;

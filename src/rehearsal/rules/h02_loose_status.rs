@@ -53,10 +53,6 @@ mod tests {
         let models =
             [model(1, "m", Some("1.0"), "active"), model(2, "m", Some("2.0"), "Active "), model(3, "m", None, "draft")];
         let found = rows(&models, &ModelsOrder::new(&models, &RidBits::default()), table());
-        assert_eq!(found.len(), 1);
-        assert_eq!(
-            (&*found[0].key, &*found[0].detail),
-            ("v2", "status \"Active \" counts as active only ignoring case/spaces")
-        );
+        assert_eq!(found.listed(), [("v2", "status \"Active \" counts as active only ignoring case/spaces")]);
     }
 }

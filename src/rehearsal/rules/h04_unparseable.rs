@@ -53,10 +53,8 @@ mod tests {
             model(3, "m", Some(""), "x"),
             model(4, "m", Some("one"), "x"),
         ];
-        let found: Vec<String> = rows(&models, &ModelsOrder::new(&models, &RidBits::default()), table())
-            .iter()
-            .map(|h| h.detail.to_string())
-            .collect();
+        let found = rows(&models, &ModelsOrder::new(&models, &RidBits::default()), table());
+        let found: Vec<&str> = found.listed().into_iter().map(|(_, detail)| detail).collect();
         assert_eq!(
             found,
             ["version NULL does not parse", "version \"\" does not parse", "version \"one\" does not parse"]

@@ -44,7 +44,6 @@ mod tests {
             m.immutable = Some(true);
         }
         let found = rows(&models, &ModelsOrder::new(&models, &RidBits::from_iter([2, 3])), table());
-        assert_eq!(found.len(), 1);
-        assert_eq!((&*found[0].key, &*found[0].detail), ("v2", "immutable version \"2.0\" deleted"));
+        assert_eq!(found.listed(), [("v2", "immutable version \"2.0\" deleted")]);
     }
 }

@@ -59,10 +59,8 @@ mod tests {
         models[0].notes = Some("first".into());
         models[1].notes = Some("second".into());
         models[2].notes = Some("".into());
-        let found: Vec<String> = rows(&models, &ModelsOrder::new(&models, &RidBits::from_iter([2])), table())
-            .iter()
-            .map(|h| h.detail.to_string())
-            .collect();
+        let found = rows(&models, &ModelsOrder::new(&models, &RidBits::from_iter([2])), table());
+        let found: Vec<&str> = found.listed().into_iter().map(|(_, detail)| detail).collect();
         assert_eq!(
             found,
             ["release notes of kept version \"1.0\" lost", "release notes of deleted version \"2.0\" lost"]

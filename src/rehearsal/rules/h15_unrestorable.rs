@@ -149,7 +149,7 @@ mod tests {
         }
         let order = ModelsOrder::new(&models, &RidBits::from_iter([0, 1, 2]));
         let found = rows(conn, &Spec::guide(), &catalog.tables[0], &models, &order, table()).unwrap();
-        let found: Vec<(&str, &str)> = found.iter().map(|h| (&*h.key, &*h.detail)).collect();
+        let found = found.listed();
         assert_eq!(found, [("1", "not in the guide's backup: secret"), ("3", "not in the guide's backup: secret")]);
     }
 
@@ -167,7 +167,7 @@ mod tests {
         }
         let order = ModelsOrder::new(&models, &RidBits::from_iter([0, 1]));
         let found = rows(conn, &Spec::guide(), &catalog.tables[0], &models, &order, table()).unwrap();
-        let found: Vec<(&str, &str)> = found.iter().map(|h| (&*h.key, &*h.detail)).collect();
+        let found = found.listed();
         assert_eq!(
             found,
             [("a", "not in the guide's backup: x1, x61, x62, x69"), ("b", "not in the guide's backup: x62")]

@@ -164,8 +164,9 @@ pub(crate) fn find(facts: &Facts, conn: &Connection, chosen: fn(&Rule) -> bool, 
 /// that found them).
 #[cfg(feature = "engine")]
 fn held(place: usize, found: Result<Rows>) -> Result<CodeRows> {
+    let code = RULES[place].code;
     let rows = match found? {
-        Rows::ByKey(rows) => rows.into_rows(),
+        Rows::ByKey(rows) => return rows.into_rows_of(code).map_err(Error::Internal),
         // Most rules find their rows by key already; the others are sorted here, stably.
         Rows::AsFound(mut rows) => {
             if !rows.is_sorted_by(|a, b| a.key <= b.key) {
@@ -174,7 +175,7 @@ fn held(place: usize, found: Result<Rows>) -> Result<CodeRows> {
             rows
         }
     };
-    CodeRows::hold(RULES[place].code, rows).map_err(Error::Internal)
+    CodeRows::hold(code, rows).map_err(Error::Internal)
 }
 
 #[cfg(feature = "engine")]
