@@ -184,19 +184,6 @@ pub(super) fn row_key(catalog: &Catalog, table: &Table, alias: &str) -> String {
     format!("concat_ws(', ', {})", parts.join(", "))
 }
 
-/// The text an `Interner` gave for a column's last value, reused while the column repeats it.
-#[derive(Default)]
-struct Repeated(Option<Shared>);
-
-impl Repeated {
-    fn get(&mut self, texts: &mut Interner, text: &str) -> Shared {
-        match &self.0 {
-            Some(last) if **last == *text => last.clone(),
-            _ => self.0.insert(texts.get(text)).clone(),
-        }
-    }
-}
-
 /// What every stage of one rehearsal reads: the connection, the catalog, the spec, the options,
 /// and the two tables the rollback is about.
 struct Rehearsal<'a> {
@@ -213,7 +200,7 @@ struct Rehearsal<'a> {
 
 /// The rows other tables lose or see changed through foreign keys, with per-table counts.
 struct Cascade {
-    rows: Vec<CascadeRow>,
+    rows: CascadeRows,
     deleted: BTreeMap<String, u64>,
     changed: BTreeMap<String, u64>,
 }
@@ -673,8 +660,11 @@ impl Rehearsal<'_> {
             .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?
             .collect::<Result<_, _>>()?;
         let rows: i64 = with_rows.values().sum();
-        let mut cascade =
-            Cascade { rows: Vec::with_capacity(rows as usize), deleted: BTreeMap::new(), changed: BTreeMap::new() };
+        let mut cascade = Cascade {
+            rows: CascadeRows::with_capacity(rows as usize),
+            deleted: BTreeMap::new(),
+            changed: BTreeMap::new(),
+        };
         let tables = self.loaded.iter().filter(|t| **t != self.models.name).filter_map(|t| self.catalog.table(t));
         for table in tables {
             let key = row_key(self.catalog, table, "t");
@@ -691,27 +681,34 @@ impl Rehearsal<'_> {
                     "SELECT {key}, CAST(d.via AS VARCHAR), {action} FROM {} t JOIN {effects} d ON d.tbl = {name} AND d.rid = t.rowid",
                     table.name.quoted()
                 ))?;
-                // A table's rows come through a few foreign keys: a text is looked up once per
+                // A table's rows come through a few foreign keys: an effect is looked up once per
                 // run of rows that repeat it.
-                let (mut via, mut action) = (Repeated::default(), Repeated::default());
                 for batch in stmt.stream_arrow([])? {
                     let batch = batch?;
+                    let mut last: Option<((&str, &str), u32)> = None;
                     let column = |i| arrow_columns::texts(&batch, i);
                     let (keys, vias, actions) = (column(0)?, column(1)?, column(2)?);
                     for i in 0..batch.num_rows() {
-                        cascade.rows.push(CascadeRow {
-                            table: table_name.clone(),
-                            key: arrow_columns::value_or_empty(keys, i).into(),
-                            action: action.get(texts, arrow_columns::value_or_empty(actions, i)),
-                            via: via.get(texts, arrow_columns::value_or_empty(vias, i)),
-                        });
+                        let (action, via) =
+                            (arrow_columns::value_or_empty(actions, i), arrow_columns::value_or_empty(vias, i));
+                        let effect = match last {
+                            Some((seen, effect)) if seen == (action, via) => effect,
+                            _ => {
+                                let effect = cascade.rows.effect(CascadeEffect {
+                                    table: table_name.clone(),
+                                    action: texts.get(action),
+                                    via: texts.get(via),
+                                });
+                                last.insert(((action, via), effect)).1
+                            }
+                        };
+                        cascade.rows.push(arrow_columns::value_or_empty(keys, i).into(), effect);
                     }
                 }
                 // In the key's text order, as DuckDB orders VARCHAR (and a uuid, as its text);
                 // sorted here, the texts are not held twice while DuckDB sorts them (50 MB at
                 // this step of issue 17's 2 GB dump, 25 MB of its peak).
-                cascade.rows[before..]
-                    .sort_unstable_by(|a, b| (&*a.key, &*a.via, &*a.action).cmp(&(&*b.key, &*b.via, &*b.action)));
+                cascade.rows.sort_from(before);
                 if cascade.rows.len() > before {
                     counts.insert(table.name.to_string(), (cascade.rows.len() - before) as u64);
                 }

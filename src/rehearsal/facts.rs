@@ -8,7 +8,7 @@ use super::policy::{Choice, VersionRow};
 use crate::catalog::{Catalog, Table, TableName};
 pub use crate::plan::RidBits;
 use crate::plan::Step;
-use crate::plan::{CascadeRow, CodeRows, Details, HeldRow, ServiceImpact, Shared, TableRef};
+use crate::plan::{CascadeRows, CodeRows, Details, HeldRow, ServiceImpact, Shared, TableRef};
 use crate::spec::Spec;
 use crate::terms::{HazardCode, Policy};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -125,7 +125,7 @@ pub struct Facts<'a> {
     /// Empty for the rules that query the workspace on a large export (they run before the
     /// services are read there).
     pub services_after: &'a [ServiceFact],
-    pub cascade: &'a [CascadeRow],
+    pub cascade: &'a CascadeRows,
     pub blockers: &'a [Blocker],
     pub replay: &'a Replay,
     /// model_ids with several rows after the rollback (V2's count).

@@ -209,9 +209,12 @@ pub fn reports(plan: &Plan) -> [Report<'_>; 6] {
             file: "cascade.csv",
             header: &["table", "key", "action", "via"],
             rows: fetched_ahead(
-                plan.cascade.iter(),
+                plan.cascade.held().iter(),
                 |c| [Some(&c.key)],
-                |c| Row::new([some(&c.table), some(&c.key), some(&c.action), some(&c.via)]),
+                |c| {
+                    let c = plan.cascade.view(c);
+                    Row::new([some(c.table), some(c.key), some(c.action), some(c.via)])
+                },
             ),
             len: plan.cascade.len(),
         },

@@ -247,7 +247,7 @@ fn own_keys(pg: &Cluster, db: &str, catalog: &Catalog, table: &Table) -> Vec<Str
 /// (a multiset difference), against those the plan predicts; only tables where they differ.
 fn lost_rows_diff(pg: &Cluster, before: &str, after: &str, catalog: &Catalog, plan: &Plan) -> Vec<String> {
     let mut predicted: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for row in plan.cascade.iter().filter(|r| &*r.action == "deleted") {
+    for row in plan.cascade.iter().filter(|r| *r.action == "deleted") {
         predicted.entry(row.table.to_string()).or_default().push(row.key.to_string());
     }
     let mut problems = Vec::new();

@@ -86,7 +86,7 @@ fn compare(pg: &Cluster, db: &str, before: &Snapshot, plan: &Plan, label: &str) 
         let predicted: BTreeSet<String> = plan
             .cascade
             .iter()
-            .filter(|c| *c.table == format!("public.{table}") && &*c.action == "deleted")
+            .filter(|c| **c.table == format!("public.{table}") && *c.action == "deleted")
             .map(|c| c.key.to_string())
             .collect();
         let real: BTreeSet<String> = before.linked[i].difference(&after.linked[i]).cloned().collect();
@@ -95,7 +95,7 @@ fn compare(pg: &Cluster, db: &str, before: &Snapshot, plan: &Plan, label: &str) 
     let nulled: BTreeSet<String> = plan
         .cascade
         .iter()
-        .filter(|c| &*c.table == "public.model_feedback" && &*c.action == "set null")
+        .filter(|c| *c.table == "public.model_feedback" && *c.action == "set null")
         .map(|c| c.key.to_string())
         .collect();
     let real_nulled: BTreeSet<String> =

@@ -16,7 +16,7 @@ pub const RULE: Rule = Rule {
 #[cfg(feature = "engine")]
 mod engine {
     use crate::error::Result;
-    use crate::plan::{CascadeRow, HazardRow, Shared, TableRef};
+    use crate::plan::{CascadeRows, HazardRow, Shared, TableRef};
     use crate::rehearsal::effects::{Blocker, ORPHAN_DELETE};
     use crate::rehearsal::facts::{Facts, TableRefs, TextsBy};
     use crate::rehearsal::rules::hazard;
@@ -27,16 +27,16 @@ mod engine {
         Ok(rows(facts.cascade, facts.blockers, facts.tables).into())
     }
 
-    pub fn rows(cascade: &[CascadeRow], blockers: &[Blocker], tables: &TableRefs) -> Vec<HazardRow> {
+    pub fn rows(cascade: &CascadeRows, blockers: &[Blocker], tables: &TableRefs) -> Vec<HazardRow> {
         let mut details = TextsBy::default();
         // Each table's cascade rows come together, naming it by one shared text.
         let mut last: Option<(&Shared, TableRef)> = None;
         let mut found = Vec::with_capacity(cascade.len() + blockers.len());
-        for row in cascade.iter().filter(|row| *row.via != *ORPHAN_DELETE) {
-            let detail = details.get((&*row.action, &*row.via), || format!("{} via {}", row.action, row.via));
+        for row in cascade.iter().filter(|row| **row.via != *ORPHAN_DELETE) {
+            let detail = details.get((&**row.action, &**row.via), || format!("{} via {}", row.action, row.via));
             let table = match last {
-                Some((name, table)) if Shared::ptr_eq(name, &row.table) => table,
-                _ => last.insert((&row.table, tables.get(&row.table))).1,
+                Some((name, table)) if Shared::ptr_eq(name, row.table) => table,
+                _ => last.insert((row.table, tables.get(row.table))).1,
             };
             found.push(HazardRow { code: HazardCode::H9, table, key: row.key.clone(), detail });
         }
@@ -55,7 +55,7 @@ mod engine {
 mod tests {
     use super::engine::rows;
     use crate::catalog::TableName;
-    use crate::plan::{CascadeRow, Shared};
+    use crate::plan::{CascadeEffect, CascadeRows, Shared};
     use crate::rehearsal::effects::{Blocker, ORPHAN_DELETE};
     use crate::rehearsal::facts::TableRefs;
 
@@ -63,18 +63,16 @@ mod tests {
     fn foreign_key_effects_and_blocks() {
         // Each table's rows share its name, as the cascade's do.
         let (deployments, runs): (Shared, Shared) = ("public.deployments".into(), "public.runs".into());
-        let row = |table: &Shared, key: &str, action: &str, via: &str| CascadeRow {
-            table: table.clone(),
-            key: key.into(),
-            action: action.into(),
-            via: via.into(),
-        };
-        let cascade = [
-            row(&deployments, "1", "deleted", "fk_dep"),
-            row(&deployments, "2", "set null", "fk_dep"),
-            row(&runs, "3", "deleted", ORPHAN_DELETE),
-            row(&runs, "4", "deleted", "fk_run"),
-        ];
+        let mut cascade = CascadeRows::default();
+        for (table, key, action, via) in [
+            (&deployments, "1", "deleted", "fk_dep"),
+            (&deployments, "2", "set null", "fk_dep"),
+            (&runs, "3", "deleted", ORPHAN_DELETE),
+            (&runs, "4", "deleted", "fk_run"),
+        ] {
+            let effect = cascade.effect(CascadeEffect { table: table.clone(), action: action.into(), via: via.into() });
+            cascade.push(key.into(), effect);
+        }
         let blockers = [Blocker {
             constraint: "fk_audit".into(),
             table: TableName::new("public", "audit"),

@@ -233,7 +233,7 @@ mod tests {
 mod find_tests {
     use super::sample::{groups, model, service, workspace_with};
     use super::*;
-    use crate::plan::{ServiceAction, Shared};
+    use crate::plan::{CascadeRows, ServiceAction, Shared};
     use crate::rehearsal::ddl_replay::Replay;
     use crate::rehearsal::effects;
     use crate::rehearsal::facts::{RidBits, TableRefs};
@@ -314,7 +314,7 @@ mod find_tests {
                 choices: &choices,
                 deleted_models: &deleted,
                 services_after: &services,
-                cascade: &[],
+                cascade: &CascadeRows::default(),
                 blockers: &[],
                 replay: &replay,
                 duplicates: 1,
