@@ -44,6 +44,7 @@ pub fn rehearse_input(args: &RehearsalArgs, progress: Arc<Progress>) -> Result<R
         delete_orphans: args.delete_orphans,
         collation: args.collation.clone(),
         drop_dependents: args.drop_dependents,
+        ..Options::default()
     };
     progress.phase("rehearsing", "", 0);
     let plan = rehearse(&workspace, &spec, &options)?;

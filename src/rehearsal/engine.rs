@@ -34,6 +34,20 @@ pub struct Options {
     /// Drop, explicitly, the objects that PostgreSQL drops silently with the version columns
     /// (H18); without it the emitted script refuses to lose them.
     pub drop_dependents: bool,
+    /// Whether the steps run side by side; the plan is the same either way.
+    pub schedule: Schedule,
+}
+
+/// Whether the rehearsal's steps run side by side (faster) or one after the other (less memory).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Schedule {
+    /// Side by side up to `plan::SIDE_BY_SIDE_ROWS` models and services rows, else one after the
+    /// other.
+    #[default]
+    BySize,
+    SideBySide,
+    /// As a large export's, whatever the size: the tests rehearse small exports so too.
+    OneAfterAnother,
 }
 
 impl Default for Options {
@@ -44,6 +58,7 @@ impl Default for Options {
             delete_orphans: false,
             collation: None,
             drop_dependents: false,
+            schedule: Schedule::BySize,
         }
     }
 }
@@ -211,7 +226,11 @@ pub fn rehearse(workspace: &Workspace, spec: &Spec, options: &Options) -> Result
     let stats = workspace.table_stats()?;
     let decided_rows: u64 =
         stats.iter().filter(|s| s.table == models.name || s.table == services.name).filter_map(|s| s.rows).sum();
-    let side = runs_side_by_side(decided_rows);
+    let side = match options.schedule {
+        Schedule::BySize => runs_side_by_side(decided_rows),
+        Schedule::SideBySide => true,
+        Schedule::OneAfterAnother => false,
+    };
     let steps = || rehearse_steps(workspace, spec, options, &catalog, (models, services), &stats, side);
     // On a small export the steps run two at a time, a query on each connection: both cores
     // are busy with them, and DuckDB's workers would only take CPU from the other query.

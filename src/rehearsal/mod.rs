@@ -26,4 +26,4 @@ pub mod triggers;
 pub mod version;
 
 #[cfg(feature = "engine")]
-pub use engine::{rehearse, Options};
+pub use engine::{rehearse, Options, Schedule};

@@ -1,13 +1,16 @@
 //! Every hazard of ROLLBACK.md §4 seen on the rows that carry it: the cases of
-//! `tests/cases/hazards.cases`, each a generated database dumped with the real pg_dump.
+//! `tests/cases/hazards.cases`, each a generated database dumped with the real pg_dump. Each is
+//! rehearsed with its steps side by side and one after the other (a large export's schedule),
+//! and both write the same reports.
 
 use crate::support::{generated_database, pg_dump, repo};
 use rehearse::import::{import, ImportOptions};
 use rehearse::plan::{Mode, Plan};
 use rehearse::rehearsal::policy::Policy;
-use rehearse::rehearsal::{rehearse, Options};
+use rehearse::rehearsal::{rehearse, Options, Schedule};
 use rehearse::spec::Spec;
 use rehearse::workspace::Workspace;
+use std::path::Path;
 
 fn rehearse_generated(args: &str, policy: &str, orphans: &str) -> Plan {
     let dir = tempfile::tempdir().unwrap();
@@ -19,8 +22,43 @@ fn rehearse_generated(args: &str, policy: &str, orphans: &str) -> Plan {
     let spec = Spec::guide();
     import(&dump, &workspace, &spec, ImportOptions::default()).unwrap();
     let policy = if policy == "legacy" { Policy::Legacy } else { Policy::Documented };
-    let options = Options { policy, mode: Mode::Full, delete_orphans: orphans == "deleted", ..Options::default() };
-    rehearse(&workspace, &spec, &options).unwrap()
+    let options = |schedule| Options {
+        policy,
+        mode: Mode::Full,
+        delete_orphans: orphans == "deleted",
+        schedule,
+        ..Options::default()
+    };
+    let plan = rehearse(&workspace, &spec, &options(Schedule::SideBySide)).unwrap();
+    let apart = rehearse(&workspace, &spec, &options(Schedule::OneAfterAnother)).unwrap();
+    let (side_dir, apart_dir) = (dir.path().join("side"), dir.path().join("apart"));
+    for (plan, out) in [(&plan, &side_dir), (&apart, &apart_dir)] {
+        std::fs::create_dir(out).unwrap();
+        rehearse::report::write_all(plan, out, false).unwrap();
+    }
+    assert_same_reports(&side_dir, &apart_dir);
+    plan
+}
+
+/// Every report in `a` is in `b` byte for byte, and `b` has no other (report.xlsx aside: its
+/// sheets hold the CSV files' rows, and its properties the time it was written).
+fn assert_same_reports(a: &Path, b: &Path) {
+    let files = |dir: &Path| -> Vec<_> {
+        let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        files
+    };
+    let (in_a, in_b) = (files(a), files(b));
+    let names =
+        |files: &[std::path::PathBuf]| -> Vec<_> { files.iter().map(|f| f.file_name().unwrap().to_owned()).collect() };
+    assert_eq!(names(&in_a), names(&in_b), "{} and {}", a.display(), b.display());
+    for (x, y) in in_a.iter().zip(&in_b) {
+        if x.is_dir() {
+            assert_same_reports(x, y);
+        } else if x.file_name().unwrap() != "report.xlsx" {
+            assert!(std::fs::read(x).unwrap() == std::fs::read(y).unwrap(), "{} differs", y.display());
+        }
+    }
 }
 
 #[test]

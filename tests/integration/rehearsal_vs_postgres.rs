@@ -2,14 +2,16 @@
 //! guide_rollback.sql, written from the guide and ROLLBACK.md §3 independently of rehearse)
 //! against `rehearse`'s prediction from a real pg_dump of the same database. Kept and deleted
 //! ids, surviving services, every cascaded or nulled row, and the verification counts must
-//! agree row for row, for both policies, with and without --delete-orphans, on several seeds.
+//! agree row for row, for both policies, with and without --delete-orphans, on several seeds, and
+//! with the rehearsal's steps side by side (a small export's schedule) or one after the other (a
+//! large export's).
 
 use crate::support::{generated_database, pg_dump, repo, DB};
 use rehearse::import::{import, ImportOptions};
 use rehearse::pg::Cluster;
 use rehearse::plan::{Mode, Plan, ServiceAction};
 use rehearse::rehearsal::policy::Policy;
-use rehearse::rehearsal::{rehearse, Options};
+use rehearse::rehearsal::{rehearse, Options, Schedule};
 use rehearse::spec::Spec;
 use rehearse::workspace::Workspace;
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,11 +26,11 @@ const LINKED: [(&str, &str); 5] = [
     ("billing_contracts", "id"),
 ];
 
-fn plan_for(dump: &Path, policy: Policy, delete_orphans: bool) -> Plan {
+fn plan_for(dump: &Path, policy: Policy, delete_orphans: bool, schedule: Schedule) -> Plan {
     let workspace = Workspace::in_memory().unwrap();
     let spec = Spec::guide();
     import(dump, &workspace, &spec, ImportOptions::default()).unwrap();
-    let options = Options { policy, delete_orphans, mode: Mode::Full, ..Options::default() };
+    let options = Options { policy, delete_orphans, mode: Mode::Full, schedule, ..Options::default() };
     rehearse(&workspace, &spec, &options).unwrap()
 }
 
@@ -136,9 +138,12 @@ fn the_rehearsal_predicts_postgresql_row_for_row() {
                 let out = run_guide_rollback(&pg, &db, policy == Policy::Legacy, delete_orphans);
                 let label = format!("{name}, {}, delete_orphans={delete_orphans}", policy.name());
                 assert!(out.status.success(), "{label}: {}", String::from_utf8_lossy(&out.stderr));
-                let plan = plan_for(&dump, policy, delete_orphans);
-                assert!(plan.predicted_failure.is_none(), "{label}: {:?}", plan.predicted_failure);
-                compare(&pg, &db, &before, &plan, &label);
+                for schedule in [Schedule::SideBySide, Schedule::OneAfterAnother] {
+                    let plan = plan_for(&dump, policy, delete_orphans, schedule);
+                    let label = format!("{label}, {schedule:?}");
+                    assert!(plan.predicted_failure.is_none(), "{label}: {:?}", plan.predicted_failure);
+                    compare(&pg, &db, &before, &plan, &label);
+                }
             }
         }
     }
@@ -163,13 +168,15 @@ fn blocking_foreign_keys_and_name_clashes_are_predicted_failures() {
         let out = run_guide_rollback(&pg, &db, policy == Policy::Legacy, delete_orphans);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && stderr.contains(error), "PostgreSQL must refuse with {error}: {stderr}");
-        let plan = plan_for(&dump, policy, delete_orphans);
-        let failure = plan.predicted_failure.clone().expect("a predicted failure");
-        assert!(failure.contains(error), "{failure}");
-        assert!(plan.fails());
-        assert!(plan.hazards.iter().any(|h| h.code == "H13" && *h.key == "models_model_id_key"));
-        if delete_orphans {
-            assert!(plan.hazards.iter().any(|h| h.code == "H9" && h.detail.contains("blocks the delete")));
+        for schedule in [Schedule::SideBySide, Schedule::OneAfterAnother] {
+            let plan = plan_for(&dump, policy, delete_orphans, schedule);
+            let failure = plan.predicted_failure.clone().expect("a predicted failure");
+            assert!(failure.contains(error), "{schedule:?}: {failure}");
+            assert!(plan.fails());
+            assert!(plan.hazards.iter().any(|h| h.code == "H13" && *h.key == "models_model_id_key"));
+            if delete_orphans {
+                assert!(plan.hazards.iter().any(|h| h.code == "H9" && h.detail.contains("blocks the delete")));
+            }
         }
     }
 }
