@@ -51,17 +51,9 @@ impl Members {
         self.first() + i
     }
 
-    pub fn len(self) -> usize {
-        self.len as usize
-    }
-
-    pub fn is_empty(self) -> bool {
-        self.len == 0
-    }
-
     /// The indexes of the group's rows in the models rows.
     pub fn iter(self) -> std::ops::Range<usize> {
-        self.first()..self.first() + self.len()
+        self.first()..self.first() + self.len as usize
     }
 }
 
