@@ -110,6 +110,13 @@ pub struct CascadeRow {
     effect: u32,
 }
 
+impl CascadeRow {
+    /// Its effect's place among its list's `CascadeRows::effects`.
+    pub fn effect(&self) -> usize {
+        self.effect as usize
+    }
+}
+
 /// A cascade row read from the plan.
 #[derive(Debug, Clone, Copy)]
 pub struct CascadeView<'a> {
@@ -150,7 +157,7 @@ impl CascadeRows {
     pub fn sort_from(&mut self, start: usize) {
         let effects = &self.effects;
         fn order<'a>(effects: &'a [CascadeEffect], row: &'a CascadeRow) -> (&'a str, &'a str, &'a str) {
-            let effect = &effects[row.effect as usize];
+            let effect = &effects[row.effect()];
             (&row.key, &effect.via, &effect.action)
         }
         self.rows[start..].sort_unstable_by(|a, b| order(effects, a).cmp(&order(effects, b)));
@@ -161,12 +168,13 @@ impl CascadeRows {
         &self.rows
     }
 
-    pub fn effect_of(&self, row: &CascadeRow) -> &CascadeEffect {
-        &self.effects[row.effect as usize]
+    /// The effects the rows name, by their place.
+    pub fn effects(&self) -> &[CascadeEffect] {
+        &self.effects
     }
 
     pub fn view<'a>(&'a self, row: &'a CascadeRow) -> CascadeView<'a> {
-        let effect = self.effect_of(row);
+        let effect = &self.effects[row.effect()];
         CascadeView { table: &effect.table, key: &row.key, action: &effect.action, via: &effect.via }
     }
 

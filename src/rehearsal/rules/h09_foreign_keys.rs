@@ -18,7 +18,7 @@ mod engine {
     use crate::error::Result;
     use crate::plan::{CascadeRows, HazardRow, Shared, TableRef};
     use crate::rehearsal::effects::{Blocker, ORPHAN_DELETE};
-    use crate::rehearsal::facts::{Facts, TableRefs, TextsBy};
+    use crate::rehearsal::facts::{Facts, TableRefs};
     use crate::rehearsal::rules::hazard;
     use crate::rehearsal::rules::Rows;
     use crate::terms::HazardCode;
@@ -28,17 +28,21 @@ mod engine {
     }
 
     pub fn rows(cascade: &CascadeRows, blockers: &[Blocker], tables: &TableRefs) -> Vec<HazardRow> {
-        let mut details = TextsBy::default();
-        // Each table's cascade rows come together, naming it by one shared text.
-        let mut last: Option<(&Shared, TableRef)> = None;
+        // A row's table and detail are its effect's, each made once (none for the rows of the
+        // orphan delete itself).
+        let by_effect: Vec<Option<(TableRef, Shared)>> = cascade
+            .effects()
+            .iter()
+            .map(|e| {
+                (*e.via != *ORPHAN_DELETE).then(|| (tables.get(&e.table), format!("{} via {}", e.action, e.via).into()))
+            })
+            .collect();
         let mut found = Vec::with_capacity(cascade.len() + blockers.len());
-        for row in cascade.iter().filter(|row| **row.via != *ORPHAN_DELETE) {
-            let detail = details.get((&**row.action, &**row.via), || format!("{} via {}", row.action, row.via));
-            let table = match last {
-                Some((name, table)) if Shared::ptr_eq(name, row.table) => table,
-                _ => last.insert((row.table, tables.get(row.table))).1,
-            };
-            found.push(HazardRow { code: HazardCode::H9, table, key: row.key.clone(), detail });
+        for row in cascade.held() {
+            if let Some((table, detail)) = &by_effect[row.effect()] {
+                let (table, key, detail) = (*table, row.key.clone(), detail.clone());
+                found.push(HazardRow { code: HazardCode::H9, table, key, detail });
+            }
         }
         for blocker in blockers {
             let detail = format!(
