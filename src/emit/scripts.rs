@@ -412,7 +412,7 @@ fn drift_guard(ctx: &Context) -> String {
         let _ = write!(
             guard,
             "  SELECT f.row_count, f.digest{horizon} INTO n, digest{into} FROM ({}) f;\n  IF n <> {rows} OR digest <> {lit} THEN\n    RAISE EXCEPTION 'rehearse: drift: % has % rows (digest %), the rehearsed export had {rows} ({expected}). This database is not the one rehearsed; nothing was changed.', {name}, n, digest;\n  END IF;\n",
-            sql::fingerprint(&table.name.quoted(), cols, &cols[..1]),
+            sql::fingerprint(&table.name.quoted(), cols, &cols[..1], sql::FINGERPRINT_CHUNK),
             into = if horizon.is_empty() { "" } else { ", horizon" },
             lit = literal(expected),
             name = literal(&table.name.to_string()),

@@ -921,7 +921,7 @@ fn rid_set(conn: &Connection, table: &TableName) -> Result<RidBits> {
 fn fingerprint(conn: &Connection, spec: &Spec, models: &Table, services: &Table) -> Result<Fingerprint> {
     let [model_cols, service_cols] = spec.fingerprint_columns(models, services);
     let digest = |table: &Table, columns: &[Col]| -> Result<(u64, String)> {
-        super::fingerprint::digest(conn, &table.name.quoted(), columns, &columns[..1])
+        super::fingerprint::digest(conn, &table.name.quoted(), columns, &columns[..1], sql::FINGERPRINT_CHUNK)
     };
     let (models_rows, models_digest) = digest(models, &model_cols)?;
     let (services_rows, services_digest) = digest(services, &service_cols)?;

@@ -119,6 +119,14 @@ fn fingerprinted() -> [(&'static str, Vec<Col>); 2] {
     ]
 }
 
+/// The drift fingerprint's chunk (rows hashed together) as the scripts take it, and chunks small
+/// enough that the cases' tables fill several.
+const CHUNKS: [u64; 3] = [sql::FINGERPRINT_CHUNK, 1, 2];
+
+fn fingerprint_name(relation: &str, chunk: u64) -> String {
+    format!("fingerprint of {relation} in chunks of {chunk}")
+}
+
 /// The rows of `query` in DuckDB, every value as text.
 fn duckdb_rows(workspace: &Workspace, query: &str) -> Vec<Row> {
     let conn = workspace.connection();
@@ -148,6 +156,7 @@ fn every_shared_builder_means_the_same_in_duckdb_and_postgres() {
     let pg = cluster();
     let (builders, fingerprinted) = (builders(), fingerprinted());
     let mut telling: BTreeMap<String, usize> = BTreeMap::new();
+    let mut most_rows: BTreeMap<&str, u64> = BTreeMap::new();
     let mut failures = Vec::new();
     for (i, case) in cases.iter().enumerate() {
         let database = format!("dialects_{i}");
@@ -181,19 +190,27 @@ fn every_shared_builder_means_the_same_in_duckdb_and_postgres() {
             let (duck_sql, pg_sql) = (build(Dialect::DuckDb), build(Dialect::Postgres));
             compare(name, duckdb_rows(&workspace, &duck_sql), &duck_sql, &pg_sql);
         }
-        for (relation, columns) in &fingerprinted {
-            let (rows, digest) = fingerprint::digest(workspace.connection(), relation, columns, &columns[..1])
+        for ((relation, columns), chunk) in fingerprinted.iter().flat_map(|f| CHUNKS.map(|chunk| (f, chunk))) {
+            let (rows, digest) = fingerprint::digest(workspace.connection(), relation, columns, &columns[..1], chunk)
                 .unwrap_or_else(|e| panic!("{}: the streamed fingerprint of {relation}: {e}", case.title));
+            let most = most_rows.entry(*relation).or_default();
+            *most = rows.max(*most);
             let duck_sql = sql::fingerprint_rows(relation, columns, &columns[..1]);
-            let pg_sql = sql::fingerprint(relation, columns, &columns[..1]);
+            let pg_sql = sql::fingerprint(relation, columns, &columns[..1], chunk);
             let streamed = vec![vec![Some(rows.to_string()), Some(digest)]];
-            compare(&format!("fingerprint of {relation}"), streamed, &duck_sql, &pg_sql);
+            compare(&fingerprint_name(relation, chunk), streamed, &duck_sql, &pg_sql);
         }
     }
     assert!(failures.is_empty(), "the engines disagree:\n{}", failures.join("\n"));
     // Agreeing on nothing proves nothing: every builder finds rows in some case.
     let names = builders.iter().map(|(name, _)| name.to_string());
-    for name in names.chain(fingerprinted.iter().map(|(relation, _)| format!("fingerprint of {relation}"))) {
+    let fingerprints =
+        fingerprinted.iter().flat_map(|(relation, _)| CHUNKS.map(|chunk| fingerprint_name(relation, chunk)));
+    for name in names.chain(fingerprints) {
         assert!(telling.get(&name).copied().unwrap_or(0) > 0, "{name} finds no rows in any case");
+    }
+    // The small chunks are tried on more rows than a chunk holds, and on a multiple of it.
+    for (relation, most) in most_rows {
+        assert!(most > 4, "{relation} has at most {most} rows in any case: its chunks of 2 are never several");
     }
 }
