@@ -17,10 +17,11 @@ pub use crate::shared::Shared;
 
 /// The models and services rows up to which the steps that can run side by side do (the
 /// fingerprint and the keepers' places, the scripts' checks); past them their memory would add
-/// up, and they run one after the other. The 926 MB benchmark dump has 357 000: side by side,
-/// its peak stays below 300 MiB; the 2 163 MB one has 833 000: 550 MiB side by side against
-/// 480 one after the other.
-const SIDE_BY_SIDE_ROWS: u64 = 500_000;
+/// up, and they run one after the other. Run peaks side by side (one after the other): the
+/// 2 163 MB benchmark dump's 833 000 rows 414-421 MiB (327-334), 0.6 s faster; at 900 000 rows
+/// 438-451 MiB in the benchmark's shape and 412-420 in issue 17's; at 1 000 000 490-492 MiB
+/// (354-366) and 417-469.
+const SIDE_BY_SIDE_ROWS: u64 = 900_000;
 
 /// Whether a rehearsal of `models_and_services` rows runs its steps side by side.
 pub fn runs_side_by_side(models_and_services: u64) -> bool {
