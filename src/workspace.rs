@@ -107,8 +107,9 @@ impl Workspace {
         let dir = ScratchDir::new("ws").map_err(|e| Error::io(&std::env::temp_dir(), e))?;
         let file = dir.path().join("workspace.duckdb");
         let workspace = Workspace::fresh(Some(&file), Some(dir))?;
-        // The file goes with the run, so a crash has nothing to keep: no syncing it to disk.
-        workspace.conn.execute_batch("SET fsync_mode = 'none';")?;
+        // The file goes with the run, so a crash has nothing to keep: no syncing it to disk, and
+        // no checkpoint when it closes (at 926 MB its close took 0.02-0.03 s instead of 0.03-0.06).
+        workspace.conn.execute_batch("SET fsync_mode = 'none'; PRAGMA disable_checkpoint_on_shutdown;")?;
         Ok(workspace)
     }
 
