@@ -81,11 +81,6 @@ pub fn shared(column: &StringArray, row: usize) -> Option<crate::plan::Shared> {
     borrowed(column, row).map(Into::into)
 }
 
-/// Row `row` of a BIGINT column, NULL as `None`.
-pub fn integer(column: &Int64Array, row: usize) -> Option<i64> {
-    column.is_valid(row).then(|| column.value(row))
-}
-
 /// Row `row` of a BOOLEAN column, NULL as `None`.
 pub fn flag(column: &BooleanArray, row: usize) -> Option<bool> {
     column.is_valid(row).then(|| column.value(row))

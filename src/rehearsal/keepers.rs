@@ -299,9 +299,8 @@ pub fn read_groups(
     let mut model_ids: Vec<Option<Shared>> = vec![None; places.len() + 1];
     let (mut statuses, mut versions, mut notes_texts) = (Interner::default(), Interner::default(), Interner::default());
     let mut read = 0;
-    let mut stmt = conn.prepare(&format!(
-        "SELECT rid, id, model_id, version, status, created_at, immutable, published, notes FROM ({models})"
-    ))?;
+    let mut stmt = conn
+        .prepare(&format!("SELECT rid, id, model_id, version, status, immutable, published, notes FROM ({models})"))?;
     for batch in stmt.stream_arrow([])? {
         let batch = batch?;
         let rid = arrow_columns::integers(&batch, 0)?;
@@ -310,10 +309,9 @@ pub fn read_groups(
             arrow_columns::texts(&batch, 2)?,
             arrow_columns::texts(&batch, 3)?,
             arrow_columns::texts(&batch, 4)?,
-            arrow_columns::texts(&batch, 8)?,
+            arrow_columns::texts(&batch, 7)?,
         );
-        let created_at = arrow_columns::integers(&batch, 5)?;
-        let (immutable, published) = (arrow_columns::flags(&batch, 6)?, arrow_columns::flags(&batch, 7)?);
+        let (immutable, published) = (arrow_columns::flags(&batch, 5)?, arrow_columns::flags(&batch, 6)?);
         for i in 0..batch.num_rows() {
             let rid = rid.value(i);
             // The table's order is rid order: the next place, unless the scan jumps.
@@ -334,7 +332,6 @@ pub fn read_groups(
                     model_id: group_model_id.clone(),
                     version: arrow_columns::borrowed(version, i).map(|v| versions.get(v)),
                     status: arrow_columns::borrowed(status, i).map(|s| statuses.get(s)),
-                    created_at: arrow_columns::integer(created_at, i),
                 },
                 immutable: arrow_columns::flag(immutable, i),
                 published: arrow_columns::flag(published, i),
@@ -399,9 +396,20 @@ pub(crate) mod tests {
     use crate::rehearsal::keeper_collation;
     use crate::workspace::Workspace;
 
-    /// Both policies' choices over `rows` (rid, id, model_id, version, status and created_at as
-    /// given) on an in-memory workspace, in `collation`.
+    /// Both policies' choices over `rows` (rid, id, model_id, version and status as given, no
+    /// created_at) on an in-memory workspace, in `collation`.
     pub fn choose_rows(rows: &[ModelRow], collation: &KeeperCollation) -> (Vec<ModelRow>, Vec<GroupChoice>) {
+        choose_dated(rows, &vec![None; rows.len()], collation)
+    }
+
+    /// `choose_rows` with each row's `created_at` (epoch microseconds): the keeper query reads it
+    /// from the workspace, the rows the plan holds do not carry it.
+    pub fn choose_dated(
+        rows: &[ModelRow],
+        created_at: &[Option<i64>],
+        collation: &KeeperCollation,
+    ) -> (Vec<ModelRow>, Vec<GroupChoice>) {
+        assert_eq!(rows.len(), created_at.len());
         let workspace = Workspace::in_memory().unwrap();
         let conn = workspace.connection();
         conn.execute_batch(
@@ -410,7 +418,7 @@ pub(crate) mod tests {
         )
         .unwrap();
         let mut appender = conn.appender_to_catalog_and_db("sample", "temp", "main").unwrap();
-        for r in rows {
+        for (r, created_at) in rows.iter().zip(created_at) {
             let v = &r.row;
             appender
                 .append_row(duckdb::params![
@@ -419,7 +427,7 @@ pub(crate) mod tests {
                     v.model_id.as_deref(),
                     v.version.as_deref(),
                     v.status.as_deref(),
-                    v.created_at,
+                    created_at,
                     r.immutable,
                     r.published,
                     r.notes.as_deref()
@@ -455,7 +463,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn row(rid: usize, id: &str, version: Option<String>, status: Option<String>, created_at: Option<i64>) -> ModelRow {
+    fn row(rid: usize, id: &str, version: Option<String>, status: Option<String>) -> ModelRow {
         ModelRow {
             rid: rid as i64,
             row: VersionRow {
@@ -463,7 +471,6 @@ pub(crate) mod tests {
                 model_id: Some("m".into()),
                 version: version.map(Into::into),
                 status: status.map(Into::into),
-                created_at,
             },
             ..ModelRow::default()
         }
@@ -475,15 +482,16 @@ pub(crate) mod tests {
         let mut checked = 0;
         for case in text.split("\ncase ").skip(1) {
             let name = case.lines().next().unwrap();
-            let mut rows = Vec::new();
+            let (mut rows, mut created_at) = (Vec::new(), Vec::new());
             for line in case.lines().skip(1) {
                 let cells: Vec<&str> = line.split('|').map(str::trim).collect();
                 match cells[0] {
                     "row" => {
-                        rows.push(row(rows.len(), cells[1], field(cells[2]), field(cells[3]), micros(field(cells[4]))))
+                        rows.push(row(rows.len(), cells[1], field(cells[2]), field(cells[3])));
+                        created_at.push(micros(field(cells[4])));
                     }
                     "keep" | "ties" => {
-                        let (chosen, choices) = choose_rows(&rows, &KeeperCollation::c());
+                        let (chosen, choices) = choose_dated(&rows, &created_at, &KeeperCollation::c());
                         assert_eq!(choices.len(), 1, "{name}");
                         for (policy, expected) in [(Policy::Documented, cells[1]), (Policy::Legacy, cells[2])] {
                             let choice = choices[0].chosen(policy);
@@ -505,8 +513,7 @@ pub(crate) mod tests {
 
     #[test]
     fn legacy_keeps_the_greatest_version_in_the_collation() {
-        let active =
-            |rid: usize, id: &str, version: &str| row(rid, id, Some(version.into()), Some("active".into()), None);
+        let active = |rid: usize, id: &str, version: &str| row(rid, id, Some(version.into()), Some("active".into()));
         let keeper = |collation: &str, rows: &[ModelRow]| {
             let collator = Collator::open(&CollationName::parse(collation).unwrap()).unwrap();
             let collation = KeeperCollation { collator, source: String::new(), alternatives: Vec::new() };
@@ -527,9 +534,9 @@ pub(crate) mod tests {
     #[test]
     fn groups_in_model_id_order_with_their_rows_by_rid_and_the_collations_that_disagree() {
         let mut rows = vec![
-            row(0, "x", Some("1.0_rc".into()), Some("active".into()), None),
-            row(1, "y", Some("1.0.1".into()), Some("active".into()), None),
-            row(2, "z", None, None, None),
+            row(0, "x", Some("1.0_rc".into()), Some("active".into())),
+            row(1, "y", Some("1.0.1".into()), Some("active".into())),
+            row(2, "z", None, None),
         ];
         rows[2].row.model_id = None;
         rows[1].row.model_id = Some("a".into());
@@ -555,9 +562,8 @@ pub(crate) mod tests {
     fn collations_that_agree_on_the_keeper_are_not_flagged() {
         let silent = keeper_collation::resolve(None, &version_column(), None).unwrap();
         let sensitive = |rows: &[ModelRow]| choose_rows(rows, &silent).1[0].collation_sensitive;
-        let active = |rid: usize, id: &str, version: Option<&str>| {
-            row(rid, id, version.map(Into::into), Some("active".into()), None)
-        };
+        let active =
+            |rid: usize, id: &str, version: Option<&str>| row(rid, id, version.map(Into::into), Some("active".into()));
         // The same version text twice, greater in every collation: the id decides.
         assert!(!sensitive(&[active(0, "b", Some("2.0")), active(1, "a", Some("2.0")), active(2, "c", Some("1.0"))]));
         // A NULL version comes first in every collation.

@@ -22,8 +22,6 @@ pub struct VersionRow {
     pub version: Option<crate::plan::Shared>,
     /// One shared text per distinct status.
     pub status: Option<crate::plan::Shared>,
-    /// `created_at` in microseconds since the epoch.
-    pub created_at: Option<i64>,
 }
 
 /// `active` ignoring case and surrounding spaces (the documented reading).

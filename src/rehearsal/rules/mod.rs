@@ -363,7 +363,7 @@ mod find_tests {
 pub(crate) mod sample {
     use super::super::facts::{GroupChoice, ModelRow, ServiceFact};
     use super::super::keeper_collation::KeeperCollation;
-    use super::super::keepers::tests::choose_rows;
+    use super::super::keepers::tests::choose_dated;
     use super::super::policy::VersionRow;
     use crate::catalog::{Catalog, Column, Table, TableName};
     use crate::plan::{FailingObject, ServiceAction, ServiceImpact, Step, StepFailure, StepPrediction, TableRef};
@@ -382,7 +382,6 @@ pub(crate) mod sample {
                 model_id: Some(model_id.into()),
                 version: version.map(Into::into),
                 status: Some(status.into()),
-                created_at: Some(rid),
             },
             ..ModelRow::default()
         }
@@ -391,7 +390,9 @@ pub(crate) mod sample {
     /// Rows grouped by model_id, keepers chosen under both policies in C by the keeper query;
     /// `rows` are put in the groups' order, as the engine's models rows are.
     pub fn groups(rows: &mut [ModelRow]) -> Vec<GroupChoice> {
-        let (chosen, choices) = choose_rows(rows, &KeeperCollation::c());
+        // Created in rid order: the later row is the newer.
+        let created_at: Vec<Option<i64>> = rows.iter().map(|row| Some(row.rid)).collect();
+        let (chosen, choices) = choose_dated(rows, &created_at, &KeeperCollation::c());
         rows.clone_from_slice(&chosen);
         choices
     }
