@@ -264,10 +264,11 @@ fn counted_past_32_bits(what: &str, count: i64) -> Error {
 fn group_order(places: &[Place]) -> Result<(Vec<u32>, Vec<u32>)> {
     let mut starts = vec![0usize; places.len() + 2];
     for place in places {
-        match usize::try_from(place.gid) {
-            Ok(gid @ 1..) if gid <= places.len() => starts[gid + 1] += 1,
-            _ => return Err(Error::Internal(format!("group number {} out of range in {KEEPERS}", place.gid))),
+        let gid = place.gid as usize;
+        if !(1..=places.len()).contains(&gid) {
+            return Err(Error::Internal(format!("group number {gid} out of range in {KEEPERS}")));
         }
+        starts[gid + 1] += 1;
     }
     for gid in 1..starts.len() {
         starts[gid] += starts[gid - 1];
