@@ -40,6 +40,8 @@ pub struct KeptVersion {
     pub reason: Shared,
 }
 
+/// A deleted models row, in 48 bytes: what its group keeps instead is named once per group,
+/// by the plan's `keepers` (a 4.3 GB export deletes a million rows).
 #[derive(Debug, Clone)]
 pub struct DeletedVersion {
     pub id: Shared,
@@ -47,13 +49,34 @@ pub struct DeletedVersion {
     /// One shared text per distinct version.
     pub version: Option<Shared>,
     pub version_status: Option<Shared>,
+    pub release_notes: Option<Shared>,
     pub is_immutable: Option<bool>,
     pub is_published: Option<bool>,
-    pub release_notes: Option<Shared>,
-    pub kept_id: Shared,
-    pub kept_version: Option<Shared>,
+    /// The row its group keeps, deleted itself through a foreign key.
+    pub is_keeper: bool,
+    /// Its group's place in the plan's `keepers`.
+    pub keeper: u32,
+}
+
+impl DeletedVersion {
+    /// The version kept instead, among the plan's `keepers`, and why this one is gone.
+    pub fn kept_instead<'a>(&self, keepers: &'a [Keeper]) -> (&'a Keeper, &'a str) {
+        let keeper = &keepers[self.keeper as usize];
+        (keeper, if self.is_keeper { DELETED_THROUGH_FOREIGN_KEY } else { &keeper.reason })
+    }
+}
+
+/// What a group with deleted rows keeps, as those rows name it.
+#[derive(Debug, Clone)]
+pub struct Keeper {
+    pub id: Shared,
+    pub version: Option<Shared>,
+    /// Why the group's other rows are deleted: the policy keeps this one.
     pub reason: Shared,
 }
+
+/// Why a keeper that a foreign key deletes is gone.
+pub const DELETED_THROUGH_FOREIGN_KEY: &str = "deleted through a foreign key";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -647,6 +670,8 @@ pub struct Plan {
     pub services_after: u64,
     pub kept: Vec<KeptVersion>,
     pub deleted: Vec<DeletedVersion>,
+    /// The keepers the deleted rows name (`DeletedVersion::keeper`).
+    pub keepers: Vec<Keeper>,
     pub services: Vec<ServiceImpact>,
     pub cascade: CascadeRows,
     /// Rows deleted per other table (`schema.table` → rows).
@@ -702,6 +727,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<HazardRow>(), 24);
         assert_eq!(std::mem::size_of::<HeldRow>(), 16);
         assert_eq!(std::mem::size_of::<CascadeRow>(), 16);
+        assert_eq!(std::mem::size_of::<DeletedVersion>(), 48);
     }
 
     #[test]

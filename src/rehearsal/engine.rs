@@ -392,7 +392,7 @@ fn rehearse_steps(
         choices.iter().filter(|c| c.collation_sensitive).map(|c| model_id_text(&rows[c.members.first()].row)).collect();
     let models_before = rows.len() as u64;
     let kept_and_deleted = || keep_and_delete(rows, &choices, &deleted_models, options.policy);
-    let ((kept, deleted), effects) = match early_effects {
+    let (KeptAndDeleted { kept, deleted, keepers }, effects) = match early_effects {
         Some(effects) => (kept_and_deleted()?, effects),
         // Else the lists are made while the effects are read and the tables dropped.
         None => beside(kept_and_deleted, effects_then_drop)?,
@@ -412,6 +412,7 @@ fn rehearse_steps(
         services_after: services_before - deleted_services.count() as u64,
         kept,
         deleted,
+        keepers,
         services: services_after.into_iter().map(|s| s.impact).collect(),
         cascade: cascade.rows,
         cascade_by_parent: by_parent(catalog, &cascade.deleted),
@@ -855,24 +856,25 @@ fn keep_and_delete(
     choices: &[GroupChoice],
     deleted_models: &RidBits,
     policy: Policy,
-) -> Result<(Vec<KeptVersion>, Vec<DeletedVersion>)> {
+) -> Result<KeptAndDeleted> {
     let mut kept = Vec::with_capacity(rows.len().saturating_sub(deleted_models.count()));
     let mut deleted = Vec::with_capacity(deleted_models.count());
+    let mut keepers = Vec::new();
     let selective_reason: Shared = "selective: every version kept".into();
-    let fk_reason: Shared = "deleted through a foreign key".into();
     // A few distinct reasons for every keeper.
     let mut keeper_reasons = TextsBy::default();
     // Shrunk in steps of a sixteenth: a large list shrinks in place (the allocator unmaps its
     // tail), a small one is not worth it.
     let step = (rows.len() / 16).max(4096);
+    // The groups come last first: their keepers are numbered from the end, then turned round.
     for choice in choices.iter().rev() {
         let keeper = choice.keeper(policy);
         let chosen_reason = &choice.chosen(policy).reason;
-        let kept_id: Shared = rows[keeper].row.id.clone();
-        let kept_version: Option<Shared> = rows[keeper].row.version.clone();
         let keeper_reason = keeper_reasons.get(&**chosen_reason, || format!("{}: {chosen_reason}", policy.name()));
-        let deleted_reason: Shared =
-            format!("{} keeps {} ({})", policy.name(), show(&rows[keeper].row.version), chosen_reason).into();
+        let group_deletes = deleted.len();
+        let (kept_id, kept_version) = (rows[keeper].row.id.clone(), rows[keeper].row.version.clone());
+        // Groups number at most the models rows, which `keepers::place` checks fit in 32 bits.
+        let place = keepers.len() as u32;
         for member in choice.members.iter().rev() {
             let r = rows
                 .pop()
@@ -892,14 +894,17 @@ fn keep_and_delete(
                     model_id: r.row.model_id,
                     version: r.row.version,
                     version_status: r.row.status,
+                    release_notes: r.notes,
                     is_immutable: r.immutable,
                     is_published: r.published,
-                    release_notes: r.notes,
-                    kept_id: kept_id.clone(),
-                    kept_version: kept_version.clone(),
-                    reason: if member == keeper { fk_reason.clone() } else { deleted_reason.clone() },
+                    is_keeper: member == keeper,
+                    keeper: place,
                 });
             }
+        }
+        if deleted.len() > group_deletes {
+            let reason = format!("{} keeps {} ({})", policy.name(), show(&kept_version), chosen_reason).into();
+            keepers.push(Keeper { id: kept_id, version: kept_version, reason });
         }
         if rows.capacity() - rows.len() >= step {
             rows.shrink_to_fit();
@@ -910,7 +915,19 @@ fn keep_and_delete(
     }
     kept.reverse();
     deleted.reverse();
-    Ok((kept, deleted))
+    keepers.reverse();
+    let last = keepers.len() as u32;
+    for d in &mut deleted {
+        d.keeper = last - 1 - d.keeper;
+    }
+    Ok(KeptAndDeleted { kept, deleted, keepers })
+}
+
+/// The models rows as the plan lists them.
+struct KeptAndDeleted {
+    kept: Vec<KeptVersion>,
+    deleted: Vec<DeletedVersion>,
+    keepers: Vec<Keeper>,
 }
 
 fn rid_set(conn: &Connection, table: &TableName) -> Result<RidBits> {
@@ -946,5 +963,53 @@ mod tests {
         let failed = callers_only(conn, || -> Result<()> { Err(Error::Internal("stop".into())) });
         assert!(failed.is_err());
         assert_eq!(threads(conn), 3);
+    }
+
+    #[test]
+    fn each_deleted_row_names_what_its_group_keeps() {
+        use super::rules::sample::{groups, model};
+        let mut rows = vec![
+            model(0, "m1", Some("1.0"), "active"),
+            model(1, "m1", Some("2.0"), "active"),
+            model(2, "m2", Some("1.0"), "active"),
+            model(3, "m3", Some("1.0"), "active"),
+            model(4, "m3", Some("3.0"), "active"),
+            model(5, "m3", Some("2.0"), "active"),
+            model(6, "m4", Some("0.1"), "active"),
+            model(7, "m4", Some("0.2"), "active"),
+        ];
+        let choices = groups(&mut rows);
+        // m3's keeper goes too, through a foreign key.
+        let deleted_models = RidBits::from_iter([0, 3, 4, 5, 6]);
+        let KeptAndDeleted { kept, deleted, keepers } =
+            keep_and_delete(rows, &choices, &deleted_models, Policy::Documented).unwrap();
+        let mut named: Vec<(String, String, Option<String>, String)> = deleted
+            .iter()
+            .map(|d| {
+                let (keeper, reason) = d.kept_instead(&keepers);
+                (d.id.to_string(), keeper.id.to_string(), keeper.version.as_deref().map(str::to_string), reason.into())
+            })
+            .collect();
+        named.sort();
+        let kept_as = |id: &str, version: &str| (id.to_string(), Some(version.to_string()));
+        let expected = [
+            ("v0", kept_as("v1", "2.0")),
+            ("v3", kept_as("v4", "3.0")),
+            ("v4", kept_as("v4", "3.0")),
+            ("v5", kept_as("v4", "3.0")),
+            ("v6", kept_as("v7", "0.2")),
+        ];
+        for ((id, kept_id, kept_version, reason), (want_id, (want_kept, want_version))) in named.iter().zip(&expected) {
+            assert_eq!((id, kept_id, kept_version), (&want_id.to_string(), want_kept, want_version));
+            let keeps = format!("documented keeps {:?} (", want_version.as_deref().unwrap());
+            assert_eq!(reason == DELETED_THROUGH_FOREIGN_KEY, id == "v4", "{id}: {reason}");
+            assert!(id == "v4" || reason.starts_with(&keeps), "{id}: {reason}");
+        }
+        assert_eq!(named.len(), expected.len());
+        // One keeper per group that loses rows: m2 loses none.
+        assert_eq!(keepers.len(), 3);
+        let mut kept_ids: Vec<String> = kept.iter().map(|k| k.id.to_string()).collect();
+        kept_ids.sort();
+        assert_eq!(kept_ids, ["v1", "v2", "v7"]);
     }
 }

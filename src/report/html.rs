@@ -304,7 +304,10 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> S
         "versions-deleted-table",
         &["model_id", "version", "status", "kept version", "why"],
         plan.deleted.iter(),
-        |d| vec![opt(&d.model_id), opt(&d.version), opt(&d.version_status), opt(&d.kept_version), esc(&d.reason)],
+        |d| {
+            let (keeper, reason) = d.kept_instead(&plan.keepers);
+            vec![opt(&d.model_id), opt(&d.version), opt(&d.version_status), opt(&keeper.version), esc(reason)]
+        },
         "versions_deleted.csv",
     ));
     out.push_str("<h2>Services affected</h2>");

@@ -269,14 +269,15 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> S
     let _ = writeln!(out, "Every deleted version is in `reports/versions_deleted.csv` with the version kept instead. The first {SAMPLE}:\n");
     let _ = writeln!(out, "| model_id | deleted version | status | kept version | why |\n|---|---|---|---|---|");
     for d in plan.deleted.iter().take(SAMPLE) {
+        let (keeper, reason) = d.kept_instead(&plan.keepers);
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} |",
             opt(&d.model_id),
             opt(&d.version),
             opt(&d.version_status),
-            opt(&d.kept_version),
-            cell(&d.reason)
+            opt(&keeper.version),
+            cell(reason)
         );
     }
     let repointed: Vec<_> = plan.services.iter().filter(|s| s.action == ServiceAction::Repointed).collect();

@@ -170,6 +170,7 @@ pub fn reports(plan: &Plan) -> [Report<'_>; 6] {
                 plan.deleted.iter(),
                 |d| [Some(&d.id), d.model_id.as_ref(), d.version.as_ref(), d.release_notes.as_ref()],
                 |d| {
+                    let (keeper, reason) = d.kept_instead(&plan.keepers);
                     Row::new([
                         some(&d.id),
                         text(&d.model_id),
@@ -178,9 +179,9 @@ pub fn reports(plan: &Plan) -> [Report<'_>; 6] {
                         Value::Bool(d.is_immutable),
                         Value::Bool(d.is_published),
                         text(&d.release_notes),
-                        some(&d.kept_id),
-                        text(&d.kept_version),
-                        some(&d.reason),
+                        some(&keeper.id),
+                        text(&keeper.version),
+                        some(reason),
                     ])
                 },
             ),
