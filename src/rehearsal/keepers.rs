@@ -153,7 +153,7 @@ fn keeper_query(models: &str, collators: usize) -> String {
                     members > 1 AND ({sensitive}) AS collation_sensitive
              FROM least),
          marked AS (
-             SELECT r.*, p.latest, p.any_parsed, p.collation_sensitive, r.loose OR NOT p.latest AS candidate,
+             SELECT r.*, p.latest, p.any_parsed, p.collation_sensitive,
                     r.rid = p.documented.rid AS documented_keeper,
                     r.rid <> p.documented.rid AND (r.loose OR NOT p.latest) AND r.semantic = p.documented.semantic
                         AS documented_tied,
