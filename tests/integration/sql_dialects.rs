@@ -209,7 +209,7 @@ fn every_shared_builder_means_the_same_in_duckdb_and_postgres() {
     for name in names.chain(fingerprints) {
         assert!(telling.get(&name).copied().unwrap_or(0) > 0, "{name} finds no rows in any case");
     }
-    // The small chunks are tried on more rows than a chunk holds, and on a multiple of it.
+    // The small chunks are tried on tables of more rows than two chunks of 2 hold.
     for (relation, most) in most_rows {
         assert!(most > 4, "{relation} has at most {most} rows in any case: its chunks of 2 are never several");
     }
