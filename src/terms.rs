@@ -31,61 +31,34 @@ pub enum Mode {
     Selective,
 }
 
-/// A hazard of ROLLBACK.md §4. Its text (`H1`…`H18`) is what summary.json, the CSVs and the
-/// reports print; its rule (`rehearsal::rules`) says what it means and finds its rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum HazardCode {
-    H1,
-    H2,
-    H3,
-    H4,
-    H5,
-    H6,
-    H7,
-    H8,
-    H9,
-    H10,
-    H11,
-    H12,
-    H13,
-    H14,
-    H15,
-    H16,
-    H17,
-    H18,
-}
-
-impl HazardCode {
-    /// Every code, in order (the rules list one rule for each).
-    pub const ALL: [HazardCode; 18] = {
-        use HazardCode::*;
-        [H1, H2, H3, H4, H5, H6, H7, H8, H9, H10, H11, H12, H13, H14, H15, H16, H17, H18]
-    };
-
-    pub fn as_str(self) -> &'static str {
-        use HazardCode::*;
-        match self {
-            H1 => "H1",
-            H2 => "H2",
-            H3 => "H3",
-            H4 => "H4",
-            H5 => "H5",
-            H6 => "H6",
-            H7 => "H7",
-            H8 => "H8",
-            H9 => "H9",
-            H10 => "H10",
-            H11 => "H11",
-            H12 => "H12",
-            H13 => "H13",
-            H14 => "H14",
-            H15 => "H15",
-            H16 => "H16",
-            H17 => "H17",
-            H18 => "H18",
+/// Declares `HazardCode` from its variants, in order: `ALL` lists them, and each one's text is
+/// its name. A new hazard is one more name here (and its rule, `rehearsal::rules`).
+macro_rules! hazard_codes {
+    ($(#[$meta:meta])* $($code:ident),+ $(,)?) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum HazardCode {
+            $($code),+
         }
-    }
+
+        impl HazardCode {
+            /// Every code, in order (the rules list one rule for each).
+            pub const ALL: [HazardCode; [$(HazardCode::$code),+].len()] = [$(HazardCode::$code),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(HazardCode::$code => stringify!($code)),+
+                }
+            }
+        }
+    };
 }
+
+hazard_codes!(
+    /// A hazard of ROLLBACK.md §4. Its text (`H1`…`H18`) is what summary.json, the CSVs and the
+    /// reports print; its rule (`rehearsal::rules`) says what it means and finds its rows.
+    H1, H2, H3, H4, H5, H6, H7, H8, H9, H10, H11, H12, H13, H14, H15, H16, H17, H18,
+);
 
 impl fmt::Display for HazardCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,7 +1,7 @@
 //! The hazards of ROLLBACK.md §4, one rule a file: its code, the unit its count is in, what it
 //! means, what to do, and (with the engine) the function that finds its rows in the
-//! rehearsal's facts. A new hazard is a new file, a line in `RULES` and its `HazardCode`
-//! (a variant, its text and its place in `HazardCode::ALL`).
+//! rehearsal's facts. A new hazard is a new file, its name in `rules!` below and its code in
+//! `terms::hazard_codes!`.
 
 use crate::terms::HazardCode;
 #[cfg(feature = "engine")]
@@ -11,25 +11,6 @@ use {
     crate::plan::{CodeRows, HazardRow, Hazards},
     duckdb::Connection,
 };
-
-mod h01_semantic_order;
-mod h02_loose_status;
-mod h03_no_active;
-mod h04_unparseable;
-mod h05_tie;
-mod h06_pinned_deleted;
-mod h07_dangling_pin;
-mod h08_orphan_service;
-mod h09_foreign_keys;
-mod h10_immutable;
-mod h11_published;
-mod h12_release_notes;
-mod h13_unique_constraint;
-mod h14_stale_backup;
-mod h15_unrestorable;
-mod h16_triggers;
-mod h17_failing_objects;
-mod h18_dropped_silently;
 
 pub struct Rule {
     pub code: HazardCode,
@@ -72,27 +53,36 @@ impl From<Vec<HazardRow>> for Rows {
     }
 }
 
-/// Every rule, in code order.
-pub const RULES: [Rule; 18] = [
-    h01_semantic_order::RULE,
-    h02_loose_status::RULE,
-    h03_no_active::RULE,
-    h04_unparseable::RULE,
-    h05_tie::RULE,
-    h06_pinned_deleted::RULE,
-    h07_dangling_pin::RULE,
-    h08_orphan_service::RULE,
-    h09_foreign_keys::RULE,
-    h10_immutable::RULE,
-    h11_published::RULE,
-    h12_release_notes::RULE,
-    h13_unique_constraint::RULE,
-    h14_stale_backup::RULE,
-    h15_unrestorable::RULE,
-    h16_triggers::RULE,
-    h17_failing_objects::RULE,
-    h18_dropped_silently::RULE,
-];
+/// Declares each rule's module and `RULES`, in code order.
+macro_rules! rules {
+    ($($rule:ident),+ $(,)?) => {
+        $(mod $rule;)+
+
+        /// Every rule, in code order.
+        pub const RULES: [Rule; HazardCode::ALL.len()] = [$($rule::RULE),+];
+    };
+}
+
+rules!(
+    h01_semantic_order,
+    h02_loose_status,
+    h03_no_active,
+    h04_unparseable,
+    h05_tie,
+    h06_pinned_deleted,
+    h07_dangling_pin,
+    h08_orphan_service,
+    h09_foreign_keys,
+    h10_immutable,
+    h11_published,
+    h12_release_notes,
+    h13_unique_constraint,
+    h14_stale_backup,
+    h15_unrestorable,
+    h16_triggers,
+    h17_failing_objects,
+    h18_dropped_silently,
+);
 
 /// The rule of a code as summary.json spells it.
 pub fn info(code: &str) -> Option<&'static Rule> {
