@@ -23,7 +23,7 @@ use std::sync::Mutex;
 /// (which caps it, see `loader`): a cap of 256 MB made the ordered fingerprint aggregate of the
 /// rehearsal fail with "Out of Memory" on a 1 GB export, and a rehearsal that fails is worse
 /// than one that uses memory. (That aggregate is streamed now, see `rehearsal::fingerprint`;
-/// README.md, Figures, has what a cap saves since.)
+/// docs/figures-history.md has what a cap saves since.)
 const SESSION: &str = "SET preserve_insertion_order = true;";
 
 const META_DDL: &str = r#"
