@@ -771,12 +771,20 @@ mod tests {
             key: key.into(),
             detail: detail.clone(),
         };
-        let rows = vec![row("a", &often), row("b", &once), row("c", &often), row("d", &"often".into())];
+        // e and f share a text that is not the first one's, one right after the other.
+        let rows = vec![
+            row("a", &often),
+            row("b", &once),
+            row("c", &often),
+            row("d", &"often".into()),
+            row("e", &once),
+            row("f", &once),
+        ];
         let held = CodeRows::hold(HazardCode::H12, rows).unwrap();
         let tables = ["public.models".into()];
         let of = RowsOf { code: HazardCode::H12, rows: &held, tables: &tables };
         let read: Vec<(&str, &str)> = of.iter().map(|h| (&**h.key, &**h.detail)).collect();
-        assert_eq!(read, [("a", "often"), ("b", "once"), ("c", "often"), ("d", "often")]);
+        assert_eq!(read, [("a", "often"), ("b", "once"), ("c", "often"), ("d", "often"), ("e", "once"), ("f", "once")]);
         // One place per text shared; an equal text of its own has its own (it is held anyway).
         assert_eq!(held.details.len(), 3);
         assert!(Shared::ptr_eq(of.detail(&held.rows[0]), &often));

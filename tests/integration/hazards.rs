@@ -112,3 +112,57 @@ fn hazards_are_reported_with_their_rows() {
     assert!(checked >= 50, "the case file lost checks ({checked})");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Each hazard row that names a version or a pin names its own row's, whatever the rows beside
+/// it: rows sharing a text hold one detail between them, and a row whose neighbour shares its
+/// text must still be given that text and not another. The generator's versions repeat across
+/// models, so rows in key order often share a detail with the row before them.
+#[test]
+fn each_hazard_row_names_its_own_rows_values() {
+    use rehearse::plan::ServiceAction;
+    use rehearse::rehearsal::facts::show;
+    use std::collections::HashMap;
+    let plan = rehearse_generated("--models 300 --seed 5", "legacy", "kept");
+    let mut versions: HashMap<&str, (bool, String)> =
+        plan.kept.iter().map(|k| (&*k.id, (false, show(&k.version)))).collect();
+    versions.extend(plan.deleted.iter().map(|d| (&*d.id, (true, show(&d.version)))));
+    let pins: HashMap<&str, (String, String)> = plan
+        .services
+        .iter()
+        .filter(|s| s.action != ServiceAction::Unchanged)
+        .map(|s| (&*s.key, (show(&s.model_version_before), show(&s.model_version_after))))
+        .collect();
+    let (mut checked, mut shared_with_the_row_before) = (HashMap::new(), 0);
+    let mut before: Option<(&str, &str)> = None;
+    for h in plan.hazards.iter() {
+        let expected = match h.code.as_str() {
+            "H6" => {
+                let (pin, after) = &pins[&**h.key];
+                format!("pinned to {pin}, which is deleted; serves {after} after")
+            }
+            code @ ("H10" | "H11" | "H12") => {
+                let (deleted, version) = &versions[&**h.key];
+                match code {
+                    "H10" => format!("immutable version {version} deleted"),
+                    "H11" => format!("published version {version} deleted"),
+                    _ => {
+                        format!("release notes of {} version {version} lost", if *deleted { "deleted" } else { "kept" })
+                    }
+                }
+            }
+            _ => continue,
+        };
+        assert_eq!(&**h.detail, expected, "{} {}", h.code, h.key);
+        let first = plan.hazards.of(h.code).iter().next().map(|first| &**first.detail);
+        if before == Some((h.code.as_str(), &**h.detail)) && first != Some(&**h.detail) {
+            shared_with_the_row_before += 1;
+        }
+        before = Some((h.code.as_str(), &**h.detail));
+        *checked.entry(h.code.as_str()).or_insert(0) += 1;
+    }
+    assert!(
+        ["H6", "H10", "H11", "H12"].iter().all(|code| checked.get(code).copied().unwrap_or(0) >= 20),
+        "{checked:?}"
+    );
+    assert!(shared_with_the_row_before >= 10, "only {shared_with_the_row_before} rows share the detail before them");
+}
