@@ -37,7 +37,19 @@ fn rehearse_generated(args: &str, policy: &str, orphans: &str) -> Plan {
         rehearse::report::write_all(plan, out, false).unwrap();
     }
     assert_same_reports(&side_dir, &apart_dir);
+    assert_rows_by_key(&plan);
     plan
+}
+
+/// Each code's rows in key order (byte order), as hazards.csv promises, whatever order a rule
+/// found them in.
+fn assert_rows_by_key(plan: &Plan) {
+    for code in rehearse::terms::HazardCode::ALL {
+        let keys: Vec<&str> = plan.hazards.of(code).iter().map(|h| &**h.key).collect();
+        if let Some(pair) = keys.windows(2).find(|pair| pair[0] > pair[1]) {
+            panic!("{code}: {:?} before {:?}", pair[0], pair[1]);
+        }
+    }
 }
 
 /// Every report in `a` is in `b` byte for byte, and `b` has no other (report.xlsx aside: its
