@@ -243,6 +243,25 @@ fn own_keys(pg: &Cluster, db: &str, catalog: &Catalog, table: &Table) -> Vec<Str
     pg.query(db, &sql).unwrap().into_iter().map(|r| r[0].clone().unwrap_or_default()).collect()
 }
 
+/// Cascade rows out of the order cascade.csv promises: each table's deleted rows, then its
+/// changed ones, by key, then foreign key, then action (a table that two foreign keys reach
+/// interleaves them).
+fn cascade_out_of_order(plan: &Plan) -> Vec<String> {
+    let rows: Vec<_> = plan.cascade.iter().collect();
+    rows.windows(2)
+        .filter(|pair| {
+            pair[0].table == pair[1].table && (*pair[0].action == "deleted") == (*pair[1].action == "deleted")
+        })
+        .filter(|pair| (pair[0].key, pair[0].via, pair[0].action) > (pair[1].key, pair[1].via, pair[1].action))
+        .map(|pair| {
+            format!(
+                "cascade row {} {} ({}) before {} {} ({})",
+                pair[0].table, pair[0].key, pair[0].via, pair[1].table, pair[1].key, pair[1].via
+            )
+        })
+        .collect()
+}
+
 /// Per table other than models, the keys of the rows the run deleted from `before` to `after`
 /// (a multiset difference), against those the plan predicts; only tables where they differ.
 fn lost_rows_diff(pg: &Cluster, before: &str, after: &str, catalog: &Catalog, plan: &Plan) -> Vec<String> {
@@ -325,6 +344,7 @@ fn check_case(pg: &Cluster, n: usize, case: &Case, dir: &Path) -> Vec<String> {
     rehearse::pg::run_checked(pg.client("pg_dump").args(["--no-owner", "-f"]).arg(&dump).arg(&db), "pg_dump").unwrap();
     let run = rehearse_dump(&dump, case);
     let plan = &run.plan;
+    problems.extend(cascade_out_of_order(plan));
     let first = plan.ddl.iter().find(|s| s.failure.is_some());
     // rehearse's own refusals (a silent drop, H18; a statement it cannot predict) are not
     // PostgreSQL's: the shipped logic runs on.
@@ -350,6 +370,9 @@ fn check_case(pg: &Cluster, n: usize, case: &Case, dir: &Path) -> Vec<String> {
             "passes" => first.is_none(),
             "drops" => plan.ddl.iter().flat_map(|s| &s.dropped).any(|d| d.object.describe() == cells[0]),
             "loses" => plan.cascade_deleted.contains_key(&cells[0]),
+            "through" => {
+                plan.cascade.iter().any(|r| **r.table == *cells[0] && r.via.starts_with(&format!("{} ", cells[1])))
+            }
             "keeps" => !plan.cascade_deleted.contains_key(&cells[0]),
             "totals" => plan.cascade_by_parent.contains_key(&cells[0]),
             "fires" => predicted_firings(plan).iter().any(|(t, _)| *t == cells[0]),
