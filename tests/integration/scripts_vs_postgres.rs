@@ -90,6 +90,41 @@ fn emitted_scripts_do_exactly_what_was_rehearsed() {
     }
 }
 
+/// `validate` tells a prediction that PostgreSQL does not bear out: the same scripts, compared
+/// with a plan that keeps a models row they delete, or deletes a cascaded row they keep.
+#[test]
+fn validate_finds_a_prediction_that_postgresql_does_not_bear_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = generated_database(dir.path(), &["--models", "30", "--seed", "6"]);
+    let dump = dir.path().join("dump.sql");
+    pg_dump(&pg, &["--no-owner"], &dump);
+    let run = rehearse_and_emit(&dump, dir.path(), Policy::Documented, false);
+    let spec = Spec::guide();
+    let (kept_instead, deleted_instead) = (run.plan.effects.clone(), run.plan.effects.clone());
+    let mut wrong = [(kept_instead, "public.models", (1, 0)), (deleted_instead, "public.model_artifacts", (0, 1))];
+    // One deleted models row said kept; one model_artifacts row that stays said deleted.
+    let models = wrong[0].0.deleted.get_mut("public.models").unwrap();
+    let spared = models.iter().next().unwrap();
+    *models = models.iter().filter(|&rid| rid != spared).collect();
+    let artifacts = wrong[1].0.deleted.get_mut("public.model_artifacts").unwrap();
+    let stays = (0..).find(|&rid| !artifacts.contains(rid)).unwrap();
+    artifacts.extend([stays]);
+    for (n, (effects, table, (missing, unexpected))) in wrong.into_iter().enumerate() {
+        let plan = Plan { effects, ..run.plan.clone() };
+        let context = Context::new(&plan, &spec, &run.catalog).unwrap();
+        let db = format!("wrong_{n}");
+        let validation =
+            validate(&pg, &db, &dump, &run.workspace, &run.catalog, &spec, &context, &run.scripts).unwrap();
+        assert!(!validation.matches(), "{table}: {}", describe(&validation));
+        assert!(validation.scripts.iter().all(|s| s.success), "{table}: the scripts themselves ran");
+        let diff = validation.tables.iter().find(|t| t.table == table).unwrap();
+        assert_eq!((diff.missing.len(), diff.unexpected.len()), (missing, unexpected), "{table}");
+        assert_eq!(diff.predicted_rows + unexpected, diff.actual_rows + missing, "{table}");
+        let others = validation.tables.iter().filter(|t| t.table != table);
+        assert!(others.clone().all(|t| t.missing.is_empty() && t.unexpected.is_empty()), "{table}");
+    }
+}
+
 #[test]
 fn drift_idempotency_refusal_and_restore() {
     let dir = tempfile::tempdir().unwrap();
