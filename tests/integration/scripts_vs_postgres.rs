@@ -228,6 +228,14 @@ fn drift_idempotency_refusal_and_restore() {
     assert_eq!(unique[0][0].as_deref(), Some("1"), "the unique constraint stays");
     let (ok, messages) = psql_file(&pg, db, &script("05_cleanup.sql"));
     assert!(ok, "{messages}");
+    let left = pg
+        .query(
+            db,
+            "SELECT (SELECT count(*) FROM pg_tables WHERE tablename LIKE '%rehearse%') + \
+             (SELECT count(*) FROM pg_proc WHERE proname LIKE 'rehearse%')",
+        )
+        .unwrap();
+    assert_eq!(left[0][0].as_deref(), Some("0"), "05 leaves no backup, keep mapping or restore function");
     let (ok, messages) = psql_file(&pg, db, &script("02_rollback.sql"));
     assert!(ok && messages.contains("already rolled back"), "05 then 02: {messages}");
 
