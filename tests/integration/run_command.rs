@@ -64,7 +64,19 @@ fn the_run_directory_is_complete_and_consistent() {
     assert_eq!(csv_rows(&out.join("reports/versions_deleted.csv")).len() as u64, n("versions_deleted"));
     assert_eq!(csv_rows(&out.join("reports/versions_kept.csv")).len() as u64, n("models_after"));
     let services = csv_rows(&out.join("reports/services_affected.csv"));
-    assert_eq!(services.iter().filter(|r| &r[5] == "repointed").count() as u64, n("services_repointed"));
+    // Every service has one action, and summary.json counts each as the CSV file lists them.
+    let actions = [
+        ("repointed", "services_repointed"),
+        ("unchanged", "services_unchanged"),
+        ("orphan", "services_orphaned"),
+        ("deleted", "services_deleted"),
+    ];
+    for (action, key) in actions {
+        assert_eq!(services.iter().filter(|r| &r[5] == action).count() as u64, n(key), "{key}");
+    }
+    assert_eq!(actions.iter().map(|(_, key)| n(key)).sum::<u64>(), n("services_before"));
+    assert_eq!(services.len() as u64, n("services_before"));
+    assert_eq!(n("services_before") - n("services_deleted"), n("services_after"));
     let mut per_code: BTreeMap<String, u64> = BTreeMap::new();
     for row in csv_rows(&out.join("reports/hazards.csv")) {
         *per_code.entry(row[0].to_string()).or_default() += 1;
