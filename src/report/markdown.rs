@@ -348,3 +348,20 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> S
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{cell, opt};
+
+    #[test]
+    fn a_cell_stays_in_its_column_on_one_line() {
+        assert_eq!(cell("a|b"), "a\\|b");
+        assert_eq!(cell("`x`"), "'x'");
+        assert_eq!(cell("two\nlines"), "two\\nlines");
+        let long = "é".repeat(130);
+        assert_eq!(cell(&long), format!("{}…", "é".repeat(120)));
+        assert_eq!(cell(&"é".repeat(120)), "é".repeat(120));
+        assert_eq!(opt(&Some("1.0|rc")), "`1.0\\|rc`");
+        assert_eq!(opt(&None::<&str>), "NULL");
+    }
+}
