@@ -370,6 +370,16 @@ fn check_case(pg: &Cluster, n: usize, case: &Case, dir: &Path) -> Vec<String> {
             "passes" => first.is_none(),
             "drops" => plan.ddl.iter().flat_map(|s| &s.dropped).any(|d| d.object.describe() == cells[0]),
             "loses" => plan.cascade_deleted.contains_key(&cells[0]),
+            "unverified" => {
+                let v = &plan.verification;
+                let check = match cells[0].as_str() {
+                    "V1" => &v.v1,
+                    "V2" => &v.v2,
+                    "V3_caused" => &v.v3_caused,
+                    other => panic!("no gating check {other}"),
+                };
+                plan.predicted_failure.is_none() && check.applicable && !check.pass && plan.fails()
+            }
             "through" => {
                 plan.cascade.iter().any(|r| **r.table == *cells[0] && r.via.starts_with(&format!("{} ", cells[1])))
             }

@@ -165,3 +165,37 @@ fn the_html_report_matches_the_summary_and_renders_in_chromium() {
     assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 1200, "drawn at the window's width");
     assert!(png.len() > 50_000, "a page with charts and tables, not a blank one ({} bytes)", png.len());
 }
+
+/// A rollback whose statements all succeed but whose verification fails (a lineage key that
+/// cascades to the keepers of two model_ids, whose services the rollback itself orphans): every
+/// report says so first, and none says the rollback succeeds.
+#[test]
+fn a_failing_verification_is_said_first_in_every_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = crate::support::generated_database(dir.path(), &["--models", "20", "--seed", "3", "--lineage-cascade"]);
+    let dump = dir.path().join("dump.sql");
+    crate::support::pg_dump(&pg, &["--no-owner"], &dump);
+    let out = dir.path().join("run");
+    let run = rehearse(&["run".as_ref(), dump.as_os_str(), "--out".as_ref(), out.as_os_str()]);
+    assert_eq!(run.status.code(), Some(3), "{}", stderr(&run));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["predicted_failure"].is_null(), "{summary}");
+    assert_eq!(summary["verification"]["V3_caused"]["pass"], false);
+
+    let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let said = markdown.find("**VERIFICATION FAILS**").expect("report.md says the verification fails");
+    assert!(said < markdown.find("## Totals").unwrap());
+    assert!(!markdown.contains("predicted to succeed"), "report.md");
+
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("class=\"fail\">Verification fails on the rehearsed result."), "report.html");
+    assert!(!html.contains("predicted to succeed"), "report.html");
+    let dom = render(&out.join("report.html"), &dir.path().join("profile"), &["--dump-dom"]);
+    first_screen_matches_summary(&String::from_utf8_lossy(&dom.stdout), &summary);
+
+    let mut workbook = zip::ZipArchive::new(std::fs::File::open(out.join("report.xlsx")).unwrap()).unwrap();
+    let mut strings = String::new();
+    std::io::Read::read_to_string(&mut workbook.by_name("xl/sharedStrings.xml").unwrap(), &mut strings).unwrap();
+    assert!(strings.contains("VERIFICATION FAILS on the rehearsed result"), "report.xlsx's summary sheet");
+    assert!(!strings.contains("predicted to succeed"), "report.xlsx's summary sheet");
+}
