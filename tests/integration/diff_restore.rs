@@ -32,6 +32,23 @@ fn diff_shows_switched_keepers_and_count_deltas() {
     let switched = diff["keepers_switched"].as_array().unwrap();
     let h1 = switched.iter().find(|s| s["model_id"] == "trap-h1-semver-text").unwrap();
     assert_eq!((h1["a"]["version"].as_str(), h1["b"]["version"].as_str()), (Some("1.10.0"), Some("1.9.0")));
+    // The hazard rows only B has, and only A has, by (code, table, key), read from hazards.csv here.
+    let hazard_rows = |run: &Path| -> std::collections::BTreeSet<(String, String, String)> {
+        let mut reader = csv::Reader::from_path(run.join("reports/hazards.csv")).unwrap();
+        reader.records().map(|r| r.unwrap()).map(|r| (r[0].to_string(), r[1].to_string(), r[2].to_string())).collect()
+    };
+    let (in_a, in_b) = (hazard_rows(&a), hazard_rows(&b));
+    let listed = |key: &str| -> std::collections::BTreeSet<(String, String, String)> {
+        let rows = diff[key].as_array().unwrap().iter();
+        rows.map(|h| {
+            (h["code"].as_str().unwrap().into(), h["table"].as_str().unwrap().into(), h["key"].as_str().unwrap().into())
+        })
+        .collect()
+    };
+    let (new, gone) = (listed("hazards_new"), listed("hazards_gone"));
+    assert_eq!(new, in_b.difference(&in_a).cloned().collect());
+    assert_eq!(gone, in_a.difference(&in_b).cloned().collect());
+    assert!(!new.is_empty() && !gone.is_empty(), "each side has hazard rows the other lacks");
     let text = rehearse(&["diff".as_ref(), a.as_os_str(), b.as_os_str()]);
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("KEEPERS THAT SWITCH (18)") && text.contains("services_deleted"), "{text}");
