@@ -159,6 +159,17 @@ pub fn backup(ctx: &Context) -> String {
     out
 }
 
+/// The PL/pgSQL that raises unless 01_backup.sql's complete copies are there: without them
+/// nothing the rollback deletes could be restored (04_restore_version.sql reads them, and
+/// 03_verify.sql needs them to tell old orphans from new).
+fn backups_present(ctx: &Context) -> String {
+    let backups: Vec<String> = ctx.affected().iter().map(|t| literal(&rehearse_backup(&t.name).quoted())).collect();
+    format!(
+        "  SELECT string_agg(b, ', ') INTO missing FROM unnest(ARRAY[{}]) b WHERE to_regclass(b) IS NULL;\n  IF missing IS NOT NULL THEN\n    RAISE EXCEPTION 'rehearse: no backup from 01_backup.sql: % missing. Run 01_backup.sql first; nothing was changed.', missing;\n  END IF;\n",
+        backups.join(", ")
+    )
+}
+
 /// The PL/pgSQL that raises when a count differs from the prediction.
 fn expect_count(variable: &str, predicted: u64, what: &str) -> String {
     format!(
@@ -297,7 +308,7 @@ pub fn rollback(ctx: &Context) -> String {
     out.push_str("BEGIN;\nSET LOCAL lock_timeout = '10s';\nSET LOCAL statement_timeout = '30min';\n");
     out.push_str(&keepers(ctx));
     let mut body = String::from(
-        "DECLARE\n  n bigint;\n  digest text;\n  horizon xid8;\n  horizon_age integer;\n  next_age integer;\n  written boolean;\n  inventory_before text[];\n  vanished text[];\n  writes_from timestamptz;\n  exclusive_from timestamptz;\n",
+        "DECLARE\n  n bigint;\n  digest text;\n  horizon xid8;\n  horizon_age integer;\n  next_age integer;\n  written boolean;\n  inventory_before text[];\n  vanished text[];\n  missing text;\n  writes_from timestamptz;\n  exclusive_from timestamptz;\n",
     );
     for i in 0..all.len() {
         let _ = writeln!(body, "  before_{i} bigint;\n  nulls_{i} bigint;");
@@ -319,6 +330,7 @@ pub fn rollback(ctx: &Context) -> String {
     );
     let guard = drift_guard(ctx);
     body.push_str(&guard);
+    body.push_str(&backups_present(ctx));
     let v3_before = ctx.spec.orphaned_services(&ctx.services.name.quoted(), &ctx.models.name.quoted());
     let _ = writeln!(
         body,

@@ -152,11 +152,36 @@ fn drift_idempotency_refusal_and_restore() {
         assert_eq!(before, dump_text(&pg, &db, dir.path(), "after.sql"), "drift {i}: the database must be unchanged");
     }
 
+    // 02 refuses, changing nothing, before 01 has run, and on a database whose version columns
+    // are partly gone already.
+    let refusals = [
+        ("no_backup", None, "no backup from 01_backup.sql: \"public\".\"models_rehearse_backup\", "),
+        (
+            "partial",
+            Some("ALTER TABLE services DROP COLUMN version_updated_at"),
+            "only 4 of the 5 version columns remain: the database is partially rolled back",
+        ),
+    ];
+    for (db, change, refusal) in refusals {
+        restore(&pg, &dump, db).unwrap();
+        if let Some(change) = change {
+            let (ok, messages) = psql_file(&pg, db, &script("01_backup.sql"));
+            assert!(ok, "{messages}");
+            pg.psql(db, change).unwrap();
+        }
+        let before = dump_text(&pg, db, dir.path(), "before.sql");
+        let (ok, messages) = psql_file(&pg, db, &script("02_rollback.sql"));
+        assert!(!ok && messages.contains(refusal), "{db}: {messages}");
+        assert_eq!(before, dump_text(&pg, db, dir.path(), "after.sql"), "{db}: the database must be unchanged");
+    }
+
     // A blocking row that appeared after the export: PostgreSQL's own foreign key stops the
     // transaction, and nothing is changed.
     let orphans_deleted = rehearse_and_emit(&dump, dir.path(), Policy::Legacy, true);
     restore(&pg, &dump, "blocked").unwrap();
     pg.psql("blocked", "INSERT INTO billing_contracts (service_id, amount) VALUES ('svc-h8-orphan-a2', 1)").unwrap();
+    let (ok, messages) = psql_file(&pg, "blocked", &orphans_deleted.scripts.join("01_backup.sql"));
+    assert!(ok, "{messages}");
     let before = dump_text(&pg, "blocked", dir.path(), "before.sql");
     let (ok, messages) = psql_file(&pg, "blocked", &orphans_deleted.scripts.join("02_rollback.sql"));
     assert!(!ok && messages.contains("billing_contracts"), "{messages}");
@@ -166,6 +191,8 @@ fn drift_idempotency_refusal_and_restore() {
     // with the column; 02 sees it gone, names it, and changes nothing.
     restore(&pg, &dump, "silent").unwrap();
     pg.psql("silent", "CREATE INDEX late_status ON models (model_id) WHERE version_status <> 'active'").unwrap();
+    let (ok, messages) = psql_file(&pg, "silent", &script("01_backup.sql"));
+    assert!(ok, "{messages}");
     let before = dump_text(&pg, "silent", dir.path(), "before.sql");
     let (ok, messages) = psql_file(&pg, "silent", &script("02_rollback.sql"));
     assert!(!ok && messages.contains("objects that it does not name: index public.late_status"), "{messages}");
@@ -327,6 +354,8 @@ fn temporary_indexes_are_optional_and_never_outlive_the_rollback() {
     // its operator's.
     let db = "owners";
     restore(&pg, &dump, db).unwrap();
+    let (ok, messages) = psql_file(&pg, db, &run.scripts.join("01_backup.sql"));
+    assert!(ok, "{messages}");
     let setup = format!(
         "CREATE ROLE rollback_operator LOGIN; ALTER TABLE models OWNER TO rollback_operator; \
          ALTER TABLE services OWNER TO rollback_operator; ALTER TABLE model_feedback OWNER TO rollback_operator; \
@@ -402,11 +431,17 @@ fn writes_between_the_unlocked_drift_guard_and_the_lock_are_caught() {
     let run = rehearse_and_emit(&dump, dir.path(), Policy::Legacy, false);
     let rollback = run.scripts.join("02_rollback.sql");
     let count = |db: &str, sql: &str| pg.query(db, sql).unwrap()[0][0].clone().unwrap();
+    // A restored export with 01_backup.sql run on it, as an operator runs the rollback.
+    let backed_up = |db: &str| {
+        restore(&pg, &dump, db).unwrap();
+        let (ok, messages) = psql_file(&pg, db, &run.scripts.join("01_backup.sql"));
+        assert!(ok, "{messages}");
+    };
 
     // A transaction older than the guard, and a write committed after it began to a column the
     // guard does not digest: the cheap re-check cannot rule that row out, so the guard runs
     // again under the lock, finds the rehearsed rows and the rollback goes on.
-    restore(&pg, &dump, "older_transaction").unwrap();
+    backed_up("older_transaction");
     let mut older = Session::open(&pg, "older_transaction");
     older.run("BEGIN; SELECT pg_current_xact_id();");
     pg.psql(
@@ -425,7 +460,7 @@ fn writes_between_the_unlocked_drift_guard_and_the_lock_are_caught() {
 
     // A write that the guard could not see (uncommitted) and that commits while 02 waits for
     // its lock: the re-check finds it, the guard sees the drift and nothing is changed.
-    restore(&pg, &dump, "late_write").unwrap();
+    backed_up("late_write");
     let models_before = count("late_write", "SELECT count(*) FROM models");
     let mut writer = Session::open(&pg, "late_write");
     writer.run("BEGIN; UPDATE models SET version_status = 'deprecated' WHERE id = (SELECT id FROM models WHERE version_status = 'active' ORDER BY id LIMIT 1);");
@@ -445,7 +480,7 @@ fn writes_between_the_unlocked_drift_guard_and_the_lock_are_caught() {
     assert!(messages.contains("drift"), "{messages}");
     assert_eq!(count("late_write", "SELECT count(*) FROM models"), models_before, "nothing was deleted");
     assert_eq!(
-        count("late_write", "SELECT count(*) FROM information_schema.columns WHERE column_name = 'version_status'"),
+        count("late_write", "SELECT count(*) FROM information_schema.columns WHERE table_name = 'models' AND column_name = 'version_status'"),
         "1"
     );
 }
