@@ -42,6 +42,14 @@ fn psql_file(pg: &Cluster, db: &str, file: &Path) -> (bool, String) {
     (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// `dump` restored as `db`, with `scripts`' 01_backup.sql run on it, as an operator runs the
+/// rollback.
+fn backed_up(pg: &Cluster, dump: &Path, db: &str, scripts: &Path) {
+    restore(pg, dump, db).unwrap();
+    let (ok, messages) = psql_file(pg, db, &scripts.join("01_backup.sql"));
+    assert!(ok, "{db}: {messages}");
+}
+
 fn dump_text(pg: &Cluster, db: &str, dir: &Path, name: &str) -> String {
     let file = dir.join(name);
     let out = pg.client("pg_dump").args(["--no-owner", "-f"]).arg(&file).arg(db).output().unwrap();
@@ -121,7 +129,7 @@ fn validate_finds_a_prediction_that_postgresql_does_not_bear_out() {
         assert_eq!((diff.missing.len(), diff.unexpected.len()), (missing, unexpected), "{table}");
         assert_eq!(diff.predicted_rows + unexpected, diff.actual_rows + missing, "{table}");
         let others = validation.tables.iter().filter(|t| t.table != table);
-        assert!(others.clone().all(|t| t.missing.is_empty() && t.unexpected.is_empty()), "{table}");
+        assert!(others.map(|t| (&t.missing, &t.unexpected)).all(|(m, u)| m.is_empty() && u.is_empty()), "{table}");
     }
 }
 
@@ -163,11 +171,12 @@ fn drift_idempotency_refusal_and_restore() {
         ),
     ];
     for (db, change, refusal) in refusals {
-        restore(&pg, &dump, db).unwrap();
-        if let Some(change) = change {
-            let (ok, messages) = psql_file(&pg, db, &script("01_backup.sql"));
-            assert!(ok, "{messages}");
-            pg.psql(db, change).unwrap();
+        match change {
+            Some(change) => {
+                backed_up(&pg, &dump, db, &run.scripts);
+                pg.psql(db, change).unwrap();
+            }
+            None => restore(&pg, &dump, db).unwrap(),
         }
         let before = dump_text(&pg, db, dir.path(), "before.sql");
         let (ok, messages) = psql_file(&pg, db, &script("02_rollback.sql"));
@@ -178,10 +187,8 @@ fn drift_idempotency_refusal_and_restore() {
     // A blocking row that appeared after the export: PostgreSQL's own foreign key stops the
     // transaction, and nothing is changed.
     let orphans_deleted = rehearse_and_emit(&dump, dir.path(), Policy::Legacy, true);
-    restore(&pg, &dump, "blocked").unwrap();
+    backed_up(&pg, &dump, "blocked", &orphans_deleted.scripts);
     pg.psql("blocked", "INSERT INTO billing_contracts (service_id, amount) VALUES ('svc-h8-orphan-a2', 1)").unwrap();
-    let (ok, messages) = psql_file(&pg, "blocked", &orphans_deleted.scripts.join("01_backup.sql"));
-    assert!(ok, "{messages}");
     let before = dump_text(&pg, "blocked", dir.path(), "before.sql");
     let (ok, messages) = psql_file(&pg, "blocked", &orphans_deleted.scripts.join("02_rollback.sql"));
     assert!(!ok && messages.contains("billing_contracts"), "{messages}");
@@ -189,10 +196,8 @@ fn drift_idempotency_refusal_and_restore() {
 
     // An index on a version column made after the export: PostgreSQL would drop it silently
     // with the column; 02 sees it gone, names it, and changes nothing.
-    restore(&pg, &dump, "silent").unwrap();
+    backed_up(&pg, &dump, "silent", &run.scripts);
     pg.psql("silent", "CREATE INDEX late_status ON models (model_id) WHERE version_status <> 'active'").unwrap();
-    let (ok, messages) = psql_file(&pg, "silent", &script("01_backup.sql"));
-    assert!(ok, "{messages}");
     let before = dump_text(&pg, "silent", dir.path(), "before.sql");
     let (ok, messages) = psql_file(&pg, "silent", &script("02_rollback.sql"));
     assert!(!ok && messages.contains("objects that it does not name: index public.late_status"), "{messages}");
@@ -353,9 +358,7 @@ fn temporary_indexes_are_optional_and_never_outlive_the_rollback() {
     // feedback index is taken: the rollback does without both indexes, and drops no index of
     // its operator's.
     let db = "owners";
-    restore(&pg, &dump, db).unwrap();
-    let (ok, messages) = psql_file(&pg, db, &run.scripts.join("01_backup.sql"));
-    assert!(ok, "{messages}");
+    backed_up(&pg, &dump, db, &run.scripts);
     let setup = format!(
         "CREATE ROLE rollback_operator LOGIN; ALTER TABLE models OWNER TO rollback_operator; \
          ALTER TABLE services OWNER TO rollback_operator; ALTER TABLE model_feedback OWNER TO rollback_operator; \
@@ -431,17 +434,11 @@ fn writes_between_the_unlocked_drift_guard_and_the_lock_are_caught() {
     let run = rehearse_and_emit(&dump, dir.path(), Policy::Legacy, false);
     let rollback = run.scripts.join("02_rollback.sql");
     let count = |db: &str, sql: &str| pg.query(db, sql).unwrap()[0][0].clone().unwrap();
-    // A restored export with 01_backup.sql run on it, as an operator runs the rollback.
-    let backed_up = |db: &str| {
-        restore(&pg, &dump, db).unwrap();
-        let (ok, messages) = psql_file(&pg, db, &run.scripts.join("01_backup.sql"));
-        assert!(ok, "{messages}");
-    };
 
     // A transaction older than the guard, and a write committed after it began to a column the
     // guard does not digest: the cheap re-check cannot rule that row out, so the guard runs
     // again under the lock, finds the rehearsed rows and the rollback goes on.
-    backed_up("older_transaction");
+    backed_up(&pg, &dump, "older_transaction", &run.scripts);
     let mut older = Session::open(&pg, "older_transaction");
     older.run("BEGIN; SELECT pg_current_xact_id();");
     pg.psql(
@@ -460,7 +457,7 @@ fn writes_between_the_unlocked_drift_guard_and_the_lock_are_caught() {
 
     // A write that the guard could not see (uncommitted) and that commits while 02 waits for
     // its lock: the re-check finds it, the guard sees the drift and nothing is changed.
-    backed_up("late_write");
+    backed_up(&pg, &dump, "late_write", &run.scripts);
     let models_before = count("late_write", "SELECT count(*) FROM models");
     let mut writer = Session::open(&pg, "late_write");
     writer.run("BEGIN; UPDATE models SET version_status = 'deprecated' WHERE id = (SELECT id FROM models WHERE version_status = 'active' ORDER BY id LIMIT 1);");

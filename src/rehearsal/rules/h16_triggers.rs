@@ -29,6 +29,7 @@ mod engine {
 #[cfg(all(test, feature = "engine"))]
 mod tests {
     use crate::catalog::{Catalog, TableName};
+    use crate::plan::{HazardRow, Shared};
     use crate::input::ddl;
     use crate::rehearsal::effects::{self, CHANGED, DELETED, NOT_KEPT};
     use crate::rehearsal::engine::VERSIONS_PHASE;
@@ -93,15 +94,20 @@ CREATE TRIGGER services_touched AFTER UPDATE ON public.services FOR EACH ROW EXE
         (workspace, catalog)
     }
 
+    /// The firings of the rollback under `policy`, every table loaded, and the tables they name.
+    fn firings(workspace: &Workspace, catalog: &Catalog, policy: Policy) -> (Vec<HazardRow>, Vec<Shared>) {
+        let (spec, tables) = (Spec::guide(), TableRefs::default());
+        let (models, services) = (TableName::new("public", "models"), TableName::new("public", "services"));
+        let steps = steps::rollback(&spec, &models, &services, policy, Mode::Full, false);
+        let loaded: BTreeSet<TableName> = catalog.tables.iter().map(|t| t.name.clone()).collect();
+        let rows = triggers::firings(workspace.connection(), catalog, &loaded, &spec, &steps, &tables).unwrap();
+        (rows, tables.take())
+    }
+
     #[test]
     fn each_trigger_fires_per_row_it_reaches_or_once_per_statement() {
         let (workspace, catalog) = rehearsed();
-        let (spec, tables) = (Spec::guide(), TableRefs::default());
-        let (models, services) = (TableName::new("public", "models"), TableName::new("public", "services"));
-        let steps = steps::rollback(&spec, &models, &services, Policy::Legacy, Mode::Full, false);
-        let loaded: BTreeSet<TableName> = catalog.tables.iter().map(|t| t.name.clone()).collect();
-        let rows = triggers::firings(workspace.connection(), &catalog, &loaded, &spec, &steps, &tables).unwrap();
-        let names = tables.take();
+        let (rows, names) = firings(&workspace, &catalog, Policy::Legacy);
         let mut found: Vec<(String, String, String)> = rows
             .iter()
             .map(|h| {
@@ -139,11 +145,7 @@ CREATE TRIGGER services_touched AFTER UPDATE ON public.services FOR EACH ROW EXE
         let (workspace, mut catalog) = rehearsed();
         let audit = catalog.objects.triggers.iter_mut().find(|t| t.name == "models_audit").unwrap();
         audit.when = Some("public.is_audited(old.id)".into());
-        let (spec, tables) = (Spec::guide(), TableRefs::default());
-        let (models, services) = (TableName::new("public", "models"), TableName::new("public", "services"));
-        let steps = steps::rollback(&spec, &models, &services, Policy::Documented, Mode::Full, false);
-        let loaded: BTreeSet<TableName> = catalog.tables.iter().map(|t| t.name.clone()).collect();
-        let rows = triggers::firings(workspace.connection(), &catalog, &loaded, &spec, &steps, &tables).unwrap();
+        let (rows, _) = firings(&workspace, &catalog, Policy::Documented);
         let audited: Vec<(&str, &str)> =
             rows.iter().filter(|h| h.detail.starts_with("models_audit")).map(|h| (&*h.key, &*h.detail)).collect();
         assert_eq!(audited.iter().map(|(key, _)| *key).collect::<Vec<_>>(), ["m1", "m2"]);
