@@ -3,7 +3,8 @@
 //! NULL child (model_feedback) and grandchild (artifact_downloads) and a RESTRICT child
 //! (model_approvals), with partitions and inheritance children: every displaced row is named
 //! before anything changes, restoring a version and then the one it replaced gives back the
-//! database row for row, and a RESTRICT row makes the restore fail with nothing changed.
+//! database row for row, and a RESTRICT row makes the restore fail with nothing changed, as do
+//! the current row's version, a version that two backup rows hold and a model with two live rows.
 
 use crate::support::{generated_database, pg_dump, rehearse, stderr, DB};
 use rehearse::pg::Cluster;
@@ -323,4 +324,59 @@ fn a_restrict_child_of_the_current_row_makes_the_restore_fail_with_nothing_chang
         "{messages}"
     );
     assert!(snapshot(&pg) == before, "nothing changed");
+}
+
+/// Restores `version` of `model`, which must fail with `refusal` and change nothing.
+fn refused(pg: &Cluster, run: &Path, model: &str, version: &str, refusal: &str) {
+    let before = snapshot(pg);
+    let (ok, messages) = restore(pg, run, model, version, false);
+    assert!(
+        !ok && messages.contains(refusal),
+        "the restore of version {version} must fail with `{refusal}`:\n{messages}"
+    );
+    assert!(snapshot(pg) == before, "the refused restore of version {version} changed nothing");
+}
+
+#[test]
+fn the_restore_refuses_with_nothing_changed_the_current_version_and_a_row_it_cannot_tell_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pg, run) = rolled_back(dir.path(), &["--models", "30", "--seed", "13", "--restore-children"]);
+    let (model, version, old_id, current_id) = pick_version(&pg);
+    let current_version = ids(&pg, &format!("SELECT version FROM models WHERE id = '{current_id}'")).remove(0);
+    refused(&pg, &run, &model, &current_version, "is the current row: nothing to restore");
+
+    // Two rows of the backup hold the version (the models table had no UNIQUE (model_id,
+    // version)): which one to bring back is not the script's to guess.
+    pg.psql(
+        DB,
+        &format!(
+            "CREATE TABLE twin AS SELECT * FROM models_rehearse_backup WHERE id = '{old_id}';
+             UPDATE twin SET id = gen_random_uuid();
+             INSERT INTO models_rehearse_backup SELECT * FROM twin;"
+        ),
+    )
+    .unwrap();
+    refused(&pg, &run, &model, &version, "2 rows of public.models_rehearse_backup hold version");
+    pg.psql(DB, "DELETE FROM models_rehearse_backup b USING twin t WHERE b.id = t.id; DROP TABLE twin;").unwrap();
+
+    // Two live rows of the model (its UNIQUE (model_id) dropped since): neither is the current
+    // row to replace.
+    let unique = ids(
+        &pg,
+        "SELECT c.conname FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ALL (c.conkey)
+         WHERE c.conrelid = 'public.models'::regclass AND c.contype = 'u' AND a.attname = 'model_id'",
+    );
+    assert_eq!(unique.len(), 1, "the rollback's UNIQUE (model_id): {unique:?}");
+    pg.psql(
+        DB,
+        &format!(
+            "ALTER TABLE models DROP CONSTRAINT {};
+             CREATE TABLE twin AS SELECT * FROM models WHERE id = '{current_id}';
+             UPDATE twin SET id = gen_random_uuid();
+             INSERT INTO models SELECT * FROM twin;",
+            rehearse::catalog::quote_ident(&unique[0])
+        ),
+    )
+    .unwrap();
+    refused(&pg, &run, &model, &version, "without UNIQUE(model_id) there is no current row to replace");
 }
