@@ -4,13 +4,18 @@
 
 use pg_query::protobuf::Node;
 use pg_query::NodeEnum;
+use std::borrow::Cow;
 
 /// Parses a script; the error names the statement that does not parse.
 pub fn check_script(text: &str) -> Result<usize, String> {
-    // psql meta-commands (`\set`, `\restrict`) are not SQL; emitted scripts have none, but a
-    // script copied from a dump may.
-    let sql: String =
-        text.lines().map(|line| if line.starts_with('\\') { "" } else { line }).collect::<Vec<_>>().join("\n");
+    // psql meta-commands (`\set`, `\restrict`) are not SQL; emitted scripts have none (and are
+    // not copied: a large export's are tens of megabytes), but a script copied from a dump may.
+    let meta_command = |line: &str| line.starts_with('\\');
+    let sql: Cow<str> = if text.lines().any(meta_command) {
+        text.lines().map(|line| if meta_command(line) { "" } else { line }).collect::<Vec<_>>().join("\n").into()
+    } else {
+        text.into()
+    };
     // One statement at a time: the parse tree of a whole script, with its long keeper lists, is
     // some sixty times the script's size.
     let statements = split(&sql)?;

@@ -93,7 +93,9 @@ pub fn render(context: &Context) -> Result<Vec<(&'static str, String)>> {
     // fail, in script order, is reported. On a large export their parse trees would add up:
     // the scripts are then taken one after the other.
     let check = |render: &Render| {
-        let text = render(context);
+        // Held until the run is written: without the room it grew into.
+        let mut text = render(context);
+        text.shrink_to_fit();
         let check = check::check_script(&text);
         (text, check)
     };
