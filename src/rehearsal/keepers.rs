@@ -114,7 +114,8 @@ fn flag_statuses(conn: &Connection, models: &str) -> Result<()> {
 
 /// `GROUPS`: each distinct model_id, numbered (`gid`) in model_id order, NULL first, with the
 /// part of the keeper query that reads its rows: the groups in gid order, a part starting where
-/// the rows before it reach a multiple of `part_rows`. Returns the parts (one, with no rows).
+/// the rows before it reach a multiple of `part_rows`. Returns the parts in order (part 0 alone
+/// when there are no rows, so that the keepers' table is still made).
 fn number_groups(conn: &Connection, models: &str, part_rows: u64) -> Result<Vec<i64>> {
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TEMP TABLE {GROUPS} AS
