@@ -284,6 +284,40 @@ fn drift_idempotency_refusal_and_restore() {
     assert_eq!(before, dump_text(&trapped, DB, trap_dir.path(), "after.sql"));
 }
 
+/// 02's check of the rows its models DELETE reached, with the prediction moved by one either
+/// way: a DELETE that reaches more rows or fewer than the rehearsal predicted (which the drift
+/// guard makes all but impossible) rolls everything back.
+#[test]
+fn a_delete_that_reaches_other_than_the_predicted_rows_rolls_everything_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = generated_database(dir.path(), &["--models", "25", "--seed", "8"]);
+    let dump = dir.path().join("dump.sql");
+    pg_dump(&pg, &["--no-owner"], &dump);
+    let run = rehearse_and_emit(&dump, dir.path(), Policy::Documented, false);
+    let script = std::fs::read_to_string(run.scripts.join("02_rollback.sql")).unwrap();
+    let deleted = (run.plan.models_before - run.plan.models_after) as i64;
+    // The check's two lines: the comparison, then the message that names the prediction.
+    let lines: Vec<&str> = script.lines().collect();
+    let said = format!("public.models is %, the rehearsal predicted {deleted}: everything is rolled back");
+    let at = lines.iter().position(|l| l.contains(&said)).expect("02 checks the models rows deleted");
+    for moved in [deleted - 1, deleted + 1] {
+        let db = format!("predicted_{moved}");
+        backed_up(&pg, &dump, &db, &run.scripts);
+        let mut changed: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        for line in &mut changed[at - 1..=at] {
+            assert!(line.contains(&deleted.to_string()), "{line}");
+            *line = line.replace(&deleted.to_string(), &moved.to_string());
+        }
+        let file = dir.path().join(format!("{db}.sql"));
+        std::fs::write(&file, changed.join("\n")).unwrap();
+        let before = dump_text(&pg, &db, dir.path(), "before.sql");
+        let (ok, messages) = psql_file(&pg, &db, &file);
+        let said = format!("public.models is {deleted}, the rehearsal predicted {moved}: everything is rolled back");
+        assert!(!ok && messages.contains(&said), "{db}: {messages}");
+        assert_eq!(before, dump_text(&pg, &db, dir.path(), "after.sql"), "{db}: the database must be unchanged");
+    }
+}
+
 #[test]
 fn backups_the_guide_left_do_not_stop_01_but_an_earlier_01_that_differs_does() {
     let dir = tempfile::tempdir().unwrap();
@@ -311,6 +345,24 @@ fn backups_the_guide_left_do_not_stop_01_but_an_earlier_01_that_differs_does() {
     let (ok, messages) = psql_file(&pg, DB, &again.scripts.join("01_backup.sql"));
     assert!(!ok && messages.contains("public.services_rehearse_backup (other rows)"), "{messages}");
     assert!(!messages.contains("models_rehearse_backup"), "models did not change: {messages}");
+    assert_eq!(before, dump_text(&pg, DB, dir.path(), "after.sql"), "nothing is created or changed");
+
+    // The live table gains a column after 01 ran: the earlier backup has other columns.
+    pg.psql(
+        DB,
+        "UPDATE services SET name = replace(name, ' (renamed)', '') WHERE service_id = 'svc-h2-spaces';
+         ALTER TABLE models ADD COLUMN reviewed_by text",
+    )
+    .unwrap();
+    let widened = dir.path().join("widened.sql");
+    pg_dump(&pg, &["--no-owner"], &widened);
+    let again = rehearse_and_emit(&widened, dir.path(), Policy::Documented, false);
+    let failure = again.plan.predicted_failure.clone().expect("the rehearsal predicts 01's refusal");
+    assert!(failure.contains("public.models_rehearse_backup (other columns)"), "{failure}");
+    let before = dump_text(&pg, DB, dir.path(), "before.sql");
+    let (ok, messages) = psql_file(&pg, DB, &again.scripts.join("01_backup.sql"));
+    assert!(!ok && messages.contains("public.models_rehearse_backup (other columns)"), "{messages}");
+    assert!(!messages.contains("services_rehearse_backup"), "services are as backed up again: {messages}");
     assert_eq!(before, dump_text(&pg, DB, dir.path(), "after.sql"), "nothing is created or changed");
 }
 
