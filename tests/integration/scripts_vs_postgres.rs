@@ -318,6 +318,34 @@ fn a_delete_that_reaches_other_than_the_predicted_rows_rolls_everything_back() {
     }
 }
 
+/// 03_verify.sql after the rollback: a single service orphaned since (its model deleted) fails
+/// V3, as any number does.
+#[test]
+fn verify_fails_on_a_single_service_orphaned_since_the_rollback() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = generated_database(dir.path(), &["--models", "25", "--seed", "9"]);
+    let dump = dir.path().join("dump.sql");
+    pg_dump(&pg, &["--no-owner"], &dump);
+    let run = rehearse_and_emit(&dump, dir.path(), Policy::Documented, false);
+    let db = "verified";
+    backed_up(&pg, &dump, db, &run.scripts);
+    for name in ["02_rollback.sql", "03_verify.sql"] {
+        let (ok, messages) = psql_file(&pg, db, &run.scripts.join(name));
+        assert!(ok, "{name}: {messages}");
+    }
+    let lone = pg
+        .query(
+            db,
+            "SELECT s.model_id FROM services s JOIN models m ON m.model_id = s.model_id
+             GROUP BY s.model_id HAVING count(*) = 1 ORDER BY 1 LIMIT 1",
+        )
+        .unwrap();
+    let model = lone.first().and_then(|r| r[0].clone()).expect("a model_id with a single service");
+    pg.psql(db, &format!("DELETE FROM models WHERE model_id = {}", rehearse::sql::literal(&model))).unwrap();
+    let (ok, messages) = psql_file(&pg, db, &run.scripts.join("03_verify.sql"));
+    assert!(!ok && messages.contains("V3 failed: the rollback orphaned 1 services"), "{messages}");
+}
+
 #[test]
 fn backups_the_guide_left_do_not_stop_01_but_an_earlier_01_that_differs_does() {
     let dir = tempfile::tempdir().unwrap();
