@@ -572,7 +572,8 @@ impl Rehearsal<'_> {
                 effects::NOT_KEPT,
             )?;
             effects::cascade(conn, catalog, loaded, VERSIONS_PHASE)?;
-            failures.delete_versions = self.close_phase(VERSIONS_PHASE, "the models DELETE", &mut blockers)?;
+            failures.delete_versions =
+                self.close_phase(VERSIONS_PHASE, &self.models.name, "the models DELETE", &mut blockers)?;
             failures.delete_versions.refuse("the models DELETE", self.forced_row_security(&self.models.name));
         }
         if self.options.delete_orphans {
@@ -591,7 +592,8 @@ impl Rehearsal<'_> {
                 effects::ORPHAN_DELETE,
             )?;
             effects::cascade(conn, catalog, loaded, ORPHANS_PHASE)?;
-            failures.delete_orphans = self.close_phase(ORPHANS_PHASE, "the services DELETE", &mut blockers)?;
+            failures.delete_orphans =
+                self.close_phase(ORPHANS_PHASE, &self.services.name, "the services DELETE", &mut blockers)?;
             failures.delete_orphans.refuse("the services DELETE", self.forced_row_security(&self.services.name));
         }
         let touch_rules = catalog
@@ -606,16 +608,17 @@ impl Rehearsal<'_> {
         Ok((blockers, failures))
     }
 
-    /// Ends a row statement: its SET NULL / SET DEFAULT effects and blockers, and what PostgreSQL
-    /// makes of them.
+    /// Ends the row statement of `phase`, which deletes rows of `root`: its SET NULL / SET
+    /// DEFAULT effects and blockers, and what PostgreSQL makes of them.
     fn close_phase(
         &self,
         phase: &str,
+        root: &TableName,
         statement: &str,
         blockers: &mut Vec<effects::Blocker>,
     ) -> Result<ddl_replay::StatementOutcome> {
         let found = effects::consequences(self.conn, self.catalog, &self.loaded, phase)?;
-        let mut outcome = fk_violations::statement_outcome(self.conn, self.catalog, phase, &found)?;
+        let mut outcome = fk_violations::statement_outcome(self.conn, self.catalog, phase, root, &found)?;
         blockers.extend(found);
         outcome.refuse(statement, self.rewriting_rules(phase)?);
         Ok(outcome)

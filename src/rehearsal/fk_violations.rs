@@ -12,20 +12,53 @@ use crate::plan::{FailingObject, StepFailure};
 use crate::sql::literal;
 use crate::terms::HazardCode;
 use duckdb::Connection;
+use std::collections::HashMap;
 
 /// A refused action, with PostgreSQL's SQLSTATE and message.
 struct Violation {
     sqlstate: &'static str,
     message: String,
     object: FailingObject,
-    /// The key's place in the dump, which stands in for the order PostgreSQL checks keys in.
-    position: usize,
+    /// When PostgreSQL checks the key: the cascade level of the table it references (see
+    /// `CascadeLevels`), then the key's place in the dump, which stands in for the order of the
+    /// checks of one level.
+    order: (usize, usize),
     /// A check of a DEFERRABLE INITIALLY DEFERRED key: it fails at COMMIT, not at the statement.
     deferred: bool,
 }
 
-fn position(catalog: &Catalog, constraint: &Constraint) -> usize {
-    catalog.constraints.iter().position(|c| c == constraint).unwrap_or(usize::MAX)
+/// How many CASCADE deletes lie between the table a statement deletes from and each table
+/// they reach. A foreign key's action or check on a deleted row is a trigger queued behind the
+/// statement; the statements those triggers run (a cascade's DELETE, a SET NULL's UPDATE)
+/// queue theirs behind the rest of the statement's. So PostgreSQL runs every action and check
+/// on the rows of one level before any on the rows the cascades reach next.
+struct CascadeLevels(HashMap<TableName, usize>);
+
+impl CascadeLevels {
+    fn from(catalog: &Catalog, root: &TableName) -> CascadeLevels {
+        let mut levels: HashMap<TableName, usize> = catalog.key_row_holders(root).into_iter().map(|t| (t, 0)).collect();
+        for level in 0.. {
+            let reached: Vec<TableName> = catalog
+                .foreign_keys()
+                .filter(|(_, fk)| fk.on_delete == FkAction::Cascade)
+                .filter(|(_, fk)| catalog.key_row_holders(&fk.ref_table).iter().any(|t| levels.get(t) == Some(&level)))
+                .flat_map(|(constraint, _)| catalog.key_row_holders(&constraint.table))
+                .filter(|t| !levels.contains_key(t))
+                .collect();
+            if reached.is_empty() {
+                break;
+            }
+            levels.extend(reached.into_iter().map(|t| (t, level + 1)));
+        }
+        CascadeLevels(levels)
+    }
+
+    /// When PostgreSQL checks `constraint`, whose key references `parent`.
+    fn order(&self, catalog: &Catalog, constraint: &Constraint, parent: &TableName) -> (usize, usize) {
+        let level =
+            catalog.key_row_holders(parent).iter().filter_map(|t| self.0.get(t)).min().copied().unwrap_or(usize::MAX);
+        (level, catalog.constraints.iter().position(|c| c == constraint).unwrap_or(usize::MAX))
+    }
 }
 
 fn key_object(catalog: &Catalog, constraint: &Constraint, detail: String, hazard: HazardCode) -> FailingObject {
@@ -122,7 +155,12 @@ fn first_refused(
 }
 
 /// SET NULL / SET DEFAULT actions of `phase` that PostgreSQL refuses.
-fn refused_actions(conn: &Connection, catalog: &Catalog, phase: &str) -> Result<Vec<Violation>> {
+fn refused_actions(
+    conn: &Connection,
+    catalog: &Catalog,
+    phase: &str,
+    levels: &CascadeLevels,
+) -> Result<Vec<Violation>> {
     let mut violations = Vec::new();
     for (constraint, fk) in catalog.foreign_keys() {
         if !matches!(fk.on_delete, FkAction::SetNull | FkAction::SetDefault) {
@@ -154,7 +192,7 @@ fn refused_actions(conn: &Connection, catalog: &Catalog, phase: &str) -> Result<
                     format!("sets {} to NULL in {rows} rows ({} is NOT NULL)", column.name, fk.on_delete.sql()),
                     HazardCode::H17,
                 ),
-                position: position(catalog, constraint),
+                order: levels.order(catalog, constraint, &fk.ref_table),
                 deferred: false,
             });
             continue;
@@ -180,7 +218,7 @@ fn refused_actions(conn: &Connection, catalog: &Catalog, phase: &str) -> Result<
                     ),
                     HazardCode::H17,
                 ),
-                position: position(catalog, constraint),
+                order: levels.order(catalog, constraint, &fk.ref_table),
                 deferred: fk.deferred,
             });
         }
@@ -242,13 +280,16 @@ fn default_without_parent(
 
 /// What PostgreSQL makes of the row statement of `phase`: whether it fails, what fails at
 /// COMMIT, and the tables it leaves with deferred checks pending.
+/// How the row statement of `phase`, which deletes rows of `root`, ends.
 pub fn statement_outcome(
     conn: &Connection,
     catalog: &Catalog,
     phase: &str,
+    root: &TableName,
     blockers: &[Blocker],
 ) -> Result<StatementOutcome> {
-    let mut violations = refused_actions(conn, catalog, phase)?;
+    let levels = CascadeLevels::from(catalog, root);
+    let mut violations = refused_actions(conn, catalog, phase, &levels)?;
     for blocker in blockers {
         let (constraint, fk) = catalog
             .foreign_keys()
@@ -269,7 +310,7 @@ pub fn statement_outcome(
                 ),
                 HazardCode::H9,
             ),
-            position: position(catalog, constraint),
+            order: levels.order(catalog, constraint, &blocker.parent),
             deferred: fk.deferred && fk.on_delete == FkAction::NoAction,
         });
     }
@@ -283,7 +324,7 @@ pub fn statement_outcome(
 
 /// The failure PostgreSQL reports for `violations`: the first key it checks.
 fn first_failure(mut violations: Vec<Violation>) -> Option<StepFailure> {
-    violations.sort_by_key(|v| v.position);
+    violations.sort_by_key(|v| v.order);
     let first = violations.first()?;
     Some(StepFailure {
         sqlstate: first.sqlstate,
