@@ -37,6 +37,16 @@ fn rehearse_and_emit(dump: &Path, dir: &Path, policy: Policy, delete_orphans: bo
     Run { workspace, catalog, plan, scripts: out }
 }
 
+/// The generator's database (`generator` its options) in PostgreSQL, its plain dump in `dir`,
+/// and the dump rehearsed under `policy` with the orphans kept.
+fn exported_and_rehearsed(dir: &Path, generator: &[&str], policy: Policy) -> (Cluster, PathBuf, Run) {
+    let pg = generated_database(dir, generator);
+    let dump = dir.join("dump.sql");
+    pg_dump(&pg, &["--no-owner"], &dump);
+    let run = rehearse_and_emit(&dump, dir, policy, false);
+    (pg, dump, run)
+}
+
 fn psql_file(pg: &Cluster, db: &str, file: &Path) -> (bool, String) {
     let out = pg.psql_file(db, file).unwrap();
     (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
@@ -103,10 +113,7 @@ fn emitted_scripts_do_exactly_what_was_rehearsed() {
 #[test]
 fn validate_finds_a_prediction_that_postgresql_does_not_bear_out() {
     let dir = tempfile::tempdir().unwrap();
-    let pg = generated_database(dir.path(), &["--models", "30", "--seed", "6"]);
-    let dump = dir.path().join("dump.sql");
-    pg_dump(&pg, &["--no-owner"], &dump);
-    let run = rehearse_and_emit(&dump, dir.path(), Policy::Documented, false);
+    let (pg, dump, run) = exported_and_rehearsed(dir.path(), &["--models", "30", "--seed", "6"], Policy::Documented);
     let spec = Spec::guide();
     let (kept_instead, deleted_instead) = (run.plan.effects.clone(), run.plan.effects.clone());
     let mut wrong = [(kept_instead, "public.models", (1, 0)), (deleted_instead, "public.model_artifacts", (0, 1))];
@@ -136,10 +143,7 @@ fn validate_finds_a_prediction_that_postgresql_does_not_bear_out() {
 #[test]
 fn drift_idempotency_refusal_and_restore() {
     let dir = tempfile::tempdir().unwrap();
-    let pg = generated_database(dir.path(), &["--models", "30", "--seed", "4"]);
-    let dump = dir.path().join("dump.sql");
-    pg_dump(&pg, &["--no-owner"], &dump);
-    let run = rehearse_and_emit(&dump, dir.path(), Policy::Documented, false);
+    let (pg, dump, run) = exported_and_rehearsed(dir.path(), &["--models", "30", "--seed", "4"], Policy::Documented);
     let script = |name: &str| run.scripts.join(name);
 
     // Drift: each change to the live database makes 02 refuse, changing nothing.
@@ -290,10 +294,7 @@ fn drift_idempotency_refusal_and_restore() {
 #[test]
 fn a_delete_that_reaches_other_than_the_predicted_rows_rolls_everything_back() {
     let dir = tempfile::tempdir().unwrap();
-    let pg = generated_database(dir.path(), &["--models", "25", "--seed", "8"]);
-    let dump = dir.path().join("dump.sql");
-    pg_dump(&pg, &["--no-owner"], &dump);
-    let run = rehearse_and_emit(&dump, dir.path(), Policy::Documented, false);
+    let (pg, dump, run) = exported_and_rehearsed(dir.path(), &["--models", "25", "--seed", "8"], Policy::Documented);
     let script = std::fs::read_to_string(run.scripts.join("02_rollback.sql")).unwrap();
     let deleted = (run.plan.models_before - run.plan.models_after) as i64;
     // The check's two lines: the comparison, then the message that names the prediction.
@@ -323,10 +324,7 @@ fn a_delete_that_reaches_other_than_the_predicted_rows_rolls_everything_back() {
 #[test]
 fn verify_fails_on_a_single_service_orphaned_since_the_rollback() {
     let dir = tempfile::tempdir().unwrap();
-    let pg = generated_database(dir.path(), &["--models", "25", "--seed", "9"]);
-    let dump = dir.path().join("dump.sql");
-    pg_dump(&pg, &["--no-owner"], &dump);
-    let run = rehearse_and_emit(&dump, dir.path(), Policy::Documented, false);
+    let (pg, dump, run) = exported_and_rehearsed(dir.path(), &["--models", "25", "--seed", "9"], Policy::Documented);
     let db = "verified";
     backed_up(&pg, &dump, db, &run.scripts);
     for name in ["02_rollback.sql", "03_verify.sql"] {
@@ -422,10 +420,7 @@ fn the_orphan_delete_keeps_the_guides_null_semantics() {
 #[test]
 fn temporary_indexes_are_optional_and_never_outlive_the_rollback() {
     let dir = tempfile::tempdir().unwrap();
-    let pg = generated_database(dir.path(), &["--models", "30", "--seed", "4"]);
-    let dump = dir.path().join("dump.sql");
-    pg_dump(&pg, &["--no-owner"], &dump);
-    let run = rehearse_and_emit(&dump, dir.path(), Policy::Documented, false);
+    let (pg, dump, run) = exported_and_rehearsed(dir.path(), &["--models", "30", "--seed", "4"], Policy::Documented);
     let rollback = std::fs::read_to_string(run.scripts.join("02_rollback.sql")).unwrap();
     let index_on = |table: &str| {
         let at = rollback.find(&format!("\" ON \"public\".\"{table}\"")).expect("a temporary index");
@@ -508,10 +503,7 @@ impl Session {
 #[test]
 fn writes_between_the_unlocked_drift_guard_and_the_lock_are_caught() {
     let dir = tempfile::tempdir().unwrap();
-    let pg = generated_database(dir.path(), &["--models", "30", "--seed", "4"]);
-    let dump = dir.path().join("dump.sql");
-    pg_dump(&pg, &["--no-owner"], &dump);
-    let run = rehearse_and_emit(&dump, dir.path(), Policy::Legacy, false);
+    let (pg, dump, run) = exported_and_rehearsed(dir.path(), &["--models", "30", "--seed", "4"], Policy::Legacy);
     let rollback = run.scripts.join("02_rollback.sql");
     let count = |db: &str, sql: &str| pg.query(db, sql).unwrap()[0][0].clone().unwrap();
 
