@@ -445,7 +445,13 @@ fn check_case(pg: &Cluster, n: usize, case: &Case, dir: &Path) -> Vec<String> {
                     error.sqlstate, error.message, failure.sqlstate, failure.message
                 ));
             }
-            let predicted: BTreeSet<String> = failure.objects.iter().map(|o| o.detail.clone()).collect();
+            // A dependency error lists the dependent objects in its DETAIL, unless its message names
+            // the one object (a constraint that requires the index): then it has none.
+            let predicted: BTreeSet<String> = if failure.message.ends_with(" requires it") {
+                BTreeSet::new()
+            } else {
+                failure.objects.iter().map(|o| o.detail.clone()).collect()
+            };
             if failure.sqlstate == "2BP01" && error.detail != predicted {
                 problems.push(format!("PostgreSQL's DETAIL {:?}, predicted {predicted:?}", error.detail));
             }
