@@ -278,9 +278,8 @@ fn default_without_parent(
     Ok(None)
 }
 
-/// What PostgreSQL makes of the row statement of `phase`: whether it fails, what fails at
-/// COMMIT, and the tables it leaves with deferred checks pending.
-/// How the row statement of `phase`, which deletes rows of `root`, ends.
+/// What PostgreSQL makes of the row statement of `phase`, which deletes rows of `root`: whether
+/// it fails, what fails at COMMIT, and the tables it leaves with deferred checks pending.
 pub fn statement_outcome(
     conn: &Connection,
     catalog: &Catalog,
