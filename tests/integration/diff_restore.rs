@@ -2,7 +2,7 @@
 //! after the emitted rollback, the script brings a deleted version back with its artifacts and
 //! keeps the unique constraint.
 
-use crate::support::{cluster, rehearse, repo, stderr, DB};
+use crate::support::{cluster, csv_rows, rehearse, repo, stderr, DB};
 use rehearse::validate::restore;
 use std::path::Path;
 
@@ -34,8 +34,8 @@ fn diff_shows_switched_keepers_and_count_deltas() {
     assert_eq!((h1["a"]["version"].as_str(), h1["b"]["version"].as_str()), (Some("1.10.0"), Some("1.9.0")));
     // The hazard rows only B has, and only A has, by (code, table, key), read from hazards.csv here.
     let hazard_rows = |run: &Path| -> std::collections::BTreeSet<(String, String, String)> {
-        let mut reader = csv::Reader::from_path(run.join("reports/hazards.csv")).unwrap();
-        reader.records().map(|r| r.unwrap()).map(|r| (r[0].to_string(), r[1].to_string(), r[2].to_string())).collect()
+        let rows = csv_rows(&run.join("reports/hazards.csv"));
+        rows.iter().map(|r| (r[0].to_string(), r[1].to_string(), r[2].to_string())).collect()
     };
     let (in_a, in_b) = (hazard_rows(&a), hazard_rows(&b));
     let listed = |key: &str| -> std::collections::BTreeSet<(String, String, String)> {

@@ -1,21 +1,16 @@
 //! `rehearse run` as users meet it: the run directory of ROLLBACK.md §6, consistent counts,
 //! CSV that round-trips hostile text, exit codes 0/1/2/3, --spec, selective mode.
 
-use crate::support::{rehearse, repo, stderr};
+use crate::support::{csv_rows, rehearse, repo, stderr};
 use rehearse::import::{import, ImportOptions};
 use rehearse::rehearsal::{rehearse as rehearse_plan, Options};
 use rehearse::spec::Spec;
 use rehearse::workspace::Workspace;
 use std::collections::BTreeMap;
-use std::path::Path;
 
 fn run(args: &[&str]) -> std::process::Output {
     let os: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
     rehearse(&os)
-}
-
-fn csv_rows(path: &Path) -> Vec<csv::StringRecord> {
-    csv::Reader::from_path(path).unwrap().records().map(Result::unwrap).collect()
 }
 
 #[test]

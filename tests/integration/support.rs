@@ -146,6 +146,11 @@ pub fn rehearse(args: &[&std::ffi::OsStr]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rehearse")).args(args).output().expect("run rehearse")
 }
 
+/// The data rows of a CSV file (its header read as such).
+pub fn csv_rows(path: &Path) -> Vec<csv::StringRecord> {
+    csv::Reader::from_path(path).unwrap().records().map(Result::unwrap).collect()
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
