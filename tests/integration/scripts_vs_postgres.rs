@@ -60,6 +60,16 @@ fn backed_up(pg: &Cluster, dump: &Path, db: &str, scripts: &Path) {
     assert!(ok, "{db}: {messages}");
 }
 
+/// Runs `script` on `db`, which must refuse with a message holding `refusal` and leave the
+/// database as it was (its pg_dump before and after, written in `dir`); returns the messages.
+fn refused_unchanged(pg: &Cluster, db: &str, dir: &Path, script: &Path, refusal: &str) -> String {
+    let before = dump_text(pg, db, dir, "before.sql");
+    let (ok, messages) = psql_file(pg, db, script);
+    assert!(!ok && messages.contains(refusal), "{db}: {} must refuse with `{refusal}`: {messages}", script.display());
+    assert_eq!(before, dump_text(pg, db, dir, "after.sql"), "{db}: the database must be unchanged");
+    messages
+}
+
 fn dump_text(pg: &Cluster, db: &str, dir: &Path, name: &str) -> String {
     let file = dir.join(name);
     let out = pg.client("pg_dump").args(["--no-owner", "-f"]).arg(&file).arg(db).output().unwrap();
@@ -157,11 +167,7 @@ fn drift_idempotency_refusal_and_restore() {
         let db = format!("drift_{i}");
         restore(&pg, &dump, &db).unwrap();
         pg.psql(&db, change).unwrap();
-        let before = dump_text(&pg, &db, dir.path(), "before.sql");
-        let (ok, messages) = psql_file(&pg, &db, &script("02_rollback.sql"));
-        assert!(!ok, "drift {i} must be refused");
-        assert!(messages.contains("drift"), "drift {i}: {messages}");
-        assert_eq!(before, dump_text(&pg, &db, dir.path(), "after.sql"), "drift {i}: the database must be unchanged");
+        refused_unchanged(&pg, &db, dir.path(), &script("02_rollback.sql"), "drift");
     }
 
     // 02 refuses, changing nothing, before 01 has run, and on a database whose version columns
@@ -182,10 +188,7 @@ fn drift_idempotency_refusal_and_restore() {
             }
             None => restore(&pg, &dump, db).unwrap(),
         }
-        let before = dump_text(&pg, db, dir.path(), "before.sql");
-        let (ok, messages) = psql_file(&pg, db, &script("02_rollback.sql"));
-        assert!(!ok && messages.contains(refusal), "{db}: {messages}");
-        assert_eq!(before, dump_text(&pg, db, dir.path(), "after.sql"), "{db}: the database must be unchanged");
+        refused_unchanged(&pg, db, dir.path(), &script("02_rollback.sql"), refusal);
     }
 
     // A blocking row that appeared after the export: PostgreSQL's own foreign key stops the
@@ -193,19 +196,20 @@ fn drift_idempotency_refusal_and_restore() {
     let orphans_deleted = rehearse_and_emit(&dump, dir.path(), Policy::Legacy, true);
     backed_up(&pg, &dump, "blocked", &orphans_deleted.scripts);
     pg.psql("blocked", "INSERT INTO billing_contracts (service_id, amount) VALUES ('svc-h8-orphan-a2', 1)").unwrap();
-    let before = dump_text(&pg, "blocked", dir.path(), "before.sql");
-    let (ok, messages) = psql_file(&pg, "blocked", &orphans_deleted.scripts.join("02_rollback.sql"));
-    assert!(!ok && messages.contains("billing_contracts"), "{messages}");
-    assert_eq!(before, dump_text(&pg, "blocked", dir.path(), "after.sql"));
+    refused_unchanged(
+        &pg,
+        "blocked",
+        dir.path(),
+        &orphans_deleted.scripts.join("02_rollback.sql"),
+        "billing_contracts",
+    );
 
     // An index on a version column made after the export: PostgreSQL would drop it silently
     // with the column; 02 sees it gone, names it, and changes nothing.
     backed_up(&pg, &dump, "silent", &run.scripts);
     pg.psql("silent", "CREATE INDEX late_status ON models (model_id) WHERE version_status <> 'active'").unwrap();
-    let before = dump_text(&pg, "silent", dir.path(), "before.sql");
-    let (ok, messages) = psql_file(&pg, "silent", &script("02_rollback.sql"));
-    assert!(!ok && messages.contains("objects that it does not name: index public.late_status"), "{messages}");
-    assert_eq!(before, dump_text(&pg, "silent", dir.path(), "after.sql"));
+    let unnamed = "objects that it does not name: index public.late_status";
+    refused_unchanged(&pg, "silent", dir.path(), &script("02_rollback.sql"), unnamed);
 
     // Idempotency: 01 twice, 02 twice, 05 then 02.
     let db = "idempotent";
@@ -282,10 +286,8 @@ fn drift_idempotency_refusal_and_restore() {
     pg_dump(&trapped, &["--no-owner"], &trap_dump);
     let failing = rehearse_and_emit(&trap_dump, trap_dir.path(), Policy::Legacy, true);
     assert!(failing.plan.predicted_failure.is_some());
-    let before = dump_text(&trapped, DB, trap_dir.path(), "before.sql");
-    let (ok, messages) = psql_file(&trapped, DB, &failing.scripts.join("02_rollback.sql"));
-    assert!(!ok && messages.contains("predicted that this rollback fails"), "{messages}");
-    assert_eq!(before, dump_text(&trapped, DB, trap_dir.path(), "after.sql"));
+    let rollback = failing.scripts.join("02_rollback.sql");
+    refused_unchanged(&trapped, DB, trap_dir.path(), &rollback, "predicted that this rollback fails");
 }
 
 /// 02's check of the rows its models DELETE reached, with the prediction moved by one either
@@ -311,11 +313,8 @@ fn a_delete_that_reaches_other_than_the_predicted_rows_rolls_everything_back() {
         }
         let file = dir.path().join(format!("{db}.sql"));
         std::fs::write(&file, changed.join("\n")).unwrap();
-        let before = dump_text(&pg, &db, dir.path(), "before.sql");
-        let (ok, messages) = psql_file(&pg, &db, &file);
         let said = format!("public.models is {deleted}, the rehearsal predicted {moved}: everything is rolled back");
-        assert!(!ok && messages.contains(&said), "{db}: {messages}");
-        assert_eq!(before, dump_text(&pg, &db, dir.path(), "after.sql"), "{db}: the database must be unchanged");
+        refused_unchanged(&pg, &db, dir.path(), &file, &said);
     }
 }
 
@@ -367,11 +366,9 @@ fn backups_the_guide_left_do_not_stop_01_but_an_earlier_01_that_differs_does() {
         failure.contains("01_backup.sql refuses") && failure.contains("public.services_rehearse_backup (other rows)"),
         "{failure}"
     );
-    let before = dump_text(&pg, DB, dir.path(), "before.sql");
-    let (ok, messages) = psql_file(&pg, DB, &again.scripts.join("01_backup.sql"));
-    assert!(!ok && messages.contains("public.services_rehearse_backup (other rows)"), "{messages}");
+    let backup = again.scripts.join("01_backup.sql");
+    let messages = refused_unchanged(&pg, DB, dir.path(), &backup, "public.services_rehearse_backup (other rows)");
     assert!(!messages.contains("models_rehearse_backup"), "models did not change: {messages}");
-    assert_eq!(before, dump_text(&pg, DB, dir.path(), "after.sql"), "nothing is created or changed");
 
     // The live table gains a column after 01 ran: the earlier backup has other columns.
     pg.psql(
@@ -385,11 +382,9 @@ fn backups_the_guide_left_do_not_stop_01_but_an_earlier_01_that_differs_does() {
     let again = rehearse_and_emit(&widened, dir.path(), Policy::Documented, false);
     let failure = again.plan.predicted_failure.clone().expect("the rehearsal predicts 01's refusal");
     assert!(failure.contains("public.models_rehearse_backup (other columns)"), "{failure}");
-    let before = dump_text(&pg, DB, dir.path(), "before.sql");
-    let (ok, messages) = psql_file(&pg, DB, &again.scripts.join("01_backup.sql"));
-    assert!(!ok && messages.contains("public.models_rehearse_backup (other columns)"), "{messages}");
+    let backup = again.scripts.join("01_backup.sql");
+    let messages = refused_unchanged(&pg, DB, dir.path(), &backup, "public.models_rehearse_backup (other columns)");
     assert!(!messages.contains("services_rehearse_backup"), "services are as backed up again: {messages}");
-    assert_eq!(before, dump_text(&pg, DB, dir.path(), "after.sql"), "nothing is created or changed");
 }
 
 #[test]
