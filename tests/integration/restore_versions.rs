@@ -312,29 +312,31 @@ fn a_restrict_child_of_the_current_row_makes_the_restore_fail_with_nothing_chang
         &format!("INSERT INTO model_approvals (model_row_id, approver) VALUES ('{current_id}', 'ops') RETURNING id"),
     )
     .remove(0);
-    let before = snapshot(&pg);
-    let (ok, messages) = restore(&pg, &run, &model, &version, false);
-    assert!(!ok, "the restore must fail: {messages}");
-    assert!(
-        messages.contains("cannot be replaced")
-            && messages.contains(&format!(
-                "public.model_approvals through model_approvals_model_row_id_fkey (ON DELETE RESTRICT): id={approval}"
-            ))
-            && messages.contains("Nothing was changed"),
-        "{messages}"
-    );
-    assert!(snapshot(&pg) == before, "nothing changed");
+    let blocked =
+        format!("public.model_approvals through model_approvals_model_row_id_fkey (ON DELETE RESTRICT): id={approval}");
+    refused(&pg, &run, &model, &version, &["cannot be replaced", &blocked, "Nothing was changed"]);
 }
 
-/// Restores `version` of `model`, which must fail with `refusal` and change nothing.
-fn refused(pg: &Cluster, run: &Path, model: &str, version: &str, refusal: &str) {
+/// Restores `version` of `model`, which must fail with messages holding each of `refusal` and
+/// change nothing.
+fn refused(pg: &Cluster, run: &Path, model: &str, version: &str, refusal: &[&str]) {
     let before = snapshot(pg);
     let (ok, messages) = restore(pg, run, model, version, false);
     assert!(
-        !ok && messages.contains(refusal),
-        "the restore of version {version} must fail with `{refusal}`:\n{messages}"
+        !ok && refusal.iter().all(|text| messages.contains(text)),
+        "the restore of version {version} must fail with {refusal:?}:\n{messages}"
     );
     assert!(snapshot(pg) == before, "the refused restore of version {version} changed nothing");
+}
+
+/// Inserts into `table` a copy of its row `id` under a new id, which the table `twin` holds too.
+fn insert_twin(pg: &Cluster, table: &str, id: &str) {
+    let sql = format!(
+        "CREATE TABLE twin AS SELECT * FROM {table} WHERE id = '{id}';
+         UPDATE twin SET id = gen_random_uuid();
+         INSERT INTO {table} SELECT * FROM twin;"
+    );
+    pg.psql(DB, &sql).unwrap();
 }
 
 #[test]
@@ -343,20 +345,12 @@ fn the_restore_refuses_with_nothing_changed_the_current_version_and_a_row_it_can
     let (pg, run) = rolled_back(dir.path(), &["--models", "30", "--seed", "13", "--restore-children"]);
     let (model, version, old_id, current_id) = pick_version(&pg);
     let current_version = ids(&pg, &format!("SELECT version FROM models WHERE id = '{current_id}'")).remove(0);
-    refused(&pg, &run, &model, &current_version, "is the current row: nothing to restore");
+    refused(&pg, &run, &model, &current_version, &["is the current row: nothing to restore"]);
 
     // Two rows of the backup hold the version (the models table had no UNIQUE (model_id,
     // version)): which one to bring back is not the script's to guess.
-    pg.psql(
-        DB,
-        &format!(
-            "CREATE TABLE twin AS SELECT * FROM models_rehearse_backup WHERE id = '{old_id}';
-             UPDATE twin SET id = gen_random_uuid();
-             INSERT INTO models_rehearse_backup SELECT * FROM twin;"
-        ),
-    )
-    .unwrap();
-    refused(&pg, &run, &model, &version, "2 rows of public.models_rehearse_backup hold version");
+    insert_twin(&pg, "models_rehearse_backup", &old_id);
+    refused(&pg, &run, &model, &version, &["2 rows of public.models_rehearse_backup hold version"]);
     pg.psql(DB, "DELETE FROM models_rehearse_backup b USING twin t WHERE b.id = t.id; DROP TABLE twin;").unwrap();
 
     // Two live rows of the model (its UNIQUE (model_id) dropped since): neither is the current
@@ -367,16 +361,7 @@ fn the_restore_refuses_with_nothing_changed_the_current_version_and_a_row_it_can
          WHERE c.conrelid = 'public.models'::regclass AND c.contype = 'u' AND a.attname = 'model_id'",
     );
     assert_eq!(unique.len(), 1, "the rollback's UNIQUE (model_id): {unique:?}");
-    pg.psql(
-        DB,
-        &format!(
-            "ALTER TABLE models DROP CONSTRAINT {};
-             CREATE TABLE twin AS SELECT * FROM models WHERE id = '{current_id}';
-             UPDATE twin SET id = gen_random_uuid();
-             INSERT INTO models SELECT * FROM twin;",
-            rehearse::catalog::quote_ident(&unique[0])
-        ),
-    )
-    .unwrap();
-    refused(&pg, &run, &model, &version, "without UNIQUE(model_id) there is no current row to replace");
+    pg.psql(DB, &format!("ALTER TABLE models DROP CONSTRAINT {}", rehearse::catalog::quote_ident(&unique[0]))).unwrap();
+    insert_twin(&pg, "models", &current_id);
+    refused(&pg, &run, &model, &version, &["without UNIQUE(model_id) there is no current row to replace"]);
 }
