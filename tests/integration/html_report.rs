@@ -2,7 +2,7 @@
 //! Chromium — its script runs without console errors and a screenshot is drawn. The rendered page
 //! opens with the predicted failure and the hazards to decide, as summary.json has them.
 
-use crate::support::{rehearse, repo, run_with_parents, stderr};
+use crate::support::{generated_run, rehearse, repo, run_with_parents, stderr};
 use rehearse::rehearsal::rules::RULES;
 use rehearse::report::decisions::by_consequence;
 use std::path::Path;
@@ -172,12 +172,7 @@ fn the_html_report_matches_the_summary_and_renders_in_chromium() {
 #[test]
 fn a_failing_verification_is_said_first_in_every_report() {
     let dir = tempfile::tempdir().unwrap();
-    let pg = crate::support::generated_database(dir.path(), &["--models", "20", "--seed", "3", "--lineage-cascade"]);
-    let dump = dir.path().join("dump.sql");
-    crate::support::pg_dump(&pg, &["--no-owner"], &dump);
-    let out = dir.path().join("run");
-    let run = rehearse(&["run".as_ref(), dump.as_os_str(), "--out".as_ref(), out.as_os_str()]);
-    assert_eq!(run.status.code(), Some(3), "{}", stderr(&run));
+    let out = generated_run(dir.path(), &["--models", "20", "--seed", "3", "--lineage-cascade"], 3);
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert!(summary["predicted_failure"].is_null(), "{summary}");
     assert_eq!(summary["verification"]["V3_caused"]["pass"], false);

@@ -158,11 +158,17 @@ pub fn stderr(out: &Output) -> String {
 /// The run directory of `rehearse run` on a pg_dump of the generator's database with partitions
 /// and an inheritance parent (`--partitioned-child --inherited-child`): totals per parent.
 pub fn run_with_parents(dir: &Path) -> PathBuf {
-    let pg = generated_database(dir, &["--partitioned-child", "--inherited-child"]);
-    let dump = dir.join("parents.sql");
+    generated_run(dir, &["--partitioned-child", "--inherited-child"], 0)
+}
+
+/// The run directory of `rehearse run` on a pg_dump of the generator's database (`generator` its
+/// options), which must exit with `code`.
+pub fn generated_run(dir: &Path, generator: &[&str], code: i32) -> PathBuf {
+    let pg = generated_database(dir, generator);
+    let dump = dir.join("generated.sql");
     pg_dump(&pg, &["--no-owner"], &dump);
-    let out = dir.join("parents");
+    let out = dir.join("generated");
     let run = rehearse(&["run".as_ref(), dump.as_os_str(), "--out".as_ref(), out.as_os_str()]);
-    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(run.status.code(), Some(code), "{}", stderr(&run));
     out
 }
