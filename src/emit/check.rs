@@ -43,32 +43,47 @@ pub fn check_script(text: &str) -> Result<usize, String> {
     Ok(count)
 }
 
-/// How much of a script the grammar splits at a time.
-const SPLIT_BYTES: usize = 256 * 1024;
+/// How much of a script the scanner and the grammar read at a time (in the tests, a little: their
+/// scripts are cut in many places).
+const SPLIT_BYTES: usize = if cfg!(test) { 4 * 1024 } else { 256 * 1024 };
 
-/// The statements of `sql` as PostgreSQL's grammar splits them. The grammar's raw tree of a
-/// whole script with long keeper lists takes tens of megabytes: it runs over pieces of about
-/// `SPLIT_BYTES`, cut where the scanner starts a statement. Should the scanner cut a statement
-/// (a `BEGIN ATOMIC` body) or a piece not parse, the whole script is split at once, which gives
-/// the answer.
+/// The statements of `sql` as PostgreSQL's grammar splits them: in pieces (`in_pieces`), or else
+/// the whole script at once, which gives the answer.
 fn split(sql: &str) -> Result<Vec<&str>, String> {
-    let whole = || pg_query::split_with_parser(sql).map_err(|e| format!("does not parse: {e}"));
-    let Ok(scanned) = pg_query::split_with_scanner(sql) else { return whole() };
-    let starts = scanned.iter().map(|s| s.as_ptr() as usize - sql.as_ptr() as usize);
-    let mut cuts = vec![0];
-    for start in starts.chain([sql.len()]) {
-        if start - cuts[cuts.len() - 1] >= SPLIT_BYTES || start == sql.len() {
-            cuts.push(start);
-        }
+    in_pieces(sql).map_or_else(|| pg_query::split_with_parser(sql).map_err(|e| format!("does not parse: {e}")), Ok)
+}
+
+/// The statements of `sql`, read in pieces: the grammar's raw tree of a whole script with long
+/// keeper lists takes tens of megabytes, and the scanner copies all it scans (about three times
+/// a 10 MB script, at the height of a large run's memory). A piece is about `SPLIT_BYTES`, cut
+/// at a line's end, and read up to the last statement the scanner starts in it, where the next
+/// piece begins; one the scanner cannot read (cut in a quoted text) or that holds one statement
+/// is read again, twice as long. None when the scanner cut a statement (a `BEGIN ATOMIC` body)
+/// or a piece does not parse.
+fn in_pieces(sql: &str) -> Option<Vec<&str>> {
+    let mut statements = Vec::new();
+    let (mut from, mut length) = (0, SPLIT_BYTES);
+    while from < sql.len() {
+        let cut = (from + length).min(sql.len());
+        let end = sql.as_bytes()[cut..].iter().position(|&b| b == b'\n').map_or(sql.len(), |at| cut + at + 1);
+        let upto = if end == sql.len() {
+            end
+        } else {
+            let piece = &sql[from..end];
+            match pg_query::split_with_scanner(piece).as_deref() {
+                Ok([.., last]) if last.as_ptr() > piece.as_ptr() => {
+                    from + (last.as_ptr() as usize - piece.as_ptr() as usize)
+                }
+                _ => {
+                    length *= 2;
+                    continue;
+                }
+            }
+        };
+        statements.extend(pg_query::split_with_parser(&sql[from..upto]).ok()?);
+        (from, length) = (upto, SPLIT_BYTES);
     }
-    let mut statements = Vec::with_capacity(scanned.len());
-    for piece in cuts.windows(2) {
-        match pg_query::split_with_parser(&sql[piece[0]..piece[1]]) {
-            Ok(found) => statements.extend(found),
-            Err(_) => return whole(),
-        }
-    }
-    Ok(statements)
+    Some(statements)
 }
 
 /// Whether `statement` may be a DO block, whose PL/pgSQL body is compiled too: anything but a
@@ -146,11 +161,35 @@ mod tests {
         );
         let script = format!("{insert}{atomic}{insert}DO $x$ BEGIN PERFORM 1; END $x$;\n");
         assert!(split(&script).unwrap().len() == 4 && script.len() > 3 * SPLIT_BYTES);
+        assert_eq!(in_pieces(&script), None, "the whole script gives the answer");
         assert_eq!(check_script(&script), Ok(4));
         let broken_do = script.replace("PERFORM 1;", "IF true THEN PERFORM 1;");
         assert!(check_script(&broken_do).unwrap_err().contains("statement 4: PL/pgSQL"));
         let broken_sql = format!("{insert}{insert}SELECT 1; INSERT INTO t VALUES (1,);\n");
         assert!(check_script(&broken_sql).unwrap_err().contains("does not parse"));
+    }
+
+    #[test]
+    fn pieces_cut_in_quoted_text_and_comments_split_as_the_whole_script() {
+        // Statements whose quoted texts, dollar quotes and comments run over many lines and hold
+        // semicolons, some longer than a piece: pieces are cut inside each kind of text.
+        let kinds = [
+            |i: usize| format!("SELECT 'line {i};\n{}';\n", "text;\n".repeat(i % 7 * 30)),
+            |i: usize| format!("DO $b{i}$\nBEGIN\n{}END $b{i}$;\n", "  PERFORM ';';\n".repeat(i % 5 * 20)),
+            |i: usize| format!("/* {i};\n{} */ SELECT {i};\n", "comment;\n".repeat(i % 3 * 60)),
+            |i: usize| {
+                format!(
+                    "INSERT INTO t VALUES {};\n",
+                    vec!["(E'a\\n;')"; if i % 11 == 10 { 600 } else { i % 11 + 1 }].join(",\n")
+                )
+            },
+            |i: usize| format!("-- {i};\nSELECT \"semi;{i}\";\n"),
+        ];
+        let script: String = (0..600).map(|i| kinds[i % kinds.len()](i)).collect();
+        assert!(script.len() > 8 * SPLIT_BYTES);
+        let expected = pg_query::split_with_parser(&script).unwrap();
+        assert_eq!(in_pieces(&script), Some(expected.clone()));
+        assert_eq!(check_script(&script), Ok(expected.len()));
     }
 
     #[test]
