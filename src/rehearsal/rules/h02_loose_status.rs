@@ -16,28 +16,24 @@ pub const RULE: Rule = Rule {
 mod engine {
     use crate::error::Result;
     use crate::plan::TableRef;
-    use crate::rehearsal::facts::{show, ByKey, Facts, ModelRow, ModelsOrder, TextsBy};
+    use crate::rehearsal::facts::{show, ByKey, Facts, ModelsOrder, TextsBy};
     use crate::rehearsal::policy::{is_active_exactly, is_active_loosely};
     use crate::rehearsal::rules::Rows;
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Rows> {
-        Ok(rows(facts.rows, facts.models_order(), facts.models_ref()).into())
+        Ok(rows(facts.models_order(), facts.models_ref()).into())
     }
 
-    pub fn rows(models: &[ModelRow], order: &ModelsOrder, table: TableRef) -> ByKey {
+    pub fn rows(order: &ModelsOrder, table: TableRef) -> ByKey {
         let mut texts = TextsBy::default();
-        let found = models
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| is_active_loosely(r.row.status.as_deref()) && !is_active_exactly(r.row.status.as_deref()))
-            .map(|(i, r)| {
+        let found = order.found_where(
+            |r, _| is_active_loosely(r.row.status.as_deref()) && !is_active_exactly(r.row.status.as_deref()),
+            |r, _| {
                 let status = &r.row.status;
-                let detail =
-                    texts.get(status, || format!("status {} counts as active only ignoring case/spaces", show(status)));
-                order.found(i, detail)
-            })
-            .collect();
+                texts.get(status, || format!("status {} counts as active only ignoring case/spaces", show(status)))
+            },
+        );
         order.sorted(HazardCode::H2, table, found)
     }
 }
@@ -52,7 +48,7 @@ mod tests {
     fn only_loosely_active_statuses() {
         let models =
             [model(1, "m", Some("1.0"), "active"), model(2, "m", Some("2.0"), "Active "), model(3, "m", None, "draft")];
-        let found = rows(&models, &ModelsOrder::new(&models, &RidBits::default()), table());
+        let found = rows(&ModelsOrder::new(&models, &RidBits::default()), table());
         assert_eq!(found.listed(), [("v2", "status \"Active \" counts as active only ignoring case/spaces")]);
     }
 }

@@ -16,25 +16,20 @@ pub const RULE: Rule = Rule {
 mod engine {
     use crate::error::Result;
     use crate::plan::TableRef;
-    use crate::rehearsal::facts::{show, ByKey, Facts, ModelRow, ModelsOrder};
+    use crate::rehearsal::facts::{show, ByKey, Facts, ModelsOrder};
     use crate::rehearsal::policy;
     use crate::rehearsal::rules::Rows;
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Rows> {
-        Ok(rows(facts.rows, facts.models_order(), facts.models_ref()).into())
+        Ok(rows(facts.models_order(), facts.models_ref()).into())
     }
 
-    pub fn rows(models: &[ModelRow], order: &ModelsOrder, table: TableRef) -> ByKey {
-        let found = models
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| !policy::parses(r.row.version.as_deref()))
-            .map(|(i, r)| {
-                let detail = format!("version {} does not parse", show(&r.row.version));
-                order.found(i, detail.into())
-            })
-            .collect();
+    pub fn rows(order: &ModelsOrder, table: TableRef) -> ByKey {
+        let found = order.found_where(
+            |r, _| !policy::parses(r.row.version.as_deref()),
+            |r, _| format!("version {} does not parse", show(&r.row.version)).into(),
+        );
         order.sorted(HazardCode::H4, table, found)
     }
 }
@@ -53,7 +48,7 @@ mod tests {
             model(3, "m", Some(""), "x"),
             model(4, "m", Some("one"), "x"),
         ];
-        let found = rows(&models, &ModelsOrder::new(&models, &RidBits::default()), table());
+        let found = rows(&ModelsOrder::new(&models, &RidBits::default()), table());
         let found: Vec<&str> = found.listed().into_iter().map(|(_, detail)| detail).collect();
         assert_eq!(
             found,

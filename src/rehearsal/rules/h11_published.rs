@@ -16,17 +16,17 @@ pub const RULE: Rule = Rule {
 mod engine {
     use crate::error::Result;
     use crate::plan::TableRef;
-    use crate::rehearsal::facts::{ByKey, Facts, ModelRow, ModelsOrder};
+    use crate::rehearsal::facts::{ByKey, Facts, ModelsOrder};
     use crate::rehearsal::rules::deleted_marked;
     use crate::rehearsal::rules::Rows;
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Rows> {
-        Ok(rows(facts.rows, facts.models_order(), facts.models_ref()).into())
+        Ok(rows(facts.models_order(), facts.models_ref()).into())
     }
 
-    pub fn rows(models: &[ModelRow], order: &ModelsOrder, table: TableRef) -> ByKey {
-        deleted_marked(HazardCode::H11, "published", |r| r.published, models, order, table)
+    pub fn rows(order: &ModelsOrder, table: TableRef) -> ByKey {
+        deleted_marked(HazardCode::H11, "published", |r| r.published, order, table)
     }
 }
 
@@ -43,7 +43,7 @@ mod tests {
         for m in &mut models[..2] {
             m.published = Some(true);
         }
-        let found = rows(&models, &ModelsOrder::new(&models, &RidBits::from_iter([2, 3])), table());
+        let found = rows(&ModelsOrder::new(&models, &RidBits::from_iter([2, 3])), table());
         assert_eq!(found.listed(), [("v2", "published version \"2.0\" deleted")]);
     }
 }

@@ -16,32 +16,29 @@ pub const RULE: Rule = Rule {
 mod engine {
     use crate::error::Result;
     use crate::plan::TableRef;
-    use crate::rehearsal::facts::{show, ByKey, Facts, ModelRow, ModelsOrder, TextsBy};
+    use crate::rehearsal::facts::{show, ByKey, Facts, ModelsOrder, TextsBy};
     use crate::rehearsal::rules::Rows;
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Rows> {
-        Ok(rows(facts.rows, facts.models_order(), facts.models_ref()).into())
+        Ok(rows(facts.models_order(), facts.models_ref()).into())
     }
 
-    pub fn rows(models: &[ModelRow], order: &ModelsOrder, table: TableRef) -> ByKey {
+    pub fn rows(order: &ModelsOrder, table: TableRef) -> ByKey {
         let mut texts = TextsBy::default();
-        let found = models
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.notes.as_deref().is_some_and(|n| !n.is_empty()))
-            .map(|(i, r)| {
-                let (deleted, version) = (order.deleted[i], &r.row.version);
-                let detail = texts.get((deleted, version), || {
+        let found = order.found_where(
+            |r, _| r.notes.as_deref().is_some_and(|n| !n.is_empty()),
+            |r, deleted| {
+                let version = &r.row.version;
+                texts.get((deleted, version), || {
                     format!(
                         "release notes of {} version {} lost",
                         if deleted { "deleted" } else { "kept" },
                         show(version)
                     )
-                });
-                order.found(i, detail)
-            })
-            .collect();
+                })
+            },
+        );
         order.sorted(HazardCode::H12, table, found)
     }
 }
@@ -59,7 +56,7 @@ mod tests {
         models[0].notes = Some("first".into());
         models[1].notes = Some("second".into());
         models[2].notes = Some("".into());
-        let found = rows(&models, &ModelsOrder::new(&models, &RidBits::from_iter([2])), table());
+        let found = rows(&ModelsOrder::new(&models, &RidBits::from_iter([2])), table());
         let found: Vec<&str> = found.listed().into_iter().map(|(_, detail)| detail).collect();
         assert_eq!(
             found,

@@ -185,21 +185,17 @@ pub(crate) fn deleted_marked(
     code: HazardCode,
     word: &str,
     marked: fn(&super::facts::ModelRow) -> Option<bool>,
-    models: &[super::facts::ModelRow],
     order: &super::facts::ModelsOrder,
     table: crate::plan::TableRef,
 ) -> ByKey {
     let mut texts = super::facts::TextsBy::default();
-    let found = models
-        .iter()
-        .enumerate()
-        .filter(|(i, r)| order.deleted[*i] && marked(r) == Some(true))
-        .map(|(i, r)| {
+    let found = order.found_where(
+        |r, deleted| deleted && marked(r) == Some(true),
+        |r, _| {
             let version = &r.row.version;
-            let detail = texts.get(version, || format!("{word} version {} deleted", super::facts::show(version)));
-            order.found(i, detail)
-        })
-        .collect();
+            texts.get(version, || format!("{word} version {} deleted", super::facts::show(version)))
+        },
+    );
     order.sorted(code, table, found)
 }
 
