@@ -886,7 +886,7 @@ fn keep_and_delete(
                 .pop()
                 .filter(|_| member == rows.len())
                 .ok_or_else(|| Error::Internal(format!("models row {member} is not where its group's rows end")))?;
-            if !deleted_models.contains(r.rid) {
+            if !deleted_models.contains(r.rid.into()) {
                 kept.push(KeptVersion {
                     id: r.row.id,
                     model_id: r.row.model_id,

@@ -359,7 +359,7 @@ pub fn read_groups(
                 *group_model_id = arrow_columns::shared(model_id, i);
             }
             rows[slot[place] as usize] = ModelRow {
-                rid,
+                rid: u32::try_from(rid).map_err(|_| counted_past_32_bits("a models rowid", rid))?,
                 row: VersionRow {
                     id: arrow_columns::shared(id, i).unwrap_or_default(),
                     model_id: group_model_id.clone(),
@@ -510,7 +510,7 @@ pub(crate) mod tests {
 
     fn row(rid: usize, id: &str, version: Option<String>, status: Option<String>) -> ModelRow {
         ModelRow {
-            rid: rid as i64,
+            rid: rid as u32,
             row: VersionRow {
                 id: id.into(),
                 model_id: Some("m".into()),

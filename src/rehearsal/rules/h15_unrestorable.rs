@@ -104,7 +104,7 @@ mod engine {
                 by_rid[rid] = number;
             }
         }
-        let detail = |rid: i64| match by_rid.get(rid as usize) {
+        let detail = |rid: u32| match by_rid.get(rid as usize) {
             Some(&number) if number > 0 => Some(texts[number as usize - 1].clone()),
             _ => None,
         };

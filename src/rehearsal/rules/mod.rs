@@ -360,7 +360,7 @@ pub(crate) mod sample {
         TableRef::default()
     }
 
-    pub fn model(rid: i64, model_id: &str, version: Option<&str>, status: &str) -> ModelRow {
+    pub fn model(rid: u32, model_id: &str, version: Option<&str>, status: &str) -> ModelRow {
         ModelRow {
             rid,
             row: VersionRow {
@@ -377,7 +377,7 @@ pub(crate) mod sample {
     /// `rows` are put in the groups' order, as the engine's models rows are.
     pub fn groups(rows: &mut [ModelRow]) -> Vec<GroupChoice> {
         // Created in rid order: the later row is the newer.
-        let created_at: Vec<Option<i64>> = rows.iter().map(|row| Some(row.rid)).collect();
+        let created_at: Vec<Option<i64>> = rows.iter().map(|row| Some(row.rid.into())).collect();
         let (chosen, choices) = choose_dated(rows, &created_at, &KeeperCollation::c());
         rows.clone_from_slice(&chosen);
         choices
