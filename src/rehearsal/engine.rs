@@ -381,8 +381,9 @@ fn rehearse_steps(
         Vec::new()
     } else {
         let services = services_of(r.conn)?;
-        // The services table was the last one read.
-        workspace.release_table_cache()?;
+        // The services table was the last one read: its room goes to the rules' rows and the
+        // lists made last.
+        workspace.drop_table_cache()?;
         services
     };
     let services_after = early_services.as_deref().unwrap_or(&late_services);
