@@ -70,16 +70,26 @@ fn id_type<'a>(ctx: &'a Context) -> &'a str {
     ctx.models.column(&ctx.spec.models.id).map_or("text", |c| c.pg_type.as_str())
 }
 
-/// A temp table of the kept `id`s, filled in batches and analysed, so that the planner joins
-/// it by hash or merge rather than guessing its size.
-fn keepers(ctx: &Context) -> String {
-    let mut out = format!("CREATE TEMP TABLE rehearse_keepers (id {} PRIMARY KEY) ON COMMIT DROP;\n", id_type(ctx));
-    for chunk in ctx.plan.kept.chunks(1000) {
-        let values: Vec<String> = chunk.iter().map(|k| format!("({})", literal(&k.id))).collect();
-        let _ = writeln!(out, "INSERT INTO rehearse_keepers (id) VALUES {};", values.join(", "));
+/// Appends a temp table of the kept `id`s, filled in batches and analysed, so that the planner
+/// joins it by hash or merge rather than guessing its size. Written into the script itself, its
+/// room and the rest's reserved first: on a large export the list is 10 MB, which a list of its
+/// own copied in, or a script doubling as it grows, would hold twice or more.
+fn keepers(ctx: &Context, out: &mut String) {
+    const INSERT: &str = "INSERT INTO rehearse_keepers (id) VALUES ";
+    const CHUNK: usize = 1000;
+    // Each id quoted, in parentheses, and a comma: its length and 6 (more if it holds quotes).
+    let ids: usize = ctx.plan.kept.iter().map(|k| k.id.len() + 6).sum();
+    let rest_of_script = 64 * 1024;
+    out.reserve(ids + ctx.plan.kept.len().div_ceil(CHUNK) * (INSERT.len() + 2) + rest_of_script);
+    let _ = writeln!(out, "CREATE TEMP TABLE rehearse_keepers (id {} PRIMARY KEY) ON COMMIT DROP;", id_type(ctx));
+    for chunk in ctx.plan.kept.chunks(CHUNK) {
+        out.push_str(INSERT);
+        for (i, k) in chunk.iter().enumerate() {
+            let _ = write!(out, "{}({})", if i == 0 { "" } else { ", " }, literal(&k.id));
+        }
+        out.push_str(";\n");
     }
     out.push_str("ANALYZE rehearse_keepers;\n");
-    out
 }
 
 /// `information_schema.columns` restricted to the version columns that still exist.
@@ -103,7 +113,7 @@ fn version_column_count(ctx: &Context) -> usize {
 pub fn backup(ctx: &Context) -> String {
     let mut out = header(ctx, "01_backup.sql", "complete copies of every row the rollback deletes or changes");
     out.push_str("BEGIN;\n");
-    out.push_str(&keepers(ctx));
+    keepers(ctx, &mut out);
     let mut checks = String::from("DECLARE\n  stale text := '';\nBEGIN\n");
     for table in ctx.affected() {
         let backup = rehearse_backup(&table.name);
@@ -306,7 +316,7 @@ pub fn rollback(ctx: &Context) -> String {
     let exclusive = table_list([&ctx.models.name, &ctx.services.name]);
     out.push_str("-- locks: the drift guard runs first without locks; other sessions cannot write to the tables of the\n-- SHARE ROW EXCLUSIVE lock from then until COMMIT, and cannot read the tables of the ACCESS EXCLUSIVE\n-- lock from the rollback's first DDL statement on, after its row statements.\n");
     out.push_str("BEGIN;\nSET LOCAL lock_timeout = '10s';\nSET LOCAL statement_timeout = '30min';\n");
-    out.push_str(&keepers(ctx));
+    keepers(ctx, &mut out);
     let mut body = String::from(
         "DECLARE\n  n bigint;\n  digest text;\n  horizon xid8;\n  horizon_age integer;\n  next_age integer;\n  written boolean;\n  inventory_before text[];\n  vanished text[];\n  missing text;\n  writes_from timestamptz;\n  exclusive_from timestamptz;\n",
     );
