@@ -48,14 +48,11 @@ pub fn rehearse_input(args: &RehearsalArgs, progress: Arc<Progress>) -> Result<R
     };
     progress.phase("rehearsing", "", 0);
     let plan = rehearse(&workspace, &spec, &options)?;
-    // On a large export, the rehearsal's last lists were freed: their room goes back before the
-    // scripts and the reports take theirs (on threads of their own, which would not reuse it).
+    // On a large export, the rehearsal's last lists were freed (and DuckDB's cached table blocks
+    // dropped, by the rehearsal): their room goes back before the scripts and the reports take
+    // theirs (on threads of their own, which would not reuse it).
     let large = !plan.runs_side_by_side();
     let release_if_large = || large.then(release_freed_memory);
-    if large {
-        // Nothing reads a table from here on.
-        workspace.drop_table_cache()?;
-    }
     release_if_large();
     progress.phase("emitting scripts", "", 0);
     let catalog = workspace.catalog()?;
