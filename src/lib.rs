@@ -25,6 +25,7 @@ pub mod report;
 pub mod rundir;
 pub mod shared;
 pub mod spec;
+pub mod spill;
 pub mod sql;
 pub mod staging;
 pub mod terms;

@@ -6,9 +6,11 @@ use crate::catalog::objects::SchemaObject;
 use crate::catalog::{quote_ident, TableName};
 use crate::terms::{HazardCode, Policy};
 // Re-exported where callers (and the tests) have always named it.
+use crate::spill::{self, Reader, Spill};
 pub use crate::terms::Mode;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 
 /// Text shared between rows: a table name, a foreign key, a keeper or a reason is named by
 /// thousands of rows of a large export, and is held once. Behind a one-word pointer (an
@@ -125,71 +127,112 @@ pub struct CascadeEffect {
     pub via: Shared,
 }
 
-/// A row of another table that the rollback deletes or changes through a foreign key, in 16
-/// bytes: its effect is one of the few its list names. A 4 GB export has a million.
-#[derive(Debug, Clone)]
-pub struct CascadeRow {
-    /// The row's primary key (or all its values when it has none), as text.
-    pub key: Shared,
-    effect: u32,
-}
-
-impl CascadeRow {
-    /// Its effect's place among its list's `CascadeRows::effects`.
-    pub fn effect(&self) -> usize {
-        self.effect as usize
-    }
-}
-
-/// A cascade row read from the plan.
+/// A cascade row read from the plan; its key is read back from the spill for its batch only.
 #[derive(Debug, Clone, Copy)]
 pub struct CascadeView<'a> {
     pub table: &'a Shared,
-    pub key: &'a Shared,
+    pub key: &'a str,
     pub action: &'a Shared,
     pub via: &'a Shared,
 }
 
-/// The rows other tables lose or see changed through foreign keys, and their effects.
-#[derive(Debug, Clone, Default)]
-pub struct CascadeRows {
-    rows: Vec<CascadeRow>,
-    effects: Vec<CascadeEffect>,
+/// A cascade row as texts of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CascadeText {
+    pub table: String,
+    pub key: String,
+    pub action: String,
+    pub via: String,
 }
 
-impl CascadeRows {
-    /// Room for `rows` rows (they live as long as the plan).
-    pub fn with_capacity(rows: usize) -> CascadeRows {
-        CascadeRows { rows: Vec::with_capacity(rows), effects: Vec::new() }
-    }
+/// A row of the run being made: its key among the run's keys, and its effect's place.
+#[derive(Debug, Clone)]
+struct PendingRow {
+    key: Range<usize>,
+    effect: u32,
+}
 
+/// The rows other tables lose or see changed through foreign keys, and their effects. A 5 GB
+/// export has over a million, each named by its key's text (64 bytes each in memory): they are
+/// made a table at a time, sorted and spilled to disk, and read back while the reports are
+/// written.
+#[derive(Debug, Clone, Default)]
+pub struct CascadeRows {
+    effects: Vec<CascadeEffect>,
+    /// How many rows each effect has, by its place.
+    per_effect: Vec<u64>,
+    /// The run being made: its keys end to end, and its rows.
+    pending_keys: Vec<u8>,
+    pending: Vec<PendingRow>,
+    spill: Spill,
+    /// Where each run's records lie in the spill, in order: a record is a row's effect and key.
+    runs: Vec<Range<u64>>,
+    len: usize,
+}
+
+/// A row of `CascadeRows::merged`: a cascade row, or the row at this place among the others.
+#[derive(Debug, Clone, Copy)]
+pub enum Merged<'a> {
+    Cascade { effect: u32, key: &'a str },
+    Other(usize),
+}
+
+/// Rows handed over at once by the readers of spilled rows.
+const BATCH: usize = 64;
+
+/// Bytes of records written to the spill at once.
+const SPILL_WRITE: usize = 1 << 20;
+
+impl CascadeRows {
     /// The place of an effect, given one on first use.
     pub fn effect(&mut self, effect: CascadeEffect) -> u32 {
         let place = self.effects.iter().position(|e| *e == effect).unwrap_or_else(|| {
             self.effects.push(effect);
+            self.per_effect.push(0);
             self.effects.len() - 1
         });
         place as u32
     }
 
-    /// A row with the effect at `effect`.
-    pub fn push(&mut self, key: Shared, effect: u32) {
-        self.rows.push(CascadeRow { key, effect });
+    /// A row of the run being made, with the effect at `effect`.
+    pub fn push(&mut self, key: &str, effect: u32) {
+        let start = self.pending_keys.len();
+        self.pending_keys.extend_from_slice(key.as_bytes());
+        self.pending.push(PendingRow { key: start..self.pending_keys.len(), effect });
     }
 
-    /// Sorts the rows from `start` on by key, then foreign key, then action.
-    pub fn sort_from(&mut self, start: usize) {
-        let effects = &self.effects;
-        fn order<'a>(effects: &'a [CascadeEffect], row: &'a CascadeRow) -> (&'a str, &'a str, &'a str) {
-            let effect = &effects[row.effect()];
-            (&row.key, &effect.via, &effect.action)
+    /// Ends the run of the rows pushed since the last: sorts them by key, then foreign key,
+    /// then action, and spills them. Returns how many it has.
+    pub fn end_run(&mut self) -> crate::Result<usize> {
+        let (keys, effects) = (&self.pending_keys, &self.effects);
+        let order = |row: &PendingRow| {
+            let effect = &effects[row.effect as usize];
+            (&keys[row.key.clone()], effect.via.as_bytes(), effect.action.as_bytes())
+        };
+        self.pending.sort_unstable_by(|a, b| order(a).cmp(&order(b)));
+        let mut records = Vec::with_capacity(SPILL_WRITE.min(keys.len() + 8 * self.pending.len()));
+        let mut run: Option<Range<u64>> = None;
+        let mut spill = |records: &mut Vec<u8>| -> crate::Result<()> {
+            let written = self.spill.append(records).map_err(spill::failed)?;
+            records.clear();
+            run = Some(run.as_ref().map_or(written.start, |r| r.start)..written.end);
+            Ok(())
+        };
+        for row in &self.pending {
+            spill::push_record(&mut records, row.effect, &keys[row.key.clone()]).map_err(spill::failed)?;
+            self.per_effect[row.effect as usize] += 1;
+            if records.len() >= SPILL_WRITE {
+                spill(&mut records)?;
+            }
         }
-        self.rows[start..].sort_unstable_by(|a, b| order(effects, a).cmp(&order(effects, b)));
-    }
-
-    /// The rows as held, for a reader that asks for their texts ahead.
-    pub fn held(&self) -> &[CascadeRow] {
-        &self.rows
+        if !records.is_empty() {
+            spill(&mut records)?;
+        }
+        self.runs.extend(run);
+        let rows = self.pending.len();
+        self.len += rows;
+        (self.pending, self.pending_keys) = (Vec::new(), Vec::new());
+        Ok(rows)
     }
 
     /// The effects the rows name, by their place.
@@ -197,21 +240,144 @@ impl CascadeRows {
         &self.effects
     }
 
-    pub fn view<'a>(&'a self, row: &'a CascadeRow) -> CascadeView<'a> {
-        let effect = &self.effects[row.effect()];
-        CascadeView { table: &effect.table, key: &row.key, action: &effect.action, via: &effect.via }
+    /// How many rows the effect at `effect` has.
+    pub fn rows_of(&self, effect: usize) -> u64 {
+        self.per_effect[effect]
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = CascadeView<'_>> + Clone {
-        self.rows.iter().map(|row| self.view(row))
+    /// Hands every row to `each` in order, a batch at a time: each table's rows by key.
+    pub fn batches<E: From<crate::Error>>(
+        &self,
+        mut each: impl FnMut(&[CascadeView<'_>]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let all = self.runs.first().map_or(0, |r| r.start)..self.runs.last().map_or(0, |r| r.end);
+        let mut reader = self.spill.reader(all);
+        let mut batch = Batch::default();
+        loop {
+            while batch.rows.len() < BATCH {
+                let Some((effect, key)) = reader.peek().map_err(spill::failed)? else { break };
+                batch.push(effect, key);
+                reader.advance();
+            }
+            if batch.rows.is_empty() {
+                return Ok(());
+            }
+            let views: Vec<CascadeView> = batch
+                .read()
+                .map_err(spill::failed)?
+                .map(|(effect, key)| {
+                    let effect = &self.effects[effect as usize];
+                    CascadeView { table: &effect.table, key, action: &effect.action, via: &effect.via }
+                })
+                .collect();
+            each(&views)?;
+            batch.clear();
+        }
+    }
+
+    /// The rows of the effects `listed` picks, and `others` rows given by their keys (in key
+    /// order, rows of one key in their order), handed to `each` a batch at a time in key order:
+    /// as a stable sort by key would order the picked rows in their order, then the others.
+    pub fn merged<E: From<crate::Error>>(
+        &self,
+        listed: impl Fn(u32) -> bool,
+        others: &[&str],
+        mut each: impl FnMut(&[Merged<'_>]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut runs: Vec<Reader> = self.runs.iter().map(|r| self.spill.reader(r.clone())).collect();
+        let mut next_other = 0;
+        let mut batch = Batch::default();
+        let mut order: Vec<Option<usize>> = Vec::with_capacity(BATCH);
+        loop {
+            while order.len() < BATCH {
+                // The least key among the runs' next rows (the first run's of equal ones).
+                let mut least: Option<(usize, &[u8])> = None;
+                for (at, run) in runs.iter_mut().enumerate() {
+                    while let Some((effect, _)) = run.peek().map_err(spill::failed)? {
+                        if listed(effect) {
+                            break;
+                        }
+                        run.advance();
+                    }
+                    if let Some((_, key)) = run.peek().map_err(spill::failed)? {
+                        if least.is_none_or(|(_, least)| key < least) {
+                            least = Some((at, key));
+                        }
+                    }
+                }
+                let other = others.get(next_other).map(|key| key.as_bytes());
+                let cascade_first = match (least, other) {
+                    (Some((_, key)), Some(other)) => key <= other,
+                    (least, _) => least.is_some(),
+                };
+                if let (true, Some((at, _))) = (cascade_first, least) {
+                    let (effect, key) = runs[at].peek().map_err(spill::failed)?.expect("the row just read");
+                    batch.push(effect, key);
+                    runs[at].advance();
+                    order.push(None);
+                } else if other.is_some() {
+                    order.push(Some(next_other));
+                    next_other += 1;
+                } else {
+                    break;
+                }
+            }
+            if order.is_empty() {
+                return Ok(());
+            }
+            {
+                let mut cascade = batch.read().map_err(spill::failed)?;
+                let rows: Vec<Merged> = order
+                    .iter()
+                    .map(|other| match other {
+                        Some(at) => Merged::Other(*at),
+                        None => {
+                            let (effect, key) = cascade.next().expect("a cascade row for each");
+                            Merged::Cascade { effect, key }
+                        }
+                    })
+                    .collect();
+                each(&rows)?;
+            }
+            order.clear();
+            batch.clear();
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len == 0
+    }
+}
+
+/// Rows read back from a spill for one batch: their keys copied end to end, as the readers'
+/// buffers move on.
+#[derive(Default)]
+struct Batch {
+    keys: Vec<u8>,
+    rows: Vec<(u32, Range<usize>)>,
+}
+
+impl Batch {
+    fn push(&mut self, effect: u32, key: &[u8]) {
+        let start = self.keys.len();
+        self.keys.extend_from_slice(key);
+        self.rows.push((effect, start..self.keys.len()));
+    }
+
+    /// Each row's effect and key (which went in as text).
+    fn read(&self) -> std::io::Result<impl Iterator<Item = (u32, &str)>> {
+        let keys =
+            std::str::from_utf8(&self.keys).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        Ok(self.rows.iter().map(move |(effect, key)| (*effect, &keys[key.clone()])))
+    }
+
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.rows.clear();
     }
 }
 
@@ -283,11 +449,15 @@ impl Details {
     }
 }
 
-/// One code's rows, in their order, and the details they name.
+/// One code's rows, in their order, and the details they name; and the cascade's rows it lists
+/// besides (H9's), which stay in the cascade.
 #[derive(Debug, Clone, Default)]
 pub struct CodeRows {
     rows: Vec<HeldRow>,
     details: Vec<Shared>,
+    /// By the cascade's effects: the table and detail of each one's rows, when listed.
+    cascade: Vec<Option<(TableRef, Shared)>>,
+    cascade_rows: usize,
 }
 
 impl CodeRows {
@@ -295,7 +465,13 @@ impl CodeRows {
     pub fn new(mut rows: Vec<HeldRow>, details: Details) -> CodeRows {
         // Kept as long as the plan: not the spare room of a list collected as it was found.
         rows.shrink_to_fit();
-        CodeRows { rows, details: details.texts }
+        CodeRows { rows, details: details.texts, ..CodeRows::default() }
+    }
+
+    /// These rows and the cascade's rows of the effects `by_effect` names (with their table and
+    /// detail), `cascade_rows` in all.
+    pub fn listing_cascade(self, by_effect: Vec<Option<(TableRef, Shared)>>, cascade_rows: usize) -> CodeRows {
+        CodeRows { cascade: by_effect, cascade_rows, ..self }
     }
 
     /// The rows a rule found for `code`, held in their place.
@@ -316,12 +492,21 @@ impl CodeRows {
     }
 
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.rows.len() + self.cascade_rows
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len() == 0
     }
+}
+
+/// A hazard row as texts of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HazardText {
+    pub code: HazardCode,
+    pub table: String,
+    pub key: String,
+    pub detail: String,
 }
 
 /// A hazard row read from the plan.
@@ -329,7 +514,7 @@ impl CodeRows {
 pub struct HazardView<'a> {
     pub code: HazardCode,
     pub table: &'a Shared,
-    pub key: &'a Shared,
+    pub key: &'a str,
     pub detail: &'a Shared,
 }
 
@@ -371,6 +556,16 @@ impl<'a> RowsOf<'a> {
         }
     }
 
+    /// A row of the cascade's that the code lists, with the effect at `effect`.
+    fn cascade_view<'k>(&self, effect: u32, key: &'k str) -> HazardView<'k>
+    where
+        'a: 'k,
+    {
+        let (table, detail) = self.rows.cascade[effect as usize].as_ref().expect("a listed effect");
+        HazardView { code: self.code, table: &self.tables[table.0 as usize], key, detail }
+    }
+
+    /// Every row, the cascade's it lists included.
     pub fn len(&self) -> usize {
         self.rows.len()
     }
@@ -379,7 +574,9 @@ impl<'a> RowsOf<'a> {
         self.rows.is_empty()
     }
 
-    pub fn iter(self) -> impl Iterator<Item = HazardView<'a>> + Clone {
+    /// The rows the code holds itself: all of them unless it lists the cascade's (H9), which
+    /// `Plan::hazard_rows` reads too.
+    pub fn iter_held(self) -> impl Iterator<Item = HazardView<'a>> + Clone {
         self.rows.rows.iter().map(move |row| self.view(row))
     }
 }
@@ -400,9 +597,40 @@ impl Hazards {
         RowsOf { code, rows: &self.by_code[code as usize], tables: &self.tables }
     }
 
-    /// Every row, in code order.
-    pub fn iter(&self) -> impl Iterator<Item = HazardView<'_>> + Clone {
-        HazardCode::ALL.iter().flat_map(|&code| self.of(code).iter())
+    /// Hands the rows of `code` to `each` a batch at a time, in their order (by key): those it
+    /// holds, and those of `cascade` that it lists, read back from its spill.
+    pub fn read<E: From<crate::Error>>(
+        &self,
+        code: HazardCode,
+        cascade: &CascadeRows,
+        mut each: impl FnMut(&[HazardView<'_>]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let of = self.of(code);
+        let held = of.held();
+        if of.rows.cascade_rows == 0 {
+            for (at, rows) in held.chunks(BATCH).enumerate() {
+                // The texts of the rows two batches on are asked of memory now: they lie all
+                // over the heap, and arrive while these are written.
+                for row in held.chunks(BATCH).nth(at + 2).unwrap_or_default() {
+                    row.key.prefetch();
+                    of.detail(row).prefetch();
+                }
+                each(&rows.iter().map(|row| of.view(row)).collect::<Vec<_>>())?;
+            }
+            return Ok(());
+        }
+        let keys: Vec<&str> = held.iter().map(|row| &*row.key).collect();
+        let listed = |effect: u32| of.rows.cascade.get(effect as usize).is_some_and(Option::is_some);
+        cascade.merged(listed, &keys, |rows| {
+            let views: Vec<HazardView> = rows
+                .iter()
+                .map(|row| match *row {
+                    Merged::Other(at) => of.view(&held[at]),
+                    Merged::Cascade { effect, key } => of.cascade_view(effect, key),
+                })
+                .collect();
+            each(&views)
+        })
     }
 }
 
@@ -705,6 +933,71 @@ impl Plan {
         self.services.iter().filter(|s| s.action == action).count() as u64
     }
 
+    /// Hands the rows of `code` to `each` a batch at a time, in their order (`Hazards::read`).
+    pub fn hazard_rows<E: From<crate::Error>>(
+        &self,
+        code: HazardCode,
+        each: impl FnMut(&[HazardView<'_>]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.hazards.read(code, &self.cascade, each)
+    }
+
+    /// The first `limit` rows of `code`, as texts of their own (`check`'s examples, the tests).
+    pub fn hazard_texts(&self, code: HazardCode, limit: usize) -> crate::Result<Vec<HazardText>> {
+        enum Stop {
+            Enough,
+            Failed(crate::Error),
+        }
+        impl From<crate::Error> for Stop {
+            fn from(error: crate::Error) -> Stop {
+                Stop::Failed(error)
+            }
+        }
+        let mut texts = Vec::new();
+        let read = self.hazard_rows(code, |rows| {
+            texts.extend(rows.iter().take(limit - texts.len()).map(|row| HazardText {
+                code,
+                table: row.table.to_string(),
+                key: row.key.to_string(),
+                detail: row.detail.to_string(),
+            }));
+            match texts.len() == limit {
+                true => Err(Stop::Enough),
+                false => Ok(()),
+            }
+        });
+        match read {
+            Ok(()) | Err(Stop::Enough) => Ok(texts),
+            Err(Stop::Failed(error)) => Err(error),
+        }
+    }
+
+    /// Every hazard row, in code order, as texts of its own: for a plan whose rows fit in memory
+    /// twice (the tests).
+    pub fn all_hazard_texts(&self) -> crate::Result<Vec<HazardText>> {
+        let mut texts = Vec::new();
+        for code in HazardCode::ALL {
+            texts.extend(self.hazard_texts(code, usize::MAX)?);
+        }
+        Ok(texts)
+    }
+
+    /// Every cascade row, in order, as texts of its own: for a plan whose rows fit in memory
+    /// twice (the tests).
+    pub fn cascade_texts(&self) -> crate::Result<Vec<CascadeText>> {
+        let mut texts = Vec::new();
+        self.cascade.batches::<crate::Error>(|rows| {
+            texts.extend(rows.iter().map(|row| CascadeText {
+                table: row.table.to_string(),
+                key: row.key.to_string(),
+                action: row.action.to_string(),
+                via: row.via.to_string(),
+            }));
+            Ok(())
+        })?;
+        Ok(texts)
+    }
+
     /// Rows per hazard code, every code present (zero when clear).
     pub fn hazard_counts(&self) -> BTreeMap<&'static str, u64> {
         HazardCode::ALL.iter().map(|&code| (code.as_str(), self.hazards.of(code).len() as u64)).collect()
@@ -726,7 +1019,6 @@ mod tests {
         assert_eq!(std::mem::size_of::<Option<Shared>>(), 8);
         assert_eq!(std::mem::size_of::<HazardRow>(), 24);
         assert_eq!(std::mem::size_of::<HeldRow>(), 16);
-        assert_eq!(std::mem::size_of::<CascadeRow>(), 16);
         assert_eq!(std::mem::size_of::<DeletedVersion>(), 48);
     }
 
@@ -743,12 +1035,121 @@ mod tests {
         hazards.set(HazardCode::H15, held(HazardCode::H15, vec![row(HazardCode::H15, "a"), row(HazardCode::H15, "b")]));
         hazards.set(HazardCode::H2, held(HazardCode::H2, vec![row(HazardCode::H2, "c")]));
         hazards.set(HazardCode::H16, held(HazardCode::H16, Vec::with_capacity(100)));
-        let listed: Vec<(&str, &str)> = hazards.iter().map(|h| (h.code.as_str(), &**h.key)).collect();
-        assert_eq!(listed, [("H2", "c"), ("H15", "a"), ("H15", "b")]);
+        let read = |hazards: &Hazards| {
+            let mut rows = Vec::new();
+            for code in HazardCode::ALL {
+                let texts = |h: &HazardView| (h.code.as_str(), h.table.to_string(), h.key.to_string());
+                let each = |batch: &[HazardView]| -> crate::Result<()> {
+                    rows.extend(batch.iter().map(texts));
+                    Ok(())
+                };
+                hazards.read(code, &CascadeRows::default(), each).unwrap();
+            }
+            rows
+        };
+        let listed: Vec<(&str, String)> = read(&hazards).into_iter().map(|(code, _, key)| (code, key)).collect();
+        assert_eq!(listed, [("H2", "c".into()), ("H15", "a".into()), ("H15", "b".into())]);
         assert_eq!(hazards.of(HazardCode::H15).len(), 2);
         assert!(hazards.of(HazardCode::H1).is_empty());
-        let tables: Vec<&str> = hazards.iter().map(|h| &**h.table).collect();
+        let tables: Vec<String> = read(&hazards).into_iter().map(|(_, table, _)| table).collect();
         assert_eq!(tables, ["public.services", "public.models", "public.models"]);
+    }
+
+    /// Cascade rows of several tables (runs), keys drawn from a few so that they repeat within
+    /// and across runs, two effects per table, one of them not listed by the merge.
+    fn cascade_of(seed: u64, runs: usize, rows: usize) -> (CascadeRows, Vec<(usize, u32, String)>) {
+        let mut state = seed;
+        let mut next = move |n: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        let mut cascade = CascadeRows::default();
+        let mut pushed = Vec::new();
+        for run in 0..runs {
+            let table: Shared = format!("public.t{run}").into();
+            for _ in 0..next(rows as u64 + 1) {
+                let (action, via) = [("deleted", "fk_a"), ("set null", "fk_b")][next(2) as usize];
+                let effect =
+                    cascade.effect(CascadeEffect { table: table.clone(), action: action.into(), via: via.into() });
+                let key = format!("k{}{}", next(12), "x".repeat(next(3) as usize));
+                cascade.push(&key, effect);
+                pushed.push((run, effect, key));
+            }
+            cascade.end_run().unwrap();
+        }
+        (cascade, pushed)
+    }
+
+    #[test]
+    fn spilled_cascade_rows_come_back_each_run_by_key_then_foreign_key_then_action() {
+        for seed in 0..20 {
+            let (cascade, mut pushed) = cascade_of(seed, 4, 30);
+            let effects = cascade.effects().to_vec();
+            let texts = |(_, effect, key): &(usize, u32, String)| {
+                let e = &effects[*effect as usize];
+                (e.table.to_string(), key.clone(), e.action.to_string(), e.via.to_string())
+            };
+            pushed.sort_by(|a, b| {
+                let (ta, tb) = (texts(a), texts(b));
+                (a.0, &ta.1, &ta.3, &ta.2).cmp(&(b.0, &tb.1, &tb.3, &tb.2))
+            });
+            let expected: Vec<_> = pushed.iter().map(texts).collect();
+            let mut read = Vec::new();
+            cascade
+                .batches::<crate::Error>(|rows| {
+                    read.extend(
+                        rows.iter()
+                            .map(|r| (r.table.to_string(), r.key.to_string(), r.action.to_string(), r.via.to_string())),
+                    );
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(read, expected, "seed {seed}");
+            assert_eq!(cascade.len(), expected.len());
+            let per_effect: u64 = (0..effects.len()).map(|e| cascade.rows_of(e)).sum();
+            assert_eq!(per_effect as usize, expected.len());
+        }
+    }
+
+    #[test]
+    fn merged_rows_are_those_a_stable_sort_by_key_gives() {
+        for seed in 0..40 {
+            let (cascade, _) = cascade_of(seed, 1 + seed as usize % 5, 25);
+            let listed = |effect: u32| cascade.effects()[effect as usize].via.as_str() == "fk_a";
+            let mut runs = Vec::new();
+            cascade
+                .batches::<crate::Error>(|rows| {
+                    runs.extend(rows.iter().map(|r| (r.key.to_string(), r.via.to_string(), r.table.to_string())));
+                    Ok(())
+                })
+                .unwrap();
+            let others: Vec<String> = (0..seed % 7).map(|i| format!("k{}", (i * 5) % 12)).collect();
+            let mut others_sorted = others.clone();
+            others_sorted.sort();
+            let other_keys: Vec<&str> = others_sorted.iter().map(String::as_str).collect();
+            // The old way: the listed rows in their order, then the others, sorted stably.
+            let mut expected: Vec<(String, String)> = runs
+                .iter()
+                .filter(|(_, via, _)| via == "fk_a")
+                .map(|(key, _, table)| (key.clone(), table.clone()))
+                .collect();
+            expected.extend(other_keys.iter().enumerate().map(|(at, key)| (key.to_string(), format!("other {at}"))));
+            expected.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut merged = Vec::new();
+            cascade
+                .merged::<crate::Error>(listed, &other_keys, |rows| {
+                    merged.extend(rows.iter().map(|row| match *row {
+                        Merged::Cascade { effect, key } => {
+                            assert!(listed(effect));
+                            (key.to_string(), cascade.effects()[effect as usize].table.to_string())
+                        }
+                        Merged::Other(at) => (other_keys[at].to_string(), format!("other {at}")),
+                    }));
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(merged, expected, "seed {seed}");
+        }
     }
 
     #[test]
@@ -783,7 +1184,7 @@ mod tests {
         let held = CodeRows::hold(HazardCode::H12, rows).unwrap();
         let tables = ["public.models".into()];
         let of = RowsOf { code: HazardCode::H12, rows: &held, tables: &tables };
-        let read: Vec<(&str, &str)> = of.iter().map(|h| (&**h.key, &**h.detail)).collect();
+        let read: Vec<(&str, &str)> = of.iter_held().map(|h| (h.key, &**h.detail)).collect();
         assert_eq!(read, [("a", "often"), ("b", "once"), ("c", "often"), ("d", "often"), ("e", "once"), ("f", "once")]);
         // One place per text shared; an equal text of its own has its own (it is held anyway).
         assert_eq!(held.details.len(), 3);

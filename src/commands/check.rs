@@ -74,7 +74,7 @@ fn present(plan: &Plan) -> Vec<(&'static Rule, u64)> {
     RULES.iter().filter_map(|h| counts.get(h.code.as_str()).filter(|n| **n > 0).map(|n| (h, *n))).collect()
 }
 
-fn text(plan: &Plan, args: &CheckArgs, verdict: &Verdict) -> String {
+fn text(plan: &Plan, args: &CheckArgs, verdict: &Verdict) -> rehearse::Result<String> {
     let mut out = String::new();
     for (hazard, n) in present(plan) {
         let _ = writeln!(
@@ -85,8 +85,8 @@ fn text(plan: &Plan, args: &CheckArgs, verdict: &Verdict) -> String {
             hazard.title,
             hazard.unit
         );
-        for row in plan.hazards.of(hazard.code).iter().take(SHOWN) {
-            let _ = writeln!(out, "  --> {} {}: {}", row.table, one_line(row.key), one_line(row.detail));
+        for row in plan.hazard_texts(hazard.code, SHOWN)? {
+            let _ = writeln!(out, "  --> {} {}: {}", row.table, one_line(&row.key), one_line(&row.detail));
         }
         if n as usize > SHOWN {
             let _ = writeln!(out, "  ... and {} more (reports/hazards.csv of `rehearse run`)", n as usize - SHOWN);
@@ -115,7 +115,7 @@ fn text(plan: &Plan, args: &CheckArgs, verdict: &Verdict) -> String {
         plan.cascade.len(),
         plan.policy.name()
     );
-    out
+    Ok(out)
 }
 
 /// Escapes an annotation's message for GitHub Actions workflow commands.
@@ -128,11 +128,11 @@ fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
-fn github(plan: &Plan, args: &CheckArgs, verdict: &Verdict) -> String {
+fn github(plan: &Plan, args: &CheckArgs, verdict: &Verdict) -> rehearse::Result<String> {
     let mut out = String::new();
     for (hazard, n) in present(plan) {
         let example =
-            plan.hazards.of(hazard.code).iter().next().map(|h| format!(" e.g. {} {}: {}", h.table, h.key, h.detail));
+            plan.hazard_texts(hazard.code, 1)?.pop().map(|h| format!(" e.g. {} {}: {}", h.table, h.key, h.detail));
         let title = format!("{} rehearse: {} {}", hazard.code, n, hazard.unit);
         let message = format!("{}.{} Help: {}", hazard.title, example.unwrap_or_default(), hazard.help);
         let _ = writeln!(
@@ -151,7 +151,7 @@ fn github(plan: &Plan, args: &CheckArgs, verdict: &Verdict) -> String {
         let _ =
             writeln!(out, "::error title={}::{}", escape_property("rehearse: threshold breached"), escape_data(breach));
     }
-    out
+    Ok(out)
 }
 
 fn json(plan: &Plan, args: &CheckArgs, verdict: &Verdict) -> String {
@@ -184,8 +184,8 @@ pub fn run(args: &CheckArgs, progress: Arc<Progress>) -> Result<i32> {
     drop(workspace);
     let verdict = verdict(&plan, args);
     let rendered = match args.format {
-        CheckFormat::Text => text(&plan, args, &verdict),
-        CheckFormat::Github => github(&plan, args, &verdict),
+        CheckFormat::Text => text(&plan, args, &verdict)?,
+        CheckFormat::Github => github(&plan, args, &verdict)?,
         CheckFormat::Json => json(&plan, args, &verdict),
     };
     // The process ends next: freeing the plan's rows one by one would only delay the exit, as

@@ -59,7 +59,7 @@ pub fn run(args: &ValidateArgs, progress: Arc<Progress>) -> Result<()> {
         let markdown = report::markdown::report(
             &rehearsed.plan,
             args.run.csv_spreadsheet_safe,
-            &report::spreadsheet::risky_files(&rehearsed.plan),
+            &report::spreadsheet::risky_files(&rehearsed.plan)?,
         ) + &timing;
         report::write(&staged.path().join("report.md"), &markdown)?;
     }

@@ -676,22 +676,16 @@ impl Rehearsal<'_> {
 
     /// The rows of other tables that the foreign keys delete or change.
     fn cascade(&self, texts: &mut Interner) -> Result<Cascade> {
-        // Sized once: the cascade rows live as long as the plan.
         let models = literal(&self.models.name.to_string());
         // Each table is queried only for the effects it has rows in.
-        let with_rows: BTreeMap<(String, String), i64> = self
+        let with_rows: BTreeSet<(String, String)> = self
             .conn
             .prepare(&format!(
-                "SELECT '{DELETED}', tbl, count(*) FROM {DELETED} WHERE tbl <> {models} GROUP BY tbl UNION ALL SELECT '{CHANGED}', tbl, count(*) FROM {CHANGED} GROUP BY tbl"
+                "SELECT '{DELETED}', tbl FROM {DELETED} WHERE tbl <> {models} GROUP BY tbl UNION ALL SELECT '{CHANGED}', tbl FROM {CHANGED} GROUP BY tbl"
             ))?
-            .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
-        let rows: i64 = with_rows.values().sum();
-        let mut cascade = Cascade {
-            rows: CascadeRows::with_capacity(rows as usize),
-            deleted: BTreeMap::new(),
-            changed: BTreeMap::new(),
-        };
+        let mut cascade = Cascade { rows: CascadeRows::default(), deleted: BTreeMap::new(), changed: BTreeMap::new() };
         let tables = self.loaded.iter().filter(|t| **t != self.models.name).filter_map(|t| self.catalog.table(t));
         for table in tables {
             let key = row_key(self.catalog, table, "t");
@@ -700,10 +694,9 @@ impl Rehearsal<'_> {
             for (effects, action, counts) in
                 [(DELETED, "'deleted'", &mut cascade.deleted), (CHANGED, "d.action", &mut cascade.changed)]
             {
-                if !with_rows.contains_key(&(effects.to_string(), table_name.to_string())) {
+                if !with_rows.contains(&(effects.to_string(), table_name.to_string())) {
                     continue;
                 }
-                let before = cascade.rows.len();
                 let mut stmt = self.conn.prepare(&format!(
                     "SELECT {key}, CAST(d.via AS VARCHAR), {action} FROM {} t JOIN {effects} d ON d.tbl = {name} AND d.rid = t.rowid",
                     table.name.quoted()
@@ -729,15 +722,16 @@ impl Rehearsal<'_> {
                                 last.insert(((action, via), effect)).1
                             }
                         };
-                        cascade.rows.push(arrow_columns::value_or_empty(keys, i).into(), effect);
+                        cascade.rows.push(arrow_columns::value_or_empty(keys, i), effect);
                     }
                 }
                 // In the key's text order, as DuckDB orders VARCHAR (and a uuid, as its text);
                 // sorted here, the texts are not held twice while DuckDB sorts them (50 MB at
-                // this step of issue 17's 2 GB dump, 25 MB of its peak).
-                cascade.rows.sort_from(before);
-                if cascade.rows.len() > before {
-                    counts.insert(table.name.to_string(), (cascade.rows.len() - before) as u64);
+                // this step of issue 17's 2 GB dump, 25 MB of its peak). Then spilled: only the
+                // reports read them again.
+                let rows = cascade.rows.end_run()?;
+                if rows > 0 {
+                    counts.insert(table.name.to_string(), rows as u64);
                 }
             }
         }

@@ -188,7 +188,7 @@ fn statements(plan: &Plan) -> String {
 /// H16: which triggers fire, how often, and the plain warning that their effects are not rehearsed.
 fn triggers(plan: &Plan) -> String {
     let mut groups: Vec<(&str, &str, u64)> = Vec::new();
-    for row in plan.hazards.of(HazardCode::H16).iter() {
+    for row in plan.hazards.of(HazardCode::H16).iter_held() {
         match groups.iter_mut().find(|(t, detail, _)| *t == &**row.table && *detail == &**row.detail) {
             Some(group) => group.2 += 1,
             None => groups.push((row.table, row.detail, 1)),

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::plan::Plan;
 use spreadsheet::RiskyFile;
 use std::path::Path;
-use tables::{in_batches, reports, Report};
+use tables::{reports, Report};
 
 /// Writes every report of the run directory into `dir` (which exists and is empty).
 /// `csv_spreadsheet_safe`: fields a spreadsheet would evaluate get a leading `'` in the CSV files.
@@ -64,7 +64,7 @@ fn write_loss_report(report: Report, dir: &Path, spreadsheet_safe: bool) -> Resu
     let spreadsheet = dir.join("report.xlsx");
     let io_error = |e| Error::io(&spreadsheet, e);
     let mut sheets = xlsx::SheetWriter::create(&report, dir, xlsx::SHEET_ROWS).map_err(io_error)?;
-    in_batches(report.rows, |batch| {
+    (report.rows)(&mut |batch| {
         csv.push(report.header, batch)?;
         sheets.push(batch).map_err(io_error)
     })?;

@@ -55,18 +55,23 @@ impl RiskyFile {
 
 /// Every report file with fields a spreadsheet would evaluate, in report order (the CSV writer
 /// finds the same while it writes them).
-pub fn risky_files(plan: &Plan) -> Vec<RiskyFile> {
+pub fn risky_files(plan: &Plan) -> crate::Result<Vec<RiskyFile>> {
     let mut files = Vec::new();
     for report in reports(plan) {
         let mut found = RiskyFile::new(report.file);
-        for (index, row) in report.rows.enumerate() {
-            found.observe(index, report.header, &row);
-        }
+        let mut index = 0;
+        (report.rows)(&mut |rows| {
+            for row in rows {
+                found.observe(index, report.header, row);
+                index += 1;
+            }
+            Ok(())
+        })?;
         if found.rows > 0 {
             files.push(found);
         }
     }
-    files
+    Ok(files)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! the plan. The CSV files and report.xlsx are written from these same tables, so they hold the
 //! same rows.
 
+use crate::error::Result;
 use crate::plan::{Plan, Shared};
 use crate::terms::HazardCode;
 
@@ -50,26 +51,28 @@ impl<'a> std::ops::Deref for Row<'a> {
     }
 }
 
-pub type Rows<'a> = Box<dyn Iterator<Item = Row<'a>> + 'a>;
+/// A report's rows, handed to a writer a batch at a time: rows borrow the plan, or texts read
+/// back for their batch only (the cascade's keys, from the file they were spilled to).
+pub type Rows<'a> = Box<dyn FnOnce(&mut dyn FnMut(&[Row<'_>]) -> Result<()>) -> Result<()> + 'a>;
 
 /// Rows the writers look at together: the first look at a row's texts waits on memory (they lie
 /// all over the heap), and taken for a batch of rows before any is written, the waits overlap.
 const BATCH: usize = 64;
 
-/// Calls `each` with the rows `BATCH` at a time, the last batch shorter, through one buffer.
-pub fn in_batches<'a, E>(
-    mut rows: impl Iterator<Item = Row<'a>>,
-    mut each: impl FnMut(&[Row<'a>]) -> Result<(), E>,
-) -> Result<(), E> {
-    let mut batch = Vec::with_capacity(BATCH);
-    loop {
-        batch.clear();
-        batch.extend(rows.by_ref().take(BATCH));
-        if batch.is_empty() {
-            return Ok(());
+/// The rows of `rows`, `BATCH` at a time.
+fn listed<'a>(rows: impl Iterator<Item = Row<'a>> + 'a) -> Rows<'a> {
+    Box::new(move |each| {
+        let mut rows = rows;
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            batch.clear();
+            batch.extend(rows.by_ref().take(BATCH));
+            if batch.is_empty() {
+                return Ok(());
+            }
+            each(&batch)?;
         }
-        each(&batch)?;
-    }
+    })
 }
 
 /// Rows ahead of the one being made whose texts are asked of memory: they lie all over the heap,
@@ -82,36 +85,18 @@ fn fetched_ahead<'a, T, I, const N: usize>(
     items: I,
     texts: impl Fn(&'a T) -> [Option<&'a Shared>; N] + 'a,
     row: impl Fn(&'a T) -> Row<'a> + 'a,
-) -> Rows<'a>
+) -> impl Iterator<Item = Row<'a>> + 'a
 where
     T: 'a,
     I: Iterator<Item = &'a T> + Clone + 'a,
 {
     let later = items.clone().skip(FETCH_AHEAD).map(Some).chain(std::iter::repeat(None));
-    Box::new(items.zip(later).map(move |(item, later)| {
+    items.zip(later).map(move |(item, later)| {
         for text in later.map(&texts).into_iter().flatten().flatten() {
-            fetch(text);
+            text.prefetch();
         }
         row(item)
-    }))
-}
-
-/// Asks for the cache lines of a text (its length, then its first bytes) without waiting for
-/// them: from the pointer a `Shared` is, not through it (a `&str` of it would read the length).
-fn fetch(text: &Shared) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let at = text.as_ptr().cast::<i8>();
-        // SAFETY: SSE is part of x86_64, and a prefetch reads nothing the program sees and never
-        // faults, whatever the address.
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(at);
-            _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(64));
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = text;
+    })
 }
 
 pub struct Report<'a> {
@@ -137,7 +122,7 @@ pub fn reports(plan: &Plan) -> [Report<'_>; 6] {
         Report {
             file: "versions_kept.csv",
             header: &["id", "model_id", "version", "version_status", "reason"],
-            rows: fetched_ahead(
+            rows: listed(fetched_ahead(
                 plan.kept.iter(),
                 |k| [Some(&k.id), k.model_id.as_ref(), k.version.as_ref()],
                 |k| {
@@ -149,7 +134,7 @@ pub fn reports(plan: &Plan) -> [Report<'_>; 6] {
                         some(&k.reason),
                     ])
                 },
-            ),
+            )),
             len: plan.kept.len(),
         },
         Report {
@@ -166,7 +151,7 @@ pub fn reports(plan: &Plan) -> [Report<'_>; 6] {
                 "kept_version",
                 "reason",
             ],
-            rows: fetched_ahead(
+            rows: listed(fetched_ahead(
                 plan.deleted.iter(),
                 |d| [Some(&d.id), d.model_id.as_ref(), d.version.as_ref(), d.release_notes.as_ref()],
                 |d| {
@@ -184,13 +169,13 @@ pub fn reports(plan: &Plan) -> [Report<'_>; 6] {
                         some(reason),
                     ])
                 },
-            ),
+            )),
             len: plan.deleted.len(),
         },
         Report {
             file: "services_affected.csv",
             header: &["service_id", "name", "model_id", "model_version_before", "model_version_after", "action"],
-            rows: fetched_ahead(
+            rows: listed(fetched_ahead(
                 plan.services.iter(),
                 |s| [s.service_id.as_ref(), s.name.as_ref(), s.model_id.as_ref()],
                 |s| {
@@ -203,26 +188,27 @@ pub fn reports(plan: &Plan) -> [Report<'_>; 6] {
                         some(s.action.name()),
                     ])
                 },
-            ),
+            )),
             len: plan.services.len(),
         },
         Report {
             file: "cascade.csv",
             header: &["table", "key", "action", "via"],
-            rows: fetched_ahead(
-                plan.cascade.held().iter(),
-                |c| [Some(&c.key)],
-                |c| {
-                    let c = plan.cascade.view(c);
-                    Row::new([some(c.table), some(c.key), some(c.action), some(c.via)])
-                },
-            ),
+            rows: Box::new(|each| {
+                plan.cascade.batches(|rows| {
+                    let rows: Vec<Row> = rows
+                        .iter()
+                        .map(|c| Row::new([some(c.table), some(c.key), some(c.action), some(c.via)]))
+                        .collect();
+                    each(&rows)
+                })
+            }),
             len: plan.cascade.len(),
         },
         Report {
             file: "policy_divergence.csv",
             header: &["model_id", "documented_id", "documented_version", "legacy_id", "legacy_version"],
-            rows: Box::new(plan.divergence.iter().map(|d| {
+            rows: listed(plan.divergence.iter().map(|d| {
                 Row::new([
                     text(&d.model_id),
                     some(&d.documented_id),
@@ -236,17 +222,18 @@ pub fn reports(plan: &Plan) -> [Report<'_>; 6] {
         Report {
             file: "hazards.csv",
             header: &["code", "table", "key", "detail"],
-            rows: Box::new(HazardCode::ALL.iter().flat_map(|&code| {
-                let of = plan.hazards.of(code);
-                fetched_ahead(
-                    of.held().iter(),
-                    move |h| [Some(&h.key), Some(of.detail(h))],
-                    move |h| {
-                        let h = of.view(h);
-                        Row::new([some(h.code.as_str()), some(h.table), some(h.key), some(h.detail)])
-                    },
-                )
-            })),
+            rows: Box::new(|each| {
+                for code in HazardCode::ALL {
+                    plan.hazard_rows(code, |rows| {
+                        let rows: Vec<Row> = rows
+                            .iter()
+                            .map(|h| Row::new([some(h.code.as_str()), some(h.table), some(h.key), some(h.detail)]))
+                            .collect();
+                        each(&rows)
+                    })?;
+                }
+                Ok(())
+            }),
             len: HazardCode::ALL.iter().map(|code| plan.hazards.of(*code).len()).sum(),
         },
     ]

@@ -524,14 +524,18 @@ fn insert_charts(sheet: &mut Worksheet, (first, last): (u32, u32), totals: u32) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::tables::in_batches;
 
     fn numbered(rows: usize) -> Report<'static> {
         const TEXT: [&str; 7] = ["1", "2", "3", "4", "5", "6", "7"];
         Report {
             file: "versions_kept.csv",
             header: &["id", "flag"],
-            rows: Box::new(TEXT.into_iter().take(rows).map(|t| Row::new([Value::Text(Some(t)), Value::Bool(None)]))),
+            rows: Box::new(move |each| {
+                let rows: Vec<Row> =
+                    TEXT.into_iter().take(rows).map(|t| Row::new([Value::Text(Some(t)), Value::Bool(None)])).collect();
+                // Two rows at a time: the writer takes a report in batches.
+                rows.chunks(2).try_for_each(each)
+            }),
             len: rows,
         }
     }
@@ -540,7 +544,7 @@ mod tests {
     fn laid_out(report: Report<'static>, sheet_rows: u32) -> Sheets {
         let dir = std::env::temp_dir();
         let mut writer = SheetWriter::create(&report, &dir, sheet_rows).unwrap();
-        in_batches(report.rows, |batch| writer.push(batch)).unwrap();
+        (report.rows)(&mut |batch| writer.push(batch).map_err(|e| crate::Error::io(&dir, e))).unwrap();
         writer.finish().unwrap()
     }
 
@@ -631,7 +635,8 @@ mod tests {
     }
 
     fn report_of(rows: Vec<Row<'static>>) -> Report<'static> {
-        Report { file: "hostile.csv", header: HEADER, len: rows.len(), rows: Box::new(rows.into_iter()) }
+        let len = rows.len();
+        Report { file: "hostile.csv", header: HEADER, len, rows: Box::new(move |each| each(&rows)) }
     }
 
     fn part_xml(package: &[u8], entry: &str) -> String {

@@ -182,9 +182,9 @@ fn predicted_drops(plan: &Plan) -> BTreeSet<String> {
 /// Every firing, as (trigger, row id or "" for a statement firing), sorted.
 fn predicted_firings(plan: &Plan) -> Vec<(String, String)> {
     let mut firings: Vec<(String, String)> = plan
-        .hazards
-        .iter()
-        .filter(|h| h.code == "H16")
+        .hazard_texts(rehearse::terms::HazardCode::H16, usize::MAX)
+        .unwrap()
+        .into_iter()
         .map(|h| {
             let trigger = h.detail.split(" (").next().unwrap().to_string();
             let row = if h.detail.contains("FOR EACH ROW") { h.key.to_string() } else { String::new() };
@@ -247,12 +247,10 @@ fn own_keys(pg: &Cluster, db: &str, catalog: &Catalog, table: &Table) -> Vec<Str
 /// changed ones, by key, then foreign key, then action (a table that two foreign keys reach
 /// interleaves them).
 fn cascade_out_of_order(plan: &Plan) -> Vec<String> {
-    let rows: Vec<_> = plan.cascade.iter().collect();
+    let rows = plan.cascade_texts().unwrap();
     rows.windows(2)
-        .filter(|pair| {
-            pair[0].table == pair[1].table && (*pair[0].action == "deleted") == (*pair[1].action == "deleted")
-        })
-        .filter(|pair| (pair[0].key, pair[0].via, pair[0].action) > (pair[1].key, pair[1].via, pair[1].action))
+        .filter(|pair| pair[0].table == pair[1].table && (pair[0].action == "deleted") == (pair[1].action == "deleted"))
+        .filter(|pair| (&pair[0].key, &pair[0].via, &pair[0].action) > (&pair[1].key, &pair[1].via, &pair[1].action))
         .map(|pair| {
             format!(
                 "cascade row {} {} ({}) before {} {} ({})",
@@ -266,7 +264,7 @@ fn cascade_out_of_order(plan: &Plan) -> Vec<String> {
 /// (a multiset difference), against those the plan predicts; only tables where they differ.
 fn lost_rows_diff(pg: &Cluster, before: &str, after: &str, catalog: &Catalog, plan: &Plan) -> Vec<String> {
     let mut predicted: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for row in plan.cascade.iter().filter(|r| *r.action == "deleted") {
+    for row in plan.cascade_texts().unwrap().into_iter().filter(|r| r.action == "deleted") {
         predicted.entry(row.table.to_string()).or_default().push(row.key.to_string());
     }
     let mut problems = Vec::new();
@@ -380,9 +378,11 @@ fn check_case(pg: &Cluster, n: usize, case: &Case, dir: &Path) -> Vec<String> {
                 };
                 plan.predicted_failure.is_none() && check.applicable && !check.pass && plan.fails()
             }
-            "through" => {
-                plan.cascade.iter().any(|r| **r.table == *cells[0] && r.via.starts_with(&format!("{} ", cells[1])))
-            }
+            "through" => plan
+                .cascade_texts()
+                .unwrap()
+                .iter()
+                .any(|r| r.table == cells[0] && r.via.starts_with(&format!("{} ", cells[1]))),
             "keeps" => !plan.cascade_deleted.contains_key(&cells[0]),
             "totals" => plan.cascade_by_parent.contains_key(&cells[0]),
             "fires" => predicted_firings(plan).iter().any(|(t, _)| *t == cells[0]),

@@ -16,42 +16,39 @@ pub const RULE: Rule = Rule {
 #[cfg(feature = "engine")]
 mod engine {
     use crate::error::Result;
-    use crate::plan::{CascadeRows, HazardRow, Shared, TableRef};
+    use crate::plan::{CascadeRows, HazardRow, TableRef};
     use crate::rehearsal::effects::{Blocker, ORPHAN_DELETE};
     use crate::rehearsal::facts::{Facts, TableRefs};
-    use crate::rehearsal::rules::hazard;
-    use crate::rehearsal::rules::Rows;
+    use crate::rehearsal::rules::{hazard, Rows};
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Rows> {
-        Ok(rows(facts.cascade, facts.blockers, facts.tables).into())
+        Ok(rows(facts.cascade, facts.blockers, facts.tables))
     }
 
-    pub fn rows(cascade: &CascadeRows, blockers: &[Blocker], tables: &TableRefs) -> Vec<HazardRow> {
-        // A row's table and detail are its effect's, each made once (none for the rows of the
-        // orphan delete itself).
-        let by_effect: Vec<Option<(TableRef, Shared)>> = cascade
+    /// The cascade's rows (they stay in the cascade: by effect, their table and detail), and a
+    /// row for each foreign key that refuses the delete.
+    pub fn rows(cascade: &CascadeRows, blockers: &[Blocker], tables: &TableRefs) -> Rows {
+        // None for the rows of the orphan delete itself.
+        let by_effect: Vec<Option<(TableRef, _)>> = cascade
             .effects()
             .iter()
             .map(|e| {
                 (*e.via != *ORPHAN_DELETE).then(|| (tables.get(&e.table), format!("{} via {}", e.action, e.via).into()))
             })
             .collect();
-        let mut found = Vec::with_capacity(cascade.len() + blockers.len());
-        for row in cascade.held() {
-            if let Some((table, detail)) = &by_effect[row.effect()] {
-                let (table, key, detail) = (*table, row.key.clone(), detail.clone());
-                found.push(HazardRow { code: HazardCode::H9, table, key, detail });
-            }
-        }
-        for blocker in blockers {
-            let detail = format!(
-                "blocks the delete: {} rows reference deleted {} rows through {}",
-                blocker.rows, blocker.parent, blocker.constraint
-            );
-            found.push(hazard(HazardCode::H9, tables.get(&blocker.table.to_string()), &blocker.example, detail));
-        }
-        found
+        let cascade_rows = (0..by_effect.len()).filter(|&e| by_effect[e].is_some()).map(|e| cascade.rows_of(e)).sum::<u64>();
+        let blocks: Vec<HazardRow> = blockers
+            .iter()
+            .map(|blocker| {
+                let detail = format!(
+                    "blocks the delete: {} rows reference deleted {} rows through {}",
+                    blocker.rows, blocker.parent, blocker.constraint
+                );
+                hazard(HazardCode::H9, tables.get(&blocker.table.to_string()), &blocker.example, detail)
+            })
+            .collect();
+        Rows::WithCascade { rows: blocks, by_effect, cascade_rows: cascade_rows as usize }
     }
 }
 
@@ -59,41 +56,62 @@ mod engine {
 mod tests {
     use super::engine::rows;
     use crate::catalog::TableName;
-    use crate::plan::{CascadeEffect, CascadeRows, Shared};
+    use crate::error::Error;
+    use crate::plan::{CascadeEffect, CascadeRows, CodeRows, Hazards, Shared};
     use crate::rehearsal::effects::{Blocker, ORPHAN_DELETE};
     use crate::rehearsal::facts::TableRefs;
+    use crate::rehearsal::rules::Rows;
+    use crate::terms::HazardCode;
 
     #[test]
-    fn foreign_key_effects_and_blocks() {
+    fn foreign_key_effects_and_blocks_in_key_order() {
         // Each table's rows share its name, as the cascade's do.
         let (deployments, runs): (Shared, Shared) = ("public.deployments".into(), "public.runs".into());
         let mut cascade = CascadeRows::default();
         for (table, key, action, via) in [
-            (&deployments, "1", "deleted", "fk_dep"),
             (&deployments, "2", "set null", "fk_dep"),
+            (&deployments, "1", "deleted", "fk_dep"),
             (&runs, "3", "deleted", ORPHAN_DELETE),
+            (&runs, "1", "deleted", "fk_run"),
             (&runs, "4", "deleted", "fk_run"),
         ] {
+            if table == &runs && via == ORPHAN_DELETE {
+                cascade.end_run().unwrap();
+            }
             let effect = cascade.effect(CascadeEffect { table: table.clone(), action: action.into(), via: via.into() });
-            cascade.push(key.into(), effect);
+            cascade.push(key, effect);
         }
+        cascade.end_run().unwrap();
         let blockers = [Blocker {
             constraint: "fk_audit".into(),
             table: TableName::new("public", "audit"),
             parent: TableName::new("public", "models"),
             rows: 2,
-            example: "7".into(),
+            example: "1".into(),
         }];
         let tables = TableRefs::default();
-        let found = rows(&cascade, &blockers, &tables);
-        let names = tables.take();
-        let found: Vec<(&str, &str, &str)> =
-            found.iter().map(|h| (&*names[h.table.0 as usize], &*h.key, &*h.detail)).collect();
-        assert_eq!(found.len(), 4);
+        let Rows::WithCascade { rows, by_effect, cascade_rows } = rows(&cascade, &blockers, &tables) else {
+            panic!("H9 lists the cascade's rows");
+        };
+        assert_eq!(cascade_rows, 4, "the orphan delete's own row is not a hazard");
+        let mut hazards = Hazards::naming(tables.take());
+        hazards.set(HazardCode::H9, CodeRows::hold(HazardCode::H9, rows).unwrap().listing_cascade(by_effect, cascade_rows));
+        assert_eq!(hazards.of(HazardCode::H9).len(), 5);
+        let mut found = Vec::new();
+        hazards
+            .read::<Error>(HazardCode::H9, &cascade, |rows| {
+                found.extend(rows.iter().map(|h| (h.table.to_string(), h.key.to_string(), h.detail.to_string())));
+                Ok(())
+            })
+            .unwrap();
+        let found: Vec<(&str, &str, &str)> = found.iter().map(|(t, k, d)| (&**t, &**k, &**d)).collect();
+        // By key; of one key, the cascade's rows in their order (tables in order), then the block.
         assert_eq!(found[0], ("public.deployments", "1", "deleted via fk_dep"));
-        assert_eq!(found[1], ("public.deployments", "2", "set null via fk_dep"));
-        assert_eq!(found[2], ("public.runs", "4", "deleted via fk_run"));
-        assert_eq!((found[3].0, found[3].1), ("public.audit", "7"));
-        assert!(found[3].2.starts_with("blocks the delete: 2 rows reference deleted "), "{}", found[3].2);
+        assert_eq!(found[1], ("public.runs", "1", "deleted via fk_run"));
+        assert_eq!((found[2].0, found[2].1), ("public.audit", "1"));
+        assert!(found[2].2.starts_with("blocks the delete: 2 rows reference deleted "), "{}", found[2].2);
+        assert_eq!(found[3], ("public.deployments", "2", "set null via fk_dep"));
+        assert_eq!(found[4], ("public.runs", "4", "deleted via fk_run"));
+        assert_eq!(found.len(), 5);
     }
 }

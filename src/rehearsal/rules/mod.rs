@@ -8,7 +8,7 @@ use crate::terms::HazardCode;
 use {
     super::facts::{ByKey, Facts, TableRefs},
     crate::error::{Error, Result},
-    crate::plan::{CodeRows, HazardRow, Hazards},
+    crate::plan::{CodeRows, HazardRow, Hazards, Shared, TableRef},
     duckdb::Connection,
 };
 
@@ -32,11 +32,13 @@ pub(crate) enum Find {
     Workspace(fn(&Facts, &Connection) -> Result<Rows>),
 }
 
-/// A rule's rows: in key order already, or as found.
+/// A rule's rows: in key order already, or as found; or as found, and the cascade's rows of
+/// the effects `by_effect` names (with their table and detail), `cascade_rows` in all.
 #[cfg(feature = "engine")]
 pub(crate) enum Rows {
     ByKey(ByKey),
     AsFound(Vec<HazardRow>),
+    WithCascade { rows: Vec<HazardRow>, by_effect: Vec<Option<(TableRef, Shared)>>, cascade_rows: usize },
 }
 
 #[cfg(feature = "engine")]
@@ -155,17 +157,20 @@ pub(crate) fn find(facts: &Facts, conn: &Connection, chosen: fn(&Rule) -> bool, 
 #[cfg(feature = "engine")]
 fn held(place: usize, found: Result<Rows>) -> Result<CodeRows> {
     let code = RULES[place].code;
-    let rows = match found? {
-        Rows::ByKey(rows) => return rows.into_rows_of(code).map_err(Error::Internal),
-        // Most rules find their rows by key already; the others are sorted here, stably.
-        Rows::AsFound(mut rows) => {
-            if !rows.is_sorted_by(|a, b| a.key <= b.key) {
-                rows.sort_by(|a, b| a.key.cmp(&b.key));
-            }
-            rows
+    // Most rules find their rows by key already; the others are sorted here, stably.
+    let by_key = |mut rows: Vec<HazardRow>| {
+        if !rows.is_sorted_by(|a, b| a.key <= b.key) {
+            rows.sort_by(|a, b| a.key.cmp(&b.key));
         }
+        CodeRows::hold(code, rows).map_err(Error::Internal)
     };
-    CodeRows::hold(code, rows).map_err(Error::Internal)
+    match found? {
+        Rows::ByKey(rows) => rows.into_rows_of(code).map_err(Error::Internal),
+        Rows::AsFound(rows) => by_key(rows),
+        Rows::WithCascade { rows, by_effect, cascade_rows } => {
+            Ok(by_key(rows)?.listing_cascade(by_effect, cascade_rows))
+        }
+    }
 }
 
 #[cfg(feature = "engine")]
@@ -219,7 +224,7 @@ mod tests {
 mod find_tests {
     use super::sample::{groups, model, service, workspace_with};
     use super::*;
-    use crate::plan::{CascadeRows, ServiceAction, Shared};
+    use crate::plan::{CascadeRows, HazardView, ServiceAction, Shared};
     use crate::rehearsal::ddl_replay::Replay;
     use crate::rehearsal::effects;
     use crate::rehearsal::facts::{RidBits, TableRefs};
@@ -232,7 +237,17 @@ mod find_tests {
 
     fn listed(found: Found, tables: &TableRefs) -> Listed {
         let hazards = found.hazards(tables).unwrap();
-        hazards.iter().map(|h| (h.code, h.table.to_string(), h.key.to_string(), h.detail.to_string())).collect()
+        let mut listed = Vec::new();
+        for code in HazardCode::ALL {
+            hazards
+                .read::<Error>(code, &CascadeRows::default(), |rows| {
+                    let texts = |h: &HazardView| (h.code, h.table.to_string(), h.key.to_string(), h.detail.to_string());
+                    listed.extend(rows.iter().map(texts));
+                    Ok(())
+                })
+                .unwrap();
+        }
+        listed
     }
 
     #[test]

@@ -1,0 +1,165 @@
+//! `Spill`: rows of the plan kept on disk, written once and read back in order.
+//!
+//! A large export's cascade names millions of rows of other tables, each by its key's text: held
+//! in memory as long as the plan, they grew the run's memory with the export. Here they go to an
+//! unlinked scratch file in the temporary directory (where the scratch workspace lives too) and
+//! come back a chunk at a time while the reports are written.
+//!
+//! A record is a tag (`u32`) and a text, written as the tag, the text's length (both
+//! little-endian `u32`) and its bytes.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+/// What a reader asks of the file at once: a few hundred rows, or a few bytes in the tests (so
+/// that records straddle every read).
+const CHUNK: usize = if cfg!(test) { 7 } else { 256 * 1024 };
+
+const RECORD_HEAD: usize = 8;
+
+/// Records written to a scratch file, made on the first write.
+#[derive(Debug, Clone, Default)]
+pub struct Spill {
+    file: Option<Arc<File>>,
+    len: u64,
+}
+
+impl Spill {
+    /// Appends `records` (made by `push_record`), returning where they lie.
+    pub fn append(&mut self, records: &[u8]) -> io::Result<Range<u64>> {
+        let file = match &self.file {
+            Some(file) => file,
+            None => self.file.insert(Arc::new(tempfile::tempfile()?)),
+        };
+        (&**file).write_all(records)?;
+        let start = self.len;
+        self.len += records.len() as u64;
+        Ok(start..self.len)
+    }
+
+    /// The records in `range` (as `append` returned it), one at a time.
+    pub fn reader(&self, range: Range<u64>) -> Reader<'_> {
+        Reader { file: self.file.as_deref(), next: range.start, end: range.end, buf: Vec::new(), at: 0 }
+    }
+}
+
+/// A spill's failure as the run reports it: in the temporary directory, where it lives.
+pub fn failed(source: io::Error) -> crate::Error {
+    crate::Error::io(&std::env::temp_dir(), source)
+}
+
+/// Adds a record to `out`; a text of 4 GiB or more is refused.
+pub fn push_record(out: &mut Vec<u8>, tag: u32, text: &[u8]) -> io::Result<()> {
+    let len = u32::try_from(text.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a text of 4 GiB or more cannot be spilled"))?;
+    out.extend_from_slice(&tag.to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(text);
+    Ok(())
+}
+
+/// Reads a range of records in order.
+pub struct Reader<'a> {
+    file: Option<&'a File>,
+    /// The file's next byte to read, and the range's end.
+    next: u64,
+    end: u64,
+    /// Bytes read and not yet passed, from `at` on.
+    buf: Vec<u8>,
+    at: usize,
+}
+
+impl Reader<'_> {
+    /// The next record, left in place (`advance` passes it); `None` at the range's end.
+    pub fn peek(&mut self) -> io::Result<Option<(u32, &[u8])>> {
+        if !self.holds(RECORD_HEAD)? {
+            return Ok(None);
+        }
+        let word = |at: usize| u32::from_le_bytes(self.buf[at..at + 4].try_into().expect("four bytes"));
+        let (tag, len) = (word(self.at), word(self.at + 4) as usize);
+        if !self.holds(RECORD_HEAD + len)? {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "a spilled record ends early"));
+        }
+        let text = self.at + RECORD_HEAD;
+        Ok(Some((tag, &self.buf[text..text + len])))
+    }
+
+    /// Passes the record `peek` returned.
+    pub fn advance(&mut self) {
+        let len = u32::from_le_bytes(self.buf[self.at + 4..self.at + 8].try_into().expect("four bytes"));
+        self.at += RECORD_HEAD + len as usize;
+    }
+
+    /// Whether `len` bytes from `at` on are in `buf`, reading more when not; false only at the
+    /// range's end with nothing left.
+    fn holds(&mut self, len: usize) -> io::Result<bool> {
+        while self.buf.len() - self.at < len {
+            if self.next == self.end {
+                return match self.buf.len() == self.at {
+                    true => Ok(false),
+                    false => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "a spilled record ends early")),
+                };
+            }
+            let file = self.file.ok_or_else(|| io::Error::other("records read from a spill never written"))?;
+            self.buf.drain(..self.at);
+            self.at = 0;
+            let kept = self.buf.len();
+            let want = CHUNK.max(len - kept).min((self.end - self.next) as usize);
+            self.buf.resize(kept + want, 0);
+            file.read_exact_at(&mut self.buf[kept..], self.next)?;
+            self.next += want as u64;
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(spill: &Spill, range: Range<u64>) -> Vec<(u32, String)> {
+        let mut reader = spill.reader(range);
+        let mut records = Vec::new();
+        while let Some((tag, text)) = reader.peek().unwrap() {
+            records.push((tag, String::from_utf8(text.to_vec()).unwrap()));
+            reader.advance();
+        }
+        records
+    }
+
+    #[test]
+    fn records_come_back_as_written_whatever_their_length_against_a_read() {
+        let texts = ["", "a", "uuid-like text of 36 bytes, roughly.", "é", &"long ".repeat(20)];
+        let records: Vec<(u32, String)> = (0..).zip(texts.iter().cycle().take(12).map(|t| t.to_string())).collect();
+        let mut spill = Spill::default();
+        let (first, second) = records.split_at(5);
+        let mut ranges = Vec::new();
+        for part in [first, second] {
+            let mut bytes = Vec::new();
+            for (tag, text) in part {
+                push_record(&mut bytes, *tag, text.as_bytes()).unwrap();
+            }
+            ranges.push(spill.append(&bytes).unwrap());
+        }
+        assert_eq!(read(&spill, ranges[0].clone()), first);
+        assert_eq!(read(&spill, ranges[1].clone()), second);
+        assert_eq!(read(&spill, ranges[0].start..ranges[1].end), records);
+        assert_eq!(read(&spill, ranges[1].end..ranges[1].end), []);
+        assert!(read(&Spill::default(), 0..0).is_empty());
+    }
+
+    #[test]
+    fn a_range_cut_inside_a_record_is_refused() {
+        let mut bytes = Vec::new();
+        push_record(&mut bytes, 1, b"twelve bytes").unwrap();
+        let mut spill = Spill::default();
+        let range = spill.append(&bytes).unwrap();
+        for end in [range.end - 1, 3] {
+            let error = spill.reader(0..end).peek().unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof, "a range to {end}");
+        }
+    }
+}
