@@ -678,12 +678,12 @@ impl Rehearsal<'_> {
     fn cascade(&self, texts: &mut Interner) -> Result<Cascade> {
         let models = literal(&self.models.name.to_string());
         // Each table is queried only for the effects it has rows in.
-        let with_rows: BTreeSet<(String, String)> = self
+        let with_rows: BTreeMap<(String, String), i64> = self
             .conn
             .prepare(&format!(
-                "SELECT '{DELETED}', tbl FROM {DELETED} WHERE tbl <> {models} GROUP BY tbl UNION ALL SELECT '{CHANGED}', tbl FROM {CHANGED} GROUP BY tbl"
+                "SELECT '{DELETED}', tbl, count(*) FROM {DELETED} WHERE tbl <> {models} GROUP BY tbl UNION ALL SELECT '{CHANGED}', tbl, count(*) FROM {CHANGED} GROUP BY tbl"
             ))?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?
             .collect::<Result<_, _>>()?;
         let mut cascade = Cascade { rows: CascadeRows::default(), deleted: BTreeMap::new(), changed: BTreeMap::new() };
         let tables = self.loaded.iter().filter(|t| **t != self.models.name).filter_map(|t| self.catalog.table(t));
@@ -694,9 +694,9 @@ impl Rehearsal<'_> {
             for (effects, action, counts) in
                 [(DELETED, "'deleted'", &mut cascade.deleted), (CHANGED, "d.action", &mut cascade.changed)]
             {
-                if !with_rows.contains(&(effects.to_string(), table_name.to_string())) {
-                    continue;
-                }
+                let Some(&rows) = with_rows.get(&(effects.to_string(), table_name.to_string())) else { continue };
+                // A row per effect row (one per row and foreign key).
+                cascade.rows.reserve(rows as usize);
                 let mut stmt = self.conn.prepare(&format!(
                     "SELECT {key}, CAST(d.via AS VARCHAR), {action} FROM {} t JOIN {effects} d ON d.tbl = {name} AND d.rid = t.rowid",
                     table.name.quoted()
@@ -722,7 +722,7 @@ impl Rehearsal<'_> {
                                 last.insert(((action, via), effect)).1
                             }
                         };
-                        cascade.rows.push(arrow_columns::value_or_empty(keys, i), effect);
+                        cascade.rows.push(arrow_columns::value_or_empty(keys, i), effect)?;
                     }
                 }
                 // In the key's text order, as DuckDB orders VARCHAR (and a uuid, as its text);

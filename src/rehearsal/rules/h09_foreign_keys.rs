@@ -79,7 +79,7 @@ mod tests {
                 cascade.end_run().unwrap();
             }
             let effect = cascade.effect(CascadeEffect { table: table.clone(), action: action.into(), via: via.into() });
-            cascade.push(key, effect);
+            cascade.push(key, effect).unwrap();
         }
         cascade.end_run().unwrap();
         let blockers = [Blocker {
