@@ -227,10 +227,11 @@ pub struct Places {
     order: Vec<u32>,
 }
 
-/// A models row's place in its group, as `KEEPERS` has it: 32 bytes, for each models row while
-/// the rows are read (integers that count rows fit in 32 bits, as `read_places` checks).
+/// A models row's place in its group, as `KEEPERS` has it: 24 bytes, for each models row while
+/// the rows are read (a 5.4 GB export has 1.6 million; integers that count rows and rowids fit
+/// in 32 bits, as `read_places` checks).
 struct Place {
-    rid: i64,
+    rid: u32,
     gid: u32,
     /// 1 for the keeper, then the tied rows in their order; any other row comes later
     /// (`u32::MAX`).
@@ -243,6 +244,8 @@ struct Place {
     legacy_tied: bool,
     collation_sensitive: bool,
 }
+
+const _: () = assert!(std::mem::size_of::<Place>() == 24);
 
 /// Every row of `KEEPERS`, by rid.
 fn read_places(conn: &Connection) -> Result<Vec<Place>> {
@@ -263,8 +266,9 @@ fn read_places(conn: &Connection) -> Result<Vec<Place>> {
             let gid = u32::try_from(gid.value(i)).map_err(|_| counted_past_32_bits("a group number", gid.value(i)))?;
             // Past the tied rows a position is LAST, which sorts last as u32::MAX does.
             let position = |pos: i64| u32::try_from(pos).unwrap_or(u32::MAX);
+            let rid = u32::try_from(rid.value(i)).map_err(|_| counted_past_32_bits("a models rowid", rid.value(i)))?;
             places.push(Place {
-                rid: rid.value(i),
+                rid,
                 gid,
                 documented_pos: position(documented_pos.value(i)),
                 legacy_pos: position(legacy_pos.value(i)),
@@ -349,9 +353,9 @@ pub fn read_groups(
             let rid = rid.value(i);
             // The table's order is rid order: the next place, unless the scan jumps.
             let place = match places.get(read) {
-                Some(p) if p.rid == rid => read,
+                Some(p) if i64::from(p.rid) == rid => read,
                 _ => places
-                    .binary_search_by_key(&rid, |p| p.rid)
+                    .binary_search_by_key(&rid, |p| i64::from(p.rid))
                     .map_err(|_| Error::Internal(format!("models row {rid} has no place in {KEEPERS}")))?,
             };
             let group_model_id = &mut model_ids[places[place].gid as usize];
@@ -359,7 +363,7 @@ pub fn read_groups(
                 *group_model_id = arrow_columns::shared(model_id, i);
             }
             rows[slot[place] as usize] = ModelRow {
-                rid: u32::try_from(rid).map_err(|_| counted_past_32_bits("a models rowid", rid))?,
+                rid: places[place].rid,
                 row: VersionRow {
                     id: arrow_columns::shared(id, i).unwrap_or_default(),
                     model_id: group_model_id.clone(),
