@@ -332,8 +332,9 @@ pub fn read_groups(
     let Places { places, slot, order } = places;
     let mut rows = vec![ModelRow::default(); places.len()];
     // One text per group's model_id and per distinct status, version and note, shared by their
-    // rows.
-    let mut model_ids: Vec<Option<Shared>> = vec![None; places.len() + 1];
+    // rows: by gid, which numbers the groups from 1 (as `group_order` checked).
+    let last_gid = places.iter().map(|p| p.gid as usize).max().unwrap_or(0);
+    let mut model_ids: Vec<Option<Shared>> = vec![None; last_gid + 1];
     let (mut statuses, mut versions, mut notes_texts) = (Interner::default(), Interner::default(), Interner::default());
     let mut read = 0;
     let mut stmt = conn
