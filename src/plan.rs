@@ -250,7 +250,7 @@ impl CascadeRows {
         self.pending.sort_unstable_by(|a, b| order(a).cmp(&order(b)));
         let mut records = Vec::with_capacity(SPILL_WRITE.min(KEY_BLOCK * keys.0.len() + 8 * self.pending.len()));
         let mut run: Option<Range<u64>> = None;
-        let mut spill = |records: &mut Vec<u8>| -> crate::Result<()> {
+        let mut write_out = |records: &mut Vec<u8>| -> crate::Result<()> {
             let written = self.spill.append(records).map_err(spill::failed)?;
             records.clear();
             run = Some(run.as_ref().map_or(written.start, |r| r.start)..written.end);
@@ -260,11 +260,11 @@ impl CascadeRows {
             spill::push_record(&mut records, row.effect, keys.get(row)).map_err(spill::failed)?;
             self.per_effect[row.effect as usize] += 1;
             if records.len() >= SPILL_WRITE {
-                spill(&mut records)?;
+                write_out(&mut records)?;
             }
         }
         if !records.is_empty() {
-            spill(&mut records)?;
+            write_out(&mut records)?;
         }
         self.runs.extend(run);
         let rows = self.pending.len();
@@ -313,9 +313,9 @@ impl CascadeRows {
         }
     }
 
-    /// The rows of the effects `listed` picks, and `others` rows given by their keys (in key
-    /// order, rows of one key in their order), handed to `each` a batch at a time in key order:
-    /// as a stable sort by key would order the picked rows in their order, then the others.
+    /// The rows of the effects `listed` picks and the rows whose keys `others` gives (in key
+    /// order, rows of one key in their order), handed to `each` a batch at a time in the order a
+    /// stable sort by key gives the picked rows in their order followed by the others.
     pub fn merged<E: From<crate::Error>>(
         &self,
         listed: impl Fn(u32) -> bool,
