@@ -9,9 +9,10 @@
 //! little-endian `u32`) and its bytes.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// What a reader asks of the file at once: a few hundred rows, or a few bytes in the tests (so
@@ -20,29 +21,36 @@ const CHUNK: usize = if cfg!(test) { 7 } else { 256 * 1024 };
 
 const RECORD_HEAD: usize = 8;
 
-/// Records written to a scratch file, made on the first write.
+/// Records written to a scratch file, made on the first write. A clone shares the file: what
+/// either appends then goes to a place of its own there.
 #[derive(Debug, Clone, Default)]
 pub struct Spill {
-    file: Option<Arc<File>>,
-    len: u64,
+    file: Option<Arc<SpillFile>>,
+}
+
+#[derive(Debug)]
+struct SpillFile {
+    file: File,
+    /// Where the next records go.
+    end: AtomicU64,
 }
 
 impl Spill {
     /// Appends `records` (made by `push_record`), returning where they lie.
     pub fn append(&mut self, records: &[u8]) -> io::Result<Range<u64>> {
-        let file = match &self.file {
-            Some(file) => file,
-            None => self.file.insert(Arc::new(tempfile::tempfile()?)),
+        let spill = match &self.file {
+            Some(spill) => spill,
+            None => self.file.insert(Arc::new(SpillFile { file: tempfile::tempfile()?, end: AtomicU64::new(0) })),
         };
-        (&**file).write_all(records)?;
-        let start = self.len;
-        self.len += records.len() as u64;
-        Ok(start..self.len)
+        let start = spill.end.fetch_add(records.len() as u64, Ordering::Relaxed);
+        spill.file.write_all_at(records, start)?;
+        Ok(start..start + records.len() as u64)
     }
 
     /// The records in `range` (as `append` returned it), one at a time.
     pub fn reader(&self, range: Range<u64>) -> Reader<'_> {
-        Reader { file: self.file.as_deref(), next: range.start, end: range.end, buf: Vec::new(), at: 0 }
+        let file = self.file.as_deref().map(|spill| &spill.file);
+        Reader { file, next: range.start, end: range.end, buf: Vec::new(), at: 0 }
     }
 }
 
@@ -149,6 +157,22 @@ mod tests {
         assert_eq!(read(&spill, ranges[0].start..ranges[1].end), records);
         assert_eq!(read(&spill, ranges[1].end..ranges[1].end), []);
         assert!(read(&Spill::default(), 0..0).is_empty());
+    }
+
+    #[test]
+    fn a_clone_appends_where_the_other_does_not() {
+        let records = |text: &str| {
+            let mut bytes = Vec::new();
+            push_record(&mut bytes, 7, text.as_bytes()).unwrap();
+            bytes
+        };
+        let mut first = Spill::default();
+        let shared = first.append(&records("both")).unwrap();
+        let mut second = first.clone();
+        let (one, two) = (first.append(&records("first's")).unwrap(), second.append(&records("second's")).unwrap());
+        for (spill, range, text) in [(&first, one, "first's"), (&second, two, "second's"), (&second, shared, "both")] {
+            assert_eq!(read(spill, range), [(7, text.to_string())]);
+        }
     }
 
     #[test]
