@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
+use crate::shared::fetched_ahead;
 /// Text shared between rows: a table name, a foreign key, a keeper or a reason is named by
 /// thousands of rows of a large export, and is held once. Behind a one-word pointer (an
 /// `Arc<str>` takes two): a hazard row holds three, and a 2 GB export has millions of them.
@@ -207,8 +208,26 @@ pub enum Merged<'a> {
     Other(usize),
 }
 
-/// Rows handed over at once by the readers of spilled rows.
-const BATCH: usize = 64;
+/// Rows handed to a writer at once: the first look at a row's texts waits on memory (they lie
+/// all over the heap), and taken for a batch of rows before any is written, the waits overlap;
+/// rows read back from a spill borrow their batch's texts.
+pub const BATCH: usize = 64;
+
+/// Hands `items` to `each`, `BATCH` at a time.
+pub fn in_batches<T, E>(
+    mut items: impl Iterator<Item = T>,
+    mut each: impl FnMut(&[T]) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        batch.clear();
+        batch.extend(items.by_ref().take(BATCH));
+        if batch.is_empty() {
+            return Ok(());
+        }
+        each(&batch)?;
+    }
+}
 
 /// Bytes of records written to the spill at once.
 const SPILL_WRITE: usize = 1 << 20;
@@ -646,16 +665,9 @@ impl Hazards {
         let of = self.of(code);
         let held = of.held();
         if of.rows.cascade_rows == 0 {
-            for (at, rows) in held.chunks(BATCH).enumerate() {
-                // The texts of the rows two batches on are asked of memory now: they lie all
-                // over the heap, and arrive while these are written.
-                for row in held.chunks(BATCH).nth(at + 2).unwrap_or_default() {
-                    row.key.prefetch();
-                    of.detail(row).prefetch();
-                }
-                each(&rows.iter().map(|row| of.view(row)).collect::<Vec<_>>())?;
-            }
-            return Ok(());
+            let rows =
+                fetched_ahead(held.iter(), move |row| [Some(&row.key), Some(of.detail(row))], move |row| of.view(row));
+            return in_batches(rows, each);
         }
         let keys: Vec<&str> = held.iter().map(|row| &*row.key).collect();
         let listed = |effect: u32| of.rows.cascade.get(effect as usize).is_some_and(Option::is_some);
@@ -669,6 +681,47 @@ impl Hazards {
                 .collect();
             each(&views)
         })
+    }
+
+    /// Every row, in code order, as texts of its own: for hazards whose rows fit in memory twice
+    /// (the tests).
+    pub fn all_texts(&self, cascade: &CascadeRows) -> crate::Result<Vec<HazardText>> {
+        let mut texts = Vec::new();
+        for code in HazardCode::ALL {
+            texts.extend(self.texts(code, cascade, usize::MAX)?);
+        }
+        Ok(texts)
+    }
+
+    /// The first `limit` rows of `code`, as texts of their own (`check`'s examples, the tests),
+    /// read as `read` reads them.
+    pub fn texts(&self, code: HazardCode, cascade: &CascadeRows, limit: usize) -> crate::Result<Vec<HazardText>> {
+        enum Stop {
+            Enough,
+            Failed(crate::Error),
+        }
+        impl From<crate::Error> for Stop {
+            fn from(error: crate::Error) -> Stop {
+                Stop::Failed(error)
+            }
+        }
+        let mut texts = Vec::new();
+        let read = self.read(code, cascade, |rows| {
+            texts.extend(rows.iter().take(limit - texts.len()).map(|row| HazardText {
+                code,
+                table: row.table.to_string(),
+                key: row.key.to_string(),
+                detail: row.detail.to_string(),
+            }));
+            match texts.len() == limit {
+                true => Err(Stop::Enough),
+                false => Ok(()),
+            }
+        });
+        match read {
+            Ok(()) | Err(Stop::Enough) => Ok(texts),
+            Err(Stop::Failed(error)) => Err(error),
+        }
     }
 }
 
@@ -980,44 +1033,14 @@ impl Plan {
         self.hazards.read(code, &self.cascade, each)
     }
 
-    /// The first `limit` rows of `code`, as texts of their own (`check`'s examples, the tests).
+    /// The first `limit` rows of `code`, as texts of their own (`Hazards::texts`).
     pub fn hazard_texts(&self, code: HazardCode, limit: usize) -> crate::Result<Vec<HazardText>> {
-        enum Stop {
-            Enough,
-            Failed(crate::Error),
-        }
-        impl From<crate::Error> for Stop {
-            fn from(error: crate::Error) -> Stop {
-                Stop::Failed(error)
-            }
-        }
-        let mut texts = Vec::new();
-        let read = self.hazard_rows(code, |rows| {
-            texts.extend(rows.iter().take(limit - texts.len()).map(|row| HazardText {
-                code,
-                table: row.table.to_string(),
-                key: row.key.to_string(),
-                detail: row.detail.to_string(),
-            }));
-            match texts.len() == limit {
-                true => Err(Stop::Enough),
-                false => Ok(()),
-            }
-        });
-        match read {
-            Ok(()) | Err(Stop::Enough) => Ok(texts),
-            Err(Stop::Failed(error)) => Err(error),
-        }
+        self.hazards.texts(code, &self.cascade, limit)
     }
 
-    /// Every hazard row, in code order, as texts of its own: for a plan whose rows fit in memory
-    /// twice (the tests).
+    /// Every hazard row, in code order, as texts of its own (`Hazards::all_texts`).
     pub fn all_hazard_texts(&self) -> crate::Result<Vec<HazardText>> {
-        let mut texts = Vec::new();
-        for code in HazardCode::ALL {
-            texts.extend(self.hazard_texts(code, usize::MAX)?);
-        }
-        Ok(texts)
+        self.hazards.all_texts(&self.cascade)
     }
 
     /// Every cascade row, in order, as texts of its own: for a plan whose rows fit in memory
@@ -1074,16 +1097,8 @@ mod tests {
         hazards.set(HazardCode::H2, held(HazardCode::H2, vec![row(HazardCode::H2, "c")]));
         hazards.set(HazardCode::H16, held(HazardCode::H16, Vec::with_capacity(100)));
         let read = |hazards: &Hazards| {
-            let mut rows = Vec::new();
-            for code in HazardCode::ALL {
-                let texts = |h: &HazardView| (h.code.as_str(), h.table.to_string(), h.key.to_string());
-                let each = |batch: &[HazardView]| -> crate::Result<()> {
-                    rows.extend(batch.iter().map(texts));
-                    Ok(())
-                };
-                hazards.read(code, &CascadeRows::default(), each).unwrap();
-            }
-            rows
+            let every = hazards.all_texts(&CascadeRows::default()).unwrap();
+            every.into_iter().map(|h| (h.code.as_str(), h.table, h.key)).collect::<Vec<_>>()
         };
         let listed: Vec<(&str, String)> = read(&hazards).into_iter().map(|(code, _, key)| (code, key)).collect();
         assert_eq!(listed, [("H2", "c".into()), ("H15", "a".into()), ("H15", "b".into())]);

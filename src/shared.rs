@@ -13,6 +13,30 @@ use std::ops::Deref;
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicU32, Ordering};
 
+/// Items ahead of the one being made whose texts are asked of memory: they lie all over the
+/// heap, and asked this early they arrive while the items before them are written.
+const FETCH_AHEAD: usize = 128;
+
+/// `make` of each of `items`; the texts (`texts`) of the item `FETCH_AHEAD` places on are asked
+/// of memory as it is made.
+pub fn fetched_ahead<'a, T, I, O, const N: usize>(
+    items: I,
+    texts: impl Fn(&'a T) -> [Option<&'a Shared>; N] + 'a,
+    make: impl Fn(&'a T) -> O + 'a,
+) -> impl Iterator<Item = O> + 'a
+where
+    T: 'a,
+    I: Iterator<Item = &'a T> + Clone + 'a,
+{
+    let later = items.clone().skip(FETCH_AHEAD).map(Some).chain(std::iter::repeat(None));
+    items.zip(later).map(move |(item, later)| {
+        for text in later.map(&texts).into_iter().flatten().flatten() {
+            text.prefetch();
+        }
+        make(item)
+    })
+}
+
 /// What precedes a text's bytes.
 #[repr(C, align(8))]
 struct Header {
@@ -250,6 +274,23 @@ impl fmt::Display for Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn items_fetched_ahead_are_every_item_in_order() {
+        for count in [0, 1, FETCH_AHEAD - 1, FETCH_AHEAD, FETCH_AHEAD + 1, 3 * FETCH_AHEAD + 7] {
+            let items: Vec<(Shared, Option<Shared>)> =
+                (0..count).map(|i| (Shared::from(i.to_string()), (i % 2 == 0).then(|| Shared::from("even")))).collect();
+            let made: Vec<(String, Option<String>)> = fetched_ahead(
+                items.iter(),
+                |(number, even)| [Some(number), even.as_ref()],
+                |(number, even)| (number.to_string(), even.as_deref().map(str::to_string)),
+            )
+            .collect();
+            let expected: Vec<(String, Option<String>)> =
+                items.iter().map(|(number, even)| (number.to_string(), even.as_deref().map(str::to_string))).collect();
+            assert_eq!(made, expected, "{count} items");
+        }
+    }
     use std::collections::HashSet;
 
     #[test]

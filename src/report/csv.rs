@@ -94,7 +94,7 @@ impl CsvFile {
 
     /// The next rows of `header`'s report.
     pub fn push(&mut self, header: &'static [&'static str], batch: &[Row]) -> Result<()> {
-        // Every row's first byte (for `observe`) before any row is written: see `tables::BATCH`.
+        // Every row's first byte (for `observe`) before any row is written: see `plan::BATCH`.
         for row in batch {
             self.risky.observe(self.rows, header, row);
             self.rows += 1;

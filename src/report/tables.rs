@@ -3,7 +3,8 @@
 //! same rows.
 
 use crate::error::Result;
-use crate::plan::{Plan, Shared};
+use crate::plan::{in_batches, Plan};
+use crate::shared::fetched_ahead;
 use crate::terms::HazardCode;
 
 /// One field of a loss report: text (or NULL), or a boolean (or NULL).
@@ -55,48 +56,9 @@ impl<'a> std::ops::Deref for Row<'a> {
 /// back for their batch only (the cascade's keys, from the file they were spilled to).
 pub type Rows<'a> = Box<dyn FnOnce(&mut dyn FnMut(&[Row<'_>]) -> Result<()>) -> Result<()> + 'a>;
 
-/// Rows the writers look at together: the first look at a row's texts waits on memory (they lie
-/// all over the heap), and taken for a batch of rows before any is written, the waits overlap.
-const BATCH: usize = 64;
-
-/// The rows of `rows`, `BATCH` at a time.
+/// The rows of `rows`, `plan::BATCH` at a time.
 fn listed<'a>(rows: impl Iterator<Item = Row<'a>> + 'a) -> Rows<'a> {
-    Box::new(move |each| {
-        let mut rows = rows;
-        let mut batch = Vec::with_capacity(BATCH);
-        loop {
-            batch.clear();
-            batch.extend(rows.by_ref().take(BATCH));
-            if batch.is_empty() {
-                return Ok(());
-            }
-            each(&batch)?;
-        }
-    })
-}
-
-/// Rows ahead of the one being made whose texts are asked of memory: they lie all over the heap,
-/// and asked this early they arrive while the rows before them are written.
-const FETCH_AHEAD: usize = 128;
-
-/// `row` of each of `items`; the texts (`texts`) of the item `FETCH_AHEAD` places on are asked
-/// of memory as it is made.
-fn fetched_ahead<'a, T, I, const N: usize>(
-    items: I,
-    texts: impl Fn(&'a T) -> [Option<&'a Shared>; N] + 'a,
-    row: impl Fn(&'a T) -> Row<'a> + 'a,
-) -> impl Iterator<Item = Row<'a>> + 'a
-where
-    T: 'a,
-    I: Iterator<Item = &'a T> + Clone + 'a,
-{
-    let later = items.clone().skip(FETCH_AHEAD).map(Some).chain(std::iter::repeat(None));
-    items.zip(later).map(move |(item, later)| {
-        for text in later.map(&texts).into_iter().flatten().flatten() {
-            text.prefetch();
-        }
-        row(item)
-    })
+    Box::new(move |each| in_batches(rows, each))
 }
 
 pub struct Report<'a> {
@@ -237,26 +199,4 @@ pub fn reports(plan: &Plan) -> [Report<'_>; 6] {
             len: HazardCode::ALL.iter().map(|code| plan.hazards.of(*code).len()).sum(),
         },
     ]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rows_fetched_ahead_are_every_item_in_order() {
-        for count in [0, 1, FETCH_AHEAD - 1, FETCH_AHEAD, FETCH_AHEAD + 1, 3 * FETCH_AHEAD + 7] {
-            let items: Vec<(Shared, Option<Shared>)> =
-                (0..count).map(|i| (Shared::from(i.to_string()), (i % 2 == 0).then(|| Shared::from("even")))).collect();
-            let rows: Vec<Vec<Value>> = fetched_ahead(
-                items.iter(),
-                |(number, even)| [Some(number), even.as_ref()],
-                |(number, even)| Row::new([some(number), text(even)]),
-            )
-            .map(|row| row.to_vec())
-            .collect();
-            let expected: Vec<Vec<Value>> = items.iter().map(|(number, even)| vec![some(number), text(even)]).collect();
-            assert_eq!(rows, expected, "{count} items");
-        }
-    }
 }

@@ -56,7 +56,6 @@ mod engine {
 mod tests {
     use super::engine::rows;
     use crate::catalog::TableName;
-    use crate::error::Error;
     use crate::plan::{CascadeEffect, CascadeRows, CodeRows, Hazards, Shared};
     use crate::rehearsal::effects::{Blocker, ORPHAN_DELETE};
     use crate::rehearsal::facts::TableRefs;
@@ -97,14 +96,8 @@ mod tests {
         let mut hazards = Hazards::naming(tables.take());
         hazards.set(HazardCode::H9, CodeRows::hold(HazardCode::H9, rows).unwrap().listing_cascade(by_effect, cascade_rows));
         assert_eq!(hazards.of(HazardCode::H9).len(), 5);
-        let mut found = Vec::new();
-        hazards
-            .read::<Error>(HazardCode::H9, &cascade, |rows| {
-                found.extend(rows.iter().map(|h| (h.table.to_string(), h.key.to_string(), h.detail.to_string())));
-                Ok(())
-            })
-            .unwrap();
-        let found: Vec<(&str, &str, &str)> = found.iter().map(|(t, k, d)| (&**t, &**k, &**d)).collect();
+        let found = hazards.texts(HazardCode::H9, &cascade, usize::MAX).unwrap();
+        let found: Vec<(&str, &str, &str)> = found.iter().map(|h| (&*h.table, &*h.key, &*h.detail)).collect();
         // By key; of one key, the cascade's rows in their order (tables in order), then the block.
         assert_eq!(found[0], ("public.deployments", "1", "deleted via fk_dep"));
         assert_eq!(found[1], ("public.runs", "1", "deleted via fk_run"));

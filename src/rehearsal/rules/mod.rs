@@ -224,7 +224,7 @@ mod tests {
 mod find_tests {
     use super::sample::{groups, model, service, workspace_with};
     use super::*;
-    use crate::plan::{CascadeRows, HazardView, ServiceAction, Shared};
+    use crate::plan::{CascadeRows, ServiceAction, Shared};
     use crate::rehearsal::ddl_replay::Replay;
     use crate::rehearsal::effects;
     use crate::rehearsal::facts::{RidBits, TableRefs};
@@ -237,17 +237,8 @@ mod find_tests {
 
     fn listed(found: Found, tables: &TableRefs) -> Listed {
         let hazards = found.hazards(tables).unwrap();
-        let mut listed = Vec::new();
-        for code in HazardCode::ALL {
-            hazards
-                .read::<Error>(code, &CascadeRows::default(), |rows| {
-                    let texts = |h: &HazardView| (h.code, h.table.to_string(), h.key.to_string(), h.detail.to_string());
-                    listed.extend(rows.iter().map(texts));
-                    Ok(())
-                })
-                .unwrap();
-        }
-        listed
+        let every = hazards.all_texts(&CascadeRows::default()).unwrap();
+        every.into_iter().map(|h| (h.code, h.table, h.key, h.detail)).collect()
     }
 
     #[test]
