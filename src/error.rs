@@ -102,6 +102,18 @@ impl Error {
     }
 }
 
+/// How DuckDB's "Out of Memory" error begins, as rehearse says it.
+#[cfg(feature = "engine")]
+const OUT_OF_MEMORY: &str = "out of memory:";
+
+#[cfg(feature = "engine")]
+impl Error {
+    /// Whether DuckDB ran out of memory: the machine's, or a limit that rehearse set.
+    pub fn is_out_of_memory(&self) -> bool {
+        matches!(self, Error::Environment(message) if message.starts_with(OUT_OF_MEMORY))
+    }
+}
+
 /// A DuckDB failure: the machine's when DuckDB could not get disk, memory or a file (its "IO",
 /// "Out of Memory" and "Permission" errors), else a bug in the SQL rehearse wrote.
 #[cfg(feature = "engine")]
@@ -116,7 +128,7 @@ impl From<duckdb::Error> for Error {
             ))
         } else if message.starts_with("Out of Memory Error") {
             Error::Environment(format!(
-                "out of memory: close other programs or use a machine with more memory (DuckDB: {message})"
+                "{OUT_OF_MEMORY} close other programs or use a machine with more memory (DuckDB: {message})"
             ))
         } else if message.starts_with("IO Error") || message.starts_with("Permission Error") {
             Error::Environment(format!(

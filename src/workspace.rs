@@ -26,6 +26,8 @@ use std::sync::Mutex;
 /// docs/figures-history.md has what a cap saves since.)
 const SESSION: &str = "SET preserve_insertion_order = true;";
 
+const MB: i64 = 1 << 20;
+
 const META_DDL: &str = r#"
 CREATE SCHEMA _rehearse;
 CREATE TABLE _rehearse.provenance (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -177,19 +179,44 @@ impl Workspace {
         self.shrink_table_cache(1, 1)
     }
 
-    /// Drops cached table blocks when they take `at_least` MiB, down to `left` MiB above what
-    /// DuckDB holds besides.
-    fn shrink_table_cache(&self, at_least: i64, left: i64) -> Result<()> {
-        const MB: i64 = 1 << 20;
+    /// Runs `scan`, queries that read loaded tables once, with DuckDB's memory limited to what
+    /// it holds besides cached table blocks and `SCAN_ROOM_MIB`: DuckDB then lets go of the
+    /// blocks behind the scan instead of caching whole tables while Rust holds their rows (45
+    /// MiB of the models table at 5.4 GB). A scan that needs more room than that, for texts of
+    /// many MiB, runs out of memory there: it runs again without the limit.
+    pub fn scan_uncached<T>(&self, mut scan: impl FnMut() -> Result<T>) -> Result<T> {
+        const SCAN_ROOM_MIB: i64 = 16;
         if !self.on_disk {
-            return Ok(());
+            return scan();
         }
-        let (held, cached): (i64, i64) = self.conn.query_row(
+        let (held, cached) = self.memory()?;
+        let limit = (held - cached) / MB + SCAN_ROOM_MIB;
+        self.conn.execute_batch(&format!("SET memory_limit = '{limit}MiB';"))?;
+        let limited = scan();
+        self.conn.execute_batch("RESET memory_limit;")?;
+        match limited {
+            Err(error) if error.is_out_of_memory() => scan(),
+            limited => limited,
+        }
+    }
+
+    /// What DuckDB holds in all, and in cached blocks of the loaded tables, in bytes.
+    fn memory(&self) -> Result<(i64, i64)> {
+        Ok(self.conn.query_row(
             "SELECT sum(memory_usage_bytes), coalesce(sum(memory_usage_bytes) FILTER (WHERE tag = 'BASE_TABLE'), 0)
              FROM duckdb_memory()",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        )?)
+    }
+
+    /// Drops cached table blocks when they take `at_least` MiB, down to `left` MiB above what
+    /// DuckDB holds besides.
+    fn shrink_table_cache(&self, at_least: i64, left: i64) -> Result<()> {
+        if !self.on_disk {
+            return Ok(());
+        }
+        let (held, cached) = self.memory()?;
         if cached < at_least * MB {
             return Ok(());
         }
@@ -592,6 +619,63 @@ fn unjson(text: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use std::sync::mpsc::channel;
+
+    #[test]
+    fn a_scan_uncached_leaves_few_of_the_tables_blocks_cached() {
+        let workspace = Workspace::scratch().unwrap();
+        let conn = workspace.connection();
+        conn.execute_batch(
+            "CREATE TABLE t AS SELECT n, md5(CAST(n AS VARCHAR)) AS h FROM range(4000000) AS r(n); CHECKPOINT;",
+        )
+        .unwrap();
+        let cached_after = |scan: &dyn Fn() -> Result<i64>| {
+            workspace.drop_table_cache().unwrap();
+            assert_eq!(scan().unwrap(), 128_000_000);
+            workspace.memory().unwrap().1 >> 20
+        };
+        let sum = || Ok(conn.query_row("SELECT sum(length(h)) FROM t", [], |r| r.get::<_, i64>(0))?);
+        let (cached, uncached) = (cached_after(&sum), cached_after(&|| workspace.scan_uncached(sum)));
+        assert!(cached >= 60 && uncached <= 20, "cached {cached} MiB, uncached {uncached} MiB");
+    }
+
+    #[test]
+    fn a_scan_uncached_reads_rows_larger_than_its_room_again_without_the_limit() {
+        let workspace = Workspace::scratch().unwrap();
+        let conn = workspace.connection();
+        let limit = || conn.query_row("SELECT current_setting('memory_limit')", [], |r| r.get::<_, String>(0)).unwrap();
+        let default = limit();
+        // Four notes of 24 MiB each, past the room the scan is given.
+        conn.execute_batch(
+            "CREATE TABLE t AS SELECT n, repeat(chr(CAST(97 + n AS INTEGER)), 24 << 20) AS note FROM range(4) AS r(n);
+             CHECKPOINT;",
+        )
+        .unwrap();
+        workspace.drop_table_cache().unwrap();
+        let mut scans = 0;
+        let read = workspace
+            .scan_uncached(|| {
+                scans += 1;
+                let mut stmt = conn.prepare("SELECT note FROM t")?;
+                let mut notes = Vec::new();
+                for batch in stmt.stream_arrow([])? {
+                    let batch = batch?;
+                    let texts = batch.column(0).as_any().downcast_ref::<duckdb::arrow::array::StringArray>().unwrap();
+                    notes.extend(texts.iter().map(|note| (note.unwrap().len(), note.unwrap().as_bytes()[0])));
+                }
+                Ok(notes)
+            })
+            .unwrap();
+        assert_eq!(read, (0..4).map(|n| (24 << 20, b'a' + n)).collect::<Vec<_>>());
+        assert_eq!(scans, 2);
+        assert_eq!(limit(), default);
+        let mut scans = 0;
+        let failed = workspace.scan_uncached(|| -> Result<()> {
+            scans += 1;
+            Err(Error::Spec("gone".into()))
+        });
+        assert!(matches!(failed, Err(Error::Spec(_))) && scans == 1);
+        assert_eq!(limit(), default);
+    }
 
     /// A workspace recorded from a scan whose fingerprint `hashing` computes.
     fn recorded_workspace(hashing: Fingerprinting) -> Workspace {

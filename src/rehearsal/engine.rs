@@ -8,8 +8,9 @@ use super::facts::{
     show, Facts, FastHash, GroupChoice, Interner, ModelRow, ModelsOrder, RidBits, ServiceFact, TableRefs, TextsBy,
 };
 use super::keeper_collation;
+use super::keepers::{self, Places};
 use super::policy::{Policy, VersionRow};
-use super::{arrow_columns, fk_violations, keepers, rules, steps};
+use super::{arrow_columns, fk_violations, rules, steps};
 use crate::catalog::objects::{shown, ColumnOf, Event, InsteadRule, ObjectKind};
 use crate::catalog::{quote_ident, Catalog, Table, TableName};
 use crate::error::{Error, Result};
@@ -276,36 +277,29 @@ fn rehearse_steps(
     // cache let go between.
     let models_query = models_query(spec, models);
     let collation_name = collation.collator.name();
-    let read_groups = |conn: &Connection, places| keepers::read_groups(conn, &models_query, collation_name, places);
-    let (fingerprint, ((rows, choices), (blockers, row_failures))) = if side {
+    let read_groups =
+        |conn: &Connection, places: &Places| keepers::read_groups(conn, &models_query, collation_name, places);
+    let (fingerprint, models_rows, (blockers, row_failures)) = if side {
         // The deletes need only the keepers' table: the models rows come in on a second
         // connection meanwhile.
         let keepers_and_deletes =
-            |places| side_by_side(r.conn, |conn| read_groups(conn, places), || r.simulate_deletes());
-        let found = side_by_side(
+            |places| side_by_side(r.conn, |conn| read_groups(conn, &places), || r.simulate_deletes());
+        let (fingerprint, (groups, deletes)) = side_by_side(
             r.conn,
             |conn| fingerprint(conn, spec, models, services),
             || keepers_and_deletes(keepers::place(r.conn, &models_query, &collation)?),
         )?;
         keepers::forget(r.conn)?;
-        found
+        (fingerprint, ModelsRows::Read(groups), deletes)
     } else {
         let fingerprint = fingerprint(r.conn, spec, models, services)?;
         workspace.release_table_cache()?;
         let places = keepers::place(r.conn, &models_query, &collation)?;
-        let release = || -> Result<()> {
-            workspace.release_table_cache()?;
-            release_freed_memory();
-            Ok(())
-        };
-        release()?;
-        // The models rows come in once the deletes' memory, and the keepers' tables they read
-        // last, are let go: side by side, a 4.3 GB export peaked 60-90 MiB higher, for 0.1-0.2 s
-        // less.
+        release(workspace)?;
         let deletes = r.simulate_deletes()?;
         keepers::forget(r.conn)?;
-        release()?;
-        (fingerprint, (read_groups(r.conn, places)?, deletes))
+        release(workspace)?;
+        (fingerprint, ModelsRows::Placed(places), deletes)
     };
     let steps =
         steps::rollback(spec, &models.name, &services.name, options.policy, options.mode, options.delete_orphans);
@@ -319,23 +313,40 @@ fn rehearse_steps(
     // The rows of the lists that follow take the room of the cached tables (twice: the queries
     // between read some back).
     workspace.release_table_cache()?;
-    // On a large export DuckDB's largest joins and sorts run before the services' rows come in;
-    // else those rows come in on a second connection meanwhile, and the order of the models
-    // rows' hazards is made there.
     let checks = || -> Result<_> {
         let verification = r.verify(&replay)?;
         let cascade = r.cascade(&mut Interner::default())?;
         let predicted_failure = r.earlier_backups(&cascade)?.or_else(|| predicted_failure(&replay));
         Ok((verification, cascade, predicted_failure))
     };
+    // On a large export DuckDB's largest joins and sorts run before the models rows come in
+    // (their memory, and that of the deletes and the keepers' tables, let go first): each
+    // peaked about as high as the other did with both held. Else the services' rows come in on
+    // a second connection while they run, and the order of the models rows' hazards is made
+    // there.
+    let checked = if side {
+        None
+    } else {
+        let checked = checks()?;
+        release(workspace)?;
+        Some(checked)
+    };
+    let (rows, choices) = match models_rows {
+        ModelsRows::Read(groups) => groups,
+        ModelsRows::Placed(places) => workspace.scan_uncached(|| read_groups(r.conn, &places))?,
+    };
     let services_of =
         |conn: &Connection| service_facts(conn, spec, services, options, &rows, &choices, &deleted_services);
-    let ((verification, cascade, predicted_failure), early) = if side {
-        let (early, checked) =
-            side_by_side(r.conn, |conn| Ok((services_of(conn)?, ModelsOrder::new(&rows, &deleted_models))), checks)?;
-        (checked, Some(early))
-    } else {
-        (checks()?, None)
+    let ((verification, cascade, predicted_failure), early) = match checked {
+        Some(checked) => (checked, None),
+        None => {
+            let (early, checked) = side_by_side(
+                r.conn,
+                |conn| Ok((services_of(conn)?, ModelsOrder::new(&rows, &deleted_models))),
+                checks,
+            )?;
+            (checked, Some(early))
+        }
     };
     workspace.release_table_cache()?;
     let (early_services, models_order) = early.unzip();
@@ -371,8 +382,7 @@ fn rehearse_steps(
         r.conn.execute_batch(&format!(
             "DROP TABLE {DELETED}; DROP TABLE {CHANGED}; DROP TABLE {ORPHANS_BEFORE}; DROP TABLE {ORPHANS_AFTER};"
         ))?;
-        workspace.release_table_cache()?;
-        release_freed_memory();
+        release(workspace)?;
         Ok(effects)
     };
     let early_effects = if side { None } else { Some(effects_then_drop()?) };
@@ -380,7 +390,7 @@ fn rehearse_steps(
     let late_services = if side {
         Vec::new()
     } else {
-        let services = services_of(r.conn)?;
+        let services = workspace.scan_uncached(|| services_of(r.conn))?;
         // The services table was the last one read: its room goes to the rules' rows and the
         // lists made last.
         workspace.drop_table_cache()?;
@@ -431,6 +441,19 @@ fn rehearse_steps(
         ddl: replay.steps,
         drop_dependents: options.drop_dependents,
     })
+}
+
+/// The models rows with their groups' choices, read, or still to read from the keepers' places.
+enum ModelsRows {
+    Read((Vec<ModelRow>, Vec<GroupChoice>)),
+    Placed(Places),
+}
+
+/// Lets go of DuckDB's cached tables and of the memory that the queries before freed.
+fn release(workspace: &Workspace) -> Result<()> {
+    workspace.release_table_cache()?;
+    release_freed_memory();
+    Ok(())
 }
 
 /// Runs `job` on a second connection to the workspace of `conn` while `main` runs here.

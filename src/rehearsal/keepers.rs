@@ -327,7 +327,7 @@ pub fn read_groups(
     conn: &Connection,
     models: &str,
     collation: &CollationName,
-    places: Places,
+    places: &Places,
 ) -> Result<(Vec<ModelRow>, Vec<GroupChoice>)> {
     let Places { places, slot, order } = places;
     let mut rows = vec![ModelRow::default(); places.len()];
@@ -487,7 +487,7 @@ pub(crate) mod tests {
         drop(appender);
         let places = place_in_parts(conn, "SELECT *, id AS id_order FROM sample", collation, part_rows).unwrap();
         let parts = conn.query_row(&format!("SELECT count(DISTINCT part) FROM {GROUPS}"), [], |r| r.get(0)).unwrap();
-        (read_groups(conn, "SELECT * FROM sample", collation.collator.name(), places).unwrap(), parts)
+        (read_groups(conn, "SELECT * FROM sample", collation.collator.name(), &places).unwrap(), parts)
     }
 
     fn field(text: &str) -> Option<String> {
