@@ -14,37 +14,33 @@ use duckdb::types::Value;
 use duckdb::{appender_params_from_iter, Connection};
 
 /// Per models row: its place in each policy's order and whether it ties with the keeper.
-pub const KEEPERS: &str = "_plan_keepers";
+const KEEPERS: &str = "_plan_keepers";
+/// The rowids of the models rows that a policy does not keep, with a flag for each policy.
+const NOT_KEPT: &str = "_plan_not_kept";
 const VERSION_RANKS: &str = "_plan_version_ranks";
 const STATUS_FLAGS: &str = "_plan_status_flags";
 const GROUPS: &str = "_plan_groups";
 
 /// The rowids of the models rows that `policy` does not keep, as a subquery.
 pub fn not_kept(policy: Policy) -> String {
-    format!("(SELECT rid FROM {KEEPERS} WHERE {} > 1)", position(policy))
+    format!("(SELECT rid FROM {NOT_KEPT} WHERE {})", policy.name())
 }
 
 /// Drops the tables `place` leaves, once the deletes are simulated: on a large export they
 /// hold tens of megabytes.
 pub fn forget(conn: &Connection) -> Result<()> {
     conn.execute_batch(&format!(
-        "DROP TABLE IF EXISTS {KEEPERS}; DROP TABLE IF EXISTS {VERSION_RANKS}; DROP TABLE IF EXISTS {STATUS_FLAGS};
+        "DROP TABLE IF EXISTS {NOT_KEPT}; DROP TABLE IF EXISTS {VERSION_RANKS}; DROP TABLE IF EXISTS {STATUS_FLAGS};
          DROP TABLE IF EXISTS {GROUPS};"
     ))?;
     Ok(())
 }
 
-fn position(policy: Policy) -> &'static str {
-    match policy {
-        Policy::Documented => "documented_pos",
-        Policy::Legacy => "legacy_pos",
-    }
-}
-
 /// Chooses both policies' keeper of every `model_id` group of `models`, a query with the
 /// columns rid, id (never NULL), id_order (what sorts as id, NULL first), model_id, version,
 /// status (text), created_at (epoch microseconds), immutable, published and notes: each row's
-/// place in its group. Leaves `KEEPERS` on the connection; `read_groups` then reads the rows.
+/// place in its group, for `read_groups`. Leaves the rows that a policy does not keep on the
+/// connection, for the deletes (`not_kept`).
 pub fn place(conn: &Connection, models: &str, collation: &KeeperCollation) -> Result<Places> {
     place_in_parts(conn, models, collation, PART_ROWS)
 }
@@ -69,6 +65,14 @@ fn place_in_parts(conn: &Connection, models: &str, collation: &KeeperCollation, 
     }
     let places = read_places(conn)?;
     let (slot, order) = group_order(&places)?;
+    // The places are in Rust now: the deletes need only the rows not kept (at 4.3 GB the
+    // keepers' table held 78 MiB).
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE {NOT_KEPT} AS
+         SELECT rid, documented_pos > 1 AS documented, legacy_pos > 1 AS legacy FROM {KEEPERS}
+         WHERE documented_pos > 1 OR legacy_pos > 1;
+         DROP TABLE {KEEPERS};"
+    ))?;
     Ok(Places { places, slot, order })
 }
 
