@@ -183,7 +183,8 @@ impl Workspace {
     /// it holds besides cached table blocks and `SCAN_ROOM_MIB`: DuckDB then lets go of the
     /// blocks behind the scan instead of caching whole tables while Rust holds their rows (45
     /// MiB of the models table at 5.4 GB). A scan that needs more room than that, for texts of
-    /// many MiB, runs out of memory there: it runs again without the limit.
+    /// many MiB, runs out of memory there: it runs again without the limit. The limit is the
+    /// database's: no query may run on another connection meanwhile.
     pub fn scan_uncached<T>(&self, mut scan: impl FnMut() -> Result<T>) -> Result<T> {
         const SCAN_ROOM_MIB: i64 = 16;
         if !self.on_disk {

@@ -280,7 +280,7 @@ fn rehearse_steps(
     let read_groups =
         |conn: &Connection, places: &Places| keepers::read_groups(conn, &models_query, collation_name, places);
     let (fingerprint, models_rows, (blockers, row_failures)) = if side {
-        // The deletes need only the keepers' table: the models rows come in on a second
+        // The deletes need only the rows not kept: the models rows come in on a second
         // connection meanwhile.
         let keepers_and_deletes =
             |places| side_by_side(r.conn, |conn| read_groups(conn, &places), || r.simulate_deletes());
