@@ -27,7 +27,13 @@ const LINKED: [(&str, &str); 5] = [
 ];
 
 fn plan_for(dump: &Path, policy: Policy, delete_orphans: bool, schedule: Schedule) -> Plan {
-    let workspace = Workspace::in_memory().unwrap();
+    // Steps one after the other are a large export's, which `run` imports into a workspace file:
+    // its tables' cache is then let go between steps and held small while Rust reads them.
+    let workspace = match schedule {
+        Schedule::OneAfterAnother => Workspace::scratch(),
+        _ => Workspace::in_memory(),
+    }
+    .unwrap();
     let spec = Spec::guide();
     import(dump, &workspace, &spec, ImportOptions::default()).unwrap();
     let options = Options { policy, delete_orphans, mode: Mode::Full, schedule, ..Options::default() };
