@@ -4,15 +4,15 @@
 
 use crate::catalog::objects::SchemaObject;
 use crate::catalog::{quote_ident, TableName};
+use crate::shared::fetched_ahead;
+use crate::spill::{self, Reader, Spill};
 use crate::terms::{HazardCode, Policy};
 // Re-exported where callers (and the tests) have always named it.
-use crate::spill::{self, Reader, Spill};
 pub use crate::terms::Mode;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
-use crate::shared::fetched_ahead;
 /// Text shared between rows: a table name, a foreign key, a keeper or a reason is named by
 /// thousands of rows of a large export, and is held once. Behind a one-word pointer (an
 /// `Arc<str>` takes two): a hazard row holds three, and a 2 GB export has millions of them.
