@@ -4,7 +4,6 @@
 
 use crate::catalog::objects::SchemaObject;
 use crate::catalog::{quote_ident, TableName};
-use crate::shared::fetched_ahead;
 use crate::spill::{self, Reader, Spill};
 use crate::terms::{HazardCode, Policy};
 // Re-exported where callers (and the tests) have always named it.
@@ -229,9 +228,6 @@ pub fn in_batches<T, E>(
     }
 }
 
-/// Bytes of records written to the spill at once.
-const SPILL_WRITE: usize = 1 << 20;
-
 impl CascadeRows {
     /// The place of an effect, given one on first use.
     pub fn effect(&mut self, effect: CascadeEffect) -> u32 {
@@ -267,24 +263,12 @@ impl CascadeRows {
             (keys.get(row), effect.via.as_bytes(), effect.action.as_bytes())
         };
         self.pending.sort_unstable_by(|a, b| order(a).cmp(&order(b)));
-        let mut records = Vec::with_capacity(SPILL_WRITE.min(KEY_BLOCK * keys.0.len() + 8 * self.pending.len()));
-        let mut run: Option<Range<u64>> = None;
-        let mut write_out = |records: &mut Vec<u8>| -> crate::Result<()> {
-            let written = self.spill.append(records).map_err(spill::failed)?;
-            records.clear();
-            run = Some(run.as_ref().map_or(written.start, |r| r.start)..written.end);
-            Ok(())
-        };
+        let mut records = spill::Writer::new(&mut self.spill, KEY_BLOCK * keys.0.len() + 8 * self.pending.len());
         for row in &self.pending {
-            spill::push_record(&mut records, row.effect, keys.get(row)).map_err(spill::failed)?;
+            records.push(row.effect, keys.get(row)).map_err(spill::failed)?;
             self.per_effect[row.effect as usize] += 1;
-            if records.len() >= SPILL_WRITE {
-                write_out(&mut records)?;
-            }
         }
-        if !records.is_empty() {
-            write_out(&mut records)?;
-        }
+        let run = records.finish().map_err(spill::failed)?;
         self.runs.extend(run);
         let rows = self.pending.len();
         self.len += rows;
@@ -311,11 +295,7 @@ impl CascadeRows {
         let mut reader = self.spill.reader(all);
         let mut batch = Batch::default();
         loop {
-            while batch.rows.len() < BATCH {
-                let Some((effect, key)) = reader.peek().map_err(spill::failed)? else { break };
-                batch.push(effect, key);
-                reader.advance();
-            }
+            batch.fill(&mut reader, BATCH)?;
             if batch.rows.is_empty() {
                 return Ok(());
             }
@@ -419,6 +399,16 @@ struct Batch {
 }
 
 impl Batch {
+    /// Reads records from `reader` until the batch holds `rows` (or the records end).
+    fn fill(&mut self, reader: &mut Reader, rows: usize) -> crate::Result<()> {
+        while self.rows.len() < rows {
+            let Some((tag, key)) = reader.peek().map_err(spill::failed)? else { break };
+            self.push(tag, key);
+            reader.advance();
+        }
+        Ok(())
+    }
+
     fn push(&mut self, effect: u32, key: &[u8]) {
         let start = self.keys.len();
         self.keys.extend_from_slice(key);
@@ -462,8 +452,9 @@ pub struct HazardRow {
     pub detail: Shared,
 }
 
-/// A hazard row as the plan holds it, in 16 bytes: its code is its list's, and its detail one
-/// of the few its list names (`Details`). A 4 GB export has millions.
+/// A hazard row as its rule's list holds it until the plan stores it, in 16 bytes: its code is
+/// its list's, and its detail one of the few its list names (`Details`). A rule of a 5.4 GB
+/// export finds over a million.
 #[derive(Debug, Clone)]
 pub struct HeldRow {
     pub key: Shared,
@@ -506,8 +497,9 @@ impl Details {
     }
 }
 
-/// One code's rows, in their order, and the details they name; and the cascade's rows it lists
-/// besides (H9's), which stay in the cascade.
+/// One code's rows as its rule found them, in their order, and the details they name; and the
+/// cascade's rows it lists besides (H9's), which stay in the cascade. The plan stores them on
+/// disk (`StoredRows::write`).
 #[derive(Debug, Clone, Default)]
 pub struct CodeRows {
     rows: Vec<HeldRow>,
@@ -519,9 +511,7 @@ pub struct CodeRows {
 
 impl CodeRows {
     /// Rows and the details they name.
-    pub fn new(mut rows: Vec<HeldRow>, details: Details) -> CodeRows {
-        // Kept as long as the plan: not the spare room of a list collected as it was found.
-        rows.shrink_to_fit();
+    pub fn new(rows: Vec<HeldRow>, details: Details) -> CodeRows {
         CodeRows { rows, details: details.texts, ..CodeRows::default() }
     }
 
@@ -576,65 +566,71 @@ pub struct HazardView<'a> {
 }
 
 /// Every hazard row, in code order: each code's rows by key (rows of one key in the order
-/// found). Each code's rows are the list its rule made, moved in whole: a 2 GB export has
-/// millions, and one list made of them would hold a rule's rows twice while it grows.
+/// found), on disk (`StoredRows`): a 5.4 GB export has three and a half million.
 #[derive(Debug, Clone, Default)]
 pub struct Hazards {
     /// By the code's place in `HazardCode::ALL`.
-    by_code: [CodeRows; HazardCode::ALL.len()],
+    by_code: [StoredRows; HazardCode::ALL.len()],
     /// The tables the rows name, by their `TableRef`.
     tables: Vec<Shared>,
 }
 
-/// The rows of one code, as `Hazards::of` reads them.
-#[derive(Debug, Clone, Copy)]
-pub struct RowsOf<'a> {
-    code: HazardCode,
-    rows: &'a CodeRows,
-    tables: &'a [Shared],
+/// One code's rows as the plan keeps them: each a record in a spill, its label's place (its
+/// table and detail) and its key, read back a batch at a time; and the cascade's rows it lists
+/// besides (H9's), which stay in the cascade.
+#[derive(Debug, Clone, Default)]
+pub struct StoredRows {
+    spill: Spill,
+    records: Range<u64>,
+    rows: usize,
+    /// Each label's table and detail, by place: a code's rows name few.
+    labels: Vec<(TableRef, Shared)>,
+    /// By the cascade's effects: the table and detail of each one's rows, when listed.
+    cascade: Vec<Option<(TableRef, Shared)>>,
+    cascade_rows: usize,
 }
 
-impl<'a> RowsOf<'a> {
-    /// The rows as held, for a reader that asks for their texts ahead (`detail`, `view`).
-    pub fn held(&self) -> &'a [HeldRow] {
-        &self.rows.rows
-    }
-
-    pub fn detail(&self, row: &HeldRow) -> &'a Shared {
-        &self.rows.details[row.detail as usize]
-    }
-
-    pub fn view(&self, row: &'a HeldRow) -> HazardView<'a> {
-        HazardView {
-            code: self.code,
-            table: &self.tables[row.table.0 as usize],
-            key: &row.key,
-            detail: self.detail(row),
+impl StoredRows {
+    /// Writes `rows` to a spill of their own (none when there are none), freeing them as they
+    /// go.
+    pub fn write(rows: CodeRows) -> crate::Result<StoredRows> {
+        let CodeRows { rows: held, details, cascade, cascade_rows } = rows;
+        let mut stored = StoredRows { rows: held.len(), cascade, cascade_rows, ..StoredRows::default() };
+        let mut places: HashMap<(u32, u32), u32, foldhash::fast::RandomState> = HashMap::default();
+        let mut last: Option<((u32, u32), u32)> = None;
+        let mut records = spill::Writer::new(&mut stored.spill, 48 * stored.rows);
+        for row in held {
+            let label = (row.table.0, row.detail);
+            let place = match last {
+                Some((seen, place)) if seen == label => place,
+                _ => {
+                    let labels = &mut stored.labels;
+                    let place = *places.entry(label).or_insert_with(|| {
+                        labels.push((row.table, details[row.detail as usize].clone()));
+                        (labels.len() - 1) as u32
+                    });
+                    last = Some((label, place));
+                    place
+                }
+            };
+            records.push(place, row.key.as_bytes()).map_err(spill::failed)?;
         }
+        stored.records = records.finish().map_err(spill::failed)?.unwrap_or(0..0);
+        Ok(stored)
     }
 
-    /// A row of the cascade's that the code lists, with the effect at `effect`.
-    fn cascade_view<'k>(&self, effect: u32, key: &'k str) -> HazardView<'k>
-    where
-        'a: 'k,
-    {
-        let (table, detail) = self.rows.cascade[effect as usize].as_ref().expect("a listed effect");
-        HazardView { code: self.code, table: &self.tables[table.0 as usize], key, detail }
+    /// The table and detail of the label at `place`.
+    fn label(&self, place: u32) -> &(TableRef, Shared) {
+        &self.labels[place as usize]
     }
 
     /// Every row, the cascade's it lists included.
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.rows + self.cascade_rows
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    /// The rows the code holds itself: all of them unless it lists the cascade's (H9), which
-    /// `Plan::hazard_rows` reads too.
-    pub fn iter_held(self) -> impl Iterator<Item = HazardView<'a>> + Clone {
-        self.rows.rows.iter().map(move |row| self.view(row))
+        self.len() == 0
     }
 }
 
@@ -645,42 +641,63 @@ impl Hazards {
     }
 
     /// Sets the rows of `code`, in their order.
-    pub fn set(&mut self, code: HazardCode, rows: CodeRows) {
+    pub fn set(&mut self, code: HazardCode, rows: StoredRows) {
         self.by_code[code as usize] = rows;
     }
 
-    /// The rows of one code.
-    pub fn of(&self, code: HazardCode) -> RowsOf<'_> {
-        RowsOf { code, rows: &self.by_code[code as usize], tables: &self.tables }
+    /// How many rows `code` has.
+    pub fn len(&self, code: HazardCode) -> usize {
+        self.by_code[code as usize].len()
     }
 
-    /// Hands the rows of `code` to `each` a batch at a time, in their order (by key): those it
-    /// holds, and those of `cascade` that it lists, read back from its spill.
+    /// Hands the rows of `code` to `each` a batch at a time, in their order (by key): those
+    /// stored, and those of `cascade` that it lists, both read back from their spills.
     pub fn read<E: From<crate::Error>>(
         &self,
         code: HazardCode,
         cascade: &CascadeRows,
         mut each: impl FnMut(&[HazardView<'_>]) -> Result<(), E>,
     ) -> Result<(), E> {
-        let of = self.of(code);
-        let held = of.held();
-        if of.rows.cascade_rows == 0 {
-            let rows =
-                fetched_ahead(held.iter(), move |row| [Some(&row.key), Some(of.detail(row))], move |row| of.view(row));
-            return in_batches(rows, each);
+        let stored = &self.by_code[code as usize];
+        let mut reader = stored.spill.reader(stored.records.clone());
+        let mut batch = Batch::default();
+        if stored.cascade_rows == 0 {
+            loop {
+                batch.fill(&mut reader, BATCH)?;
+                if batch.rows.is_empty() {
+                    return Ok(());
+                }
+                let views: Vec<HazardView> = batch
+                    .read()
+                    .map_err(spill::failed)?
+                    .map(|(label, key)| self.view(code, stored.label(label), key))
+                    .collect();
+                each(&views)?;
+                batch.clear();
+            }
         }
-        let keys: Vec<&str> = held.iter().map(|row| &*row.key).collect();
-        let listed = |effect: u32| of.rows.cascade.get(effect as usize).is_some_and(Option::is_some);
+        // Merged with the cascade's rows by key: its own rows (the blocked ones, few) all read first.
+        batch.fill(&mut reader, usize::MAX)?;
+        let own: Vec<(u32, &str)> = batch.read().map_err(spill::failed)?.collect();
+        let keys: Vec<&str> = own.iter().map(|(_, key)| *key).collect();
+        let listed = |effect: u32| stored.cascade.get(effect as usize).is_some_and(Option::is_some);
         cascade.merged(listed, &keys, |rows| {
             let views: Vec<HazardView> = rows
                 .iter()
                 .map(|row| match *row {
-                    Merged::Other(at) => of.view(&held[at]),
-                    Merged::Cascade { effect, key } => of.cascade_view(effect, key),
+                    Merged::Other(at) => self.view(code, stored.label(own[at].0), own[at].1),
+                    Merged::Cascade { effect, key } => {
+                        self.view(code, stored.cascade[effect as usize].as_ref().expect("a listed effect"), key)
+                    }
                 })
                 .collect();
             each(&views)
         })
+    }
+
+    /// A row of `code` with its table and detail.
+    fn view<'a>(&'a self, code: HazardCode, (table, detail): &'a (TableRef, Shared), key: &'a str) -> HazardView<'a> {
+        HazardView { code, table: &self.tables[table.0 as usize], key, detail }
     }
 
     /// Every row, in code order, as texts of its own: for hazards whose rows fit in memory twice
@@ -693,8 +710,8 @@ impl Hazards {
         Ok(texts)
     }
 
-    /// The first `limit` rows of `code`, as texts of their own (`check`'s examples, the tests),
-    /// read as `read` reads them.
+    /// The first `limit` rows of `code`, as texts of their own (`check`'s examples, the
+    /// reports' few rows of H16, the tests), read as `read` reads them.
     pub fn texts(&self, code: HazardCode, cascade: &CascadeRows, limit: usize) -> crate::Result<Vec<HazardText>> {
         enum Stop {
             Enough,
@@ -1061,7 +1078,7 @@ impl Plan {
 
     /// Rows per hazard code, every code present (zero when clear).
     pub fn hazard_counts(&self) -> BTreeMap<&'static str, u64> {
-        HazardCode::ALL.iter().map(|&code| (code.as_str(), self.hazards.of(code).len() as u64)).collect()
+        HazardCode::ALL.iter().map(|&code| (code.as_str(), self.hazards.len(code) as u64)).collect()
     }
 
     /// Whether the run must exit 3 (ROLLBACK.md §8).
@@ -1091,7 +1108,8 @@ mod tests {
             key: key.into(),
             detail: "d".into(),
         };
-        let held = |code: HazardCode, rows: Vec<HazardRow>| CodeRows::hold(code, rows).unwrap();
+        let held =
+            |code: HazardCode, rows: Vec<HazardRow>| StoredRows::write(CodeRows::hold(code, rows).unwrap()).unwrap();
         let mut hazards = Hazards::naming(vec!["public.models".into(), "public.services".into()]);
         hazards.set(HazardCode::H15, held(HazardCode::H15, vec![row(HazardCode::H15, "a"), row(HazardCode::H15, "b")]));
         hazards.set(HazardCode::H2, held(HazardCode::H2, vec![row(HazardCode::H2, "c")]));
@@ -1102,8 +1120,8 @@ mod tests {
         };
         let listed: Vec<(&str, String)> = read(&hazards).into_iter().map(|(code, _, key)| (code, key)).collect();
         assert_eq!(listed, [("H2", "c".into()), ("H15", "a".into()), ("H15", "b".into())]);
-        assert_eq!(hazards.of(HazardCode::H15).len(), 2);
-        assert!(hazards.of(HazardCode::H1).is_empty());
+        assert_eq!(hazards.len(HazardCode::H15), 2);
+        assert_eq!(hazards.len(HazardCode::H1), 0);
         let tables: Vec<String> = read(&hazards).into_iter().map(|(_, table, _)| table).collect();
         assert_eq!(tables, ["public.services", "public.models", "public.models"]);
     }
@@ -1217,15 +1235,17 @@ mod tests {
     }
 
     #[test]
-    fn a_held_row_names_its_detail_by_its_place_among_the_lists_texts() {
+    fn stored_rows_come_back_in_their_order_each_table_and_detail_stored_once() {
         let (often, once): (Shared, Shared) = ("often".into(), "once".into());
-        let row = |key: &str, detail: &Shared| HazardRow {
+        let on = |table: u32, key: &str, detail: &Shared| HazardRow {
             code: HazardCode::H12,
-            table: TableRef(0),
+            table: TableRef(table),
             key: key.into(),
             detail: detail.clone(),
         };
-        // e and f share a text that is not the first one's, one right after the other.
+        let row = |key: &str, detail: &Shared| on(0, key, detail);
+        // e and f share a text that is not the first one's, one right after the other; g names
+        // another table.
         let rows = vec![
             row("a", &often),
             row("b", &once),
@@ -1233,16 +1253,32 @@ mod tests {
             row("d", &"often".into()),
             row("e", &once),
             row("f", &once),
+            on(1, "g", &once),
         ];
         let held = CodeRows::hold(HazardCode::H12, rows).unwrap();
-        let tables = ["public.models".into()];
-        let of = RowsOf { code: HazardCode::H12, rows: &held, tables: &tables };
-        let read: Vec<(&str, &str)> = of.iter_held().map(|h| (h.key, &**h.detail)).collect();
-        assert_eq!(read, [("a", "often"), ("b", "once"), ("c", "often"), ("d", "often"), ("e", "once"), ("f", "once")]);
         // One place per text shared; an equal text of its own has its own (it is held anyway).
         assert_eq!(held.details.len(), 3);
-        assert!(Shared::ptr_eq(of.detail(&held.rows[0]), &often));
-        assert!(Shared::ptr_eq(of.detail(&held.rows[2]), &often));
+        let stored = StoredRows::write(held).unwrap();
+        assert_eq!(stored.labels.len(), 4, "one label per table and detail");
+        assert!(Shared::ptr_eq(&stored.labels[0].1, &often));
+        let mut hazards = Hazards::naming(vec!["public.models".into(), "public.other".into()]);
+        hazards.set(HazardCode::H12, stored);
+        let read = hazards.texts(HazardCode::H12, &CascadeRows::default(), usize::MAX).unwrap();
+        let read: Vec<(&str, &str, &str)> = read.iter().map(|h| (&*h.table, &*h.key, &*h.detail)).collect();
+        let models = "public.models";
+        assert_eq!(
+            read,
+            [
+                (models, "a", "often"),
+                (models, "b", "once"),
+                (models, "c", "often"),
+                (models, "d", "often"),
+                (models, "e", "once"),
+                (models, "f", "once"),
+                ("public.other", "g", "once")
+            ]
+        );
+        assert_eq!(hazards.texts(HazardCode::H12, &CascadeRows::default(), 2).unwrap().len(), 2);
 
         let foreign = vec![row("a", &often), HazardRow { code: HazardCode::H9, ..row("b", &once) }];
         assert!(CodeRows::hold(HazardCode::H12, foreign).unwrap_err().contains("a row of H9 among the rows of H12"));

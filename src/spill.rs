@@ -54,6 +54,48 @@ impl Spill {
     }
 }
 
+/// Bytes of records appended to a spill at once: a megabyte, or a few bytes in the tests (so
+/// that a list goes in several appends).
+const WRITE: usize = if cfg!(test) { 64 } else { 1 << 20 };
+
+/// Records pushed one at a time, appended to a spill a megabyte at a time.
+pub struct Writer<'a> {
+    spill: &'a mut Spill,
+    records: Vec<u8>,
+    written: Option<Range<u64>>,
+}
+
+impl<'a> Writer<'a> {
+    /// A writer for about `bytes` of records (its buffer holds at most a megabyte of them).
+    pub fn new(spill: &'a mut Spill, bytes: usize) -> Writer<'a> {
+        Writer { spill, records: Vec::with_capacity(WRITE.min(bytes)), written: None }
+    }
+
+    /// Adds a record (see `push_record`).
+    pub fn push(&mut self, tag: u32, text: &[u8]) -> io::Result<()> {
+        push_record(&mut self.records, tag, text)?;
+        if self.records.len() >= WRITE {
+            self.write_out()?;
+        }
+        Ok(())
+    }
+
+    /// Where the records lie in the spill, all of them written; `None` when there were none.
+    pub fn finish(mut self) -> io::Result<Option<Range<u64>>> {
+        if !self.records.is_empty() {
+            self.write_out()?;
+        }
+        Ok(self.written)
+    }
+
+    fn write_out(&mut self) -> io::Result<()> {
+        let written = self.spill.append(&self.records)?;
+        self.records.clear();
+        self.written = Some(self.written.as_ref().map_or(written.start, |w| w.start)..written.end);
+        Ok(())
+    }
+}
+
 /// A spill's failure as the run reports it: in the temporary directory, where it lives.
 pub fn failed(source: io::Error) -> crate::Error {
     crate::Error::io(&std::env::temp_dir(), source)

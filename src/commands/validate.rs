@@ -60,7 +60,7 @@ pub fn run(args: &ValidateArgs, progress: Arc<Progress>) -> Result<()> {
             &rehearsed.plan,
             args.run.csv_spreadsheet_safe,
             &report::spreadsheet::risky_files(&rehearsed.plan)?,
-        ) + &timing;
+        )? + &timing;
         report::write(&staged.path().join("report.md"), &markdown)?;
     }
     staged.commit()?;

@@ -4,7 +4,8 @@
 
 use super::decisions;
 use super::spreadsheet::{self, RiskyFile};
-use crate::plan::{Check, Plan, ServiceAction};
+use crate::error::Result;
+use crate::plan::{Check, Plan, ServiceAction, Shared};
 use crate::rehearsal::rules::RULES;
 use crate::terms::HazardCode;
 use std::fmt::Write;
@@ -186,28 +187,32 @@ fn statements(plan: &Plan) -> String {
 }
 
 /// H16: which triggers fire, how often, and the plain warning that their effects are not rehearsed.
-fn triggers(plan: &Plan) -> String {
-    let mut groups: Vec<(&str, &str, u64)> = Vec::new();
-    for row in plan.hazards.of(HazardCode::H16).iter_held() {
-        match groups.iter_mut().find(|(t, detail, _)| *t == &**row.table && *detail == &**row.detail) {
-            Some(group) => group.2 += 1,
-            None => groups.push((row.table, row.detail, 1)),
+fn triggers(plan: &Plan) -> Result<String> {
+    // A trigger fires on every row it is on: the rows are read back from the plan's spill.
+    let mut groups: Vec<(Shared, Shared, u64)> = Vec::new();
+    plan.hazard_rows(HazardCode::H16, |rows| -> Result<()> {
+        for row in rows {
+            match groups.iter_mut().find(|(t, detail, _)| t == row.table && detail == row.detail) {
+                Some(group) => group.2 += 1,
+                None => groups.push((row.table.clone(), row.detail.clone(), 1)),
+            }
         }
-    }
+        Ok(())
+    })?;
     if groups.is_empty() {
-        return String::new();
+        return Ok(String::new());
     }
     let mut out = String::from("\n## Triggers that fire (H16)\n\n");
     out.push_str("**Their effects are not rehearsed.** rehearse does not run trigger functions: whatever they write, change or refuse is missing from every count in this report, and the emitted script's row-count checks stop the rollback if a trigger changes what it deletes. Each firing, with its row, is in `reports/hazards.csv`.\n\n");
     let _ = writeln!(out, "| table | firings | trigger and when it fires |\n|---|---:|---|");
     for (table, detail, n) in groups {
-        let _ = writeln!(out, "| {} | {n} | {} |", cell(table), cell(detail));
+        let _ = writeln!(out, "| {} | {n} | {} |", cell(&table), cell(&detail));
     }
-    out
+    Ok(out)
 }
 
 /// `risky`: the report files with fields a spreadsheet would evaluate (`spreadsheet::risky_files`).
-pub fn report(plan: &Plan, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> String {
+pub fn report(plan: &Plan, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> Result<String> {
     let mut out = String::new();
     let input = |k: &str| plan.input.get(k).cloned().unwrap_or_default();
     let _ = writeln!(out, "# Rollback rehearsal: model versioning\n");
@@ -314,7 +319,7 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> S
         let _ = writeln!(out, "\nSelective rollback: every version stays, but every service loses its `model_version` pin and `UNIQUE(model_id)` cannot be restored (H13).");
     }
     out.push_str(&statements(plan));
-    out.push_str(&triggers(plan));
+    out.push_str(&triggers(plan)?);
     let _ = writeln!(out, "\n## Hazards\n");
     let counts = plan.hazard_counts();
     let _ = writeln!(out, "| code | count | unit | meaning | what to do |\n|---|---:|---|---|---|");
@@ -346,7 +351,7 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> S
         out,
         "\nThe emitted script fails hard on V1, V2 and V3-caused; pre-existing orphans (H8) fail the guide's V3 only."
     );
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -74,7 +74,7 @@ fn write_loss_report(report: Report, dir: &Path, spreadsheet_safe: bool) -> Resu
 /// summary.json, report.md and report.html.
 fn write_text_reports(plan: &Plan, dir: &Path, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> Result<()> {
     write(&dir.join("summary.json"), &summary::Summary::of(plan).to_json())?;
-    write(&dir.join("report.md"), &markdown::report(plan, csv_spreadsheet_safe, risky))?;
+    write(&dir.join("report.md"), &markdown::report(plan, csv_spreadsheet_safe, risky)?)?;
     write(&dir.join("report.html"), &html::report(plan, csv_spreadsheet_safe, risky))
 }
 

@@ -196,7 +196,7 @@ pub fn reports(plan: &Plan) -> [Report<'_>; 6] {
                 }
                 Ok(())
             }),
-            len: HazardCode::ALL.iter().map(|code| plan.hazards.of(*code).len()).sum(),
+            len: HazardCode::ALL.iter().map(|code| plan.hazards.len(*code)).sum(),
         },
     ]
 }

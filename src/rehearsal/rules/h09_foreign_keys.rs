@@ -56,7 +56,7 @@ mod engine {
 mod tests {
     use super::engine::rows;
     use crate::catalog::TableName;
-    use crate::plan::{CascadeEffect, CascadeRows, CodeRows, Hazards, Shared};
+    use crate::plan::{CascadeEffect, CascadeRows, CodeRows, Hazards, Shared, StoredRows};
     use crate::rehearsal::effects::{Blocker, ORPHAN_DELETE};
     use crate::rehearsal::facts::TableRefs;
     use crate::rehearsal::rules::Rows;
@@ -94,8 +94,9 @@ mod tests {
         };
         assert_eq!(cascade_rows, 4, "the orphan delete's own row is not a hazard");
         let mut hazards = Hazards::naming(tables.take());
-        hazards.set(HazardCode::H9, CodeRows::hold(HazardCode::H9, rows).unwrap().listing_cascade(by_effect, cascade_rows));
-        assert_eq!(hazards.of(HazardCode::H9).len(), 5);
+        let rows = CodeRows::hold(HazardCode::H9, rows).unwrap().listing_cascade(by_effect, cascade_rows);
+        hazards.set(HazardCode::H9, StoredRows::write(rows).unwrap());
+        assert_eq!(hazards.len(HazardCode::H9), 5);
         let found = hazards.texts(HazardCode::H9, &cascade, usize::MAX).unwrap();
         let found: Vec<(&str, &str, &str)> = found.iter().map(|h| (&*h.table, &*h.key, &*h.detail)).collect();
         // By key; of one key, the cascade's rows in their order (tables in order), then the block.

@@ -8,7 +8,7 @@ use crate::terms::HazardCode;
 use {
     super::facts::{ByKey, Facts, TableRefs},
     crate::error::{Error, Result},
-    crate::plan::{CodeRows, HazardRow, Hazards, Shared, TableRef},
+    crate::plan::{CodeRows, HazardRow, Hazards, Shared, StoredRows, TableRef},
     duckdb::Connection,
 };
 
@@ -93,7 +93,7 @@ pub fn info(code: &str) -> Option<&'static Rule> {
 
 /// The rules' rows found so far, by place in `RULES`.
 #[cfg(feature = "engine")]
-pub(crate) struct Found(Vec<Option<CodeRows>>);
+pub(crate) struct Found(Vec<Option<StoredRows>>);
 
 #[cfg(feature = "engine")]
 impl Default for Found {
@@ -152,10 +152,10 @@ pub(crate) fn find(facts: &Facts, conn: &Connection, chosen: fn(&Rule) -> bool, 
     Ok(())
 }
 
-/// The rows of the rule at `place` in `RULES`, by key, as the plan holds them (on the thread
-/// that found them).
+/// The rows of the rule at `place` in `RULES`, by key, stored as the plan keeps them (on the
+/// thread that found them, which then frees them).
 #[cfg(feature = "engine")]
-fn held(place: usize, found: Result<Rows>) -> Result<CodeRows> {
+fn held(place: usize, found: Result<Rows>) -> Result<StoredRows> {
     let code = RULES[place].code;
     // Most rules find their rows by key already; the others are sorted here, stably.
     let by_key = |mut rows: Vec<HazardRow>| {
@@ -164,13 +164,12 @@ fn held(place: usize, found: Result<Rows>) -> Result<CodeRows> {
         }
         CodeRows::hold(code, rows).map_err(Error::Internal)
     };
-    match found? {
-        Rows::ByKey(rows) => rows.into_rows_of(code).map_err(Error::Internal),
-        Rows::AsFound(rows) => by_key(rows),
-        Rows::WithCascade { rows, by_effect, cascade_rows } => {
-            Ok(by_key(rows)?.listing_cascade(by_effect, cascade_rows))
-        }
-    }
+    let rows = match found? {
+        Rows::ByKey(rows) => rows.into_rows_of(code).map_err(Error::Internal)?,
+        Rows::AsFound(rows) => by_key(rows)?,
+        Rows::WithCascade { rows, by_effect, cascade_rows } => by_key(rows)?.listing_cascade(by_effect, cascade_rows),
+    };
+    StoredRows::write(rows)
 }
 
 #[cfg(feature = "engine")]
@@ -345,7 +344,7 @@ mod find_tests {
     #[test]
     fn a_rule_not_run_is_an_error() {
         let mut found = Found::default();
-        found.0[0] = Some(CodeRows::default());
+        found.0[0] = Some(StoredRows::default());
         assert!(found.hazards(&TableRefs::default()).is_err());
     }
 }
