@@ -319,17 +319,57 @@ fn rehearse_steps(
         let predicted_failure = r.earlier_backups(&cascade)?.or_else(|| predicted_failure(&replay));
         Ok((verification, cascade, predicted_failure))
     };
+    let hazard_tables = TableRefs::default();
+    // A macro, not a closure: the facts borrow the cascade given, which a closure's signature
+    // cannot say.
+    macro_rules! facts_without_rows {
+        ($verification:expr, $cascade:expr) => {
+            Facts {
+                catalog,
+                spec,
+                policy: options.policy,
+                models,
+                services,
+                models_table: &r.models_table,
+                services_table: &r.services_table,
+                loaded: &r.loaded,
+                steps: &steps,
+                rows: &[],
+                choices: &[],
+                deleted_models: &deleted_models,
+                services_after: &[],
+                cascade: &$cascade.rows,
+                blockers: &blockers,
+                replay: &replay,
+                duplicates: $verification.v2.count,
+                models_order: OnceLock::new(),
+                tables: &hazard_tables,
+            }
+        };
+    }
+    let mut found = rules::Found::default();
+    // The plan has all it reads from the rehearsal's tables: their room goes to the lists built
+    // last.
+    let effects_then_drop = || -> Result<RowEffects> {
+        let effects = effects::recorded(r.conn)?;
+        r.conn.execute_batch(&format!(
+            "DROP TABLE {DELETED}; DROP TABLE {CHANGED}; DROP TABLE {ORPHANS_BEFORE}; DROP TABLE {ORPHANS_AFTER};"
+        ))?;
+        release(workspace)?;
+        Ok(effects)
+    };
     // On a large export DuckDB's largest joins and sorts run before the models rows come in
     // (their memory, and that of the deletes and the keepers' tables, let go first): each
-    // peaked about as high as the other did with both held. Else the services' rows come in on
-    // a second connection while they run, and the order of the models rows' hazards is made
-    // there.
-    let checked = if side {
-        None
+    // peaked about as high as the other did with both held. So do the rules that read the
+    // rehearsal's tables and no models rows, and the tables go before the rows come in. Else the
+    // services' rows come in on a second connection while the checks run, and the order of the
+    // models rows' hazards is made there.
+    let (checked, early_effects) = if side {
+        (None, None)
     } else {
         let checked = checks()?;
-        release(workspace)?;
-        Some(checked)
+        rules::find(&facts_without_rows!(checked.0, checked.1), r.conn, rules::queries_tables_only, &mut found)?;
+        (Some(checked), Some(effects_then_drop()?))
     };
     let (rows, choices) = match models_rows {
         ModelsRows::Read(groups) => groups,
@@ -350,42 +390,15 @@ fn rehearse_steps(
     };
     workspace.release_table_cache()?;
     let (early_services, models_order) = early.unzip();
-    let hazard_tables = TableRefs::default();
     let facts = Facts {
-        catalog,
-        spec,
-        policy: options.policy,
-        models,
-        services,
-        models_table: &r.models_table,
-        services_table: &r.services_table,
-        loaded: &r.loaded,
-        steps: &steps,
         rows: &rows,
         choices: &choices,
-        deleted_models: &deleted_models,
         services_after: early_services.as_deref().unwrap_or_default(),
-        cascade: &cascade.rows,
-        blockers: &blockers,
-        replay: &replay,
-        duplicates: verification.v2.count,
         models_order: models_order.map(OnceLock::from).unwrap_or_default(),
-        tables: &hazard_tables,
+        ..facts_without_rows!(verification, cascade)
     };
     // With the services' rows in, every rule runs now; else those querying the workspace only.
-    let mut found = rules::Found::default();
     rules::find(&facts, r.conn, if side { |_| true } else { rules::queries_workspace }, &mut found)?;
-    // The plan has all it reads from the rehearsal's tables: their room goes to the lists built
-    // last (on a large export, before the services' rows too).
-    let effects_then_drop = || -> Result<RowEffects> {
-        let effects = effects::recorded(r.conn)?;
-        r.conn.execute_batch(&format!(
-            "DROP TABLE {DELETED}; DROP TABLE {CHANGED}; DROP TABLE {ORPHANS_BEFORE}; DROP TABLE {ORPHANS_AFTER};"
-        ))?;
-        release(workspace)?;
-        Ok(effects)
-    };
-    let early_effects = if side { None } else { Some(effects_then_drop()?) };
     // On a large export the services' rows come in last, for the rules left.
     let late_services = if side {
         Vec::new()

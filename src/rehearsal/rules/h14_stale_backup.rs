@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
     title: "stale backup: backup tables from an earlier run differ from the live rows",
     help: "drop or rename the old backup tables; CREATE TABLE IF NOT EXISTS would keep the stale copy",
     #[cfg(feature = "engine")]
-    find: super::Find::Workspace(engine::find),
+    find: super::Find::Tables(engine::find),
 };
 
 #[cfg(feature = "engine")]

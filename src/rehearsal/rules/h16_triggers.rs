@@ -10,7 +10,7 @@ pub const RULE: Rule = Rule {
     title: "a trigger fires during the rollback (per row for FOR EACH ROW, per statement otherwise); its effects are not rehearsed",
     help: "read each trigger's function: what it writes, or refuses, is not in this rehearsal; disable it for the rollback if it must not fire",
     #[cfg(feature = "engine")]
-    find: super::Find::Workspace(engine::find),
+    find: super::Find::Tables(engine::find),
 };
 
 #[cfg(feature = "engine")]

@@ -30,6 +30,10 @@ pub(crate) enum Find {
     /// Querying the workspace besides, on one of its connections; on a large export before the
     /// services' rows are read (`Facts::services_after` is empty for them then).
     Workspace(fn(&Facts, &Connection) -> Result<Rows>),
+    /// Querying the workspace's tables and the rehearsal's (its deletes and changes), without
+    /// the models rows: on a large export before those are read, so that the rehearsal's tables
+    /// can go first (`Facts::rows` and `Facts::services_after` are empty for them then).
+    Tables(fn(&Facts, &Connection) -> Result<Rows>),
 }
 
 /// A rule's rows: in key order already, or as found; or as found, and the cascade's rows of
@@ -118,7 +122,13 @@ impl Found {
 /// Whether a rule queries the workspace.
 #[cfg(feature = "engine")]
 pub(crate) fn queries_workspace(rule: &Rule) -> bool {
-    matches!(rule.find, Find::Workspace(_))
+    matches!(rule.find, Find::Workspace(_) | Find::Tables(_))
+}
+
+/// Whether a rule reads no models rows (it queries the tables only).
+#[cfg(feature = "engine")]
+pub(crate) fn queries_tables_only(rule: &Rule) -> bool {
+    matches!(rule.find, Find::Tables(_))
 }
 
 /// Runs the rules that `chosen` picks and `found` has no rows of yet: those querying the
@@ -130,7 +140,7 @@ pub(crate) fn find(facts: &Facts, conn: &Connection, chosen: fn(&Rule) -> bool, 
     let (mut workspace, mut in_memory) = (Vec::new(), Vec::new());
     for (place, rule) in RULES.iter().enumerate().filter(|(i, rule)| chosen(rule) && found.0[*i].is_none()) {
         match rule.find {
-            Find::Workspace(find) => workspace.push((place, find)),
+            Find::Workspace(find) | Find::Tables(find) => workspace.push((place, find)),
             Find::Facts(find) => in_memory.push((place, find)),
         }
     }
@@ -319,7 +329,7 @@ mod find_tests {
                     for (place, rule) in RULES.iter().enumerate() {
                         let rows = match rule.find {
                             Find::Facts(find) => find(&facts),
-                            Find::Workspace(find) => find(&facts, conn),
+                            Find::Workspace(find) | Find::Tables(find) => find(&facts, conn),
                         };
                         found.0[place] = Some(held(place, rows).unwrap());
                     }
@@ -339,6 +349,7 @@ mod find_tests {
         assert!(expected.iter().all(|c| codes.contains(c)), "{one_thread:?}");
         assert_eq!(run(Some(&[|_| true])), one_thread);
         assert_eq!(run(Some(&[queries_workspace, |_| true])), one_thread);
+        assert_eq!(run(Some(&[queries_tables_only, queries_workspace, |_| true])), one_thread);
     }
 
     #[test]
