@@ -4,6 +4,7 @@
 
 use crate::catalog::objects::SchemaObject;
 use crate::catalog::{quote_ident, TableName};
+use crate::shared::taken_fetched_ahead;
 use crate::spill::{self, Reader, Spill};
 use crate::terms::{HazardCode, Policy};
 // Re-exported where callers (and the tests) have always named it.
@@ -599,7 +600,8 @@ impl StoredRows {
         let mut places: HashMap<(u32, u32), u32, foldhash::fast::RandomState> = HashMap::default();
         let mut last: Option<((u32, u32), u32)> = None;
         let mut records = spill::Writer::new(&mut stored.spill, 48 * stored.rows);
-        for row in held {
+        // Each key is read, then freed: both wait on memory, as the keys lie all over the heap.
+        for row in taken_fetched_ahead(held, |row| &row.key) {
             let label = (row.table.0, row.detail);
             let place = match last {
                 Some((seen, place)) if seen == label => place,

@@ -37,6 +37,18 @@ where
     })
 }
 
+/// `items`, taken one at a time; the text (`text`) of the item `FETCH_AHEAD` places on is asked
+/// of memory as each is taken, so that an item's text is at hand when it is read and dropped.
+pub fn taken_fetched_ahead<T>(items: Vec<T>, text: impl Fn(&T) -> &Shared) -> impl Iterator<Item = T> {
+    let mut items = items.into_iter();
+    std::iter::from_fn(move || {
+        if let Some(later) = items.as_slice().get(FETCH_AHEAD) {
+            text(later).prefetch();
+        }
+        items.next()
+    })
+}
+
 /// What precedes a text's bytes.
 #[repr(C, align(8))]
 struct Header {
