@@ -301,6 +301,10 @@ mod tests {
             let expected: Vec<(String, Option<String>)> =
                 items.iter().map(|(number, even)| (number.to_string(), even.as_deref().map(str::to_string))).collect();
             assert_eq!(made, expected, "{count} items");
+            let taken: Vec<String> =
+                taken_fetched_ahead(items, |(number, _)| number).map(|(n, _)| n.to_string()).collect();
+            let expected: Vec<String> = (0..count).map(|i| i.to_string()).collect();
+            assert_eq!(taken, expected, "{count} items taken");
         }
     }
     use std::collections::HashSet;
