@@ -28,6 +28,7 @@ pub mod spec;
 pub mod spill;
 pub mod sql;
 pub mod staging;
+pub mod stored_list;
 pub mod terms;
 #[cfg(feature = "engine")]
 pub mod validate;

@@ -5,7 +5,8 @@
 use crate::catalog::objects::SchemaObject;
 use crate::catalog::{quote_ident, TableName};
 use crate::shared::taken_fetched_ahead;
-use crate::spill::{self, Reader, Spill};
+use crate::spill::{self, Batch, Reader, Spill};
+use crate::stored_list::{Listed, StoredList};
 use crate::terms::{HazardCode, Policy};
 // Re-exported where callers (and the tests) have always named it.
 pub use crate::terms::Mode;
@@ -91,6 +92,14 @@ pub enum ServiceAction {
 }
 
 impl ServiceAction {
+    pub const ALL: [ServiceAction; 4] =
+        [ServiceAction::Repointed, ServiceAction::Unchanged, ServiceAction::Orphan, ServiceAction::Deleted];
+
+    /// The action `name` names.
+    pub fn named(name: &str) -> Option<ServiceAction> {
+        ServiceAction::ALL.into_iter().find(|action| action.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             ServiceAction::Repointed => "repointed",
@@ -115,6 +124,50 @@ pub struct ServiceImpact {
     pub model_version_before: Option<Shared>,
     /// Shared by the services of one model.
     pub model_version_after: Option<Shared>,
+    pub action: ServiceAction,
+}
+
+/// A service as the plan keeps it (on disk: `Plan::services`).
+impl Listed for ServiceImpact {
+    const FIELDS: usize = 7;
+    type View<'a> = ServiceView<'a>;
+
+    fn fields(&self) -> impl Iterator<Item = Option<&str>> {
+        [
+            Some(&*self.key),
+            self.service_id.as_deref(),
+            self.name.as_deref(),
+            self.model_id.as_deref(),
+            self.model_version_before.as_deref(),
+            self.model_version_after.as_deref(),
+            Some(self.action.name()),
+        ]
+        .into_iter()
+    }
+
+    fn view<'a>(fields: &[Option<&'a str>]) -> Option<ServiceView<'a>> {
+        Some(ServiceView {
+            key: fields[0]?,
+            service_id: fields[1],
+            name: fields[2],
+            model_id: fields[3],
+            model_version_before: fields[4],
+            model_version_after: fields[5],
+            action: ServiceAction::named(fields[6]?)?,
+        })
+    }
+}
+
+/// A service read back from the plan, its texts borrowed from its batch.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceView<'a> {
+    /// As `ServiceImpact::key`.
+    pub key: &'a str,
+    pub service_id: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub model_id: Option<&'a str>,
+    pub model_version_before: Option<&'a str>,
+    pub model_version_after: Option<&'a str>,
     pub action: ServiceAction,
 }
 
@@ -264,12 +317,14 @@ impl CascadeRows {
             (keys.get(row), effect.via.as_bytes(), effect.action.as_bytes())
         };
         self.pending.sort_unstable_by(|a, b| order(a).cmp(&order(b)));
-        let mut records = spill::Writer::new(&mut self.spill, KEY_BLOCK * keys.0.len() + 8 * self.pending.len());
+        let spill = std::mem::take(&mut self.spill);
+        let mut records = spill::Writer::new(spill, KEY_BLOCK * keys.0.len() + 8 * self.pending.len());
         for row in &self.pending {
             records.push(row.effect, keys.get(row)).map_err(spill::failed)?;
             self.per_effect[row.effect as usize] += 1;
         }
-        let run = records.finish().map_err(spill::failed)?;
+        let run;
+        (self.spill, run) = records.finish().map_err(spill::failed)?;
         self.runs.extend(run);
         let rows = self.pending.len();
         self.len += rows;
@@ -297,12 +352,11 @@ impl CascadeRows {
         let mut batch = Batch::default();
         loop {
             batch.fill(&mut reader, BATCH)?;
-            if batch.rows.is_empty() {
+            if batch.is_empty() {
                 return Ok(());
             }
             let views: Vec<CascadeView> = batch
-                .read()
-                .map_err(spill::failed)?
+                .read()?
                 .map(|(effect, key)| {
                     let effect = &self.effects[effect as usize];
                     CascadeView { table: &effect.table, key, action: &effect.action, via: &effect.via }
@@ -364,7 +418,7 @@ impl CascadeRows {
                 return Ok(());
             }
             {
-                let mut cascade = batch.read().map_err(spill::failed)?;
+                let mut cascade = batch.read()?;
                 let rows: Vec<Merged> = order
                     .iter()
                     .map(|other| match other {
@@ -388,44 +442,6 @@ impl CascadeRows {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
-    }
-}
-
-/// Rows read back from a spill for one batch: their keys copied end to end, as the readers'
-/// buffers move on.
-#[derive(Default)]
-struct Batch {
-    keys: Vec<u8>,
-    rows: Vec<(u32, Range<usize>)>,
-}
-
-impl Batch {
-    /// Reads records from `reader` until the batch holds `rows` (or the records end).
-    fn fill(&mut self, reader: &mut Reader, rows: usize) -> crate::Result<()> {
-        while self.rows.len() < rows {
-            let Some((tag, key)) = reader.peek().map_err(spill::failed)? else { break };
-            self.push(tag, key);
-            reader.advance();
-        }
-        Ok(())
-    }
-
-    fn push(&mut self, effect: u32, key: &[u8]) {
-        let start = self.keys.len();
-        self.keys.extend_from_slice(key);
-        self.rows.push((effect, start..self.keys.len()));
-    }
-
-    /// Each row's effect and key (which went in as text).
-    fn read(&self) -> std::io::Result<impl Iterator<Item = (u32, &str)>> {
-        let keys =
-            std::str::from_utf8(&self.keys).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-        Ok(self.rows.iter().map(move |(effect, key)| (*effect, &keys[key.clone()])))
-    }
-
-    fn clear(&mut self) {
-        self.keys.clear();
-        self.rows.clear();
     }
 }
 
@@ -599,7 +615,7 @@ impl StoredRows {
         let mut stored = StoredRows { rows: held.len(), cascade, cascade_rows, ..StoredRows::default() };
         let mut places: HashMap<(u32, u32), u32, foldhash::fast::RandomState> = HashMap::default();
         let mut last: Option<((u32, u32), u32)> = None;
-        let mut records = spill::Writer::new(&mut stored.spill, 48 * stored.rows);
+        let mut records = spill::Writer::new(Spill::default(), 48 * stored.rows);
         // Each key is read, then freed: both wait on memory, as the keys lie all over the heap.
         for row in taken_fetched_ahead(held, |row| &row.key) {
             let label = (row.table.0, row.detail);
@@ -617,7 +633,8 @@ impl StoredRows {
             };
             records.push(place, row.key.as_bytes()).map_err(spill::failed)?;
         }
-        stored.records = records.finish().map_err(spill::failed)?.unwrap_or(0..0);
+        let (spill, records) = records.finish().map_err(spill::failed)?;
+        (stored.spill, stored.records) = (spill, records.unwrap_or(0..0));
         Ok(stored)
     }
 
@@ -666,21 +683,18 @@ impl Hazards {
         if stored.cascade_rows == 0 {
             loop {
                 batch.fill(&mut reader, BATCH)?;
-                if batch.rows.is_empty() {
+                if batch.is_empty() {
                     return Ok(());
                 }
-                let views: Vec<HazardView> = batch
-                    .read()
-                    .map_err(spill::failed)?
-                    .map(|(label, key)| self.view(code, stored.label(label), key))
-                    .collect();
+                let views: Vec<HazardView> =
+                    batch.read()?.map(|(label, key)| self.view(code, stored.label(label), key)).collect();
                 each(&views)?;
                 batch.clear();
             }
         }
         // Merged with the cascade's rows by key: its own rows (the blocked ones, few) all read first.
         batch.fill(&mut reader, usize::MAX)?;
-        let own: Vec<(u32, &str)> = batch.read().map_err(spill::failed)?.collect();
+        let own: Vec<(u32, &str)> = batch.read()?.collect();
         let keys: Vec<&str> = own.iter().map(|(_, key)| *key).collect();
         let listed = |effect: u32| stored.cascade.get(effect as usize).is_some_and(Option::is_some);
         cascade.merged(listed, &keys, |rows| {
@@ -1010,7 +1024,10 @@ pub struct Plan {
     pub deleted: Vec<DeletedVersion>,
     /// The keepers the deleted rows name (`DeletedVersion::keeper`).
     pub keepers: Vec<Keeper>,
-    pub services: Vec<ServiceImpact>,
+    /// Every service, in the services table's order, on disk.
+    pub services: StoredList<ServiceImpact>,
+    /// How many services each action has, by its place in `ServiceAction::ALL`.
+    pub services_by_action: [u64; ServiceAction::ALL.len()],
     pub cascade: CascadeRows,
     /// Rows deleted per other table (`schema.table` → rows).
     pub cascade_deleted: BTreeMap<String, u64>,
@@ -1040,7 +1057,7 @@ impl Plan {
     }
 
     pub fn services_with(&self, action: ServiceAction) -> u64 {
-        self.services.iter().filter(|s| s.action == action).count() as u64
+        self.services_by_action[action as usize]
     }
 
     /// Hands the rows of `code` to `each` a batch at a time, in their order (`Hazards::read`).

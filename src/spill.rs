@@ -59,15 +59,16 @@ impl Spill {
 const WRITE: usize = if cfg!(test) { 64 } else { 1 << 20 };
 
 /// Records pushed one at a time, appended to a spill a megabyte at a time.
-pub struct Writer<'a> {
-    spill: &'a mut Spill,
+pub struct Writer {
+    spill: Spill,
     records: Vec<u8>,
     written: Option<Range<u64>>,
 }
 
-impl<'a> Writer<'a> {
-    /// A writer for about `bytes` of records (its buffer holds at most a megabyte of them).
-    pub fn new(spill: &'a mut Spill, bytes: usize) -> Writer<'a> {
+impl Writer {
+    /// A writer to `spill` for about `bytes` of records (its buffer holds at most a megabyte of
+    /// them).
+    pub fn new(spill: Spill, bytes: usize) -> Writer {
         Writer { spill, records: Vec::with_capacity(WRITE.min(bytes)), written: None }
     }
 
@@ -80,12 +81,12 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// Where the records lie in the spill, all of them written; `None` when there were none.
-    pub fn finish(mut self) -> io::Result<Option<Range<u64>>> {
+    /// The spill, every record written, and where they lie in it (`None` when there were none).
+    pub fn finish(mut self) -> io::Result<(Spill, Option<Range<u64>>)> {
         if !self.records.is_empty() {
             self.write_out()?;
         }
-        Ok(self.written)
+        Ok((self.spill, self.written))
     }
 
     fn write_out(&mut self) -> io::Result<()> {
@@ -163,6 +164,52 @@ impl Reader<'_> {
             self.next += want as u64;
         }
         Ok(true)
+    }
+}
+
+/// Records read back for one batch: their texts copied end to end, as the readers' buffers move
+/// on.
+#[derive(Default)]
+pub struct Batch {
+    texts: Vec<u8>,
+    records: Vec<(u32, Range<usize>)>,
+}
+
+impl Batch {
+    /// Reads records from `reader` until the batch holds `records` (or they end).
+    pub fn fill(&mut self, reader: &mut Reader, records: usize) -> crate::Result<()> {
+        while self.records.len() < records {
+            let Some((tag, text)) = reader.peek().map_err(failed)? else { break };
+            self.push(tag, text);
+            reader.advance();
+        }
+        Ok(())
+    }
+
+    pub fn push(&mut self, tag: u32, text: &[u8]) {
+        let start = self.texts.len();
+        self.texts.extend_from_slice(text);
+        self.records.push((tag, start..self.texts.len()));
+    }
+
+    /// Each record's tag and text (which went in as text).
+    pub fn read(&self) -> crate::Result<impl Iterator<Item = (u32, &str)>> {
+        let texts =
+            std::str::from_utf8(&self.texts).map_err(|e| failed(io::Error::new(io::ErrorKind::InvalidData, e)))?;
+        Ok(self.records.iter().map(move |(tag, text)| (*tag, &texts[text.clone()])))
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.texts.clear();
+        self.records.clear();
     }
 }
 

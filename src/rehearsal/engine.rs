@@ -19,6 +19,7 @@ use crate::pgtype::DuckType;
 use crate::plan::*;
 use crate::spec::{rehearse_backup, Spec};
 use crate::sql::{self, literal, Col, Dialect, Rows};
+use crate::stored_list::{ListWriter, StoredList};
 use crate::terms::HazardCode;
 use crate::workspace::{release_freed_memory, TableStat, Workspace};
 use duckdb::Connection;
@@ -128,14 +129,13 @@ fn models_query(spec: &Spec, table: &Table) -> String {
     )
 }
 
-/// The services rows in rowid order, each made into `T` as it comes in (so their texts are
-/// not held twice).
-fn load_services<T>(
+/// The services rows in rowid order, each handed to `each` as it comes in.
+fn load_services(
     conn: &Connection,
     spec: &Spec,
     table: &Table,
-    mut make: impl FnMut(ServiceRow) -> T,
-) -> Result<Vec<T>> {
+    mut each: impl FnMut(ServiceRow) -> Result<()>,
+) -> Result<()> {
     let s = &spec.services;
     let sql = format!(
         "SELECT rowid, {}, {}, {}, {}, {} FROM {}",
@@ -147,34 +147,36 @@ fn load_services<T>(
         table.name.quoted()
     );
     let mut stmt = conn.prepare(&sql)?;
-    let (mut services, mut rids) = (Vec::new(), Vec::new());
     let (mut names, mut pins) = (Interner::default(), Interner::default());
+    let mut last_rid = -1;
     for batch in stmt.stream_arrow([])? {
         let batch = batch?;
         let rid = arrow_columns::integers(&batch, 0)?;
         let rid = arrow_columns::without_nulls(&batch, 0, rid)?;
         let texts = |i| arrow_columns::texts(&batch, i);
         let (id, service_id, name, model_id, pin) = (texts(1)?, texts(2)?, texts(3)?, texts(4)?, texts(5)?);
-        rids.extend_from_slice(rid.values());
-        services.extend((0..batch.num_rows()).map(|i| {
-            make(ServiceRow {
+        for i in 0..batch.num_rows() {
+            // A table's scan gives its rows in rowid order: the workspace keeps the insertion
+            // order (its session's preserve_insertion_order).
+            if rid.value(i) <= last_rid {
+                return Err(Error::Internal(format!(
+                    "the scan of {} gave rowid {} after {last_rid}",
+                    table.name,
+                    rid.value(i)
+                )));
+            }
+            last_rid = rid.value(i);
+            each(ServiceRow {
                 rid: rid.value(i),
                 id: arrow_columns::borrowed(id, i),
                 service_id: arrow_columns::shared(service_id, i),
                 name: arrow_columns::borrowed(name, i).map(|n| names.get(n)),
                 model_id: arrow_columns::borrowed(model_id, i),
                 pin: arrow_columns::borrowed(pin, i).map(|p| pins.get(p)),
-            })
-        }));
+            })?;
+        }
     }
-    // A table's scan gives its rows in rowid order (the workspace keeps the insertion order):
-    // sorted here only should it not, where DuckDB would sort every row's texts for it.
-    if !rids.is_sorted() {
-        let mut by_rid: Vec<(i64, T)> = rids.into_iter().zip(services).collect();
-        by_rid.sort_by_key(|(rid, _)| *rid);
-        services = by_rid.into_iter().map(|(_, service)| service).collect();
-    }
-    Ok(services)
+    Ok(())
 }
 
 fn count(conn: &Connection, sql: &str) -> Result<u64> {
@@ -337,12 +339,12 @@ fn rehearse_steps(
                 rows: &[],
                 choices: &[],
                 deleted_models: &deleted_models,
-                services_after: &[],
                 cascade: &$cascade.rows,
                 blockers: &blockers,
                 replay: &replay,
                 duplicates: $verification.v2.count,
                 models_order: OnceLock::new(),
+                null_model_id: OnceLock::new(),
                 tables: &hazard_tables,
             }
         };
@@ -375,14 +377,30 @@ fn rehearse_steps(
         ModelsRows::Read(groups) => groups,
         ModelsRows::Placed(places) => workspace.scan_uncached(|| read_groups(r.conn, &places))?,
     };
-    let services_of =
-        |conn: &Connection| service_facts(conn, spec, services, options, &rows, &choices, &deleted_services);
+    let reading = ServicesReading {
+        spec,
+        table: services,
+        mode: options.mode,
+        policy: options.policy,
+        rows: &rows,
+        choices: &choices,
+        deleted: &deleted_services,
+    };
+    let services_of = |conn: &Connection, each: &mut dyn FnMut(ServiceFact) -> Result<()>| reading.facts(conn, each);
+    let all_services = |conn: &Connection| -> Result<Vec<ServiceFact>> {
+        let mut all = Vec::new();
+        services_of(conn, &mut |service| {
+            all.push(service);
+            Ok(())
+        })?;
+        Ok(all)
+    };
     let ((verification, cascade, predicted_failure), early) = match checked {
         Some(checked) => (checked, None),
         None => {
             let (early, checked) = side_by_side(
                 r.conn,
-                |conn| Ok((services_of(conn)?, ModelsOrder::new(&rows, &deleted_models))),
+                |conn| Ok((all_services(conn)?, ModelsOrder::new(&rows, &deleted_models))),
                 checks,
             )?;
             (checked, Some(early))
@@ -393,27 +411,32 @@ fn rehearse_steps(
     let facts = Facts {
         rows: &rows,
         choices: &choices,
-        services_after: early_services.as_deref().unwrap_or_default(),
         models_order: models_order.map(OnceLock::from).unwrap_or_default(),
         ..facts_without_rows!(verification, cascade)
     };
-    // With the services' rows in, every rule runs now; else those querying the workspace only.
-    rules::find(&facts, r.conn, if side { |_| true } else { rules::queries_workspace }, &mut found)?;
-    // On a large export the services' rows come in last, for the rules left.
-    let late_services = if side {
-        Vec::new()
-    } else {
-        let services = workspace.scan_uncached(|| services_of(r.conn))?;
-        // The services table was the last one read: its room goes to the rules' rows and the
-        // lists made last.
-        workspace.drop_table_cache()?;
-        services
+    // Every rule but the services' (on a large export those querying the workspace first).
+    if !side {
+        rules::find(&facts, r.conn, rules::queries_workspace, &mut found)?;
+    }
+    rules::find(&facts, r.conn, |_| true, &mut found)?;
+    // On a large export the services' rows come in last, a run at a time, never all held.
+    let services_in = match early_services {
+        Some(all) => ServicesIn { run: all, ..ServicesIn::new(&facts) }.finish()?,
+        None => {
+            let services_in = workspace.scan_uncached(|| {
+                let mut services_in = ServicesIn::new(&facts);
+                services_of(r.conn, &mut |service| services_in.take(service))?;
+                services_in.finish()
+            })?;
+            // The services table was the last one read: its room goes to the lists made last.
+            workspace.drop_table_cache()?;
+            services_in
+        }
     };
-    let services_after = early_services.as_deref().unwrap_or(&late_services);
-    rules::find(&Facts { services_after, ..facts }, r.conn, |_| true, &mut found)?;
+    let ServicesFound { list: services_list, by_action: services_by_action, rows: service_rows } = services_in;
+    service_rows.store(&mut found)?;
     let hazards = found.hazards(&hazard_tables)?;
-    let services_after = early_services.unwrap_or(late_services);
-    let services_before = services_after.len() as u64;
+    let services_before = services_list.len() as u64;
     let divergence = divergence(&rows, &choices);
     let collation_sensitive =
         choices.iter().filter(|c| c.collation_sensitive).map(|c| model_id_text(&rows[c.members.first()].row)).collect();
@@ -440,7 +463,8 @@ fn rehearse_steps(
         kept,
         deleted,
         keepers,
-        services: services_after.into_iter().map(|s| s.impact).collect(),
+        services: services_list,
+        services_by_action,
         cascade: cascade.rows,
         cascade_by_parent: by_parent(catalog, &cascade.deleted),
         cascade_deleted: cascade.deleted,
@@ -454,6 +478,61 @@ fn rehearse_steps(
         ddl: replay.steps,
         drop_dependents: options.drop_dependents,
     })
+}
+
+/// Services taken into one run: 65 536 take about 6 MB.
+const SERVICES_RUN: usize = 1 << 16;
+
+/// The services, a run at a time as they come in: the services' rules find their rows in each
+/// run, then its services go to the plan's list, on disk.
+struct ServicesIn<'f, 'a> {
+    facts: &'f Facts<'a>,
+    run: Vec<ServiceFact>,
+    list: ListWriter<ServiceImpact>,
+    by_action: [u64; ServiceAction::ALL.len()],
+    rows: rules::ServiceRows,
+}
+
+/// What `ServicesIn` made of the services.
+struct ServicesFound {
+    list: StoredList<ServiceImpact>,
+    by_action: [u64; ServiceAction::ALL.len()],
+    rows: rules::ServiceRows,
+}
+
+impl<'f, 'a> ServicesIn<'f, 'a> {
+    fn new(facts: &'f Facts<'a>) -> Self {
+        ServicesIn {
+            facts,
+            run: Vec::new(),
+            list: StoredList::writer(),
+            by_action: [0; ServiceAction::ALL.len()],
+            rows: rules::ServiceRows::default(),
+        }
+    }
+
+    fn take(&mut self, service: ServiceFact) -> Result<()> {
+        self.run.push(service);
+        if self.run.len() == SERVICES_RUN {
+            self.hand_on()?;
+        }
+        Ok(())
+    }
+
+    /// The run's rows to the rules, then its services to the list.
+    fn hand_on(&mut self) -> Result<()> {
+        self.rows.find_in(self.facts, &self.run)?;
+        for service in self.run.drain(..) {
+            self.by_action[service.impact.action as usize] += 1;
+            self.list.push(&service.impact)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<ServicesFound> {
+        self.hand_on()?;
+        Ok(ServicesFound { list: self.list.finish()?, by_action: self.by_action, rows: self.rows })
+    }
 }
 
 /// The models rows with their groups' choices, read, or still to read from the keepers' places.
@@ -516,66 +595,74 @@ fn rule_object(rule: &InsteadRule, reason: String) -> FailingObject {
     }
 }
 
-/// What each service serves afterwards, and whether its model and its pin existed.
-fn service_facts(
-    conn: &Connection,
-    spec: &Spec,
-    services: &Table,
-    options: &Options,
-    rows: &[ModelRow],
-    choices: &[GroupChoice],
-    deleted_services: &RidBits,
-) -> Result<Vec<ServiceFact>> {
-    let mode = options.mode;
-    // Rows are grouped by model_id: a service's model is a group, its pin one of its rows.
-    // Each group's model_id and the version its services serve afterwards are one text,
-    // shared by its services.
-    let groups: HashMap<&str, (&GroupChoice, &Shared, Option<Shared>), FastHash> = choices
-        .iter()
-        .filter_map(|c| {
-            let model_id = rows[c.members.first()].row.model_id.as_ref()?;
-            let after = match mode {
-                Mode::Full => rows[c.keeper(options.policy)].row.version.clone(),
-                Mode::Selective => None,
+/// What the services are read against: the models rows with their groups' choices, and the
+/// services rows that the rollback deletes.
+struct ServicesReading<'a> {
+    spec: &'a Spec,
+    table: &'a Table,
+    mode: Mode,
+    policy: Policy,
+    rows: &'a [ModelRow],
+    choices: &'a [GroupChoice],
+    deleted: &'a RidBits,
+}
+
+impl ServicesReading<'_> {
+    /// What each service serves afterwards, and whether its model and its pin existed, each
+    /// handed to `each` as it comes in.
+    fn facts(&self, conn: &Connection, each: &mut dyn FnMut(ServiceFact) -> Result<()>) -> Result<()> {
+        let (mode, rows, deleted_services) = (self.mode, self.rows, self.deleted);
+        // Rows are grouped by model_id: a service's model is a group, its pin one of its rows.
+        // Each group's model_id and the version its services serve afterwards are one text,
+        // shared by its services.
+        let groups: HashMap<&str, (&GroupChoice, &Shared, Option<Shared>), FastHash> = self
+            .choices
+            .iter()
+            .filter_map(|c| {
+                let model_id = rows[c.members.first()].row.model_id.as_ref()?;
+                let after = match mode {
+                    Mode::Full => rows[c.keeper(self.policy)].row.version.clone(),
+                    Mode::Selective => None,
+                };
+                Some((&**model_id, (c, model_id, after)))
+            })
+            .collect();
+        let version = |member: usize| rows[member].row.version.as_deref();
+        load_services(conn, self.spec, self.table, |svc| {
+            let group = svc.model_id.and_then(|id| groups.get(id));
+            let pin_existed = match (group, svc.pin.as_deref()) {
+                (Some((group, ..)), Some(pin)) => group.members.iter().any(|m| version(m) == Some(pin)),
+                _ => false,
             };
-            Some((&**model_id, (c, model_id, after)))
+            let after = group.and_then(|(_, _, after)| after.clone());
+            let model_id = match group {
+                Some((_, model_id, _)) => Some(Shared::clone(model_id)),
+                None => svc.model_id.map(Shared::from),
+            };
+            let action = if deleted_services.contains(svc.rid) {
+                ServiceAction::Deleted
+            } else if group.is_none() {
+                ServiceAction::Orphan
+            } else if mode == Mode::Selective || after.as_deref() == svc.pin.as_deref() {
+                ServiceAction::Unchanged
+            } else {
+                ServiceAction::Repointed
+            };
+            each(ServiceFact {
+                known_model: group.is_some(),
+                pin_existed,
+                impact: ServiceImpact {
+                    key: svc.service_id.clone().unwrap_or_else(|| svc.id.map(Shared::from).unwrap_or_default()),
+                    service_id: svc.service_id,
+                    name: svc.name,
+                    model_id,
+                    model_version_before: svc.pin,
+                    model_version_after: after,
+                    action,
+                },
+            })
         })
-        .collect();
-    let version = |member: usize| rows[member].row.version.as_deref();
-    load_services(conn, spec, services, |svc| {
-        let group = svc.model_id.and_then(|id| groups.get(id));
-        let pin_existed = match (group, svc.pin.as_deref()) {
-            (Some((group, ..)), Some(pin)) => group.members.iter().any(|m| version(m) == Some(pin)),
-            _ => false,
-        };
-        let after = group.and_then(|(_, _, after)| after.clone());
-        let model_id = match group {
-            Some((_, model_id, _)) => Some(Shared::clone(model_id)),
-            None => svc.model_id.map(Shared::from),
-        };
-        let action = if deleted_services.contains(svc.rid) {
-            ServiceAction::Deleted
-        } else if group.is_none() {
-            ServiceAction::Orphan
-        } else if mode == Mode::Selective || after.as_deref() == svc.pin.as_deref() {
-            ServiceAction::Unchanged
-        } else {
-            ServiceAction::Repointed
-        };
-        ServiceFact {
-            known_model: group.is_some(),
-            pin_existed,
-            impact: ServiceImpact {
-                key: svc.service_id.clone().unwrap_or_else(|| svc.id.map(Shared::from).unwrap_or_default()),
-                service_id: svc.service_id,
-                name: svc.name,
-                model_id,
-                model_version_before: svc.pin,
-                model_version_after: after,
-                action,
-            },
-        }
-    })
+    }
 }
 
 /// The first statement that fails, in PostgreSQL's words.

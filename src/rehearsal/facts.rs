@@ -118,9 +118,6 @@ pub struct Facts<'a> {
     pub choices: &'a [GroupChoice],
     /// The rowids of the models rows the rollback deletes.
     pub deleted_models: &'a RidBits,
-    /// Empty for the rules that query the workspace on a large export (they run before the
-    /// services are read there).
-    pub services_after: &'a [ServiceFact],
     pub cascade: &'a CascadeRows,
     pub blockers: &'a [Blocker],
     pub replay: &'a Replay,
@@ -128,6 +125,8 @@ pub struct Facts<'a> {
     pub duplicates: u64,
     /// The order the models rows' hazards are listed in, made on first use by `models_order`.
     pub models_order: OnceLock<ModelsOrder<'a>>,
+    /// Whether a models row has a NULL model_id, found on first use by `any_null_model_id`.
+    pub null_model_id: OnceLock<bool>,
     /// The tables the rules' rows name.
     pub tables: &'a TableRefs,
 }
@@ -145,6 +144,10 @@ impl<'a> Facts<'a> {
 
     pub fn models_order(&self) -> &ModelsOrder<'a> {
         self.models_order.get_or_init(|| ModelsOrder::new(self.rows, self.deleted_models))
+    }
+
+    pub fn any_null_model_id(&self) -> bool {
+        *self.null_model_id.get_or_init(|| self.rows.iter().any(|r| r.row.model_id.is_none()))
     }
 }
 

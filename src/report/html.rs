@@ -6,6 +6,7 @@
 
 use super::decisions;
 use super::spreadsheet::{self, RiskyFile};
+use crate::error::Result;
 use crate::plan::{Plan, ServiceAction};
 use crate::rehearsal::rules::{Rule, RULES};
 use std::fmt::Write;
@@ -68,11 +69,11 @@ fn bars(id: &str, title: &str, data: &[Bar]) -> String {
     svg
 }
 
-/// A table of the first `TABLE_ROWS` rows; the rest are only counted, never formatted.
+/// A table of the first `TABLE_ROWS` of `rows`, of `total` in all; the rest are never read.
 fn table<T>(
     id: &str,
     header: &[&str],
-    rows: impl Iterator<Item = T>,
+    (rows, total): (impl Iterator<Item = T>, usize),
     cells: impl Fn(T) -> Vec<String>,
     csv: &str,
 ) -> String {
@@ -81,12 +82,7 @@ fn table<T>(
         let _ = write!(out, "<th>{}</th>", esc(h));
     }
     out.push_str("</tr></thead><tbody>");
-    let mut total = 0;
-    for row in rows {
-        total += 1;
-        if total > TABLE_ROWS {
-            continue;
-        }
+    for row in rows.take(TABLE_ROWS) {
         out.push_str("<tr>");
         for cell in cells(row) {
             let _ = write!(out, "<td>{cell}</td>");
@@ -193,7 +189,7 @@ fn spreadsheet_fields(files: &[RiskyFile], csv_spreadsheet_safe: bool) -> String
 }
 
 /// `risky`: the report files with fields a spreadsheet would evaluate (`spreadsheet::risky_files`).
-pub fn report(plan: &Plan, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> String {
+pub fn report(plan: &Plan, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> Result<String> {
     let mut out = String::from(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Rollback rehearsal</title>",
     );
@@ -303,7 +299,7 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> S
     out.push_str(&table(
         "versions-deleted-table",
         &["model_id", "version", "status", "kept version", "why"],
-        plan.deleted.iter(),
+        (plan.deleted.iter(), plan.deleted.len()),
         |d| {
             let (keeper, reason) = d.kept_instead(&plan.keepers);
             vec![opt(&d.model_id), opt(&d.version), opt(&d.version_status), opt(&keeper.version), esc(reason)]
@@ -311,11 +307,8 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> S
         "versions_deleted.csv",
     ));
     out.push_str("<h2>Services affected</h2>");
-    out.push_str(&table(
-        "services-table",
-        &["service_id", "model_id", "pinned", "after", "action"],
-        plan.services.iter().filter(|s| s.action != ServiceAction::Unchanged),
-        |s| {
+    let shown = plan.services.first(TABLE_ROWS, |s| {
+        (s.action != ServiceAction::Unchanged).then(|| {
             vec![
                 opt(&s.service_id),
                 opt(&s.model_id),
@@ -323,7 +316,14 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> S
                 opt(&s.model_version_after),
                 s.action.name().into(),
             ]
-        },
+        })
+    })?;
+    let affected = plan.services_before - plan.services_with(ServiceAction::Unchanged);
+    out.push_str(&table(
+        "services-table",
+        &["service_id", "model_id", "pinned", "after", "action"],
+        (shown.into_iter(), affected as usize),
+        |cells| cells,
         "services_affected.csv",
     ));
     out.push_str("<h2>Hazards</h2>");
@@ -339,12 +339,12 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> S
     out.push_str(&table(
         "hazards-table",
         &["code", "count", "unit", "meaning", "what to do"],
-        RULES.iter(),
+        (RULES.iter(), RULES.len()),
         cells,
         "hazards.csv",
     ));
     let _ = writeln!(out, "<script>{SCRIPT}</script></body></html>");
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

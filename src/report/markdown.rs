@@ -285,22 +285,25 @@ pub fn report(plan: &Plan, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> R
             cell(reason)
         );
     }
-    let repointed: Vec<_> = plan.services.iter().filter(|s| s.action == ServiceAction::Repointed).collect();
+    let repointed = plan.services.first(SAMPLE, |s| {
+        (s.action == ServiceAction::Repointed).then(|| {
+            format!(
+                "| {} | {} | {} | {} |",
+                opt(&s.service_id),
+                opt(&s.model_id),
+                opt(&s.model_version_before),
+                opt(&s.model_version_after)
+            )
+        })
+    })?;
     if !repointed.is_empty() {
         let _ = writeln!(
             out,
             "\nServices that silently serve another version afterwards (`reports/services_affected.csv`):\n"
         );
         let _ = writeln!(out, "| service_id | model_id | pinned | serves after |\n|---|---|---|---|");
-        for s in repointed.iter().take(SAMPLE) {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} |",
-                opt(&s.service_id),
-                opt(&s.model_id),
-                opt(&s.model_version_before),
-                opt(&s.model_version_after)
-            );
+        for row in repointed {
+            let _ = writeln!(out, "{row}");
         }
     }
 

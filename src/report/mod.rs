@@ -75,7 +75,7 @@ fn write_loss_report(report: Report, dir: &Path, spreadsheet_safe: bool) -> Resu
 fn write_text_reports(plan: &Plan, dir: &Path, csv_spreadsheet_safe: bool, risky: &[RiskyFile]) -> Result<()> {
     write(&dir.join("summary.json"), &summary::Summary::of(plan).to_json())?;
     write(&dir.join("report.md"), &markdown::report(plan, csv_spreadsheet_safe, risky)?)?;
-    write(&dir.join("report.html"), &html::report(plan, csv_spreadsheet_safe, risky))
+    write(&dir.join("report.html"), &html::report(plan, csv_spreadsheet_safe, risky)?)
 }
 
 /// Text on one line for logs and tables: control characters shown as escapes, quotes left alone.

@@ -137,20 +137,24 @@ pub fn reports(plan: &Plan) -> [Report<'_>; 6] {
         Report {
             file: "services_affected.csv",
             header: &["service_id", "name", "model_id", "model_version_before", "model_version_after", "action"],
-            rows: listed(fetched_ahead(
-                plan.services.iter(),
-                |s| [s.service_id.as_ref(), s.name.as_ref(), s.model_id.as_ref()],
-                |s| {
-                    Row::new([
-                        text(&s.service_id),
-                        text(&s.name),
-                        text(&s.model_id),
-                        text(&s.model_version_before),
-                        text(&s.model_version_after),
-                        some(s.action.name()),
-                    ])
-                },
-            )),
+            rows: Box::new(|each| {
+                plan.services.read(|services| {
+                    let rows: Vec<Row> = services
+                        .iter()
+                        .map(|s| {
+                            Row::new([
+                                Value::Text(s.service_id),
+                                Value::Text(s.name),
+                                Value::Text(s.model_id),
+                                Value::Text(s.model_version_before),
+                                Value::Text(s.model_version_after),
+                                some(s.action.name()),
+                            ])
+                        })
+                        .collect();
+                    each(&rows)
+                })
+            }),
             len: plan.services.len(),
         },
         Report {

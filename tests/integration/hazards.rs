@@ -138,11 +138,14 @@ fn each_hazard_row_names_its_own_rows_values() {
     let mut versions: HashMap<&str, (bool, String)> =
         plan.kept.iter().map(|k| (&*k.id, (false, show(&k.version)))).collect();
     versions.extend(plan.deleted.iter().map(|d| (&*d.id, (true, show(&d.version)))));
-    let pins: HashMap<&str, (String, String)> = plan
+    let pins: HashMap<String, (String, String)> = plan
         .services
-        .iter()
-        .filter(|s| s.action != ServiceAction::Unchanged)
-        .map(|s| (&*s.key, (show(&s.model_version_before), show(&s.model_version_after))))
+        .first(usize::MAX, |s| {
+            let versions = (show(&s.model_version_before), show(&s.model_version_after));
+            (s.action != ServiceAction::Unchanged).then(|| (s.key.to_string(), versions))
+        })
+        .unwrap()
+        .into_iter()
         .collect();
     let (mut checked, mut shared_with_the_row_before) = (HashMap::new(), 0);
     let mut before: Option<(&str, &str)> = None;

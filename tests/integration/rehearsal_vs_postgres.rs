@@ -83,9 +83,12 @@ fn compare(pg: &Cluster, db: &str, before: &Snapshot, plan: &Plan, label: &str) 
     let deleted: BTreeSet<String> = plan.deleted.iter().map(|d| d.id.to_string()).collect();
     let really_deleted: BTreeSet<String> = before.models.difference(&after.models).cloned().collect();
     assert_eq!(deleted, really_deleted, "{label}: deleted models rows");
-    let mut surviving: BTreeMap<(String, &str), usize> = BTreeMap::new();
-    for s in plan.services.iter().filter(|s| s.action != ServiceAction::Deleted) {
-        *surviving.entry((s.key.to_string(), s.model_id.as_deref().unwrap_or("\\N"))).or_default() += 1;
+    let services = plan.services.first(usize::MAX, |s| {
+        (s.action != ServiceAction::Deleted).then(|| (s.key.to_string(), s.model_id.unwrap_or("\\N").to_string()))
+    });
+    let mut surviving: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for service in services.unwrap() {
+        *surviving.entry(service).or_default() += 1;
     }
     let surviving: BTreeSet<String> =
         surviving.into_iter().map(|((key, model_id), count)| format!("{key}|{model_id}|{count}")).collect();

@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
     title: "service pinned to a version that is deleted: it silently serves the kept version",
     help: "tell the service owners (services_affected.csv) before the rollback",
     #[cfg(feature = "engine")]
-    find: super::Find::Facts(engine::find),
+    find: super::Find::Services(engine::find),
 };
 
 #[cfg(feature = "engine")]
@@ -22,8 +22,8 @@ mod engine {
     use crate::rehearsal::rules::Rows;
     use crate::terms::HazardCode;
 
-    pub fn find(facts: &Facts) -> Result<Rows> {
-        Ok(rows(facts.services_after, facts.services_ref()).into())
+    pub fn find(facts: &Facts, services: &[ServiceFact]) -> Result<Rows> {
+        Ok(rows(services, facts.services_ref()).into())
     }
 
     pub fn rows(services: &[ServiceFact], table: TableRef) -> Vec<HazardRow> {

@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
     title: "service pinned to a version that never existed (dangling pin)",
     help: "fix the pin or accept that the service serves the kept version",
     #[cfg(feature = "engine")]
-    find: super::Find::Facts(engine::find),
+    find: super::Find::Services(engine::find),
 };
 
 #[cfg(feature = "engine")]
@@ -21,8 +21,8 @@ mod engine {
     use crate::rehearsal::rules::Rows;
     use crate::terms::HazardCode;
 
-    pub fn find(facts: &Facts) -> Result<Rows> {
-        Ok(rows(facts.services_after, facts.services_ref()).into())
+    pub fn find(facts: &Facts, services: &[ServiceFact]) -> Result<Rows> {
+        Ok(rows(services, facts.services_ref()).into())
     }
 
     pub fn rows(services: &[ServiceFact], table: TableRef) -> Vec<HazardRow> {

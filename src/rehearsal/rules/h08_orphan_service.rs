@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
     title: "service whose model_id has no models row (orphan before the rollback): the guide's V3 fails on it",
     help: "decide explicitly: --delete-orphans deletes them and their cascade, otherwise they stay and are listed",
     #[cfg(feature = "engine")]
-    find: super::Find::Facts(engine::find),
+    find: super::Find::Services(engine::find),
 };
 
 #[cfg(feature = "engine")]
@@ -17,18 +17,18 @@ mod engine {
     use crate::error::Result;
     use crate::plan::ServiceAction;
     use crate::plan::{HazardRow, TableRef};
-    use crate::rehearsal::facts::{show, Facts, ModelRow, ServiceFact};
+    use crate::rehearsal::facts::{show, Facts, ServiceFact};
     use crate::rehearsal::rules::hazard;
     use crate::rehearsal::rules::Rows;
     use crate::terms::HazardCode;
 
-    pub fn find(facts: &Facts) -> Result<Rows> {
-        Ok(rows(facts.services_after, facts.rows, facts.services_ref()).into())
+    pub fn find(facts: &Facts, services: &[ServiceFact]) -> Result<Rows> {
+        Ok(rows(services, facts.any_null_model_id(), facts.services_ref()).into())
     }
 
-    pub fn rows(services: &[ServiceFact], models: &[ModelRow], table: TableRef) -> Vec<HazardRow> {
-        // The guide's `NOT IN (SELECT model_id …)` is never true once the list holds a NULL.
-        let any_null_model_id = models.iter().any(|r| r.row.model_id.is_none());
+    /// `any_null_model_id`: some models row has a NULL model_id; the guide's `NOT IN (SELECT
+    /// model_id …)` is then never true.
+    pub fn rows(services: &[ServiceFact], any_null_model_id: bool, table: TableRef) -> Vec<HazardRow> {
         services
             .iter()
             .filter(|s| !s.known_model)
@@ -53,7 +53,7 @@ mod engine {
 mod tests {
     use super::engine::rows;
     use crate::plan::ServiceAction;
-    use crate::rehearsal::rules::sample::{model, service, table};
+    use crate::rehearsal::rules::sample::{service, table};
 
     #[test]
     fn services_of_unknown_models() {
@@ -62,13 +62,11 @@ mod tests {
         let mut deleted = service("s3", Some("1"), None, ServiceAction::Deleted);
         deleted.known_model = false;
         let services = [service("s1", Some("1.0"), Some("1.0"), ServiceAction::Unchanged), kept, deleted];
-        let mut models = [model(1, "m", Some("1.0"), "active")];
-        let found: Vec<String> = rows(&services, &models, table()).iter().map(|h| h.detail.to_string()).collect();
+        let found: Vec<String> = rows(&services, false, table()).iter().map(|h| h.detail.to_string()).collect();
         assert_eq!(
             found,
             ["model_id \"m\" has no models row", "model_id \"m\" has no models row; deleted with --delete-orphans"]
         );
-        models[0].row.model_id = None;
-        assert!(rows(&services, &models, table())[0].detail.ends_with("deletes nothing: a models.model_id is NULL"));
+        assert!(rows(&services, true, table())[0].detail.ends_with("deletes nothing: a models.model_id is NULL"));
     }
 }

@@ -6,7 +6,7 @@
 use crate::terms::HazardCode;
 #[cfg(feature = "engine")]
 use {
-    super::facts::{ByKey, Facts, TableRefs},
+    super::facts::{ByKey, Facts, ServiceFact, TableRefs},
     crate::error::{Error, Result},
     crate::plan::{CodeRows, HazardRow, Hazards, Shared, StoredRows, TableRef},
     duckdb::Connection,
@@ -27,13 +27,16 @@ pub struct Rule {
 pub(crate) enum Find {
     /// In the facts in memory only.
     Facts(fn(&Facts) -> Result<Rows>),
-    /// Querying the workspace besides, on one of its connections; on a large export before the
-    /// services' rows are read (`Facts::services_after` is empty for them then).
+    /// Querying the workspace besides, on one of its connections.
     Workspace(fn(&Facts, &Connection) -> Result<Rows>),
     /// Querying the workspace's tables and the rehearsal's (its deletes and changes), without
     /// the models rows: on a large export before those are read, so that the rehearsal's tables
-    /// can go first (`Facts::rows` and `Facts::services_after` are empty for them then).
+    /// can go first (`Facts::rows` is empty for them then).
     Tables(fn(&Facts, &Connection) -> Result<Rows>),
+    /// In the facts in memory and a run of the services rows (`ServiceRows`): on a large export
+    /// each run as it comes in, the services never held at once. Its rows are found as they
+    /// come (`Rows::AsFound`), those of every run put together.
+    Services(fn(&Facts, &[ServiceFact]) -> Result<Rows>),
 }
 
 /// A rule's rows: in key order already, or as found; or as found, and the cascade's rows of
@@ -131,9 +134,9 @@ pub(crate) fn queries_tables_only(rule: &Rule) -> bool {
     matches!(rule.find, Find::Tables(_))
 }
 
-/// Runs the rules that `chosen` picks and `found` has no rows of yet: those querying the
-/// workspace here on `conn` (the rehearsal's tables are its temp tables), first; the others
-/// each on the next free one of two threads. A rule of the workspace run once the rehearsal's
+/// Runs the rules that `chosen` picks and `found` has no rows of yet, but those of the services
+/// (`ServiceRows`): those querying the workspace here on `conn` (the rehearsal's tables are its
+/// temp tables), first; the others each on the next free one of two threads. A rule of the workspace run once the rehearsal's
 /// tables are dropped fails on them; it cannot pass unnoticed.
 #[cfg(feature = "engine")]
 pub(crate) fn find(facts: &Facts, conn: &Connection, chosen: fn(&Rule) -> bool, found: &mut Found) -> Result<()> {
@@ -142,6 +145,7 @@ pub(crate) fn find(facts: &Facts, conn: &Connection, chosen: fn(&Rule) -> bool, 
         match rule.find {
             Find::Workspace(find) | Find::Tables(find) => workspace.push((place, find)),
             Find::Facts(find) => in_memory.push((place, find)),
+            Find::Services(_) => {}
         }
     }
     // The rules reading the workspace use its connection, here; the others are shared out.
@@ -160,6 +164,37 @@ pub(crate) fn find(facts: &Facts, conn: &Connection, chosen: fn(&Rule) -> bool, 
         found.0[place] = Some(rows);
     }
     Ok(())
+}
+
+/// The rows that the services' rules find, a run of services at a time.
+#[cfg(feature = "engine")]
+#[derive(Default)]
+pub(crate) struct ServiceRows(Vec<(usize, Vec<HazardRow>)>);
+
+#[cfg(feature = "engine")]
+impl ServiceRows {
+    /// Runs the services' rules on `services`, the run that follows those run before.
+    pub(crate) fn find_in(&mut self, facts: &Facts, services: &[ServiceFact]) -> Result<()> {
+        for (place, rule) in RULES.iter().enumerate() {
+            let Find::Services(find) = rule.find else { continue };
+            let Rows::AsFound(rows) = find(facts, services)? else {
+                return Err(Error::Internal(format!("{} finds services' rows in another order", rule.code)));
+            };
+            match self.0.iter_mut().find(|(at, _)| *at == place) {
+                Some((_, found)) => found.extend(rows),
+                None => self.0.push((place, rows)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows of every run, stored as the plan keeps them, into `found`.
+    pub(crate) fn store(self, found: &mut Found) -> Result<()> {
+        for (place, rows) in self.0 {
+            found.0[place] = Some(held(place, Ok(Rows::AsFound(rows)))?);
+        }
+        Ok(())
+    }
 }
 
 /// The rows of the rule at `place` in `RULES`, by key, stored as the plan keeps them (on the
@@ -228,7 +263,8 @@ mod tests {
     }
 }
 
-/// The rules run on one thread or two, all at once or the workspace's first, find the same rows.
+/// The rules run on one thread or two, all at once or the workspace's first, the services whole or a
+/// run at a time, find the same rows.
 #[cfg(all(test, feature = "engine"))]
 mod find_tests {
     use super::sample::{groups, model, service, workspace_with};
@@ -293,7 +329,12 @@ mod find_tests {
         let choices = groups(&mut models);
         let mut dangling = service("s2", Some("0.1"), Some("1.9.0"), ServiceAction::Repointed);
         dangling.pin_existed = false;
-        let services = [service("s1", Some("1.10.0"), Some("1.9.0"), ServiceAction::Repointed), dangling];
+        // s9 comes first: the rows found a run at a time are listed by key all the same.
+        let services = [
+            service("s9", Some("1.10.0"), Some("1.9.0"), ServiceAction::Repointed),
+            service("s1", Some("1.10.0"), Some("1.9.0"), ServiceAction::Repointed),
+            dangling,
+        ];
         let deleted = RidBits::from_iter([1, 3]);
         let replay = Replay { steps: Vec::new(), remaining: Vec::new() };
         let spec = Spec::guide();
@@ -314,12 +355,12 @@ mod find_tests {
                 rows: &models,
                 choices: &choices,
                 deleted_models: &deleted,
-                services_after: &services,
                 cascade: &CascadeRows::default(),
                 blockers: &[],
                 replay: &replay,
                 duplicates: 1,
                 models_order: Default::default(),
+                null_model_id: Default::default(),
                 tables: &tables,
             };
             let mut found = Found::default();
@@ -330,14 +371,21 @@ mod find_tests {
                         let rows = match rule.find {
                             Find::Facts(find) => find(&facts),
                             Find::Workspace(find) | Find::Tables(find) => find(&facts, conn),
+                            Find::Services(find) => find(&facts, &services),
                         };
                         found.0[place] = Some(held(place, rows).unwrap());
                     }
                 }
+                // The services a run of one at a time.
                 Some(passes) => {
                     for &chosen in passes {
                         find(&facts, conn, chosen, &mut found).unwrap();
                     }
+                    let mut service_rows = ServiceRows::default();
+                    for service in services.chunks(1) {
+                        service_rows.find_in(&facts, service).unwrap();
+                    }
+                    service_rows.store(&mut found).unwrap();
                 }
             }
             listed(found, &tables)
@@ -347,6 +395,8 @@ mod find_tests {
         let expected =
             [HazardCode::H1, HazardCode::H2, HazardCode::H6, HazardCode::H7, HazardCode::H13, HazardCode::H15];
         assert!(expected.iter().all(|c| codes.contains(c)), "{one_thread:?}");
+        let h6: Vec<&str> = one_thread.iter().filter(|h| h.0 == HazardCode::H6).map(|h| h.2.as_str()).collect();
+        assert_eq!(h6, ["s1", "s9"]);
         assert_eq!(run(Some(&[|_| true])), one_thread);
         assert_eq!(run(Some(&[queries_workspace, |_| true])), one_thread);
         assert_eq!(run(Some(&[queries_tables_only, queries_workspace, |_| true])), one_thread);
