@@ -414,7 +414,8 @@ fn rehearse_steps(
         models_order: models_order.map(OnceLock::from).unwrap_or_default(),
         ..facts_without_rows!(verification, cascade)
     };
-    // Every rule but the services' (on a large export those querying the workspace first).
+    // Every rule but the services'; on a large export those querying the workspace first, alone
+    // (H15 finds a row per deleted version, and the others' rows would come on top).
     if !side {
         rules::find(&facts, r.conn, rules::queries_workspace, &mut found)?;
     }

@@ -136,8 +136,9 @@ pub(crate) fn queries_tables_only(rule: &Rule) -> bool {
 
 /// Runs the rules that `chosen` picks and `found` has no rows of yet, but those of the services
 /// (`ServiceRows`): those querying the workspace here on `conn` (the rehearsal's tables are its
-/// temp tables), first; the others each on the next free one of two threads. A rule of the workspace run once the rehearsal's
-/// tables are dropped fails on them; it cannot pass unnoticed.
+/// temp tables), first; the others each on the next free one of two threads. A rule of the
+/// workspace run once the rehearsal's tables are dropped fails on them; it cannot pass
+/// unnoticed.
 #[cfg(feature = "engine")]
 pub(crate) fn find(facts: &Facts, conn: &Connection, chosen: fn(&Rule) -> bool, found: &mut Found) -> Result<()> {
     let (mut workspace, mut in_memory) = (Vec::new(), Vec::new());
@@ -263,8 +264,8 @@ mod tests {
     }
 }
 
-/// The rules run on one thread or two, all at once or the workspace's first, the services whole or a
-/// run at a time, find the same rows.
+/// The rules run on one thread or two, all at once or the workspace's first, the services whole
+/// or a run at a time, find the same rows.
 #[cfg(all(test, feature = "engine"))]
 mod find_tests {
     use super::sample::{groups, model, service, workspace_with};
