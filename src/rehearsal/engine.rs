@@ -10,6 +10,7 @@ use super::facts::{
 use super::keeper_collation;
 use super::keepers::{self, Places};
 use super::policy::{Policy, VersionRow};
+use super::rules::{ServicesIn, ServicesStored};
 use super::{arrow_columns, fk_violations, rules, steps};
 use crate::catalog::objects::{shown, ColumnOf, Event, InsteadRule, ObjectKind};
 use crate::catalog::{quote_ident, Catalog, Table, TableName};
@@ -19,7 +20,6 @@ use crate::pgtype::DuckType;
 use crate::plan::*;
 use crate::spec::{rehearse_backup, Spec};
 use crate::sql::{self, literal, Col, Dialect, Rows};
-use crate::stored_list::{ListWriter, StoredList};
 use crate::terms::HazardCode;
 use crate::workspace::{release_freed_memory, TableStat, Workspace};
 use duckdb::Connection;
@@ -68,6 +68,9 @@ impl Default for Options {
 /// The names of the row statements' phases in the effects tables.
 pub const VERSIONS_PHASE: &str = "versions";
 pub const ORPHANS_PHASE: &str = "orphans";
+
+/// Services taken into one run on a large export: 65 536 take about 6 MB.
+const SERVICES_RUN: usize = 1 << 16;
 
 /// V3's rows before the rollback, as 02_rollback.sql keeps them.
 const ORPHANS_BEFORE: &str = "_plan_orphans_before";
@@ -422,20 +425,23 @@ fn rehearse_steps(
     rules::find(&facts, r.conn, |_| true, &mut found)?;
     // On a large export the services' rows come in last, a run at a time, never all held.
     let services_in = match early_services {
-        Some(all) => ServicesIn { run: all, ..ServicesIn::new(&facts) }.finish()?,
+        Some(all) => {
+            let mut services_in = ServicesIn::new(&facts, SERVICES_RUN);
+            all.into_iter().try_for_each(|service| services_in.take(service))?;
+            services_in
+        }
         None => {
             let services_in = workspace.scan_uncached(|| {
-                let mut services_in = ServicesIn::new(&facts);
+                let mut services_in = ServicesIn::new(&facts, SERVICES_RUN);
                 services_of(r.conn, &mut |service| services_in.take(service))?;
-                services_in.finish()
+                Ok(services_in)
             })?;
             // The services table was the last one read: its room goes to the lists made last.
             workspace.drop_table_cache()?;
             services_in
         }
     };
-    let ServicesFound { list: services_list, by_action: services_by_action, rows: service_rows } = services_in;
-    service_rows.store(&mut found)?;
+    let ServicesStored { list: services_list, by_action: services_by_action } = services_in.finish(&mut found)?;
     let hazards = found.hazards(&hazard_tables)?;
     let services_before = services_list.len() as u64;
     let divergence = divergence(&rows, &choices);
@@ -479,61 +485,6 @@ fn rehearse_steps(
         ddl: replay.steps,
         drop_dependents: options.drop_dependents,
     })
-}
-
-/// Services taken into one run: 65 536 take about 6 MB.
-const SERVICES_RUN: usize = 1 << 16;
-
-/// The services, a run at a time as they come in: the services' rules find their rows in each
-/// run, then its services go to the plan's list, on disk.
-struct ServicesIn<'f, 'a> {
-    facts: &'f Facts<'a>,
-    run: Vec<ServiceFact>,
-    list: ListWriter<ServiceImpact>,
-    by_action: [u64; ServiceAction::ALL.len()],
-    rows: rules::ServiceRows,
-}
-
-/// What `ServicesIn` made of the services.
-struct ServicesFound {
-    list: StoredList<ServiceImpact>,
-    by_action: [u64; ServiceAction::ALL.len()],
-    rows: rules::ServiceRows,
-}
-
-impl<'f, 'a> ServicesIn<'f, 'a> {
-    fn new(facts: &'f Facts<'a>) -> Self {
-        ServicesIn {
-            facts,
-            run: Vec::new(),
-            list: StoredList::writer(),
-            by_action: [0; ServiceAction::ALL.len()],
-            rows: rules::ServiceRows::default(),
-        }
-    }
-
-    fn take(&mut self, service: ServiceFact) -> Result<()> {
-        self.run.push(service);
-        if self.run.len() == SERVICES_RUN {
-            self.hand_on()?;
-        }
-        Ok(())
-    }
-
-    /// The run's rows to the rules, then its services to the list.
-    fn hand_on(&mut self) -> Result<()> {
-        self.rows.find_in(self.facts, &self.run)?;
-        for service in self.run.drain(..) {
-            self.by_action[service.impact.action as usize] += 1;
-            self.list.push(&service.impact)?;
-        }
-        Ok(())
-    }
-
-    fn finish(mut self) -> Result<ServicesFound> {
-        self.hand_on()?;
-        Ok(ServicesFound { list: self.list.finish()?, by_action: self.by_action, rows: self.rows })
-    }
 }
 
 /// The models rows with their groups' choices, read, or still to read from the keepers' places.

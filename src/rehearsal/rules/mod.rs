@@ -8,7 +8,8 @@ use crate::terms::HazardCode;
 use {
     super::facts::{ByKey, Facts, ServiceFact, TableRefs},
     crate::error::{Error, Result},
-    crate::plan::{CodeRows, HazardRow, Hazards, Shared, StoredRows, TableRef},
+    crate::plan::{CodeRows, HazardRow, Hazards, ServiceAction, ServiceImpact, Shared, StoredRows, TableRef},
+    crate::stored_list::{ListWriter, StoredList},
     duckdb::Connection,
 };
 
@@ -33,7 +34,7 @@ pub(crate) enum Find {
     /// the models rows: on a large export before those are read, so that the rehearsal's tables
     /// can go first (`Facts::rows` is empty for them then).
     Tables(fn(&Facts, &Connection) -> Result<Rows>),
-    /// In the facts in memory and a run of the services rows (`ServiceRows`): on a large export
+    /// In the facts in memory and a run of the services rows (`ServicesIn`): on a large export
     /// each run as it comes in, the services never held at once. Its rows are found as they
     /// come (`Rows::AsFound`), those of every run put together.
     Services(fn(&Facts, &[ServiceFact]) -> Result<Rows>),
@@ -135,7 +136,7 @@ pub(crate) fn queries_tables_only(rule: &Rule) -> bool {
 }
 
 /// Runs the rules that `chosen` picks and `found` has no rows of yet, but those of the services
-/// (`ServiceRows`): those querying the workspace here on `conn` (the rehearsal's tables are its
+/// (`ServicesIn`): those querying the workspace here on `conn` (the rehearsal's tables are its
 /// temp tables), first; the others each on the next free one of two threads. A rule of the
 /// workspace run once the rehearsal's tables are dropped fails on them; it cannot pass
 /// unnoticed.
@@ -167,34 +168,75 @@ pub(crate) fn find(facts: &Facts, conn: &Connection, chosen: fn(&Rule) -> bool, 
     Ok(())
 }
 
-/// The rows that the services' rules find, a run of services at a time.
+/// The services as they come in, a run at a time: the services' rules find their rows in each
+/// run, then its services go to the plan's list, on disk, so that they are never all held.
 #[cfg(feature = "engine")]
-#[derive(Default)]
-pub(crate) struct ServiceRows(Vec<(usize, Vec<HazardRow>)>);
+pub(crate) struct ServicesIn<'f, 'a> {
+    facts: &'f Facts<'a>,
+    /// How many services a run takes.
+    run_len: usize,
+    run: Vec<ServiceFact>,
+    list: ListWriter<ServiceImpact>,
+    by_action: [u64; ServiceAction::ALL.len()],
+    /// Each services' rule's rows so far, by its place in `RULES`.
+    rows: Vec<(usize, Vec<HazardRow>)>,
+}
+
+/// The services as `ServicesIn` stored them, and how many each action has.
+#[cfg(feature = "engine")]
+pub(crate) struct ServicesStored {
+    pub list: StoredList<ServiceImpact>,
+    pub by_action: [u64; ServiceAction::ALL.len()],
+}
 
 #[cfg(feature = "engine")]
-impl ServiceRows {
-    /// Runs the services' rules on `services`, the run that follows those run before.
-    pub(crate) fn find_in(&mut self, facts: &Facts, services: &[ServiceFact]) -> Result<()> {
-        for (place, rule) in RULES.iter().enumerate() {
-            let Find::Services(find) = rule.find else { continue };
-            let Rows::AsFound(rows) = find(facts, services)? else {
-                return Err(Error::Internal(format!("{} finds services' rows in another order", rule.code)));
-            };
-            match self.0.iter_mut().find(|(at, _)| *at == place) {
-                Some((_, found)) => found.extend(rows),
-                None => self.0.push((place, rows)),
-            }
+impl<'f, 'a> ServicesIn<'f, 'a> {
+    pub(crate) fn new(facts: &'f Facts<'a>, run_len: usize) -> Self {
+        ServicesIn {
+            facts,
+            run_len: run_len.max(1),
+            run: Vec::new(),
+            list: StoredList::writer(),
+            by_action: [0; ServiceAction::ALL.len()],
+            rows: Vec::new(),
+        }
+    }
+
+    /// Takes the next service (in the services table's order).
+    pub(crate) fn take(&mut self, service: ServiceFact) -> Result<()> {
+        self.run.push(service);
+        if self.run.len() == self.run_len {
+            self.hand_on()?;
         }
         Ok(())
     }
 
-    /// The rows of every run, stored as the plan keeps them, into `found`.
-    pub(crate) fn store(self, found: &mut Found) -> Result<()> {
-        for (place, rows) in self.0 {
-            found.0[place] = Some(held(place, Ok(Rows::AsFound(rows)))?);
+    /// The run's services to the services' rules, then to the list.
+    fn hand_on(&mut self) -> Result<()> {
+        for (place, rule) in RULES.iter().enumerate() {
+            let Find::Services(find) = rule.find else { continue };
+            let Rows::AsFound(rows) = find(self.facts, &self.run)? else {
+                return Err(Error::Internal(format!("{} finds services' rows in another order", rule.code)));
+            };
+            match self.rows.iter_mut().find(|(at, _)| *at == place) {
+                Some((_, found)) => found.extend(rows),
+                None => self.rows.push((place, rows)),
+            }
+        }
+        for service in self.run.drain(..) {
+            self.by_action[service.impact.action as usize] += 1;
+            self.list.push(&service.impact)?;
         }
         Ok(())
+    }
+
+    /// The services stored; the rows their rules found, of every run, into `found`.
+    pub(crate) fn finish(mut self, found: &mut Found) -> Result<ServicesStored> {
+        self.hand_on()?;
+        for (place, rows) in self.rows {
+            found.0[place] = Some(held(place, Ok(Rows::AsFound(rows)))?);
+        }
+        Ok(ServicesStored { list: self.list.finish()?, by_action: self.by_action })
     }
 }
 
@@ -382,11 +424,14 @@ mod find_tests {
                     for &chosen in passes {
                         find(&facts, conn, chosen, &mut found).unwrap();
                     }
-                    let mut service_rows = ServiceRows::default();
-                    for service in services.chunks(1) {
-                        service_rows.find_in(&facts, service).unwrap();
-                    }
-                    service_rows.store(&mut found).unwrap();
+                    let mut services_in = ServicesIn::new(&facts, 1);
+                    services.iter().try_for_each(|service| services_in.take(service.clone())).unwrap();
+                    let stored = services_in.finish(&mut found).unwrap();
+                    let keys = stored.list.first(usize::MAX, |s| Some((s.key.to_string(), s.action))).unwrap();
+                    let expected: Vec<(String, ServiceAction)> =
+                        services.iter().map(|s| (s.key().to_string(), s.impact.action)).collect();
+                    assert_eq!(keys, expected, "the services stored in their order");
+                    assert_eq!(stored.by_action[ServiceAction::Repointed as usize], 3);
                 }
             }
             listed(found, &tables)
