@@ -348,13 +348,7 @@ impl CascadeRows {
         mut each: impl FnMut(&[CascadeView<'_>]) -> Result<(), E>,
     ) -> Result<(), E> {
         let all = self.runs.first().map_or(0, |r| r.start)..self.runs.last().map_or(0, |r| r.end);
-        let mut reader = self.spill.reader(all);
-        let mut batch = Batch::default();
-        loop {
-            batch.fill(&mut reader, BATCH)?;
-            if batch.is_empty() {
-                return Ok(());
-            }
+        self.spill.batches(all, BATCH, |batch| {
             let views: Vec<CascadeView> = batch
                 .read()?
                 .map(|(effect, key)| {
@@ -362,9 +356,8 @@ impl CascadeRows {
                     CascadeView { table: &effect.table, key, action: &effect.action, via: &effect.via }
                 })
                 .collect();
-            each(&views)?;
-            batch.clear();
-        }
+            each(&views)
+        })
     }
 
     /// The rows of the effects `listed` picks and the rows whose keys `others` gives (in key
@@ -678,22 +671,16 @@ impl Hazards {
         mut each: impl FnMut(&[HazardView<'_>]) -> Result<(), E>,
     ) -> Result<(), E> {
         let stored = &self.by_code[code as usize];
-        let mut reader = stored.spill.reader(stored.records.clone());
-        let mut batch = Batch::default();
         if stored.cascade_rows == 0 {
-            loop {
-                batch.fill(&mut reader, BATCH)?;
-                if batch.is_empty() {
-                    return Ok(());
-                }
+            return stored.spill.batches(stored.records.clone(), BATCH, |batch| {
                 let views: Vec<HazardView> =
                     batch.read()?.map(|(label, key)| self.view(code, stored.label(label), key)).collect();
-                each(&views)?;
-                batch.clear();
-            }
+                each(&views)
+            });
         }
         // Merged with the cascade's rows by key: its own rows (the blocked ones, few) all read first.
-        batch.fill(&mut reader, usize::MAX)?;
+        let mut batch = Batch::default();
+        batch.fill(&mut stored.spill.reader(stored.records.clone()), usize::MAX)?;
         let own: Vec<(u32, &str)> = batch.read()?.collect();
         let keys: Vec<&str> = own.iter().map(|(_, key)| *key).collect();
         let listed = |effect: u32| stored.cascade.get(effect as usize).is_some_and(Option::is_some);

@@ -47,6 +47,26 @@ impl Spill {
         Ok(start..start + records.len() as u64)
     }
 
+    /// Hands the records in `range` to `each`, a batch of `records` at a time (the last may
+    /// hold fewer), in order.
+    pub fn batches<E: From<crate::Error>>(
+        &self,
+        range: Range<u64>,
+        records: usize,
+        mut each: impl FnMut(&Batch) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut reader = self.reader(range);
+        let mut batch = Batch::default();
+        loop {
+            batch.fill(&mut reader, records)?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            each(&batch)?;
+            batch.clear();
+        }
+    }
+
     /// The records in `range` (as `append` returned it), one at a time.
     pub fn reader(&self, range: Range<u64>) -> Reader<'_> {
         let file = self.file.as_deref().map(|spill| &spill.file);
@@ -197,10 +217,6 @@ impl Batch {
         let texts =
             std::str::from_utf8(&self.texts).map_err(|e| failed(io::Error::new(io::ErrorKind::InvalidData, e)))?;
         Ok(self.records.iter().map(move |(tag, text)| (*tag, &texts[text.clone()])))
-    }
-
-    pub fn len(&self) -> usize {
-        self.records.len()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::plan::BATCH;
-use crate::spill::{self, Batch, Spill};
+use crate::spill::{self, Spill};
 use std::marker::PhantomData;
 use std::ops::Range;
 
@@ -95,28 +95,18 @@ impl<T: Listed> StoredList<T> {
 
     /// Hands every row to `each`, in order, `plan::BATCH` at a time.
     pub fn read<E: From<Error>>(&self, mut each: impl FnMut(&[T::View<'_>]) -> Result<(), E>) -> Result<(), E> {
-        let mut reader = self.spill.reader(self.records.clone());
-        let mut batch = Batch::default();
-        loop {
-            batch.fill(&mut reader, BATCH * T::FIELDS)?;
-            if batch.is_empty() {
-                return Ok(());
-            }
-            {
-                let fields: Vec<Option<&str>> =
-                    batch.read()?.map(|(tag, text)| (tag == TEXT).then_some(text)).collect();
-                let views = fields
-                    .chunks(T::FIELDS)
-                    .map(|row| match row.len() == T::FIELDS {
-                        true => T::view(row),
-                        false => None,
-                    })
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| Error::Internal("a stored row does not read back as it was written".into()))?;
-                each(&views)?;
-            }
-            batch.clear();
-        }
+        self.spill.batches(self.records.clone(), BATCH * T::FIELDS, |batch| {
+            let fields: Vec<Option<&str>> = batch.read()?.map(|(tag, text)| (tag == TEXT).then_some(text)).collect();
+            let views = fields
+                .chunks(T::FIELDS)
+                .map(|row| match row.len() == T::FIELDS {
+                    true => T::view(row),
+                    false => None,
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| Error::Internal("a stored row does not read back as it was written".into()))?;
+            each(&views)
+        })
     }
 
     /// What `pick` makes of the first `n` rows it picks, in order.
