@@ -463,42 +463,42 @@ pub struct HazardRow {
 }
 
 /// A hazard row as its rule's list holds it until the plan stores it, in 16 bytes: its code is
-/// its list's, and its detail one of the few its list names (`Details`). A rule of a 5.4 GB
-/// export finds over a million.
+/// its list's, and its table and detail one of the few labels its list names (`Labels`). A rule
+/// of a 5.4 GB export finds over a million.
 #[derive(Debug, Clone)]
 pub struct HeldRow {
     pub key: Shared,
-    table: TableRef,
-    detail: u32,
+    label: u32,
 }
 
 impl HeldRow {
-    /// A row whose detail is the one at `detail` among its list's `Details`.
-    pub fn new(key: Shared, table: TableRef, detail: u32) -> HeldRow {
-        HeldRow { key, table, detail }
+    /// A row whose table and detail are the label at `label` among its list's `Labels`.
+    pub fn new(key: Shared, label: u32) -> HeldRow {
+        HeldRow { key, label }
     }
 }
 
-/// The details of one code's rows, each text given its place on first use: rows that share a
-/// text share a place (an equal text of its own gets a place of its own).
+/// The tables and details of one code's rows, each pair given its place on first use: rows of
+/// one table that share a detail's text share a place (an equal text of its own gets a place of
+/// its own).
 #[derive(Default)]
-pub struct Details {
-    texts: Vec<Shared>,
-    places: HashMap<*const u8, u32, foldhash::fast::RandomState>,
-    /// Rows in a run often share their detail: the last one is looked up first.
-    last: Option<(*const u8, u32)>,
+pub struct Labels {
+    labels: Vec<(TableRef, Shared)>,
+    places: HashMap<(u32, *const u8), u32, foldhash::fast::RandomState>,
+    /// Rows in a run often share their label: the last one is looked up first.
+    last: Option<((u32, *const u8), u32)>,
 }
 
-impl Details {
-    pub fn place(&mut self, detail: Shared) -> u32 {
-        let at = detail.as_ptr();
+impl Labels {
+    pub fn place(&mut self, table: TableRef, detail: Shared) -> u32 {
+        let at = (table.0, detail.as_ptr());
         match self.last {
-            Some((text, place)) if text == at => place,
+            Some((label, place)) if label == at => place,
             _ => {
-                let texts = &mut self.texts;
+                let labels = &mut self.labels;
                 let place = *self.places.entry(at).or_insert_with(|| {
-                    texts.push(detail);
-                    (texts.len() - 1) as u32
+                    labels.push((table, detail));
+                    (labels.len() - 1) as u32
                 });
                 self.last = Some((at, place));
                 place
@@ -507,22 +507,22 @@ impl Details {
     }
 }
 
-/// One code's rows as its rule found them, in their order, and the details they name; and the
-/// cascade's rows it lists besides (H9's), which stay in the cascade. The plan stores them on
-/// disk (`StoredRows::write`).
+/// One code's rows as its rule found them, in their order, and the tables and details they name;
+/// and the cascade's rows it lists besides (H9's), which stay in the cascade. The plan stores
+/// them on disk (`StoredRows::write`).
 #[derive(Debug, Clone, Default)]
 pub struct CodeRows {
     rows: Vec<HeldRow>,
-    details: Vec<Shared>,
+    labels: Vec<(TableRef, Shared)>,
     /// By the cascade's effects: the table and detail of each one's rows, when listed.
     cascade: Vec<Option<(TableRef, Shared)>>,
     cascade_rows: usize,
 }
 
 impl CodeRows {
-    /// Rows and the details they name.
-    pub fn new(rows: Vec<HeldRow>, details: Details) -> CodeRows {
-        CodeRows { rows, details: details.texts, ..CodeRows::default() }
+    /// Rows and the labels they name.
+    pub fn new(rows: Vec<HeldRow>, labels: Labels) -> CodeRows {
+        CodeRows { rows, labels: labels.labels, ..CodeRows::default() }
     }
 
     /// These rows and the cascade's rows of the effects `by_effect` names (with their table and
@@ -536,16 +536,16 @@ impl CodeRows {
         if let Some(other) = rows.iter().find(|r| r.code != code) {
             return Err(format!("a row of {} among the rows of {code}", other.code));
         }
-        let mut details = Details::default();
+        let mut labels = Labels::default();
         // Collected in the rule's own list (a row takes less room than it did).
-        let rows = rows.into_iter().map(|row| HeldRow::new(row.key, row.table, details.place(row.detail))).collect();
-        Ok(CodeRows::new(rows, details))
+        let rows = rows.into_iter().map(|row| HeldRow::new(row.key, labels.place(row.table, row.detail))).collect();
+        Ok(CodeRows::new(rows, labels))
     }
 
     /// Each row's key and detail, for tests.
     #[cfg(test)]
     pub fn listed(&self) -> Vec<(&str, &str)> {
-        self.rows.iter().map(|row| (&*row.key, &*self.details[row.detail as usize])).collect()
+        self.rows.iter().map(|row| (&*row.key, &*self.labels[row.label as usize].1)).collect()
     }
 
     pub fn len(&self) -> usize {
@@ -593,7 +593,7 @@ pub struct StoredRows {
     spill: Spill,
     records: Range<u64>,
     rows: usize,
-    /// Each label's table and detail, by place: a code's rows name few.
+    /// Each label's table and detail, by place (`Labels`): a code's rows name few.
     labels: Vec<(TableRef, Shared)>,
     /// By the cascade's effects: the table and detail of each one's rows, when listed.
     cascade: Vec<Option<(TableRef, Shared)>>,
@@ -604,27 +604,12 @@ impl StoredRows {
     /// Writes `rows` to a spill of their own (none when there are none), freeing them as they
     /// go.
     pub fn write(rows: CodeRows) -> crate::Result<StoredRows> {
-        let CodeRows { rows: held, details, cascade, cascade_rows } = rows;
-        let mut stored = StoredRows { rows: held.len(), cascade, cascade_rows, ..StoredRows::default() };
-        let mut places: HashMap<(u32, u32), u32, foldhash::fast::RandomState> = HashMap::default();
-        let mut last: Option<((u32, u32), u32)> = None;
+        let CodeRows { rows: held, labels, cascade, cascade_rows } = rows;
+        let mut stored = StoredRows { rows: held.len(), labels, cascade, cascade_rows, ..StoredRows::default() };
         let mut records = spill::Writer::new(Spill::default(), 48 * stored.rows);
         // Each key is read, then freed: both wait on memory, as the keys lie all over the heap.
         for row in taken_fetched_ahead(held, |row| &row.key) {
-            let label = (row.table.0, row.detail);
-            let place = match last {
-                Some((seen, place)) if seen == label => place,
-                _ => {
-                    let labels = &mut stored.labels;
-                    let place = *places.entry(label).or_insert_with(|| {
-                        labels.push((row.table, details[row.detail as usize].clone()));
-                        (labels.len() - 1) as u32
-                    });
-                    last = Some((label, place));
-                    place
-                }
-            };
-            records.push(place, row.key.as_bytes()).map_err(spill::failed)?;
+            records.push(row.label, row.key.as_bytes()).map_err(spill::failed)?;
         }
         let (spill, records) = records.finish().map_err(spill::failed)?;
         (stored.spill, stored.records) = (spill, records.unwrap_or(0..0));
@@ -1262,10 +1247,11 @@ mod tests {
             on(1, "g", &once),
         ];
         let held = CodeRows::hold(HazardCode::H12, rows).unwrap();
-        // One place per text shared; an equal text of its own has its own (it is held anyway).
-        assert_eq!(held.details.len(), 3);
+        // One place per table and text shared; an equal text of its own has its own (it is held
+        // anyway).
+        assert_eq!(held.labels.len(), 4);
         let stored = StoredRows::write(held).unwrap();
-        assert_eq!(stored.labels.len(), 4, "one label per table and detail");
+        assert_eq!(stored.labels.len(), 4, "the labels stored as they were");
         assert!(Shared::ptr_eq(&stored.labels[0].1, &often));
         let mut hazards = Hazards::naming(vec!["public.models".into(), "public.other".into()]);
         hazards.set(HazardCode::H12, stored);

@@ -8,7 +8,7 @@ use super::policy::{Choice, VersionRow};
 use crate::catalog::{Catalog, Table, TableName};
 pub use crate::plan::RidBits;
 use crate::plan::Step;
-use crate::plan::{CascadeRows, CodeRows, Details, HeldRow, ServiceImpact, Shared, TableRef};
+use crate::plan::{CascadeRows, CodeRows, HeldRow, Labels, ServiceImpact, Shared, TableRef};
 use crate::spec::Spec;
 use crate::terms::{HazardCode, Policy};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -210,12 +210,12 @@ impl<'a> ModelsOrder<'a> {
     /// rule finds millions.
     pub fn sorted(&self, code: HazardCode, table: TableRef, mut found: Vec<Found>) -> ByKey {
         found.sort_unstable_by_key(|f| f.place);
-        let mut details = Details::default();
+        let mut labels = Labels::default();
         let rows = found
             .into_iter()
-            .map(|f| HeldRow::new(self.rows[f.index as usize].row.id.clone(), table, details.place(f.detail)))
+            .map(|f| HeldRow::new(self.rows[f.index as usize].row.id.clone(), labels.place(table, f.detail)))
             .collect();
-        ByKey { code, rows: CodeRows::new(rows, details) }
+        ByKey { code, rows: CodeRows::new(rows, labels) }
     }
 }
 
