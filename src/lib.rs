@@ -22,6 +22,7 @@ pub mod plan;
 pub mod progress;
 pub mod rehearsal;
 pub mod report;
+pub mod row_id;
 pub mod rundir;
 pub mod shared;
 pub mod spec;

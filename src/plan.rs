@@ -4,6 +4,7 @@
 
 use crate::catalog::objects::SchemaObject;
 use crate::catalog::{quote_ident, TableName};
+use crate::row_id::{IdText, RowId};
 use crate::shared::taken_fetched_ahead;
 use crate::spill::{self, Batch, Reader, Spill};
 use crate::stored_list::{Listed, StoredList};
@@ -34,7 +35,7 @@ pub fn runs_side_by_side(models_and_services: u64) -> bool {
 
 #[derive(Debug, Clone)]
 pub struct KeptVersion {
-    pub id: Shared,
+    pub id: RowId,
     /// Shared by the versions of one model.
     pub model_id: Option<Shared>,
     /// One shared text per distinct version.
@@ -44,11 +45,11 @@ pub struct KeptVersion {
     pub reason: Shared,
 }
 
-/// A deleted models row, in 48 bytes: what its group keeps instead is named once per group,
+/// A deleted models row, in 64 bytes: what its group keeps instead is named once per group,
 /// by the plan's `keepers` (a 4.3 GB export deletes a million rows).
 #[derive(Debug, Clone)]
 pub struct DeletedVersion {
-    pub id: Shared,
+    pub id: RowId,
     pub model_id: Option<Shared>,
     /// One shared text per distinct version.
     pub version: Option<Shared>,
@@ -73,7 +74,7 @@ impl DeletedVersion {
 /// What a group with deleted rows keeps, as those rows name it.
 #[derive(Debug, Clone)]
 pub struct Keeper {
-    pub id: Shared,
+    pub id: RowId,
     pub version: Option<Shared>,
     /// Why the group's other rows are deleted: the policy keeps this one.
     pub reason: Shared,
@@ -605,15 +606,48 @@ impl StoredRows {
     /// go.
     pub fn write(rows: CodeRows) -> crate::Result<StoredRows> {
         let CodeRows { rows: held, labels, cascade, cascade_rows } = rows;
-        let mut stored = StoredRows { rows: held.len(), labels, cascade, cascade_rows, ..StoredRows::default() };
-        let mut records = spill::Writer::new(Spill::default(), 48 * stored.rows);
         // Each key is read, then freed: both wait on memory, as the keys lie all over the heap.
-        for row in taken_fetched_ahead(held, |row| &row.key) {
-            records.push(row.label, row.key.as_bytes()).map_err(spill::failed)?;
+        let rows = held.len();
+        let keyed = taken_fetched_ahead(held, |row| &row.key).map(|row| (row.label, row.key));
+        let stored = StoredRows::written(rows, keyed)?;
+        Ok(StoredRows { labels, cascade, cascade_rows, ..stored })
+    }
+
+    /// Writes the `rows` rows of `labelled`, each its table, detail and key, to a spill of their
+    /// own, their labels numbered as they come.
+    pub fn write_labelled<'a>(
+        rows: usize,
+        labelled: impl Iterator<Item = (TableRef, Shared, &'a RowId)>,
+    ) -> crate::Result<StoredRows> {
+        let mut labels = Labels::default();
+        let stored =
+            StoredRows::written(rows, labelled.map(|(table, detail, key)| (labels.place(table, detail), key)))?;
+        Ok(StoredRows { labels: labels.labels, ..stored })
+    }
+
+    /// The `rows` rows of `keyed`, each its label's place and key, in a spill of their own (none
+    /// when there are none); their labels are the caller's to set.
+    fn written<K: StoredKey>(rows: usize, keyed: impl Iterator<Item = (u32, K)>) -> crate::Result<StoredRows> {
+        let mut stored = StoredRows { rows, ..StoredRows::default() };
+        let mut records = spill::Writer::new(Spill::default(), 48 * stored.rows);
+        for (label, key) in keyed {
+            records.push(label, key.text().as_bytes()).map_err(spill::failed)?;
         }
         let (spill, records) = records.finish().map_err(spill::failed)?;
         (stored.spill, stored.records) = (spill, records.unwrap_or(0..0));
         Ok(stored)
+    }
+
+    /// Each row's key and detail, for tests.
+    #[cfg(test)]
+    pub fn listed(&self) -> Vec<[String; 2]> {
+        let mut listed = Vec::new();
+        let read = self.spill.batches(self.records.clone(), BATCH, |batch| -> crate::Result<()> {
+            listed.extend(batch.read()?.map(|(label, key)| [key.to_string(), self.label(label).1.to_string()]));
+            Ok(())
+        });
+        read.unwrap();
+        listed
     }
 
     /// The table and detail of the label at `place`.
@@ -628,6 +662,23 @@ impl StoredRows {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A stored row's key: a hazard row's text, or the id of the models row it names.
+trait StoredKey {
+    fn text(&self) -> IdText<'_>;
+}
+
+impl StoredKey for Shared {
+    fn text(&self) -> IdText<'_> {
+        IdText::Text(self)
+    }
+}
+
+impl StoredKey for &RowId {
+    fn text(&self) -> IdText<'_> {
+        RowId::text(self)
     }
 }
 
@@ -1083,12 +1134,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_rows_held_by_the_million_take_a_word_per_shared_text() {
+    fn the_rows_held_by_the_million_take_a_word_per_shared_text_and_three_per_id() {
         assert_eq!(std::mem::size_of::<Shared>(), 8);
         assert_eq!(std::mem::size_of::<Option<Shared>>(), 8);
+        assert_eq!(std::mem::size_of::<RowId>(), 24);
         assert_eq!(std::mem::size_of::<HazardRow>(), 24);
         assert_eq!(std::mem::size_of::<HeldRow>(), 16);
-        assert_eq!(std::mem::size_of::<DeletedVersion>(), 48);
+        assert_eq!(std::mem::size_of::<DeletedVersion>(), 64);
     }
 
     #[test]

@@ -78,14 +78,14 @@ fn keepers(ctx: &Context, out: &mut String) {
     const INSERT: &str = "INSERT INTO rehearse_keepers (id) VALUES ";
     const CHUNK: usize = 1000;
     // Each id quoted, in parentheses, and a comma: its length and 6 (more if it holds quotes).
-    let ids: usize = ctx.plan.kept.iter().map(|k| k.id.len() + 6).sum();
+    let ids: usize = ctx.plan.kept.iter().map(|k| k.id.text().len() + 6).sum();
     let rest_of_script = 64 * 1024;
     out.reserve(ids + ctx.plan.kept.len().div_ceil(CHUNK) * (INSERT.len() + 2) + rest_of_script);
     let _ = writeln!(out, "CREATE TEMP TABLE rehearse_keepers (id {} PRIMARY KEY) ON COMMIT DROP;", id_type(ctx));
     for chunk in ctx.plan.kept.chunks(CHUNK) {
         out.push_str(INSERT);
         for (i, k) in chunk.iter().enumerate() {
-            let _ = write!(out, "{}({})", if i == 0 { "" } else { ", " }, literal(&k.id));
+            let _ = write!(out, "{}({})", if i == 0 { "" } else { ", " }, literal(&k.id.text()));
         }
         out.push_str(";\n");
     }

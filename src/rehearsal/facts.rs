@@ -8,7 +8,7 @@ use super::policy::{Choice, VersionRow};
 use crate::catalog::{Catalog, Table, TableName};
 pub use crate::plan::RidBits;
 use crate::plan::Step;
-use crate::plan::{CascadeRows, CodeRows, HeldRow, Labels, ServiceImpact, Shared, TableRef};
+use crate::plan::{CascadeRows, ServiceImpact, Shared, StoredRows, TableRef};
 use crate::spec::Spec;
 use crate::terms::{HazardCode, Policy};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -18,7 +18,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 /// A models row with what the reports need besides the policy's columns.
 #[derive(Debug, Clone, Default)]
 pub struct ModelRow {
-    /// Its rowid, in 32 bits as its place is (a row of 48 bytes, not 56: a 5.4 GB export has
+    /// Its rowid, in 32 bits as its place is (a row of 64 bytes, not 72: a 5.4 GB export has
     /// 1.6 million).
     pub rid: u32,
     pub row: VersionRow,
@@ -28,7 +28,7 @@ pub struct ModelRow {
     pub notes: Option<Shared>,
 }
 
-const _: () = assert!(std::mem::size_of::<ModelRow>() == 48);
+const _: () = assert!(std::mem::size_of::<ModelRow>() == 64);
 
 /// A group's rows: a run of the models rows, which lie grouped by model_id. In 8 bytes, not a
 /// list of its own: a 4 GB export has 200 000 groups.
@@ -168,13 +168,7 @@ impl<'a> ModelsOrder<'a> {
     pub fn new(rows: &'a [ModelRow], deleted: &RidBits) -> Self {
         // Most ids differ in their first 8 bytes: sorting those as integers spares reading the
         // texts, which lie all over the heap.
-        let prefix = |id: &str| {
-            let mut bytes = [0u8; 8];
-            let n = id.len().min(8);
-            bytes[..n].copy_from_slice(&id.as_bytes()[..n]);
-            u64::from_be_bytes(bytes)
-        };
-        let mut order: Vec<(u64, usize)> = rows.iter().map(|r| prefix(&r.row.id)).zip(0..).collect();
+        let mut order: Vec<(u64, usize)> = rows.iter().map(|r| r.row.id.prefix()).zip(0..).collect();
         order.sort_unstable_by(|a, b| {
             a.0.cmp(&b.0).then_with(|| rows[a.1].row.id.cmp(&rows[b.1].row.id)).then(a.1.cmp(&b.1))
         });
@@ -205,31 +199,27 @@ impl<'a> ModelsOrder<'a> {
         found
     }
 
-    /// The hazard rows found for models rows, in their listing order, as the plan holds them.
-    /// Each is made in the place of what was found (both take 16 bytes): on a large export a
-    /// rule finds millions.
-    pub fn sorted(&self, code: HazardCode, table: TableRef, mut found: Vec<Found>) -> ByKey {
+    /// The hazard rows found for models rows, in their listing order, stored as the plan keeps
+    /// them: on a large export a rule finds millions.
+    pub fn sorted(&self, code: HazardCode, table: TableRef, mut found: Vec<Found>) -> crate::Result<ByKey> {
         found.sort_unstable_by_key(|f| f.place);
-        let mut labels = Labels::default();
-        let rows = found
-            .into_iter()
-            .map(|f| HeldRow::new(self.rows[f.index as usize].row.id.clone(), labels.place(table, f.detail)))
-            .collect();
-        ByKey { code, rows: CodeRows::new(rows, labels) }
+        let rows = found.len();
+        let labelled = found.into_iter().map(|f| (table, f.detail, &self.rows[f.index as usize].row.id));
+        Ok(ByKey { code, rows: StoredRows::write_labelled(rows, labelled)? })
     }
 }
 
-/// Hazard rows of `code` in key order by construction (`ModelsOrder::sorted` makes them), which
+/// Hazard rows of `code` in key order by construction (`ModelsOrder::sorted` stores them), which
 /// the rules need not check: the check alone reads every key, a cache miss each on a large
 /// export.
 pub struct ByKey {
     code: HazardCode,
-    rows: CodeRows,
+    rows: StoredRows,
 }
 
 impl ByKey {
     /// The rows, when they are of `code`.
-    pub fn into_rows_of(self, code: HazardCode) -> Result<CodeRows, String> {
+    pub fn into_rows_of(self, code: HazardCode) -> Result<StoredRows, String> {
         match self.code == code {
             true => Ok(self.rows),
             false => Err(format!("rows of {} given as the rows of {code}", self.code)),
@@ -238,13 +228,13 @@ impl ByKey {
 
     /// Each row's key and detail, for tests.
     #[cfg(test)]
-    pub fn listed(&self) -> Vec<(&str, &str)> {
+    pub fn listed(&self) -> Vec<[String; 2]> {
         self.rows.listed()
     }
 }
 
 /// A models row's hazard as a rule finds it: the row's place in id order, the row and the
-/// detail; as small as a held hazard row.
+/// detail, in 16 bytes.
 pub struct Found {
     place: u32,
     index: u32,
@@ -327,7 +317,19 @@ mod tests {
 
     #[test]
     fn models_rows_listed_by_id_in_byte_order_rows_of_one_id_as_found() {
-        let ids = ["b", "abcdefgh2", "abcdefgh10", "", "b", "B", "abcdefgh"];
+        // Uuids, held as their bytes, among other texts.
+        let ids = [
+            "b",
+            "abcdefgh2",
+            "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f1",
+            "abcdefgh10",
+            "",
+            "b",
+            "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+            "B",
+            "0f1e2d3c",
+            "abcdefgh",
+        ];
         let mut models: Vec<ModelRow> = (0..ids.len() as u32).map(|rid| model(rid * 70, "m", None, "x")).collect();
         for (r, id) in models.iter_mut().zip(ids) {
             r.row.id = id.into();
@@ -335,11 +337,21 @@ mod tests {
         let deleted = RidBits::from_iter([70, 280, 420, 70]);
         assert_eq!(deleted.count(), 3, "a rowid counted once");
         let order = ModelsOrder::new(&models, &deleted);
-        assert_eq!(order.deleted, [false, true, false, false, true, false, true]);
+        assert_eq!(order.deleted, [false, true, false, false, true, false, true, false, false, false]);
         let found = (0..ids.len()).rev().map(|i| order.found(i, i.to_string().into())).collect();
-        let sorted = order.sorted(HazardCode::H12, table(), found);
-        let expected =
-            [("", "3"), ("B", "5"), ("abcdefgh", "6"), ("abcdefgh10", "2"), ("abcdefgh2", "1"), ("b", "0"), ("b", "4")];
+        let sorted = order.sorted(HazardCode::H12, table(), found).unwrap();
+        let expected = [
+            ["", "4"],
+            ["0f1e2d3c", "8"],
+            ["0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "6"],
+            ["0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f1", "2"],
+            ["B", "7"],
+            ["abcdefgh", "9"],
+            ["abcdefgh10", "3"],
+            ["abcdefgh2", "1"],
+            ["b", "0"],
+            ["b", "5"],
+        ];
         assert_eq!(sorted.listed(), expected);
         assert!(sorted.into_rows_of(HazardCode::H11).unwrap_err().contains("rows of H12 given as the rows of H11"));
     }

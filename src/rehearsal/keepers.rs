@@ -9,6 +9,7 @@ use super::policy::{self, Choice, VersionRow};
 use crate::collation::{CollationName, Collator};
 use crate::error::{Error, Result};
 use crate::plan::Shared;
+use crate::row_id::RowId;
 use crate::terms::Policy;
 use crate::workspace::release_freed_memory;
 use duckdb::types::Value;
@@ -374,7 +375,7 @@ pub fn read_groups(
             rows[slot[place] as usize] = ModelRow {
                 rid: places[place].rid,
                 row: VersionRow {
-                    id: arrow_columns::shared(id, i).unwrap_or_default(),
+                    id: arrow_columns::borrowed(id, i).map(RowId::from).unwrap_or_default(),
                     model_id: group_model_id.clone(),
                     version: arrow_columns::borrowed(version, i).map(|v| versions.get(v)),
                     status: arrow_columns::borrowed(status, i).map(|s| statuses.get(s)),
@@ -480,7 +481,7 @@ pub(crate) mod tests {
             appender
                 .append_row(duckdb::params![
                     r.rid,
-                    v.id.as_str(),
+                    v.id.to_string(),
                     v.model_id.as_deref(),
                     v.version.as_deref(),
                     v.status.as_deref(),
@@ -512,7 +513,7 @@ pub(crate) mod tests {
     }
 
     fn ids(rows: &[ModelRow], indexes: &[usize]) -> String {
-        let mut ids: Vec<&str> = indexes.iter().map(|&i| &*rows[i].row.id).collect();
+        let mut ids: Vec<String> = indexes.iter().map(|&i| rows[i].row.id.to_string()).collect();
         ids.sort();
         if ids.is_empty() {
             "-".into()
@@ -628,7 +629,7 @@ pub(crate) mod tests {
         rows[2].row.model_id = None;
         rows[1].row.model_id = Some("a".into());
         let (chosen, choices) = choose_rows(&rows, &KeeperCollation::c());
-        let order: Vec<&str> = chosen.iter().map(|r| &*r.row.id).collect();
+        let order: Vec<String> = chosen.iter().map(|r| r.row.id.to_string()).collect();
         assert_eq!(order, ["z", "y", "x"]);
         assert_eq!(choices.iter().map(|c| c.members.iter().collect()).collect::<Vec<Vec<_>>>(), [[0], [1], [2]]);
         // Groups kept for the same reason share its text.

@@ -14,8 +14,8 @@ use std::cmp::Ordering;
 /// The columns of a models row that the policies read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct VersionRow {
-    /// Shared with the plan's lists and the hazard rows that name it.
-    pub id: crate::plan::Shared,
+    /// Moved to the plan's lists; the hazard rows that name it hold it too.
+    pub id: crate::row_id::RowId,
     /// Shared by the rows of its group.
     pub model_id: Option<crate::plan::Shared>,
     /// One shared text per distinct version.

@@ -104,7 +104,7 @@ impl CsvFile {
                 if column > 0 {
                     self.out.push(b',');
                 }
-                (self.push)(&mut self.out, value.text());
+                value.with_text(|text| (self.push)(&mut self.out, text));
             }
             self.out.extend_from_slice(b"\r\n");
         }

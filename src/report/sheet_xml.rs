@@ -5,6 +5,7 @@
 
 use super::bytes::ByteSet;
 use super::tables::{Row, Value};
+use crate::row_id;
 
 /// Text of one cell, in UTF-16 code units: Excel's limit.
 pub const CELL_UNITS: usize = 32_767;
@@ -71,24 +72,28 @@ impl Rows {
                 Value::Text(None) | Value::Bool(None) => out.extend_from_slice(self.null_end.as_bytes()),
                 Value::Bool(Some(true)) => out.extend_from_slice(b"\" t=\"b\"><v>1</v></c>"),
                 Value::Bool(Some(false)) => out.extend_from_slice(b"\" t=\"b\"><v>0</v></c>"),
-                Value::Text(Some(text)) => {
-                    let text = fit(text);
-                    out.extend_from_slice(b"\" t=\"inlineStr\"><is><t");
-                    // These are ASCII: a first or last byte is one of them only as a whole character.
-                    let space = |byte: Option<&u8>| matches!(byte, Some(b'\t' | b'\n' | b' '));
-                    if space(text.as_bytes().first()) || space(text.as_bytes().last()) {
-                        out.extend_from_slice(b" xml:space=\"preserve\"");
-                    }
-                    out.push(b'>');
-                    escape(text, out);
-                    out.extend_from_slice(b"</t></is></c>");
-                }
+                Value::Text(Some(text)) => text_cell(text, out),
+                Value::Uuid(bytes) => text_cell(&row_id::spelled(bytes), out),
             }
         }
         if stored {
             self.out.extend_from_slice(b"</row>");
         }
     }
+}
+
+/// The rest of a cell that holds `text`, cut to fit.
+fn text_cell(text: &str, out: &mut Vec<u8>) {
+    let text = fit(text);
+    out.extend_from_slice(b"\" t=\"inlineStr\"><is><t");
+    // These are ASCII: a first or last byte is one of them only as a whole character.
+    let space = |byte: Option<&u8>| matches!(byte, Some(b'\t' | b'\n' | b' '));
+    if space(text.as_bytes().first()) || space(text.as_bytes().last()) {
+        out.extend_from_slice(b" xml:space=\"preserve\"");
+    }
+    out.push(b'>');
+    escape(text, out);
+    out.extend_from_slice(b"</t></is></c>");
 }
 
 /// Whether `_xHHHH_` starts at `at`: text Excel would read as an escaped character, so its `_`

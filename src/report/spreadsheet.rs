@@ -40,6 +40,7 @@ impl RiskyFile {
     pub fn observe(&mut self, index: usize, header: &'static [&'static str], row: &[Value]) {
         let mut risky_row = false;
         for (column, value) in header.iter().zip(row) {
+            // A uuid starts with a hex digit: a spreadsheet never evaluates it.
             if let Value::Text(Some(text)) = value {
                 if would_evaluate(text) {
                     risky_row = true;

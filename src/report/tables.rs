@@ -4,22 +4,34 @@
 
 use crate::error::Result;
 use crate::plan::{in_batches, Plan};
+use crate::row_id::{self, RowId};
 use crate::shared::fetched_ahead;
 use crate::terms::HazardCode;
 
-/// One field of a loss report: text (or NULL), or a boolean (or NULL).
+/// One field of a loss report: text (or NULL), a uuid id (spelled where it is written, see
+/// `RowId`), or a boolean (or NULL).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Value<'a> {
     Text(Option<&'a str>),
+    Uuid(&'a [u8; 16]),
     Bool(Option<bool>),
 }
 
 impl<'a> Value<'a> {
-    /// The field as the CSV files spell it: booleans as `true`/`false`.
-    pub fn text(self) -> Option<&'a str> {
+    /// A models row's id.
+    pub fn id(id: &'a RowId) -> Value<'a> {
+        match id {
+            RowId::Uuid(bytes) => Value::Uuid(bytes),
+            RowId::Text(text) => Value::Text(Some(text)),
+        }
+    }
+
+    /// `f` of the field as the CSV files spell it: booleans as `true`/`false`.
+    pub fn with_text<R>(self, f: impl FnOnce(Option<&str>) -> R) -> R {
         match self {
-            Value::Text(text) => text,
-            Value::Bool(value) => value.map(|b| if b { "true" } else { "false" }),
+            Value::Text(text) => f(text),
+            Value::Uuid(bytes) => f(Some(&row_id::spelled(bytes))),
+            Value::Bool(value) => f(value.map(|b| if b { "true" } else { "false" })),
         }
     }
 }
@@ -86,10 +98,10 @@ pub fn reports(plan: &Plan) -> [Report<'_>; 6] {
             header: &["id", "model_id", "version", "version_status", "reason"],
             rows: listed(fetched_ahead(
                 plan.kept.iter(),
-                |k| [Some(&k.id), k.model_id.as_ref(), k.version.as_ref()],
+                |k| [k.id.shared(), k.model_id.as_ref(), k.version.as_ref()],
                 |k| {
                     Row::new([
-                        some(&k.id),
+                        Value::id(&k.id),
                         text(&k.model_id),
                         text(&k.version),
                         text(&k.version_status),
@@ -115,18 +127,18 @@ pub fn reports(plan: &Plan) -> [Report<'_>; 6] {
             ],
             rows: listed(fetched_ahead(
                 plan.deleted.iter(),
-                |d| [Some(&d.id), d.model_id.as_ref(), d.version.as_ref(), d.release_notes.as_ref()],
+                |d| [d.id.shared(), d.model_id.as_ref(), d.version.as_ref(), d.release_notes.as_ref()],
                 |d| {
                     let (keeper, reason) = d.kept_instead(&plan.keepers);
                     Row::new([
-                        some(&d.id),
+                        Value::id(&d.id),
                         text(&d.model_id),
                         text(&d.version),
                         text(&d.version_status),
                         Value::Bool(d.is_immutable),
                         Value::Bool(d.is_published),
                         text(&d.release_notes),
-                        some(&keeper.id),
+                        Value::id(&keeper.id),
                         text(&keeper.version),
                         some(reason),
                     ])

@@ -17,6 +17,7 @@ use super::sheet_xml::{self, fit, CELL_UNITS};
 use super::tables::{Report, Row, Value};
 use crate::error::{Error, Result};
 use crate::plan::{Plan, ServiceAction};
+use crate::row_id;
 use rust_xlsxwriter::{Chart, ChartType, Color, Format, Workbook, Worksheet, XlsxError};
 use std::fs::File;
 use std::io::{self, BufWriter, Cursor, Read, Write};
@@ -180,26 +181,30 @@ impl<'a> SheetWriter<'a> {
                 Value::Text(Some("")) => continue,
                 Value::Text(None) | Value::Bool(None) => self.layout.has_null = true,
                 Value::Bool(Some(_)) => {}
-                Value::Text(Some(text)) => {
-                    let shown = fit(text);
-                    if shown.len() < text.len() {
-                        self.cuts.push(format!(
-                            "{}, row {}, column {} ({} characters)",
-                            self.layout.file,
-                            self.number,
-                            self.layout.header[column],
-                            text.chars().count()
-                        ));
-                    }
-                    // Text no longer in bytes than the column is wide in characters cannot widen
-                    // it, nor can anything once the column is as wide as it gets.
-                    let width = &mut self.widths[column];
-                    if *width < (MAX_WIDTH + 2).min(shown.len() + 2) {
-                        *width = (*width).max(shown.chars().take(MAX_WIDTH).count() + 2);
-                    }
-                }
+                Value::Text(Some(text)) => self.lay_out_text(column, text),
+                Value::Uuid(bytes) => self.lay_out_text(column, &row_id::spelled(bytes)),
             }
             self.sheet.last_stored = (self.number - self.sheet.first + 1) as u32;
+        }
+    }
+
+    /// Notes whether `text`, in `column` of the next row, is cut and what it widens.
+    fn lay_out_text(&mut self, column: usize, text: &str) {
+        let shown = fit(text);
+        if shown.len() < text.len() {
+            self.cuts.push(format!(
+                "{}, row {}, column {} ({} characters)",
+                self.layout.file,
+                self.number,
+                self.layout.header[column],
+                text.chars().count()
+            ));
+        }
+        // Text no longer in bytes than the column is wide in characters cannot widen it, nor can
+        // anything once the column is as wide as it gets.
+        let width = &mut self.widths[column];
+        if *width < (MAX_WIDTH + 2).min(shown.len() + 2) {
+            *width = (*width).max(shown.chars().take(MAX_WIDTH).count() + 2);
         }
     }
 
@@ -660,6 +665,7 @@ mod tests {
                     Value::Text(None) | Value::Bool(None) => sheet.write_blank(row, col, &styles.null).map(|_| ()),
                     Value::Bool(Some(b)) => sheet.write_boolean(row, col, b).map(|_| ()),
                     Value::Text(Some(text)) => sheet.write_string(row, col, fit(text)).map(|_| ()),
+                    Value::Uuid(bytes) => sheet.write_string(row, col, &*row_id::spelled(bytes)).map(|_| ()),
                 }
                 .unwrap();
             }

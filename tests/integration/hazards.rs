@@ -135,9 +135,9 @@ fn each_hazard_row_names_its_own_rows_values() {
     use rehearse::rehearsal::facts::show;
     use std::collections::HashMap;
     let plan = rehearse_generated("--models 300 --seed 5", "legacy", "kept");
-    let mut versions: HashMap<&str, (bool, String)> =
-        plan.kept.iter().map(|k| (&*k.id, (false, show(&k.version)))).collect();
-    versions.extend(plan.deleted.iter().map(|d| (&*d.id, (true, show(&d.version)))));
+    let mut versions: HashMap<String, (bool, String)> =
+        plan.kept.iter().map(|k| (k.id.to_string(), (false, show(&k.version)))).collect();
+    versions.extend(plan.deleted.iter().map(|d| (d.id.to_string(), (true, show(&d.version)))));
     let pins: HashMap<String, (String, String)> = plan
         .services
         .first(usize::MAX, |s| {

@@ -22,10 +22,10 @@ mod engine {
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Rows> {
-        Ok(rows(facts.models_order(), facts.models_ref()).into())
+        Ok(rows(facts.models_order(), facts.models_ref())?.into())
     }
 
-    pub fn rows(order: &ModelsOrder, table: TableRef) -> ByKey {
+    pub fn rows(order: &ModelsOrder, table: TableRef) -> Result<ByKey> {
         let found = order.found_where(
             |r, _| !policy::parses(r.row.version.as_deref()),
             |r, _| format!("version {} does not parse", show(&r.row.version)).into(),
@@ -48,8 +48,8 @@ mod tests {
             model(3, "m", Some(""), "x"),
             model(4, "m", Some("one"), "x"),
         ];
-        let found = rows(&ModelsOrder::new(&models, &RidBits::default()), table());
-        let found: Vec<&str> = found.listed().into_iter().map(|(_, detail)| detail).collect();
+        let found = rows(&ModelsOrder::new(&models, &RidBits::default()), table()).unwrap();
+        let found: Vec<String> = found.listed().into_iter().map(|[_, detail]| detail).collect();
         assert_eq!(
             found,
             ["version NULL does not parse", "version \"\" does not parse", "version \"one\" does not parse"]

@@ -16,7 +16,7 @@ pub const RULE: Rule = Rule {
 #[cfg(feature = "engine")]
 mod engine {
     use crate::error::Result;
-    use crate::plan::{HazardRow, Shared, TableRef};
+    use crate::plan::{HazardRow, TableRef};
     use crate::rehearsal::facts::{Facts, GroupChoice, ModelRow};
     use crate::rehearsal::rules::hazard;
     use crate::rehearsal::rules::Rows;
@@ -34,7 +34,7 @@ mod engine {
                 continue;
             }
             let id = |i: usize| models[choice.members.get(i)].row.id.clone();
-            let tied: Vec<Shared> = chosen.tied_with.iter().map(|&i| id(i)).collect();
+            let tied: Vec<String> = chosen.tied_with.iter().map(|&i| id(i).to_string()).collect();
             let model_key = models[choice.members.first()].row.model_id.clone().unwrap_or_default();
             let detail = format!("{} keeps {}; tied with {}", policy.name(), id(chosen.keeper), tied.join(", "));
             found.push(hazard(HazardCode::H5, table, &model_key, detail));

@@ -22,10 +22,10 @@ mod engine {
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Rows> {
-        Ok(rows(facts.models_order(), facts.models_ref()).into())
+        Ok(rows(facts.models_order(), facts.models_ref())?.into())
     }
 
-    pub fn rows(order: &ModelsOrder, table: TableRef) -> ByKey {
+    pub fn rows(order: &ModelsOrder, table: TableRef) -> Result<ByKey> {
         deleted_marked(HazardCode::H10, "immutable", |r| r.immutable, order, table)
     }
 }
@@ -43,7 +43,7 @@ mod tests {
         for m in &mut models[..2] {
             m.immutable = Some(true);
         }
-        let found = rows(&ModelsOrder::new(&models, &RidBits::from_iter([2, 3])), table());
-        assert_eq!(found.listed(), [("v2", "immutable version \"2.0\" deleted")]);
+        let found = rows(&ModelsOrder::new(&models, &RidBits::from_iter([2, 3])), table()).unwrap();
+        assert_eq!(found.listed(), [["v2", "immutable version \"2.0\" deleted"]]);
     }
 }

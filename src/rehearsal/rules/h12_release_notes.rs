@@ -21,10 +21,10 @@ mod engine {
     use crate::terms::HazardCode;
 
     pub fn find(facts: &Facts) -> Result<Rows> {
-        Ok(rows(facts.models_order(), facts.models_ref()).into())
+        Ok(rows(facts.models_order(), facts.models_ref())?.into())
     }
 
-    pub fn rows(order: &ModelsOrder, table: TableRef) -> ByKey {
+    pub fn rows(order: &ModelsOrder, table: TableRef) -> Result<ByKey> {
         let mut texts = TextsBy::default();
         let found = order.found_where(
             |r, _| r.notes.as_deref().is_some_and(|n| !n.is_empty()),
@@ -56,8 +56,8 @@ mod tests {
         models[0].notes = Some("first".into());
         models[1].notes = Some("second".into());
         models[2].notes = Some("".into());
-        let found = rows(&ModelsOrder::new(&models, &RidBits::from_iter([2])), table());
-        let found: Vec<&str> = found.listed().into_iter().map(|(_, detail)| detail).collect();
+        let found = rows(&ModelsOrder::new(&models, &RidBits::from_iter([2])), table()).unwrap();
+        let found: Vec<String> = found.listed().into_iter().map(|[_, detail]| detail).collect();
         assert_eq!(
             found,
             ["release notes of kept version \"1.0\" lost", "release notes of deleted version \"2.0\" lost"]

@@ -253,7 +253,7 @@ fn held(place: usize, found: Result<Rows>) -> Result<StoredRows> {
         CodeRows::hold(code, rows).map_err(Error::Internal)
     };
     let rows = match found? {
-        Rows::ByKey(rows) => rows.into_rows_of(code).map_err(Error::Internal)?,
+        Rows::ByKey(rows) => return rows.into_rows_of(code).map_err(Error::Internal),
         Rows::AsFound(rows) => by_key(rows)?,
         Rows::WithCascade { rows, by_effect, cascade_rows } => by_key(rows)?.listing_cascade(by_effect, cascade_rows),
     };
@@ -279,7 +279,7 @@ pub(crate) fn deleted_marked(
     marked: fn(&super::facts::ModelRow) -> Option<bool>,
     order: &super::facts::ModelsOrder,
     table: crate::plan::TableRef,
-) -> ByKey {
+) -> Result<ByKey> {
     let mut texts = super::facts::TextsBy::default();
     let found = order.found_where(
         |r, deleted| deleted && marked(r) == Some(true),
