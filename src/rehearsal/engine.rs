@@ -8,7 +8,7 @@ use super::facts::{
     show, Facts, FastHash, GroupChoice, Interner, ModelRow, ModelsOrder, RidBits, ServiceFact, TableRefs, TextsBy,
 };
 use super::keeper_collation;
-use super::keepers::{self, Places};
+use super::keepers::{self, Places, SpilledPlaces};
 use super::policy::{Policy, VersionRow};
 use super::rules::{ServicesIn, ServicesStored};
 use super::{arrow_columns, fk_violations, rules, steps};
@@ -299,12 +299,12 @@ fn rehearse_steps(
     } else {
         let fingerprint = fingerprint(r.conn, spec, models, services)?;
         workspace.release_table_cache()?;
-        let places = keepers::place(r.conn, &models_query, &collation)?;
+        let places = keepers::place(r.conn, &models_query, &collation)?.spill()?;
         release(workspace)?;
         let deletes = r.simulate_deletes()?;
         keepers::forget(r.conn)?;
         release(workspace)?;
-        (fingerprint, ModelsRows::Placed(places), deletes)
+        (fingerprint, ModelsRows::Spilled(places), deletes)
     };
     let steps =
         steps::rollback(spec, &models.name, &services.name, options.policy, options.mode, options.delete_orphans);
@@ -378,7 +378,10 @@ fn rehearse_steps(
     };
     let (rows, choices) = match models_rows {
         ModelsRows::Read(groups) => groups,
-        ModelsRows::Placed(places) => workspace.scan_uncached(|| read_groups(r.conn, &places))?,
+        ModelsRows::Spilled(places) => {
+            let places = places.load()?;
+            workspace.scan_uncached(|| read_groups(r.conn, &places))?
+        }
     };
     let reading = ServicesReading {
         spec,
@@ -487,10 +490,11 @@ fn rehearse_steps(
     })
 }
 
-/// The models rows with their groups' choices, read, or still to read from the keepers' places.
+/// The models rows with their groups' choices, read, or still to read from the keepers' places
+/// on disk.
 enum ModelsRows {
     Read((Vec<ModelRow>, Vec<GroupChoice>)),
-    Placed(Places),
+    Spilled(SpilledPlaces),
 }
 
 /// Lets go of DuckDB's cached tables and of the memory that the queries before freed.

@@ -10,10 +10,12 @@ use crate::collation::{CollationName, Collator};
 use crate::error::{Error, Result};
 use crate::plan::Shared;
 use crate::row_id::RowId;
+use crate::spill::{self, Spill};
 use crate::terms::Policy;
 use crate::workspace::release_freed_memory;
 use duckdb::types::Value;
 use duckdb::{appender_params_from_iter, Connection};
+use std::ops::Range;
 
 /// Per models row: its place in each policy's order and whether it ties with the keeper.
 const KEEPERS: &str = "_plan_keepers";
@@ -68,8 +70,7 @@ fn place_in_parts(conn: &Connection, models: &str, collation: &KeeperCollation, 
     // The parts' joins freed their memory, which the allocator keeps resident until purged: the
     // places would come on top of it (130 MiB at 5.4 GB).
     release_freed_memory();
-    let places = read_places(conn)?;
-    let (slot, order) = group_order(&places)?;
+    let places = Places::grouped(read_places(conn)?)?;
     // The places are in Rust now: the deletes need only the rows not kept (at 4.3 GB the
     // keepers' table held 78 MiB).
     conn.execute_batch(&format!(
@@ -78,7 +79,7 @@ fn place_in_parts(conn: &Connection, models: &str, collation: &KeeperCollation, 
          WHERE documented_pos > 1 OR legacy_pos > 1;
          DROP TABLE {KEEPERS};"
     ))?;
-    Ok(Places { places, slot, order })
+    Ok(places)
 }
 
 fn distinct(conn: &Connection, models: &str, column: &str) -> Result<Vec<String>> {
@@ -236,9 +237,57 @@ pub struct Places {
     order: Vec<u32>,
 }
 
+impl Places {
+    fn grouped(places: Vec<Place>) -> Result<Places> {
+        let (slot, order) = group_order(&places)?;
+        Ok(Places { places, slot, order })
+    }
+
+    /// The places on disk, a record each (its rid the tag), while a large export's deletes and
+    /// checks run: held, they took 32 bytes a models row (81 MiB at 8.7 GB) through both.
+    pub fn spill(self) -> Result<SpilledPlaces> {
+        let count = self.places.len();
+        let mut records = spill::Writer::new(Spill::default(), PLACE_RECORD * count);
+        for place in self.places {
+            records.push(place.rid, &place.to_bytes()).map_err(spill::failed)?;
+        }
+        let (spill, records) = records.finish().map_err(spill::failed)?;
+        Ok(SpilledPlaces { spill, records: records.unwrap_or(0..0), count })
+    }
+}
+
+/// `Places` on disk (`Places::spill`).
+pub struct SpilledPlaces {
+    spill: Spill,
+    records: Range<u64>,
+    count: usize,
+}
+
+impl SpilledPlaces {
+    /// The places, read back.
+    pub fn load(&self) -> Result<Places> {
+        let mut places = Vec::with_capacity(self.count);
+        let mut reader = self.spill.reader(self.records.clone());
+        while let Some((rid, bytes)) = reader.peek().map_err(spill::failed)? {
+            places.push(Place::from_bytes(rid, bytes)?);
+            reader.advance();
+        }
+        if places.len() != self.count {
+            return Err(Error::Internal(format!("{} of {} models rows' places read back", places.len(), self.count)));
+        }
+        Places::grouped(places)
+    }
+}
+
+/// A spilled place's bytes after its rid: gid and both positions, then its flags in one byte.
+const PLACE_BYTES: usize = 13;
+/// And its whole record.
+const PLACE_RECORD: usize = 8 + PLACE_BYTES;
+
 /// A models row's place in its group, as `KEEPERS` has it: 24 bytes, for each models row while
 /// the rows are read (a 5.4 GB export has 1.6 million; integers that count rows and rowids fit
 /// in 32 bits, as `read_places` checks).
+#[derive(Debug, Clone, PartialEq)]
 struct Place {
     rid: u32,
     gid: u32,
@@ -255,6 +304,39 @@ struct Place {
 }
 
 const _: () = assert!(std::mem::size_of::<Place>() == 24);
+
+impl Place {
+    fn flags(&self) -> [bool; 5] {
+        [self.latest, self.any_parsed, self.documented_tied, self.legacy_tied, self.collation_sensitive]
+    }
+
+    fn to_bytes(&self) -> [u8; PLACE_BYTES] {
+        let mut bytes = [0u8; PLACE_BYTES];
+        for (at, value) in [self.gid, self.documented_pos, self.legacy_pos].into_iter().enumerate() {
+            bytes[4 * at..4 * at + 4].copy_from_slice(&value.to_le_bytes());
+        }
+        bytes[12] = self.flags().iter().enumerate().map(|(bit, &set)| u8::from(set) << bit).sum();
+        bytes
+    }
+
+    fn from_bytes(rid: u32, bytes: &[u8]) -> Result<Place> {
+        let bytes: &[u8; PLACE_BYTES] =
+            bytes.try_into().map_err(|_| Error::Internal(format!("the place of models row {rid} reads back short")))?;
+        let word = |at: usize| u32::from_le_bytes(bytes[4 * at..4 * at + 4].try_into().expect("four bytes"));
+        let flag = |bit: u8| bytes[12] >> bit & 1 == 1;
+        Ok(Place {
+            rid,
+            gid: word(0),
+            documented_pos: word(1),
+            legacy_pos: word(2),
+            latest: flag(0),
+            any_parsed: flag(1),
+            documented_tied: flag(2),
+            legacy_tied: flag(3),
+            collation_sensitive: flag(4),
+        })
+    }
+}
 
 /// Every row of `KEEPERS`, by rid.
 fn read_places(conn: &Connection) -> Result<Vec<Place>> {
@@ -533,6 +615,30 @@ pub(crate) mod tests {
             },
             ..ModelRow::default()
         }
+    }
+
+    #[test]
+    fn places_spilled_read_back_as_they_were() {
+        let place = |rid: u32, gid: u32, pos: u32, flags: u8| Place {
+            rid,
+            gid,
+            documented_pos: pos,
+            legacy_pos: u32::MAX - pos,
+            latest: flags & 1 == 1,
+            any_parsed: flags & 2 == 2,
+            documented_tied: flags & 4 == 4,
+            legacy_tied: flags & 8 == 8,
+            collation_sensitive: flags & 16 == 16,
+        };
+        let places: Vec<Place> = (0..40).map(|rid| place(rid * 3, 1 + rid % 7, rid % 3 + 1, rid as u8 % 32)).collect();
+        let spilled = Places::grouped(places.clone()).unwrap().spill().unwrap();
+        let read = spilled.load().unwrap();
+        let grouped = Places::grouped(places).unwrap();
+        assert_eq!((read.places, read.slot, read.order), (grouped.places, grouped.slot, grouped.order));
+        let none = Places::grouped(Vec::new()).unwrap().spill().unwrap().load().unwrap();
+        assert!(none.places.is_empty());
+        let short = Place::from_bytes(3, &[0; PLACE_BYTES - 1]).unwrap_err().to_string();
+        assert!(short.contains("models row 3 reads back short"), "{short}");
     }
 
     #[test]
