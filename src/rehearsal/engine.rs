@@ -299,7 +299,7 @@ fn rehearse_steps(
     } else {
         let fingerprint = fingerprint(r.conn, spec, models, services)?;
         workspace.release_table_cache()?;
-        let places = keepers::place(r.conn, &models_query, &collation)?.spill()?;
+        let places = keepers::place_on_disk(r.conn, &models_query, &collation)?;
         release(workspace)?;
         let deletes = r.simulate_deletes()?;
         keepers::forget(r.conn)?;

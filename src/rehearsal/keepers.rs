@@ -46,7 +46,21 @@ pub fn forget(conn: &Connection) -> Result<()> {
 /// place in its group, for `read_groups`. Leaves the rows that a policy does not keep on the
 /// connection, for the deletes (`not_kept`).
 pub fn place(conn: &Connection, models: &str, collation: &KeeperCollation) -> Result<Places> {
-    place_in_parts(conn, models, collation, PART_ROWS)
+    let mut places = Vec::new();
+    place_in_parts(conn, models, collation, PART_ROWS, |place| {
+        places.push(place);
+        Ok(())
+    })?;
+    Places::grouped(places)
+}
+
+/// `place` for a large export: the places go to disk as they come from DuckDB, and wait there
+/// while the deletes and checks run. Held, they took 32 bytes a models row (81 MiB at 8.7 GB)
+/// through both, and beside the keepers' table as it was read.
+pub fn place_on_disk(conn: &Connection, models: &str, collation: &KeeperCollation) -> Result<SpilledPlaces> {
+    let mut places = PlacesWriter::new();
+    place_in_parts(conn, models, collation, PART_ROWS, |place| places.push(&place))?;
+    places.finish()
 }
 
 /// How many models rows the keeper query reads at a time (whole groups, so a part may hold
@@ -55,8 +69,14 @@ pub fn place(conn: &Connection, models: &str, collation: &KeeperCollation) -> Re
 /// four parts than in one.
 const PART_ROWS: u64 = 1 << 19;
 
-/// `place`, the keeper query run over parts of about `part_rows` rows.
-fn place_in_parts(conn: &Connection, models: &str, collation: &KeeperCollation, part_rows: u64) -> Result<Places> {
+/// The keeper query run over parts of about `part_rows` rows, each row's place handed to `each`.
+fn place_in_parts(
+    conn: &Connection,
+    models: &str,
+    collation: &KeeperCollation,
+    part_rows: u64,
+    each: impl FnMut(Place) -> Result<()>,
+) -> Result<()> {
     let collators: Vec<&Collator> = std::iter::once(&collation.collator).chain(&collation.alternatives).collect();
     rank_versions(conn, models, &collators)?;
     flag_statuses(conn, models)?;
@@ -70,16 +90,16 @@ fn place_in_parts(conn: &Connection, models: &str, collation: &KeeperCollation, 
     // The parts' joins freed their memory, which the allocator keeps resident until purged: the
     // places would come on top of it (130 MiB at 5.4 GB).
     release_freed_memory();
-    let places = Places::grouped(read_places(conn)?)?;
-    // The places are in Rust now: the deletes need only the rows not kept (at 4.3 GB the
-    // keepers' table held 78 MiB).
+    read_places(conn, each)?;
+    // The places are read: the deletes need only the rows not kept (at 4.3 GB the keepers'
+    // table held 78 MiB).
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TEMP TABLE {NOT_KEPT} AS
          SELECT rid, documented_pos > 1 AS documented, legacy_pos > 1 AS legacy FROM {KEEPERS}
          WHERE documented_pos > 1 OR legacy_pos > 1;
          DROP TABLE {KEEPERS};"
     ))?;
-    Ok(places)
+    Ok(())
 }
 
 fn distinct(conn: &Connection, models: &str, column: &str) -> Result<Vec<String>> {
@@ -238,25 +258,43 @@ pub struct Places {
 }
 
 impl Places {
-    fn grouped(places: Vec<Place>) -> Result<Places> {
+    /// The places in rid order, grouped (`group_order`); they number at most `u32::MAX`.
+    fn grouped(mut places: Vec<Place>) -> Result<Places> {
+        if u32::try_from(places.len()).is_err() {
+            return Err(counted_past_32_bits("the models rows", places.len() as i64));
+        }
+        // Sorted here: DuckDB would sort the whole narrow table for it, in more time.
+        places.sort_unstable_by_key(|p| p.rid);
         let (slot, order) = group_order(&places)?;
         Ok(Places { places, slot, order })
     }
+}
 
-    /// The places on disk, a record each (its rid the tag), while a large export's deletes and
-    /// checks run: held, they took 32 bytes a models row (81 MiB at 8.7 GB) through both.
-    pub fn spill(self) -> Result<SpilledPlaces> {
-        let count = self.places.len();
-        let mut records = spill::Writer::new(Spill::default(), PLACE_RECORD * count);
-        for place in self.places {
-            records.push(place.rid, &place.to_bytes()).map_err(spill::failed)?;
-        }
-        let (spill, records) = records.finish().map_err(spill::failed)?;
-        Ok(SpilledPlaces { spill, records: records.unwrap_or(0..0), count })
+/// Places written to disk as they come, a record each (its rid the tag).
+struct PlacesWriter {
+    records: spill::Writer,
+    count: usize,
+}
+
+impl PlacesWriter {
+    fn new() -> PlacesWriter {
+        // Of unknown length: the writer's whole buffer, a megabyte.
+        PlacesWriter { records: spill::Writer::new(Spill::default(), usize::MAX), count: 0 }
+    }
+
+    fn push(&mut self, place: &Place) -> Result<()> {
+        self.records.push(place.rid, &place.to_bytes()).map_err(spill::failed)?;
+        self.count += 1;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<SpilledPlaces> {
+        let (spill, records) = self.records.finish().map_err(spill::failed)?;
+        Ok(SpilledPlaces { spill, records: records.unwrap_or(0..0), count: self.count })
     }
 }
 
-/// `Places` on disk (`Places::spill`).
+/// `Places` on disk (`place_on_disk`).
 pub struct SpilledPlaces {
     spill: Spill,
     records: Range<u64>,
@@ -264,7 +302,7 @@ pub struct SpilledPlaces {
 }
 
 impl SpilledPlaces {
-    /// The places, read back.
+    /// The places, read back and grouped.
     pub fn load(&self) -> Result<Places> {
         let mut places = Vec::with_capacity(self.count);
         let mut reader = self.spill.reader(self.records.clone());
@@ -281,8 +319,6 @@ impl SpilledPlaces {
 
 /// A spilled place's bytes after its rid: gid and both positions, then its flags in one byte.
 const PLACE_BYTES: usize = 13;
-/// And its whole record.
-const PLACE_RECORD: usize = 8 + PLACE_BYTES;
 
 /// A models row's place in its group, as `KEEPERS` has it: 24 bytes, for each models row while
 /// the rows are read (a 5.4 GB export has 1.6 million; integers that count rows and rowids fit
@@ -338,14 +374,13 @@ impl Place {
     }
 }
 
-/// Every row of `KEEPERS`, by rid.
-fn read_places(conn: &Connection) -> Result<Vec<Place>> {
+/// Every row of `KEEPERS`, each handed to `each`.
+fn read_places(conn: &Connection, mut each: impl FnMut(Place) -> Result<()>) -> Result<()> {
     let mut stmt = conn.prepare(&format!(
         "SELECT rid, gid, latest, any_parsed, documented_pos, documented_tied, legacy_pos, legacy_tied,
                 collation_sensitive
          FROM {KEEPERS}"
     ))?;
-    let mut places = Vec::new();
     for batch in stmt.stream_arrow([])? {
         let batch = batch?;
         let integer = |i| arrow_columns::integers(&batch, i).and_then(|c| arrow_columns::without_nulls(&batch, i, c));
@@ -358,7 +393,7 @@ fn read_places(conn: &Connection) -> Result<Vec<Place>> {
             // Past the tied rows a position is LAST, which sorts last as u32::MAX does.
             let position = |pos: i64| u32::try_from(pos).unwrap_or(u32::MAX);
             let rid = u32::try_from(rid.value(i)).map_err(|_| counted_past_32_bits("a models rowid", rid.value(i)))?;
-            places.push(Place {
+            each(Place {
                 rid,
                 gid,
                 documented_pos: position(documented_pos.value(i)),
@@ -368,15 +403,10 @@ fn read_places(conn: &Connection) -> Result<Vec<Place>> {
                 documented_tied: documented_tied.value(i),
                 legacy_tied: legacy_tied.value(i),
                 collation_sensitive: sensitive.value(i),
-            });
+            })?;
         }
     }
-    if u32::try_from(places.len()).is_err() {
-        return Err(counted_past_32_bits("the models rows", places.len() as i64));
-    }
-    // Sorted here: DuckDB would sort the whole narrow table for it, in more time.
-    places.sort_unstable_by_key(|p| p.rid);
-    Ok(places)
+    Ok(())
 }
 
 /// A count of models rows (or of their groups) past what a place holds.
@@ -576,7 +606,14 @@ pub(crate) mod tests {
         }
         appender.flush().unwrap();
         drop(appender);
-        let places = place_in_parts(conn, "SELECT *, id AS id_order FROM sample", collation, part_rows).unwrap();
+        let mut places = Vec::new();
+        let sample = "SELECT *, id AS id_order FROM sample";
+        place_in_parts(conn, sample, collation, part_rows, |place| {
+            places.push(place);
+            Ok(())
+        })
+        .unwrap();
+        let places = Places::grouped(places).unwrap();
         let parts = conn.query_row(&format!("SELECT count(DISTINCT part) FROM {GROUPS}"), [], |r| r.get(0)).unwrap();
         (read_groups(conn, "SELECT * FROM sample", collation.collator.name(), &places).unwrap(), parts)
     }
@@ -630,12 +667,16 @@ pub(crate) mod tests {
             legacy_tied: flags & 8 == 8,
             collation_sensitive: flags & 16 == 16,
         };
-        let places: Vec<Place> = (0..40).map(|rid| place(rid * 3, 1 + rid % 7, rid % 3 + 1, rid as u8 % 32)).collect();
-        let spilled = Places::grouped(places.clone()).unwrap().spill().unwrap();
-        let read = spilled.load().unwrap();
+        // Out of rid order, as the keepers' table may give them.
+        let places: Vec<Place> =
+            (0..40).map(|rid| place((rid * 7) % 40 * 3, 1 + rid % 7, rid % 3 + 1, rid as u8 % 32)).collect();
+        let mut writer = PlacesWriter::new();
+        places.iter().try_for_each(|p| writer.push(p)).unwrap();
+        let read = writer.finish().unwrap().load().unwrap();
         let grouped = Places::grouped(places).unwrap();
+        assert!(grouped.places.is_sorted_by_key(|p| p.rid));
         assert_eq!((read.places, read.slot, read.order), (grouped.places, grouped.slot, grouped.order));
-        let none = Places::grouped(Vec::new()).unwrap().spill().unwrap().load().unwrap();
+        let none = PlacesWriter::new().finish().unwrap().load().unwrap();
         assert!(none.places.is_empty());
         let short = Place::from_bytes(3, &[0; PLACE_BYTES - 1]).unwrap_err().to_string();
         assert!(short.contains("models row 3 reads back short"), "{short}");
