@@ -543,12 +543,6 @@ impl CodeRows {
         Ok(CodeRows::new(rows, labels))
     }
 
-    /// Each row's key and detail, for tests.
-    #[cfg(test)]
-    pub fn listed(&self) -> Vec<(&str, &str)> {
-        self.rows.iter().map(|row| (&*row.key, &*self.labels[row.label as usize].1)).collect()
-    }
-
     pub fn len(&self) -> usize {
         self.rows.len() + self.cascade_rows
     }
