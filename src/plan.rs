@@ -666,7 +666,7 @@ trait StoredKey {
 
 impl StoredKey for Shared {
     fn text(&self) -> IdText<'_> {
-        IdText::Text(self)
+        IdText::from(&**self)
     }
 }
 

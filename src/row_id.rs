@@ -24,20 +24,28 @@ const HYPHENS: [usize; 4] = [8, 13, 18, 23];
 const DIGITS_AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// A `RowId`'s text, spelled out for a uuid.
-pub enum IdText<'a> {
+/// A `RowId`'s text, spelled out for a uuid (only `spelled` makes one of those).
+pub struct IdText<'a>(Spelling<'a>);
+
+enum Spelling<'a> {
     Uuid([u8; UUID_TEXT]),
     Text(&'a str),
+}
+
+impl<'a> From<&'a str> for IdText<'a> {
+    fn from(text: &'a str) -> IdText<'a> {
+        IdText(Spelling::Text(text))
+    }
 }
 
 impl Deref for IdText<'_> {
     type Target = str;
 
     fn deref(&self) -> &str {
-        match self {
+        match &self.0 {
             // SAFETY: `spelled` writes only ASCII hex digits and hyphens there.
-            IdText::Uuid(text) => unsafe { std::str::from_utf8_unchecked(text) },
-            IdText::Text(text) => text,
+            Spelling::Uuid(text) => unsafe { std::str::from_utf8_unchecked(text) },
+            Spelling::Text(text) => text,
         }
     }
 }
@@ -47,7 +55,7 @@ impl RowId {
     pub fn text(&self) -> IdText<'_> {
         match self {
             RowId::Uuid(bytes) => spelled(bytes),
-            RowId::Text(text) => IdText::Text(text),
+            RowId::Text(text) => IdText::from(&**text),
         }
     }
 
@@ -105,7 +113,7 @@ pub fn spelled(bytes: &[u8; 16]) -> IdText<'static> {
         text[at] = HEX[usize::from(byte >> 4)];
         text[at + 1] = HEX[usize::from(byte & 15)];
     }
-    IdText::Uuid(text)
+    IdText(Spelling::Uuid(text))
 }
 
 impl Default for RowId {
