@@ -70,20 +70,10 @@ impl RowId {
     /// The text's first 8 bytes as a big-endian integer (zero past its end): most ids differ
     /// there, and comparing these spares spelling or reading the texts.
     pub fn prefix(&self) -> u64 {
+        let text = self.text();
         let mut bytes = [0u8; 8];
-        match self {
-            // A uuid's first 8 bytes of text are its first 4 bytes' digits.
-            RowId::Uuid(uuid) => {
-                for (i, &byte) in uuid[..4].iter().enumerate() {
-                    bytes[2 * i] = HEX[usize::from(byte >> 4)];
-                    bytes[2 * i + 1] = HEX[usize::from(byte & 15)];
-                }
-            }
-            RowId::Text(text) => {
-                let n = text.len().min(8);
-                bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
-            }
-        }
+        let n = text.len().min(8);
+        bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
         u64::from_be_bytes(bytes)
     }
 

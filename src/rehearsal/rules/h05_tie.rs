@@ -33,7 +33,7 @@ mod engine {
             if chosen.tied_with.is_empty() {
                 continue;
             }
-            let id = |i: usize| models[choice.members.get(i)].row.id.clone();
+            let id = |i: usize| &models[choice.members.get(i)].row.id;
             let tied: Vec<String> = chosen.tied_with.iter().map(|&i| id(i).to_string()).collect();
             let model_key = models[choice.members.first()].row.model_id.clone().unwrap_or_default();
             let detail = format!("{} keeps {}; tied with {}", policy.name(), id(chosen.keeper), tied.join(", "));
